@@ -1,0 +1,180 @@
+"""The types a plugin uses: what it registers, and what its code is handed when it runs.
+
+Everything here is re-exported by ``avflow/__init__.py``; plugins import only from ``avflow``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+P = TypeVar("P", bound=BaseModel)
+S = TypeVar("S", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """Marks a parameter as the name of one of the client's accounts.
+
+    Use it as pydantic metadata: ``account: Annotated[str, AccountRef("imap", "maildir")]``.
+    `avflow validate` then checks that the client has that account, of one of those types.
+    """
+
+    types: tuple[str, ...] = ()
+
+    def __init__(self, *types: str) -> None:
+        object.__setattr__(self, "types", tuple(types))
+
+
+@dataclass(frozen=True)
+class Action(Generic[P]):
+    """A step type, used in a workflow as ``uses: <name>``.
+
+    ``run(ctx, params)`` returns the step's outputs: a JSON-serialisable mapping (or None).
+    ``template_vars`` names the variables the action supplies itself when it renders one of its
+    own templates with `StepContext.render` (for example ``file`` for a path template): a
+    template in ``with:`` that uses them is left for the action to render, not the engine.
+    """
+
+    name: str
+    params: type[P]
+    run: Callable[[StepContext, P], Mapping[str, Any] | None]
+    description: str = ""
+    template_vars: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class AccountType(Generic[S]):
+    """A kind of account a client profile may declare (``type: <name>``).
+
+    ``settings`` is the pydantic model of the account's keys (everything but ``type``). Values
+    may be ``${secret:NAME}`` or ``${env:NAME}`` references; they are checked as written at load
+    time and resolved only when a step asks for the account.
+    """
+
+    name: str
+    settings: type[S]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Trigger(Generic[P]):
+    """An event source a workflow may list under ``on: events:`` (``uses: <name>``).
+
+    The service calls ``watch(ctx, params)`` in a thread of its own. It blocks, calls
+    ``ctx.fire(payload)`` for each event, and returns soon after ``ctx.stopping`` is set.
+    """
+
+    name: str
+    params: type[P]
+    watch: Callable[[TriggerContext, P], None]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """The client a step runs for."""
+
+    id: str
+    name: str
+    timezone: str
+    tz: tzinfo
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One execution of a workflow."""
+
+    id: str
+    key: str
+    client: str
+    workflow: str
+    scheduled_at: datetime | None
+    trigger: str
+    dry_run: bool
+    event: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Account(Generic[S]):
+    """A resolved account: its settings with secrets filled in."""
+
+    name: str
+    type: str
+    settings: S
+
+
+@dataclass
+class EffectRecord:
+    """An effect as the ledger holds it."""
+
+    key: str
+    kind: str
+    description: str
+    status: str  # pending | done | failed | dry-run | skipped
+    result: Any = None
+    run_id: str = ""
+    step: str = ""
+
+
+class Cursor(Protocol):
+    """A small persistent key-value store scoped to client + workflow + plugin."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+    def set(self, key: str, value: Any) -> None: ...
+    def delete(self, key: str) -> None: ...
+
+
+class StepContext(Protocol):
+    """What an action's ``run`` is handed. See docs/plugins.md for the contract."""
+
+    client: ClientInfo
+    run: RunInfo
+    step_id: str
+    spool: Path
+    cursor: Cursor
+    log: Any  # a structlog BoundLogger carrying client, workflow, run and step
+
+    @property
+    def dry_run(self) -> bool: ...
+
+    def now(self) -> datetime: ...
+
+    def account(self, name: str) -> Account[Any]: ...
+
+    def render(self, template: str, **variables: Any) -> str: ...
+
+    def effect(
+        self,
+        key: str,
+        description: str,
+        perform: Callable[[], Any],
+        *,
+        kind: str = "",
+        reconcile: Callable[[], Any] | None = None,
+        idempotent: bool = False,
+        scope: str = "run",
+    ) -> Any: ...
+
+    def effect_status(self, key: str, *, scope: str = "run") -> str | None: ...
+
+    def note(self, message: str, **details: Any) -> None: ...
+
+
+@dataclass
+class TriggerContext:
+    """What a trigger's ``watch`` is handed."""
+
+    client: ClientInfo
+    workflow: str
+    account: Callable[[str], Account[Any]]
+    fire: Callable[[Mapping[str, Any]], None]
+    log: Any
+    stopping: threading.Event = field(default_factory=threading.Event)
+

@@ -1,0 +1,88 @@
+"""Wiring for one process: the plugin manager, the loaded workflows, state, audit and engine."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from functools import cached_property
+from pathlib import Path
+
+import platformdirs
+import structlog
+
+from avflow import redact
+from avflow.audit import AuditTrail
+from avflow.clock import Clock
+from avflow.engine import Engine
+from avflow.errors import ConfigErrors
+from avflow.loader import Loader, Project
+from avflow.plugins import PluginManager
+from avflow.state import State
+from avflow.vault import Vault
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("AVFLOW_HOME") or platformdirs.user_data_dir("avflow"))
+
+
+def configure_logging(level: str = "info", json_logs: bool | None = None) -> None:
+    """structlog to stderr: human-readable on a terminal, JSON lines otherwise; secrets redacted."""
+    if json_logs is None:
+        json_logs = not sys.stderr.isatty()
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact.structlog_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+class App:
+    """Everything one command needs, built lazily and once."""
+
+    def __init__(self, workflows: Path, home: Path, pm: PluginManager, clock: Clock | None = None) -> None:
+        self.workflows_dir = workflows
+        self.home = home
+        self.pm = pm
+        self.clock = clock or Clock()
+
+    @cached_property
+    def vault(self) -> Vault:
+        return Vault(self.home)
+
+    @cached_property
+    def loader(self) -> Loader:
+        return Loader(self.pm.registry, secret_names=self.vault.names)
+
+    def load(self) -> tuple[Project, list[Exception]]:
+        project, errors = self.loader.load(self.workflows_dir)
+        return project, list(errors)
+
+    @cached_property
+    def project(self) -> Project:
+        project, errors = self.loader.load(self.workflows_dir)
+        if errors:
+            raise ConfigErrors(errors)
+        return project
+
+    @cached_property
+    def state(self) -> State:
+        return State(self.home / "state.db")
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.home, self.clock.now)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return Engine(self.home, self.pm, self.project, clock=self.clock, state=self.state, audit=self.audit)

@@ -1,0 +1,107 @@
+"""The ``avflow`` command line. Each command lives in its own module of this package."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from avflow.app import App, configure_logging, default_home
+from avflow.errors import AvflowError
+from avflow.plugins import PluginManager
+
+
+class Obj:
+    """The click context object: options, and the `App` built from them on first use."""
+
+    def __init__(self, workflows: Path, home: Path, pm: PluginManager) -> None:
+        self.workflows = workflows
+        self.home = home
+        self.pm = pm
+        self._app: App | None = None
+
+    @property
+    def app(self) -> App:
+        if self._app is None:
+            self._app = App(self.workflows, self.home, self.pm)
+        return self._app
+
+
+pass_obj = click.make_pass_decorator(Obj)
+
+
+def build_cli(pm: PluginManager) -> click.Group:
+    @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+    @click.option("--workflows", "workflows", type=click.Path(path_type=Path), envvar="AVFLOW_WORKFLOWS",
+                  default=Path("workflows"), show_default=True, help="Folder of client workflow folders.")
+    @click.option("--home", type=click.Path(path_type=Path), envvar="AVFLOW_HOME", default=None,
+                  help="State, audit trail, vault and keys. [default: the user data folder]")
+    @click.option("--plugins-dir", type=click.Path(path_type=Path), multiple=True,
+                  help="Load every *.py in this folder as a plugin (repeatable).")
+    @click.option("--log-level", default="info", show_default=True,
+                  type=click.Choice(["debug", "info", "warning", "error"]))
+    @click.option("--log-json/--log-text", default=None, help="Log format. [default: text on a terminal]")
+    @click.version_option(package_name="avflow")
+    @click.pass_context
+    def cli(ctx: click.Context, workflows: Path, home: Path | None, plugins_dir: tuple[Path, ...],
+            log_level: str, log_json: bool | None) -> None:
+        """avflow: per-client automation for virtual assistants."""
+        configure_logging(log_level, log_json)
+        ctx.obj = Obj(workflows, home or default_home(), pm)
+
+    from avflow.cli import plugins, runs, secrets, validate
+
+    for module in (validate, runs, secrets, plugins):
+        module.register(cli)
+    _register_optional(cli)
+    pm.hook.register_commands(cli=cli)
+    return cli
+
+
+def _register_optional(cli: click.Group) -> None:
+    """Command modules owned by other parts of the core (scheduler, audit) register here."""
+    import importlib
+
+    for name in ("avflow.cli.service", "avflow.cli.audit"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(cli)
+
+
+def _plugins_dirs(argv: Sequence[str]) -> list[Path]:
+    dirs = []
+    for i, arg in enumerate(argv):
+        if arg == "--plugins-dir" and i + 1 < len(argv):
+            dirs.append(Path(argv[i + 1]))
+        elif arg.startswith("--plugins-dir="):
+            dirs.append(Path(arg.split("=", 1)[1]))
+    return dirs
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    """Entry point: run the command, print handled errors as plain lines, exit with their code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        pm = PluginManager(plugins_dirs=_plugins_dirs(args))
+        cli = build_cli(pm)
+        return cli.main(args, prog_name="avflow", standalone_mode=False)
+    except AvflowError as exc:
+        click.echo(f"error: {exc}" if "\n" not in str(exc) else str(exc), err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,78 @@
+"""``avflow trigger`` and ``avflow runs``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from avflow.cli import Obj, pass_obj
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(trigger)
+    cli.add_command(runs)
+    cli.add_command(resume)
+
+
+@click.command()
+@click.argument("ref", metavar="CLIENT/WORKFLOW")
+@click.option("--dry-run", is_flag=True, help="Go through every step but perform no effect; list them.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's outcome as JSON.")
+@pass_obj
+def trigger(obj: Obj, ref: str, dry_run: bool, as_json: bool) -> None:
+    """Run one workflow now. Exits 0 if the run succeeded, 1 if it failed."""
+    app = obj.app
+    wf = app.project.find(ref)
+    outcome = app.engine.trigger(wf, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps({
+            "run": outcome.id, "key": outcome.key, "status": outcome.status, "error": outcome.error,
+            "steps": outcome.steps, "outputs": outcome.outputs,
+            "effects": [{"key": e.key, "kind": e.kind, "description": e.description, "status": e.status}
+                        for e in outcome.effects],
+        }, indent=2))
+    else:
+        for step, status in outcome.steps.items():
+            click.echo(f"  {status:10} {step}")
+        label = "would perform" if dry_run else "effects"
+        if outcome.effects:
+            click.echo(f"{label}:")
+            for e in outcome.effects:
+                click.echo(f"  - [{e.kind}] {e.description}" + ("" if dry_run else f" ({e.status})"))
+        elif dry_run:
+            click.echo("would perform: nothing")
+        click.echo(f"run {outcome.id} {outcome.status}" + (f": {outcome.error}" if outcome.error else ""))
+    if outcome.status == "failed":
+        sys.exit(1)
+
+
+@click.command()
+@pass_obj
+def resume(obj: Obj) -> None:
+    """Finish runs that a crash or a kill left unfinished (``avflow run`` does this on start)."""
+    results = obj.app.engine.resume_interrupted()
+    for r in results:
+        click.echo(f"{r.client}/{r.workflow} run {r.id} {r.status}" + (f": {r.error}" if r.error else ""))
+    if not results:
+        click.echo("no interrupted runs")
+    if any(r.status == "failed" for r in results):
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("ref", required=False, metavar="[CLIENT[/WORKFLOW]]")
+@click.option("-n", "--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def runs(obj: Obj, ref: str | None, limit: int, as_json: bool) -> None:
+    """Show recent runs, newest first."""
+    client, _, workflow = (ref or "").partition("/")
+    for row in obj.app.state.recent_runs(client or None, workflow or None, limit):
+        if as_json:
+            click.echo(json.dumps(dict(row)))
+        else:
+            when = (row["scheduled_at"] or row["created_at"])[:19]
+            err = f"  {row['error']}" if row["error"] else ""
+            click.echo(f"{row['id']}  {when}  {row['client']}/{row['workflow']:24} {row['trigger']:9} {row['status']}{err}")

@@ -1,0 +1,65 @@
+"""``avflow secrets set|list|rm``: the per-client vault."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from avflow.cli import Obj, pass_obj
+from avflow.errors import UsageError
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(secrets)
+
+
+def _client(obj: Obj, client: str) -> str:
+    cdir = obj.workflows / client
+    if not (cdir / "client.yaml").exists():
+        raise UsageError(f"unknown client {client!r}: no {cdir / 'client.yaml'}")
+    return client
+
+
+@click.group()
+def secrets() -> None:
+    """Manage a client's encrypted secrets (used as ${secret:NAME})."""
+
+
+@secrets.command("set")
+@click.argument("client")
+@click.argument("name")
+@pass_obj
+def set_secret(obj: Obj, client: str, name: str) -> None:
+    """Store a secret. The value is read from a prompt, or from stdin when piped; never from argv."""
+    _client(obj, client)
+    if sys.stdin.isatty():
+        value = click.prompt(f"value of {name}", hide_input=True, confirmation_prompt=True)
+    else:
+        value = sys.stdin.read().rstrip("\r\n")
+    if not value:
+        raise UsageError("empty secret value: nothing stored")
+    obj.app.vault.set(client, name, value)
+    click.echo(f"stored secret {name!r} for {client}")
+
+
+@secrets.command("list")
+@click.argument("client")
+@pass_obj
+def list_secrets(obj: Obj, client: str) -> None:
+    """List a client's secret names (never values)."""
+    _client(obj, client)
+    for name in obj.app.vault.names(client):
+        click.echo(name)
+
+
+@secrets.command("rm")
+@click.argument("client")
+@click.argument("name")
+@pass_obj
+def rm_secret(obj: Obj, client: str, name: str) -> None:
+    """Remove a secret."""
+    _client(obj, client)
+    if not obj.app.vault.remove(client, name):
+        raise UsageError(f"client {client!r} has no secret {name!r}")
+    click.echo(f"removed secret {name!r} from {client}")

@@ -1,0 +1,265 @@
+"""Typed models of the files a user writes: the client profile and workflows."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+IDENT = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string like ``90``, ``30s``, ``5m``, ``2h``, ``1d``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 30s, 5m, 2h")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", value)
+        if m:
+            unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2) or "s"]
+            return float(m.group(1)) * unit
+    raise ValueError(f"{value!r} is not a duration like 30s, 5m, 2h")
+
+
+Duration = Annotated[float, Field(ge=0)]
+
+
+def _day_set(spec: str) -> set[int]:
+    days: set[int] = set()
+    for part in spec.lower().replace(" ", "").split(","):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            if a not in DAYS or b not in DAYS:
+                raise ValueError(f"unknown day in {spec!r} (use mon..sun)")
+            i, j = DAYS.index(a), DAYS.index(b)
+            days.update(DAYS.index(d) % 7 for d in (DAYS * 2)[i : (j if j >= i else j + 7) + 1])
+        elif part in DAYS:
+            days.add(DAYS.index(part))
+        else:
+            raise ValueError(f"unknown day {part!r} in {spec!r} (use mon..sun, mon-fri)")
+    return days
+
+
+def _intervals(spec: str) -> list[tuple[time, time]]:
+    out = []
+    for part in spec.replace(" ", "").split(","):
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", part)
+        if not m:
+            raise ValueError(f"{part!r} is not a time range like 09:00-13:00")
+        h1, m1, h2, m2 = map(int, m.groups())
+        if h2 == 24 and m2 == 0:
+            h2, m2 = 23, 59
+        try:
+            start, end = time(h1, m1), time(h2, m2)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a valid time range") from None
+        if end <= start:
+            raise ValueError(f"{part!r} ends before it starts")
+        out.append((start, end))
+    return out
+
+
+def parse_working_hours(raw: dict[str, str]) -> dict[int, list[tuple[time, time]]]:
+    """``{"mon-fri": "09:00-13:00,14:00-18:00"}`` -> weekday (0=Monday) -> intervals."""
+    table: dict[int, list[tuple[time, time]]] = {}
+    for days, hours in raw.items():
+        ranges = [] if str(hours).strip().lower() in ("", "closed", "off") else _intervals(str(hours))
+        for d in _day_set(days):
+            table[d] = ranges
+    return table
+
+
+def parse_closed(spec: str) -> tuple[date, date]:
+    """``2026-12-24`` or ``2026-12-24/2027-01-06`` -> inclusive date range."""
+    try:
+        if "/" in spec:
+            a, b = spec.split("/", 1)
+            start, end = date.fromisoformat(a.strip()), date.fromisoformat(b.strip())
+        else:
+            start = end = date.fromisoformat(spec.strip())
+    except ValueError:
+        raise ValueError(f"{spec!r} is not a date (YYYY-MM-DD) or range (YYYY-MM-DD/YYYY-MM-DD)") from None
+    if end < start:
+        raise ValueError(f"{spec!r} ends before it starts")
+    return start, end
+
+
+class Holidays(Strict):
+    country: str
+    subdiv: str | None = None
+
+
+class AuditSettings(Strict):
+    """How much of a message the audit trail keeps (see docs/audit.md)."""
+
+    personal_data: Literal["full", "masked"] = "full"
+    retention_years: int = Field(default=2, ge=2)
+    checkpoint_every: int = Field(default=1000, ge=1)
+
+
+class Notify(Strict):
+    """Where failure notifications go (see docs/operations.md)."""
+
+    email: str | None = None
+    account: str | None = None  # an SMTP-capable account of the client
+
+
+class ClientProfile(Strict):
+    name: str
+    timezone: str = "UTC"
+    working_hours: dict[str, str] = Field(default_factory=lambda: {"mon-fri": "09:00-18:00"})
+    holidays: str | Holidays | None = None
+    closed: list[str] = Field(default_factory=list)
+    accounts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    notify: Notify | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r} (use an IANA name like Europe/Rome)") from None
+        return v
+
+    @field_validator("working_hours")
+    @classmethod
+    def _wh(cls, v: dict[str, str]) -> dict[str, str]:
+        parse_working_hours(v)
+        return v
+
+    @field_validator("closed")
+    @classmethod
+    def _closed(cls, v: list[str]) -> list[str]:
+        for spec in v:
+            parse_closed(str(spec))
+        return v
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, v: str | Holidays | None) -> str | Holidays | None:
+        import holidays as hol
+
+        if v is None:
+            return v
+        country, subdiv = (v, None) if isinstance(v, str) else (v.country, v.subdiv)
+        if isinstance(v, str) and "-" in v:
+            country, subdiv = v.split("-", 1)
+        try:
+            hol.country_holidays(country, subdiv=subdiv)
+        except NotImplementedError:
+            raise ValueError(f"unknown holidays country {country!r} (use an ISO code like IT)") from None
+        except Exception as exc:
+            raise ValueError(f"holidays {v!r}: {exc}") from None
+        return v
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, acc in v.items():
+            if not re.match(IDENT, name):
+                raise ValueError(f"account name {name!r} must be letters, digits, _ or -")
+            if not isinstance(acc, dict) or "type" not in acc:
+                raise ValueError(f"account {name!r} needs a 'type'")
+        return v
+
+
+class Schedule(Strict):
+    cron: str
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if len(v.split()) != 5 or not croniter.is_valid(v):
+            raise ValueError(f"invalid cron expression {v!r} (five fields: min hour day month weekday)")
+        return v
+
+
+class EventTrigger(Strict):
+    uses: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+
+
+class On(Strict):
+    schedule: list[Schedule] = Field(default_factory=list)
+    events: list[EventTrigger] = Field(default_factory=list)
+    when: Literal["always", "working_hours"] = "always"
+    catch_up: Literal["latest", "all", "none"] = "latest"
+    grace: Duration = 86400.0
+    max_catch_up: int = Field(default=100, ge=1)
+
+    @field_validator("grace", mode="before")
+    @classmethod
+    def _grace(cls, v: Any) -> float:
+        return parse_duration(v)
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _one_schedule(cls, v: Any) -> Any:
+        return [v] if isinstance(v, dict) else v
+
+
+class Retry(Strict):
+    attempts: int = Field(default=1, ge=1, le=100)
+    backoff: Duration = 1.0
+    factor: float = Field(default=2.0, ge=1.0)
+    max_backoff: Duration = 300.0
+
+    @field_validator("backoff", "max_backoff", mode="before")
+    @classmethod
+    def _d(cls, v: Any) -> float:
+        return parse_duration(v)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return float(min(self.max_backoff, self.backoff * self.factor ** (attempt - 1)))
+
+
+class Step(Strict):
+    id: str | None = Field(default=None, pattern=IDENT)
+    uses: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    if_: str | None = Field(default=None, alias="if")
+    retry: Retry = Field(default_factory=Retry)
+    timeout: Duration | None = None
+    continue_on_error: bool = False
+    name: str | None = None
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _t(cls, v: Any) -> float | None:
+        return None if v is None else parse_duration(v)
+
+    @field_validator("retry", mode="before")
+    @classmethod
+    def _r(cls, v: Any) -> Any:
+        return {"attempts": v} if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class Workflow(Strict):
+    name: str | None = None
+    description: str | None = None
+    enabled: bool = True
+    on: On = Field(default_factory=On)
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ids(self) -> Workflow:
+        for i, step in enumerate(self.steps):
+            if step.id is None:
+                step.id = f"step{i + 1}"
+        return self

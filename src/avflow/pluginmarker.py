@@ -1,0 +1,5 @@
+"""The marker plugins decorate their hook implementations with: ``@avflow.hookimpl``."""
+
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("avflow")

@@ -1,0 +1,143 @@
+"""Building the one plugin manager of a process, and the registry of what plugins offer."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from avflow import hookspecs
+from avflow.api import AccountType, Action, Trigger
+from avflow.errors import PluginError
+
+ENTRY_POINT_GROUP = "avflow"
+DISABLE_AUTOLOAD_ENV = "AVFLOW_DISABLE_PLUGIN_AUTOLOAD"
+BLOCK_ENV = "AVFLOW_BLOCK_PLUGINS"
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered, by name."""
+
+    actions: dict[str, Action[Any]] = field(default_factory=dict)
+    account_types: dict[str, AccountType[Any]] = field(default_factory=dict)
+    triggers: dict[str, Trigger[Any]] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)  # "action:email.triage" -> plugin name
+
+
+class PluginManager:
+    """A typed wrapper over pluggy's manager: loading, blocking, and the registry."""
+
+    def __init__(
+        self,
+        *,
+        autoload: bool | None = None,
+        plugins_dirs: Iterable[Path] = (),
+        block: Iterable[str] = (),
+        extra: Iterable[tuple[str, object]] = (),
+    ) -> None:
+        self.pm = pluggy.PluginManager("avflow")
+        self.pm.add_hookspecs(hookspecs)
+        blocked = set(block) | {b for b in os.environ.get(BLOCK_ENV, "").split(",") if b}
+        for name in blocked:
+            self.pm.set_blocked(name)
+        from avflow import builtin
+
+        self.pm.register(builtin, name="core")
+        if autoload is None:
+            autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
+        if autoload:
+            try:
+                self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            except Exception as exc:  # a broken third-party plugin must not be a traceback
+                raise PluginError("entry point", f"cannot be loaded: {exc}") from None
+        for directory in plugins_dirs:
+            for module in _load_dir(directory):
+                if not self.pm.is_blocked(module.__name__):
+                    self.pm.register(module, name=module.__name__)
+        for name, plugin in extra:
+            self.pm.register(plugin, name=name)
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(getattr(exc, "plugin_name", "?"), str(exc)) from None
+        self.registry = self._collect()
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def plugin_names(self) -> list[str]:
+        return sorted(name for name, _ in self.pm.list_name_plugin())
+
+    def _collect(self) -> Registry:
+        reg = Registry()
+
+        def adder(kind: str, table: dict[str, Any], cls: type) -> Any:
+            def register(item: Any) -> None:
+                if not isinstance(item, cls):
+                    raise PluginError(current, f"register_{kind}s got {item!r}, not a {cls.__name__}")
+                if item.name in table:
+                    other = reg.owners[f"{kind}:{item.name}"]
+                    raise PluginError(current, f"{kind} {item.name!r} is already registered by {other}")
+                table[item.name] = item
+                reg.owners[f"{kind}:{item.name}"] = current
+
+            return register
+
+        current = "?"
+        for name, plugin in self.pm.list_name_plugin():
+            current = name or "?"
+            for hook_name, kind, table, cls in (
+                ("register_actions", "action", reg.actions, Action),
+                ("register_account_types", "account_type", reg.account_types, AccountType),
+                ("register_triggers", "trigger", reg.triggers, Trigger),
+            ):
+                impl = getattr(plugin, hook_name, None)
+                if impl is None or self.pm.parse_hookimpl_opts(plugin, hook_name) is None:
+                    continue
+                try:
+                    impl(register=adder(kind, table, cls))
+                except PluginError:
+                    raise
+                except Exception as exc:
+                    raise PluginError(current, f"{hook_name} failed: {exc}") from None
+        return reg
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call a lifecycle hook; a plugin that fails is logged, never fatal to the run."""
+        import structlog
+
+        try:
+            getattr(self.pm.hook, hook_name)(**kwargs)
+        except Exception as exc:
+            structlog.get_logger("avflow").warning(
+                "lifecycle hook failed", hook=hook_name, error=str(exc)
+            )
+
+
+def _load_dir(directory: Path) -> list[ModuleType]:
+    """Import every ``*.py`` module of a loose plugins folder (``--plugins-dir``)."""
+    if not directory.is_dir():
+        raise PluginError(str(directory), "plugins folder does not exist")
+    modules = []
+    for path in sorted(directory.glob("*.py")):
+        name = f"avflow_local_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise PluginError(str(path), f"cannot be imported: {exc}") from None
+        modules.append(module)
+    return modules

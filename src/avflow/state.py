@@ -1,0 +1,207 @@
+"""``$AVFLOW_HOME/state.db``: runs, step results, the effect ledger and plugin cursors.
+
+SQLite in WAL mode with a busy timeout, one connection per thread. Writes that record an effect's
+intent or outcome are committed (synchronous=FULL) before the code moves on, so a process killed
+at any instant leaves the ledger telling the truth.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    client TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    scheduled_at TEXT,
+    trigger TEXT NOT NULL,
+    event TEXT,
+    dry_run INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs (client, workflow, created_at);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    step TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    outputs TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT,
+    finished_at TEXT,
+    PRIMARY KEY (run_id, step)
+);
+CREATE TABLE IF NOT EXISTS effects (
+    client TEXT NOT NULL,
+    key TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    description TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (client, key)
+);
+CREATE INDEX IF NOT EXISTS effects_by_run ON effects (run_id);
+CREATE TABLE IF NOT EXISTS dry_effects (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    description TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    client TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (client, workflow, plugin, key)
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+def utcnow_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class State:
+    """The state database. Safe to share between threads: each thread gets its own connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.db.executescript(SCHEMA)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken immediately so concurrent writers queue instead of failing."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- runs -------------------------------------------------------------------------------------
+    def run_by_key(self, key: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM runs WHERE key = ?", (key,)).fetchone()
+
+    def run_by_id(self, run_id: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+
+    def unfinished_runs(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT * FROM runs WHERE status IN ('pending', 'running') ORDER BY created_at"
+        ).fetchall()
+
+    def recent_runs(self, client: str | None = None, workflow: str | None = None, limit: int = 20) -> list[sqlite3.Row]:
+        sql, args = "SELECT * FROM runs WHERE 1=1", []
+        if client:
+            sql += " AND client = ?"
+            args.append(client)
+        if workflow:
+            sql += " AND workflow = ?"
+            args.append(workflow)
+        sql += " ORDER BY created_at DESC LIMIT ?"
+        return self.db.execute(sql, (*args, limit)).fetchall()
+
+    def set_run(self, run_id: str, **fields: Any) -> None:
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self.tx() as db:
+            db.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
+
+    # -- steps ------------------------------------------------------------------------------------
+    def steps(self, run_id: str) -> dict[str, sqlite3.Row]:
+        rows = self.db.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY position", (run_id,))
+        return {r["step"]: r for r in rows}
+
+    def save_step(self, run_id: str, step: str, position: int, status: str, *, outputs: Any = None,
+                  error: str | None = None, attempts: int = 0) -> None:
+        now = utcnow_iso()
+        with self.tx() as db:
+            db.execute(
+                """INSERT INTO steps (run_id, step, position, status, outputs, error, attempts, started_at, finished_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (run_id, step) DO UPDATE SET status = excluded.status,
+                     outputs = excluded.outputs, error = excluded.error, attempts = excluded.attempts,
+                     finished_at = excluded.finished_at""",
+                (run_id, step, position, status, json.dumps(outputs), error, attempts, now,
+                 None if status == "running" else now),
+            )
+
+    # -- effects ----------------------------------------------------------------------------------
+    def effect(self, client: str, key: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM effects WHERE client = ? AND key = ?", (client, key)).fetchone()
+
+    def effects_of_run(self, run_id: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM effects WHERE run_id = ? ORDER BY created_at, rowid", (run_id,)).fetchall()
+
+    def dry_effects_of_run(self, run_id: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM dry_effects WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
+
+    # -- cursors ----------------------------------------------------------------------------------
+    def cursor_get(self, client: str, workflow: str, plugin: str, key: str) -> Any:
+        row = self.db.execute(
+            "SELECT value FROM cursors WHERE client=? AND workflow=? AND plugin=? AND key=?",
+            (client, workflow, plugin, key),
+        ).fetchone()
+        return None if row is None else json.loads(row["value"])
+
+    def cursor_set(self, client: str, workflow: str, plugin: str, key: str, value: Any) -> None:
+        with self.tx() as db:
+            db.execute(
+                """INSERT INTO cursors (client, workflow, plugin, key, value) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (client, workflow, plugin, key) DO UPDATE SET value = excluded.value""",
+                (client, workflow, plugin, key, json.dumps(value)),
+            )
+
+    def cursor_delete(self, client: str, workflow: str, plugin: str, key: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM cursors WHERE client=? AND workflow=? AND plugin=? AND key=?",
+                       (client, workflow, plugin, key))

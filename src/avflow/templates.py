@@ -1,0 +1,92 @@
+"""Jinja2 templates in ``if:`` and ``with:``, in a sandbox that sees only what a run offers.
+
+A string that is exactly one expression (``"{{ steps.triage.outputs.files }}"``) evaluates to the
+expression's own value (a list stays a list); any other string containing ``{{`` or ``{%``
+renders to a string. Templates see ``client``, ``workflow``, ``run`` and ``steps``, plus any
+variables an action supplies itself (its ``template_vars``); a template that names one of those
+is left for the action to render.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+ENGINE_VARS = frozenset({"client", "workflow", "run", "steps"})
+_WHOLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.S)
+
+
+def _env() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.globals.clear()
+    env.globals.update(range=range, dict=dict)
+    return env
+
+
+ENV = _env()
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+@dataclass(frozen=True)
+class Refs:
+    """The names a template uses: top-level variables and ``steps.<id>`` references."""
+
+    variables: frozenset[str]
+    steps: frozenset[str]
+
+
+def references(template: str) -> Refs:
+    """Parse ``template`` (raises `TemplateSyntaxError`) and list what it refers to."""
+    from jinja2 import meta
+
+    ast = ENV.parse(template)
+    variables = frozenset(meta.find_undeclared_variables(ast))
+    steps: set[str] = set()
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if isinstance(target, nodes.Name) and target.name == "steps":
+            if isinstance(node, nodes.Getattr):
+                steps.add(node.attr)
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                steps.add(node.arg.value)
+    return Refs(variables, frozenset(steps))
+
+
+def render(value: str, context: dict[str, Any]) -> Any:
+    """Evaluate one template string against ``context``."""
+    m = _WHOLE.match(value)
+    if m and "{{" not in m.group("expr") and "}}" not in m.group("expr"):
+        return ENV.compile_expression(m.group("expr"), undefined_to_none=False)(**context)
+    return ENV.from_string(value).render(**context)
+
+
+def render_tree(value: Any, context: dict[str, Any], skip: Iterable[str] = ()) -> Any:
+    """Render every engine-level template inside ``value``; leave action-level ones alone."""
+    skip = frozenset(skip)
+    if isinstance(value, dict):
+        return {k: render_tree(v, context, skip) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_tree(v, context, skip) for v in value]
+    if is_template(value):
+        if skip and references(value).variables & skip:
+            return value
+        return render(value, context)
+    return value
+
+
+def truthy(value: Any) -> bool:
+    """How an ``if:`` result is read: empty strings, "false", "0", "none" and empties are false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no", "none", "null", "[]", "{}")
+    return bool(value)
+
+
+__all__ = ["ENGINE_VARS", "Refs", "TemplateSyntaxError", "is_template", "references", "render", "render_tree", "truthy"]

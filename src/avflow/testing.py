@@ -1,0 +1,180 @@
+"""``avflow.testing``: a pytest plugin and harness for plugin authors (and avflow's own tests).
+
+Fixtures:
+
+``avflow_harness``
+    A `Harness` with a temporary workflows folder and home, a fake clock and a plugin manager
+    built for the test (entry-point plugins included, so an installed plugin is under test).
+
+The harness writes clients and workflows, runs them, and returns a `RunResult` with the run's
+status, outputs, effects and audit records. `check_action_contract` runs the checks every action
+must pass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from avflow.app import App
+from avflow.clock import FakeClock
+from avflow.engine import RunOutcome
+from avflow.loader import LoadedWorkflow
+from avflow.plugins import PluginManager
+
+
+class SimulatedCrash(BaseException):
+    """Raised inside a run to stop it dead, as a kill would (not caught by the engine)."""
+
+
+@dataclass
+class RunResult(RunOutcome):
+    """A run's outcome plus the audit records it wrote."""
+
+    audit: list[dict[str, Any]] = field(default_factory=list)
+
+    def performed(self) -> list[str]:
+        """Keys of the effects that are done."""
+        return [e.key for e in self.effects if e.status == "done"]
+
+
+def _dump(doc: Mapping[str, Any] | str) -> str:
+    if isinstance(doc, str):
+        return doc
+    import io
+
+    y = YAML()
+    y.default_flow_style = False
+    buf = io.StringIO()
+    y.dump(json.loads(json.dumps(doc)), buf)
+    return buf.getvalue()
+
+
+class Harness:
+    """A sandboxed avflow: workflows folder, home, fake clock, plugin manager."""
+
+    def __init__(self, tmp_path: Path, *, pm: PluginManager | None = None, clock: FakeClock | None = None) -> None:
+        self.workflows = tmp_path / "workflows"
+        self.home = tmp_path / "home"
+        self.workflows.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.clock = clock or FakeClock()
+        self.pm = pm or PluginManager()
+        self._app: App | None = None
+
+    # -- writing files ----------------------------------------------------------------------------
+    def client(self, client_id: str, profile: Mapping[str, Any] | str | None = None, **fields: Any) -> Path:
+        """Write ``workflows/<client_id>/client.yaml`` (name and timezone default sensibly)."""
+        doc: Mapping[str, Any] | str = profile if profile is not None else {"name": client_id.title(), "timezone": "UTC", **fields}
+        path = self.workflows / client_id / "client.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_dump(doc))
+        self._app = None
+        return path
+
+    def workflow(self, client_id: str, workflow_id: str, doc: Mapping[str, Any] | str) -> Path:
+        path = self.workflows / client_id / f"{workflow_id}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_dump(doc))
+        self._app = None
+        return path
+
+    def secret(self, client_id: str, name: str, value: str) -> None:
+        self.app.vault.set(client_id, name, value)
+        self._app = None
+
+    # -- running ----------------------------------------------------------------------------------
+    @property
+    def app(self) -> App:
+        if self._app is None:
+            self._app = App(self.workflows, self.home, self.pm, self.clock)
+        return self._app
+
+    def reload(self) -> App:
+        self._app = None
+        return self.app
+
+    def find(self, ref: str) -> LoadedWorkflow:
+        return self.app.project.find(ref)
+
+    def run(self, ref: str, *, dry_run: bool = False, scheduled_at: datetime | str | None = None,
+            event: dict[str, Any] | None = None, trigger: str = "manual") -> RunResult:
+        """Run ``client/workflow`` now and return what it did."""
+        if isinstance(scheduled_at, str):
+            scheduled_at = datetime.fromisoformat(scheduled_at)
+        outcome = self.app.engine.trigger(self.find(ref), scheduled_at=scheduled_at, dry_run=dry_run,
+                                          event=event, trigger="schedule" if scheduled_at else trigger)
+        return self._result(outcome)
+
+    def resume(self) -> list[RunResult]:
+        """Resume interrupted runs, as a restarted service would."""
+        return [self._result(o) for o in self.app.engine.resume_interrupted()]
+
+    def crash_at(self, n: int, edge: str = "after") -> None:
+        """Make the n-th performed effect (1-based) stop the run dead at ``edge``.
+
+        ``"before"``: after the intent is recorded, before the effect is performed;
+        ``"after"``: after it is performed, before its outcome is recorded (the unknown window).
+        """
+        count = {"n": 0}
+
+        def hook(phase: str, key: str) -> None:
+            if phase == edge:
+                count["n"] += 1
+                if count["n"] == n:
+                    self.app.engine.effect_hook = None
+                    raise SimulatedCrash(f"simulated crash {edge} effect {key}")
+
+        self.app.engine.effect_hook = hook
+
+    def audit(self, client_id: str) -> list[dict[str, Any]]:
+        return self.app.audit.records(client_id)
+
+    def _result(self, outcome: RunOutcome) -> RunResult:
+        records = [r for r in self.audit(outcome.client) if r.get("run") == outcome.id]
+        return RunResult(**vars(outcome), audit=records)
+
+
+def check_action_contract(harness: Harness, ref: str, *, remote_state: Any = None, effects: int = 2) -> None:
+    """Checks every action must pass, run against workflow ``ref``:
+
+    - its parameters produce a JSON schema;
+    - a dry run performs nothing (``remote_state()`` — a snapshot of the outside world, when
+      given — is unchanged, and no effect is recorded as done);
+    - a run interrupted after an effect and resumed repeats no effect.
+    """
+    wf = harness.find(ref)
+    for step in wf.model.steps:
+        action = harness.pm.registry.actions[step.uses]
+        schema = action.params.model_json_schema()
+        assert schema.get("type") == "object", f"{step.uses}: parameters must be an object schema"
+    before = remote_state() if remote_state else None
+    dry = harness.run(ref, dry_run=True)
+    assert dry.status == "succeeded", f"dry run failed: {dry.error}"
+    assert not dry.performed(), f"dry run performed effects: {dry.performed()}"
+    if remote_state:
+        assert remote_state() == before, "dry run changed the outside world"
+    harness.crash_at(min(effects, 1), "after")
+    try:
+        harness.run(ref)
+    except SimulatedCrash:
+        pass
+    resumed = harness.resume()
+    keys = [k for r in resumed for k in r.performed()]
+    assert len(keys) == len(set(keys)), f"an effect was recorded twice: {keys}"
+
+
+@pytest.fixture
+def avflow_harness(tmp_path: Path) -> Iterator[Harness]:
+    """A fresh `Harness` in a temporary folder."""
+    h = Harness(tmp_path)
+    yield h
+    if h._app is not None and "state" in vars(h._app):
+        h._app.state.close()

@@ -1,0 +1,85 @@
+"""Reading YAML with line numbers, and mapping a data path back to a position in the file.
+
+YAML 1.2 (ruamel.yaml) is used, so a bare ``on:`` key is the string "on", not a boolean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from avflow.errors import ConfigError, Location
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.allow_duplicate_keys = False
+    return y
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse ``path``; a syntax error becomes a `ConfigError` at the offending line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", Location(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror}", Location(path)) from None
+    try:
+        return _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        if "duplicate key" in str(problem):
+            problem = str(problem).split("\n")[0]
+        loc = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
+        raise ConfigError(f"YAML syntax error: {problem}", loc) from None
+    except YAMLError as exc:
+        raise ConfigError(f"YAML syntax error: {exc}", Location(path)) from None
+
+
+def locate(path: Path, root: Any, loc: Sequence[str | int]) -> Location:
+    """Return the position of the deepest node of ``loc`` that exists under ``root``.
+
+    For a mapping key the position of the key itself is given when the path ends there (an
+    unknown or missing key), and the position of its value otherwise.
+    """
+    node = root
+    line: int | None = None
+    col: int | None = None
+    if isinstance(node, CommentedMap | CommentedSeq):
+        line, col = node.lc.line, node.lc.col
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, CommentedMap) and part in node:
+            key_line, key_col = node.lc.key(part)
+            val_line, val_col = node.lc.value(part)
+            line, col = (key_line, key_col) if last else (val_line, val_col)
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line, col = node.lc.item(part)
+            node = node[part]
+        else:
+            break
+    if line is None:
+        return Location(path)
+    return Location(path, line + 1, (col or 0) + 1)
+
+
+def plain(node: Any) -> Any:
+    """Convert ruamel's round-trip containers into plain dicts, lists and scalars."""
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, str) else k: plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    if type(node).__module__.startswith("ruamel"):
+        # ScalarFloat, ScalarInt, ScalarBoolean, TaggedScalar, ...: fall back to the base type
+        for base in (bool, int, float, str):
+            if isinstance(node, base):
+                return base(node)
+    return node
