@@ -9,6 +9,7 @@ from avflow.api import (
     AccountType,
     Action,
     ClientInfo,
+    CommandContext,
     Cursor,
     EffectRecord,
     RunInfo,
@@ -26,6 +27,14 @@ from avflow.errors import (
 )
 from avflow.pluginmarker import hookimpl
 
+
+def command_context() -> CommandContext:
+    """Inside a plugin's CLI command: the home folder, workflows, project and plugin data dirs."""
+    from avflow.cli import command_context as _current
+
+    return _current()
+
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -35,6 +44,7 @@ __all__ = [
     "Action",
     "AvflowError",
     "ClientInfo",
+    "CommandContext",
     "ConfigError",
     "Cursor",
     "EffectRecord",
@@ -47,5 +57,6 @@ __all__ = [
     "Trigger",
     "TriggerContext",
     "__version__",
+    "command_context",
     "hookimpl",
 ]

@@ -138,6 +138,7 @@ class StepContext(Protocol):
     run: RunInfo
     step_id: str
     spool: Path
+    data_dir: Path  # $AVFLOW_HOME/plugins/<plugin>/: the plugin's own files (indexes, caches)
     cursor: Cursor
     log: Any  # a structlog BoundLogger carrying client, workflow, run and step
 
@@ -165,6 +166,20 @@ class StepContext(Protocol):
     def effect_status(self, key: str, *, scope: str = "run") -> str | None: ...
 
     def note(self, message: str, **details: Any) -> None: ...
+
+
+class CommandContext(Protocol):
+    """What a plugin's CLI command can reach: see `avflow.command_context`."""
+
+    home: Path
+    workflows: Path
+
+    @property
+    def project(self) -> Any: ...
+
+    def data_dir(self, plugin: str) -> Path: ...
+
+    def client(self, client_id: str) -> ClientInfo: ...
 
 
 @dataclass

@@ -89,6 +89,12 @@ class RunStepContext:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    @property
+    def data_dir(self) -> Path:
+        path = self._engine.home / "plugins" / self.action.split(".")[0]
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     def now(self) -> datetime:
         return self._engine.clock.now()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from avflow.api import ClientInfo
 from avflow.app import App, configure_logging, default_home
 from avflow.errors import AvflowError
 from avflow.plugins import PluginManager
@@ -28,6 +29,35 @@ class Obj:
         if self._app is None:
             self._app = App(self.workflows, self.home, self.pm)
         return self._app
+
+    @property
+    def project(self) -> Any:
+        return self.app.project
+
+    def data_dir(self, plugin: str) -> Path:
+        path = self.home / "plugins" / plugin
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def client(self, client_id: str) -> ClientInfo:
+        from zoneinfo import ZoneInfo
+
+        from avflow.errors import UsageError
+
+        client = self.project.clients.get(client_id)
+        if client is None:
+            raise UsageError(f"unknown client {client_id!r} (clients: {', '.join(sorted(self.project.clients)) or 'none'})")
+        tz = client.profile.timezone
+        return ClientInfo(client.id, client.profile.name, tz, ZoneInfo(tz))
+
+
+def command_context() -> Obj:
+    """The `avflow.CommandContext` of the running command (for plugins' CLI commands)."""
+    ctx = click.get_current_context()
+    obj = ctx.find_object(Obj)
+    if obj is None:
+        raise RuntimeError("command_context() is only available inside an avflow command")
+    return obj
 
 
 pass_obj = click.make_pass_decorator(Obj)
