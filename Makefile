@@ -13,7 +13,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml requirements-dev.txt $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e . $(foreach p,$(PLUGINS),-e "$(p)[test]") -r requirements-dev.txt
+	$(BIN)/pip install -q -e . -e tests/sample-plugin $(foreach p,$(PLUGINS),-e "$(p)[test]") -r requirements-dev.txt
 	touch $@
 
 run: setup

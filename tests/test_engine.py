@@ -1,0 +1,209 @@
+"""The engine: steps, templates, conditions, retries, timeouts, outputs, the effect ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from avflow.testing import Harness, SimulatedCrash
+
+
+def test_steps_outputs_and_templates(harness: Harness) -> None:
+    harness.client("acme", name="Acme S.r.l.", timezone="Europe/Rome")
+    harness.workflow("acme", "hello", {
+        "steps": [
+            {"id": "data", "uses": "core.set", "with": {"values": {"names": ["a", "b"], "n": 2}}},
+            {"id": "count", "uses": "core.set",
+             "with": {"values": {"names": "{{ steps.data.outputs.names }}", "label": "{{ client.name }}: {{ steps.data.outputs.n }}"}}},
+            {"id": "log", "uses": "core.log", "if": "steps.count.outputs.names | length > 1",
+             "with": {"message": "{{ workflow.id }} for {{ client.id }}"}},
+            {"id": "never", "uses": "core.log", "if": "{{ steps.data.outputs.n > 5 }}", "with": {"message": "x"}},
+        ]
+    })
+    result = harness.run("acme/hello")
+    assert result.status == "succeeded", result.error
+    assert result.outputs["count"] == {"names": ["a", "b"], "label": "Acme S.r.l.: 2"}  # list stays a list
+    assert result.outputs["log"] == {"message": "hello for acme"}
+    assert result.steps == {"data": "succeeded", "count": "succeeded", "log": "succeeded", "never": "skipped"}
+    events = [r["event"] for r in result.audit]
+    assert events[0] == "run.started" and events[-1] == "run.finished"
+    assert "step.note" in events and "step.skipped" in events
+
+
+def test_failure_stops_the_run_unless_continue_on_error(harness: Harness) -> None:
+    harness.client("acme")
+    harness.workflow("acme", "wf", {"steps": [
+        {"id": "a", "uses": "core.fail", "with": {"message": "first"}, "continue_on_error": True},
+        {"id": "b", "uses": "core.set", "with": {"values": {"ok": "{{ steps.a.status }}"}}},
+        {"id": "c", "uses": "core.fail", "with": {"message": "second"}},
+        {"id": "d", "uses": "core.log", "with": {"message": "not reached"}},
+    ]})
+    result = harness.run("acme/wf")
+    assert result.status == "failed"
+    assert result.error == "step c: second"
+    assert result.outputs["b"] == {"ok": "failed"}
+    assert "d" not in result.steps
+
+
+def test_retry_with_backoff_uses_the_clock(harness: Harness, tmp_path: Path) -> None:
+    harness.client("acme")
+    harness.workflow("acme", "wf", {"steps": [
+        {"uses": "core.fail", "with": {"message": "down"}, "retry": {"attempts": 3, "backoff": "10s", "factor": 3}},
+    ]})
+    result = harness.run("acme/wf")
+    assert result.status == "failed"
+    assert harness.clock.slept == [10.0, 30.0]
+    assert [r["details"]["attempt"] for r in result.audit if r["event"] == "step.retry"] == [1, 2]
+
+
+def test_timeout_fails_the_step_and_refuses_later_effects(harness: Harness, tmp_path: Path) -> None:
+    import time
+
+    import avflow
+    from pydantic import BaseModel
+
+    class P(BaseModel):
+        pass
+
+    done: list[str] = []
+
+    def slow(ctx: avflow.StepContext, params: P) -> None:
+        time.sleep(0.5)
+        try:
+            ctx.effect("late", "late effect", lambda: done.append("late"))
+        except avflow.StepFailed:
+            done.append("refused")
+
+    class Plugin:
+        @avflow.hookimpl
+        def register_actions(self, register):  # type: ignore[no-untyped-def]
+            register(avflow.Action("slow.run", P, slow))
+
+    from avflow.plugins import PluginManager
+
+    h = Harness(tmp_path / "t", pm=PluginManager(autoload=False, extra=[("slow", Plugin())]))
+    h.client("acme")
+    h.workflow("acme", "wf", {"steps": [{"uses": "slow.run", "timeout": 0.1}]})
+    result = h.run("acme/wf")
+    assert result.status == "failed" and "timed out after 0.1s" in (result.error or "")
+    time.sleep(0.7)
+    assert done == ["refused"]
+
+
+def test_runtime_template_error_is_a_clean_step_failure(harness: Harness) -> None:
+    harness.client("acme")
+    harness.workflow("acme", "wf", {"steps": [
+        {"id": "a", "uses": "core.set", "with": {"values": {"x": 1}}},
+        {"uses": "core.log", "with": {"message": "{{ steps.a.outputs.missing.deeper }}"}},
+    ]})
+    result = harness.run("acme/wf")
+    assert result.status == "failed"
+    assert "template error" in (result.error or "")
+
+
+def test_sandbox_blocks_unsafe_attribute_access(harness: Harness) -> None:
+    harness.client("acme")
+    harness.workflow("acme", "wf", {"steps": [
+        {"uses": "core.log", "with": {"message": "{{ client.__class__.__mro__ }}"}},
+    ]})
+    result = harness.run("acme/wf")
+    assert result.status == "failed"
+    assert "__mro__" not in str(result.outputs)
+
+
+def test_effects_run_once_across_an_interruption(harness: Harness, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    harness.client("acme")
+    harness.workflow("acme", "wf", {"steps": [{"uses": "crashy.write", "with": {"folder": str(out), "count": 4}}]})
+    harness.crash_at(2, "after")  # file2 written, outcome not recorded
+    with pytest.raises(SimulatedCrash):
+        harness.run("acme/wf")
+    assert (out / "performed.log").read_text().split() == ["file1.txt", "file2.txt"]
+    [resumed] = harness.resume()
+    assert resumed.status == "succeeded"
+    assert (out / "performed.log").read_text().split() == ["file1.txt", "file2.txt", "file3.txt", "file4.txt"]
+    assert sorted(e.key for e in resumed.effects if e.status == "done") == [f"write:file{i}.txt" for i in range(1, 5)]
+    assert any(r["event"] == "effect.reconciled" for r in resumed.audit)
+    assert any(r["event"] == "run.resumed" for r in resumed.audit)
+
+
+def test_unknown_outcome_without_reconcile_is_not_repeated(harness: Harness, tmp_path: Path) -> None:
+    import avflow
+    from pydantic import BaseModel
+
+    class P(BaseModel):
+        pass
+
+    calls: list[int] = []
+
+    def act(ctx: avflow.StepContext, params: P) -> None:
+        ctx.effect("send", "send the mail", lambda: calls.append(1))
+
+    class Plugin:
+        @avflow.hookimpl
+        def register_actions(self, register):  # type: ignore[no-untyped-def]
+            register(avflow.Action("mail.send", P, act))
+
+    from avflow.plugins import PluginManager
+
+    h = Harness(tmp_path / "t", pm=PluginManager(autoload=False, extra=[("mail", Plugin())]))
+    h.client("acme")
+    h.workflow("acme", "wf", {"steps": [{"uses": "mail.send", "retry": 3}]})
+    h.crash_at(1, "after")
+    with pytest.raises(SimulatedCrash):
+        h.run("acme/wf")
+    [resumed] = h.resume()
+    assert calls == [1]
+    assert resumed.status == "failed"
+    assert "outcome is unknown" in (resumed.error or "")
+
+
+def test_dry_run_performs_nothing_and_lists_effects(harness: Harness, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    harness.client("acme")
+    harness.workflow("acme", "wf", {"steps": [{"uses": "crashy.write", "with": {"folder": str(out), "count": 2}}]})
+    result = harness.run("acme/wf", dry_run=True)
+    assert result.status == "succeeded"
+    assert [(e.key, e.status) for e in result.effects] == [("write:file1.txt", "dry-run"), ("write:file2.txt", "dry-run")]
+    assert not list(out.glob("file*.txt")), "a dry run wrote files"
+    assert not (out / "performed.log").exists()
+    real = harness.run("acme/wf")
+    assert real.performed() == ["write:file1.txt", "write:file2.txt"]
+
+
+def test_same_scheduled_time_is_one_run(harness: Harness, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    harness.client("acme")
+    harness.workflow("acme", "wf", {"steps": [{"uses": "crashy.write", "with": {"folder": str(out), "count": 1}}]})
+    first = harness.run("acme/wf", scheduled_at="2026-03-01T09:00:00+00:00")
+    second = harness.run("acme/wf", scheduled_at="2026-03-01T10:00:00+01:00")  # the same instant
+    assert first.id == second.id
+    assert (out / "performed.log").read_text().split() == ["file1.txt"]
+
+
+def test_cursor_persists_per_workflow(harness: Harness) -> None:
+    import avflow
+    from pydantic import BaseModel
+
+    class P(BaseModel):
+        pass
+
+    def count(ctx: avflow.StepContext, params: P) -> dict[str, int]:
+        n = ctx.cursor.get("n", 0) + 1
+        ctx.cursor.set("n", n)
+        return {"n": n}
+
+    class Plugin:
+        @avflow.hookimpl
+        def register_actions(self, register):  # type: ignore[no-untyped-def]
+            register(avflow.Action("counter.bump", P, count))
+
+    from avflow.plugins import PluginManager
+
+    h = Harness(harness.workflows.parent / "c", pm=PluginManager(autoload=False, extra=[("counter", Plugin())]))
+    h.client("acme")
+    h.workflow("acme", "a", {"steps": [{"uses": "counter.bump"}]})
+    h.workflow("acme", "b", {"steps": [{"uses": "counter.bump"}]})
+    assert [h.run("acme/a").outputs["step1"]["n"] for _ in range(3)] == [1, 2, 3]
+    assert h.run("acme/b").outputs["step1"]["n"] == 1
