@@ -75,6 +75,19 @@ class App:
             raise ConfigErrors(errors)
         return project
 
+    def focus(self, client_id: str) -> Project:
+        """Load only ``client_id``'s folder (so one client's broken file never blocks another's run)."""
+        from avflow.errors import UsageError
+
+        cdir = self.workflows_dir / client_id
+        if not (cdir / "client.yaml").is_file():
+            raise UsageError(f"unknown client {client_id!r}: no {cdir / 'client.yaml'}")
+        client, errors = self.loader.load_client(cdir)
+        if errors or client is None:
+            raise ConfigErrors(errors)
+        self.project = Project(self.workflows_dir, {client.id: client})
+        return self.project
+
     @cached_property
     def state(self) -> State:
         return State(self.home / "state.db")

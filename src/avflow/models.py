@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -117,12 +117,33 @@ class Notify(Strict):
     account: str | None = None  # an SMTP-capable account of the client
 
 
+def _check_days(v: str) -> str:
+    _day_set(v)
+    return v
+
+
+def _check_hours(v: str) -> str:
+    if v.strip().lower() not in ("", "closed", "off"):
+        _intervals(v)
+    return v
+
+
+def _check_closed(v: str) -> str:
+    parse_closed(v)
+    return v
+
+
+DaySpec = Annotated[str, AfterValidator(_check_days)]
+HoursSpec = Annotated[str, AfterValidator(_check_hours)]
+ClosedSpec = Annotated[str, AfterValidator(_check_closed)]
+
+
 class ClientProfile(Strict):
     name: str
     timezone: str = "UTC"
-    working_hours: dict[str, str] = Field(default_factory=lambda: {"mon-fri": "09:00-18:00"})
+    working_hours: dict[DaySpec, HoursSpec] = Field(default_factory=lambda: {"mon-fri": "09:00-18:00"})
     holidays: str | Holidays | None = None
-    closed: list[str] = Field(default_factory=list)
+    closed: list[ClosedSpec] = Field(default_factory=list)
     accounts: dict[str, dict[str, Any]] = Field(default_factory=dict)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     notify: Notify | None = None
@@ -134,19 +155,6 @@ class ClientProfile(Strict):
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {v!r} (use an IANA name like Europe/Rome)") from None
-        return v
-
-    @field_validator("working_hours")
-    @classmethod
-    def _wh(cls, v: dict[str, str]) -> dict[str, str]:
-        parse_working_hours(v)
-        return v
-
-    @field_validator("closed")
-    @classmethod
-    def _closed(cls, v: list[str]) -> list[str]:
-        for spec in v:
-            parse_closed(str(spec))
         return v
 
     @field_validator("holidays")

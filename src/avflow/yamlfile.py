@@ -11,13 +11,22 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from avflow.errors import ConfigError, Location
 
 
+class _Constructor(RoundTripConstructor):
+    """Dates and times stay strings: avflow parses them itself, with errors it can locate."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+
+
 def _yaml() -> YAML:
     y = YAML(typ="rt")
+    y.Constructor = _Constructor
     y.allow_duplicate_keys = False
     return y
 

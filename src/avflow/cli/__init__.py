@@ -11,7 +11,7 @@ import click
 
 from avflow.api import ClientInfo
 from avflow.app import App, configure_logging, default_home
-from avflow.errors import AvflowError
+from avflow.errors import AvflowError, ConfigError, ConfigErrors
 from avflow.plugins import PluginManager
 
 
@@ -123,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> Any:
         cli = build_cli(pm)
         return cli.main(args, prog_name="avflow", standalone_mode=False)
     except AvflowError as exc:
-        click.echo(f"error: {exc}" if "\n" not in str(exc) else str(exc), err=True)
+        located = isinstance(exc, ConfigError) and (isinstance(exc, ConfigErrors) or exc.location is not None)
+        click.echo(str(exc) if located else f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

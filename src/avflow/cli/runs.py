@@ -24,7 +24,7 @@ def register(cli: click.Group) -> None:
 def trigger(obj: Obj, ref: str, dry_run: bool, as_json: bool) -> None:
     """Run one workflow now. Exits 0 if the run succeeded, 1 if it failed."""
     app = obj.app
-    wf = app.project.find(ref)
+    wf = app.focus(ref.partition("/")[0]).find(ref)
     outcome = app.engine.trigger(wf, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps({

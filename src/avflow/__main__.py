@@ -1,0 +1,5 @@
+"""``python -m avflow``."""
+
+from avflow.cli import main
+
+main()

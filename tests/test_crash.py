@@ -1,0 +1,79 @@
+"""Crash safety of the effect ledger with a real ``avflow`` process killed by SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PLUGINS_DIR = Path(__file__).parent / "plugins_dir"
+
+AVFLOW = [sys.executable, "-m", "avflow"]
+
+
+def avflow(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
+    return subprocess.run(
+        [*AVFLOW, "--workflows", str(tmp_path / "workflows"), "--home", str(tmp_path / "home"),
+         "--plugins-dir", str(PLUGINS_DIR), "--log-json", *args],
+        capture_output=True, text=True, env=full_env, timeout=60,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "workflows" / "acme").mkdir(parents=True)
+    (tmp_path / "workflows" / "acme" / "client.yaml").write_text("name: Acme\ntimezone: Europe/Rome\n")
+    (tmp_path / "workflows" / "acme" / "write.yaml").write_text(
+        "steps:\n"
+        "  - id: first\n    uses: crashy.write\n    with: { folder: %s, count: 3, prefix: a }\n"
+        "  - id: second\n    uses: crashy.write\n    with: { folder: %s, count: 3, prefix: b }\n"
+        % (tmp_path / "out", tmp_path / "out")
+    )
+    return tmp_path
+
+
+def performed(tmp_path: Path) -> list[str]:
+    return (tmp_path / "out" / "performed.log").read_text().split()
+
+
+ALL = ["a1.txt", "a2.txt", "a3.txt", "b1.txt", "b2.txt", "b3.txt"]
+
+
+@pytest.mark.parametrize(
+    ("var", "k", "before_kill"),
+    [
+        ("CRASHY_KILL_AFTER", 2, ["a1.txt", "a2.txt"]),  # between an effect's intent and outcome
+        ("CRASHY_KILL_BEFORE", 3, ["a1.txt", "a2.txt"]),  # between two effects
+    ],
+)
+def test_sigkill_then_resume_performs_every_effect_once(project: Path, var: str, k: int, before_kill: list[str]) -> None:
+    killed = avflow(project, "trigger", "acme/write", env={var: str(k)})
+    assert killed.returncode == -9, killed.stderr
+    assert performed(project) == before_kill
+    resumed = avflow(project, "resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "succeeded" in resumed.stdout
+    assert sorted(performed(project)) == ALL, "an effect was repeated or lost"
+    assert sorted(p.name for p in (project / "out").glob("*.txt") if p.name != "performed.log") == ALL
+    again = avflow(project, "resume")
+    assert again.stdout.strip() == "no interrupted runs"
+
+
+def test_kill_in_the_second_step_keeps_the_first_steps_outputs(project: Path) -> None:
+    # b-files are written by the second step; kill after its first file.
+    env = {"CRASHY_KILL_AFTER": "1"}
+    # The first step's a1 would trigger the kill too: use a workflow whose first step has another prefix count.
+    wf = project / "workflows" / "acme" / "write.yaml"
+    wf.write_text(wf.read_text().replace("count: 3, prefix: a", "count: 0, prefix: a"))
+    killed = avflow(project, "trigger", "acme/write", env=env)
+    assert killed.returncode == -9
+    assert performed(project) == ["b1.txt"]
+    resumed = avflow(project, "resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert performed(project) == ["b1.txt", "b2.txt", "b3.txt"]
+    runs = avflow(project, "runs", "--json")
+    assert runs.stdout.count('"status": "succeeded"') == 1
