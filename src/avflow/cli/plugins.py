@@ -27,6 +27,9 @@ def plugins(obj: Obj, as_json: bool) -> None:
     for owner_key, plugin_name in reg.owners.items():
         kind, name = owner_key.split(":", 1)
         table.setdefault(plugin_name, {"actions": [], "account_types": [], "triggers": []})[f"{kind}s"].append(name)
+    for entry in table.values():
+        for names in entry.values():
+            names.sort()
     if as_json:
         click.echo(json.dumps(table, indent=2, sort_keys=True))
         return

@@ -1,0 +1,118 @@
+"""The plugin API: entry-point discovery, blocking, registration errors, docs, scaffolding."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from avflow.errors import PluginError
+from avflow.plugins import PluginManager
+from avflow.testing import Harness
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_entry_point_plugin_contributes_an_action(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # avflow-sample is installed (pip install -e tests/sample-plugin), never imported by this test.
+    monkeypatch.delenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    pm = PluginManager(block=[n for n in ("email", "archive", "calendar", "social")])
+    assert pm.registry.owners["action:sample.shout"] == "sample"
+    h = Harness(tmp_path, pm=pm)
+    h.client("acme")
+    h.workflow("acme", "loud", {"steps": [{"uses": "sample.shout", "with": {"text": "{{ client.id }}"}}]})
+    result = h.run("acme/loud")
+    assert result.ok, result.error
+    assert result.outputs["step1"] == {"text": "ACME!"}
+
+
+def test_autoload_can_be_disabled_and_plugins_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert "sample.shout" not in PluginManager().registry.actions
+    monkeypatch.delenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD")
+    monkeypatch.setenv("AVFLOW_BLOCK_PLUGINS", "sample")
+    assert "sample.shout" not in PluginManager().registry.actions
+    assert "core.log" in PluginManager().registry.actions
+
+
+def test_duplicate_action_is_a_plugin_error(tmp_path: Path) -> None:
+    (tmp_path / "dup.py").write_text(
+        "import avflow\nfrom pydantic import BaseModel\n"
+        "@avflow.hookimpl\ndef register_actions(register):\n"
+        "    register(avflow.Action('core.log', BaseModel, lambda c, p: None))\n"
+    )
+    with pytest.raises(PluginError, match="already registered by core"):
+        PluginManager(autoload=False, plugins_dirs=[tmp_path])
+
+
+def test_misspelled_hook_fails_loudly(tmp_path: Path) -> None:
+    (tmp_path / "typo.py").write_text(
+        "import avflow\n@avflow.hookimpl\ndef register_action(register):\n    pass\n"
+    )
+    with pytest.raises(PluginError, match="register_action"):
+        PluginManager(autoload=False, plugins_dirs=[tmp_path])
+
+
+def test_broken_plugin_module_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("import nonexistent_module_xyz\n")
+    env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    result = subprocess.run([sys.executable, "-m", "avflow", "--plugins-dir", str(tmp_path), "plugins"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "broken.py" in result.stderr and "nonexistent_module_xyz" in result.stderr
+
+
+def test_every_hook_is_documented() -> None:
+    tree = ast.parse((REPO / "src" / "avflow" / "hookspecs.py").read_text())
+    hooks = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert {"register_actions", "register_account_types", "register_triggers", "register_commands",
+            "run_started", "step_finished", "run_finished"} <= set(hooks)
+    doc = (REPO / "docs" / "plugins.md").read_text()
+    missing = [h for h in hooks if f"`{h}" not in doc]
+    assert not missing, f"hooks missing from docs/plugins.md: {missing}"
+
+
+def test_plugins_command_lists_actions(tmp_path: Path) -> None:
+    env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "avflow", "--plugins-dir", str(REPO / "tests" / "plugins_dir"), "plugins", "--json"],
+        capture_output=True, text=True, env=env, check=True)
+    table = json.loads(result.stdout)
+    assert table["core"]["actions"] == ["core.fail", "core.log", "core.set"]
+    assert sorted(table["avflow_local_crashy"]["actions"]) == ["crashy.leak", "crashy.write"]
+    assert table["avflow_local_crashy"]["account_types"] == ["dummy"]
+
+
+def test_schema_covers_each_action(tmp_path: Path) -> None:
+    from avflow.schema import client_schema, workflow_schema
+
+    pm = PluginManager(autoload=False, plugins_dirs=[REPO / "tests" / "plugins_dir"])
+    schema = workflow_schema(pm.registry)
+    step = schema["$defs"]["Step"]
+    assert "core.log" in step["properties"]["uses"]["enum"]
+    branch = next(b for b in step["allOf"] if b["if"]["properties"]["uses"]["const"] == "crashy.write")
+    assert branch["then"]["properties"]["with"]["required"] == ["folder"]
+    assert "on" in schema["properties"]
+    profile = client_schema(pm.registry)
+    assert profile["properties"]["accounts"]["additionalProperties"]["oneOf"][0]["properties"]["type"] == {"const": "dummy"}
+    json.dumps(schema)
+
+
+def test_plugin_new_scaffold_passes_its_own_tests(tmp_path: Path) -> None:
+    from avflow.cli import main
+
+    main(["plugin", "new", "hello", "--dir", str(tmp_path)])
+    root = tmp_path / "avflow-hello"
+    assert (root / "pyproject.toml").read_text().count('hello = "avflow_hello.plugin"') == 1
+    # Load the generated module as a loose plugin and run its generated test's workflow.
+    pm = PluginManager(autoload=False, plugins_dirs=[root / "src" / "avflow_hello"])
+    h = Harness(tmp_path / "h", pm=pm)
+    h.client("acme")
+    h.workflow("acme", "greet", {"steps": [{"uses": "hello.hello"}]})
+    assert h.run("acme/greet").outputs["step1"] == {"greeting": "hello"}
