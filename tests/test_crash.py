@@ -14,19 +14,35 @@ PLUGINS_DIR = Path(__file__).parent / "plugins_dir"
 AVFLOW = [sys.executable, "-m", "avflow"]
 
 
-def avflow(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def avflow(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
     return subprocess.run(
-        [*AVFLOW, "--workflows", str(tmp_path / "workflows"), "--home", str(tmp_path / "home"),
-         "--plugins-dir", str(PLUGINS_DIR), "--log-json", *args],
-        capture_output=True, text=True, env=full_env, timeout=60,
+        [
+            *AVFLOW,
+            "--workflows",
+            str(tmp_path / "workflows"),
+            "--home",
+            str(tmp_path / "home"),
+            "--plugins-dir",
+            str(PLUGINS_DIR),
+            "--log-json",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
     )
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "workflows" / "acme").mkdir(parents=True)
-    (tmp_path / "workflows" / "acme" / "client.yaml").write_text("name: Acme\ntimezone: Europe/Rome\n")
+    (tmp_path / "workflows" / "acme" / "client.yaml").write_text(
+        "name: Acme\ntimezone: Europe/Rome\n"
+    )
     (tmp_path / "workflows" / "acme" / "write.yaml").write_text(
         "steps:\n"
         "  - id: first\n    uses: crashy.write\n    with: { folder: %s, count: 3, prefix: a }\n"
@@ -50,7 +66,9 @@ ALL = ["a1.txt", "a2.txt", "a3.txt", "b1.txt", "b2.txt", "b3.txt"]
         ("CRASHY_KILL_BEFORE", 3, ["a1.txt", "a2.txt"]),  # between two effects
     ],
 )
-def test_sigkill_then_resume_performs_every_effect_once(project: Path, var: str, k: int, before_kill: list[str]) -> None:
+def test_sigkill_then_resume_performs_every_effect_once(
+    project: Path, var: str, k: int, before_kill: list[str]
+) -> None:
     killed = avflow(project, "trigger", "acme/write", env={var: str(k)})
     assert killed.returncode == -9, killed.stderr
     assert performed(project) == before_kill
@@ -58,7 +76,9 @@ def test_sigkill_then_resume_performs_every_effect_once(project: Path, var: str,
     assert resumed.returncode == 0, resumed.stderr
     assert "succeeded" in resumed.stdout
     assert sorted(performed(project)) == ALL, "an effect was repeated or lost"
-    assert sorted(p.name for p in (project / "out").glob("*.txt") if p.name != "performed.log") == ALL
+    assert (
+        sorted(p.name for p in (project / "out").glob("*.txt") if p.name != "performed.log") == ALL
+    )
     again = avflow(project, "resume")
     assert again.stdout.strip() == "no interrupted runs"
 

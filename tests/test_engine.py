@@ -11,21 +11,54 @@ from avflow.testing import Harness, SimulatedCrash
 
 def test_steps_outputs_and_templates(harness: Harness) -> None:
     harness.client("acme", name="Acme S.r.l.", timezone="Europe/Rome")
-    harness.workflow("acme", "hello", {
-        "steps": [
-            {"id": "data", "uses": "core.set", "with": {"values": {"names": ["a", "b"], "n": 2}}},
-            {"id": "count", "uses": "core.set",
-             "with": {"values": {"names": "{{ steps.data.outputs.names }}", "label": "{{ client.name }}: {{ steps.data.outputs.n }}"}}},
-            {"id": "log", "uses": "core.log", "if": "steps.count.outputs.names | length > 1",
-             "with": {"message": "{{ workflow.id }} for {{ client.id }}"}},
-            {"id": "never", "uses": "core.log", "if": "{{ steps.data.outputs.n > 5 }}", "with": {"message": "x"}},
-        ]
-    })
+    harness.workflow(
+        "acme",
+        "hello",
+        {
+            "steps": [
+                {
+                    "id": "data",
+                    "uses": "core.set",
+                    "with": {"values": {"names": ["a", "b"], "n": 2}},
+                },
+                {
+                    "id": "count",
+                    "uses": "core.set",
+                    "with": {
+                        "values": {
+                            "names": "{{ steps.data.outputs.names }}",
+                            "label": "{{ client.name }}: {{ steps.data.outputs.n }}",
+                        }
+                    },
+                },
+                {
+                    "id": "log",
+                    "uses": "core.log",
+                    "if": "steps.count.outputs.names | length > 1",
+                    "with": {"message": "{{ workflow.id }} for {{ client.id }}"},
+                },
+                {
+                    "id": "never",
+                    "uses": "core.log",
+                    "if": "{{ steps.data.outputs.n > 5 }}",
+                    "with": {"message": "x"},
+                },
+            ]
+        },
+    )
     result = harness.run("acme/hello")
     assert result.status == "succeeded", result.error
-    assert result.outputs["count"] == {"names": ["a", "b"], "label": "Acme S.r.l.: 2"}  # list stays a list
+    assert result.outputs["count"] == {
+        "names": ["a", "b"],
+        "label": "Acme S.r.l.: 2",
+    }  # list stays a list
     assert result.outputs["log"] == {"message": "hello for acme"}
-    assert result.steps == {"data": "succeeded", "count": "succeeded", "log": "succeeded", "never": "skipped"}
+    assert result.steps == {
+        "data": "succeeded",
+        "count": "succeeded",
+        "log": "succeeded",
+        "never": "skipped",
+    }
     events = [r["event"] for r in result.audit]
     assert events[0] == "run.started" and events[-1] == "run.finished"
     assert "step.note" in events and "step.skipped" in events
@@ -33,12 +66,23 @@ def test_steps_outputs_and_templates(harness: Harness) -> None:
 
 def test_failure_stops_the_run_unless_continue_on_error(harness: Harness) -> None:
     harness.client("acme")
-    harness.workflow("acme", "wf", {"steps": [
-        {"id": "a", "uses": "core.fail", "with": {"message": "first"}, "continue_on_error": True},
-        {"id": "b", "uses": "core.set", "with": {"values": {"ok": "{{ steps.a.status }}"}}},
-        {"id": "c", "uses": "core.fail", "with": {"message": "second"}},
-        {"id": "d", "uses": "core.log", "with": {"message": "not reached"}},
-    ]})
+    harness.workflow(
+        "acme",
+        "wf",
+        {
+            "steps": [
+                {
+                    "id": "a",
+                    "uses": "core.fail",
+                    "with": {"message": "first"},
+                    "continue_on_error": True,
+                },
+                {"id": "b", "uses": "core.set", "with": {"values": {"ok": "{{ steps.a.status }}"}}},
+                {"id": "c", "uses": "core.fail", "with": {"message": "second"}},
+                {"id": "d", "uses": "core.log", "with": {"message": "not reached"}},
+            ]
+        },
+    )
     result = harness.run("acme/wf")
     assert result.status == "failed"
     assert result.error == "step c: second"
@@ -48,9 +92,19 @@ def test_failure_stops_the_run_unless_continue_on_error(harness: Harness) -> Non
 
 def test_retry_with_backoff_uses_the_clock(harness: Harness, tmp_path: Path) -> None:
     harness.client("acme")
-    harness.workflow("acme", "wf", {"steps": [
-        {"uses": "core.fail", "with": {"message": "down"}, "retry": {"attempts": 3, "backoff": "10s", "factor": 3}},
-    ]})
+    harness.workflow(
+        "acme",
+        "wf",
+        {
+            "steps": [
+                {
+                    "uses": "core.fail",
+                    "with": {"message": "down"},
+                    "retry": {"attempts": 3, "backoff": "10s", "factor": 3},
+                },
+            ]
+        },
+    )
     result = harness.run("acme/wf")
     assert result.status == "failed"
     assert harness.clock.slept == [10.0, 30.0]
@@ -93,10 +147,16 @@ def test_timeout_fails_the_step_and_refuses_later_effects(harness: Harness, tmp_
 
 def test_runtime_template_error_is_a_clean_step_failure(harness: Harness) -> None:
     harness.client("acme")
-    harness.workflow("acme", "wf", {"steps": [
-        {"id": "a", "uses": "core.set", "with": {"values": {"x": 1}}},
-        {"uses": "core.log", "with": {"message": "{{ steps.a.outputs.missing.deeper }}"}},
-    ]})
+    harness.workflow(
+        "acme",
+        "wf",
+        {
+            "steps": [
+                {"id": "a", "uses": "core.set", "with": {"values": {"x": 1}}},
+                {"uses": "core.log", "with": {"message": "{{ steps.a.outputs.missing.deeper }}"}},
+            ]
+        },
+    )
     result = harness.run("acme/wf")
     assert result.status == "failed"
     assert "template error" in (result.error or "")
@@ -104,9 +164,15 @@ def test_runtime_template_error_is_a_clean_step_failure(harness: Harness) -> Non
 
 def test_sandbox_blocks_unsafe_attribute_access(harness: Harness) -> None:
     harness.client("acme")
-    harness.workflow("acme", "wf", {"steps": [
-        {"uses": "core.log", "with": {"message": "{{ client.__class__.__mro__ }}"}},
-    ]})
+    harness.workflow(
+        "acme",
+        "wf",
+        {
+            "steps": [
+                {"uses": "core.log", "with": {"message": "{{ client.__class__.__mro__ }}"}},
+            ]
+        },
+    )
     result = harness.run("acme/wf")
     assert result.status == "failed"
     assert "__mro__" not in str(result.outputs)
@@ -115,20 +181,33 @@ def test_sandbox_blocks_unsafe_attribute_access(harness: Harness) -> None:
 def test_effects_run_once_across_an_interruption(harness: Harness, tmp_path: Path) -> None:
     out = tmp_path / "out"
     harness.client("acme")
-    harness.workflow("acme", "wf", {"steps": [{"uses": "crashy.write", "with": {"folder": str(out), "count": 4}}]})
+    harness.workflow(
+        "acme",
+        "wf",
+        {"steps": [{"uses": "crashy.write", "with": {"folder": str(out), "count": 4}}]},
+    )
     harness.crash_at(2, "after")  # file2 written, outcome not recorded
     with pytest.raises(SimulatedCrash):
         harness.run("acme/wf")
     assert (out / "performed.log").read_text().split() == ["file1.txt", "file2.txt"]
     [resumed] = harness.resume()
     assert resumed.status == "succeeded"
-    assert (out / "performed.log").read_text().split() == ["file1.txt", "file2.txt", "file3.txt", "file4.txt"]
-    assert sorted(e.key for e in resumed.effects if e.status == "done") == [f"write:file{i}.txt" for i in range(1, 5)]
+    assert (out / "performed.log").read_text().split() == [
+        "file1.txt",
+        "file2.txt",
+        "file3.txt",
+        "file4.txt",
+    ]
+    assert sorted(e.key for e in resumed.effects if e.status == "done") == [
+        f"write:file{i}.txt" for i in range(1, 5)
+    ]
     assert any(r["event"] == "effect.reconciled" for r in resumed.audit)
     assert any(r["event"] == "run.resumed" for r in resumed.audit)
 
 
-def test_unknown_outcome_without_reconcile_is_not_repeated(harness: Harness, tmp_path: Path) -> None:
+def test_unknown_outcome_without_reconcile_is_not_repeated(
+    harness: Harness, tmp_path: Path
+) -> None:
     import avflow
     from pydantic import BaseModel
 
@@ -162,10 +241,17 @@ def test_unknown_outcome_without_reconcile_is_not_repeated(harness: Harness, tmp
 def test_dry_run_performs_nothing_and_lists_effects(harness: Harness, tmp_path: Path) -> None:
     out = tmp_path / "out"
     harness.client("acme")
-    harness.workflow("acme", "wf", {"steps": [{"uses": "crashy.write", "with": {"folder": str(out), "count": 2}}]})
+    harness.workflow(
+        "acme",
+        "wf",
+        {"steps": [{"uses": "crashy.write", "with": {"folder": str(out), "count": 2}}]},
+    )
     result = harness.run("acme/wf", dry_run=True)
     assert result.status == "succeeded"
-    assert [(e.key, e.status) for e in result.effects] == [("write:file1.txt", "dry-run"), ("write:file2.txt", "dry-run")]
+    assert [(e.key, e.status) for e in result.effects] == [
+        ("write:file1.txt", "dry-run"),
+        ("write:file2.txt", "dry-run"),
+    ]
     assert not list(out.glob("file*.txt")), "a dry run wrote files"
     assert not (out / "performed.log").exists()
     real = harness.run("acme/wf")
@@ -175,7 +261,11 @@ def test_dry_run_performs_nothing_and_lists_effects(harness: Harness, tmp_path: 
 def test_same_scheduled_time_is_one_run(harness: Harness, tmp_path: Path) -> None:
     out = tmp_path / "out"
     harness.client("acme")
-    harness.workflow("acme", "wf", {"steps": [{"uses": "crashy.write", "with": {"folder": str(out), "count": 1}}]})
+    harness.workflow(
+        "acme",
+        "wf",
+        {"steps": [{"uses": "crashy.write", "with": {"folder": str(out), "count": 1}}]},
+    )
     first = harness.run("acme/wf", scheduled_at="2026-03-01T09:00:00+00:00")
     second = harness.run("acme/wf", scheduled_at="2026-03-01T10:00:00+01:00")  # the same instant
     assert first.id == second.id
@@ -201,7 +291,10 @@ def test_cursor_persists_per_workflow(harness: Harness) -> None:
 
     from avflow.plugins import PluginManager
 
-    h = Harness(harness.workflows.parent / "c", pm=PluginManager(autoload=False, extra=[("counter", Plugin())]))
+    h = Harness(
+        harness.workflows.parent / "c",
+        pm=PluginManager(autoload=False, extra=[("counter", Plugin())]),
+    )
     h.client("acme")
     h.workflow("acme", "a", {"steps": [{"uses": "counter.bump"}]})
     h.workflow("acme", "b", {"steps": [{"uses": "counter.bump"}]})

@@ -18,14 +18,18 @@ from avflow.testing import Harness
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_entry_point_plugin_contributes_an_action(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_plugin_contributes_an_action(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # avflow-sample is installed (pip install -e tests/sample-plugin), never imported by this test.
     monkeypatch.delenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     pm = PluginManager(block=[n for n in ("email", "archive", "calendar", "social")])
     assert pm.registry.owners["action:sample.shout"] == "sample"
     h = Harness(tmp_path, pm=pm)
     h.client("acme")
-    h.workflow("acme", "loud", {"steps": [{"uses": "sample.shout", "with": {"text": "{{ client.id }}"}}]})
+    h.workflow(
+        "acme", "loud", {"steps": [{"uses": "sample.shout", "with": {"text": "{{ client.id }}"}}]}
+    )
     result = h.run("acme/loud")
     assert result.ok, result.error
     assert result.outputs["step1"] == {"text": "ACME!"}
@@ -61,8 +65,12 @@ def test_misspelled_hook_fails_loudly(tmp_path: Path) -> None:
 def test_broken_plugin_module_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("import nonexistent_module_xyz\n")
     env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    result = subprocess.run([sys.executable, "-m", "avflow", "--plugins-dir", str(tmp_path), "plugins"],
-                            capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "avflow", "--plugins-dir", str(tmp_path), "plugins"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "broken.py" in result.stderr and "nonexistent_module_xyz" in result.stderr
@@ -71,8 +79,15 @@ def test_broken_plugin_module_is_one_line(tmp_path: Path) -> None:
 def test_every_hook_is_documented() -> None:
     tree = ast.parse((REPO / "src" / "avflow" / "hookspecs.py").read_text())
     hooks = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
-    assert {"register_actions", "register_account_types", "register_triggers", "register_commands",
-            "run_started", "step_finished", "run_finished"} <= set(hooks)
+    assert {
+        "register_actions",
+        "register_account_types",
+        "register_triggers",
+        "register_commands",
+        "run_started",
+        "step_finished",
+        "run_finished",
+    } <= set(hooks)
     doc = (REPO / "docs" / "plugins.md").read_text()
     missing = [h for h in hooks if f"`{h}" not in doc]
     assert not missing, f"hooks missing from docs/plugins.md: {missing}"
@@ -81,8 +96,20 @@ def test_every_hook_is_documented() -> None:
 def test_plugins_command_lists_actions(tmp_path: Path) -> None:
     env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "avflow", "--plugins-dir", str(REPO / "tests" / "plugins_dir"), "plugins", "--json"],
-        capture_output=True, text=True, env=env, check=True)
+        [
+            sys.executable,
+            "-m",
+            "avflow",
+            "--plugins-dir",
+            str(REPO / "tests" / "plugins_dir"),
+            "plugins",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     table = json.loads(result.stdout)
     assert table["core"]["actions"] == ["core.fail", "core.log", "core.set"]
     assert sorted(table["avflow_local_crashy"]["actions"]) == ["crashy.leak", "crashy.write"]
@@ -96,11 +123,15 @@ def test_schema_covers_each_action(tmp_path: Path) -> None:
     schema = workflow_schema(pm.registry)
     step = schema["$defs"]["Step"]
     assert "core.log" in step["properties"]["uses"]["enum"]
-    branch = next(b for b in step["allOf"] if b["if"]["properties"]["uses"]["const"] == "crashy.write")
+    branch = next(
+        b for b in step["allOf"] if b["if"]["properties"]["uses"]["const"] == "crashy.write"
+    )
     assert branch["then"]["properties"]["with"]["required"] == ["folder"]
     assert "on" in schema["properties"]
     profile = client_schema(pm.registry)
-    assert profile["properties"]["accounts"]["additionalProperties"]["oneOf"][0]["properties"]["type"] == {"const": "dummy"}
+    assert profile["properties"]["accounts"]["additionalProperties"]["oneOf"][0]["properties"][
+        "type"
+    ] == {"const": "dummy"}
     json.dumps(schema)
 
 

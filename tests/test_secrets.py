@@ -13,13 +13,31 @@ PLUGINS_DIR = Path(__file__).parent / "plugins_dir"
 SECRET = "s3cr3t-Pa55w0rd-planted"
 
 
-def avflow(tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def avflow(
+    tmp_path: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
     env.pop("AVFLOW_VAULT_KEY", None)
     return subprocess.run(
-        [sys.executable, "-m", "avflow", "--workflows", str(tmp_path / "workflows"), "--home",
-         str(tmp_path / "home"), "--plugins-dir", str(PLUGINS_DIR), "--log-level", "debug", *args],
-        capture_output=True, text=True, env=env, input=stdin, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "avflow",
+            "--workflows",
+            str(tmp_path / "workflows"),
+            "--home",
+            str(tmp_path / "home"),
+            "--plugins-dir",
+            str(PLUGINS_DIR),
+            "--log-level",
+            "debug",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=60,
     )
 
 
@@ -31,7 +49,9 @@ def project(tmp_path: Path) -> Path:
         (d / "client.yaml").write_text(
             f"name: {client}\naccounts:\n  box: {{ type: dummy, user: me, password: '${{secret:pw}}' }}\n"
         )
-    (tmp_path / "workflows" / "acme" / "leak.yaml").write_text("steps:\n  - uses: crashy.leak\n    with: { account: box }\n")
+    (tmp_path / "workflows" / "acme" / "leak.yaml").write_text(
+        "steps:\n  - uses: crashy.leak\n    with: { account: box }\n"
+    )
     (tmp_path / "workflows" / "acme" / "leakfail.yaml").write_text(
         "steps:\n  - uses: crashy.leak\n    with: { account: box, fail: true }\n"
     )
@@ -55,7 +75,10 @@ def test_missing_secret_is_a_validation_error(project: Path) -> None:
     avflow(project, "secrets", "set", "beta", "pw", stdin=SECRET)
     result = avflow(project, "validate")
     assert result.returncode == 2
-    assert "acme/client.yaml:3:" in result.stderr and "client 'acme' has no secret 'pw'" in result.stderr
+    assert (
+        "acme/client.yaml:3:" in result.stderr
+        and "client 'acme' has no secret 'pw'" in result.stderr
+    )
     assert "beta" not in result.stderr  # beta has it; acme cannot borrow it
     assert "Traceback" not in result.stderr
 
@@ -76,7 +99,9 @@ def test_one_clients_key_does_not_open_anothers_vault(project: Path) -> None:
     vault = Vault(project / "home")
     vault.set("acme", "pw", SECRET)
     # Copy acme's vault file as beta's: the token must not decrypt under beta's key.
-    (project / "home" / "vault" / "beta.json").write_text((project / "home" / "vault" / "acme.json").read_text())
+    (project / "home" / "vault" / "beta.json").write_text(
+        (project / "home" / "vault" / "acme.json").read_text()
+    )
     with pytest.raises(SecretError, match="cannot be decrypted"):
         vault.get("beta", "pw")
     assert vault.get("acme", "pw") == SECRET

@@ -13,58 +13,276 @@ import pytest
 from avflow.cli import main
 
 PLUGINS_DIR = Path(__file__).parent / "plugins_dir"
-GOOD_PROFILE = "name: Test\ntimezone: Europe/Rome\naccounts:\n  box: { type: dummy, user: u, password: p }\n"
+GOOD_PROFILE = (
+    "name: Test\ntimezone: Europe/Rome\naccounts:\n  box: { type: dummy, user: u, password: p }\n"
+)
 GOOD_STEP = "steps:\n  - uses: core.log\n    with: { message: hi }\n"
 
 # (case id, file name, content, expected message fragment, explicit line or None for the marker)
 CASES: list[tuple[str, str, str, str, int | None]] = [
-    ("profile-yaml-syntax", "client.yaml", "name: [unclosed\ntimezone: UTC\n", "YAML syntax error", 2),
+    (
+        "profile-yaml-syntax",
+        "client.yaml",
+        "name: [unclosed\ntimezone: UTC\n",
+        "YAML syntax error",
+        2,
+    ),
     ("profile-duplicate-key", "client.yaml", "name: a\nname: b #<\n", "duplicate key", None),
-    ("profile-unknown-key", "client.yaml", "name: a\ntimezon: UTC #<\n", "unknown key 'timezon' (did you mean 'timezone'?)", None),
-    ("profile-bad-timezone", "client.yaml", "name: a\ntimezone: Europe/Roma #<\n", "unknown timezone 'Europe/Roma'", None),
-    ("profile-bad-day", "client.yaml", "name: a\nworking_hours:\n  mon-fry: '09:00-18:00' #<\n", "unknown day", None),
-    ("profile-bad-hours", "client.yaml", "name: a\nworking_hours:\n  mon: '09:00-08:00' #<\n", "ends before it starts", None),
-    ("profile-bad-closed", "client.yaml", "name: a\nclosed:\n  - 2026-13-01 #<\n", "is not a date", None),
-    ("profile-bad-holidays", "client.yaml", "name: a\nholidays: XX #<\n", "unknown holidays country 'XX'", None),
-    ("profile-account-no-type", "client.yaml", "name: a\naccounts: #<\n  box: { user: u }\n", "needs a 'type'", None),
-    ("profile-unknown-account-type", "client.yaml", "name: a\naccounts:\n  box: { type: imapp, user: u } #<\n", "unknown account type 'imapp'", None),
-    ("profile-account-missing-setting", "client.yaml", "name: a\naccounts:\n  box: { type: dummy, user: u } #<\n", "missing required key 'password'", None),
-    ("profile-account-unknown-setting", "client.yaml", "name: a\naccounts:\n  box:\n    type: dummy\n    user: u\n    password: p\n    pasword: q #<\n", "unknown key 'pasword'", None),
-    ("profile-missing-secret", "client.yaml", "name: a\naccounts:\n  box: { type: dummy, user: u, password: '${secret:pw}' } #<\n", "has no secret 'pw'", None),
-    ("profile-other-clients-secret", "client.yaml", "name: a\naccounts:\n  box: { type: dummy, user: u, password: '${secret:acme/pw}' } #<\n", "only its own client's secrets", None),
-    ("profile-bad-env-name", "client.yaml", "name: a\naccounts:\n  box: { type: dummy, user: '${env:1X}', password: p } #<\n", "not an environment variable name", None),
+    (
+        "profile-unknown-key",
+        "client.yaml",
+        "name: a\ntimezon: UTC #<\n",
+        "unknown key 'timezon' (did you mean 'timezone'?)",
+        None,
+    ),
+    (
+        "profile-bad-timezone",
+        "client.yaml",
+        "name: a\ntimezone: Europe/Roma #<\n",
+        "unknown timezone 'Europe/Roma'",
+        None,
+    ),
+    (
+        "profile-bad-day",
+        "client.yaml",
+        "name: a\nworking_hours:\n  mon-fry: '09:00-18:00' #<\n",
+        "unknown day",
+        None,
+    ),
+    (
+        "profile-bad-hours",
+        "client.yaml",
+        "name: a\nworking_hours:\n  mon: '09:00-08:00' #<\n",
+        "ends before it starts",
+        None,
+    ),
+    (
+        "profile-bad-closed",
+        "client.yaml",
+        "name: a\nclosed:\n  - 2026-13-01 #<\n",
+        "is not a date",
+        None,
+    ),
+    (
+        "profile-bad-holidays",
+        "client.yaml",
+        "name: a\nholidays: XX #<\n",
+        "unknown holidays country 'XX'",
+        None,
+    ),
+    (
+        "profile-account-no-type",
+        "client.yaml",
+        "name: a\naccounts: #<\n  box: { user: u }\n",
+        "needs a 'type'",
+        None,
+    ),
+    (
+        "profile-unknown-account-type",
+        "client.yaml",
+        "name: a\naccounts:\n  box: { type: imapp, user: u } #<\n",
+        "unknown account type 'imapp'",
+        None,
+    ),
+    (
+        "profile-account-missing-setting",
+        "client.yaml",
+        "name: a\naccounts:\n  box: { type: dummy, user: u } #<\n",
+        "missing required key 'password'",
+        None,
+    ),
+    (
+        "profile-account-unknown-setting",
+        "client.yaml",
+        "name: a\naccounts:\n  box:\n    type: dummy\n    user: u\n    password: p\n    pasword: q #<\n",
+        "unknown key 'pasword'",
+        None,
+    ),
+    (
+        "profile-missing-secret",
+        "client.yaml",
+        "name: a\naccounts:\n  box: { type: dummy, user: u, password: '${secret:pw}' } #<\n",
+        "has no secret 'pw'",
+        None,
+    ),
+    (
+        "profile-other-clients-secret",
+        "client.yaml",
+        "name: a\naccounts:\n  box: { type: dummy, user: u, password: '${secret:acme/pw}' } #<\n",
+        "only its own client's secrets",
+        None,
+    ),
+    (
+        "profile-bad-env-name",
+        "client.yaml",
+        "name: a\naccounts:\n  box: { type: dummy, user: '${env:1X}', password: p } #<\n",
+        "not an environment variable name",
+        None,
+    ),
     ("profile-no-name", "client.yaml", "timezone: UTC #<\n", "missing required key 'name'", None),
     ("profile-not-mapping", "client.yaml", "- name: a #<\n", "must be a mapping", None),
     ("profile-wrong-type", "client.yaml", "name: a\nclosed: 2026-12-24 #<\n", "closed", None),
-    ("wf-yaml-syntax", "wf.yaml", "steps:\n  - uses: core.log\n     with: {}\n", "YAML syntax error", 3),
+    (
+        "wf-yaml-syntax",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n     with: {}\n",
+        "YAML syntax error",
+        3,
+    ),
     ("wf-yaml-tab", "wf.yaml", "steps:\n\t- uses: core.log\n", "YAML syntax error", 2),
     ("wf-duplicate-key", "wf.yaml", "steps: []\nsteps: [] #<\n", "duplicate key", None),
     ("wf-no-steps", "wf.yaml", "name: x #<\n", "missing required key 'steps'", None),
     ("wf-empty-steps", "wf.yaml", "steps: [] #<\n", "at least 1 item", None),
-    ("wf-unknown-key", "wf.yaml", "name: x\nstep: [] #<\n" + GOOD_STEP, "unknown key 'step' (did you mean 'steps'?)", None),
-    ("wf-unknown-step-key", "wf.yaml", "steps:\n  - uses: core.log\n    width: {} #<\n", "unknown key 'width' (did you mean 'with'?)", None),
-    ("wf-unknown-action", "wf.yaml", "steps:\n  - uses: core.logg #<\n    with: { message: hi }\n", "unknown action 'core.logg' (did you mean 'core.log'?)", None),
+    (
+        "wf-unknown-key",
+        "wf.yaml",
+        "name: x\nstep: [] #<\n" + GOOD_STEP,
+        "unknown key 'step' (did you mean 'steps'?)",
+        None,
+    ),
+    (
+        "wf-unknown-step-key",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    width: {} #<\n",
+        "unknown key 'width' (did you mean 'with'?)",
+        None,
+    ),
+    (
+        "wf-unknown-action",
+        "wf.yaml",
+        "steps:\n  - uses: core.logg #<\n    with: { message: hi }\n",
+        "unknown action 'core.logg' (did you mean 'core.log'?)",
+        None,
+    ),
     ("wf-bad-uses-format", "wf.yaml", "steps:\n  - uses: Core Log #<\n", "uses", None),
-    ("wf-param-unknown", "wf.yaml", "steps:\n  - uses: core.log\n    with:\n      mesage: hi #<\n", "unknown key 'mesage' (did you mean 'message'?)", None),
-    ("wf-param-missing", "wf.yaml", "steps:\n  - uses: core.log\n    with: {} #<\n", "missing required key 'message'", None),
-    ("wf-param-type", "wf.yaml", "steps:\n  - uses: crashy.write\n    with:\n      folder: /tmp/x\n      count: many #<\n", "valid integer", None),
-    ("wf-bad-cron", "wf.yaml", "on:\n  schedule:\n    - cron: '61 * * * *' #<\n" + GOOD_STEP, "invalid cron expression", None),
-    ("wf-six-field-cron", "wf.yaml", "on:\n  schedule:\n    - cron: '0 0 9 * * *' #<\n" + GOOD_STEP, "five fields", None),
-    ("wf-bad-when", "wf.yaml", "on:\n  when: sometimes #<\n" + GOOD_STEP, "'always' or 'working_hours'", None),
-    ("wf-bad-catch-up", "wf.yaml", "on:\n  catch_up: everything #<\n" + GOOD_STEP, "catch_up", None),
+    (
+        "wf-param-unknown",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    with:\n      mesage: hi #<\n",
+        "unknown key 'mesage' (did you mean 'message'?)",
+        None,
+    ),
+    (
+        "wf-param-missing",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    with: {} #<\n",
+        "missing required key 'message'",
+        None,
+    ),
+    (
+        "wf-param-type",
+        "wf.yaml",
+        "steps:\n  - uses: crashy.write\n    with:\n      folder: /tmp/x\n      count: many #<\n",
+        "valid integer",
+        None,
+    ),
+    (
+        "wf-bad-cron",
+        "wf.yaml",
+        "on:\n  schedule:\n    - cron: '61 * * * *' #<\n" + GOOD_STEP,
+        "invalid cron expression",
+        None,
+    ),
+    (
+        "wf-six-field-cron",
+        "wf.yaml",
+        "on:\n  schedule:\n    - cron: '0 0 9 * * *' #<\n" + GOOD_STEP,
+        "five fields",
+        None,
+    ),
+    (
+        "wf-bad-when",
+        "wf.yaml",
+        "on:\n  when: sometimes #<\n" + GOOD_STEP,
+        "'always' or 'working_hours'",
+        None,
+    ),
+    (
+        "wf-bad-catch-up",
+        "wf.yaml",
+        "on:\n  catch_up: everything #<\n" + GOOD_STEP,
+        "catch_up",
+        None,
+    ),
     ("wf-bad-grace", "wf.yaml", "on:\n  grace: soon #<\n" + GOOD_STEP, "not a duration", None),
-    ("wf-duplicate-step-id", "wf.yaml", "steps:\n  - id: a\n    uses: core.log\n    with: { message: hi }\n  - id: a #<\n    uses: core.log\n    with: { message: hi }\n", "duplicate step id 'a'", None),
-    ("wf-template-syntax", "wf.yaml", "steps:\n  - uses: core.log\n    with:\n      message: '{{ steps. }}' #<\n", "template syntax error", None),
-    ("wf-template-unknown-var", "wf.yaml", "steps:\n  - uses: core.log\n    with:\n      message: '{{ customer.name }}' #<\n", "unknown variable 'customer'", None),
-    ("wf-template-later-step", "wf.yaml", "steps:\n  - id: a\n    uses: core.log\n    with:\n      message: '{{ steps.b.outputs.x }}' #<\n  - id: b\n    uses: core.log\n    with: { message: hi }\n", "step 'b', which is not an earlier step", None),
-    ("wf-template-missing-step", "wf.yaml", "steps:\n  - uses: core.log\n    with:\n      message: \"{{ steps['nope'].outputs }}\" #<\n", "step 'nope'", None),
-    ("wf-if-unknown-var", "wf.yaml", "steps:\n  - uses: core.log\n    if: foo > 1 #<\n    with: { message: hi }\n", "unknown variable 'foo'", None),
-    ("wf-unknown-account", "wf.yaml", "steps:\n  - uses: crashy.leak\n    with:\n      account: mailbox #<\n", "has no account 'mailbox' (accounts: box)", None),
-    ("wf-retry-zero", "wf.yaml", "steps:\n  - uses: core.log\n    with: { message: hi }\n    retry: { attempts: 0 } #<\n", "greater than or equal to 1", None),
-    ("wf-bad-timeout", "wf.yaml", "steps:\n  - uses: core.log\n    with: { message: hi }\n    timeout: 5 minutes #<\n", "not a duration", None),
-    ("wf-unknown-trigger", "wf.yaml", "on:\n  events:\n    - uses: email.new_mal #<\n" + GOOD_STEP, "unknown trigger 'email.new_mal'", None),
+    (
+        "wf-duplicate-step-id",
+        "wf.yaml",
+        "steps:\n  - id: a\n    uses: core.log\n    with: { message: hi }\n  - id: a #<\n    uses: core.log\n    with: { message: hi }\n",
+        "duplicate step id 'a'",
+        None,
+    ),
+    (
+        "wf-template-syntax",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    with:\n      message: '{{ steps. }}' #<\n",
+        "template syntax error",
+        None,
+    ),
+    (
+        "wf-template-unknown-var",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    with:\n      message: '{{ customer.name }}' #<\n",
+        "unknown variable 'customer'",
+        None,
+    ),
+    (
+        "wf-template-later-step",
+        "wf.yaml",
+        "steps:\n  - id: a\n    uses: core.log\n    with:\n      message: '{{ steps.b.outputs.x }}' #<\n  - id: b\n    uses: core.log\n    with: { message: hi }\n",
+        "step 'b', which is not an earlier step",
+        None,
+    ),
+    (
+        "wf-template-missing-step",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    with:\n      message: \"{{ steps['nope'].outputs }}\" #<\n",
+        "step 'nope'",
+        None,
+    ),
+    (
+        "wf-if-unknown-var",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    if: foo > 1 #<\n    with: { message: hi }\n",
+        "unknown variable 'foo'",
+        None,
+    ),
+    (
+        "wf-unknown-account",
+        "wf.yaml",
+        "steps:\n  - uses: crashy.leak\n    with:\n      account: mailbox #<\n",
+        "has no account 'mailbox' (accounts: box)",
+        None,
+    ),
+    (
+        "wf-retry-zero",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    with: { message: hi }\n    retry: { attempts: 0 } #<\n",
+        "greater than or equal to 1",
+        None,
+    ),
+    (
+        "wf-bad-timeout",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    with: { message: hi }\n    timeout: 5 minutes #<\n",
+        "not a duration",
+        None,
+    ),
+    (
+        "wf-unknown-trigger",
+        "wf.yaml",
+        "on:\n  events:\n    - uses: email.new_mal #<\n" + GOOD_STEP,
+        "unknown trigger 'email.new_mal'",
+        None,
+    ),
     ("wf-not-mapping", "wf.yaml", "just a string #<\n", "must be a mapping", None),
-    ("wf-bad-step-id", "wf.yaml", "steps:\n  - id: my step #<\n    uses: core.log\n    with: { message: hi }\n", "id", None),
+    (
+        "wf-bad-step-id",
+        "wf.yaml",
+        "steps:\n  - id: my step #<\n    uses: core.log\n    with: { message: hi }\n",
+        "id",
+        None,
+    ),
     ("wf-bad-enabled", "wf.yaml", "enabled: maybe #<\n" + GOOD_STEP, "valid boolean", None),
     ("wf-steps-not-list", "wf.yaml", "steps: { uses: core.log } #<\n", "valid list", None),
 ]
@@ -85,7 +303,17 @@ def write_case(root: Path, case: tuple[str, str, str, str, int | None]) -> tuple
 
 def validate(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     with pytest.raises(SystemExit) as exit_info:
-        main(["--workflows", str(root), "--home", str(root.parent / "home"), "--plugins-dir", str(PLUGINS_DIR), "validate"])
+        main(
+            [
+                "--workflows",
+                str(root),
+                "--home",
+                str(root.parent / "home"),
+                "--plugins-dir",
+                str(PLUGINS_DIR),
+                "validate",
+            ]
+        )
     return int(exit_info.value.code or 0), capsys.readouterr().err
 
 
@@ -94,8 +322,12 @@ def test_at_least_forty_distinct_cases() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_each_broken_file(tmp_path: Path, case: tuple[str, str, str, str, int | None],
-                          capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_broken_file(
+    tmp_path: Path,
+    case: tuple[str, str, str, str, int | None],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
     path, line = write_case(tmp_path / "workflows", case)
     code, err = validate(tmp_path / "workflows", capsys)
@@ -107,10 +339,14 @@ def test_each_broken_file(tmp_path: Path, case: tuple[str, str, str, str, int | 
     assert any(case[3] in entry for entry in mine), f"expected {case[3]!r} in:\n{err}"
     for entry in lines:  # every line names a file, line and column
         loc = entry.split(": ", 1)[0]
-        assert loc.count(":") == 2 and loc.split(":")[1].isdigit() and loc.split(":")[2].isdigit(), entry
+        assert (
+            loc.count(":") == 2 and loc.split(":")[1].isdigit() and loc.split(":")[2].isdigit()
+        ), entry
 
 
-def test_all_errors_reported_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_all_errors_reported_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
     expected = [write_case(tmp_path / "workflows", case) for case in CASES]
     code, err = validate(tmp_path / "workflows", capsys)
@@ -119,12 +355,25 @@ def test_all_errors_reported_at_once(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert f"{path}:{line}:" in err
 
 
-def test_valid_folder_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_valid_folder_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
     folder = tmp_path / "workflows" / "acme"
     folder.mkdir(parents=True)
     (folder / "client.yaml").write_text(GOOD_PROFILE)
-    (folder / "wf.yaml").write_text("on:\n  schedule:\n    - cron: '*/10 * * * *'\n  when: working_hours\n" + GOOD_STEP)
-    main(["--workflows", str(tmp_path / "workflows"), "--home", str(tmp_path / "home"),
-          "--plugins-dir", str(PLUGINS_DIR), "validate"])
+    (folder / "wf.yaml").write_text(
+        "on:\n  schedule:\n    - cron: '*/10 * * * *'\n  when: working_hours\n" + GOOD_STEP
+    )
+    main(
+        [
+            "--workflows",
+            str(tmp_path / "workflows"),
+            "--home",
+            str(tmp_path / "home"),
+            "--plugins-dir",
+            str(PLUGINS_DIR),
+            "validate",
+        ]
+    )
     assert "ok: 1 clients, 1 workflows" in capsys.readouterr().out

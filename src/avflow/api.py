@@ -192,4 +192,3 @@ class TriggerContext:
     fire: Callable[[Mapping[str, Any]], None]
     log: Any
     stopping: threading.Event = field(default_factory=threading.Event)
-

@@ -31,17 +31,21 @@ def configure_logging(level: str = "info", json_logs: bool | None = None) -> Non
     if json_logs is None:
         json_logs = not sys.stderr.isatty()
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json_logs
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact.structlog_processor,
+            redact.structlog_processor,  # type: ignore[list-item]
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            getattr(logging, level.upper(), logging.INFO)
+        ),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
@@ -50,7 +54,9 @@ def configure_logging(level: str = "info", json_logs: bool | None = None) -> Non
 class App:
     """Everything one command needs, built lazily and once."""
 
-    def __init__(self, workflows: Path, home: Path, pm: PluginManager, clock: Clock | None = None) -> None:
+    def __init__(
+        self, workflows: Path, home: Path, pm: PluginManager, clock: Clock | None = None
+    ) -> None:
         self.workflows_dir = workflows
         self.home = home
         self.pm = pm
@@ -98,4 +104,6 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
-        return Engine(self.home, self.pm, self.project, clock=self.clock, state=self.state, audit=self.audit)
+        return Engine(
+            self.home, self.pm, self.project, clock=self.clock, state=self.state, audit=self.audit
+        )

@@ -16,7 +16,9 @@ class LogParams(BaseModel):
     """``core.log``: write a message to the log and the client's audit trail."""
 
     model_config = ConfigDict(extra="forbid")
-    message: str = Field(description="The message; a template that sees client, workflow, run, steps.")
+    message: str = Field(
+        description="The message; a template that sees client, workflow, run, steps."
+    )
 
 
 def _log(ctx: StepContext, params: LogParams) -> dict[str, Any]:

@@ -37,7 +37,9 @@ class FakeClock(Clock):
         return self._now
 
     def set(self, when: datetime | str) -> None:
-        self._now = (datetime.fromisoformat(when) if isinstance(when, str) else when).astimezone(UTC)
+        self._now = (datetime.fromisoformat(when) if isinstance(when, str) else when).astimezone(
+            UTC
+        )
 
     def advance(self, seconds: float = 0, **kw: float) -> datetime:
         self._now += timedelta(seconds=seconds, **kw)

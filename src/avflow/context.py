@@ -65,11 +65,21 @@ def resolve_refs(client: str, value: Any, vault: Any) -> Any:
 class RunStepContext:
     """The concrete `avflow.StepContext`."""
 
-    def __init__(self, engine: Engine, client: Client, run: RunInfo, step_id: str, action: str,
-                 template_context: dict[str, Any], log: Any) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        client: Client,
+        run: RunInfo,
+        step_id: str,
+        action: str,
+        template_context: dict[str, Any],
+        log: Any,
+    ) -> None:
         self._engine = engine
         self._client = client
-        self.client = ClientInfo(client.id, client.profile.name, client.profile.timezone, engine.tz(client))
+        self.client = ClientInfo(
+            client.id, client.profile.name, client.profile.timezone, engine.tz(client)
+        )
         self.run = run
         self.step_id = step_id
         self.action = action
@@ -108,7 +118,9 @@ class RunStepContext:
         if atype is None:
             raise StepFailed(f"account {name!r}: unknown account type {raw['type']!r}")
         try:
-            settings = resolve_refs(self.client.id, {k: v for k, v in raw.items() if k != "type"}, self._engine.vault)
+            settings = resolve_refs(
+                self.client.id, {k: v for k, v in raw.items() if k != "type"}, self._engine.vault
+            )
             model = atype.settings.model_validate(settings)
         except SecretError as exc:
             raise StepFailed(f"account {name!r}: {exc}") from None
@@ -125,8 +137,15 @@ class RunStepContext:
         """Write ``message`` to the log and to the client's audit trail."""
         message = redact.redact(message)
         self.log.info(message, **details)
-        self._engine.audit.record(self.client.id, "step.note", workflow=self.run.workflow, run=self.run.id,
-                                  step=self.step_id, description=message, details=details)
+        self._engine.audit.record(
+            self.client.id,
+            "step.note",
+            workflow=self.run.workflow,
+            run=self.run.id,
+            step=self.step_id,
+            description=message,
+            details=details,
+        )
 
     # -- the effect ledger ------------------------------------------------------------------------
     def _ledger_key(self, key: str, scope: str) -> str:
@@ -162,10 +181,16 @@ class RunStepContext:
         audit = dict(workflow=self.run.workflow, run=self.run.id, step=self.step_id, effect=key)
         if self.dry_run:
             with engine.state.tx() as db:
-                seq = db.execute("SELECT COUNT(*) FROM dry_effects WHERE run_id = ?", (self.run.id,)).fetchone()[0]
-                db.execute("INSERT INTO dry_effects VALUES (?, ?, ?, ?, ?, ?)",
-                           (self.run.id, seq, self.step_id, key, kind, description))
-            engine.audit.record(client, "effect.dry_run", description=description, details={"kind": kind}, **audit)
+                seq = db.execute(
+                    "SELECT COUNT(*) FROM dry_effects WHERE run_id = ?", (self.run.id,)
+                ).fetchone()[0]
+                db.execute(
+                    "INSERT INTO dry_effects VALUES (?, ?, ?, ?, ?, ?)",
+                    (self.run.id, seq, self.step_id, key, kind, description),
+                )
+            engine.audit.record(
+                client, "effect.dry_run", description=description, details={"kind": kind}, **audit
+            )
             self.log.info("would perform", effect=key, description=description)
             return None
         row = engine.state.effect(client, full)
@@ -174,8 +199,13 @@ class RunStepContext:
             return json.loads(row["result"]) if row["result"] else None
         if row is not None and reconcile is not None:
             found = reconcile()
-            engine.audit.record(client, "effect.reconciled", description=description,
-                                details={"kind": kind, "found": found is not None}, **audit)
+            engine.audit.record(
+                client,
+                "effect.reconciled",
+                description=description,
+                details={"kind": kind, "found": found is not None},
+                **audit,
+            )
             if found is not None:
                 self._finish(full, "done", found)
                 return found
@@ -193,7 +223,9 @@ class RunStepContext:
                      updated_at = excluded.updated_at""",
                 (client, full, self.run.id, self.step_id, kind, description, now, now),
             )
-        engine.audit.record(client, "effect.intent", description=description, details={"kind": kind}, **audit)
+        engine.audit.record(
+            client, "effect.intent", description=description, details={"kind": kind}, **audit
+        )
         hook = engine.effect_hook
         if hook is not None:
             hook("before", key)
@@ -203,11 +235,18 @@ class RunStepContext:
                 hook("after", key)
         except Exception as exc:
             self._finish(full, "failed", None)
-            engine.audit.record(client, "effect.failed", description=description,
-                                details={"kind": kind, "error": redact.redact(str(exc))}, **audit)
+            engine.audit.record(
+                client,
+                "effect.failed",
+                description=description,
+                details={"kind": kind, "error": redact.redact(str(exc))},
+                **audit,
+            )
             raise
         self._finish(full, "done", result)
-        engine.audit.record(client, "effect.done", description=description, details={"kind": kind}, **audit)
+        engine.audit.record(
+            client, "effect.done", description=description, details={"kind": kind}, **audit
+        )
         return result
 
     def _finish(self, full: str, status: str, result: Any) -> None:
@@ -216,5 +255,7 @@ class RunStepContext:
         except TypeError:
             encoded = json.dumps(repr(result))
         with self._engine.state.tx() as db:
-            db.execute("UPDATE effects SET status = ?, result = ?, updated_at = ? WHERE client = ? AND key = ?",
-                       (status, encoded, utcnow_iso(), self.client.id, full))
+            db.execute(
+                "UPDATE effects SET status = ?, result = ?, updated_at = ? WHERE client = ? AND key = ?",
+                (status, encoded, utcnow_iso(), self.client.id, full),
+            )

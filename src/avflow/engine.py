@@ -65,8 +65,16 @@ def run_key(wf: LoadedWorkflow, scheduled_at: datetime | None, run_id: str, dry_
 class Engine:
     """Executes runs for one home folder."""
 
-    def __init__(self, home: Path, pm: PluginManager, project: Project, *, clock: Clock | None = None,
-                 state: State | None = None, audit: AuditTrail | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        pm: PluginManager,
+        project: Project,
+        *,
+        clock: Clock | None = None,
+        state: State | None = None,
+        audit: AuditTrail | None = None,
+    ) -> None:
         self.home = home
         self.pm = pm
         self.registry = pm.registry
@@ -89,8 +97,15 @@ class Engine:
         return FileLock(self.home / "locks" / wf.client / f"{wf.id}.lock")
 
     # -- entry points -----------------------------------------------------------------------------
-    def trigger(self, wf: LoadedWorkflow, *, scheduled_at: datetime | None = None, trigger: str = "manual",
-                dry_run: bool = False, event: dict[str, Any] | None = None) -> RunOutcome:
+    def trigger(
+        self,
+        wf: LoadedWorkflow,
+        *,
+        scheduled_at: datetime | None = None,
+        trigger: str = "manual",
+        dry_run: bool = False,
+        event: dict[str, Any] | None = None,
+    ) -> RunOutcome:
         """Create the run for ``wf`` (or find the one with the same key) and execute it."""
         run_id = uuid.uuid4().hex[:16]
         key = run_key(wf, scheduled_at, run_id, dry_run)
@@ -104,9 +119,17 @@ class Engine:
             db.execute(
                 """INSERT INTO runs (id, key, client, workflow, scheduled_at, trigger, event, dry_run, status, created_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)""",
-                (run_id, key, wf.client, wf.id,
-                 scheduled_at.astimezone(UTC).isoformat() if scheduled_at else None,
-                 trigger, json.dumps(event) if event else None, int(dry_run), now),
+                (
+                    run_id,
+                    key,
+                    wf.client,
+                    wf.id,
+                    scheduled_at.astimezone(UTC).isoformat() if scheduled_at else None,
+                    trigger,
+                    json.dumps(event) if event else None,
+                    int(dry_run),
+                    now,
+                ),
             )
         return self.execute(wf, run_id)
 
@@ -133,9 +156,15 @@ class Engine:
         row = self.state.run_by_id(run_id)
         assert row is not None
         run = RunInfo(
-            id=run_id, key=row["key"], client=wf.client, workflow=wf.id,
-            scheduled_at=datetime.fromisoformat(row["scheduled_at"]) if row["scheduled_at"] else None,
-            trigger=row["trigger"], dry_run=bool(row["dry_run"]),
+            id=run_id,
+            key=row["key"],
+            client=wf.client,
+            workflow=wf.id,
+            scheduled_at=datetime.fromisoformat(row["scheduled_at"])
+            if row["scheduled_at"]
+            else None,
+            trigger=row["trigger"],
+            dry_run=bool(row["dry_run"]),
             event=json.loads(row["event"]) if row["event"] else None,
         )
         lock = self.workflow_lock(wf)
@@ -150,8 +179,14 @@ class Engine:
         row = self.state.run_by_id(run.id)
         if row is not None and row["status"] == "pending":
             self.state.set_run(run.id, status="skipped", error=reason, finished_at=utcnow_iso())
-            self.audit.record(run.client, "run.skipped", workflow=run.workflow, run=run.id,
-                              description=reason, details={"key": run.key})
+            self.audit.record(
+                run.client,
+                "run.skipped",
+                workflow=run.workflow,
+                run=run.id,
+                description=reason,
+                details={"key": run.key},
+            )
         log.info("run skipped", client=run.client, workflow=run.workflow, reason=reason)
         return RunOutcome(run.id, run.key, run.client, run.workflow, "skipped", reason)
 
@@ -159,10 +194,17 @@ class Engine:
         client = self.project.clients[wf.client]
         rlog = log.bind(client=run.client, workflow=run.workflow, run=run.id)
         self.state.set_run(run.id, status="running", started_at=utcnow_iso())
-        self.audit.record(run.client, "run.resumed" if resumed else "run.started", workflow=run.workflow,
-                          run=run.id, description=wf.name,
-                          details={"key": run.key, "trigger": run.trigger, "dry_run": run.dry_run})
-        rlog.info("run resumed" if resumed else "run started", trigger=run.trigger, dry_run=run.dry_run)
+        self.audit.record(
+            run.client,
+            "run.resumed" if resumed else "run.started",
+            workflow=run.workflow,
+            run=run.id,
+            description=wf.name,
+            details={"key": run.key, "trigger": run.trigger, "dry_run": run.dry_run},
+        )
+        rlog.info(
+            "run resumed" if resumed else "run started", trigger=run.trigger, dry_run=run.dry_run
+        )
         self.pm.notify("run_started", run=run)
         stored = self.state.steps(run.id)
         steps_ctx: dict[str, Any] = {}
@@ -172,13 +214,18 @@ class Engine:
             sid = step.id or f"step{position + 1}"
             done = stored.get(sid)
             if done is not None and done["status"] in ("succeeded", "skipped", "failed"):
-                steps_ctx[sid] = {"outputs": json.loads(done["outputs"] or "null") or {}, "status": done["status"]}
+                steps_ctx[sid] = {
+                    "outputs": json.loads(done["outputs"] or "null") or {},
+                    "status": done["status"],
+                }
                 statuses[sid] = done["status"]
                 if done["status"] == "failed" and not step.continue_on_error:
                     error = done["error"]
                     break
                 continue
-            status, outputs, step_error = self._run_step(client, wf, run, position, sid, steps_ctx, rlog)
+            status, outputs, step_error = self._run_step(
+                client, wf, run, position, sid, steps_ctx, rlog
+            )
             steps_ctx[sid] = {"outputs": outputs, "status": status}
             statuses[sid] = status
             self.pm.notify("step_finished", run=run, step=sid, status=status, error=step_error)
@@ -187,8 +234,14 @@ class Engine:
                 break
         status = "failed" if error else "succeeded"
         self.state.set_run(run.id, status=status, error=error, finished_at=utcnow_iso())
-        self.audit.record(run.client, "run.finished", workflow=run.workflow, run=run.id,
-                          description=f"{wf.name}: {status}", details={"status": status, "error": error})
+        self.audit.record(
+            run.client,
+            "run.finished",
+            workflow=run.workflow,
+            run=run.id,
+            description=f"{wf.name}: {status}",
+            details={"status": status, "error": error},
+        )
         self.audit.sync()
         (rlog.warning if error else rlog.info)("run finished", status=status, error=error)
         if status == "succeeded":
@@ -196,30 +249,55 @@ class Engine:
         self.pm.notify("run_finished", run=run, status=status, error=error)
         return self.outcome(run.id)
 
-    def template_context(self, client: Client, wf: LoadedWorkflow, run: RunInfo, steps: dict[str, Any]) -> dict[str, Any]:
+    def template_context(
+        self, client: Client, wf: LoadedWorkflow, run: RunInfo, steps: dict[str, Any]
+    ) -> dict[str, Any]:
         when = run.scheduled_at or self.clock.now()
         return {
-            "client": {"id": client.id, "name": client.profile.name, "timezone": client.profile.timezone},
+            "client": {
+                "id": client.id,
+                "name": client.profile.name,
+                "timezone": client.profile.timezone,
+            },
             "workflow": {"id": wf.id, "name": wf.name},
-            "run": {"id": run.id, "key": run.key, "trigger": run.trigger, "dry_run": run.dry_run,
-                    "scheduled_at": run.scheduled_at.isoformat() if run.scheduled_at else None,
-                    "time": when.astimezone(self.tz(client)).isoformat(), "event": run.event or {}},
+            "run": {
+                "id": run.id,
+                "key": run.key,
+                "trigger": run.trigger,
+                "dry_run": run.dry_run,
+                "scheduled_at": run.scheduled_at.isoformat() if run.scheduled_at else None,
+                "time": when.astimezone(self.tz(client)).isoformat(),
+                "event": run.event or {},
+            },
             "steps": steps,
         }
 
-    def _run_step(self, client: Client, wf: LoadedWorkflow, run: RunInfo, position: int, sid: str,
-                  steps_ctx: dict[str, Any], rlog: Any) -> tuple[str, dict[str, Any], str | None]:
+    def _run_step(
+        self,
+        client: Client,
+        wf: LoadedWorkflow,
+        run: RunInfo,
+        position: int,
+        sid: str,
+        steps_ctx: dict[str, Any],
+        rlog: Any,
+    ) -> tuple[str, dict[str, Any], str | None]:
         step = wf.model.steps[position]
         slog = rlog.bind(step=sid)
         action = self.registry.actions[step.uses]
         tctx = self.template_context(client, wf, run, steps_ctx)
-        audit = dict(workflow=run.workflow, run=run.id, step=sid)
+        audit: dict[str, Any] = dict(workflow=run.workflow, run=run.id, step=sid)
         try:
             if step.if_ is not None:
                 cond = step.if_ if templates.is_template(step.if_) else "{{ " + step.if_ + " }}"
                 if not templates.truthy(templates.render(cond, tctx)):
                     self.state.save_step(run.id, sid, position, "skipped", outputs={})
-                    self.audit.record(run.client, "step.skipped", description=f"condition false: {step.if_}", **audit)
+                    self.audit.record(
+                        run.client,
+                        "step.skipped",
+                        description=f"condition false: {step.if_}",
+                        **audit,
+                    )
                     slog.info("step skipped", condition=step.if_)
                     return "skipped", {}, None
             values = templates.render_tree(step.with_, tctx, skip=action.template_vars)
@@ -239,31 +317,65 @@ class Engine:
             except EffectUnknown as exc:
                 return self._fail(run, position, sid, str(exc), attempt, audit, slog)
             except TypeError as exc:
-                return self._fail(run, position, sid, f"outputs are not JSON-serialisable: {exc}", attempt, audit, slog)
+                return self._fail(
+                    run,
+                    position,
+                    sid,
+                    f"outputs are not JSON-serialisable: {exc}",
+                    attempt,
+                    audit,
+                    slog,
+                )
             except Exception as exc:
                 message = redact.redact(str(exc) or type(exc).__name__)
                 if not isinstance(exc, AvflowError):
                     message = f"{type(exc).__name__}: {message}"
                 if attempt < attempts:
                     delay = step.retry.delay(attempt)
-                    self.audit.record(run.client, "step.retry", description=message,
-                                      details={"attempt": attempt, "delay": delay}, **audit)
-                    slog.warning("step failed, retrying", attempt=attempt, delay=delay, error=message)
+                    self.audit.record(
+                        run.client,
+                        "step.retry",
+                        description=message,
+                        details={"attempt": attempt, "delay": delay},
+                        **audit,
+                    )
+                    slog.warning(
+                        "step failed, retrying", attempt=attempt, delay=delay, error=message
+                    )
                     self.clock.sleep(delay)
                     continue
                 return self._fail(run, position, sid, message, attempt, audit, slog)
-            self.state.save_step(run.id, sid, position, "succeeded", outputs=outputs, attempts=attempt)
-            self.audit.record(run.client, "step.finished", description=step.name or step.uses,
-                              details={"status": "succeeded", "attempts": attempt}, **audit)
+            self.state.save_step(
+                run.id, sid, position, "succeeded", outputs=outputs, attempts=attempt
+            )
+            self.audit.record(
+                run.client,
+                "step.finished",
+                description=step.name or step.uses,
+                details={"status": "succeeded", "attempts": attempt},
+                **audit,
+            )
             slog.info("step finished", attempts=attempt)
             return "succeeded", outputs, None
         raise AssertionError("unreachable")
 
-    def _fail(self, run: RunInfo, position: int, sid: str, message: str, attempts: int,
-              audit: dict[str, Any], slog: Any) -> tuple[str, dict[str, Any], str]:
+    def _fail(
+        self,
+        run: RunInfo,
+        position: int,
+        sid: str,
+        message: str,
+        attempts: int,
+        audit: dict[str, Any],
+        slog: Any,
+    ) -> tuple[str, dict[str, Any], str]:
         message = redact.redact(message)
-        self.state.save_step(run.id, sid, position, "failed", outputs={}, error=message, attempts=attempts)
-        self.audit.record(run.client, "step.failed", description=message, details={"attempts": attempts}, **audit)
+        self.state.save_step(
+            run.id, sid, position, "failed", outputs={}, error=message, attempts=attempts
+        )
+        self.audit.record(
+            run.client, "step.failed", description=message, details={"attempts": attempts}, **audit
+        )
         slog.error("step failed", error=message)
         return "failed", {}, message
 
@@ -295,20 +407,37 @@ class Engine:
         assert row is not None
         steps = self.state.steps(run_id)
         effects = [
-            EffectRecord(key=e["key"].split("#", 1)[-1], kind=e["kind"], description=e["description"],
-                         status=e["status"], result=json.loads(e["result"]) if e["result"] else None,
-                         run_id=e["run_id"], step=e["step"])
+            EffectRecord(
+                key=e["key"].split("#", 1)[-1],
+                kind=e["kind"],
+                description=e["description"],
+                status=e["status"],
+                result=json.loads(e["result"]) if e["result"] else None,
+                run_id=e["run_id"],
+                step=e["step"],
+            )
             for e in self.state.effects_of_run(run_id)
         ] + [
-            EffectRecord(key=e["key"], kind=e["kind"], description=e["description"], status="dry-run",
-                         run_id=run_id, step=e["step"])
+            EffectRecord(
+                key=e["key"],
+                kind=e["kind"],
+                description=e["description"],
+                status="dry-run",
+                run_id=run_id,
+                step=e["step"],
+            )
             for e in self.state.dry_effects_of_run(run_id)
         ]
         return RunOutcome(
-            id=run_id, key=row["key"], client=row["client"], workflow=row["workflow"], status=row["status"],
+            id=run_id,
+            key=row["key"],
+            client=row["client"],
+            workflow=row["workflow"],
+            status=row["status"],
             error=row["error"],
             outputs={s: json.loads(r["outputs"] or "null") or {} for s, r in steps.items()},
-            steps={s: r["status"] for s, r in steps.items()}, effects=effects,
+            steps={s: r["status"] for s, r in steps.items()},
+            effects=effects,
         )
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from avflow import templates
-from avflow.api import AccountRef, Action
+from avflow.api import AccountRef
 from avflow.errors import ConfigError, ConfigErrors, Location
 from avflow.models import IDENT, ClientProfile, Workflow
 from avflow.plugins import Registry
@@ -65,7 +65,9 @@ class Project:
 
         client, _, wf = ref.partition("/")
         if client not in self.clients:
-            raise UsageError(f"unknown client {client!r} (clients: {', '.join(sorted(self.clients)) or 'none'})")
+            raise UsageError(
+                f"unknown client {client!r} (clients: {', '.join(sorted(self.clients)) or 'none'})"
+            )
         if wf not in self.clients[client].workflows:
             known = ", ".join(sorted(self.clients[client].workflows)) or "none"
             raise UsageError(f"client {client!r} has no workflow {wf!r} (workflows: {known})")
@@ -87,12 +89,20 @@ def _message(err: ErrorDetails, known: Sequence[str] = ()) -> str:
 
 
 def _model_errors(
-    exc: ValidationError, path: Path, raw: Any, prefix: Sequence[str | int], model: type[BaseModel] | None = None
+    exc: ValidationError,
+    path: Path,
+    raw: Any,
+    prefix: Sequence[str | int],
+    model: type[BaseModel] | None = None,
 ) -> list[ConfigError]:
     out: list[ConfigError] = []
     seen: set[tuple[Any, ...]] = set()
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        loc = tuple(
+            p
+            for p in err["loc"]
+            if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
+        )
         if loc in seen:  # a union reports one error per member: keep the first
             continue
         seen.add(loc)
@@ -118,9 +128,13 @@ def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
         if f is None:
             return []
         ann = f.annotation
-        candidates = [a for a in (ann, *get_args(ann)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        candidates = [
+            a for a in (ann, *get_args(ann)) if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
         for a in get_args(ann):
-            candidates += [b for b in get_args(a) if isinstance(b, type) and issubclass(b, BaseModel)]
+            candidates += [
+                b for b in get_args(a) if isinstance(b, type) and issubclass(b, BaseModel)
+            ]
         if not candidates:
             return []
         current = candidates[0]
@@ -148,7 +162,9 @@ class Loader:
         errors: list[ConfigError] = []
         if not root.is_dir():
             return project, [ConfigError("workflows folder does not exist", Location(root))]
-        for cdir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        for cdir in sorted(
+            p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+        ):
             client, errs = self.load_client(cdir)
             errors += errs
             if client is not None:
@@ -158,14 +174,19 @@ class Loader:
     def load_client(self, cdir: Path) -> tuple[Client | None, list[ConfigError]]:
         profile_path = cdir / PROFILE
         if not re.match(IDENT, cdir.name):
-            return None, [ConfigError("a client folder name must be letters, digits, _ or -", Location(cdir))]
+            return None, [
+                ConfigError("a client folder name must be letters, digits, _ or -", Location(cdir))
+            ]
         if not profile_path.exists():
             return None, [ConfigError(f"client folder has no {PROFILE}", Location(cdir))]
         errors: list[ConfigError] = []
         try:
             raw = load_yaml(profile_path)
             if not isinstance(raw, dict):
-                raise ConfigError("a client profile must be a mapping (name:, timezone:, accounts:)", Location(profile_path, 1, 1))
+                raise ConfigError(
+                    "a client profile must be a mapping (name:, timezone:, accounts:)",
+                    Location(profile_path, 1, 1),
+                )
             profile = ClientProfile.model_validate(plain(raw))
         except ConfigError as exc:
             return None, [exc]
@@ -182,7 +203,9 @@ class Loader:
                 client.workflows[wf.id] = wf
         return client, errors
 
-    def _check_refs(self, client: Client, value: Any, path: Path, raw: Any, loc: list[str | int]) -> list[ConfigError]:
+    def _check_refs(
+        self, client: Client, value: Any, path: Path, raw: Any, loc: list[str | int]
+    ) -> list[ConfigError]:
         errors = []
         if isinstance(value, dict):
             for k, v in value.items():
@@ -195,11 +218,26 @@ class Loader:
                 name = m.group("name")
                 if m.group("kind") == "secret":
                     if "/" in name or ":" in name:
-                        errors.append(ConfigError(f"${{secret:{name}}}: a workflow can use only its own client's secrets", locate(path, raw, loc)))
+                        errors.append(
+                            ConfigError(
+                                f"${{secret:{name}}}: a workflow can use only its own client's secrets",
+                                locate(path, raw, loc),
+                            )
+                        )
                     elif self.secret_names is not None and name not in self.secret_names(client.id):
-                        errors.append(ConfigError(f"client {client.id!r} has no secret {name!r} (avflow secrets set {client.id} {name})", locate(path, raw, loc)))
+                        errors.append(
+                            ConfigError(
+                                f"client {client.id!r} has no secret {name!r} (avflow secrets set {client.id} {name})",
+                                locate(path, raw, loc),
+                            )
+                        )
                 elif not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
-                    errors.append(ConfigError(f"${{env:{name}}}: not an environment variable name", locate(path, raw, loc)))
+                    errors.append(
+                        ConfigError(
+                            f"${{env:{name}}}: not an environment variable name",
+                            locate(path, raw, loc),
+                        )
+                    )
         return errors
 
     def _check_accounts(self, client: Client, path: Path, raw: Any) -> list[ConfigError]:
@@ -208,8 +246,16 @@ class Loader:
             loc: list[str | int] = ["accounts", name]
             atype = self.registry.account_types.get(str(acc["type"]))
             if atype is None:
-                known = ", ".join(sorted(self.registry.account_types)) or "none: is the plugin installed?"
-                errors.append(ConfigError(f"unknown account type {acc['type']!r} (known: {known})", locate(path, raw, [*loc, "type"])))
+                known = (
+                    ", ".join(sorted(self.registry.account_types))
+                    or "none: is the plugin installed?"
+                )
+                errors.append(
+                    ConfigError(
+                        f"unknown account type {acc['type']!r} (known: {known})",
+                        locate(path, raw, [*loc, "type"]),
+                    )
+                )
                 continue
             settings = {k: v for k, v in acc.items() if k != "type"}
             try:
@@ -219,20 +265,29 @@ class Loader:
             errors += self._check_refs(client, settings, path, raw, loc)
         return errors
 
-    def load_workflow(self, client: Client, path: Path) -> tuple[LoadedWorkflow | None, list[ConfigError]]:
+    def load_workflow(
+        self, client: Client, path: Path
+    ) -> tuple[LoadedWorkflow | None, list[ConfigError]]:
         try:
             raw = load_yaml(path)
         except ConfigError as exc:
             return None, [exc]
         if not isinstance(raw, dict):
-            return None, [ConfigError("a workflow must be a mapping with 'steps:'", Location(path, 1, 1))]
+            return None, [
+                ConfigError("a workflow must be a mapping with 'steps:'", Location(path, 1, 1))
+            ]
         try:
             model = Workflow.model_validate(plain(raw))
         except ValidationError as exc:
             return None, _model_errors(exc, path, raw, [], Workflow)
         wf = LoadedWorkflow(client.id, path.stem, path, model, raw)
         if not re.match(IDENT, wf.id):
-            return None, [ConfigError("a workflow file name must be letters, digits, _ or - (plus .yaml)", Location(path))]
+            return None, [
+                ConfigError(
+                    "a workflow file name must be letters, digits, _ or - (plus .yaml)",
+                    Location(path),
+                )
+            ]
         return wf, self._check_workflow(client, wf)
 
     def _check_workflow(self, client: Client, wf: LoadedWorkflow) -> list[ConfigError]:
@@ -242,38 +297,64 @@ class Loader:
             trig = self.registry.triggers.get(ev.uses)
             loc: list[str | int] = ["on", "events", i]
             if trig is None:
-                errors.append(ConfigError(f"unknown trigger {ev.uses!r}{self._hint(ev.uses, self.registry.triggers)}", locate(path, raw, [*loc, "uses"])))
+                errors.append(
+                    ConfigError(
+                        f"unknown trigger {ev.uses!r}{self._hint(ev.uses, self.registry.triggers)}",
+                        locate(path, raw, [*loc, "uses"]),
+                    )
+                )
                 continue
             try:
                 trig.params.model_validate(ev.with_)
             except ValidationError as exc:
                 errors += _model_errors(exc, path, raw, [*loc, "with"], trig.params)
-            errors += self._check_account_refs(client, trig.params, ev.with_, path, raw, [*loc, "with"])
+            errors += self._check_account_refs(
+                client, trig.params, ev.with_, path, raw, [*loc, "with"]
+            )
         earlier: list[str] = []
         for i, step in enumerate(wf.model.steps):
             loc = ["steps", i]
             assert step.id is not None
             if step.id in earlier:
-                errors.append(ConfigError(f"duplicate step id {step.id!r}", locate(path, raw, [*loc, "id"])))
+                errors.append(
+                    ConfigError(f"duplicate step id {step.id!r}", locate(path, raw, [*loc, "id"]))
+                )
             action = self.registry.actions.get(step.uses)
             if action is None:
-                errors.append(ConfigError(f"unknown action {step.uses!r}{self._hint(step.uses, self.registry.actions)}", locate(path, raw, [*loc, "uses"])))
+                errors.append(
+                    ConfigError(
+                        f"unknown action {step.uses!r}{self._hint(step.uses, self.registry.actions)}",
+                        locate(path, raw, [*loc, "uses"]),
+                    )
+                )
             else:
                 try:
                     action.params.model_validate(step.with_)
                 except ValidationError as exc:
                     errors += _model_errors(exc, path, raw, [*loc, "with"], action.params)
-                errors += self._check_account_refs(client, action.params, step.with_, path, raw, [*loc, "with"])
+                errors += self._check_account_refs(
+                    client, action.params, step.with_, path, raw, [*loc, "with"]
+                )
             allowed = templates.ENGINE_VARS | (action.template_vars if action else frozenset())
             if step.if_ is not None:
                 cond = step.if_ if templates.is_template(step.if_) else "{{ " + step.if_ + " }}"
-                errors += self._check_template(cond, templates.ENGINE_VARS, earlier, path, raw, [*loc, "if"])
+                errors += self._check_template(
+                    cond, templates.ENGINE_VARS, earlier, path, raw, [*loc, "if"]
+                )
             errors += self._check_templates(step.with_, allowed, earlier, path, raw, [*loc, "with"])
             errors += self._check_refs(client, step.with_, path, raw, [*loc, "with"])
             earlier.append(step.id)
         return errors
 
-    def _check_account_refs(self, client: Client, model: type[BaseModel], values: dict[str, Any], path: Path, raw: Any, loc: list[str | int]) -> list[ConfigError]:
+    def _check_account_refs(
+        self,
+        client: Client,
+        model: type[BaseModel],
+        values: dict[str, Any],
+        path: Path,
+        raw: Any,
+        loc: list[str | int],
+    ) -> list[ConfigError]:
         errors = []
         for field_name, ref in _account_refs(model).items():
             f = model.model_fields[field_name]
@@ -284,21 +365,55 @@ class Loader:
             acc = client.profile.accounts.get(name)
             if acc is None:
                 known = ", ".join(sorted(client.profile.accounts)) or "none"
-                errors.append(ConfigError(f"client {client.id!r} has no account {name!r} (accounts: {known})", locate(path, raw, [*loc, key])))
+                errors.append(
+                    ConfigError(
+                        f"client {client.id!r} has no account {name!r} (accounts: {known})",
+                        locate(path, raw, [*loc, key]),
+                    )
+                )
             elif ref.types and acc["type"] not in ref.types:
-                errors.append(ConfigError(f"account {name!r} is of type {acc['type']!r}; this needs {' or '.join(ref.types)}", locate(path, raw, [*loc, key])))
+                errors.append(
+                    ConfigError(
+                        f"account {name!r} is of type {acc['type']!r}; this needs {' or '.join(ref.types)}",
+                        locate(path, raw, [*loc, key]),
+                    )
+                )
         return errors
 
-    def _check_templates(self, value: Any, allowed: frozenset[str], earlier: list[str], path: Path, raw: Any, loc: list[str | int]) -> list[ConfigError]:
+    def _check_templates(
+        self,
+        value: Any,
+        allowed: frozenset[str],
+        earlier: list[str],
+        path: Path,
+        raw: Any,
+        loc: list[str | int],
+    ) -> list[ConfigError]:
         if isinstance(value, dict):
-            return [e for k, v in value.items() for e in self._check_templates(v, allowed, earlier, path, raw, [*loc, k])]
+            return [
+                e
+                for k, v in value.items()
+                for e in self._check_templates(v, allowed, earlier, path, raw, [*loc, k])
+            ]
         if isinstance(value, list):
-            return [e for i, v in enumerate(value) for e in self._check_templates(v, allowed, earlier, path, raw, [*loc, i])]
+            return [
+                e
+                for i, v in enumerate(value)
+                for e in self._check_templates(v, allowed, earlier, path, raw, [*loc, i])
+            ]
         if templates.is_template(value):
             return self._check_template(value, allowed, earlier, path, raw, loc)
         return []
 
-    def _check_template(self, text: str, allowed: frozenset[str], earlier: list[str], path: Path, raw: Any, loc: list[str | int]) -> list[ConfigError]:
+    def _check_template(
+        self,
+        text: str,
+        allowed: frozenset[str],
+        earlier: list[str],
+        path: Path,
+        raw: Any,
+        loc: list[str | int],
+    ) -> list[ConfigError]:
         where = locate(path, raw, loc)
         try:
             refs = templates.references(text)
@@ -306,10 +421,20 @@ class Loader:
             return [ConfigError(f"template syntax error: {exc.message}", where)]
         errors = []
         for var in sorted(refs.variables - allowed):
-            errors.append(ConfigError(f"template uses unknown variable {var!r} (available: {', '.join(sorted(allowed))})", where))
+            errors.append(
+                ConfigError(
+                    f"template uses unknown variable {var!r} (available: {', '.join(sorted(allowed))})",
+                    where,
+                )
+            )
         for sid in sorted(refs.steps):
             if sid not in earlier:
-                errors.append(ConfigError(f"template refers to step {sid!r}, which is not an earlier step of this workflow", where))
+                errors.append(
+                    ConfigError(
+                        f"template refers to step {sid!r}, which is not an earlier step of this workflow",
+                        where,
+                    )
+                )
         return errors
 
     @staticmethod

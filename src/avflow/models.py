@@ -76,7 +76,9 @@ def parse_working_hours(raw: dict[str, str]) -> dict[int, list[tuple[time, time]
     """``{"mon-fri": "09:00-13:00,14:00-18:00"}`` -> weekday (0=Monday) -> intervals."""
     table: dict[int, list[tuple[time, time]]] = {}
     for days, hours in raw.items():
-        ranges = [] if str(hours).strip().lower() in ("", "closed", "off") else _intervals(str(hours))
+        ranges = (
+            [] if str(hours).strip().lower() in ("", "closed", "off") else _intervals(str(hours))
+        )
         for d in _day_set(days):
             table[d] = ranges
     return table
@@ -91,7 +93,9 @@ def parse_closed(spec: str) -> tuple[date, date]:
         else:
             start = end = date.fromisoformat(spec.strip())
     except ValueError:
-        raise ValueError(f"{spec!r} is not a date (YYYY-MM-DD) or range (YYYY-MM-DD/YYYY-MM-DD)") from None
+        raise ValueError(
+            f"{spec!r} is not a date (YYYY-MM-DD) or range (YYYY-MM-DD/YYYY-MM-DD)"
+        ) from None
     if end < start:
         raise ValueError(f"{spec!r} ends before it starts")
     return start, end
@@ -141,7 +145,9 @@ ClosedSpec = Annotated[str, AfterValidator(_check_closed)]
 class ClientProfile(Strict):
     name: str
     timezone: str = "UTC"
-    working_hours: dict[DaySpec, HoursSpec] = Field(default_factory=lambda: {"mon-fri": "09:00-18:00"})
+    working_hours: dict[DaySpec, HoursSpec] = Field(
+        default_factory=lambda: {"mon-fri": "09:00-18:00"}
+    )
     holidays: str | Holidays | None = None
     closed: list[ClosedSpec] = Field(default_factory=list)
     accounts: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -154,7 +160,9 @@ class ClientProfile(Strict):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {v!r} (use an IANA name like Europe/Rome)") from None
+            raise ValueError(
+                f"unknown timezone {v!r} (use an IANA name like Europe/Rome)"
+            ) from None
         return v
 
     @field_validator("holidays")
@@ -170,7 +178,9 @@ class ClientProfile(Strict):
         try:
             hol.country_holidays(country, subdiv=subdiv)
         except NotImplementedError:
-            raise ValueError(f"unknown holidays country {country!r} (use an ISO code like IT)") from None
+            raise ValueError(
+                f"unknown holidays country {country!r} (use an ISO code like IT)"
+            ) from None
         except Exception as exc:
             raise ValueError(f"holidays {v!r}: {exc}") from None
         return v
@@ -193,7 +203,9 @@ class Schedule(Strict):
     @classmethod
     def _cron(cls, v: str) -> str:
         if len(v.split()) != 5 or not croniter.is_valid(v):
-            raise ValueError(f"invalid cron expression {v!r} (five fields: min hour day month weekday)")
+            raise ValueError(
+                f"invalid cron expression {v!r} (five fields: min hour day month weekday)"
+            )
         return v
 
 

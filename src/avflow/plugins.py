@@ -80,13 +80,17 @@ class PluginManager:
     def _collect(self) -> Registry:
         reg = Registry()
 
-        def adder(kind: str, table: dict[str, Any], cls: type) -> Any:
-            def register(item: Any) -> None:
-                if not isinstance(item, cls):
-                    raise PluginError(current, f"register_{kind}s got {item!r}, not a {cls.__name__}")
+        def adder(kind: str, table: dict[str, Any], cls: Any) -> Any:
+            def register(item: Any) -> None:  # item: Action | AccountType | Trigger
+                if not isinstance(item, cls):  # a plugin bug: say which plugin
+                    raise PluginError(
+                        current, f"register_{kind}s got {item!r}, not a {cls.__name__}"
+                    )
                 if item.name in table:
                     other = reg.owners[f"{kind}:{item.name}"]
-                    raise PluginError(current, f"{kind} {item.name!r} is already registered by {other}")
+                    raise PluginError(
+                        current, f"{kind} {item.name!r} is already registered by {other}"
+                    )
                 table[item.name] = item
                 reg.owners[f"{kind}:{item.name}"] = current
 

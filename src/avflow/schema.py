@@ -9,7 +9,9 @@ from avflow.plugins import Registry
 
 
 def _merge(top: dict[str, Any], model: Any, prefix: str) -> dict[str, Any]:
-    schema: dict[str, Any] = model.model_json_schema(by_alias=True, ref_template="#/$defs/" + prefix + "{model}")
+    schema: dict[str, Any] = model.model_json_schema(
+        by_alias=True, ref_template="#/$defs/" + prefix + "{model}"
+    )
     for name, sub in schema.pop("$defs", {}).items():
         top.setdefault("$defs", {})[prefix + name] = sub
     return schema
@@ -24,17 +26,23 @@ def workflow_schema(registry: Registry) -> dict[str, Any]:
     step["allOf"] = []
     for name, action in sorted(registry.actions.items()):
         params = _merge(top, action.params, name.replace(".", "_") + "__")
-        step["allOf"].append({
-            "if": {"properties": {"uses": {"const": name}}, "required": ["uses"]},
-            "then": {"properties": {"with": params}},
-        })
+        step["allOf"].append(
+            {
+                "if": {"properties": {"uses": {"const": name}}, "required": ["uses"]},
+                "then": {"properties": {"with": params}},
+            }
+        )
         if action.description:
             params.setdefault("description", action.description)
     event = top["$defs"]["EventTrigger"]
     event["properties"]["uses"]["enum"] = sorted(registry.triggers)
     event["allOf"] = [
-        {"if": {"properties": {"uses": {"const": name}}, "required": ["uses"]},
-         "then": {"properties": {"with": _merge(top, trig.params, name.replace(".", "_") + "__")}}}
+        {
+            "if": {"properties": {"uses": {"const": name}}, "required": ["uses"]},
+            "then": {
+                "properties": {"with": _merge(top, trig.params, name.replace(".", "_") + "__")}
+            },
+        }
         for name, trig in sorted(registry.triggers.items())
     ]
     return top
@@ -51,5 +59,7 @@ def client_schema(registry: Registry) -> dict[str, Any]:
         settings.setdefault("required", []).append("type")
         settings["additionalProperties"] = False
         variants.append(settings)
-    top["properties"]["accounts"]["additionalProperties"] = {"oneOf": variants} if variants else {"type": "object"}
+    top["properties"]["accounts"]["additionalProperties"] = (
+        {"oneOf": variants} if variants else {"type": "object"}
+    )
     return top

@@ -101,7 +101,9 @@ class State:
     def db(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
@@ -140,7 +142,9 @@ class State:
             "SELECT * FROM runs WHERE status IN ('pending', 'running') ORDER BY created_at"
         ).fetchall()
 
-    def recent_runs(self, client: str | None = None, workflow: str | None = None, limit: int = 20) -> list[sqlite3.Row]:
+    def recent_runs(
+        self, client: str | None = None, workflow: str | None = None, limit: int = 20
+    ) -> list[sqlite3.Row]:
         sql, args = "SELECT * FROM runs WHERE 1=1", []
         if client:
             sql += " AND client = ?"
@@ -161,8 +165,17 @@ class State:
         rows = self.db.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY position", (run_id,))
         return {r["step"]: r for r in rows}
 
-    def save_step(self, run_id: str, step: str, position: int, status: str, *, outputs: Any = None,
-                  error: str | None = None, attempts: int = 0) -> None:
+    def save_step(
+        self,
+        run_id: str,
+        step: str,
+        position: int,
+        status: str,
+        *,
+        outputs: Any = None,
+        error: str | None = None,
+        attempts: int = 0,
+    ) -> None:
         now = utcnow_iso()
         with self.tx() as db:
             db.execute(
@@ -171,19 +184,34 @@ class State:
                    ON CONFLICT (run_id, step) DO UPDATE SET status = excluded.status,
                      outputs = excluded.outputs, error = excluded.error, attempts = excluded.attempts,
                      finished_at = excluded.finished_at""",
-                (run_id, step, position, status, json.dumps(outputs), error, attempts, now,
-                 None if status == "running" else now),
+                (
+                    run_id,
+                    step,
+                    position,
+                    status,
+                    json.dumps(outputs),
+                    error,
+                    attempts,
+                    now,
+                    None if status == "running" else now,
+                ),
             )
 
     # -- effects ----------------------------------------------------------------------------------
     def effect(self, client: str, key: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM effects WHERE client = ? AND key = ?", (client, key)).fetchone()
+        return self.db.execute(
+            "SELECT * FROM effects WHERE client = ? AND key = ?", (client, key)
+        ).fetchone()
 
     def effects_of_run(self, run_id: str) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM effects WHERE run_id = ? ORDER BY created_at, rowid", (run_id,)).fetchall()
+        return self.db.execute(
+            "SELECT * FROM effects WHERE run_id = ? ORDER BY created_at, rowid", (run_id,)
+        ).fetchall()
 
     def dry_effects_of_run(self, run_id: str) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM dry_effects WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
+        return self.db.execute(
+            "SELECT * FROM dry_effects WHERE run_id = ? ORDER BY seq", (run_id,)
+        ).fetchall()
 
     # -- cursors ----------------------------------------------------------------------------------
     def cursor_get(self, client: str, workflow: str, plugin: str, key: str) -> Any:
@@ -203,5 +231,7 @@ class State:
 
     def cursor_delete(self, client: str, workflow: str, plugin: str, key: str) -> None:
         with self.tx() as db:
-            db.execute("DELETE FROM cursors WHERE client=? AND workflow=? AND plugin=? AND key=?",
-                       (client, workflow, plugin, key))
+            db.execute(
+                "DELETE FROM cursors WHERE client=? AND workflow=? AND plugin=? AND key=?",
+                (client, workflow, plugin, key),
+            )

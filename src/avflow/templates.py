@@ -51,6 +51,7 @@ def references(template: str) -> Refs:
     variables = frozenset(meta.find_undeclared_variables(ast))
     steps: set[str] = set()
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, nodes.Getattr | nodes.Getitem)
         target = node.node
         if isinstance(target, nodes.Name) and target.name == "steps":
             if isinstance(node, nodes.Getattr):
@@ -89,4 +90,13 @@ def truthy(value: Any) -> bool:
     return bool(value)
 
 
-__all__ = ["ENGINE_VARS", "Refs", "TemplateSyntaxError", "is_template", "references", "render", "render_tree", "truthy"]
+__all__ = [
+    "ENGINE_VARS",
+    "Refs",
+    "TemplateSyntaxError",
+    "is_template",
+    "references",
+    "render",
+    "render_tree",
+    "truthy",
+]

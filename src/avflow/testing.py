@@ -13,6 +13,7 @@ must pass.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -60,7 +61,9 @@ def _dump(doc: Mapping[str, Any] | str) -> str:
 class Harness:
     """A sandboxed avflow: workflows folder, home, fake clock, plugin manager."""
 
-    def __init__(self, tmp_path: Path, *, pm: PluginManager | None = None, clock: FakeClock | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, *, pm: PluginManager | None = None, clock: FakeClock | None = None
+    ) -> None:
         self.workflows = tmp_path / "workflows"
         self.home = tmp_path / "home"
         self.workflows.mkdir(parents=True, exist_ok=True)
@@ -70,9 +73,15 @@ class Harness:
         self._app: App | None = None
 
     # -- writing files ----------------------------------------------------------------------------
-    def client(self, client_id: str, profile: Mapping[str, Any] | str | None = None, **fields: Any) -> Path:
+    def client(
+        self, client_id: str, profile: Mapping[str, Any] | str | None = None, **fields: Any
+    ) -> Path:
         """Write ``workflows/<client_id>/client.yaml`` (name and timezone default sensibly)."""
-        doc: Mapping[str, Any] | str = profile if profile is not None else {"name": client_id.title(), "timezone": "UTC", **fields}
+        doc: Mapping[str, Any] | str = (
+            profile
+            if profile is not None
+            else {"name": client_id.title(), "timezone": "UTC", **fields}
+        )
         path = self.workflows / client_id / "client.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_dump(doc))
@@ -104,13 +113,25 @@ class Harness:
     def find(self, ref: str) -> LoadedWorkflow:
         return self.app.project.find(ref)
 
-    def run(self, ref: str, *, dry_run: bool = False, scheduled_at: datetime | str | None = None,
-            event: dict[str, Any] | None = None, trigger: str = "manual") -> RunResult:
+    def run(
+        self,
+        ref: str,
+        *,
+        dry_run: bool = False,
+        scheduled_at: datetime | str | None = None,
+        event: dict[str, Any] | None = None,
+        trigger: str = "manual",
+    ) -> RunResult:
         """Run ``client/workflow`` now and return what it did."""
         if isinstance(scheduled_at, str):
             scheduled_at = datetime.fromisoformat(scheduled_at)
-        outcome = self.app.engine.trigger(self.find(ref), scheduled_at=scheduled_at, dry_run=dry_run,
-                                          event=event, trigger="schedule" if scheduled_at else trigger)
+        outcome = self.app.engine.trigger(
+            self.find(ref),
+            scheduled_at=scheduled_at,
+            dry_run=dry_run,
+            event=event,
+            trigger="schedule" if scheduled_at else trigger,
+        )
         return self._result(outcome)
 
     def resume(self) -> list[RunResult]:
@@ -142,7 +163,9 @@ class Harness:
         return RunResult(**vars(outcome), audit=records)
 
 
-def check_action_contract(harness: Harness, ref: str, *, remote_state: Any = None, effects: int = 2) -> None:
+def check_action_contract(
+    harness: Harness, ref: str, *, remote_state: Any = None, effects: int = 2
+) -> None:
     """Checks every action must pass, run against workflow ``ref``:
 
     - its parameters produce a JSON schema;
@@ -162,10 +185,8 @@ def check_action_contract(harness: Harness, ref: str, *, remote_state: Any = Non
     if remote_state:
         assert remote_state() == before, "dry run changed the outside world"
     harness.crash_at(min(effects, 1), "after")
-    try:
+    with contextlib.suppress(SimulatedCrash):
         harness.run(ref)
-    except SimulatedCrash:
-        pass
     resumed = harness.resume()
     keys = [k for r in resumed for k in r.performed()]
     assert len(keys) == len(set(keys)), f"an effect was recorded twice: {keys}"

@@ -47,14 +47,18 @@ class Vault:
         if path.exists():
             return base64.urlsafe_b64decode(path.read_bytes().strip())
         if not create:
-            raise SecretError(f"no vault key: set {KEY_ENV} or run 'avflow secrets set' first ({path})")
+            raise SecretError(
+                f"no vault key: set {KEY_ENV} or run 'avflow secrets set' first ({path})"
+            )
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = Fernet.generate_key()
         atomic_write(path, key + b"\n", mode=0o600)
         return base64.urlsafe_b64decode(key)
 
     def _fernet(self, client: str, create: bool = False) -> Fernet:
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"avflow-vault:{client}".encode())
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=f"avflow-vault:{client}".encode()
+        )
         return Fernet(base64.urlsafe_b64encode(hkdf.derive(self._master(create))))
 
     # -- file -----------------------------------------------------------------------------------
@@ -73,7 +77,9 @@ class Vault:
 
     def _write(self, client: str, secrets: dict[str, str]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        body = json.dumps({"version": 1, "client": client, "secrets": secrets}, indent=2, sort_keys=True)
+        body = json.dumps(
+            {"version": 1, "client": client, "secrets": secrets}, indent=2, sort_keys=True
+        )
         atomic_write(self._path(client), body.encode() + b"\n", mode=0o600)
 
     # -- API ------------------------------------------------------------------------------------
@@ -98,10 +104,14 @@ class Vault:
     def get(self, client: str, name: str) -> str:
         secrets = self._read(client)
         if name not in secrets:
-            raise SecretError(f"client {client!r} has no secret {name!r} (avflow secrets set {client} {name})")
+            raise SecretError(
+                f"client {client!r} has no secret {name!r} (avflow secrets set {client} {name})"
+            )
         try:
             value = self._fernet(client).decrypt(secrets[name].encode()).decode()
         except InvalidToken:
-            raise SecretError(f"secret {name!r} of client {client!r} cannot be decrypted with this vault key") from None
+            raise SecretError(
+                f"secret {name!r} of client {client!r} cannot be decrypted with this vault key"
+            ) from None
         redact.register(value)
         return value

@@ -55,7 +55,9 @@ def write(ctx: avflow.StepContext, params: WriteParams) -> dict[str, Any]:
             return name if target.exists() else None
 
         _kill_if("CRASHY_KILL_BEFORE", i)
-        ctx.effect(f"write:{name}", f"write {name}", perform, kind="crashy.write", reconcile=reconcile)
+        ctx.effect(
+            f"write:{name}", f"write {name}", perform, kind="crashy.write", reconcile=reconcile
+        )
         written.append(name)
     return {"written": written}
 

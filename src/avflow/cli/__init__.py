@@ -46,7 +46,9 @@ class Obj:
 
         client = self.project.clients.get(client_id)
         if client is None:
-            raise UsageError(f"unknown client {client_id!r} (clients: {', '.join(sorted(self.project.clients)) or 'none'})")
+            raise UsageError(
+                f"unknown client {client_id!r} (clients: {', '.join(sorted(self.project.clients)) or 'none'})"
+            )
         tz = client.profile.timezone
         return ClientInfo(client.id, client.profile.name, tz, ZoneInfo(tz))
 
@@ -65,19 +67,47 @@ pass_obj = click.make_pass_decorator(Obj)
 
 def build_cli(pm: PluginManager) -> click.Group:
     @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-    @click.option("--workflows", "workflows", type=click.Path(path_type=Path), envvar="AVFLOW_WORKFLOWS",
-                  default=Path("workflows"), show_default=True, help="Folder of client workflow folders.")
-    @click.option("--home", type=click.Path(path_type=Path), envvar="AVFLOW_HOME", default=None,
-                  help="State, audit trail, vault and keys. [default: the user data folder]")
-    @click.option("--plugins-dir", type=click.Path(path_type=Path), multiple=True,
-                  help="Load every *.py in this folder as a plugin (repeatable).")
-    @click.option("--log-level", default="info", show_default=True,
-                  type=click.Choice(["debug", "info", "warning", "error"]))
-    @click.option("--log-json/--log-text", default=None, help="Log format. [default: text on a terminal]")
+    @click.option(
+        "--workflows",
+        "workflows",
+        type=click.Path(path_type=Path),
+        envvar="AVFLOW_WORKFLOWS",
+        default=Path("workflows"),
+        show_default=True,
+        help="Folder of client workflow folders.",
+    )
+    @click.option(
+        "--home",
+        type=click.Path(path_type=Path),
+        envvar="AVFLOW_HOME",
+        default=None,
+        help="State, audit trail, vault and keys. [default: the user data folder]",
+    )
+    @click.option(
+        "--plugins-dir",
+        type=click.Path(path_type=Path),
+        multiple=True,
+        help="Load every *.py in this folder as a plugin (repeatable).",
+    )
+    @click.option(
+        "--log-level",
+        default="info",
+        show_default=True,
+        type=click.Choice(["debug", "info", "warning", "error"]),
+    )
+    @click.option(
+        "--log-json/--log-text", default=None, help="Log format. [default: text on a terminal]"
+    )
     @click.version_option(package_name="avflow")
     @click.pass_context
-    def cli(ctx: click.Context, workflows: Path, home: Path | None, plugins_dir: tuple[Path, ...],
-            log_level: str, log_json: bool | None) -> None:
+    def cli(
+        ctx: click.Context,
+        workflows: Path,
+        home: Path | None,
+        plugins_dir: tuple[Path, ...],
+        log_level: str,
+        log_json: bool | None,
+    ) -> None:
         """avflow: per-client automation for virtual assistants."""
         configure_logging(log_level, log_json)
         ctx.obj = Obj(workflows, home or default_home(), pm)
@@ -123,7 +153,9 @@ def main(argv: Sequence[str] | None = None) -> Any:
         cli = build_cli(pm)
         return cli.main(args, prog_name="avflow", standalone_mode=False)
     except AvflowError as exc:
-        located = isinstance(exc, ConfigError) and (isinstance(exc, ConfigErrors) or exc.location is not None)
+        located = isinstance(exc, ConfigError) and (
+            isinstance(exc, ConfigErrors) or exc.location is not None
+        )
         click.echo(str(exc) if located else f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:

@@ -23,10 +23,14 @@ def register(cli: click.Group) -> None:
 def plugins(obj: Obj, as_json: bool) -> None:
     """List loaded plugins with the actions, account types and triggers each registered."""
     reg = obj.pm.registry
-    table: dict[str, dict[str, list[str]]] = {n: {"actions": [], "account_types": [], "triggers": []} for n in obj.pm.plugin_names()}
+    table: dict[str, dict[str, list[str]]] = {
+        n: {"actions": [], "account_types": [], "triggers": []} for n in obj.pm.plugin_names()
+    }
     for owner_key, plugin_name in reg.owners.items():
         kind, name = owner_key.split(":", 1)
-        table.setdefault(plugin_name, {"actions": [], "account_types": [], "triggers": []})[f"{kind}s"].append(name)
+        table.setdefault(plugin_name, {"actions": [], "account_types": [], "triggers": []})[
+            f"{kind}s"
+        ].append(name)
     for entry in table.values():
         for names in entry.values():
             names.sort()
@@ -86,7 +90,7 @@ def register_actions(register: Any) -> None:
     register(avflow.Action("{module}.hello", HelloParams, hello, "Say hello in the audit trail."))
 '''
 
-TEMPLATE_TEST = '''from avflow.testing import Harness
+TEMPLATE_TEST = """from avflow.testing import Harness
 
 
 def test_plugin_is_installed(avflow_harness: Harness) -> None:
@@ -99,12 +103,14 @@ def test_hello(avflow_harness: Harness) -> None:
     result = avflow_harness.run("acme/greet")
     assert result.ok
     assert result.outputs["step1"] == {{"greeting": "hello"}}
-'''
+"""
 
 
 @plugin.command("new")
 @click.argument("name")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("."), show_default=True)
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=Path("."), show_default=True
+)
 def new(name: str, directory: Path) -> None:
     """Create a plugin package ``avflow-NAME`` with an action and its first tests."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):

@@ -18,7 +18,9 @@ def register(cli: click.Group) -> None:
 
 @click.command()
 @click.argument("ref", metavar="CLIENT/WORKFLOW")
-@click.option("--dry-run", is_flag=True, help="Go through every step but perform no effect; list them.")
+@click.option(
+    "--dry-run", is_flag=True, help="Go through every step but perform no effect; list them."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run's outcome as JSON.")
 @pass_obj
 def trigger(obj: Obj, ref: str, dry_run: bool, as_json: bool) -> None:
@@ -27,12 +29,28 @@ def trigger(obj: Obj, ref: str, dry_run: bool, as_json: bool) -> None:
     wf = app.focus(ref.partition("/")[0]).find(ref)
     outcome = app.engine.trigger(wf, dry_run=dry_run)
     if as_json:
-        click.echo(json.dumps({
-            "run": outcome.id, "key": outcome.key, "status": outcome.status, "error": outcome.error,
-            "steps": outcome.steps, "outputs": outcome.outputs,
-            "effects": [{"key": e.key, "kind": e.kind, "description": e.description, "status": e.status}
-                        for e in outcome.effects],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "run": outcome.id,
+                    "key": outcome.key,
+                    "status": outcome.status,
+                    "error": outcome.error,
+                    "steps": outcome.steps,
+                    "outputs": outcome.outputs,
+                    "effects": [
+                        {
+                            "key": e.key,
+                            "kind": e.kind,
+                            "description": e.description,
+                            "status": e.status,
+                        }
+                        for e in outcome.effects
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         for step, status in outcome.steps.items():
             click.echo(f"  {status:10} {step}")
@@ -40,10 +58,14 @@ def trigger(obj: Obj, ref: str, dry_run: bool, as_json: bool) -> None:
         if outcome.effects:
             click.echo(f"{label}:")
             for e in outcome.effects:
-                click.echo(f"  - [{e.kind}] {e.description}" + ("" if dry_run else f" ({e.status})"))
+                click.echo(
+                    f"  - [{e.kind}] {e.description}" + ("" if dry_run else f" ({e.status})")
+                )
         elif dry_run:
             click.echo("would perform: nothing")
-        click.echo(f"run {outcome.id} {outcome.status}" + (f": {outcome.error}" if outcome.error else ""))
+        click.echo(
+            f"run {outcome.id} {outcome.status}" + (f": {outcome.error}" if outcome.error else "")
+        )
     if outcome.status == "failed":
         sys.exit(1)
 
@@ -54,7 +76,9 @@ def resume(obj: Obj) -> None:
     """Finish runs that a crash or a kill left unfinished (``avflow run`` does this on start)."""
     results = obj.app.engine.resume_interrupted()
     for r in results:
-        click.echo(f"{r.client}/{r.workflow} run {r.id} {r.status}" + (f": {r.error}" if r.error else ""))
+        click.echo(
+            f"{r.client}/{r.workflow} run {r.id} {r.status}" + (f": {r.error}" if r.error else "")
+        )
     if not results:
         click.echo("no interrupted runs")
     if any(r.status == "failed" for r in results):
@@ -75,4 +99,6 @@ def runs(obj: Obj, ref: str | None, limit: int, as_json: bool) -> None:
         else:
             when = (row["scheduled_at"] or row["created_at"])[:19]
             err = f"  {row['error']}" if row["error"] else ""
-            click.echo(f"{row['id']}  {when}  {row['client']}/{row['workflow']:24} {row['trigger']:9} {row['status']}{err}")
+            click.echo(
+                f"{row['id']}  {when}  {row['client']}/{row['workflow']:24} {row['trigger']:9} {row['status']}{err}"
+            )

@@ -38,18 +38,32 @@ def list_workflows(obj: Obj, as_json: bool) -> None:
         crons = [s.cron for s in wf.model.on.schedule]
         events = [e.uses for e in wf.model.on.events]
         if as_json:
-            click.echo(json.dumps({"client": wf.client, "workflow": wf.id, "name": wf.name,
-                                   "timezone": client.profile.timezone, "schedule": crons,
-                                   "events": events, "when": wf.model.on.when,
-                                   "enabled": wf.model.enabled}))
+            click.echo(
+                json.dumps(
+                    {
+                        "client": wf.client,
+                        "workflow": wf.id,
+                        "name": wf.name,
+                        "timezone": client.profile.timezone,
+                        "schedule": crons,
+                        "events": events,
+                        "when": wf.model.on.when,
+                        "enabled": wf.model.enabled,
+                    }
+                )
+            )
         else:
             trig = ", ".join(crons + events) or "manual"
             off = "" if wf.model.enabled else " [disabled]"
-            click.echo(f"{wf.ref:32} {wf.name:30} {trig} ({client.profile.timezone}, {wf.model.on.when}){off}")
+            click.echo(
+                f"{wf.ref:32} {wf.name:30} {trig} ({client.profile.timezone}, {wf.model.on.when}){off}"
+            )
 
 
 @click.command()
-@click.option("--kind", type=click.Choice(["workflow", "client"]), default="workflow", show_default=True)
+@click.option(
+    "--kind", type=click.Choice(["workflow", "client"]), default="workflow", show_default=True
+)
 @pass_obj
 def schema(obj: Obj, kind: str) -> None:
     """Print the JSON Schema of workflow files (or client profiles), for editors."""
