@@ -43,11 +43,11 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "workflows" / "acme" / "client.yaml").write_text(
         "name: Acme\ntimezone: Europe/Rome\n"
     )
+    out = tmp_path / "out"
     (tmp_path / "workflows" / "acme" / "write.yaml").write_text(
         "steps:\n"
-        "  - id: first\n    uses: crashy.write\n    with: { folder: %s, count: 3, prefix: a }\n"
-        "  - id: second\n    uses: crashy.write\n    with: { folder: %s, count: 3, prefix: b }\n"
-        % (tmp_path / "out", tmp_path / "out")
+        f"  - id: first\n    uses: crashy.write\n    with: {{ folder: {out}, count: 3, prefix: a }}\n"
+        f"  - id: second\n    uses: crashy.write\n    with: {{ folder: {out}, count: 3, prefix: b }}\n"
     )
     return tmp_path
 

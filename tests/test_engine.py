@@ -114,8 +114,9 @@ def test_retry_with_backoff_uses_the_clock(harness: Harness, tmp_path: Path) -> 
 def test_timeout_fails_the_step_and_refuses_later_effects(harness: Harness, tmp_path: Path) -> None:
     import time
 
-    import avflow
     from pydantic import BaseModel
+
+    import avflow
 
     class P(BaseModel):
         pass
@@ -208,8 +209,9 @@ def test_effects_run_once_across_an_interruption(harness: Harness, tmp_path: Pat
 def test_unknown_outcome_without_reconcile_is_not_repeated(
     harness: Harness, tmp_path: Path
 ) -> None:
-    import avflow
     from pydantic import BaseModel
+
+    import avflow
 
     class P(BaseModel):
         pass
@@ -273,8 +275,9 @@ def test_same_scheduled_time_is_one_run(harness: Harness, tmp_path: Path) -> Non
 
 
 def test_cursor_persists_per_workflow(harness: Harness) -> None:
-    import avflow
     from pydantic import BaseModel
+
+    import avflow
 
     class P(BaseModel):
         pass
