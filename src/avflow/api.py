@@ -85,6 +85,7 @@ class ClientInfo:
     name: str
     timezone: str
     tz: tzinfo
+    folder: Path | None = None  # workflows/<client>/: resolve relative paths in settings against it
 
 
 @dataclass(frozen=True)

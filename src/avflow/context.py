@@ -78,7 +78,7 @@ class RunStepContext:
         self._engine = engine
         self._client = client
         self.client = ClientInfo(
-            client.id, client.profile.name, client.profile.timezone, engine.tz(client)
+            client.id, client.profile.name, client.profile.timezone, engine.tz(client), client.path
         )
         self.run = run
         self.step_id = step_id

@@ -50,7 +50,7 @@ class Obj:
                 f"unknown client {client_id!r} (clients: {', '.join(sorted(self.project.clients)) or 'none'})"
             )
         tz = client.profile.timezone
-        return ClientInfo(client.id, client.profile.name, tz, ZoneInfo(tz))
+        return ClientInfo(client.id, client.profile.name, tz, ZoneInfo(tz), client.path)
 
 
 def command_context() -> Obj:

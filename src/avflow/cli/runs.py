@@ -74,7 +74,12 @@ def trigger(obj: Obj, ref: str, dry_run: bool, as_json: bool) -> None:
 @pass_obj
 def resume(obj: Obj) -> None:
     """Finish runs that a crash or a kill left unfinished (``avflow run`` does this on start)."""
-    results = obj.app.engine.resume_interrupted()
+    app = obj.app
+    project, errors = app.load()
+    for error in errors:  # a broken file elsewhere must not block finishing other clients' runs
+        click.echo(f"warning: {error}", err=True)
+    app.project = project
+    results = app.engine.resume_interrupted()
     for r in results:
         click.echo(
             f"{r.client}/{r.workflow} run {r.id} {r.status}" + (f": {r.error}" if r.error else "")
