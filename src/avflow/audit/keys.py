@@ -1,0 +1,113 @@
+"""The Ed25519 key that signs audit checkpoints.
+
+One key per home folder, made on first use: ``$AVFLOW_HOME/keys/audit-ed25519.pem`` (private,
+mode 0600) with its public half beside it in ``audit-ed25519.pub.pem``. The public key is what the
+AV hands to her clients (``avflow audit pubkey``): with it, a client checks the signatures without
+trusting anything in the AV's home folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from avflow.errors import UsageError
+from avflow.fsutil import FileLock, atomic_write
+
+PRIVATE_NAME = "audit-ed25519.pem"
+PUBLIC_NAME = "audit-ed25519.pub.pem"
+
+
+def fingerprint(public: Ed25519PublicKey) -> str:
+    """A short name for a public key: the first 16 hex digits of SHA-256 over its raw bytes."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def public_pem(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def load_public(path: Path) -> Ed25519PublicKey:
+    """Read a public key file (PEM, as ``avflow audit pubkey`` writes it)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the public key: {exc.strerror}") from None
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        raise UsageError(f"{path}:1: not a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise UsageError(f"{path}:1: not an Ed25519 public key")
+    return key
+
+
+def check(public: Ed25519PublicKey, signature_b64: str, message: bytes) -> bool:
+    try:
+        public.verify(base64.b64decode(signature_b64, validate=True), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+class AuditKey:
+    """The home folder's signing key (created on first use)."""
+
+    def __init__(self, home: Path) -> None:
+        self.dir = home / "keys"
+        self.private_path = self.dir / PRIVATE_NAME
+        self.public_path = self.dir / PUBLIC_NAME
+        self._private: Ed25519PrivateKey | None = None
+        self._fingerprint: str | None = None
+
+    def exists(self) -> bool:
+        return self.private_path.exists()
+
+    def private(self) -> Ed25519PrivateKey:
+        if self._private is None:
+            if not self.private_path.exists():
+                with FileLock(self.dir / ".audit-key.lock"):
+                    if not self.private_path.exists():
+                        self._create()
+            key = serialization.load_pem_private_key(self.private_path.read_bytes(), password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise UsageError(f"{self.private_path}: not an Ed25519 private key")
+            self._private = key
+        return self._private
+
+    def _create(self) -> None:
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        atomic_write(self.public_path, public_pem(key.public_key()), mode=0o644)
+        atomic_write(self.private_path, pem, mode=0o600)
+
+    def public(self) -> Ed25519PublicKey:
+        """The public key: from the private key when there is one, else from the .pub file."""
+        if self.private_path.exists():
+            return self.private().public_key()
+        if self.public_path.exists():
+            return load_public(self.public_path)
+        raise UsageError(
+            f"no audit key in {self.dir}: nothing has been recorded with this home folder yet"
+        )
+
+    def sign(self, message: bytes) -> str:
+        return base64.b64encode(self.private().sign(message)).decode()
+
+    def signing_fingerprint(self) -> str:
+        """The fingerprint of the key `sign` uses (creating the key on first use)."""
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.private().public_key())
+        return self._fingerprint

@@ -1,0 +1,153 @@
+"""structlog processors that turn a run event into the bytes of an audit record.
+
+`AuditTrail.record` hands its arguments to a structlog logger wrapped around the trail's sink;
+these processors run in order on the event dict:
+
+1. `redact_secrets`: every secret value avflow resolved is replaced by ``[REDACTED]``;
+2. `drop_bodies`: message bodies never reach the trail, whatever a plugin passes;
+3. `PersonalDataMasker`: when the client's profile says ``audit.personal_data: masked``,
+   addresses and subjects are masked (see docs/audit.md for what counts as each);
+4. `render_body`: the canonical bytes of the record's middle part (`format.encode_body`).
+
+The sink then adds sequence number, time and chain hashes under the client's lock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any
+
+from avflow import redact
+from avflow.audit.format import encode_body
+
+EventDict = MutableMapping[str, Any]
+
+BODY_KEYS = frozenset(
+    {"body", "html", "raw", "mime", "body_text", "body_html", "text_body", "html_body"}
+)
+BODY_OMITTED = "[body not recorded]"
+PERSONAL_KEYS = frozenset(
+    {
+        "subject",
+        "title",
+        "summary",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "sender",
+        "recipient",
+        "recipients",
+        "reply_to",
+        "address",
+        "addresses",
+        "email",
+        "attendee",
+        "attendees",
+        "organizer",
+        "filename",
+    }
+)
+ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# Text a plugin quoted in a description: "…", “…”, «…» (subjects, titles, file names).
+QUOTED = re.compile(r'"([^"\n]*)"|“([^”\n]*)”|«([^»\n]*)»')
+
+
+def mask_address(match: re.Match[str] | str) -> str:
+    """``mario.rossi@acme.example`` -> ``m***@a***.example``."""
+    text = match if isinstance(match, str) else match.group(0)
+    local, _, domain = text.partition("@")
+    host, _, tld = domain.rpartition(".")
+    return f"{local[:1]}***@{host[:1]}***.{tld}"
+
+
+def mask_text(text: str) -> str:
+    """A subject or title: its first character, then ``***``."""
+    if ADDRESS.fullmatch(text.strip()):
+        return mask_address(text.strip())
+    return f"{text[:1]}***" if text else text
+
+
+def mask_description(text: str) -> str:
+    def quoted(m: re.Match[str]) -> str:
+        whole = m.group(0)
+        return whole[0] + mask_text(whole[1:-1]) + whole[-1]
+
+    return ADDRESS.sub(mask_address, QUOTED.sub(quoted, text))
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, list | tuple):
+        return [_mask_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_value(v) for k, v in value.items()}
+    return value
+
+
+def mask_details(details: Any) -> Any:
+    if isinstance(details, dict):
+        return {
+            k: (_mask_value(v) if k.lower() in PERSONAL_KEYS else mask_details(v))
+            for k, v in details.items()
+        }
+    if isinstance(details, list):
+        return [mask_details(v) for v in details]
+    if isinstance(details, str):
+        return ADDRESS.sub(mask_address, details)
+    return details
+
+
+def redact_secrets(_logger: Any, _name: str, ed: EventDict) -> EventDict:
+    ed["description"] = redact.redact(ed.get("description"))
+    ed["details"] = redact.redact(ed.get("details") or {})
+    return ed
+
+
+def _without_bodies(details: Any) -> Any:
+    if isinstance(details, dict):
+        return {
+            k: (BODY_OMITTED if k.lower() in BODY_KEYS else _without_bodies(v))
+            for k, v in details.items()
+        }
+    if isinstance(details, list):
+        return [_without_bodies(v) for v in details]
+    return details
+
+
+def drop_bodies(_logger: Any, _name: str, ed: EventDict) -> EventDict:
+    ed["details"] = _without_bodies(ed["details"])
+    return ed
+
+
+class PersonalDataMasker:
+    """Masks addresses and subjects for clients whose profile asks for it."""
+
+    def __init__(self, masked: Callable[[str], bool]) -> None:
+        self.masked = masked
+
+    def __call__(self, _logger: Any, _name: str, ed: EventDict) -> EventDict:
+        if self.masked(ed["client"]):
+            if isinstance(ed.get("description"), str):
+                ed["description"] = mask_description(ed["description"])
+            ed["details"] = mask_details(ed["details"])
+        return ed
+
+
+def render_body(
+    _logger: Any, _name: str, ed: EventDict
+) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
+    """Last processor: ``(client, body bytes, event dict)`` for the sink's ``append``."""
+    body = encode_body(
+        ed["client"],
+        workflow=ed.get("workflow"),
+        run=ed.get("run"),
+        step=ed.get("step"),
+        event=ed["event"],
+        effect=ed.get("effect"),
+        description=ed.get("description"),
+        details=ed["details"],
+    )
+    return (ed["client"], body, ed), {}

@@ -1,0 +1,292 @@
+"""Checking a client's trail: the hash chain, then the signed checkpoints and seal against it.
+
+The chain shows an edited record (its hash no longer matches its bytes), a deleted, inserted or
+reordered one (the sequence numbers or the ``prev`` links break). Cutting records off the end
+leaves a valid but shorter chain: the checkpoints and the seal, kept in their own files and signed
+with the home folder's key (or checked against the public key the client holds), show that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from avflow.audit.checkpoints import (
+    CHECKPOINTS,
+    SEAL,
+    Checkpoint,
+    CheckpointError,
+    read_checkpoints,
+    read_seal,
+)
+from avflow.audit.format import GENESIS, HASH_MARK, PREV_MARK, client_prefix
+from avflow.audit.keys import check, fingerprint
+from avflow.audit.writer import month_files
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a trail, located as precisely as possible."""
+
+    message: str
+    seq: int | None = None
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = (
+            f"{self.file}:{self.line}: "
+            if self.file and self.line
+            else (f"{self.file}: " if self.file else "")
+        )
+        return where + self.message
+
+
+@dataclass
+class Verification:
+    """What `verify_trail` found."""
+
+    client: str
+    records: int = 0
+    files: list[str] = field(default_factory=list)
+    first_seq: int = 0
+    last_seq: int = 0
+    last_hash: str = GENESIS
+    checkpoints: int = 0
+    anchored_at: int = 0  # seq of the prune anchor the chain starts after (0: from the start)
+    last_checkpoint: int = 0
+    sealed_at: int = 0
+    key: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_problem(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+
+MAX_PROBLEMS = 50
+
+
+def verify_trail(
+    directory: Path,
+    client: str,
+    public: Ed25519PublicKey | None,
+    extra_checkpoints: Iterable[Checkpoint] = (),
+) -> Verification:
+    """Check ``client``'s trail in ``directory`` (records, ``checkpoints.jsonl``, ``seal.json``).
+
+    ``public`` is the key the checkpoints must be signed with; None skips the signature check
+    (a warning says so). ``extra_checkpoints`` are ones the client kept from an earlier bundle.
+    """
+    result = Verification(client)
+    result.key = fingerprint(public) if public is not None else None
+    problems = result.problems
+    checkpoints, seal = _read_signed(directory, client, public, list(extra_checkpoints), result)
+    anchors = [cp for cp in checkpoints if cp.kind == "anchor"]
+    by_seq: dict[int, list[Checkpoint]] = {}
+    for cp in checkpoints + ([seal] if seal else []):
+        by_seq.setdefault(cp.seq, []).append(cp)
+
+    prefix = client_prefix(client)
+    sha256 = hashlib.sha256
+    expected = 0  # the next seq, once the first record is read
+    last = GENESIS.encode()
+    count = 0
+    last_at: tuple[str | None, int | None] = (None, None)
+    files = month_files(directory)
+    result.files = [p.name for p in files]
+    for path in files:
+        name = path.name
+        with open(path, "rb") as f:
+            for n, raw in enumerate(f, 1):
+                line = raw[:-1]
+                if (
+                    raw[-1:] != b"\n"
+                    or line[-75:-66] != HASH_MARK
+                    or line[-149:-140] != PREV_MARK
+                    or line[:7] != b'{"seq":'
+                ):
+                    problems.append(
+                        Problem("not a complete audit record (cut short or edited)", None, name, n)
+                    )
+                    if len(problems) >= MAX_PROBLEMS:
+                        return result
+                    continue
+                comma = line.find(b",", 7)
+                try:
+                    seq = int(line[7:comma])
+                except ValueError:
+                    problems.append(
+                        Problem("its sequence number is not a number (edited)", None, name, n)
+                    )
+                    continue
+                h = sha256(line[:-75])
+                h.update(b"}")
+                digest = h.hexdigest().encode()
+                own = line[-66:-2]
+                prev = line[-140:-76]
+                count += 1
+                problem = None
+                if digest != own:
+                    problem = f"record seq {seq} was edited: its hash does not match its content"
+                elif not line.startswith(prefix, comma + 36):
+                    problem = f"record seq {seq} does not belong to client {client!r}"
+                elif expected == 0:
+                    problem = _check_start(seq, prev, anchors, result)
+                elif seq != expected:
+                    if seq > expected:
+                        gone = (
+                            f"seq {expected}"
+                            if seq == expected + 1
+                            else f"seq {expected}..{seq - 1}"
+                        )
+                        problem = (
+                            f"record seq {seq} follows seq {expected - 1}: record {gone} deleted"
+                        )
+                    else:
+                        problem = (
+                            f"record seq {seq} is out of place after seq {expected - 1}: "
+                            "records reordered or inserted"
+                        )
+                elif prev != last:
+                    problems.append(
+                        Problem(
+                            f"record seq {seq - 1} was replaced: record seq {seq} does not chain to it",
+                            seq - 1,
+                            *last_at,
+                        )
+                    )
+                if problem:
+                    problems.append(Problem(problem, seq, name, n))
+                    if len(problems) >= MAX_PROBLEMS:
+                        return result
+                cps = by_seq.get(seq)
+                if cps and digest == own:
+                    for cp in cps:
+                        if cp.hash.encode() != own:
+                            problems.append(
+                                Problem(
+                                    f"record seq {seq} differs from the one signed in the {cp.kind} checkpoint of {cp.time}: "
+                                    f"the trail was rewritten up to seq {seq}",
+                                    seq,
+                                    name,
+                                    n,
+                                )
+                            )
+                if expected == 0:
+                    result.first_seq = seq
+                expected = seq + 1
+                last = own
+                last_at = (name, n)
+    result.records = count
+    result.last_seq = expected - 1 if expected else result.anchored_at
+    result.last_hash = last.decode()
+    _check_end(result, checkpoints, seal, files)
+    return result
+
+
+def _check_start(
+    seq: int, prev: bytes, anchors: list[Checkpoint], result: Verification
+) -> str | None:
+    if seq == 1:
+        return (
+            None if prev == GENESIS.encode() else "record seq 1 does not start the chain (inserted)"
+        )
+    for anchor in anchors:
+        if anchor.seq == seq - 1:
+            result.anchored_at = anchor.seq
+            if anchor.hash.encode() != prev:
+                return (
+                    f"record seq {seq} does not follow the signed prune anchor at seq {anchor.seq}"
+                )
+            return None
+    return f"the trail starts at record seq {seq}: records 1..{seq - 1} were deleted (no signed prune anchor)"
+
+
+def _check_end(
+    result: Verification, checkpoints: list[Checkpoint], seal: Checkpoint | None, files: list[Path]
+) -> None:
+    last = result.last_seq
+    name = files[-1].name if files else None
+    for cp in [*checkpoints, *([seal] if seal else [])]:
+        if cp.seq > last:
+            gone = f"seq {last + 1}" if cp.seq == last + 1 else f"seq {last + 1}..{cp.seq}"
+            result.problems.append(
+                Problem(
+                    f"record {gone} missing: the trail ends at seq {last} but the {cp.kind} checkpoint of {cp.time} "
+                    f"signed seq {cp.seq} (records were cut off the end)",
+                    last + 1,
+                    name,
+                )
+            )
+            break
+    signed = [cp.seq for cp in checkpoints if cp.kind != "anchor"]
+    result.last_checkpoint = max(signed, default=0)
+    result.sealed_at = seal.seq if seal else 0
+    if result.records and not checkpoints and seal is None:
+        result.problems.append(
+            Problem(
+                "the trail has no signed checkpoint: checkpoints.jsonl and seal.json are missing"
+            )
+        )
+    elif result.records and seal is None:
+        result.warnings.append(
+            "no seal.json: records written after the last checkpoint cannot be checked for truncation"
+        )
+
+
+def _read_signed(
+    directory: Path,
+    client: str,
+    public: Ed25519PublicKey | None,
+    extra: list[Checkpoint],
+    result: Verification,
+) -> tuple[list[Checkpoint], Checkpoint | None]:
+    """Read checkpoints and seal; drop (and report) any whose signature or client is wrong."""
+    good: list[Checkpoint] = []
+    seal: Checkpoint | None = None
+    try:
+        listed = [
+            (CHECKPOINTS, i, cp)
+            for i, cp in enumerate(read_checkpoints(directory / CHECKPOINTS), 1)
+        ]
+        sealed = read_seal(directory / SEAL)
+    except CheckpointError as exc:
+        result.problems.append(Problem(str(exc).split(": ", 1)[1], None, exc.path.name, exc.line))
+        return good, None
+    listed += [("--anchor", i, cp) for i, cp in enumerate(extra, 1)]
+    if sealed is not None:
+        listed.append((SEAL, 1, sealed))
+    if public is None:
+        result.warnings.append("signatures not checked: no public key")
+    for source, line, cp in listed:
+        if cp.client != client:
+            result.problems.append(
+                Problem(
+                    f"checkpoint for client {cp.client!r}, not {client!r}", cp.seq, source, line
+                )
+            )
+        elif public is not None and not check(public, cp.sig, cp.message()):
+            result.problems.append(
+                Problem(
+                    f"checkpoint at seq {cp.seq} is not signed by key {fingerprint(public)}",
+                    cp.seq,
+                    source,
+                    line,
+                )
+            )
+        elif source == SEAL:
+            seal = cp
+        else:
+            good.append(cp)
+    result.checkpoints = len(good)
+    return good, seal

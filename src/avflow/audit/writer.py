@@ -1,0 +1,368 @@
+"""Appending records to a client's chain, and signing checkpoints as it grows."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from avflow.audit import pipeline
+from avflow.audit.checkpoints import (
+    CHECKPOINTS,
+    SEAL,
+    Checkpoint,
+    append_checkpoint,
+    last_checkpoint,
+    write_seal,
+)
+from avflow.audit.format import GENESIS, line_hashes, line_seq, seal_line, utc_stamp
+from avflow.audit.keys import AuditKey
+from avflow.errors import AvflowError
+from avflow.fsutil import fsync_dir
+from avflow.models import AuditSettings
+
+MONTH_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9].jsonl"
+HOURLY = timedelta(hours=1)
+log = structlog.get_logger("avflow.audit")
+
+
+def last_line(path: Path) -> bytes | None:
+    """The last non-empty line of ``path`` (without its newline), read from the end."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        block = 4096
+        data = b""
+        while size > 0:
+            step = min(block, size)
+            size -= step
+            f.seek(size)
+            data = f.read(step) + data
+            lines = data.rstrip(b"\n").split(b"\n")
+            if len(lines) > 1 or size == 0:
+                return lines[-1] or None
+            block *= 2
+    return None
+
+
+def month_files(directory: Path) -> list[Path]:
+    """A client's record files, oldest month first."""
+    return sorted(directory.glob(MONTH_GLOB)) if directory.is_dir() else []
+
+
+@dataclass
+class _Tail:
+    """What the writer knows of the end of a client's chain (checked against the file's size)."""
+
+    path: str
+    month: str
+    size: int
+    seq: int
+    hash: str
+    cp_seq: int
+    cp_time: datetime | None
+
+
+class AuditError(AvflowError):
+    """A trail that cannot be appended to (its end is unreadable)."""
+
+    exit_code = 1
+
+
+class _Sink:
+    """The structlog "logger" at the end of the pipeline: appends to the chain."""
+
+    def __init__(self, trail: AuditTrail) -> None:
+        self.trail = trail
+
+    def msg(self, client: str, body: bytes, ed: dict[str, Any]) -> dict[str, Any]:
+        return self.trail._append(client, body, ed)
+
+
+class AuditTrail:
+    """Appends records to each client's own chain under ``$AVFLOW_HOME/audit/<client>/``.
+
+    Appends take the client's lock (a thread lock and an ``flock``), so the service and a manual
+    ``avflow trigger`` can write to one trail at once without forking the chain. Records are
+    fsynced by `sync` (the engine calls it at the end of every run), which also rewrites the
+    client's seal; checkpoints are signed as the chain grows (see `avflow.audit.checkpoints`).
+    """
+
+    def __init__(self, home: Path, clock: Callable[[], datetime] | None = None) -> None:
+        self.home = home
+        self.root = home / "audit"
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.key = AuditKey(home)
+        self._settings: dict[str, AuditSettings] = {}
+        self._locks: dict[str, _ClientLock] = {}
+        self._guard = threading.Lock()
+        self._tails: dict[str, _Tail] = {}
+        self._dirty: dict[str, set[str]] = {}
+        self._unsealed: set[str] = set()
+        self._log = structlog.wrap_logger(
+            _Sink(self),
+            processors=[
+                pipeline.redact_secrets,
+                pipeline.drop_bodies,
+                pipeline.PersonalDataMasker(self._masked),
+                pipeline.render_body,
+            ],
+            wrapper_class=structlog.BoundLogger,
+            cache_logger_on_first_use=True,
+        )
+
+    # -- settings ---------------------------------------------------------------------------------
+    def configure(self, client: str, settings: AuditSettings | None) -> None:
+        """Apply a client's ``audit:`` profile settings (masking, checkpoint interval)."""
+        self._settings[client] = settings or AuditSettings()
+
+    def settings(self, client: str) -> AuditSettings:
+        return self._settings.get(client) or AuditSettings()
+
+    def _masked(self, client: str) -> bool:
+        s = self._settings.get(client)
+        return s is not None and s.personal_data == "masked"
+
+    # -- paths ------------------------------------------------------------------------------------
+    def client_dir(self, client: str) -> Path:
+        return self.root / client
+
+    def files(self, client: str) -> list[Path]:
+        return month_files(self.client_dir(client))
+
+    def client_lock(self, client: str) -> _ClientLock:
+        """The lock every writer of ``client``'s trail holds (prune takes it too)."""
+        lock = self._locks.get(client)
+        if lock is None:
+            with self._guard:
+                lock = self._locks.setdefault(
+                    client, _ClientLock(self.client_dir(client) / ".lock")
+                )
+        return lock
+
+    # -- writing ----------------------------------------------------------------------------------
+    def record(
+        self,
+        client: str,
+        event: str,
+        *,
+        workflow: str | None = None,
+        run: str | None = None,
+        step: str | None = None,
+        effect: str | None = None,
+        description: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Append one record to ``client``'s trail and return it."""
+        rec: dict[str, Any] = self._log.msg(
+            event,
+            client=client,
+            workflow=workflow,
+            run=run,
+            step=step,
+            effect=effect,
+            description=description,
+            details=details or {},
+        )
+        return rec
+
+    def _append(self, client: str, body: bytes, ed: dict[str, Any]) -> dict[str, Any]:
+        with self.client_lock(client):
+            now = self.clock().astimezone(UTC)
+            stamp = utc_stamp(now)
+            tail = self._current_tail(client, stamp[:7])
+            line, digest = seal_line(tail.seq + 1, stamp, body, tail.hash)
+            fd = os.open(tail.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+                size = os.fstat(fd).st_size
+            finally:
+                os.close(fd)
+            prev = tail.hash
+            tail.size, tail.seq, tail.hash = size, tail.seq + 1, digest
+            self._dirty.setdefault(client, set()).add(tail.path)
+            self._unsealed.add(client)
+            kind = self._checkpoint_due(client, tail, now)
+            if kind:
+                self._checkpoint(client, tail, now, kind)
+        return {
+            "seq": tail.seq,
+            "time": stamp,
+            "client": client,
+            "workflow": ed.get("workflow"),
+            "run": ed.get("run"),
+            "step": ed.get("step"),
+            "event": ed["event"],
+            "effect": ed.get("effect"),
+            "description": ed.get("description"),
+            "details": ed["details"],
+            "prev": prev,
+            "hash": digest,
+        }
+
+    def _current_tail(self, client: str, month: str) -> _Tail:
+        """The end of the chain, re-read from disk only when another writer has moved it."""
+        tail = self._tails.get(client)
+        if tail is not None:
+            try:
+                unchanged = os.stat(tail.path).st_size == tail.size
+            except FileNotFoundError:
+                unchanged = tail.size == 0
+            if unchanged:
+                if month <= tail.month:  # (a clock set back keeps writing to the newest file)
+                    return tail
+                path = os.path.join(self.client_dir(client), f"{month}.jsonl")
+                if not os.path.exists(path):
+                    tail.path, tail.month, tail.size = path, month, 0
+                    return tail
+        tail = self._load_tail(client, self.client_dir(client) / f"{month}.jsonl")
+        self._tails[client] = tail
+        return tail
+
+    def _load_tail(self, client: str, month_path: Path) -> _Tail:
+        directory = self.client_dir(client)
+        directory.mkdir(parents=True, exist_ok=True)
+        seq, digest = 0, GENESIS
+        files = month_files(directory)
+        for path in reversed(files):
+            _repair_torn_end(path)
+            line = last_line(path)
+            if line:
+                hashes, n = line_hashes(line), line_seq(line)
+                if hashes is None or n is None:
+                    raise AuditError(
+                        f"{path}: the last audit record is not readable; run `avflow audit verify {client}`"
+                    )
+                seq, digest = n, hashes[1]
+                break
+        if seq == 0:
+            anchor = last_checkpoint(directory / CHECKPOINTS)
+            if anchor is not None and anchor.kind == "anchor":  # everything was pruned
+                seq, digest = anchor.seq, anchor.hash
+        # Never write into a month older than the newest file (a clock set back).
+        path = max([month_path, *files[-1:]], key=lambda p: p.name)
+        size = path.stat().st_size if path.exists() else 0
+        cp = last_checkpoint(directory / CHECKPOINTS)
+        cp_time = datetime.fromisoformat(cp.time.replace("Z", "+00:00")) if cp else None
+        return _Tail(str(path), path.stem, size, seq, digest, cp.seq if cp else 0, cp_time)
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def _checkpoint_due(self, client: str, tail: _Tail, now: datetime) -> str | None:
+        if tail.cp_time is None:
+            return "first"
+        if tail.seq - tail.cp_seq >= self.settings(client).checkpoint_every:
+            return "every"
+        if now - tail.cp_time >= HOURLY:
+            return "hourly"
+        return None
+
+    def _checkpoint(self, client: str, tail: _Tail, now: datetime, kind: str) -> Checkpoint:
+        self._sync_files(client)  # a signature never names records that are not on disk
+        cp = self.sign(client, tail.seq, tail.hash, now, kind)
+        append_checkpoint(self.client_dir(client) / CHECKPOINTS, cp)
+        tail.cp_seq, tail.cp_time = tail.seq, now
+        return cp
+
+    def sign(self, client: str, seq: int, digest: str, now: datetime, kind: str) -> Checkpoint:
+        unsigned = Checkpoint(
+            client, seq, digest, utc_stamp(now), kind, self.key.signing_fingerprint()
+        )
+        return replace(unsigned, sig=self.key.sign(unsigned.message()))
+
+    def _sync_files(self, client: str) -> None:
+        for path in self._dirty.pop(client, set()):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            fsync_dir(Path(path).parent)
+
+    def sync(self) -> None:
+        """fsync what was written since the last sync and seal each client's chain at its end."""
+        with self._guard:
+            clients = sorted(self._unsealed)
+        for client in clients:
+            with self.client_lock(client):
+                if client not in self._unsealed:
+                    continue
+                self._unsealed.discard(client)
+                self._sync_files(client)
+                tail = self._current_tail(client, utc_stamp(self.clock())[:7])
+                if tail.seq:
+                    cp = self.sign(client, tail.seq, tail.hash, self.clock(), "seal")
+                    write_seal(self.client_dir(client) / SEAL, cp)
+
+    def forget(self, client: str) -> None:
+        """Drop what is cached of ``client``'s chain (after the files were changed on purpose)."""
+        self._tails.pop(client, None)
+
+    # -- reading ----------------------------------------------------------------------------------
+    def records(self, client: str) -> list[dict[str, Any]]:
+        """Every record of ``client``'s trail, oldest first (parsed; use `verify` to check them)."""
+        out = []
+        for path in self.files(client):
+            with open(path, "rb") as f:
+                out += [json.loads(line) for line in f if line.strip()]
+        return out
+
+
+class _ClientLock:
+    """A thread lock plus an ``flock`` on the client's ``.lock`` file (kept open, reopened after fork)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self._fd = -1
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        try:
+            if self._pid != os.getpid():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self.lock.release()
+
+    def __del__(self) -> None:
+        if self._fd >= 0 and self._pid == os.getpid():
+            os.close(self._fd)
+
+
+def _repair_torn_end(path: Path) -> None:
+    """A record cut short by a power failure (no final newline) is removed before appending.
+
+    It was never fsynced nor signed; keeping it would make every later record unverifiable.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with open(path, "rb+") as f:
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return
+        data_start = max(0, size - (1 << 16))
+        f.seek(data_start)
+        chunk = f.read()
+        cut = chunk.rfind(b"\n")
+        keep = data_start + cut + 1 if cut >= 0 else 0
+        f.truncate(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    log.warning("removed a partly written audit record", file=str(path), bytes=size - keep)
