@@ -82,6 +82,8 @@ class Engine:
         self.clock = clock or Clock()
         self.state = state or State(home / "state.db")
         self.audit = audit or AuditTrail(home, self.clock.now)
+        for client in project.clients.values():  # masking and checkpoint interval (docs/audit.md)
+            self.audit.configure(client.id, client.profile.audit)
         self.vault = Vault(home)
         self._tz: dict[str, ZoneInfo] = {}
         # Called with ("before" | "after", key) around each performed effect: the test harness
