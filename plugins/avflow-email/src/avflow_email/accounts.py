@@ -1,0 +1,35 @@
+"""Opening the mailbox of an account, whatever its type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import avflow
+from avflow_email import oauth
+from avflow_email.backend import Mailbox
+from avflow_email.imap import ImapMailbox
+from avflow_email.maildir import MaildirMailbox
+from avflow_email.settings import ImapSettings, MaildirSettings
+
+
+def open_mailbox(account: avflow.Account[Any]) -> Mailbox:
+    """Connect (IMAP) or open (Maildir) the account's mailbox."""
+    s = account.settings
+    if isinstance(s, MaildirSettings):
+        return MaildirMailbox(account.name, s.path, s.create)
+    assert isinstance(s, ImapSettings)
+    if s.auth != "xoauth2":
+        return ImapMailbox(account.name, s)
+    assert s.oauth is not None
+    try:
+        return ImapMailbox(account.name, s, oauth.access_token(s.oauth))
+    except avflow.StepFailed as exc:
+        if "login failed" not in str(exc):
+            raise
+        # The cached or configured access token expired early: refresh once and retry.
+        return ImapMailbox(account.name, s, oauth.access_token(s.oauth, force=True))
+
+
+def sender_address(account: avflow.Account[Any]) -> str:
+    s = account.settings
+    return s.address or getattr(s, "username", "") or f"{account.name}@localhost"

@@ -1,0 +1,269 @@
+"""The IMAP mailbox: few round trips (one STATUS, chunked header FETCHes, one MOVE per folder)."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+import avflow
+from avflow_email.backend import DELETED, FolderState, uid_set
+from avflow_email.match import Needs
+from avflow_email.message import Mail, attachments_from_structure, parse_headers
+from avflow_email.settings import ImapSettings
+
+
+def _b(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+class ImapMailbox:
+    """One IMAP connection for one step. Folder names are str (modified UTF-7 is handled)."""
+
+    kind = "imap"
+
+    def __init__(self, name: str, settings: ImapSettings, access_token: str | None = None) -> None:
+        self.name = name
+        self.s = settings
+        self.where = f"account {name!r} ({settings.host}:{settings.effective_port})"
+        self.selected: str | None = None
+        with self.guard("cannot connect"):
+            self.client = self._connect()
+        try:
+            with self.guard("login failed"):
+                if settings.auth == "xoauth2":
+                    self.client.oauth2_login(settings.username, access_token or "")
+                else:
+                    self.client.login(settings.username, settings.password or "")
+        except BaseException:
+            self._drop()
+            raise
+        with self.guard("capability"):
+            self.caps = {_b(c).upper() for c in self.client.capabilities()}
+
+    def _connect(self) -> IMAPClient:
+        s = self.s
+        context = ssl.create_default_context(cafile=s.ca_file)
+        if s.security == "tls":
+            return IMAPClient(s.host, s.effective_port, ssl=True, ssl_context=context, timeout=s.timeout)
+        client = IMAPClient(s.host, s.effective_port, ssl=False, timeout=s.timeout)
+        if s.security == "starttls":
+            try:
+                client.starttls(context)
+            except BaseException:
+                client.shutdown()
+                raise
+        return client
+
+    @contextmanager
+    def guard(self, doing: str) -> Iterator[None]:
+        """Turn what the network and the server say into one clear line."""
+        try:
+            yield
+        except avflow.StepFailed:
+            raise
+        except ssl.SSLCertVerificationError as exc:
+            raise avflow.StepFailed(f"{self.where}: the server's certificate was rejected "
+                                    f"({exc.verify_message}); set ca_file if it is self-signed") from None
+        except ssl.SSLError as exc:
+            raise avflow.StepFailed(f"{self.where}: TLS failed: {exc.reason or exc}") from None
+        except LoginError:
+            raise avflow.StepFailed(f"{self.where}: login failed for {self.s.username!r}: "
+                                    "wrong user name, password or token") from None
+        except (IMAPClientAbortError, ConnectionError, TimeoutError, EOFError) as exc:
+            raise avflow.StepFailed(f"{self.where}: connection lost ({doing}): {exc or type(exc).__name__}") from None
+        except socket.gaierror as exc:
+            raise avflow.StepFailed(f"{self.where}: unknown host: {exc.strerror}") from None
+        except OSError as exc:
+            raise avflow.StepFailed(f"{self.where}: {doing}: {exc.strerror or exc}") from None
+        except IMAPClientError as exc:
+            raise avflow.StepFailed(f"{self.where}: {doing}: {_b(exc)}") from None
+
+    # -- folders ----------------------------------------------------------------------------------
+    def status(self, folder: str) -> FolderState:
+        items = ["UIDVALIDITY", "UIDNEXT", "MESSAGES"]
+        if "CONDSTORE" in self.caps:
+            items.append("HIGHESTMODSEQ")
+        try:
+            with self.guard(f"STATUS {folder}"):
+                st = self.client.folder_status(folder, items)
+        except avflow.StepFailed as exc:
+            if "exist" in str(exc).lower():
+                raise avflow.StepFailed(f"{self.where}: folder {folder!r} does not exist") from None
+            raise
+        return FolderState(int(st[b"UIDVALIDITY"]), int(st[b"UIDNEXT"]),
+                           int(st[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in st else None, int(st[b"MESSAGES"]))
+
+    def select(self, folder: str) -> FolderState:
+        try:
+            with self.guard(f"SELECT {folder}"):
+                info = self.client.select_folder(folder)
+        except avflow.StepFailed as exc:
+            if "exist" in str(exc).lower():
+                raise avflow.StepFailed(f"{self.where}: folder {folder!r} does not exist") from None
+            raise
+        self.selected = folder
+        return FolderState(int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)) or None,
+                           int(info[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in info else None,
+                           int(info.get(b"EXISTS", 0)))
+
+    def folder_exists(self, folder: str) -> bool:
+        with self.guard("LIST"):
+            return bool(self.client.folder_exists(folder))
+
+    def create_folder(self, folder: str) -> None:
+        with self.guard(f"CREATE {folder}"):
+            if not self.client.folder_exists(folder):
+                self.client.create_folder(folder)
+                with suppress(IMAPClientError):
+                    self.client.subscribe_folder(folder)
+
+    def special_folder(self, use: str, default: str) -> str:
+        with self.guard("LIST"):
+            found = self.client.find_special_folder(use.encode()) if "SPECIAL-USE" in self.caps else None
+        return str(found) if found else default
+
+    # -- reading ----------------------------------------------------------------------------------
+    def new_messages(self, after: Any) -> list[int]:
+        last = int(after or 0)
+        with self.guard("SEARCH"):
+            found = self.client.search(["UID", f"{last + 1}:*"])
+        # "UID n:*" always includes the last message, even when its UID is below n.
+        return sorted(int(u) for u in found if int(u) > last)
+
+    def fetch(self, uids: Sequence[Any], needs: Needs) -> list[Mail]:
+        fields = " ".join(sorted(h.upper() for h in needs.headers))
+        items = ["RFC822.SIZE", "FLAGS", f"BODY.PEEK[HEADER.FIELDS ({fields})]"]
+        if needs.age:
+            items.append("INTERNALDATE")
+        mails: list[Mail] = []
+        ordered = sorted(int(u) for u in uids)
+        for i in range(0, len(ordered), self.s.fetch_chunk):
+            chunk = ordered[i : i + self.s.fetch_chunk]
+            with self.guard("FETCH headers"):
+                data = self.client.fetch(uid_set(chunk), items)
+            for uid in chunk:
+                d = data.get(uid)
+                if d is None:  # expunged meanwhile
+                    continue
+                raw = next((v for k, v in d.items() if k.startswith(b"BODY[HEADER")), b"") or b""
+                mails.append(Mail(uid, parse_headers(raw), int(d.get(b"RFC822.SIZE", 0)),
+                                  tuple(_b(f) for f in d.get(b"FLAGS", ())), d.get(b"INTERNALDATE")))
+        return mails
+
+    def load_structure(self, mails: Sequence[Mail]) -> None:
+        if not mails:
+            return
+        with self.guard("FETCH BODYSTRUCTURE"):
+            data = self.client.fetch(uid_set(m.uid for m in mails), ["BODYSTRUCTURE"])
+        for m in mails:
+            bs = data.get(m.uid, {}).get(b"BODYSTRUCTURE")
+            m.attachments_ = attachments_from_structure(bs) if bs is not None else []
+
+    def fetch_full(self, uids: Sequence[Any]) -> dict[Any, bytes]:
+        if not uids:
+            return {}
+        out: dict[Any, bytes] = {}
+        ordered = sorted(int(u) for u in uids)
+        for i in range(0, len(ordered), 200):
+            with self.guard("FETCH body"):
+                data = self.client.fetch(uid_set(ordered[i : i + 200]), ["BODY.PEEK[]"])
+            out.update({uid: d.get(b"BODY[]") or b"" for uid, d in data.items()})
+        return out
+
+    def load_full(self, mails: Sequence[Mail]) -> None:
+        full = self.fetch_full([m.uid for m in mails])
+        for m in mails:
+            m.full = full.get(m.uid, b"")
+
+    # -- changing ---------------------------------------------------------------------------------
+    def set_flag(self, uids: Sequence[Any], flag: str, add: bool) -> None:
+        with self.guard("STORE"):
+            if add:
+                self.client.add_flags(uid_set(uids), [flag], silent=True)
+            else:
+                self.client.remove_flags(uid_set(uids), [flag], silent=True)
+
+    def add_label(self, uids: Sequence[Any], label: str) -> None:
+        with self.guard("STORE label"):
+            if "X-GM-EXT-1" in self.caps:
+                self.client.add_gmail_labels(uid_set(uids), [label], silent=True)
+            else:  # elsewhere a label is an IMAP keyword (what Thunderbird calls a tag)
+                self.client.add_flags(uid_set(uids), [label], silent=True)
+
+    def move(self, uids: Sequence[Any], dest: str) -> None:
+        """One ``UID MOVE``; or COPY + STORE \\Deleted + ``UID EXPUNGE`` of just these UIDs."""
+        with self.guard(f"MOVE to {dest}"):
+            if "MOVE" in self.caps:
+                self.client.move(uid_set(uids), dest)
+                return
+            if "UIDPLUS" not in self.caps:
+                raise avflow.StepFailed(f"{self.where}: the server offers neither MOVE nor UIDPLUS, "
+                                        "so a move could expunge other messages; not moving")
+            self.copy(uids, dest)
+            self.client.add_flags(uid_set(uids), [DELETED], silent=True)
+            self.client.uid_expunge(uid_set(uids))
+
+    def copy(self, uids: Sequence[Any], dest: str) -> None:
+        """Copy, skipping messages whose Message-ID is already in ``dest`` (safe to repeat)."""
+        with self.guard(f"COPY to {dest}"):
+            ids = self._message_ids(uids)
+            present = self.find_message_ids(dest, [i for i in ids.values() if i])
+            todo = [u for u in uids if not ids.get(u) or ids[u] not in present]
+            if todo:
+                self.client.copy(uid_set(todo), dest)
+
+    def _message_ids(self, uids: Sequence[Any]) -> dict[Any, str]:
+        data = self.client.fetch(uid_set(uids), ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+        out = {}
+        for uid, d in data.items():
+            raw = next((v for k, v in d.items() if k.startswith(b"BODY[HEADER")), b"") or b""
+            values = parse_headers(raw).get("message-id", [])
+            out[uid] = values[0].strip() if values else ""
+        return out
+
+    def find_message_ids(self, folder: str, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are in ``folder`` (searched with EXAMINE, so the selection is kept)."""
+        if not ids:
+            return set()
+        found: set[str] = set()
+        with self.guard(f"SEARCH {folder}"):
+            if not self.client.folder_exists(folder):
+                return set()
+            back = self.selected
+            self.client.select_folder(folder, readonly=True)
+            try:
+                for i in range(0, len(ids), 40):
+                    chunk = list(ids[i : i + 40])
+                    criteria: list[Any] = ["HEADER", "Message-ID", chunk[-1]]
+                    for mid in chunk[:-1]:
+                        criteria = ["OR", "HEADER", "Message-ID", mid, *criteria]
+                    uids = self.client.search(criteria)
+                    if uids:
+                        found.update(v for v in self._message_ids(uids).values() if v in chunk)
+            finally:
+                if back is not None:
+                    self.client.select_folder(back)
+        return found
+
+    def append(self, folder: str, data: bytes, flags: Sequence[str] = ()) -> None:
+        with self.guard(f"APPEND {folder}"):
+            if not self.client.folder_exists(folder):
+                self.client.create_folder(folder)
+            self.client.append(folder, data, flags=list(flags))
+
+    # -- closing ----------------------------------------------------------------------------------
+    def close(self) -> None:
+        try:
+            self.client.logout()
+        except Exception:
+            self._drop()
+
+    def _drop(self) -> None:
+        with suppress(Exception):
+            self.client.shutdown()

@@ -1,0 +1,120 @@
+"""The ``email.triage`` action: finish any interrupted plan, look at new mail, plan, perform.
+
+Per account + folder, the plugin cursor keeps ``folder:<account>:<folder>`` (UIDVALIDITY, the last
+UID looked at, UIDNEXT and HIGHESTMODSEQ; for a Maildir, the message keys looked at) and, while a
+plan is being carried out, ``plan:<account>:<folder>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import avflow
+from avflow_email import plan as planning
+from avflow_email.accounts import open_mailbox
+from avflow_email.backend import Mailbox
+from avflow_email.execute import Executor
+from avflow_email.rules import TriageParams
+
+
+def _merge(outputs: dict[str, Any], plan: dict[str, Any], ex: Executor) -> None:
+    for kind in ("rules", "destinations"):
+        for name, n in plan["counts"][kind].items():
+            outputs[kind][name] = outputs[kind].get(name, 0) + n
+    outputs["messages"] += plan["handled"]
+    outputs["matched"] += len(plan["handled"])
+    outputs["attachments"] += ex.attachments
+    outputs["sent"] += ex.sent
+    outputs["skipped"] += ex.skipped
+
+
+class Triage:
+    """One run of the action over one folder."""
+
+    def __init__(self, ctx: avflow.StepContext, params: TriageParams, account: avflow.Account[Any],
+                 box: Mailbox) -> None:
+        self.ctx = ctx
+        self.p = params
+        self.account = account
+        self.box = box
+        self.where = f"{account.name}:{params.folder}"
+        self.log = ctx.log.bind(account=account.name, folder=params.folder)
+        self.outputs: dict[str, Any] = {
+            "account": account.name, "folder": params.folder, "scanned": 0, "matched": 0,
+            "rules": {}, "destinations": {}, "messages": [], "attachments": [], "sent": [],
+            "skipped": [], "uidvalidity_changed": False,
+        }
+
+    def run(self) -> dict[str, Any]:
+        ctx, p = self.ctx, self.p
+        plan_key, folder_key = f"plan:{self.where}", f"folder:{self.where}"
+        pending = None if ctx.dry_run else ctx.cursor.get(plan_key)
+        if pending is not None:
+            self.finish(pending, plan_key, folder_key)
+        cursor = ctx.cursor.get(folder_key) or {}
+        status = self.box.status(p.folder)
+        if cursor and cursor.get("uidvalidity") != status.uidvalidity:
+            self.outputs["uidvalidity_changed"] = True
+            ctx.note(f"UIDVALIDITY of {p.folder} on {self.account.name} changed "
+                     f"({cursor.get('uidvalidity')} -> {status.uidvalidity}): every message is looked at again")
+            cursor = {}
+        if cursor and not p.rescan and cursor.get("token") == status.token:
+            self.log.debug("no new mail", token=status.token)
+            return self.outputs
+        selected = self.box.select(p.folder)
+        after = None if p.rescan else cursor.get("after")
+        mails, decided = planning.scan(self.box, p, after, ctx.now())
+        self.outputs["scanned"] = len(mails)
+        trash = self._trash() if any(a.delete for r in p.rules for a in r.actions) else "Trash"
+        plan = planning.build(p, self.account.name, selected.uidvalidity, mails, decided, trash)
+        plan["cursor"] = {
+            "uidvalidity": selected.uidvalidity, "token": selected.token,
+            "highestmodseq": selected.highestmodseq, "after": self._after(after, mails, plan),
+        }
+        if ctx.dry_run:
+            ex = Executor(ctx, self.account, self.box, plan)
+            ex.run(p.create_folders)
+            _merge(self.outputs, plan, ex)
+            return self.outputs
+        if plan["ops"]:
+            ctx.cursor.set(plan_key, plan)
+            self.finish(plan, plan_key, folder_key)
+        else:
+            ctx.cursor.set(folder_key, plan["cursor"])
+            _merge(self.outputs, plan, Executor(ctx, self.account, self.box, plan))
+        return self.outputs
+
+    def finish(self, plan: dict[str, Any], plan_key: str, folder_key: str) -> None:
+        """Carry out ``plan`` (new, or left by an interrupted run), then advance the cursor."""
+        current = self.box.select(plan["folder"])
+        if current.uidvalidity != plan["uidvalidity"]:
+            self.ctx.note(f"an unfinished plan for {plan['folder']} was dropped: the folder's "
+                          "UIDVALIDITY changed, its UIDs no longer name the same messages")
+            self.ctx.cursor.delete(plan_key)
+            return
+        ex = Executor(self.ctx, self.account, self.box, plan)
+        ex.run(self.p.create_folders)
+        self.ctx.cursor.set(folder_key, plan["cursor"])
+        self.ctx.cursor.delete(plan_key)
+        _merge(self.outputs, plan, ex)
+        self.log.info("triage done", handled=len(plan["handled"]), ops=len(plan["ops"]))
+
+    def _after(self, after: Any, mails: list[Any], plan: dict[str, Any]) -> Any:
+        if self.box.kind == "imap":
+            return max([int(after or 0), *(int(m.uid) for m in mails)])
+        moved = {u for op in plan["ops"] if op["op"] == "move" for u in op["uids"]}
+        return sorted((set(after or []) | {m.uid for m in mails}) - moved)
+
+    def _trash(self) -> str:
+        s = self.account.settings
+        return str(s.trash_folder or self.box.special_folder("\\Trash", "Trash"))
+
+
+def run(ctx: avflow.StepContext, params: TriageParams) -> dict[str, Any]:
+    """``email.triage``: sort the new messages of ``folder`` by ``rules``."""
+    account = ctx.account(params.account)
+    box = open_mailbox(account)
+    try:
+        return Triage(ctx, params, account, box).run()
+    finally:
+        box.close()
