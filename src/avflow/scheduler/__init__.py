@@ -1,0 +1,7 @@
+"""``avflow run``: the scheduler and background service (DESIGN.md section 5).
+
+Modules: `firing` (cron in the client's timezone, DST rules), `gating` (working hours, holidays,
+closed dates), `planner` (jobs, catch-up decisions), `store` (persisted next firings, heartbeat),
+`runner` (concurrency limits, overlap), `triggers` (event watchers), `notify` (failure notifier),
+`settings` (service.yaml), `service` (the long-running process).
+"""
