@@ -1,0 +1,393 @@
+"""``avflow audit``: show, verify, export, report, prune, pubkey (docs/audit.md)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+
+from avflow.cli import Obj, pass_obj
+from avflow.errors import UsageError
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(audit)
+
+
+@click.group()
+def audit() -> None:
+    """The clients' tamper-evident audit trails: show, verify, export, report, prune."""
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def _trail_dir(obj: Obj, client: str, must_exist: bool = True) -> Path:
+    if not CLIENT_ID.match(client):
+        raise UsageError(f"{client!r} is not a client id (a workflows folder name)")
+    directory = obj.app.audit.client_dir(client)
+    if must_exist and not directory.is_dir():
+        root = obj.app.audit.root
+        known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        raise UsageError(
+            f"no audit trail for client {client!r} in {root} "
+            f"(clients with a trail: {', '.join(known) or 'none'})"
+        )
+    return directory
+
+
+def _profile(obj: Obj, client: str) -> Any:
+    """The client's profile, or None when its folder cannot be loaded."""
+    project, _errors = obj.app.load()
+    c = project.clients.get(client)
+    return c.profile if c is not None else None
+
+
+def _tz(obj: Obj, client: str, override: str | None = None) -> ZoneInfo:
+    name = override or getattr(_profile(obj, client), "timezone", None) or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"--timezone {name!r}: unknown timezone (use an IANA name like Europe/Rome)"
+        ) from None
+
+
+def _when(option: str, value: str | None, tz: ZoneInfo) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{option} {value!r}: expected a date (YYYY-MM-DD) or a date and time "
+            "(YYYY-MM-DDTHH:MM)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def _filter(
+    obj: Obj,
+    client: str,
+    since: str | None,
+    until: str | None,
+    workflow: str | None,
+    events: tuple[str, ...],
+) -> Any:
+    from avflow.audit.export import Filter
+
+    tz = _tz(obj, client) if since or until else ZoneInfo("UTC")
+    return Filter(
+        _when("--since", since, tz),
+        _when("--until", until, tz),
+        workflow,
+        tuple(e for spec in events for e in spec.split(",") if e),
+    )
+
+
+def _filter_options(f: Any) -> Any:
+    f = click.option(
+        "--event",
+        "events",
+        multiple=True,
+        help="Only these events (repeatable; globs like 'effect.*').",
+    )(f)
+    f = click.option("--workflow", help="Only this workflow's records.")(f)
+    f = click.option("--until", help="Only records before this date/time (client's local time).")(f)
+    f = click.option("--since", help="Only records from this date/time on (client's local time).")(
+        f
+    )
+    return f
+
+
+# -- show ---------------------------------------------------------------------------------------------
+@audit.command()
+@click.argument("client")
+@_filter_options
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the records as JSON lines, exactly as stored."
+)
+@pass_obj
+def show(
+    obj: Obj,
+    client: str,
+    since: str | None,
+    until: str | None,
+    workflow: str | None,
+    events: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Show a client's audit records, oldest first, times in the client's timezone."""
+    from avflow.audit.export import iter_records, record_time
+
+    directory = _trail_dir(obj, client)
+    flt = _filter(obj, client, since, until, workflow, events)
+    if as_json:
+        out = sys.stdout.buffer
+        for line, _ in iter_records(directory, flt):
+            out.write(line)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    tz = _tz(obj, client)
+    table = Table(title=f"audit trail of {client} (times in {tz.key})", title_justify="left")
+    for col in ("seq", "time", "workflow", "step", "event", "description"):
+        table.add_column(col, justify="right" if col == "seq" else "left", overflow="fold")
+    n = 0
+    for _, rec in iter_records(directory, flt):
+        n += 1
+        table.add_row(
+            str(rec["seq"]),
+            record_time(rec).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+            rec.get("workflow") or "",
+            rec.get("step") or "",
+            rec.get("event") or "",
+            rec.get("description") or "",
+        )
+    console = Console(soft_wrap=False, highlight=False)
+    console.print(table) if n else click.echo("no records match")
+
+
+# -- verify -------------------------------------------------------------------------------------------
+@audit.command()
+@click.argument("client")
+@click.option(
+    "--pubkey",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Check signatures with this public key (the one the client holds) instead of the home folder's.",
+)
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A checkpoints.jsonl kept from an earlier bundle: the trail must still contain what it signs.",
+)
+@pass_obj
+def verify(obj: Obj, client: str, pubkey: Path | None, anchors: tuple[Path, ...]) -> None:
+    """Check a client's trail: hashes, order, checkpoints and seal. Exits 1 naming the first bad record."""
+    from avflow.audit.checkpoints import CheckpointError, read_checkpoints
+    from avflow.audit.keys import load_public
+    from avflow.audit.verify import verify_trail
+
+    directory = _trail_dir(obj, client)
+    trail = obj.app.audit
+    public = load_public(pubkey) if pubkey else (trail.key.public() if trail.key.exists() else None)
+    extra = []
+    for path in anchors:
+        if not path.exists():
+            raise UsageError(f"--anchor {path}: no such file")
+        try:
+            extra += read_checkpoints(path)
+        except CheckpointError as exc:
+            raise UsageError(str(exc)) from None
+    result = verify_trail(directory, client, public, extra)
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if result.ok:
+        source = f"the key in {pubkey}" if pubkey else "the home folder's key"
+        click.echo(
+            f"OK: client {client}: {result.records} records (seq {result.first_seq}..{result.last_seq}) "
+            f"in {len(result.files)} file(s); {result.checkpoints} checkpoint(s) and the seal at seq "
+            f"{result.sealed_at} verified with {source} {result.key}"
+        )
+        return
+    first = result.problems[0]
+    click.echo(f"FAILED: client {client}: first bad record: {first}")
+    for p in result.problems[1:10]:
+        click.echo(f"  also: {p}")
+    if len(result.problems) > 10:
+        click.echo(f"  and {len(result.problems) - 10} more problems")
+    sys.exit(1)
+
+
+# -- export -------------------------------------------------------------------------------------------
+@audit.command()
+@click.argument("client")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "bundle"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: records exactly as stored; csv: one row a record; bundle: a zip the client can verify.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write here. [default: standard output; CLIENT-audit-bundle.zip for a bundle]",
+)
+@_filter_options
+@pass_obj
+def export(
+    obj: Obj,
+    client: str,
+    fmt: str,
+    output: Path | None,
+    since: str | None,
+    until: str | None,
+    workflow: str | None,
+    events: tuple[str, ...],
+) -> None:
+    """Export a client's records (JSON lines or CSV), or the whole trail as a verification bundle."""
+    from avflow.audit import export as ex
+
+    directory = _trail_dir(obj, client)
+    if fmt == "bundle":
+        if since or until or workflow or events:
+            raise UsageError(
+                "a bundle holds the whole trail: --since, --until, --workflow and --event do not apply"
+            )
+        trail = obj.app.audit
+        dest = output or Path(f"{client}-audit-bundle.zip")
+        manifest = ex.bundle(directory, client, trail.key.public(), dest, trail.clock())
+        click.echo(
+            f"wrote {dest}: records seq {manifest['first_seq']}..{manifest['last_seq']}, key {manifest['key']}",
+            err=output is None,
+        )
+        return
+    flt = _filter(obj, client, since, until, workflow, events)
+    if fmt == "jsonl":
+        if output is None:
+            ex.write_jsonl(directory, flt, sys.stdout.buffer)
+        else:
+            with open(output, "wb") as fb:
+                n = ex.write_jsonl(directory, flt, fb)
+            click.echo(f"wrote {n} records to {output}", err=True)
+    else:
+        if output is None:
+            ex.write_csv(directory, flt, sys.stdout)
+        else:
+            with open(output, "w", newline="", encoding="utf-8") as ft:
+                n = ex.write_csv(directory, flt, ft)
+            click.echo(f"wrote {n} records to {output}", err=True)
+
+
+# -- report -------------------------------------------------------------------------------------------
+@audit.command()
+@click.argument("client")
+@click.option("--month", required=True, help="The month, YYYY-MM, in the client's local time.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The HTML file. [default: CLIENT-activity-YYYY-MM.html]",
+)
+@click.option(
+    "--bundle/--no-bundle",
+    default=True,
+    show_default=True,
+    help="Also write the verification bundle (CLIENT-audit-YYYY-MM.zip beside the report).",
+)
+@click.option(
+    "--timezone",
+    help="Override the client's timezone (e.g. for a client no longer in the workflows).",
+)
+@pass_obj
+def report(
+    obj: Obj, client: str, month: str, output: Path | None, bundle: bool, timezone: str | None
+) -> None:
+    """Write the client's monthly activity report: a self-contained HTML file (and a bundle)."""
+    from avflow.audit import export as ex
+    from avflow.audit import report as rp
+    from avflow.audit.retention import MONTH
+    from avflow.audit.verify import verify_trail
+
+    if not MONTH.match(month):
+        raise UsageError(f"--month {month!r}: expected a month as YYYY-MM")
+    directory = _trail_dir(obj, client)
+    project, _ = obj.app.load()
+    c = project.clients.get(client)
+    if c is None and timezone is None:
+        raise UsageError(
+            f"client {client!r} is not in {obj.workflows}: pass --timezone to report on its trail anyway"
+        )
+    tz = _tz(obj, client, timezone)
+    names = {wid: wf.name for wid, wf in c.workflows.items()} if c else {}
+    trail = obj.app.audit
+    public = trail.key.public() if trail.key.exists() else None
+    check = verify_trail(directory, client, public)
+    data = rp.build(
+        directory,
+        client,
+        c.profile.name if c else client,
+        tz.key,
+        month,
+        workflow_names=names,
+        verification=check,
+        now=trail.clock(),
+    )
+    dest = output or Path(f"{client}-activity-{month}.html")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(rp.render_html(data), encoding="utf-8")
+    click.echo(f"wrote {dest}: {data.totals.runs} runs, {data.totals.effects_total} effects")
+    if bundle and public is not None:
+        zdest = dest.with_name(f"{client}-audit-{month}.zip")
+        ex.bundle(directory, client, public, zdest, trail.clock())
+        click.echo(f"wrote {zdest}")
+    if not check.ok:
+        click.echo(f"warning: the trail does not verify: {check.problems[0]}", err=True)
+        sys.exit(1)
+
+
+# -- prune --------------------------------------------------------------------------------------------
+@audit.command()
+@click.argument("client")
+@click.option("--before", required=True, help="Remove the months before this one (YYYY-MM).")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_obj
+def prune(obj: Obj, client: str, before: str, dry_run: bool, yes: bool) -> None:
+    """Remove whole months older than the client's retention (audit.retention_years), and record it."""
+    from avflow.audit import retention
+
+    _trail_dir(obj, client)
+    profile = _profile(obj, client)
+    if profile is None:
+        raise UsageError(
+            f"cannot load client {client!r} from {obj.workflows}: pruning needs its "
+            "audit.retention_years (run `avflow validate`)"
+        )
+    years = profile.audit.retention_years
+    trail = obj.app.audit
+    trail.configure(client, profile.audit)
+    now = trail.clock().astimezone(UTC)
+    plan = retention.plan(trail, client, before, years, now)
+    what = retention.describe(plan)
+    if dry_run:
+        click.echo(f"would prune {what}")
+        return
+    if not yes:
+        click.confirm(f"Prune {what} from the audit trail of {client}?", abort=True)
+    done = retention.prune(trail, client, before, years, now)
+    click.echo(
+        f"pruned {retention.describe(done)}; a signed anchor and an audit.pruned record were written"
+    )
+
+
+# -- pubkey -------------------------------------------------------------------------------------------
+@audit.command()
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the key here."
+)
+@pass_obj
+def pubkey(obj: Obj, output: Path | None) -> None:
+    """Print the public key that signs checkpoints (give it to clients, out of band)."""
+    from avflow.audit.keys import fingerprint, public_pem
+
+    key = obj.app.audit.key
+    public = key.private().public_key()  # made now if nothing has been recorded yet
+    pem = public_pem(public)
+    if output:
+        output.write_bytes(pem)
+        click.echo(f"wrote {output} (fingerprint {fingerprint(public)})")
+    else:
+        click.echo(pem.decode(), nl=False)
+        click.echo(f"fingerprint {fingerprint(public)}", err=True)
