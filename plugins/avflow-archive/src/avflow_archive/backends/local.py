@@ -1,0 +1,108 @@
+"""``type: local``: an archive that is a folder on this machine.
+
+Writes go to a hidden temporary file in the destination folder, are fsynced, then published
+with ``link()``, which fails if the name is taken: a filed document is never replaced, even by
+a concurrent writer. The folder is fsynced after, so the new name survives a power cut.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from avflow_archive.backends.base import CHUNK, ABSENT, Absent, Existing, Store, partial_name
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStore(Store):
+    """A local folder as an archive root."""
+
+    def __init__(self, root: Path, retention_years: int = 0) -> None:
+        self.root = root
+        self.real_root = Path(os.path.realpath(root))
+        self.label = f"local:{root}"
+        self.retention_years = retention_years
+
+    def _full(self, rel: PurePosixPath) -> Path:
+        return self.real_root.joinpath(*rel.parts)
+
+    def inside(self, rel: PurePosixPath) -> bool:
+        real = os.path.realpath(self._full(rel))
+        return os.path.commonpath([real, self.real_root]) == str(self.real_root)
+
+    def stat(self, rel: PurePosixPath) -> Existing | Absent:
+        try:
+            st = os.lstat(self._full(rel))
+        except FileNotFoundError:
+            return ABSENT
+        except NotADirectoryError:
+            return Existing(None, is_dir=True)  # a parent is a file: the name cannot be used
+        if stat.S_ISREG(st.st_mode):
+            return Existing(st.st_size)
+        return Existing(None, is_dir=True)  # a folder, a symlink, a device: taken, not ours
+
+    def read_chunks(self, rel: PurePosixPath) -> Iterator[bytes]:
+        with open(self._full(rel), "rb") as f:
+            while chunk := f.read(CHUNK):
+                yield chunk
+
+    def _makedirs(self, folder: Path) -> None:
+        missing = []
+        current = folder
+        while not current.exists():
+            missing.append(current)
+            current = current.parent
+        for d in reversed(missing):
+            try:
+                d.mkdir()
+            except FileExistsError:
+                pass
+            fsync_dir(d.parent)
+        if not folder.is_dir():
+            raise FileExistsError(f"{folder} is not a folder")
+
+    def put(self, rel: PurePosixPath, source: Path, sha256: str, token: str, mime: str) -> None:
+        dest = self._full(rel)
+        folder = dest.parent
+        try:
+            self._makedirs(folder)
+        except (FileExistsError, NotADirectoryError):
+            raise FileExistsError(str(rel)) from None
+        tmp = folder / partial_name(token)
+        tmp.unlink(missing_ok=True)  # left by an interrupted attempt (maybe read-only)
+        shutil.copyfile(source, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o444 if self.retention_years else 0o644)
+        try:
+            os.link(tmp, dest)
+        except FileExistsError:
+            tmp.unlink(missing_ok=True)
+            raise
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV):
+                raise
+            # no hard links here (some network shares): check, then rename
+            if os.path.lexists(dest):
+                tmp.unlink(missing_ok=True)
+                raise FileExistsError(str(rel)) from None
+            os.rename(tmp, dest)
+        else:
+            tmp.unlink()
+        fsync_dir(folder)
+
+    def discard_partial(self, rel: PurePosixPath, token: str) -> None:
+        tmp = self._full(rel).parent / partial_name(token)
+        if tmp.is_file():
+            tmp.unlink()

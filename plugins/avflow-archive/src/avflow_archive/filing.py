@@ -1,0 +1,167 @@
+"""Filing one file: choose its rule and destination, write it once, index it.
+
+Every write is an effect in avflow's ledger, keyed by the content's SHA-256 and the intended
+destination, so a resumed run never writes twice: an interrupted write is reconciled by looking
+for the content at the destination (and its numbered variants) before anything is tried again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from avflow import StepContext, StepFailed
+
+from avflow_archive.backends import Store, file_into, find_existing, open_store
+from avflow_archive.index import ArchiveIndex
+from avflow_archive.items import FileVars, Incoming
+from avflow_archive.params import FilingParams
+from avflow_archive.rules import choose
+from avflow_archive.sanitize import archive_path, clean_component
+from avflow_archive.sniff import Content, extract_text, inspect
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class Filer:
+    """Files documents into one archive account for one step."""
+
+    def __init__(self, ctx: StepContext, params: FilingParams) -> None:
+        self.ctx = ctx
+        self.params = params
+        self.account = ctx.account(params.account)
+        self.settings = self.account.settings
+        self.store: Store = open_store(self.account, dry_run=ctx.dry_run, base=getattr(ctx.client, "folder", None))
+        self.index = ArchiveIndex(ctx.data_dir / "index.db")
+        self.quarantine = PurePosixPath(self.settings.quarantine)
+        self.needs_text = any(r.match.needs_text for r in params.rules)
+        self.now = ctx.now()
+        self.retain_until = None
+        if self.settings.retention_years:
+            years = self.settings.retention_years
+            day = self.now.date()
+            try:
+                self.retain_until = day.replace(year=day.year + years).isoformat()
+            except ValueError:  # 29 February
+                self.retain_until = day.replace(year=day.year + years, day=28).isoformat()
+
+    def close(self) -> None:
+        self.store.close()
+        self.index.close()
+
+    # -- one file ---------------------------------------------------------------------------------
+    def file(self, item: Incoming) -> dict[str, Any]:
+        """File ``item``; return where it went (an entry of the step's outputs)."""
+        content = inspect(item.path)
+        text = extract_text(item.path, content) if (self.needs_text or not self.ctx.dry_run) else ""
+        fvars = FileVars.build(item, content, self.ctx.client.tz, self.now)
+        rule = choose(self.params.rules, item, content, fvars.date, text)
+        entry: dict[str, Any] = {
+            "name": fvars.name, "source": item.source, "sha256": content.sha256, "size": content.size,
+            "type": content.type, "rule": rule.name if rule else None,
+        }
+        if rule is not None and rule.skip:
+            return {**entry, "status": "skipped", "path": None}
+        template = rule.path if rule is not None and rule.path else self.params.path
+        if template is None:
+            return {**entry, "status": "unmatched", "path": None}
+        if rule is not None:
+            fvars = FileVars.build(item, content, self.ctx.client.tz, self.now, rule.name)
+        reason = None
+        try:
+            rendered = self.ctx.render(template, file=fvars)
+        except Exception as exc:  # an undefined attribute, a filter error: keep the file safe
+            reason = f"the path template failed: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+            rendered = ""
+        dest = None
+        if reason is None:
+            checked = archive_path(rendered)
+            dest, reason = checked.path, checked.reason
+            if dest is not None and not self.store.inside(dest):
+                dest, reason = None, "the path leads out of the archive through a symbolic link"
+        if dest is None:
+            return self._quarantine(item, content, fvars, text, entry, reason or "unknown")
+        return self._place(item, content, dest, text, entry)
+
+    def _effect(self, key: str, description: str, kind: str, rel: PurePosixPath, item: Incoming,
+                content: Content) -> dict[str, Any] | None:
+        token = _digest(key)[:24]
+
+        def perform() -> dict[str, Any]:
+            return file_into(self.store, rel, item.path, content.sha256, content.size, token,
+                             content.type).as_result()
+
+        def reconcile() -> dict[str, Any] | None:
+            found = find_existing(self.store, rel, content.sha256, content.size)
+            self.store.discard_partial(rel, token)
+            return None if found is None else {"path": str(found), "status": "filed"}
+
+        try:
+            result = self.ctx.effect(key, description, perform, kind=kind, reconcile=reconcile)
+        except OSError as exc:
+            raise StepFailed(f"cannot write {self.store.describe(rel)}: {exc.strerror or exc}") from None
+        return dict(result) if result is not None else None
+
+    def _place(self, item: Incoming, content: Content, dest: PurePosixPath, text: str,
+               entry: dict[str, Any]) -> dict[str, Any]:
+        ctx, client, account = self.ctx, self.ctx.client.id, self.params.account
+        key = f"file:{account}:{content.sha256}:{_digest(str(dest))[:16]}"
+        if ctx.effect_status(key) is None:
+            known = self.index.by_hash(client, account, content.sha256)
+            if known is not None:
+                if not ctx.dry_run:
+                    self.index.record_duplicate(client=client, account=account, sha256=content.sha256,
+                                                path=known.path, name=entry["name"], source=item.source,
+                                                sender=item.sender, date=_iso(item.date), run_id=ctx.run.id,
+                                                seen_at=self.now.isoformat())
+                return {**entry, "status": "duplicate", "path": known.path}
+        if ctx.dry_run:
+            found = find_existing(self.store, dest, content.sha256, content.size)
+            ctx.effect(key, f"file {entry['name']} as {self.store.describe(dest)}", lambda: None, kind="archive.file")
+            if found is not None:
+                return {**entry, "status": "duplicate", "path": str(found)}
+            return {**entry, "status": "would_file", "path": str(dest)}
+        result = self._effect(key, f"file {entry['name']} as {self.store.describe(dest)}", "archive.file",
+                              dest, item, content)
+        assert result is not None
+        self._index(item, content, result["path"], text, entry, "filed")
+        if result["status"] == "duplicate":
+            self.index.record_duplicate(client=client, account=account, sha256=content.sha256,
+                                        path=result["path"], name=entry["name"], source=item.source,
+                                        sender=item.sender, date=_iso(item.date), run_id=ctx.run.id,
+                                        seen_at=self.now.isoformat())
+        return {**entry, "status": result["status"], "path": result["path"]}
+
+    def _quarantine(self, item: Incoming, content: Content, fvars: FileVars, text: str,
+                    entry: dict[str, Any], reason: str) -> dict[str, Any]:
+        ctx = self.ctx
+        dest = self.quarantine / clean_component(f"{content.sha256[:12]}-{fvars.name}")
+        key = f"quarantine:{self.params.account}:{content.sha256}"
+        description = f"quarantine {entry['name']} as {self.store.describe(dest)}: {reason}"
+        if ctx.dry_run:
+            ctx.effect(key, description, lambda: None, kind="archive.quarantine")
+            return {**entry, "status": "would_quarantine", "path": str(dest), "reason": reason}
+        if ctx.effect_status(key) is None:
+            ctx.note(f"quarantined {entry['name']}: {reason}", sha256=content.sha256, source=item.source)
+        result = self._effect(key, description, "archive.quarantine", dest, item, content)
+        assert result is not None
+        self._index(item, content, result["path"], text, entry, "quarantined", reason)
+        return {**entry, "status": "quarantined", "path": result["path"], "reason": reason}
+
+    def _index(self, item: Incoming, content: Content, path: str, text: str, entry: dict[str, Any],
+               status: str, reason: str | None = None) -> None:
+        self.index.record(
+            client=self.ctx.client.id, account=self.params.account, path=path, sha256=content.sha256,
+            size=content.size, type=content.type, name=entry["name"], source=item.source,
+            sender=item.sender, subject=item.subject, date=_iso(item.date), run_id=self.ctx.run.id,
+            status=status, filed_at=self.now.isoformat(), text=text, reason=reason,
+            retain_until=self.retain_until,
+        )

@@ -1,0 +1,194 @@
+"""The archive index: every filed document, searchable (SQLite FTS5).
+
+It lives in the plugin's own data folder, ``$AVFLOW_HOME/plugins/archive/index.db``: avflow's
+public API gives a plugin its own folder and no access to the core's ``state.db``, and the
+index is the plugin's to rebuild or migrate. One row per document per archive account; a
+duplicate (identical content filed again) is a row of its own table pointing at the original.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    client TEXT NOT NULL,
+    account TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    sender TEXT NOT NULL DEFAULT '',
+    subject TEXT NOT NULL DEFAULT '',
+    date TEXT,
+    filed_at TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    status TEXT NOT NULL,          -- filed | quarantined
+    reason TEXT,
+    retain_until TEXT,
+    UNIQUE (client, account, path)
+);
+CREATE INDEX IF NOT EXISTS documents_by_hash ON documents (client, account, sha256);
+CREATE INDEX IF NOT EXISTS documents_by_date ON documents (client, filed_at);
+CREATE TABLE IF NOT EXISTS duplicates (
+    client TEXT NOT NULL,
+    account TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,            -- the document already filed
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    sender TEXT NOT NULL DEFAULT '',
+    date TEXT,
+    seen_at TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    UNIQUE (client, account, sha256, source, name, run_id)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+    name, path, sender, subject, text, tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+
+
+@dataclass(frozen=True)
+class Document:
+    """An index row, as the CLI and the filing step read it."""
+
+    client: str
+    account: str
+    path: str
+    sha256: str
+    size: int
+    type: str
+    name: str
+    source: str
+    sender: str
+    subject: str
+    date: str | None
+    filed_at: str
+    status: str
+    reason: str | None
+    retain_until: str | None
+    snippet: str = ""
+
+
+def _doc(row: sqlite3.Row, snippet: str = "") -> Document:
+    return Document(row["client"], row["account"], row["path"], row["sha256"], row["size"], row["type"],
+                    row["name"], row["source"], row["sender"], row["subject"], row["date"],
+                    row["filed_at"], row["status"], row["reason"], row["retain_until"], snippet)
+
+
+def fts_query(text: str) -> str:
+    """A user's words as an FTS5 query: every word must appear; ``word*`` is a prefix."""
+    terms = []
+    for m in re.finditer(r"(\w+)(\*?)", text, re.UNICODE):
+        terms.append('"' + m.group(1).replace('"', "") + '"' + m.group(2))
+    return " AND ".join(terms)
+
+
+class ArchiveIndex:
+    """``index.db`` in the plugin's data folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- writing ----------------------------------------------------------------------------------
+    def record(self, *, client: str, account: str, path: str, sha256: str, size: int, type: str,
+               name: str, source: str, sender: str, subject: str, date: str | None, run_id: str,
+               status: str, filed_at: str, text: str = "", reason: str | None = None,
+               retain_until: str | None = None) -> None:
+        """Add a filed (or quarantined) document; recording it again changes nothing."""
+        now = filed_at
+        with self.tx() as db:
+            cur = db.execute(
+                """INSERT INTO documents (client, account, path, sha256, size, type, name, source, sender,
+                       subject, date, filed_at, run_id, status, reason, retain_until)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (client, account, path) DO NOTHING""",
+                (client, account, path, sha256, size, type, name, source, sender, subject, date, now,
+                 run_id, status, reason, retain_until),
+            )
+            if cur.rowcount:
+                db.execute("INSERT INTO documents_fts (rowid, name, path, sender, subject, text) VALUES (?, ?, ?, ?, ?, ?)",
+                           (cur.lastrowid, name, path, sender, subject, text))
+
+    def record_duplicate(self, *, client: str, account: str, sha256: str, path: str, name: str, source: str,
+                         sender: str, date: str | None, run_id: str, seen_at: str) -> None:
+        now = seen_at
+        with self.tx() as db:
+            db.execute(
+                """INSERT INTO duplicates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT DO NOTHING""",
+                (client, account, sha256, path, name, source, sender, date, now, run_id),
+            )
+
+    # -- reading ----------------------------------------------------------------------------------
+    def by_hash(self, client: str, account: str, sha256: str) -> Document | None:
+        row = self.db.execute(
+            "SELECT * FROM documents WHERE client = ? AND account = ? AND sha256 = ? AND status = 'filed' ORDER BY id LIMIT 1",
+            (client, account, sha256),
+        ).fetchone()
+        return None if row is None else _doc(row)
+
+    def search(self, client: str, query: str, *, account: str | None = None, limit: int = 20) -> list[Document]:
+        match = fts_query(query)
+        if not match:
+            return []
+        sql = """SELECT d.*, snippet(documents_fts, -1, '[', ']', ' … ', 12) AS snip
+                 FROM documents_fts JOIN documents d ON d.id = documents_fts.rowid
+                 WHERE documents_fts MATCH ? AND d.client = ?"""
+        args: list[Any] = [match, client]
+        if account:
+            sql += " AND d.account = ?"
+            args.append(account)
+        sql += " ORDER BY bm25(documents_fts) LIMIT ?"
+        args.append(limit)
+        return [_doc(r, r["snip"]) for r in self.db.execute(sql, args)]
+
+    def list(self, client: str, *, since: str | None = None, account: str | None = None,
+             status: str | None = None, limit: int | None = None) -> list[Document]:
+        sql = "SELECT * FROM documents WHERE client = ?"
+        args: list[Any] = [client]
+        if since:
+            sql += " AND filed_at >= ?"
+            args.append(since)
+        if account:
+            sql += " AND account = ?"
+            args.append(account)
+        if status:
+            sql += " AND status = ?"
+            args.append(status)
+        sql += " ORDER BY filed_at, id"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_doc(r) for r in self.db.execute(sql, args)]
+
+    def duplicates(self, client: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM duplicates WHERE client = ? ORDER BY seen_at", (client,))]
