@@ -102,6 +102,7 @@ def verify_trail(
     last = GENESIS.encode()
     count = 0
     last_at: tuple[str | None, int | None] = (None, None)
+    gaps: list[tuple[int, int, int]] = []  # (problem index, first missing seq, seq found instead)
     files = month_files(directory)
     result.files = [p.name for p in files]
     for path in files:
@@ -157,6 +158,7 @@ def verify_trail(
                             f"record seq {seq} is out of place after seq {expected - 1}: "
                             "records reordered or inserted"
                         )
+                        _reordered(problems, gaps, seq)
                 elif prev != last:
                     problems.append(
                         Problem(
@@ -166,6 +168,8 @@ def verify_trail(
                         )
                     )
                 if problem:
+                    if seq > expected > 0:
+                        gaps.append((len(problems), expected, seq))
                     problems.append(Problem(problem, seq, name, n))
                     if len(problems) >= MAX_PROBLEMS:
                         return result
@@ -194,6 +198,20 @@ def verify_trail(
     return result
 
 
+def _reordered(problems: list[Problem], gaps: list[tuple[int, int, int]], seq: int) -> None:
+    """A "missing" record that turns up later was moved, not deleted: say so in the first problem."""
+    for index, first_missing, found in gaps:
+        if first_missing <= seq < found:
+            p = problems[index]
+            problems[index] = Problem(
+                f"record seq {found} is out of place after seq {first_missing - 1}: records reordered "
+                f"(seq {seq} comes later)",
+                p.seq,
+                p.file,
+                p.line,
+            )
+
+
 def _check_start(
     seq: int, prev: bytes, anchors: list[Checkpoint], result: Verification
 ) -> str | None:
@@ -217,18 +235,18 @@ def _check_end(
 ) -> None:
     last = result.last_seq
     name = files[-1].name if files else None
-    for cp in [*checkpoints, *([seal] if seal else [])]:
-        if cp.seq > last:
-            gone = f"seq {last + 1}" if cp.seq == last + 1 else f"seq {last + 1}..{cp.seq}"
-            result.problems.append(
-                Problem(
-                    f"record {gone} missing: the trail ends at seq {last} but the {cp.kind} checkpoint of {cp.time} "
-                    f"signed seq {cp.seq} (records were cut off the end)",
-                    last + 1,
-                    name,
-                )
+    beyond = [cp for cp in [*checkpoints, *([seal] if seal else [])] if cp.seq > last]
+    if beyond:
+        cp = max(beyond, key=lambda c: c.seq)
+        gone = f"seq {last + 1}" if cp.seq == last + 1 else f"seq {last + 1}..{cp.seq}"
+        result.problems.append(
+            Problem(
+                f"record {gone} missing: the trail ends at seq {last} but the {cp.kind} checkpoint of "
+                f"{cp.time} signed seq {cp.seq} (records were cut off the end)",
+                last + 1,
+                name,
             )
-            break
+        )
     signed = [cp.seq for cp in checkpoints if cp.kind != "anchor"]
     result.last_checkpoint = max(signed, default=0)
     result.sealed_at = seal.seq if seal else 0
