@@ -58,7 +58,8 @@ def clean_component(value: object, *, fallback: str = FALLBACK) -> str:
     text = "".join(ch if _visible(ch) else ("_" if ch in "\t\r\n" else "") for ch in text)
     text = _SEPARATORS.sub("_", text)
     text = _SPACES.sub(" ", text)
-    text = sanitize_filename(text, platform="universal", replacement_text="_", max_len=4096)
+    text = _truncate(text.strip(" "))  # first, so that the extension is what survives
+    text = sanitize_filename(text, platform="universal", replacement_text="_", max_len=MAX_COMPONENT_BYTES)
     text = _truncate(text.strip(" ."))
     text = text.strip(" .")
     if not text:
