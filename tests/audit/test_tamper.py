@@ -32,7 +32,9 @@ class Trail:
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.files = {p: p.read_bytes().splitlines(keepends=True) for p in sorted(directory.glob("2*.jsonl"))}
+        self.files = {
+            p: p.read_bytes().splitlines(keepends=True) for p in sorted(directory.glob("2*.jsonl"))
+        }
 
     def where(self, seq: int) -> tuple[Path, int]:
         for path, lines in self.files.items():
@@ -62,7 +64,9 @@ class Trail:
             prev = json.loads(self.files[path][i])["hash"]
 
 
-def forge(line: bytes, *, seq: int | None = None, prev: str | None = None, description: str | None = None) -> bytes:
+def forge(
+    line: bytes, *, seq: int | None = None, prev: str | None = None, description: str | None = None
+) -> bytes:
     """Rewrite a record keeping avflow's layout, with a correct own hash."""
     body = re.sub(rb',"hash":"[0-9a-f]{64}"\}\n$', b"", line)
     if seq is not None:
@@ -70,8 +74,11 @@ def forge(line: bytes, *, seq: int | None = None, prev: str | None = None, descr
     if prev is not None:
         body = re.sub(rb'"prev":"[0-9a-f]{64}"$', b'"prev":"' + prev.encode() + b'"', body)
     if description is not None:
-        body = re.sub(rb'"description":(".*?"|null),"details"',
-                      b'"description":' + json.dumps(description).encode() + b',"details"', body)
+        body = re.sub(
+            rb'"description":(".*?"|null),"details"',
+            b'"description":' + json.dumps(description).encode() + b',"details"',
+            body,
+        )
     digest = hashlib.sha256(body + b"}").hexdigest()
     return body + b',"hash":"' + digest.encode() + b'"}\n'
 
@@ -92,7 +99,9 @@ def trail(audit_harness: Harness, cli: Callable[..., Any], tmp_path: Path) -> Tr
     return t
 
 
-def check_fails(cli: Callable[..., Any], trail: Trail, named: str, *, pubkey: Path | None = None) -> str:
+def check_fails(
+    cli: Callable[..., Any], trail: Trail, named: str, *, pubkey: Path | None = None
+) -> str:
     """verify exits 1 and its first line names the bad record; the standalone checker fails too."""
     args = ["audit", "verify", "acme"] + (["--pubkey", str(pubkey)] if pubkey else [])
     result = cli(*args)
@@ -151,11 +160,17 @@ def test_deleted_record_renumbered_and_rechained_is_caught_by_a_checkpoint(
 
 def test_inserted_record(trail: Trail, cli: Callable[..., Any]) -> None:
     path, i = trail.where(7)
-    fake = forge(trail.files[path][i], seq=8, prev=json.loads(trail.files[path][i])["hash"],
-                 description='move "Fattura 777" from x@example.com to Fatture')
+    fake = forge(
+        trail.files[path][i],
+        seq=8,
+        prev=json.loads(trail.files[path][i])["hash"],
+        description='move "Fattura 777" from x@example.com to Fatture',
+    )
     trail.files[path].insert(i + 1, fake)
     trail.save()
-    check_fails(cli, trail, "record seq 8 is out of place after seq 8: records reordered or inserted")
+    check_fails(
+        cli, trail, "record seq 8 is out of place after seq 8: records reordered or inserted"
+    )
 
 
 def test_inserted_copy_of_a_record(trail: Trail, cli: Callable[..., Any]) -> None:
@@ -173,27 +188,39 @@ def test_reordered_records(trail: Trail, cli: Callable[..., Any]) -> None:
     check_fails(cli, trail, "record seq 8 is out of place after seq 6")
 
 
-def test_records_moved_between_month_files_in_order_still_verify(trail: Trail, cli: Callable[..., Any]) -> None:
+def test_records_moved_between_month_files_in_order_still_verify(
+    trail: Trail, cli: Callable[..., Any]
+) -> None:
     jan, feb = trail.files
-    trail.files[feb].insert(0, trail.files[jan].pop())  # same order, other file: the chain is intact
+    trail.files[feb].insert(
+        0, trail.files[jan].pop()
+    )  # same order, other file: the chain is intact
     trail.save()
     assert cli("audit", "verify", "acme").code == 0
 
 
-def test_truncated_end_after_the_last_checkpoint_is_caught_by_the_seal(trail: Trail, cli: Callable[..., Any]) -> None:
+def test_truncated_end_after_the_last_checkpoint_is_caught_by_the_seal(
+    trail: Trail, cli: Callable[..., Any]
+) -> None:
     path = list(trail.files)[-1]
     del trail.files[path][-3:]
     trail.save()
-    check_fails(cli, trail, "record seq 46..48 missing: the trail ends at seq 45 but the seal checkpoint")
+    check_fails(
+        cli, trail, "record seq 46..48 missing: the trail ends at seq 45 but the seal checkpoint"
+    )
 
 
-def test_truncated_before_the_last_checkpoint_seal_removed_too(trail: Trail, cli: Callable[..., Any]) -> None:
+def test_truncated_before_the_last_checkpoint_seal_removed_too(
+    trail: Trail, cli: Callable[..., Any]
+) -> None:
     for path, i in reversed(trail.all()):
         if json.loads(trail.files[path][i])["seq"] >= 25:
             del trail.files[path][i]
     trail.save()
     (trail.dir / "seal.json").unlink()
-    check_fails(cli, trail, "record seq 25..47 missing: the trail ends at seq 24 but the every checkpoint")
+    check_fails(
+        cli, trail, "record seq 25..47 missing: the trail ends at seq 24 but the every checkpoint"
+    )
 
 
 def test_truncated_mid_record(trail: Trail, cli: Callable[..., Any]) -> None:
@@ -210,15 +237,27 @@ def test_whole_last_month_deleted(trail: Trail, cli: Callable[..., Any]) -> None
 
 def test_first_month_deleted(trail: Trail, cli: Callable[..., Any]) -> None:
     next(iter(trail.files)).unlink()
-    check_fails(cli, trail, "the trail starts at record seq 25: records 1..24 were deleted")
+    check_fails(
+        cli,
+        trail,
+        "the trail starts at record seq 25: records 1..24 deleted (no signed prune anchor)",
+    )
 
 
-def test_record_of_another_client_put_in(trail: Trail, cli: Callable[..., Any], audit_harness: Harness) -> None:
+def test_record_of_another_client_put_in(
+    trail: Trail, cli: Callable[..., Any], audit_harness: Harness
+) -> None:
     h = audit_harness
     h.client("other", name="Other")
     h.workflow("other", "inbox", WORKFLOW)
     assert h.run("other/inbox").ok
-    foreign = (h.home / "audit" / "other").glob("2*.jsonl").__next__().read_bytes().splitlines(keepends=True)[6]
+    foreign = (
+        (h.home / "audit" / "other")
+        .glob("2*.jsonl")
+        .__next__()
+        .read_bytes()
+        .splitlines(keepends=True)[6]
+    )
     path, i = trail.where(7)
     trail.files[path][i] = forge(foreign, seq=7, prev=json.loads(trail.files[path][i])["prev"])
     trail.rechain()
@@ -244,42 +283,75 @@ def test_home_key_replaced_and_everything_resigned_only_the_clients_pubkey_revea
     trail.save()
     keys = audit_harness.home / "keys"
     new = Ed25519PrivateKey.generate()
-    (keys / "audit-ed25519.pem").write_bytes(new.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    (keys / "audit-ed25519.pub.pem").write_bytes(new.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    (keys / "audit-ed25519.pem").write_bytes(
+        new.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    (keys / "audit-ed25519.pub.pem").write_bytes(
+        new.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     from avflow.audit.writer import AuditTrail
 
     forger = AuditTrail(audit_harness.home)
-    hashes = {json.loads(x)["seq"]: json.loads(x)["hash"] for lines in trail.files.values() for x in lines}
+    hashes = {
+        json.loads(x)["seq"]: json.loads(x)["hash"] for lines in trail.files.values() for x in lines
+    }
     cp_path = trail.dir / "checkpoints.jsonl"
     cps = [json.loads(x) for x in cp_path.read_text().splitlines()]
     from datetime import datetime
 
-    resigned = [forger.sign("acme", c["seq"], hashes[c["seq"]], datetime.fromisoformat(c["time"].replace("Z", "+00:00")),
-                            c["kind"]) for c in cps]
+    resigned = [
+        forger.sign(
+            "acme",
+            c["seq"],
+            hashes[c["seq"]],
+            datetime.fromisoformat(c["time"].replace("Z", "+00:00")),
+            c["kind"],
+        )
+        for c in cps
+    ]
     cp_path.write_text("".join(c.to_json() + "\n" for c in resigned))
     seal = json.loads((trail.dir / "seal.json").read_text())
-    new_seal = forger.sign("acme", seal["seq"], hashes[seal["seq"]],
-                           datetime.fromisoformat(seal["time"].replace("Z", "+00:00")), "seal")
+    new_seal = forger.sign(
+        "acme",
+        seal["seq"],
+        hashes[seal["seq"]],
+        datetime.fromisoformat(seal["time"].replace("Z", "+00:00")),
+        "seal",
+    )
     (trail.dir / "seal.json").write_text(new_seal.to_json() + "\n")
 
-    assert cli("audit", "verify", "acme").code == 0  # self-consistent with the home folder's (new) key
-    check_fails(cli, trail, "checkpoints.jsonl:1: checkpoint at seq 1 is not signed by key",
-                pubkey=tmp_path / "client-copy.pem")
+    assert (
+        cli("audit", "verify", "acme").code == 0
+    )  # self-consistent with the home folder's (new) key
+    check_fails(
+        cli,
+        trail,
+        "checkpoints.jsonl:1: checkpoint at seq 1 is not signed by key",
+        pubkey=tmp_path / "client-copy.pem",
+    )
 
 
 def test_anchor_from_an_earlier_bundle_reveals_a_truncation_with_checkpoints_cut_too(
     trail: Trail, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
     kept = tmp_path / "kept-checkpoints.jsonl"
-    shutil.copy(trail.dir / "checkpoints.jsonl", kept)  # what the client has from last month's bundle
+    shutil.copy(
+        trail.dir / "checkpoints.jsonl", kept
+    )  # what the client has from last month's bundle
     for path, i in reversed(trail.all()):
         if json.loads(trail.files[path][i])["seq"] >= 25:
             del trail.files[path][i]
     trail.save()
     cp_path = trail.dir / "checkpoints.jsonl"
-    cp_path.write_text("".join(x + "\n" for x in cp_path.read_text().splitlines()[:4]))  # 1, 11, 13, 23
+    cp_path.write_text(
+        "".join(x + "\n" for x in cp_path.read_text().splitlines()[:4])
+    )  # 1, 11, 13, 23
     (trail.dir / "seal.json").unlink()
     result = cli("audit", "verify", "acme")
     assert result.code == 0  # nothing left inside the home folder shows it
@@ -288,7 +360,9 @@ def test_anchor_from_an_earlier_bundle_reveals_a_truncation_with_checkpoints_cut
     assert result.code == 1 and "record seq 25..47 missing" in result.out.splitlines()[0]
 
 
-def test_verify_errors_a_user_can_make(trail: Trail, cli: Callable[..., Any], tmp_path: Path) -> None:
+def test_verify_errors_a_user_can_make(
+    trail: Trail, cli: Callable[..., Any], tmp_path: Path
+) -> None:
     unknown = cli("audit", "verify", "nobody")
     assert unknown.code == 2 and "no audit trail for client 'nobody'" in unknown.err
     assert "Traceback" not in unknown.err

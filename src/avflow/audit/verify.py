@@ -227,7 +227,10 @@ def _check_start(
                     f"record seq {seq} does not follow the signed prune anchor at seq {anchor.seq}"
                 )
             return None
-    return f"the trail starts at record seq {seq}: records 1..{seq - 1} were deleted (no signed prune anchor)"
+    start = max((a.seq + 1 for a in anchors if a.seq < seq), default=1)
+    gone = f"record seq {start}" if start == seq - 1 else f"records {start}..{seq - 1}"
+    after = f"after the prune anchor at seq {start - 1}" if start > 1 else "no signed prune anchor"
+    return f"the trail starts at record seq {seq}: {gone} deleted ({after})"
 
 
 def _check_end(
