@@ -58,9 +58,9 @@ class Gate:
         """Why a firing at ``instant`` may not run (a short phrase), or None if it may."""
         local = instant.astimezone(self.tz)
         day = local.date()
-        for start, end in self.closed:
-            if start <= day <= end:
-                return f"closed ({start}" + ("" if start == end else f" to {end}") + ")"
+        for first, last in self.closed:
+            if first <= day <= last:
+                return f"closed ({first}" + ("" if first == last else f" to {last}") + ")"
         if self.holidays is not None:
             name = holiday_name(*self.holidays, day)
             if name is not None:

@@ -136,7 +136,7 @@ class Planner:
 
     def collect(self, now: datetime) -> list[Decision]:
         """Pop every job due at ``now`` and decide what to run; reschedule each after ``now``."""
-        out = []
+        out: list[Decision] = []
         while True:
             due = self.next_due()
             if due is None or due > now:

@@ -1,0 +1,201 @@
+"""``avflow run``, ``avflow next``, ``avflow status``: the scheduler's commands."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from avflow.cli import Obj, pass_obj
+from avflow.errors import UsageError
+from avflow.loader import LoadedWorkflow, Project
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(run)
+    cli.add_command(next_firings)
+    cli.add_command(status)
+
+
+@click.command()
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Run what is due now (and missed firings, per catch_up), then exit.",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Service settings. [default: $AVFLOW_HOME/service.yaml if it exists]",
+)
+@click.option(
+    "--no-watch", is_flag=True, help="Do not reload when workflow files change (SIGHUP still does)."
+)
+@click.option(
+    "--max-runs", type=click.IntRange(min=1), default=None, help="Runs at once, all clients."
+)
+@click.option(
+    "--max-client-runs", type=click.IntRange(min=1), default=None, help="Runs at once per client."
+)
+@pass_obj
+def run(
+    obj: Obj,
+    once: bool,
+    config: Path | None,
+    no_watch: bool,
+    max_runs: int | None,
+    max_client_runs: int | None,
+) -> None:
+    """Run the scheduler in the foreground until SIGTERM or Ctrl-C (SIGHUP reloads).
+
+    Exits 0 after a clean stop; 2 on a configuration error or if a service already runs for this
+    home folder; with --once, 1 if a run failed.
+    """
+    from avflow.scheduler.service import Service
+    from avflow.scheduler.settings import load_settings
+    from avflow.scheduler.waking import clock_from_env
+
+    settings = load_settings(config or obj.home / "service.yaml", required=config is not None)
+    if max_runs is not None:
+        settings.concurrency.max_runs = max_runs
+    if max_client_runs is not None:
+        settings.concurrency.max_runs_per_client = max_client_runs
+    service = Service(
+        obj.workflows,
+        obj.home,
+        obj.pm,
+        clock=clock_from_env(),
+        settings=settings,
+        watch=not no_watch,
+        once=once,
+    )
+    code = service.run()
+    if code:
+        sys.exit(code)
+
+
+def _parse_from(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--from {value!r}: not an ISO time like 2026-03-29 or 2026-03-29T02:00+02:00"
+        ) from None
+
+
+def _select(project: Project, ref: str | None) -> list[LoadedWorkflow]:
+    if not ref:
+        return project.workflows()
+    if "/" in ref:
+        return [project.find(ref)]
+    if ref not in project.clients:
+        raise UsageError(
+            f"unknown client {ref!r} (clients: {', '.join(sorted(project.clients)) or 'none'})"
+        )
+    return list(project.clients[ref].workflows.values())
+
+
+def upcoming(
+    project: Project, wf: LoadedWorkflow, start: datetime, limit: int = 20_000
+) -> Iterator[datetime]:
+    """Firings of ``wf`` at or after ``start`` that gating lets run (at most ``limit`` examined)."""
+    from avflow.scheduler.planner import job_for
+
+    job = job_for(project.clients[wf.client], wf)
+    if job is None:
+        return
+    t = job.schedule.next_after(start - timedelta(microseconds=1))
+    for _ in range(limit):
+        if t is None:
+            return
+        if job.gate is None or job.gate.reason(t) is None:
+            yield t
+        t = job.schedule.next_after(t)
+
+
+@click.command("next")
+@click.argument("ref", required=False, metavar="[CLIENT[/WORKFLOW]]")
+@click.option("-n", "--count", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--from",
+    "from_",
+    metavar="ISO-TIME",
+    help="Start here instead of now; a time without offset is read in each client's timezone.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per firing.")
+@pass_obj
+def next_firings(obj: Obj, ref: str | None, count: int, from_: str | None, as_json: bool) -> None:
+    """Show the next firings (gating applied), in each client's local time."""
+    from avflow.scheduler.waking import clock_from_env
+
+    project = obj.app.project
+    start = _parse_from(from_)
+    now = clock_from_env().now()
+    streams = []
+    for wf in _select(project, ref):
+        tz = ZoneInfo(project.clients[wf.client].profile.timezone)
+        begin = (
+            now if start is None else (start.replace(tzinfo=tz) if start.tzinfo is None else start)
+        )
+        streams.append((t, wf.ref, wf, tz) for t in upcoming(project, wf, begin))
+    shown = 0
+    for t, _, wf, tz in heapq.merge(*streams, key=lambda x: (x[0], x[1])):
+        local = t.astimezone(tz)
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "client": wf.client,
+                        "workflow": wf.id,
+                        "time": local.isoformat(),
+                        "utc": t.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                        "timezone": tz.key,
+                    }
+                )
+            )
+        else:
+            click.echo(
+                f"{local:%a %Y-%m-%d %H:%M} {local.tzname():>5} ({local:%z})  {wf.ref:32} {wf.name}"
+            )
+        shown += 1
+        if shown >= count:
+            break
+    if not shown and not as_json:
+        click.echo("no upcoming firings")
+
+
+@click.command()
+@click.option(
+    "--json", "as_json", is_flag=True, help="The service and each workflow as JSON objects."
+)
+@pass_obj
+def status(obj: Obj, as_json: bool) -> None:
+    """Show the service's heartbeat and each workflow's last and next run; flag failing or silent ones."""
+    from avflow.scheduler.status import collect
+
+    report = collect(obj.app, obj.home)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    svc = report["service"]
+    click.echo(f"service: {svc['summary']}")
+    for w in report["workflows"]:
+        last = f"{w['last_status']} {w['last_run'][:16]}" if w["last_run"] else "never run"
+        nxt = w["next_local"][:16] if w["next_local"] else "-"
+        flags = " ".join(f.upper() for f in w["flags"])
+        click.echo(
+            f"  {w['client'] + '/' + w['workflow']:32} last: {last:28} next: {nxt:17} {flags}".rstrip()
+        )
+    problems = [w for w in report["workflows"] if w["flags"]]
+    if problems:
+        click.echo(f"{len(problems)} workflow(s) need attention")

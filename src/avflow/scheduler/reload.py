@@ -1,0 +1,99 @@
+"""Reloading workflows under a running service, keeping the last good version of a broken file."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from avflow.errors import ConfigError
+from avflow.loader import Client, Project
+
+log = structlog.get_logger("avflow.scheduler")
+
+
+def _path(err: ConfigError) -> Path | None:
+    if err.location is None:
+        return None
+    return Path(err.location.file).resolve()
+
+
+def merge(
+    old: Project | None, new: Project, errors: list[ConfigError]
+) -> tuple[Project, list[str]]:
+    """``new`` with the last good version (from ``old``) of every file that now has errors.
+
+    A broken ``client.yaml`` keeps the whole client as it was. Returns the merged project and
+    the refs (``client`` or ``client/workflow``) kept from ``old``.
+    """
+    kept: list[str] = []
+    if old is None:
+        return new, kept
+    bad = {p for p in map(_path, errors) if p is not None}
+    if any(e.location is None for e in errors) or not new.root.is_dir():
+        return old, ["everything"]  # e.g. the workflows folder is gone: change nothing
+    for cid, client in old.clients.items():
+        cdir = client.path.resolve()
+        if cid not in new.clients:
+            if cdir in bad or (cdir / "client.yaml") in bad or (cdir / "client.yml") in bad:
+                new.clients[cid] = client
+                kept.append(cid)
+            continue
+        fresh = new.clients[cid]
+        for wid, wf in client.workflows.items():
+            if wid not in fresh.workflows and wf.path.resolve() in bad:
+                fresh.workflows[wid] = wf
+                kept.append(f"{cid}/{wid}")
+    new.clients = dict(sorted(new.clients.items()))
+    return new, kept
+
+
+def same_client(a: Client, b: Client) -> bool:
+    return a.profile == b.profile
+
+
+class FileWatcher:
+    """Calls ``changed()`` when a ``.yaml``/``.yml`` file under ``root`` changes (watchfiles)."""
+
+    def __init__(
+        self, root: Path, changed: Callable[[], None], step_ms: int = 500, debounce_ms: int = 800
+    ) -> None:
+        self.root = root
+        self.changed = changed
+        self.step_ms = step_ms
+        self.debounce_ms = debounce_ms
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="file-watcher", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        import watchfiles
+
+        def wanted(change: watchfiles.Change, path: str) -> bool:
+            return path.endswith((".yaml", ".yml")) and "/." not in path
+
+        try:
+            for _ in watchfiles.watch(
+                self.root,
+                watch_filter=wanted,
+                stop_event=self.stop_event,
+                step=self.step_ms,
+                debounce=self.debounce_ms,
+                rust_timeout=0,
+                raise_interrupt=False,
+            ):
+                self.changed()
+        except Exception as exc:
+            log.error(
+                "cannot watch the workflows folder; reload with SIGHUP",
+                error=str(exc),
+                folder=str(self.root),
+            )
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(5)

@@ -1,0 +1,479 @@
+"""The long-running service behind ``avflow run`` (DESIGN.md section 5).
+
+One main loop owns the planner: it sleeps until the next firing or until woken (a signal, a
+finished run, a changed file, a trigger event), then dispatches what is due to the `Runner`.
+Order of things at start: take the home folder's service lock, finish runs a killed process left
+behind (`Engine.resume_interrupted`), apply each workflow's ``catch_up`` policy to the firings
+missed while nothing ran, then loop. SIGTERM/SIGINT: stop taking runs, give running ones
+``stop_timeout`` to finish, persist, exit 0. SIGHUP or a changed file: reload.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from avflow.audit import AuditTrail
+from avflow.clock import Clock
+from avflow.engine import Engine
+from avflow.errors import ConfigError, ConfigErrors, UsageError
+from avflow.fsutil import FileLock
+from avflow.loader import LoadedWorkflow, Loader, Project
+from avflow.plugins import PluginManager
+from avflow.scheduler.gating import Gate
+from avflow.scheduler.notify import FailureNotifier
+from avflow.scheduler.planner import ON_TIME, Decision, Job, Planner, job_for
+from avflow.scheduler.reload import FileWatcher, merge
+from avflow.scheduler.runner import Runner, Task
+from avflow.scheduler.settings import ServiceSettings
+from avflow.scheduler.store import ScheduleStore, iso
+from avflow.scheduler.triggers import Triggers
+from avflow.scheduler.waking import Waker, until
+from avflow.state import State
+from avflow.vault import Vault
+
+log = structlog.get_logger("avflow.scheduler")
+
+
+def service_lock(home: Path) -> FileLock:
+    return FileLock(home / "service.lock")
+
+
+class Service:
+    """``avflow run``: schedule, run, reload, stop cleanly."""
+
+    def __init__(
+        self,
+        workflows: Path,
+        home: Path,
+        pm: PluginManager,
+        *,
+        clock: Clock | None = None,
+        settings: ServiceSettings | None = None,
+        watch: bool = True,
+        once: bool = False,
+    ) -> None:
+        self.workflows = workflows
+        self.home = home
+        self.pm = pm
+        self.clock = clock or Clock()
+        self.settings = settings or ServiceSettings()
+        self.watch = watch
+        self.once = once
+        self.waker = Waker(self.clock)
+        self.planner = Planner()
+        self.stopping = False
+        self._reload: str | None = None
+        self._done: deque[Task] = deque()
+        self._lock = service_lock(home)
+        self.project: Project | None = None
+        self.engine: Engine | None = None
+        self.failed_runs = 0
+        self.ready = threading.Event()  # set once start-up is over (tests, bench)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until stopped (or, with ``once``, until what was due has run). Returns the exit code."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        if not self._lock.acquire():
+            pid = _read(self.home / "service.pid")
+            raise UsageError(
+                f"another avflow service is already running for {self.home}"
+                + (f" (pid {pid})" if pid else "")
+            )
+        try:
+            (self.home / "service.pid").write_text(f"{os.getpid()}\n")
+            return self._run()
+        finally:
+            (self.home / "service.pid").unlink(missing_ok=True)
+            self._lock.release()
+            self.waker.close()
+
+    def _run(self) -> int:
+        t0 = time.perf_counter()
+        self.state = State(self.home / "state.db")
+        self.audit = AuditTrail(self.home, self.clock.now)
+        self.store = ScheduleStore(self.state)
+        self.vault = Vault(self.home)
+        self.loader = Loader(self.pm.registry, secret_names=self.vault.names)
+        project, errors = self.loader.load(self.workflows)
+        if errors:
+            raise ConfigErrors(errors)
+        self._set_project(project)
+        self.notifier = FailureNotifier(
+            self.store, self.settings.notify.email, self.clock, self._recipients
+        )
+        self.pm.pm.register(self.notifier, name="avflow.notify")
+        self._signals()
+        now = self.clock.now()
+        self.store.set_status(
+            pid=os.getpid(),
+            started_at=iso(now),
+            heartbeat=iso(now),
+            state="running",
+            workflows=str(self.workflows.resolve()),
+            mode="once" if self.once else "service",
+        )
+        self.runner = Runner(
+            lambda: self._engine(),
+            self.settings.concurrency.max_runs,
+            self.settings.concurrency.max_runs_per_client,
+            self._finished,
+        )
+        self.triggers = Triggers(self.pm.registry, self.vault, self.fire_event)
+        self.watcher: FileWatcher | None = None
+        try:
+            resumed = self._engine().resume_interrupted()
+            for outcome in resumed:
+                log.info(
+                    "interrupted run finished",
+                    client=outcome.client,
+                    workflow=outcome.workflow,
+                    run=outcome.id,
+                    status=outcome.status,
+                )
+                self.failed_runs += outcome.status == "failed"
+            self._schedule_all(self.clock.now(), start=True)
+            n_jobs = len(self.planner.jobs)
+            log.info(
+                "service started",
+                workflows=len(self.project.workflows()) if self.project else 0,
+                scheduled=n_jobs,
+                seconds=round(time.perf_counter() - t0, 3),
+                pid=os.getpid(),
+                once=self.once,
+            )
+            if not self.once:
+                self.triggers.sync(self._project())
+                if self.watch:
+                    self.watcher = FileWatcher(
+                        self.workflows, lambda: self.request_reload("files changed")
+                    )
+                    self.watcher.start()
+            self.ready.set()
+            self._loop()
+        finally:
+            self._shutdown()
+        return 1 if (self.once and self.failed_runs) else 0
+
+    def _loop(self) -> None:
+        beat_every = self.settings.heartbeat
+        next_beat = time.monotonic() + beat_every
+        while not self.stopping:
+            if self._reload is not None:
+                reason, self._reload = self._reload, None
+                self.reload(reason)
+            self._drain_done()
+            now = self.clock.now()
+            if not self.once:
+                self._dispatch(self.planner.collect(now), now)
+            elif self.runner.idle() and not self._done:
+                return
+            if time.monotonic() >= next_beat:
+                self.store.set_status(heartbeat=iso(now))
+                next_beat = time.monotonic() + beat_every
+            if self.stopping or self._reload is not None or self._done:
+                continue
+            wait = until(
+                now, None if self.once else self.planner.next_due(), next_beat - time.monotonic()
+            )
+            self.waker.wait(max(wait, 0.0))
+
+    def _shutdown(self) -> None:
+        log.info("service stopping")
+        if hasattr(self, "runner"):
+            self.runner.stop()  # queued tasks never started: their firings stay pending in state.db
+            if self.watcher is not None:
+                self.watcher.stop()
+            self.triggers.stop_all()
+            if not self.runner.wait_idle(self.settings.stop_timeout):
+                log.warning(
+                    "runs still going after stop_timeout; they resume at the next start",
+                    stop_timeout=self.settings.stop_timeout,
+                )
+            self._drain_done()
+            self._persist(self.planner.jobs.values())
+            self.notifier.close()
+            self.pm.pm.unregister(name="avflow.notify")
+            self.store.set_status(state="stopped", heartbeat=iso(self.clock.now()))
+            self.audit.sync()
+        log.info("service stopped")
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.waker.wake()
+
+    def request_reload(self, reason: str) -> None:
+        self._reload = reason
+        self.waker.wake()
+
+    def _signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        signal.signal(signal.SIGHUP, lambda *_: self.request_reload("SIGHUP"))
+        signal.set_wakeup_fd(self.waker.wfd, warn_on_full_buffer=False)
+
+    # -- project and jobs -------------------------------------------------------------------------
+    def _project(self) -> Project:
+        assert self.project is not None
+        return self.project
+
+    def _engine(self) -> Engine:
+        assert self.engine is not None
+        return self.engine
+
+    def _set_project(self, project: Project) -> None:
+        self.project = project
+        self.engine = Engine(
+            self.home, self.pm, project, clock=self.clock, state=self.state, audit=self.audit
+        )
+
+    def _recipients(self, client: str) -> list[str]:
+        c = self._project().clients.get(client)
+        if c is not None and c.profile.notify is not None and c.profile.notify.email:
+            return [c.profile.notify.email]
+        return []
+
+    def _jobs(self, project: Project) -> dict[tuple[str, str], Job]:
+        gates: dict[str, Gate] = {}
+        jobs = {}
+        for client in project.clients.values():
+            for wf in client.workflows.values():
+                job = job_for(client, wf, gates)
+                if job is not None:
+                    jobs[job.key] = job
+        return jobs
+
+    def _schedule_all(self, now: datetime, start: bool) -> None:
+        """At start: catch up missed firings from what ``state.db`` remembers, then schedule."""
+        persisted = self.store.load()
+        decisions = []
+        lookback = ON_TIME if self.once else timedelta(0)
+        for key, job in self._jobs(self._project()).items():
+            fp, next_at, _ = persisted.get(key, (None, None, None))
+            if fp == job.fingerprint and next_at is not None:
+                if next_at <= now:
+                    decision, due = _decide(job, next_at, now)
+                    decisions.append(decision)
+                else:
+                    due = next_at
+            else:
+                due = job.schedule.next_after(now - lookback)
+                if self.once and due is not None and due <= now:
+                    decision, due = _decide(job, due, now)
+                    decisions.append(decision)
+            self.planner.add(job, due)
+        stale = [k for k in persisted if k not in self.planner.jobs]
+        if stale:
+            self.store.forget(stale)
+        self._dispatch(decisions, now)
+        self._persist(self.planner.jobs.values())
+
+    def reload(self, reason: str) -> None:
+        """Load the workflows again; a file with errors keeps its last good version."""
+        project, errors = self.loader.load(self.workflows)
+        merged, kept = merge(self.project, project, list(errors))
+        for err in errors:
+            log.error(
+                "invalid workflow file: keeping the last good version"
+                if err.location
+                else "reload failed",
+                error=str(err),
+            )
+        self._set_project(merged)
+        now = self.clock.now()
+        new_jobs = self._jobs(merged)
+        added, changed, removed = [], [], []
+        for key in [k for k in self.planner.jobs if k not in new_jobs]:
+            self.planner.remove(key)
+            removed.append("/".join(key))
+        if removed:
+            self.store.forget([tuple(r.split("/", 1)) for r in removed])  # type: ignore[misc]
+        for key, job in new_jobs.items():
+            old = self.planner.jobs.get(key)
+            if old is not None and old.fingerprint == job.fingerprint:
+                old.gate, old.catch_up, old.grace, old.max_catch_up = (
+                    job.gate,
+                    job.catch_up,
+                    job.grace,
+                    job.max_catch_up,
+                )
+                continue
+            if old is not None:
+                job.inflight = old.inflight
+                changed.append(job.ref)
+            else:
+                added.append(job.ref)
+            self.planner.add(job, job.schedule.next_after(now))
+        self._persist([self.planner.jobs[k] for k in new_jobs])
+        if not self.once:
+            self.triggers.sync(merged)
+        log.info(
+            "workflows reloaded",
+            reason=reason,
+            added=added,
+            changed=changed,
+            removed=removed,
+            kept_last_good=kept,
+            errors=len(errors),
+            scheduled=len(self.planner.jobs),
+        )
+
+    def _persist(self, jobs: Any) -> None:
+        self.store.save(
+            ((j.client, j.workflow, j.fingerprint, j.pending_from()) for j in jobs),
+            self.clock.now(),
+        )
+
+    # -- dispatching ------------------------------------------------------------------------------
+    def _dispatch(self, decisions: list[Decision], now: datetime) -> None:
+        touched = []
+        for d in decisions:
+            job = d.job
+            wf = self._workflow(job.key)
+            if wf is None:
+                continue
+            self._record(d, wf, now)
+            if d.run:
+                if self.runner.submit(Task(wf, list(d.run))):
+                    job.inflight += d.run
+                else:
+                    for t in d.run:
+                        self._overlap(wf, t, "schedule")
+            touched.append(job)
+        if touched:
+            self._persist(touched)
+
+    def _workflow(self, key: tuple[str, str]) -> LoadedWorkflow | None:
+        client = self._project().clients.get(key[0])
+        return client.workflows.get(key[1]) if client else None
+
+    def _record(self, d: Decision, wf: LoadedWorkflow, now: datetime) -> None:
+        job = d.job
+        tz = job.gate.tz if job.gate is not None else None
+        if d.late:
+            details = {
+                "policy": job.catch_up,
+                "run": [iso(t) for t in d.run],
+                "gated": len(d.gated),
+                "not_run": d.missed,
+                "older_than_grace": d.expired,
+                "grace_seconds": job.grace.total_seconds(),
+            }
+            if d.missed or d.gated or d.expired:
+                self.audit.record(
+                    job.client,
+                    "run.missed",
+                    workflow=job.workflow,
+                    description=f"{wf.name}: firings missed while the service was not running "
+                    f"(catch_up: {job.catch_up})",
+                    details=details,
+                )
+            log.info("catching up", client=job.client, workflow=job.workflow, **details)
+            return
+        for t, reason in d.gated:
+            local = t.astimezone(tz).isoformat() if tz else iso(t)
+            self.audit.record(
+                job.client,
+                "run.gated",
+                workflow=job.workflow,
+                description=f"{wf.name}: not run at {local}: {reason}",
+                details={"scheduled_at": iso(t), "reason": reason},
+            )
+            log.info(
+                "firing gated",
+                client=job.client,
+                workflow=job.workflow,
+                scheduled_at=iso(t),
+                reason=reason,
+            )
+
+    def _overlap(self, wf: LoadedWorkflow, when: datetime | None, trigger: str) -> None:
+        details = {"reason": "overlap", "trigger": trigger, "scheduled_at": iso(when)}
+        self.audit.record(
+            wf.client,
+            "run.skipped",
+            workflow=wf.id,
+            description=f"{wf.name}: still running, this firing is skipped",
+            details=details,
+        )
+        log.info(
+            "firing skipped: the workflow is still running",
+            client=wf.client,
+            workflow=wf.id,
+            **details,
+        )
+
+    def fire_event(self, key: tuple[str, str], trigger: str, payload: Mapping[str, Any]) -> None:
+        """Called from a trigger's thread for each event."""
+        wf = self._workflow(key)
+        if wf is None or self.stopping:
+            return
+        job_gate = None
+        if wf.model.on.when == "working_hours":
+            job_gate = Gate(self._project().clients[key[0]].profile)
+        now = self.clock.now()
+        reason = job_gate.reason(now) if job_gate else None
+        if reason is not None:
+            self.audit.record(
+                wf.client,
+                "run.gated",
+                workflow=wf.id,
+                description=f"{wf.name}: event not run: {reason}",
+                details={"trigger": trigger, "reason": reason},
+            )
+            return
+        if not self.runner.submit(Task(wf, [], trigger=trigger, event=dict(payload))):
+            self._overlap(wf, None, trigger)
+
+    def _finished(self, task: Task) -> None:
+        self._done.append(task)
+        self.waker.wake()
+
+    def _drain_done(self) -> None:
+        touched = []
+        while self._done:
+            task = self._done.popleft()
+            self.failed_runs += sum(o.status == "failed" for o in task.outcomes) + (
+                task.error is not None
+            )
+            job = self._release(task)
+            if job is not None:
+                touched.append(job)
+        if touched:
+            self._persist(touched)
+
+    def _release(self, task: Task) -> Job | None:
+        job = self.planner.jobs.get(task.key)
+        if job is None or not task.scheduled:
+            return None
+        handled = task.scheduled[: len(task.outcomes) + (task.error is not None)]
+        job.inflight = [t for t in job.inflight if t not in handled]
+        return job
+
+
+def _decide(job: Job, first: datetime, now: datetime) -> tuple[Decision, datetime | None]:
+    from avflow.scheduler.planner import decide
+
+    return decide(job, first, now)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+__all__ = ["ConfigError", "Service", "service_lock"]

@@ -1,0 +1,102 @@
+"""What ``avflow status`` reports: the service's heartbeat, and each workflow's health.
+
+A workflow is **failing** when its last finished run failed, and **silent** when at least two
+firings that gating would let run have come and gone since its last run (or since the service
+first saw it) without a run: "no run in twice its expected interval".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from avflow.app import App
+from avflow.scheduler.planner import ON_TIME, job_for
+from avflow.scheduler.service import service_lock
+from avflow.scheduler.store import ScheduleStore, iso, parse_iso
+from avflow.scheduler.waking import clock_from_env
+
+
+def _service(store: ScheduleStore, home: Path, now: datetime) -> dict[str, Any]:
+    st = store.status()
+    running = service_lock(home).is_held_elsewhere()
+    beat = parse_iso(st.get("heartbeat"))
+    age = (now - beat).total_seconds() if beat else None
+    if running:
+        summary = f"running (pid {st.get('pid', '?')}), heartbeat {int(age or 0)}s ago"
+        if age is not None and age > 3 * float(st.get("heartbeat_every", 60)):
+            summary += " (STALE: the service may be hung)"
+    elif st:
+        summary = f"not running (last stopped or died; last heartbeat {st.get('heartbeat', '?')})"
+    else:
+        summary = "never started for this home folder"
+    return {
+        "running": running,
+        "pid": st.get("pid"),
+        "heartbeat": st.get("heartbeat"),
+        "heartbeat_age_seconds": age,
+        "started_at": st.get("started_at"),
+        "summary": summary,
+    }
+
+
+def collect(app: App, home: Path) -> dict[str, Any]:
+    project = app.project
+    store = ScheduleStore(app.state)
+    now = clock_from_env().now()
+    persisted = store.load()
+    out = []
+    for wf in project.workflows():
+        client = project.clients[wf.client]
+        tz = ZoneInfo(client.profile.timezone)
+        rows = app.state.db.execute(
+            """SELECT status, scheduled_at, created_at, finished_at, error FROM runs
+               WHERE client = ? AND workflow = ? AND dry_run = 0 AND status != 'skipped'
+               ORDER BY created_at DESC LIMIT 1""",
+            (wf.client, wf.id),
+        ).fetchone()
+        job = job_for(client, wf)
+        flags = []
+        nxt = None
+        if job is not None:
+            fp, next_at, first_seen = persisted.get(job.key, (None, None, None))
+            nxt = (
+                next_at
+                if fp == job.fingerprint and next_at is not None and next_at > now
+                else job.schedule.next_after(now)
+            )
+            since = parse_iso(rows["scheduled_at"] or rows["created_at"]) if rows else first_seen
+            if since is not None:
+                expected = 0
+                for t in job.schedule.between(
+                    since + timedelta(microseconds=1), now - ON_TIME, limit=10_000
+                ):
+                    if job.gate is None or job.gate.reason(t) is None:
+                        expected += 1
+                        if expected >= 2:
+                            flags.append("silent")
+                            break
+        if rows is not None and rows["status"] == "failed":
+            flags.append("failing")
+        last = parse_iso(rows["scheduled_at"] or rows["created_at"]) if rows else None
+        out.append(
+            {
+                "client": wf.client,
+                "workflow": wf.id,
+                "name": wf.name,
+                "enabled": wf.model.enabled,
+                "last_run": last.astimezone(tz).isoformat() if last else None,
+                "last_status": rows["status"] if rows else None,
+                "last_error": rows["error"] if rows else None,
+                "next": iso(nxt),
+                "next_local": nxt.astimezone(tz).isoformat() if nxt else None,
+                "flags": flags,
+            }
+        )
+    return {
+        "service": _service(store, home, now),
+        "now": now.astimezone(UTC).isoformat(),
+        "workflows": out,
+    }

@@ -1,0 +1,147 @@
+"""Event triggers: each workflow's ``on: events:`` entry watched in a thread of its own.
+
+A trigger's ``watch(ctx, params)`` blocks and calls ``ctx.fire(payload)`` per event. If it raises
+or returns while the service is running, the error is logged and it is started again after a
+back-off (1 s, doubling up to 5 minutes), so a trigger never stops silently.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from avflow import redact
+from avflow.api import Account, ClientInfo, TriggerContext
+from avflow.context import resolve_refs
+from avflow.errors import AvflowError, SecretError
+from avflow.loader import Client, Project
+from avflow.plugins import Registry
+
+log = structlog.get_logger("avflow.scheduler")
+
+Fire = Callable[[tuple[str, str], str, Mapping[str, Any]], None]
+
+
+class _Watcher:
+    def __init__(self, thread: threading.Thread, ctx: TriggerContext, signature: str) -> None:
+        self.thread = thread
+        self.ctx = ctx
+        self.signature = signature
+
+
+class Triggers:
+    """Starts, restarts and stops the event-trigger threads to match the loaded workflows."""
+
+    def __init__(self, registry: Registry, vault: Any, fire: Fire) -> None:
+        self.registry = registry
+        self.vault = vault
+        self.fire = fire
+        self.watchers: dict[tuple[str, str, int], _Watcher] = {}
+
+    def sync(self, project: Project) -> None:
+        wanted: dict[tuple[str, str, int], tuple[Client, str, str, dict[str, Any]]] = {}
+        for client in project.clients.values():
+            for wf in client.workflows.values():
+                if not wf.model.enabled:
+                    continue
+                for i, ev in enumerate(wf.model.on.events):
+                    sig = json.dumps(
+                        [ev.uses, ev.with_, client.profile.timezone, client.profile.accounts],
+                        sort_keys=True,
+                        default=str,
+                    )
+                    wanted[(client.id, wf.id, i)] = (client, ev.uses, sig, ev.with_)
+        for key in [
+            k for k, w in self.watchers.items() if k not in wanted or wanted[k][2] != w.signature
+        ]:
+            self._stop(key)
+        for key, (client, uses, sig, params) in wanted.items():
+            if key not in self.watchers:
+                self._start(key, client, uses, sig, params)
+
+    def _start(
+        self, key: tuple[str, str, int], client: Client, uses: str, sig: str, params: dict[str, Any]
+    ) -> None:
+        from zoneinfo import ZoneInfo
+
+        trigger = self.registry.triggers[uses]
+        wf_key = (key[0], key[1])
+        wlog = log.bind(client=key[0], workflow=key[1], trigger=uses)
+        ctx = TriggerContext(
+            client=ClientInfo(
+                client.id,
+                client.profile.name,
+                client.profile.timezone,
+                ZoneInfo(client.profile.timezone),
+            ),
+            workflow=key[1],
+            account=lambda name: self._account(client, name),
+            fire=lambda payload: self.fire(wf_key, uses, payload),
+            log=wlog,
+        )
+        model = trigger.params.model_validate(params)
+        thread = threading.Thread(
+            target=self._loop,
+            args=(trigger.watch, ctx, model, wlog),
+            name=f"trigger-{key[0]}/{key[1]}#{key[2]}",
+            daemon=True,
+        )
+        self.watchers[key] = _Watcher(thread, ctx, sig)
+        thread.start()
+
+    @staticmethod
+    def _loop(
+        watch: Callable[[TriggerContext, Any], None], ctx: TriggerContext, params: Any, wlog: Any
+    ) -> None:
+        delay = 1.0
+        while not ctx.stopping.is_set():
+            wlog.info("trigger watching")
+            try:
+                watch(ctx, params)
+                if ctx.stopping.is_set():
+                    break
+                wlog.warning("trigger stopped by itself; starting it again", delay=delay)
+            except Exception as exc:
+                wlog.error(
+                    "trigger failed; starting it again",
+                    error=redact.redact(str(exc) or type(exc).__name__),
+                    delay=delay,
+                )
+            ctx.stopping.wait(delay)
+            delay = min(delay * 2, 300.0)
+        wlog.info("trigger stopped")
+
+    def _account(self, client: Client, name: str) -> Account[Any]:
+        raw = client.profile.accounts.get(name)
+        if raw is None:
+            raise AvflowError(f"client {client.id!r} has no account {name!r}")
+        atype = self.registry.account_types[str(raw["type"])]
+        try:
+            settings = resolve_refs(
+                client.id, {k: v for k, v in raw.items() if k != "type"}, self.vault
+            )
+            return Account(name, str(raw["type"]), atype.settings.model_validate(settings))
+        except SecretError as exc:
+            raise AvflowError(f"account {name!r}: {exc}") from None
+        except ValidationError as exc:
+            raise AvflowError(
+                redact.redact(f"account {name!r}: {exc.errors()[0]['msg']}")
+            ) from None
+
+    def _stop(self, key: tuple[str, str, int], timeout: float = 5.0) -> None:
+        watcher = self.watchers.pop(key)
+        watcher.ctx.stopping.set()
+        watcher.thread.join(timeout)
+        if watcher.thread.is_alive():
+            log.warning("trigger did not stop in time", client=key[0], workflow=key[1])
+
+    def stop_all(self, timeout: float = 5.0) -> None:
+        for w in self.watchers.values():
+            w.ctx.stopping.set()
+        for key in list(self.watchers):
+            self._stop(key, timeout)

@@ -1,0 +1,102 @@
+"""Sleeping until the next due time or event, and the test-only shifted clock.
+
+The service's main loop waits with `Waker.wait`: a ``select`` on a pipe, woken by a byte written
+from a signal handler (``signal.set_wakeup_fd``), a finished run, a file change or a trigger
+event. No polling loop: an idle service wakes only when something is due, and at most once per
+heartbeat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import time
+from datetime import UTC, datetime, timedelta
+
+from avflow.clock import Clock, FakeClock
+
+FAKE_NOW_ENV = "AVFLOW_FAKE_NOW"  # test-only: see docs/operations.md
+
+
+class ShiftedClock(Clock):
+    """Real time, shifted so that it read ``start`` when the process began (test-only)."""
+
+    def __init__(self, start: datetime) -> None:
+        self._offset = start.astimezone(UTC) - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+
+def clock_from_env() -> Clock:
+    """The real clock, or a shifted one when ``AVFLOW_FAKE_NOW`` (an ISO time with offset) is set."""
+    value = os.environ.get(FAKE_NOW_ENV)
+    if not value:
+        return Clock()
+    from avflow.errors import UsageError
+
+    try:
+        start = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{FAKE_NOW_ENV}={value!r} is not an ISO time like 2026-03-29T01:00:00Z"
+        ) from None
+    if start.tzinfo is None:
+        raise UsageError(f"{FAKE_NOW_ENV}={value!r} needs an offset (Z or +01:00)")
+    return ShiftedClock(start)
+
+
+class Waker:
+    """A pipe the main loop sleeps on; anything may write a byte to wake it."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.rfd, self.wfd = os.pipe()
+        os.set_blocking(self.rfd, False)
+        os.set_blocking(self.wfd, False)
+
+    def wake(self) -> None:
+        with contextlib.suppress(OSError):  # a full or closed pipe: the loop is awake anyway
+            os.write(self.wfd, b"!")
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds`` (a fake clock just advances), or until woken."""
+        if isinstance(self.clock, FakeClock):
+            if self._drain():
+                return
+            self.clock.sleep(max(0.0, seconds))
+            return
+        if seconds > 0:
+            deadline = time.monotonic() + seconds
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                ready, _, _ = select.select([self.rfd], [], [], left)
+                if ready:
+                    break
+        self._drain()
+
+    def _drain(self) -> bool:
+        got = False
+        while True:
+            try:
+                data = os.read(self.rfd, 4096)
+            except BlockingIOError:
+                return got
+            if not data:
+                return got
+            got = True
+
+    def close(self) -> None:
+        for fd in (self.rfd, self.wfd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def until(now: datetime, when: datetime | None, cap: float) -> float:
+    """Seconds from ``now`` to ``when``, at most ``cap``."""
+    if when is None:
+        return cap
+    return max(0.0, min(cap, (when - now) / timedelta(seconds=1)))
