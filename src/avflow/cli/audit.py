@@ -131,6 +131,7 @@ def show(
         out = sys.stdout.buffer
         for line, _ in iter_records(directory, flt):
             out.write(line)
+        out.flush()
         return
     from rich.console import Console
     from rich.table import Table
@@ -150,7 +151,8 @@ def show(
             rec.get("event") or "",
             rec.get("description") or "",
         )
-    console = Console(soft_wrap=False, highlight=False)
+    # Off a terminal (a pipe, a file) rows are not squeezed into 80 columns.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     console.print(table) if n else click.echo("no records match")
 
 
@@ -256,7 +258,9 @@ def export(
     flt = _filter(obj, client, since, until, workflow, events)
     if fmt == "jsonl":
         if output is None:
+            sys.stdout.flush()
             ex.write_jsonl(directory, flt, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
         else:
             with open(output, "wb") as fb:
                 n = ex.write_jsonl(directory, flt, fb)
@@ -264,6 +268,7 @@ def export(
     else:
         if output is None:
             ex.write_csv(directory, flt, sys.stdout)
+            sys.stdout.flush()
         else:
             with open(output, "w", newline="", encoding="utf-8") as ft:
                 n = ex.write_csv(directory, flt, ft)

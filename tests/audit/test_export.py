@@ -1,0 +1,159 @@
+"""Reading the trail back: show, export (JSON lines, CSV) and the client's verification bundle."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from avflow.testing import Harness
+
+FIELDS = [
+    "seq",
+    "time",
+    "client",
+    "workflow",
+    "run",
+    "step",
+    "event",
+    "effect",
+    "description",
+    "details",
+    "prev",
+    "hash",
+]
+
+
+@pytest.fixture
+def acme(audit_harness: Harness) -> Harness:
+    h = audit_harness
+    h.client("acme", name="Acme", timezone="Europe/Rome")
+    h.workflow(
+        "acme", "inbox", {"steps": [{"id": "triage", "uses": "demo.mail", "with": {"count": 2}}]}
+    )
+    h.workflow("acme", "hello", {"steps": [{"uses": "core.log", "with": {"message": "hello"}}]})
+    assert h.run("acme/inbox").ok  # 2026-01-31T22:00Z = 23:00 in Rome
+    h.clock.advance(hours=2)
+    assert h.run("acme/hello").ok  # 2026-02-01T00:00Z = 01:00 in Rome
+    return h
+
+
+def test_show_table_in_local_time_with_filters(acme: Harness, cli: Callable[..., Any]) -> None:
+    result = cli("audit", "show", "acme", "--event", "effect.*", "--workflow", "inbox")
+    assert result.code == 0, result.err
+    assert "times in Europe/Rome" in result.out
+    assert "2026-01-31 23:00:00" in result.out
+    assert result.out.count("effect.") == 4 and "run.started" not in result.out
+    assert 'move "Fattura 001" from' in result.out
+    since = cli("audit", "show", "acme", "--since", "2026-02-01", "--json")
+    records = [json.loads(x) for x in since.out.splitlines()]
+    assert {r["workflow"] for r in records} == {"hello"} and len(records) == 4
+    until = cli("audit", "show", "acme", "--until", "2026-02-01T00:30", "--json")  # local time
+    assert {json.loads(x)["workflow"] for x in until.out.splitlines()} == {"inbox"}
+    bad = cli("audit", "show", "acme", "--since", "yesterday")
+    assert bad.code == 2 and "--since 'yesterday': expected a date (YYYY-MM-DD)" in bad.err
+    assert cli("audit", "show", "acme", "--event", "nothing.*").out.strip() == "no records match"
+
+
+def test_export_jsonl_is_byte_exact_and_csv_has_every_field(
+    acme: Harness, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    stored = b"".join(
+        p.read_bytes() for p in sorted((acme.home / "audit" / "acme").glob("2*.jsonl"))
+    )
+    out = tmp_path / "all.jsonl"
+    result = cli("audit", "export", "acme", "--format", "jsonl", "-o", str(out))
+    assert result.code == 0 and out.read_bytes() == stored
+    assert cli("audit", "export", "acme").out.encode() == stored
+    text = cli("audit", "export", "acme", "--format", "csv").out
+    rows = list(csv.DictReader(io.StringIO(text)))
+    records = acme.audit("acme")
+    assert list(rows[0]) == FIELDS and len(rows) == len(records)
+    assert [int(r["seq"]) for r in rows] == [r["seq"] for r in records]
+    assert json.loads(rows[2]["details"]) == records[2]["details"]
+    assert rows[0]["step"] == "" and rows[2]["description"] == records[2]["description"]
+
+
+def run_checker(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The bundle's checker, run by a Python that sees no site-packages at all (-I -S)."""
+    return subprocess.run(
+        [sys.executable, "-I", "-S", str(folder / "verify_audit.py"), str(folder), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_bundle_verifies_without_avflow_and_catches_tampering(
+    acme: Harness, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    client_key = tmp_path / "from-my-assistant.pem"
+    assert cli("audit", "pubkey", "-o", str(client_key)).code == 0
+    dest = tmp_path / "bundle.zip"
+    result = cli("audit", "export", "acme", "--format", "bundle", "-o", str(dest))
+    assert result.code == 0, result.err
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(dest) as z:
+        names = set(z.namelist())
+        z.extractall(folder)
+    assert names == {
+        "records/2026-01.jsonl",
+        "records/2026-02.jsonl",
+        "checkpoints.jsonl",
+        "seal.json",
+        "audit-ed25519.pub.pem",
+        "verify_audit.py",
+        "manifest.json",
+        "README.txt",
+    }
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+    assert manifest["first_seq"] == 1 and manifest["last_seq"] == len(acme.audit("acme"))
+
+    ok = run_checker(folder, "--pubkey", str(client_key))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith(f"OK: {manifest['last_seq']} records of client 'acme'")
+
+    other = Ed25519PrivateKey.generate().public_key()
+    wrong = tmp_path / "wrong.pem"
+    wrong.write_bytes(
+        other.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    assert run_checker(folder, "--pubkey", str(wrong)).stdout.startswith(
+        "FAILED: checkpoints.jsonl:1: checkpoint at seq 1 is not signed by this key"
+    )
+
+    records = folder / "records" / "2026-01.jsonl"
+    records.write_bytes(records.read_bytes().replace(b"Fattura 002", b"Fattura 003"))
+    bad = run_checker(folder, "--pubkey", str(client_key))
+    assert bad.returncode == 1
+    assert bad.stdout.startswith("FAILED: 2026-01.jsonl:4: record seq 4 was edited")
+
+    again = cli("audit", "export", "acme", "--format", "bundle", "--since", "2026-01-01")
+    assert again.code == 2 and "a bundle holds the whole trail" in again.err
+
+
+def test_unknown_client_and_bad_ids(acme: Harness, cli: Callable[..., Any]) -> None:
+    for cmd in ("show", "export", "verify"):
+        result = cli("audit", cmd, "globex")
+        assert (
+            result.code == 2
+            and "no audit trail for client 'globex'" in result.err
+            and "acme" in result.err
+        )
+    result = cli("audit", "show", "../keys")
+    assert result.code == 2 and "'../keys' is not a client id" in result.err
