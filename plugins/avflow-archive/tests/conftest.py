@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import avflow
 import pytest
-from avflow.testing import Harness
 from pydantic import BaseModel, ConfigDict
+
+import avflow
+from avflow.testing import Harness
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -56,9 +57,18 @@ def _attachments(ctx: avflow.StepContext, params: SourceParams) -> dict[str, Any
         path = folder / "payload"
         data = base64.b64decode(f.data)
         path.write_bytes(data)
-        out.append({"path": str(path), "name": f.name, "sender": f.sender, "subject": f.subject,
-                    "date": f.date, "size": len(data), "type": "application/octet-stream",
-                    "message_id": f.message_id})
+        out.append(
+            {
+                "path": str(path),
+                "name": f.name,
+                "sender": f.sender,
+                "subject": f.subject,
+                "date": f.date,
+                "size": len(data),
+                "type": "application/octet-stream",
+                "message_id": f.message_id,
+            }
+        )
     return {"attachments": out}
 
 
@@ -96,7 +106,10 @@ def make_pdf(text: str) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     for off in offsets:
         out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -114,32 +127,67 @@ class ArchiveEnv:
 
     def client(self, **account: Any) -> None:
         self.account = {"type": "local", "path": str(self.root), **account}
-        self.h.client("acme", {"name": "Acme S.r.l.", "timezone": "Europe/Rome",
-                               "accounts": {"archive": self.account}})
+        self.h.client(
+            "acme",
+            {
+                "name": "Acme S.r.l.",
+                "timezone": "Europe/Rome",
+                "accounts": {"archive": self.account},
+            },
+        )
 
     def email_workflow(self, files: list[dict[str, Any]], wf: str = "file", **with_: Any) -> str:
         """A workflow: the stand-in step hands ``files`` over, archive.file files them."""
-        self.h.workflow("acme", wf, {
-            "name": "File attachments",
-            "steps": [
-                {"id": "mail", "uses": "testsrc.attachments", "with": {"files": files}},
-                {"id": "archive", "uses": "archive.file",
-                 "with": {"account": "archive", "files": "{{ steps.mail.outputs.attachments }}", **with_}},
-            ],
-        })
+        self.h.workflow(
+            "acme",
+            wf,
+            {
+                "name": "File attachments",
+                "steps": [
+                    {"id": "mail", "uses": "testsrc.attachments", "with": {"files": files}},
+                    {
+                        "id": "archive",
+                        "uses": "archive.file",
+                        "with": {
+                            "account": "archive",
+                            "files": "{{ steps.mail.outputs.attachments }}",
+                            **with_,
+                        },
+                    },
+                ],
+            },
+        )
         return f"acme/{wf}"
 
     def scan_workflow(self, wf: str = "scan", **with_: Any) -> str:
-        self.h.workflow("acme", wf, {
-            "name": "File the scanner's folder",
-            "steps": [{"id": "archive", "uses": "archive.scan",
-                       "with": {"account": "archive", "folder": str(self.drop), "settle": 0, **with_}}],
-        })
+        self.h.workflow(
+            "acme",
+            wf,
+            {
+                "name": "File the scanner's folder",
+                "steps": [
+                    {
+                        "id": "archive",
+                        "uses": "archive.scan",
+                        "with": {
+                            "account": "archive",
+                            "folder": str(self.drop),
+                            "settle": 0,
+                            **with_,
+                        },
+                    }
+                ],
+            },
+        )
         return f"acme/{wf}"
 
     def archived(self) -> dict[str, bytes]:
         """Every file in the archive (temporary files included), by relative path."""
-        return {str(p.relative_to(self.root)): p.read_bytes() for p in sorted(self.root.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(self.root)): p.read_bytes()
+            for p in sorted(self.root.rglob("*"))
+            if p.is_file()
+        }
 
 
 @pytest.fixture

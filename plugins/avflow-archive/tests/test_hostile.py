@@ -19,44 +19,147 @@ from avflow_archive.sanitize import MAX_COMPONENT_BYTES, archive_path, clean_com
 MARK = f"avflow-escape-{uuid.uuid4().hex[:8]}"
 
 HOSTILE_NAMES = [
-    "../../etc/passwd", "..\\..\\windows\\system32\\config\\sam", "/etc/shadow", "C:\\Windows\\win.ini",
-    "\\\\server\\share\\x.pdf", "..", ".", "...", "", " ", "   .  ", "a\x00b.pdf", "\x00", "\x00../x",
-    "con", "CON.pdf", "nul.txt", "COM1", "com9.tar.gz", "LPT9.doc", "aux.", "PRN ", "Clock$",
-    "x" * 1000 + ".pdf", "é" * 600 + ".pdf", "🙂" * 300 + ".pdf", "a" * 1000, "b" * 240 + "." + "c" * 40,
-    "invoice\u202egnp.exe", "\u202e", "\u202e../../x", "\u200b.pdf", "\u2066evil\u2069.pdf", "\ufeffbom.pdf",
-    "café.pdf", "cafe\u0301.pdf", "ﬁle.pdf", "\u212bngstrom.pdf", "\u00c5ngstrom.pdf",
-    "a/b/c.pdf", "a\\b.pdf", ".hidden", ".bashrc", ".avflow-0123456789abcdef.part", "~/x.pdf",
-    "$HOME/x.pdf", "%2e%2e%2fetc%2fpasswd", "..%2f..%2fx", "file:///etc/passwd", "x\n.pdf", "x\r\ny.pdf",
-    "tab\tname.pdf", "dots....", "trailing space ", "a:b.pdf", "a*b?.pdf", "<script>.pdf", "|pipe|",
-    '"quoted".pdf', "\x1b[31mred.pdf", "\x7f.pdf", "..../x", "./x", "x/..", "../", "/", "//", "\\",
-    "_quarantine/../../x", "a/" * 300 + "deep.pdf", "．．／．．／etc", "..\u2215..\u2215x", "\u2044etc",
-    f"/tmp/{MARK}-name.pdf", "..\u0000/..\u0000/x", "nul", "CONIN$", "con .txt",
+    "../../etc/passwd",
+    "..\\..\\windows\\system32\\config\\sam",
+    "/etc/shadow",
+    "C:\\Windows\\win.ini",
+    "\\\\server\\share\\x.pdf",
+    "..",
+    ".",
+    "...",
+    "",
+    " ",
+    "   .  ",
+    "a\x00b.pdf",
+    "\x00",
+    "\x00../x",
+    "con",
+    "CON.pdf",
+    "nul.txt",
+    "COM1",
+    "com9.tar.gz",
+    "LPT9.doc",
+    "aux.",
+    "PRN ",
+    "Clock$",
+    "x" * 1000 + ".pdf",
+    "é" * 600 + ".pdf",
+    "🙂" * 300 + ".pdf",
+    "a" * 1000,
+    "b" * 240 + "." + "c" * 40,
+    "invoice\u202egnp.exe",
+    "\u202e",
+    "\u202e../../x",
+    "\u200b.pdf",
+    "\u2066evil\u2069.pdf",
+    "\ufeffbom.pdf",
+    "café.pdf",
+    "cafe\u0301.pdf",
+    "\ufb01le.pdf",
+    "\u212bngstrom.pdf",
+    "\u00c5ngstrom.pdf",
+    "a/b/c.pdf",
+    "a\\b.pdf",
+    ".hidden",
+    ".bashrc",
+    ".avflow-0123456789abcdef.part",
+    "~/x.pdf",
+    "$HOME/x.pdf",
+    "%2e%2e%2fetc%2fpasswd",
+    "..%2f..%2fx",
+    "file:///etc/passwd",
+    "x\n.pdf",
+    "x\r\ny.pdf",
+    "tab\tname.pdf",
+    "dots....",
+    "trailing space ",
+    "a:b.pdf",
+    "a*b?.pdf",
+    "<script>.pdf",
+    "|pipe|",
+    '"quoted".pdf',
+    "\x1b[31mred.pdf",
+    "\x7f.pdf",
+    "..../x",
+    "./x",
+    "x/..",
+    "../",
+    "/",
+    "//",
+    "\\",
+    "_quarantine/../../x",
+    "a/" * 300 + "deep.pdf",
+    "\uff0e\uff0e\uff0f\uff0e\uff0e\uff0fetc",
+    "..\u2215..\u2215x",
+    "\u2044etc",
+    f"/tmp/{MARK}-name.pdf",
+    "..\u0000/..\u0000/x",
+    "nul",
+    "CONIN$",
+    "con .txt",
 ]
 
 # (template, expected to be refused) — refused ones go to quarantine
 HOSTILE_TEMPLATES = [
-    ("../../{{ file.name }}", True), ("/etc/{{ file.name }}", True), (f"/tmp/{MARK}/{{{{ file.name }}}}", True),
-    ("{{ '/' }}etc/x", True), ("{{ '..' }}/{{ file.name }}", True), ("a/../../{{ file.name }}", True),
-    ("a/./../b/{{ file.name }}", True), ("..\\..\\{{ file.name }}", True), ("C:\\evil\\{{ file.name }}", True),
-    ("c:/evil/{{ file.name }}", True), ("~/{{ file.name }}", True), ("~root/{{ file.name }}", True),
-    ("\\\\server\\share\\{{ file.name }}", True), ("{{ '%c%c' % (46, 46) }}/x", True),
-    ("{{ ['.', '.'] | join }}/{{ file.name }}", True), ("x/{{ '..' }}/../../y", True), ("..", True),
-    ("../", True), ("/", True), ("", True), ("   ", True), ("{{ file.no_such_thing }}", True),
-    ("{{ file.date.no_such_attr }}/x", True), ("{{ file.size / 0 }}", True), ("{{ 'a/' * 600 }}x", True),
-    (" ../x", True), (".. /x", True), ("\u202e../x", True), ("x/\u200b../y", True), ("{{ '\x00' }}x", True),
-    ("/{{ file.name }}", True), ("//{{ file.name }}", True), ("\\{{ file.name }}", True),
-    (f"{{{{ '/tmp/{MARK}' }}}}/x", True), ("../outside/{{ file.name }}", True), ("link/{{ file.name }}", True),
+    ("../../{{ file.name }}", True),
+    ("/etc/{{ file.name }}", True),
+    (f"/tmp/{MARK}/{{{{ file.name }}}}", True),
+    ("{{ '/' }}etc/x", True),
+    ("{{ '..' }}/{{ file.name }}", True),
+    ("a/../../{{ file.name }}", True),
+    ("a/./../b/{{ file.name }}", True),
+    ("..\\..\\{{ file.name }}", True),
+    ("C:\\evil\\{{ file.name }}", True),
+    ("c:/evil/{{ file.name }}", True),
+    ("~/{{ file.name }}", True),
+    ("~root/{{ file.name }}", True),
+    ("\\\\server\\share\\{{ file.name }}", True),
+    ("{{ '%c%c' % (46, 46) }}/x", True),
+    ("{{ ['.', '.'] | join }}/{{ file.name }}", True),
+    ("x/{{ '..' }}/../../y", True),
+    ("..", True),
+    ("../", True),
+    ("/", True),
+    ("", True),
+    ("   ", True),
+    ("{{ file.no_such_thing }}", True),
+    ("{{ file.date.no_such_attr }}/x", True),
+    ("{{ file.size / 0 }}", True),
+    ("{{ 'a/' * 600 }}x", True),
+    (" ../x", True),
+    (".. /x", True),
+    ("\u202e../x", True),
+    ("x/\u200b../y", True),
+    ("{{ '\x00' }}x", True),
+    ("/{{ file.name }}", True),
+    ("//{{ file.name }}", True),
+    ("\\{{ file.name }}", True),
+    (f"{{{{ '/tmp/{MARK}' }}}}/x", True),
+    ("../outside/{{ file.name }}", True),
+    ("link/{{ file.name }}", True),
     # values are cleaned before rendering: hostile senders and subjects cannot add folders
-    ("{{ file.subject }}/{{ file.name }}", False), ("{{ file.sender_domain }}/{{ file.name }}", False),
-    ("{{ file.sender_name }}/{{ file.sender }}/{{ file.name }}", False), ("{{ file.stem }}.{{ file.ext }}", False),
-    ("{{ file.date }}/{{ file.name }}", False), ("{{ file.name }}/{{ file.name }}", False),
-    ("CON/{{ file.name }}", False), ("a//b///{{ file.name }}", False), ("./{{ file.name }}", False),
+    ("{{ file.subject }}/{{ file.name }}", False),
+    ("{{ file.sender_domain }}/{{ file.name }}", False),
+    ("{{ file.sender_name }}/{{ file.sender }}/{{ file.name }}", False),
+    ("{{ file.stem }}.{{ file.ext }}", False),
+    ("{{ file.date }}/{{ file.name }}", False),
+    ("{{ file.name }}/{{ file.name }}", False),
+    ("CON/{{ file.name }}", False),
+    ("a//b///{{ file.name }}", False),
+    ("./{{ file.name }}", False),
     ("{{ file.subject }}{{ file.subject }}{{ file.subject }}/{{ file.name }}", False),
-    ("{{ 'x' * 5000 }}/{{ file.name }}", False), ("NUL.txt/{{ file.name }}", False),
-    ("...../{{ file.name }}", False), ("{{ file.year }}/{{ file.month }}/{{ file.day }}/{{ file.name }}", False),
+    ("{{ 'x' * 5000 }}/{{ file.name }}", False),
+    ("NUL.txt/{{ file.name }}", False),
+    ("...../{{ file.name }}", False),
+    ("{{ file.year }}/{{ file.month }}/{{ file.day }}/{{ file.name }}", False),
 ]
 
-HOSTILE_SENDERS = ["Evil <x@../../../etc>", "\u202e <a@b/c/../../d>", "../../.. <..@..>", "CON <con@con>"]
+HOSTILE_SENDERS = [
+    "Evil <x@../../../etc>",
+    "\u202e <a@b/c/../../d>",
+    "../../.. <..@..>",
+    "CON <con@con>",
+]
 HOSTILE_SUBJECTS = ["../../../etc/cron.d", "/etc/passwd", "a\x00b", "\u202etxt.exe", "..", "C:\\x"]
 
 
@@ -65,7 +168,18 @@ def test_corpus_is_big_enough():
     assert len(HOSTILE_NAMES) >= 60 and len(HOSTILE_TEMPLATES) >= 40
 
 
-BIDI = {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C, 0x200B, 0xFEFF]}
+BIDI = {
+    chr(c)
+    for c in [
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+        0x200E,
+        0x200F,
+        0x061C,
+        0x200B,
+        0xFEFF,
+    ]
+}
 
 
 def _component_ok(part: str) -> None:
@@ -76,7 +190,16 @@ def _component_ok(part: str) -> None:
     assert not BIDI & set(part)
     assert not any(unicodedata.category(c) == "Cc" for c in part)
     assert not part.startswith(".") and not part.endswith((".", " "))
-    assert part.split(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT9", "CLOCK$", "CONIN$"}
+    assert part.split(".")[0].upper() not in {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        "COM1",
+        "LPT9",
+        "CLOCK$",
+        "CONIN$",
+    }
 
 
 @pytest.mark.parametrize("name", [*HOSTILE_NAMES, "\ud800.pdf", "\udcff"])
@@ -95,7 +218,9 @@ def test_long_names_keep_their_extension():
     assert clean_component("invoice\u202egnp.exe") == "invoicegnp.exe"
 
 
-@pytest.mark.parametrize("rendered", ["../x", "/etc/x", "a/../../x", "C:\\x", "..\\x", "~/x", "", "a\x00b"])
+@pytest.mark.parametrize(
+    "rendered", ["../x", "/etc/x", "a/../../x", "C:\\x", "..\\x", "~/x", "", "a\x00b"]
+)
 def test_archive_path_refuses_escapes(rendered):
     checked = archive_path(rendered)
     assert checked.path is None and checked.reason
@@ -119,19 +244,34 @@ def test_hostile_corpus_writes_nothing_outside_the_root(archive, tmp_path):
     (archive.root / "link").symlink_to(outside, target_is_directory=True)
     items, expected = [], []
     for i, name in enumerate(HOSTILE_NAMES):
-        items.append({"data": archive.b64(f"name {i}".encode()), "name": name,
-                      "sender": HOSTILE_SENDERS[i % len(HOSTILE_SENDERS)],
-                      "subject": HOSTILE_SUBJECTS[i % len(HOSTILE_SUBJECTS)], "date": "2026-02-03T10:00:00Z"})
+        items.append(
+            {
+                "data": archive.b64(f"name {i}".encode()),
+                "name": name,
+                "sender": HOSTILE_SENDERS[i % len(HOSTILE_SENDERS)],
+                "subject": HOSTILE_SUBJECTS[i % len(HOSTILE_SUBJECTS)],
+                "date": "2026-02-03T10:00:00Z",
+            }
+        )
         expected.append(False)
     rules = []
     for j, (template, refused) in enumerate(HOSTILE_TEMPLATES):
-        items.append({"data": archive.b64(f"template {j}".encode()), "name": f"doc{j}.pdf",
-                      "sender": HOSTILE_SENDERS[j % len(HOSTILE_SENDERS)],
-                      "subject": HOSTILE_SUBJECTS[j % len(HOSTILE_SUBJECTS)], "date": "2026-02-03T10:00:00Z"})
+        items.append(
+            {
+                "data": archive.b64(f"template {j}".encode()),
+                "name": f"doc{j}.pdf",
+                "sender": HOSTILE_SENDERS[j % len(HOSTILE_SENDERS)],
+                "subject": HOSTILE_SUBJECTS[j % len(HOSTILE_SUBJECTS)],
+                "date": "2026-02-03T10:00:00Z",
+            }
+        )
         rules.append({"name": f"t{j}", "match": {"name": f"doc{j}.pdf"}, "path": template or " "})
         expected.append(refused)
-    ref = archive.email_workflow(items, rules=rules,
-                                 path="Fatture/{{ file.sender_domain }}/{{ file.subject }}/{{ file.name }}")
+    ref = archive.email_workflow(
+        items,
+        rules=rules,
+        path="Fatture/{{ file.sender_domain }}/{{ file.subject }}/{{ file.name }}",
+    )
     before = _walk_files(tmp_path)
     result = archive.h.run(ref)
     assert result.status == "succeeded", result.error
@@ -148,7 +288,9 @@ def test_hostile_corpus_writes_nothing_outside_the_root(archive, tmp_path):
     after = _walk_files(tmp_path)
     new = after - before
     assert new, "the run wrote nothing"
-    strays = [p for p in new if not (p.is_relative_to(archive.root) or p.is_relative_to(archive.h.home))]
+    strays = [
+        p for p in new if not (p.is_relative_to(archive.root) or p.is_relative_to(archive.h.home))
+    ]
     assert strays == []
     assert list(outside.iterdir()) == []
     assert _tmp_marks() == []
@@ -166,5 +308,5 @@ def test_hostile_corpus_writes_nothing_outside_the_root(archive, tmp_path):
     from avflow_archive.index import ArchiveIndex
 
     index = ArchiveIndex(archive.h.home / "plugins" / "archive" / "index.db")
-    quarantined = index.list("acme", status="quarantined")
+    quarantined = index.documents("acme", status="quarantined")
     assert len(quarantined) == sum(expected) and all(d.reason for d in quarantined)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from avflow import StepContext, StepFailed
-
 from avflow_archive import dropfolder
 from avflow_archive.backends.local import LocalStore
 from avflow_archive.filing import Filer
@@ -41,8 +40,12 @@ def scan_action(ctx: StepContext, params: ScanParams) -> dict[str, Any]:
 
 def _outputs(params: FilingParams, entries: list[dict[str, Any]]) -> dict[str, Any]:
     counts = Counter(e["status"] for e in entries)
-    return {"account": params.account, "files": entries, "counts": dict(sorted(counts.items())),
-            "filed": [e["path"] for e in entries if e["status"] == "filed"]}
+    return {
+        "account": params.account,
+        "files": entries,
+        "counts": dict(sorted(counts.items())),
+        "filed": [e["path"] for e in entries if e["status"] == "filed"],
+    }
 
 
 def _spool_items(ctx: StepContext, files: list[FileItem]) -> list[Incoming]:
@@ -52,13 +55,26 @@ def _spool_items(ctx: StepContext, files: list[FileItem]) -> list[Incoming]:
     for i, f in enumerate(files):
         real = Path(os.path.realpath(f.path))
         if not real.is_relative_to(spool):
-            raise StepFailed(f"files[{i}]: {f.path} is not in this run's spool folder; archive.file "
-                             "takes only files collected by earlier steps (use archive.scan for a folder)")
+            raise StepFailed(
+                f"files[{i}]: {f.path} is not in this run's spool folder; archive.file "
+                "takes only files collected by earlier steps (use archive.scan for a folder)"
+            )
         if not real.is_file():
-            raise StepFailed(f"files[{i}]: {f.name or real.name}: the file is missing from the spool")
-        items.append(Incoming(path=real, name=f.name or real.name, origin="email", sender=f.sender,
-                              subject=f.subject, date=f.date, claimed_type=f.type,
-                              message_id=f.message_id))
+            raise StepFailed(
+                f"files[{i}]: {f.name or real.name}: the file is missing from the spool"
+            )
+        items.append(
+            Incoming(
+                path=real,
+                name=f.name or real.name,
+                origin="email",
+                sender=f.sender,
+                subject=f.subject,
+                date=f.date,
+                claimed_type=f.type,
+                message_id=f.message_id,
+            )
+        )
     return items
 
 
@@ -96,17 +112,32 @@ def _file_drop(ctx: StepContext, params: FilingParams, drop: DropFolderParams) -
     folder = dropfolder.folder_of(drop, getattr(ctx.client, "folder", None))
     items = dropfolder.settled_files(folder, drop)
     filer = Filer(ctx, params)
-    journal_path = None if ctx.dry_run else ctx.data_dir / "journal" / f"{ctx.run.id}-{ctx.step_id}.jsonl"
+    journal_path = (
+        None if ctx.dry_run else ctx.data_dir / "journal" / f"{ctx.run.id}-{ctx.step_id}.jsonl"
+    )
     journal = Journal(journal_path)
     try:
         store = filer.store
         if isinstance(store, LocalStore) and dropfolder.overlaps(folder, store.root):
-            raise StepFailed(f"drop folder {folder} and archive {store.root} overlap: use separate folders")
+            raise StepFailed(
+                f"drop folder {folder} and archive {store.root} overlap: use separate folders"
+            )
+        done_before = dict(journal.entries)
         for item in items:
             entry = filer.file(item)
+            journal.add(entry)  # before the removal: a crash after it still reports this file
+            done_before.pop(entry["source"], None)
             if entry["status"] not in KEEP_SOURCE:
                 entry["source_removed"] = _remove(ctx, item, entry)
-            journal.add(entry)
+                journal.add(entry)
+        for source, entry in done_before.items():
+            # filed before a crash, gone from the folder since: finish recording the removal
+            if "source_removed" not in entry and entry["status"] not in KEEP_SOURCE:
+                gone = Incoming(
+                    path=Path(source.removeprefix("drop:")), name=entry["name"], origin="drop"
+                )
+                entry["source_removed"] = _remove(ctx, gone, entry)
+                journal.add(entry)
     finally:
         filer.close()
     outputs = _outputs(params, list(journal.entries.values()))
@@ -116,11 +147,15 @@ def _file_drop(ctx: StepContext, params: FilingParams, drop: DropFolderParams) -
 
 def _remove(ctx: StepContext, item: Incoming, entry: dict[str, Any]) -> bool:
     """Remove a drop file now that its copy is durable: an effect of its own."""
-    where = hashlib.sha256(str(item.path).encode("utf-8", errors="surrogateescape")).hexdigest()[:16]
+    where = hashlib.sha256(str(item.path).encode("utf-8", errors="surrogateescape")).hexdigest()[
+        :16
+    ]
     key = f"remove:{entry['sha256']}:{where}"
     result = ctx.effect(
-        key, f"remove {item.path} from the drop folder (filed as {entry['path']})",
-        lambda: dropfolder.remove_source(item), kind="archive.remove_source",
+        key,
+        f"remove {item.path} from the drop folder (filed as {entry['path']})",
+        lambda: dropfolder.remove_source(item),
+        kind="archive.remove_source",
         reconcile=lambda: None if item.path.exists() else {"removed": True, "note": "already gone"},
     )
     return bool(result and result.get("removed"))

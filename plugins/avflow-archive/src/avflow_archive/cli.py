@@ -6,9 +6,9 @@ import json
 from dataclasses import asdict
 from datetime import date
 
-import avflow
 import click
 
+import avflow
 from avflow_archive.index import ArchiveIndex, Document
 
 
@@ -27,7 +27,9 @@ def _since(value: str | None) -> str | None:
     try:
         return date.fromisoformat(value).isoformat()
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--since") from None
+        raise click.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--since"
+        ) from None
 
 
 def _line(doc: Document) -> str:
@@ -76,9 +78,13 @@ def search(client: str, query: str, account: str | None, limit: int, as_json: bo
 @click.argument("client")
 @click.option("--since", help="Only documents filed on or after this day (YYYY-MM-DD).")
 @click.option("--account", help="Only this archive account.")
-@click.option("--quarantined", is_flag=True, help="Only documents put in quarantine, with the reason.")
+@click.option(
+    "--quarantined", is_flag=True, help="Only documents put in quarantine, with the reason."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
-def list_documents(client: str, since: str | None, account: str | None, quarantined: bool, as_json: bool) -> None:
+def list_documents(
+    client: str, since: str | None, account: str | None, quarantined: bool, as_json: bool
+) -> None:
     """List CLIENT's filed documents, oldest first."""
     since_day = _since(since)
     index = _index(client)
@@ -86,7 +92,9 @@ def list_documents(client: str, since: str | None, account: str | None, quaranti
         click.echo(f"no documents filed for {client} yet")
         return
     try:
-        docs = index.list(client, since=since_day, account=account, status="quarantined" if quarantined else None)
+        docs = index.documents(
+            client, since=since_day, account=account, status="quarantined" if quarantined else None
+        )
     finally:
         index.close()
     for doc in docs:

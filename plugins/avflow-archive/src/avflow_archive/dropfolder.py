@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from avflow import StepFailed
-
 from avflow_archive.items import Incoming
 from avflow_archive.params import DropFolderParams
 
@@ -64,7 +63,9 @@ def snapshot(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def settled_files(folder: Path, params: DropFolderParams, now: float | None = None) -> list[Incoming]:
+def settled_files(
+    folder: Path, params: DropFolderParams, now: float | None = None
+) -> list[Incoming]:
     """The files of the drop folder that are ready to file, oldest first."""
     now = time.time() if now is None else now
     found = []
@@ -74,8 +75,14 @@ def settled_files(folder: Path, params: DropFolderParams, now: float | None = No
         if now - st.st_mtime < params.settle:
             continue
         when = datetime.fromtimestamp(st.st_mtime, UTC)
-        found.append((st.st_mtime_ns, Incoming(path=path, name=path.name, origin="drop", date=when,
-                                               snapshot=snapshot(st))))
+        found.append(
+            (
+                st.st_mtime_ns,
+                Incoming(
+                    path=path, name=path.name, origin="drop", date=when, snapshot=snapshot(st)
+                ),
+            )
+        )
     found.sort(key=lambda pair: (pair[0], str(pair[1].path)))
     return [item for _, item in found[: params.max_files]]
 

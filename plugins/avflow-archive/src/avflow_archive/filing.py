@@ -13,7 +13,6 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from avflow import StepContext, StepFailed
-
 from avflow_archive.backends import Store, file_into, find_existing, open_store
 from avflow_archive.index import ArchiveIndex
 from avflow_archive.items import FileVars, Incoming
@@ -39,7 +38,9 @@ class Filer:
         self.params = params
         self.account = ctx.account(params.account)
         self.settings = self.account.settings
-        self.store: Store = open_store(self.account, dry_run=ctx.dry_run, base=getattr(ctx.client, "folder", None))
+        self.store: Store = open_store(
+            self.account, dry_run=ctx.dry_run, base=getattr(ctx.client, "folder", None)
+        )
         self.index = ArchiveIndex(ctx.data_dir / "index.db")
         self.quarantine = PurePosixPath(self.settings.quarantine)
         self.needs_text = any(r.match.needs_text for r in params.rules)
@@ -65,8 +66,12 @@ class Filer:
         fvars = FileVars.build(item, content, self.ctx.client.tz, self.now)
         rule = choose(self.params.rules, item, content, fvars.date, text)
         entry: dict[str, Any] = {
-            "name": fvars.name, "source": item.source, "sha256": content.sha256, "size": content.size,
-            "type": content.type, "rule": rule.name if rule else None,
+            "name": fvars.name,
+            "source": item.source,
+            "sha256": content.sha256,
+            "size": content.size,
+            "type": content.type,
+            "rule": rule.name if rule else None,
         }
         if rule is not None and rule.skip:
             return {**entry, "status": "skipped", "path": None}
@@ -91,13 +96,21 @@ class Filer:
             return self._quarantine(item, content, fvars, text, entry, reason or "unknown")
         return self._place(item, content, dest, text, entry)
 
-    def _effect(self, key: str, description: str, kind: str, rel: PurePosixPath, item: Incoming,
-                content: Content) -> dict[str, Any] | None:
+    def _effect(
+        self,
+        key: str,
+        description: str,
+        kind: str,
+        rel: PurePosixPath,
+        item: Incoming,
+        content: Content,
+    ) -> dict[str, Any] | None:
         token = _digest(key)[:24]
 
         def perform() -> dict[str, Any]:
-            return file_into(self.store, rel, item.path, content.sha256, content.size, token,
-                             content.type).as_result()
+            return file_into(
+                self.store, rel, item.path, content.sha256, content.size, token, content.type
+            ).as_result()
 
         def reconcile() -> dict[str, Any] | None:
             found = find_existing(self.store, rel, content.sha256, content.size)
@@ -107,41 +120,83 @@ class Filer:
         try:
             result = self.ctx.effect(key, description, perform, kind=kind, reconcile=reconcile)
         except OSError as exc:
-            raise StepFailed(f"cannot write {self.store.describe(rel)}: {exc.strerror or exc}") from None
+            raise StepFailed(
+                f"cannot write {self.store.describe(rel)}: {exc.strerror or exc}"
+            ) from None
         return dict(result) if result is not None else None
 
-    def _place(self, item: Incoming, content: Content, dest: PurePosixPath, text: str,
-               entry: dict[str, Any]) -> dict[str, Any]:
+    def _place(
+        self,
+        item: Incoming,
+        content: Content,
+        dest: PurePosixPath,
+        text: str,
+        entry: dict[str, Any],
+    ) -> dict[str, Any]:
         ctx, client, account = self.ctx, self.ctx.client.id, self.params.account
         key = f"file:{account}:{content.sha256}:{_digest(str(dest))[:16]}"
         if ctx.effect_status(key) is None:
             known = self.index.by_hash(client, account, content.sha256)
             if known is not None:
                 if not ctx.dry_run:
-                    self.index.record_duplicate(client=client, account=account, sha256=content.sha256,
-                                                path=known.path, name=entry["name"], source=item.source,
-                                                sender=item.sender, date=_iso(item.date), run_id=ctx.run.id,
-                                                seen_at=self.now.isoformat())
+                    self.index.record_duplicate(
+                        client=client,
+                        account=account,
+                        sha256=content.sha256,
+                        path=known.path,
+                        name=entry["name"],
+                        source=item.source,
+                        sender=item.sender,
+                        date=_iso(item.date),
+                        run_id=ctx.run.id,
+                        seen_at=self.now.isoformat(),
+                    )
                 return {**entry, "status": "duplicate", "path": known.path}
         if ctx.dry_run:
             found = find_existing(self.store, dest, content.sha256, content.size)
-            ctx.effect(key, f"file {entry['name']} as {self.store.describe(dest)}", lambda: None, kind="archive.file")
+            ctx.effect(
+                key,
+                f"file {entry['name']} as {self.store.describe(dest)}",
+                lambda: None,
+                kind="archive.file",
+            )
             if found is not None:
                 return {**entry, "status": "duplicate", "path": str(found)}
             return {**entry, "status": "would_file", "path": str(dest)}
-        result = self._effect(key, f"file {entry['name']} as {self.store.describe(dest)}", "archive.file",
-                              dest, item, content)
+        result = self._effect(
+            key,
+            f"file {entry['name']} as {self.store.describe(dest)}",
+            "archive.file",
+            dest,
+            item,
+            content,
+        )
         assert result is not None
         self._index(item, content, result["path"], text, entry, "filed")
         if result["status"] == "duplicate":
-            self.index.record_duplicate(client=client, account=account, sha256=content.sha256,
-                                        path=result["path"], name=entry["name"], source=item.source,
-                                        sender=item.sender, date=_iso(item.date), run_id=ctx.run.id,
-                                        seen_at=self.now.isoformat())
+            self.index.record_duplicate(
+                client=client,
+                account=account,
+                sha256=content.sha256,
+                path=result["path"],
+                name=entry["name"],
+                source=item.source,
+                sender=item.sender,
+                date=_iso(item.date),
+                run_id=ctx.run.id,
+                seen_at=self.now.isoformat(),
+            )
         return {**entry, "status": result["status"], "path": result["path"]}
 
-    def _quarantine(self, item: Incoming, content: Content, fvars: FileVars, text: str,
-                    entry: dict[str, Any], reason: str) -> dict[str, Any]:
+    def _quarantine(
+        self,
+        item: Incoming,
+        content: Content,
+        fvars: FileVars,
+        text: str,
+        entry: dict[str, Any],
+        reason: str,
+    ) -> dict[str, Any]:
         ctx = self.ctx
         dest = self.quarantine / clean_component(f"{content.sha256[:12]}-{fvars.name}")
         key = f"quarantine:{self.params.account}:{content.sha256}"
@@ -150,18 +205,40 @@ class Filer:
             ctx.effect(key, description, lambda: None, kind="archive.quarantine")
             return {**entry, "status": "would_quarantine", "path": str(dest), "reason": reason}
         if ctx.effect_status(key) is None:
-            ctx.note(f"quarantined {entry['name']}: {reason}", sha256=content.sha256, source=item.source)
+            ctx.note(
+                f"quarantined {entry['name']}: {reason}", sha256=content.sha256, source=item.source
+            )
         result = self._effect(key, description, "archive.quarantine", dest, item, content)
         assert result is not None
         self._index(item, content, result["path"], text, entry, "quarantined", reason)
         return {**entry, "status": "quarantined", "path": result["path"], "reason": reason}
 
-    def _index(self, item: Incoming, content: Content, path: str, text: str, entry: dict[str, Any],
-               status: str, reason: str | None = None) -> None:
+    def _index(
+        self,
+        item: Incoming,
+        content: Content,
+        path: str,
+        text: str,
+        entry: dict[str, Any],
+        status: str,
+        reason: str | None = None,
+    ) -> None:
         self.index.record(
-            client=self.ctx.client.id, account=self.params.account, path=path, sha256=content.sha256,
-            size=content.size, type=content.type, name=entry["name"], source=item.source,
-            sender=item.sender, subject=item.subject, date=_iso(item.date), run_id=self.ctx.run.id,
-            status=status, filed_at=self.now.isoformat(), text=text, reason=reason,
+            client=self.ctx.client.id,
+            account=self.params.account,
+            path=path,
+            sha256=content.sha256,
+            size=content.size,
+            type=content.type,
+            name=entry["name"],
+            source=item.source,
+            sender=item.sender,
+            subject=item.subject,
+            date=_iso(item.date),
+            run_id=self.ctx.run.id,
+            status=status,
+            filed_at=self.now.isoformat(),
+            text=text,
+            reason=reason,
             retain_until=self.retain_until,
         )

@@ -81,9 +81,24 @@ class Document:
 
 
 def _doc(row: sqlite3.Row, snippet: str = "") -> Document:
-    return Document(row["client"], row["account"], row["path"], row["sha256"], row["size"], row["type"],
-                    row["name"], row["source"], row["sender"], row["subject"], row["date"],
-                    row["filed_at"], row["status"], row["reason"], row["retain_until"], snippet)
+    return Document(
+        row["client"],
+        row["account"],
+        row["path"],
+        row["sha256"],
+        row["size"],
+        row["type"],
+        row["name"],
+        row["source"],
+        row["sender"],
+        row["subject"],
+        row["date"],
+        row["filed_at"],
+        row["status"],
+        row["reason"],
+        row["retain_until"],
+        snippet,
+    )
 
 
 def fts_query(text: str) -> str:
@@ -119,10 +134,27 @@ class ArchiveIndex:
         self.db.execute("COMMIT")
 
     # -- writing ----------------------------------------------------------------------------------
-    def record(self, *, client: str, account: str, path: str, sha256: str, size: int, type: str,
-               name: str, source: str, sender: str, subject: str, date: str | None, run_id: str,
-               status: str, filed_at: str, text: str = "", reason: str | None = None,
-               retain_until: str | None = None) -> None:
+    def record(
+        self,
+        *,
+        client: str,
+        account: str,
+        path: str,
+        sha256: str,
+        size: int,
+        type: str,
+        name: str,
+        source: str,
+        sender: str,
+        subject: str,
+        date: str | None,
+        run_id: str,
+        status: str,
+        filed_at: str,
+        text: str = "",
+        reason: str | None = None,
+        retain_until: str | None = None,
+    ) -> None:
         """Add a filed (or quarantined) document; recording it again changes nothing."""
         now = filed_at
         with self.tx() as db:
@@ -131,15 +163,45 @@ class ArchiveIndex:
                        subject, date, filed_at, run_id, status, reason, retain_until)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (client, account, path) DO NOTHING""",
-                (client, account, path, sha256, size, type, name, source, sender, subject, date, now,
-                 run_id, status, reason, retain_until),
+                (
+                    client,
+                    account,
+                    path,
+                    sha256,
+                    size,
+                    type,
+                    name,
+                    source,
+                    sender,
+                    subject,
+                    date,
+                    now,
+                    run_id,
+                    status,
+                    reason,
+                    retain_until,
+                ),
             )
             if cur.rowcount:
-                db.execute("INSERT INTO documents_fts (rowid, name, path, sender, subject, text) VALUES (?, ?, ?, ?, ?, ?)",
-                           (cur.lastrowid, name, path, sender, subject, text))
+                db.execute(
+                    "INSERT INTO documents_fts (rowid, name, path, sender, subject, text) VALUES (?, ?, ?, ?, ?, ?)",
+                    (cur.lastrowid, name, path, sender, subject, text),
+                )
 
-    def record_duplicate(self, *, client: str, account: str, sha256: str, path: str, name: str, source: str,
-                         sender: str, date: str | None, run_id: str, seen_at: str) -> None:
+    def record_duplicate(
+        self,
+        *,
+        client: str,
+        account: str,
+        sha256: str,
+        path: str,
+        name: str,
+        source: str,
+        sender: str,
+        date: str | None,
+        run_id: str,
+        seen_at: str,
+    ) -> None:
         now = seen_at
         with self.tx() as db:
             db.execute(
@@ -156,7 +218,9 @@ class ArchiveIndex:
         ).fetchone()
         return None if row is None else _doc(row)
 
-    def search(self, client: str, query: str, *, account: str | None = None, limit: int = 20) -> list[Document]:
+    def search(
+        self, client: str, query: str, *, account: str | None = None, limit: int = 20
+    ) -> list[Document]:
         match = fts_query(query)
         if not match:
             return []
@@ -171,8 +235,15 @@ class ArchiveIndex:
         args.append(limit)
         return [_doc(r, r["snip"]) for r in self.db.execute(sql, args)]
 
-    def list(self, client: str, *, since: str | None = None, account: str | None = None,
-             status: str | None = None, limit: int | None = None) -> list[Document]:
+    def documents(
+        self,
+        client: str,
+        *,
+        since: str | None = None,
+        account: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[Document]:
         sql = "SELECT * FROM documents WHERE client = ?"
         args: list[Any] = [client]
         if since:
@@ -191,4 +262,9 @@ class ArchiveIndex:
         return [_doc(r) for r in self.db.execute(sql, args)]
 
     def duplicates(self, client: str) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.execute("SELECT * FROM duplicates WHERE client = ? ORDER BY seen_at", (client,))]
+        return [
+            dict(r)
+            for r in self.db.execute(
+                "SELECT * FROM duplicates WHERE client = ? ORDER BY seen_at", (client,)
+            )
+        ]

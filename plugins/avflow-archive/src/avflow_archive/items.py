@@ -24,13 +24,17 @@ class FileItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     path: str = Field(description="The file, inside this run's spool folder.")
-    name: str | None = Field(default=None, description="Its original name (as the sender wrote it).")
+    name: str | None = Field(
+        default=None, description="Its original name (as the sender wrote it)."
+    )
     sender: str = Field(default="", description="The sender: an address or 'Name <address>'.")
     date: datetime | None = Field(default=None, description="When it was sent (ISO 8601).")
     subject: str = Field(default="", description="The subject of the message it came with.")
     size: int | None = Field(default=None, ge=0, description="Its size in bytes.")
     type: str | None = Field(default=None, description="The content type the sender claimed.")
-    message_id: str | None = Field(default=None, description="The Message-ID of the message it came with.")
+    message_id: str | None = Field(
+        default=None, description="The Message-ID of the message it came with."
+    )
 
     @field_validator("date", mode="before")
     @classmethod
@@ -100,22 +104,33 @@ class FileVars:
     rule: str
 
     @classmethod
-    def build(cls, item: Incoming, content: Content, tz: tzinfo, now: datetime, rule: str = "") -> FileVars:
+    def build(
+        cls, item: Incoming, content: Content, tz: tzinfo, now: datetime, rule: str = ""
+    ) -> FileVars:
         name = clean_component(item.name)
         stem, dot, ext = name.rpartition(".")
         if not dot or not stem:
             stem, ext = name, ""
-        when = (item.date or now)
+        when = item.date or now
         when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(tz)
         domain = item.address.rpartition("@")[2]
         return cls(
-            name=name, stem=stem, ext=clean_component(ext.lower(), fallback="") if ext else "",
-            type=content.type, type_ext=content.ext, size=content.size, sha256=content.sha256,
+            name=name,
+            stem=stem,
+            ext=clean_component(ext.lower(), fallback="") if ext else "",
+            type=content.type,
+            type_ext=content.ext,
+            size=content.size,
+            sha256=content.sha256,
             hash8=content.sha256[:8],
             sender=clean_component(item.address, fallback="unknown") if item.address else "unknown",
             sender_name=clean_component(item.sender_name, fallback="unknown"),
             sender_domain=clean_component(domain, fallback="unknown") if domain else "unknown",
             subject=clean_component(item.subject[:120], fallback="no subject"),
-            date=when, year=f"{when.year:04d}", month=f"{when.month:02d}", day=f"{when.day:02d}",
-            origin=item.origin, rule=clean_component(rule, fallback="") if rule else "",
+            date=when,
+            year=f"{when.year:04d}",
+            month=f"{when.month:02d}",
+            day=f"{when.day:02d}",
+            origin=item.origin,
+            rule=clean_component(rule, fallback="") if rule else "",
         )

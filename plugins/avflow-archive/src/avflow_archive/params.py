@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import avflow
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+import avflow
 from avflow_archive.items import FileItem
 from avflow_archive.rules import Rule
 from avflow_archive.settings import ACCOUNT_TYPES
@@ -20,31 +20,45 @@ class FilingParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    account: ArchiveAccount = Field(description="The client's archive account (local, google_drive, sftp, webdav).")
+    account: ArchiveAccount = Field(
+        description="The client's archive account (local, google_drive, sftp, webdav)."
+    )
     path: str | None = Field(
         default=DEFAULT_PATH,
         description="Destination template, relative to the archive's root; sees `file` "
         "(name, ext, type, sender, sender_domain, subject, date, year, month, day, ...). "
         "null: files that no rule matches are not filed.",
     )
-    rules: list[Rule] = Field(default_factory=list, description="First match wins; see docs/archive.md.")
+    rules: list[Rule] = Field(
+        default_factory=list, description="First match wins; see docs/archive.md."
+    )
 
 
 class DropFolderParams(BaseModel):
     """Reading a drop folder (a scanner's output folder)."""
 
     folder: str = Field(description="The drop folder (absolute; ~ is expanded).")
-    settle: float = Field(default=5.0, ge=0, description="Seconds a file must stay unchanged before it is taken.")
+    settle: float = Field(
+        default=5.0, ge=0, description="Seconds a file must stay unchanged before it is taken."
+    )
     recursive: bool = Field(default=True, description="Also take files in sub-folders.")
-    include: list[str] = Field(default_factory=lambda: ["*"], description="Glob(s) of file names to take.")
-    max_files: int = Field(default=1000, ge=1, description="At most this many files per run; the rest wait.")
+    include: list[str] = Field(
+        default_factory=lambda: ["*"], description="Glob(s) of file names to take."
+    )
+    max_files: int = Field(
+        default=1000, ge=1, description="At most this many files per run; the rest wait."
+    )
 
 
 class FileParams(FilingParams):
     """``archive.file``: file documents from an earlier step, or from a drop folder."""
 
-    files: list[FileItem] | None = Field(default=None, description="Files from an earlier step: a list of items (docs/archive.md).")
-    folder: str | None = Field(default=None, description="Or: a drop folder to file (see archive.scan).")
+    files: list[FileItem] | None = Field(
+        default=None, description="Files from an earlier step: a list of items (docs/archive.md)."
+    )
+    folder: str | None = Field(
+        default=None, description="Or: a drop folder to file (see archive.scan)."
+    )
     settle: float = Field(default=5.0, ge=0)
     recursive: bool = True
     include: list[str] = Field(default_factory=lambda: ["*"])
@@ -53,14 +67,21 @@ class FileParams(FilingParams):
     @model_validator(mode="after")
     def _one_source(self) -> FileParams:
         if (self.files is None) == (self.folder is None):
-            raise ValueError("give either 'files' (from an earlier step) or 'folder' (a drop folder)")
+            raise ValueError(
+                "give either 'files' (from an earlier step) or 'folder' (a drop folder)"
+            )
         return self
 
     def drop(self) -> DropFolderParams | None:
         if self.folder is None:
             return None
-        return DropFolderParams(folder=self.folder, settle=self.settle, recursive=self.recursive,
-                                include=self.include, max_files=self.max_files)
+        return DropFolderParams(
+            folder=self.folder,
+            settle=self.settle,
+            recursive=self.recursive,
+            include=self.include,
+            max_files=self.max_files,
+        )
 
 
 class ScanParams(FilingParams, DropFolderParams):
@@ -69,8 +90,13 @@ class ScanParams(FilingParams, DropFolderParams):
     model_config = ConfigDict(extra="forbid")
 
     def drop(self) -> DropFolderParams:
-        return DropFolderParams(folder=self.folder, settle=self.settle, recursive=self.recursive,
-                                include=self.include, max_files=self.max_files)
+        return DropFolderParams(
+            folder=self.folder,
+            settle=self.settle,
+            recursive=self.recursive,
+            include=self.include,
+            max_files=self.max_files,
+        )
 
 
 class NewFileParams(DropFolderParams):
@@ -78,4 +104,6 @@ class NewFileParams(DropFolderParams):
 
     model_config = ConfigDict(extra="forbid")
 
-    poll: float = Field(default=1.0, gt=0, le=60, description="How often to re-check files still settling, seconds.")
+    poll: float = Field(
+        default=1.0, gt=0, le=60, description="How often to re-check files still settling, seconds."
+    )

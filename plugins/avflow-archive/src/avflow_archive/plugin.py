@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import avflow
-
 from avflow_archive import settings
 from avflow_archive.actions import file_action, scan_action
 from avflow_archive.params import FileParams, NewFileParams, ScanParams
@@ -14,26 +13,66 @@ from avflow_archive.trigger import watch
 
 @avflow.hookimpl
 def register_account_types(register: Any) -> None:
-    register(avflow.AccountType("local", settings.LocalSettings, "A folder on this machine used as an archive."))
-    register(avflow.AccountType("google_drive", settings.GoogleDriveSettings, "A Google Drive folder used as an archive."))
-    register(avflow.AccountType("sftp", settings.SftpSettings, "A folder on an SSH/SFTP server (a NAS) used as an archive."))
-    register(avflow.AccountType("webdav", settings.WebdavSettings, "A WebDAV folder (Nextcloud, a NAS) used as an archive."))
+    register(
+        avflow.AccountType(
+            "local", settings.LocalSettings, "A folder on this machine used as an archive."
+        )
+    )
+    register(
+        avflow.AccountType(
+            "google_drive",
+            settings.GoogleDriveSettings,
+            "A Google Drive folder used as an archive.",
+        )
+    )
+    register(
+        avflow.AccountType(
+            "sftp",
+            settings.SftpSettings,
+            "A folder on an SSH/SFTP server (a NAS) used as an archive.",
+        )
+    )
+    register(
+        avflow.AccountType(
+            "webdav",
+            settings.WebdavSettings,
+            "A WebDAV folder (Nextcloud, a NAS) used as an archive.",
+        )
+    )
 
 
 @avflow.hookimpl
 def register_actions(register: Any) -> None:
-    register(avflow.Action("archive.file", FileParams, file_action,
-                           "File documents from an earlier step or a drop folder into an archive.",
-                           template_vars=frozenset({"file"})))
-    register(avflow.Action("archive.scan", ScanParams, scan_action,
-                           "File what a drop folder holds, removing each file once it is filed.",
-                           template_vars=frozenset({"file"})))
+    register(
+        avflow.Action(
+            "archive.file",
+            FileParams,
+            file_action,
+            "File documents from an earlier step or a drop folder into an archive.",
+            template_vars=frozenset({"file"}),
+        )
+    )
+    register(
+        avflow.Action(
+            "archive.scan",
+            ScanParams,
+            scan_action,
+            "File what a drop folder holds, removing each file once it is filed.",
+            template_vars=frozenset({"file"}),
+        )
+    )
 
 
 @avflow.hookimpl
 def register_triggers(register: Any) -> None:
-    register(avflow.Trigger("archive.new_file", NewFileParams, watch,
-                            "Files have arrived (and settled) in a drop folder."))
+    register(
+        avflow.Trigger(
+            "archive.new_file",
+            NewFileParams,
+            watch,
+            "Files have arrived (and settled) in a drop folder.",
+        )
+    )
 
 
 @avflow.hookimpl

@@ -29,17 +29,33 @@ class Match(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | list[str] | None = Field(default=None, description="Glob(s) on the original file name, case-insensitive.")
-    name_regex: str | None = Field(default=None, description="Regular expression searched in the file name.")
-    type: str | list[str] | None = Field(default=None, description="Glob(s) on the content type sniffed from the bytes: application/pdf, image/*.")
-    sender: str | list[str] | None = Field(default=None, description="Glob(s) on the sender's address: *@enel.it.")
-    subject: str | list[str] | None = Field(default=None, description="Text(s) the subject contains, case-insensitive.")
+    name: str | list[str] | None = Field(
+        default=None, description="Glob(s) on the original file name, case-insensitive."
+    )
+    name_regex: str | None = Field(
+        default=None, description="Regular expression searched in the file name."
+    )
+    type: str | list[str] | None = Field(
+        default=None,
+        description="Glob(s) on the content type sniffed from the bytes: application/pdf, image/*.",
+    )
+    sender: str | list[str] | None = Field(
+        default=None, description="Glob(s) on the sender's address: *@enel.it."
+    )
+    subject: str | list[str] | None = Field(
+        default=None, description="Text(s) the subject contains, case-insensitive."
+    )
     subject_regex: str | None = None
-    text: str | list[str] | None = Field(default=None, description="Text(s) the document contains (PDF or plain text), case-insensitive.")
+    text: str | list[str] | None = Field(
+        default=None,
+        description="Text(s) the document contains (PDF or plain text), case-insensitive.",
+    )
     text_regex: str | None = None
     after: date | None = Field(default=None, description="Sent (or dropped) on or after this day.")
     before: date | None = Field(default=None, description="Sent (or dropped) before this day.")
-    origin: Literal["email", "drop"] | None = Field(default=None, description="Where the file came from.")
+    origin: Literal["email", "drop"] | None = Field(
+        default=None, description="Where the file came from."
+    )
 
     @field_validator("name_regex", "subject_regex", "text_regex")
     @classmethod
@@ -61,7 +77,8 @@ class Match(BaseModel):
             not self.name_regex or re.search(self.name_regex, item.name, re.I) is not None,
             not self.type or _glob_any(content.type, _globs(self.type)),
             not self.sender or _glob_any(item.address, _globs(self.sender)),
-            not self.subject or any(s.lower() in item.subject.lower() for s in _globs(self.subject)),
+            not self.subject
+            or any(s.lower() in item.subject.lower() for s in _globs(self.subject)),
             not self.subject_regex or re.search(self.subject_regex, item.subject, re.I) is not None,
             not self.text or any(t.lower() in text.lower() for t in _globs(self.text)),
             not self.text_regex or re.search(self.text_regex, text, re.I | re.M) is not None,
@@ -79,11 +96,17 @@ class Rule(BaseModel):
 
     name: str = Field(description="Shown in outputs and in the audit trail.")
     match: Match = Field(default_factory=Match)
-    path: str | None = Field(default=None, description="Destination template; the step's `path` if not given.")
-    skip: bool = Field(default=False, description="Files that fit are not filed (and stay in a drop folder).")
+    path: str | None = Field(
+        default=None, description="Destination template; the step's `path` if not given."
+    )
+    skip: bool = Field(
+        default=False, description="Files that fit are not filed (and stay in a drop folder)."
+    )
 
 
-def choose(rules: list[Rule], item: Incoming, content: Content, when: datetime, text: str) -> Rule | None:
+def choose(
+    rules: list[Rule], item: Incoming, content: Content, when: datetime, text: str
+) -> Rule | None:
     """The first rule that fits, or None."""
     for rule in rules:
         if rule.match.fits(item, content, when, text):

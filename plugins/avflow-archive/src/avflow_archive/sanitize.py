@@ -59,7 +59,9 @@ def clean_component(value: object, *, fallback: str = FALLBACK) -> str:
     text = _SEPARATORS.sub("_", text)
     text = _SPACES.sub(" ", text)
     text = _truncate(text.strip(" "))  # first, so that the extension is what survives
-    text = sanitize_filename(text, platform="universal", replacement_text="_", max_len=MAX_COMPONENT_BYTES)
+    text = sanitize_filename(
+        text, platform="universal", replacement_text="_", max_len=MAX_COMPONENT_BYTES
+    )
     text = _truncate(text.strip(" ."))
     text = text.strip(" .")
     if not text:
@@ -97,7 +99,9 @@ def archive_path(rendered: str) -> Checked:
     raw_parts = _SEPARATORS.split(stripped)
     for part in raw_parts:
         if "".join(ch for ch in part if _visible(ch)).strip() == "..":
-            return Checked(None, f"the path climbs out of the archive with '..' ({_show(stripped)})")
+            return Checked(
+                None, f"the path climbs out of the archive with '..' ({_show(stripped)})"
+            )
     parts = []
     for part in raw_parts:
         if part.strip() in ("", "."):

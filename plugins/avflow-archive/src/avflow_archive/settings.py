@@ -47,14 +47,22 @@ class GoogleDriveSettings(ArchiveSettings):
 
     folder_id: str = Field(description="ID of the Drive folder that is the archive's root.")
     token: str | None = Field(default=None, description="An OAuth access token (a secret).")
-    refresh_token: str | None = Field(default=None, description="An OAuth refresh token (a secret).")
+    refresh_token: str | None = Field(
+        default=None, description="An OAuth refresh token (a secret)."
+    )
     client_id: str | None = None
     client_secret: str | None = None
-    token_uri: str | None = Field(default=None, description="OAuth token endpoint; Google's by default.")
-    api_endpoint: str | None = Field(default=None, description="Drive API root; Google's by default.")
+    token_uri: str | None = Field(
+        default=None, description="OAuth token endpoint; Google's by default."
+    )
+    api_endpoint: str | None = Field(
+        default=None, description="Drive API root; Google's by default."
+    )
     timeout: float = Field(default=60.0, gt=0)
     retries: int = Field(default=5, ge=0, le=20)
-    max_retry_after: float = Field(default=120.0, ge=0, description="Longest Retry-After honoured, seconds.")
+    max_retry_after: float = Field(
+        default=120.0, ge=0, description="Longest Retry-After honoured, seconds."
+    )
 
     @model_validator(mode="after")
     def _credentials(self) -> GoogleDriveSettings:
@@ -98,7 +106,9 @@ class SftpSettings(ArchiveSettings):
 class WebdavSettings(ArchiveSettings):
     """``type: webdav``: a WebDAV folder (Nextcloud, ownCloud, a NAS), through webdav4."""
 
-    url: str = Field(description="The WebDAV base URL, e.g. https://cloud.example/remote.php/dav/files/me")
+    url: str = Field(
+        description="The WebDAV base URL, e.g. https://cloud.example/remote.php/dav/files/me"
+    )
     username: str | None = None
     password: str | None = Field(default=None, description="A secret (an app password).")
     path: str = Field(default="/", description="The archive's root folder under the URL.")

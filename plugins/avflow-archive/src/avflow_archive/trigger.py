@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import watchfiles
-from avflow import TriggerContext
 
+from avflow import TriggerContext
 from avflow_archive import dropfolder
 from avflow_archive.params import NewFileParams
 
@@ -69,7 +69,9 @@ class Settler:
     def scan(self, now: float) -> None:
         """See every file of the folder (at start, and to catch missed notifications)."""
         for root, dirs, files in os.walk(self.folder):
-            dirs[:] = [d for d in dirs if not dropfolder.ignored(d)] if self.params.recursive else []
+            dirs[:] = (
+                [d for d in dirs if not dropfolder.ignored(d)] if self.params.recursive else []
+            )
             for name in files:
                 self.see(Path(root) / name, now)
 
@@ -95,8 +97,14 @@ def watch(ctx: TriggerContext, params: NewFileParams) -> None:
     tick_ms = max(50, int(min(params.poll, max(params.settle, 0.05)) * 1000))
     ctx.log.info("watching drop folder", folder=str(folder), settle=params.settle)
     for changes in watchfiles.watch(
-        folder, stop_event=ctx.stopping, rust_timeout=tick_ms, yield_on_timeout=True,
-        debounce=min(tick_ms, 1600), step=50, recursive=params.recursive, watch_filter=None,
+        folder,
+        stop_event=ctx.stopping,
+        rust_timeout=tick_ms,
+        yield_on_timeout=True,
+        debounce=min(tick_ms, 1600),
+        step=50,
+        recursive=params.recursive,
+        watch_filter=None,
         ignore_permission_denied=True,
     ):
         now = time.monotonic()

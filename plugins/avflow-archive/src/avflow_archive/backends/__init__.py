@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from avflow import StepFailed
-
 from avflow_archive.backends.base import Placement, Store, file_into, find_existing
 from avflow_archive.settings import GoogleDriveSettings, LocalSettings, SftpSettings, WebdavSettings
 

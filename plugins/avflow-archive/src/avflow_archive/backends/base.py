@@ -115,8 +115,9 @@ def find_existing(store: Store, rel: PurePosixPath, sha256: str, size: int) -> P
     return None
 
 
-def file_into(store: Store, rel: PurePosixPath, source: Path, sha256: str, size: int, token: str,
-              mime: str) -> Placement:
+def file_into(
+    store: Store, rel: PurePosixPath, source: Path, sha256: str, size: int, token: str, mime: str
+) -> Placement:
     """Put ``source`` at ``rel`` or the first free numbered variant; never overwrite."""
     for n in range(1, MAX_SUFFIX + 1):
         candidate = numbered(rel, n)

@@ -12,8 +12,8 @@ different file already using the name gets a numbered name, as in every other ar
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import socket
 import time
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
@@ -21,7 +21,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from avflow import StepFailed
-
 from avflow_archive.backends.base import ABSENT, Absent, Existing, Store
 from avflow_archive.settings import GoogleDriveSettings
 
@@ -39,7 +38,9 @@ def _q(value: str) -> str:
 class DriveStore(Store):
     """A Google Drive folder as an archive root."""
 
-    def __init__(self, service: Any, s: GoogleDriveSettings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, service: Any, s: GoogleDriveSettings, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.service = service
         self.s = s
         self.label = f"google_drive:{s.folder_id}"
@@ -49,7 +50,9 @@ class DriveStore(Store):
         self._folders: dict[tuple[str, ...], str] = {(): s.folder_id}
 
     # -- requests ---------------------------------------------------------------------------------
-    def _call(self, what: str, request: Callable[[], Any], landed: Callable[[], Any] | None = None) -> Any:
+    def _call(
+        self, what: str, request: Callable[[], Any], landed: Callable[[], Any] | None = None
+    ) -> Any:
         """Execute a request; retry 429/5xx (honouring Retry-After) and timeouts.
 
         ``landed`` is asked, before each retry, whether a write whose answer was lost was in
@@ -64,20 +67,34 @@ class DriveStore(Store):
             except HttpError as exc:
                 status = int(exc.resp.status)
                 if status in (401, 403) and not _rate_limited(exc):
-                    raise StepFailed(f"Google Drive refused the credentials while trying to {what} (HTTP {status})") from None
+                    raise StepFailed(
+                        f"Google Drive refused the credentials while trying to {what} (HTTP {status})"
+                    ) from None
                 if status == 404:
-                    raise StepFailed(f"Google Drive: {what}: not found (is folder_id right, and shared with this account?)") from None
-                if (status not in RETRY_STATUS and not _rate_limited(exc)) or attempt == self.s.retries:
-                    raise StepFailed(f"Google Drive: {what} failed: HTTP {status} {_reason(exc)}") from None
+                    raise StepFailed(
+                        f"Google Drive: {what}: not found (is folder_id right, and shared with this account?)"
+                    ) from None
+                if (
+                    status not in RETRY_STATUS and not _rate_limited(exc)
+                ) or attempt == self.s.retries:
+                    raise StepFailed(
+                        f"Google Drive: {what} failed: HTTP {status} {_reason(exc)}"
+                    ) from None
                 delay = _retry_after(exc.resp)
                 if delay is not None and delay > self.s.max_retry_after:
-                    raise StepFailed(f"Google Drive: {what}: asked to wait {delay:g}s (more than max_retry_after)") from None
+                    raise StepFailed(
+                        f"Google Drive: {what}: asked to wait {delay:g}s (more than max_retry_after)"
+                    ) from None
                 self._wait(delay if delay is not None else _backoff(attempt))
             except RefreshError as exc:
-                raise StepFailed(f"Google Drive: the access token expired and cannot be refreshed ({_first_line(exc)})") from None
-            except (TimeoutError, socket.timeout, ConnectionError, TransportError, OSError) as exc:
+                raise StepFailed(
+                    f"Google Drive: the access token expired and cannot be refreshed ({_first_line(exc)})"
+                ) from None
+            except (TimeoutError, ConnectionError, TransportError, OSError) as exc:
                 if attempt == self.s.retries:
-                    raise StepFailed(f"Google Drive: {what}: no answer after {attempt + 1} attempts ({type(exc).__name__})") from None
+                    raise StepFailed(
+                        f"Google Drive: {what}: no answer after {attempt + 1} attempts ({type(exc).__name__})"
+                    ) from None
                 self._wait(_backoff(attempt))
             if landed is not None:
                 found = landed()
@@ -93,11 +110,16 @@ class DriveStore(Store):
         files: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = dict(q=q, fields=f"nextPageToken,files({fields})", pageSize=100,
-                                          orderBy="createdTime", spaces="drive")
+            kwargs: dict[str, Any] = dict(
+                q=q,
+                fields=f"nextPageToken,files({fields})",
+                pageSize=100,
+                orderBy="createdTime",
+                spaces="drive",
+            )
             if token:
                 kwargs["pageToken"] = token
-            page = self._call("list files", lambda kw=kwargs: self.service.files().list(**kw))
+            page = self._call("list files", functools.partial(self.service.files().list, **kwargs))
             files += page.get("files", [])
             token = page.get("nextPageToken")
             if not token:
@@ -119,9 +141,11 @@ class DriveStore(Store):
         if not create:
             return None
         body = {"name": name, "mimeType": FOLDER, "parents": [parent]}
-        created = self._call(f"create folder {'/'.join(parts)}",
-                             lambda: self.service.files().create(body=body, fields="id"),
-                             landed=lambda: (self._list(q, "id,name") or [None])[0])
+        created = self._call(
+            f"create folder {'/'.join(parts)}",
+            lambda: self.service.files().create(body=body, fields="id"),
+            landed=lambda: _first(self._list(q, "id,name")),
+        )
         self._folders[parts] = created["id"]
         return self._folders[parts]
 
@@ -182,22 +206,35 @@ class DriveStore(Store):
             return  # an earlier attempt of this very effect landed
         parts = rel.parent.parts if str(rel.parent) != "." else ()
         parent = self._folder(parts, create=True)
-        body = {"name": rel.name, "parents": [parent],
-                "appProperties": {"avflow_sha256": sha256, "avflow_token": token[:40]}}
+        body: dict[str, Any] = {
+            "name": rel.name,
+            "parents": [parent],
+            "appProperties": {"avflow_sha256": sha256, "avflow_token": token[:40]},
+        }
         if self.retention_years:
-            body["contentRestrictions"] = [{"readOnly": True, "reason": f"retention: {self.retention_years} years"}]
+            body["contentRestrictions"] = [
+                {"readOnly": True, "reason": f"retention: {self.retention_years} years"}
+            ]
         created = self._call(
             f"upload {rel}",
             lambda: self.service.files().create(
-                body=body, fields=FILE_FIELDS,
-                media_body=MediaFileUpload(str(source), mimetype=mime, resumable=False)),
+                body=body,
+                fields=FILE_FIELDS,
+                media_body=MediaFileUpload(str(source), mimetype=mime, resumable=False),
+            ),
             landed=lambda: self._by_token(token),
         )
         if "size" in created and int(created["size"]) != source.stat().st_size:
-            raise StepFailed(f"Google Drive: {rel} arrived with {created['size']} bytes instead of {source.stat().st_size}")
+            raise StepFailed(
+                f"Google Drive: {rel} arrived with {created['size']} bytes instead of {source.stat().st_size}"
+            )
         md5 = created.get("md5Checksum")
         if md5 and md5 != hashlib.md5(source.read_bytes(), usedforsecurity=False).hexdigest():
             raise StepFailed(f"Google Drive: {rel} arrived damaged (MD5 differs)")
+
+
+def _first(files: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return files[0] if files else None
 
 
 def _sha(f: dict[str, Any]) -> str | None:
@@ -256,10 +293,22 @@ def open_drive(s: GoogleDriveSettings) -> DriveStore:
         kwargs["token_uri"] = s.token_uri
     elif s.refresh_token:
         kwargs["token_uri"] = "https://oauth2.googleapis.com/token"
-    creds = Credentials(token=s.token, refresh_token=s.refresh_token, client_id=s.client_id,
-                        client_secret=s.client_secret, scopes=SCOPES, **kwargs)
+    creds = Credentials(
+        token=s.token,
+        refresh_token=s.refresh_token,
+        client_id=s.client_id,
+        client_secret=s.client_secret,
+        scopes=SCOPES,
+        **kwargs,
+    )
     http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=s.timeout))
     options = {"api_endpoint": s.api_endpoint} if s.api_endpoint else None
-    service = build("drive", "v3", http=http, cache_discovery=False, static_discovery=True,
-                    client_options=options)
+    service = build(
+        "drive",
+        "v3",
+        http=http,
+        cache_discovery=False,
+        static_discovery=True,
+        client_options=options,
+    )
     return DriveStore(service, s)

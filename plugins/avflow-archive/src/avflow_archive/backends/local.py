@@ -7,6 +7,7 @@ a concurrent writer. The folder is fsynced after, so the new name survives a pow
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -14,7 +15,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from avflow_archive.backends.base import CHUNK, ABSENT, Absent, Existing, Store, partial_name
+from avflow_archive.backends.base import ABSENT, CHUNK, Absent, Existing, Store, partial_name
 
 
 def fsync_dir(path: Path) -> None:
@@ -64,10 +65,8 @@ class LocalStore(Store):
             missing.append(current)
             current = current.parent
         for d in reversed(missing):
-            try:
+            with contextlib.suppress(FileExistsError):  # made meanwhile by another writer
                 d.mkdir()
-            except FileExistsError:
-                pass
             fsync_dir(d.parent)
         if not folder.is_dir():
             raise FileExistsError(f"{folder} is not a folder")

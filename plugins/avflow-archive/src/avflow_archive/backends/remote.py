@@ -9,6 +9,7 @@ Over SFTP the upload is also flushed to disk with OpenSSH's ``fsync@openssh.com`
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import posixpath
@@ -18,9 +19,9 @@ from typing import Any
 
 import fsspec
 import paramiko
-from avflow import StepFailed
 
-from avflow_archive.backends.base import CHUNK, ABSENT, Absent, Existing, Store, partial_name
+from avflow import StepFailed
+from avflow_archive.backends.base import ABSENT, CHUNK, Absent, Existing, Store, partial_name
 from avflow_archive.settings import SftpSettings, WebdavSettings
 
 
@@ -98,21 +99,18 @@ class SftpStore(FsspecStore):
             raise
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a dead connection is not an error
             self.fs.ftp.close()
             self.fs.client.close()
-        except Exception:  # closing a dead connection is not an error
-            pass
 
 
 def _sftp_fsync(ftp: paramiko.SFTPClient, remote: paramiko.SFTPFile) -> None:
     """Ask an OpenSSH server to fsync the file (extension fsync@openssh.com), if it can."""
     from paramiko.sftp import CMD_EXTENDED
 
-    try:
+    # a server without the extension answers an error: the rename still publishes a whole file
+    with contextlib.suppress(OSError):
         ftp._request(CMD_EXTENDED, "fsync@openssh.com", remote.handle)
-    except OSError:
-        pass  # a server without the extension: the rename still publishes a complete file
 
 
 class WebdavStore(FsspecStore):
@@ -135,10 +133,8 @@ class WebdavStore(FsspecStore):
             raise FileExistsError(str(rel)) from None
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.fs.client.http.close()
-        except Exception:
-            pass
 
 
 class _ExpectedHostKey(paramiko.MissingHostKeyPolicy):
@@ -148,21 +144,25 @@ class _ExpectedHostKey(paramiko.MissingHostKeyPolicy):
         self.expected = expected
 
     def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
-        fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+        fingerprint = "SHA256:" + base64.b64encode(
+            hashlib.sha256(key.asbytes()).digest()
+        ).decode().rstrip("=")
         line = f"{key.get_name()} {key.get_base64()}"
         if self.expected is not None:
             want = self.expected.strip()
             if want.rstrip("=") == fingerprint or " ".join(want.split()[:2]) == line:
                 return
-            raise StepFailed(f"sftp {hostname}: the server's host key {fingerprint} is not the configured host_key")
+            raise StepFailed(
+                f"sftp {hostname}: the server's host key {fingerprint} is not the configured host_key"
+            )
         known = paramiko.HostKeys()
-        try:
+        with contextlib.suppress(OSError):  # no known_hosts file: nothing is known
             known.load(str(Path("~/.ssh/known_hosts").expanduser()))
-        except OSError:
-            pass
         if known.check(hostname, key):
             return
-        raise StepFailed(f"sftp {hostname}: unknown host key {fingerprint}; add `host_key: \"{line}\"` to the account")
+        raise StepFailed(
+            f'sftp {hostname}: unknown host key {fingerprint}; add `host_key: "{line}"` to the account'
+        )
 
 
 def _private_key(text: str) -> paramiko.PKey:
@@ -176,9 +176,15 @@ def _private_key(text: str) -> paramiko.PKey:
 
 def open_sftp(s: SftpSettings) -> SftpStore:
     kwargs: dict[str, Any] = dict(
-        port=s.port, username=s.username, timeout=s.timeout, banner_timeout=s.timeout,
-        auth_timeout=s.timeout, look_for_keys=False, allow_agent=False,
-        host_key_policy=_ExpectedHostKey(s.host_key), skip_instance_cache=True,
+        port=s.port,
+        username=s.username,
+        timeout=s.timeout,
+        banner_timeout=s.timeout,
+        auth_timeout=s.timeout,
+        look_for_keys=False,
+        allow_agent=False,
+        host_key_policy=_ExpectedHostKey(s.host_key),
+        skip_instance_cache=True,
     )
     if s.password:
         kwargs["password"] = s.password
@@ -208,7 +214,9 @@ def open_webdav(s: WebdavSettings) -> WebdavStore:
     try:
         ok = fs.isdir(root)
     except Exception as exc:
-        raise StepFailed(f"webdav {s.url}: cannot list the archive folder: {_webdav_error(exc)}") from None
+        raise StepFailed(
+            f"webdav {s.url}: cannot list the archive folder: {_webdav_error(exc)}"
+        ) from None
     if not ok:
         raise StepFailed(f"webdav {s.url}: archive folder {root} does not exist")
     return WebdavStore(fs, root, f"webdav:{s.url}{root}", s.retention_years)
