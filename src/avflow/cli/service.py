@@ -123,6 +123,13 @@ def upcoming(
         t = job.schedule.next_after(t)
 
 
+def _tagged(
+    project: Project, wf: LoadedWorkflow, tz: ZoneInfo, begin: datetime
+) -> Iterator[tuple[datetime, str, LoadedWorkflow, ZoneInfo]]:
+    for t in upcoming(project, wf, begin):
+        yield t, wf.ref, wf, tz
+
+
 @click.command("next")
 @click.argument("ref", required=False, metavar="[CLIENT[/WORKFLOW]]")
 @click.option("-n", "--count", default=10, show_default=True, type=click.IntRange(min=1))
@@ -147,7 +154,7 @@ def next_firings(obj: Obj, ref: str | None, count: int, from_: str | None, as_js
         begin = (
             now if start is None else (start.replace(tzinfo=tz) if start.tzinfo is None else start)
         )
-        streams.append((t, wf.ref, wf, tz) for t in upcoming(project, wf, begin))
+        streams.append(_tagged(project, wf, tz, begin))
     shown = 0
     for t, _, wf, tz in heapq.merge(*streams, key=lambda x: (x[0], x[1])):
         local = t.astimezone(tz)

@@ -1,0 +1,151 @@
+"""Helpers for the scheduler tests: a real ``avflow run`` subprocess, and workflow files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class ServiceProc:
+    """A real ``avflow run`` process with its JSON log lines collected."""
+
+    def __init__(
+        self, root: Path, *args: str, fake_now: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.root = root
+        full_env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
+        full_env.pop("AVFLOW_FAKE_NOW", None)
+        if fake_now:
+            full_env["AVFLOW_FAKE_NOW"] = fake_now
+        self.cmd = [
+            sys.executable,
+            "-c",
+            "import sys; from avflow.cli import main; sys.exit(main())",
+            "--workflows",
+            str(root / "workflows"),
+            "--home",
+            str(root / "home"),
+            "--plugins-dir",
+            str(PLUGINS),
+            "--log-json",
+            *args,
+        ]
+        self.proc = subprocess.Popen(
+            self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, text=True
+        )
+        self.lines: list[str] = []
+        self.logs: list[dict[str, Any]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            try:
+                self.logs.append(json.loads(line))
+            except ValueError:
+                pass
+
+    def wait_log(self, event: str, timeout: float = 20.0, **match: Any) -> dict[str, Any]:
+        def find() -> dict[str, Any] | None:
+            for rec in list(self.logs):
+                if rec.get("event") == event and all(rec.get(k) == v for k, v in match.items()):
+                    return rec
+            if self.proc.poll() is not None and not self._reader.is_alive():
+                raise AssertionError(
+                    f"service exited ({self.proc.returncode}):\n{''.join(self.lines)[-3000:]}"
+                )
+            return None
+
+        try:
+            return wait_for(find, timeout, f"log {event!r} {match}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{''.join(self.lines)[-3000:]}") from None
+
+    def count(self, event: str, **match: Any) -> int:
+        return sum(
+            1
+            for r in list(self.logs)
+            if r.get("event") == event and all(r.get(k) == v for k, v in match.items())
+        )
+
+    def send(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+        self._reader.join(5)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
+
+
+def client(root: Path, cid: str, timezone: str = "UTC", extra: str = "") -> None:
+    write(
+        root / "workflows" / cid / "client.yaml",
+        f"name: {cid.title()}\ntimezone: {timezone}\n{extra}",
+    )
+
+
+def runs(
+    root: Path, client: str | None = None, workflow: str | None = None
+) -> list[dict[str, Any]]:
+    db = root / "home" / "state.db"
+    if not db.exists():
+        return []
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    try:
+        sql, args = "SELECT * FROM runs WHERE 1=1", []
+        if client:
+            sql += " AND client = ?"
+            args.append(client)
+        if workflow:
+            sql += " AND workflow = ?"
+            args.append(workflow)
+        return [dict(r) for r in con.execute(sql + " ORDER BY scheduled_at, created_at", args)]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def audit(root: Path, cid: str) -> list[dict[str, Any]]:
+    out = []
+    for f in sorted((root / "home" / "audit" / cid).glob("*.jsonl")):
+        out += [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+    return [r for r in out if "event" in r]  # leave checkpoints out
