@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -52,7 +53,7 @@ class ServiceProc:
             *args,
         ]
         self.proc = subprocess.Popen(
-            self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, text=True
+            self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env, text=True
         )
         self.lines: list[str] = []
         self.logs: list[dict[str, Any]] = []
@@ -63,10 +64,8 @@ class ServiceProc:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self.lines.append(line)
-            try:
+            with contextlib.suppress(ValueError):
                 self.logs.append(json.loads(line))
-            except ValueError:
-                pass
 
     def wait_log(self, event: str, timeout: float = 20.0, **match: Any) -> dict[str, Any]:
         def find() -> dict[str, Any] | None:
