@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ import avflow
 from avflow.testing import Harness
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+sys.path.insert(0, str(Path(__file__).parent))  # the archive_* server helpers beside this file
 
 
 def need(condition: bool, what: str) -> None:
@@ -230,3 +232,14 @@ def which(program: str, *extra: str) -> str | None:
         if os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A private OpenSSH server (Debian openssh-server) on a free loopback port."""
+    from archive_sshd import SSHD, start_sshd
+
+    need(os.access(SSHD, os.X_OK) and shutil.which("ssh-keygen") is not None, "OpenSSH server (/usr/sbin/sshd)")
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
