@@ -243,3 +243,14 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Any:
     server = start_sshd(tmp_path_factory.mktemp("sshd"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def dav(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A wsgidav WebDAV server in its own process on a free loopback port."""
+    from archive_dav import WSGIDAV, start_dav
+
+    need(os.access(WSGIDAV, os.X_OK), "wsgidav (pip install avflow-archive[test])")
+    server = start_dav(tmp_path_factory.mktemp("dav"))
+    yield server
+    server.stop()

@@ -209,7 +209,9 @@ def open_webdav(s: WebdavSettings) -> WebdavStore:
     from webdav4.fsspec import WebdavFileSystem
 
     auth = (s.username, s.password or "") if s.username else None
-    fs = WebdavFileSystem(s.url, auth=auth, timeout=s.timeout, verify=s.verify_tls, retry=False)
+    fs = WebdavFileSystem(
+        s.url, auth=auth, timeout=s.timeout, verify=s.verify_tls, retry=False, skip_instance_cache=True
+    )
     root = "/" + s.path.strip("/")
     try:
         ok = fs.isdir(root)
