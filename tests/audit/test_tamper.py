@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,6 +125,16 @@ def test_edited_record(trail: Trail, cli: Callable[..., Any]) -> None:
     trail.save()
     first = check_fails(cli, trail, "record seq 7 was edited")
     assert "2026-01.jsonl:7:" in first
+    # The same through the installed command, in a process of its own.
+    home = trail.dir.parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "avflow", "--home", str(home), "audit", "verify", "acme"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+    assert proc.returncode == 1 and proc.stdout.splitlines()[0] == first, proc.stdout + proc.stderr
 
 
 def test_edited_record_with_its_own_hash_recomputed(trail: Trail, cli: Callable[..., Any]) -> None:

@@ -166,6 +166,8 @@ def test_masked_profile_masks_subjects_and_addresses_full_keeps_them(
     moves = [r["description"] for r in h.audit("masked") if r["event"] == "effect.done"]
     assert moves[0] == 'move "F***" from f***@e***.com to Fatture'
     assert moves[1] == 'reply to f***@e***.com about "F***"'
+    replies = [r["effect"] for r in h.audit("masked") if r["event"] == "effect.done"][1::2]
+    assert replies == ["reply:f***@e***.com:1", "reply:f***@e***.com:2"]
 
 
 def test_secrets_and_message_bodies_never_reach_the_trail(audit_harness: Harness) -> None:

@@ -96,7 +96,7 @@ def mask_details(details: Any) -> Any:
     if isinstance(details, list):
         return [mask_details(v) for v in details]
     if isinstance(details, str):
-        return ADDRESS.sub(mask_address, details)
+        return mask_description(details)
     return details
 
 
@@ -133,6 +133,8 @@ class PersonalDataMasker:
             if isinstance(ed.get("description"), str):
                 ed["description"] = mask_description(ed["description"])
             ed["details"] = mask_details(ed["details"])
+            if isinstance(ed.get("effect"), str):  # keys like "reply:mario@acme.example"
+                ed["effect"] = ADDRESS.sub(mask_address, ed["effect"])
         return ed
 
 

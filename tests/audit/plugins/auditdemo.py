@@ -45,7 +45,7 @@ def mail(ctx: avflow.StepContext, params: MailParams) -> dict[str, Any]:
         moved.append(i)
         if params.reply:
             ctx.effect(
-                f"reply:{i}",
+                f"reply:{params.sender}:{i}",
                 f'reply to {params.sender} about "{subject}"',
                 lambda: None,
                 kind="email.send",
