@@ -47,25 +47,37 @@ def start_dav(base: Path) -> Dav:
         port = int(s.getsockname()[1])
     user, password = "av", "dav-secret-pw"
     config = {
-        "host": "127.0.0.1", "port": port, "server": "cheroot",
+        "host": "127.0.0.1",
+        "port": port,
+        "server": "cheroot",
         "provider_mapping": {"/dav": str(root)},
-        "http_authenticator": {"domain_controller": None, "accept_basic": True, "accept_digest": False,
-                               "default_to_digest": False},
+        "http_authenticator": {
+            "domain_controller": None,
+            "accept_basic": True,
+            "accept_digest": False,
+            "default_to_digest": False,
+        },
         "simple_dc": {"user_mapping": {"*": {user: {"password": password}}}},
-        "verbose": 2, "dir_browser": {"enable": False},
-        "lock_storage": True, "property_manager": True,
+        "verbose": 2,
+        "dir_browser": {"enable": False},
+        "lock_storage": True,
+        "property_manager": True,
     }
     cfg = base / "wsgidav.json"
     cfg.write_text(json.dumps(config))
     log = base / "wsgidav.log"
-    proc = subprocess.Popen([WSGIDAV, "-c", str(cfg)], stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [WSGIDAV, "-c", str(cfg)], stdout=open(log, "wb"), stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}/dav"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"wsgidav exited: {log.read_text()}")
         try:
-            r = httpx.request("PROPFIND", url + "/", auth=(user, password), headers={"Depth": "0"}, timeout=1)
+            r = httpx.request(
+                "PROPFIND", url + "/", auth=(user, password), headers={"Depth": "0"}, timeout=1
+            )
             if r.status_code == 207:
                 break
         except httpx.HTTPError:

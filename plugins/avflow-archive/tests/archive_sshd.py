@@ -40,8 +40,11 @@ class Sshd:
 
 
 def _keygen(path: Path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "avflow-test", "-f", str(path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "avflow-test", "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
 
 
 def _free_port() -> int:
@@ -82,8 +85,9 @@ def start_sshd(base: Path) -> Sshd:
         "LogLevel VERBOSE\n"
     )
     log = base / "sshd.log"
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=open(log, "wb"),
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(config)], stdout=open(log, "wb"), stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -98,5 +102,13 @@ def start_sshd(base: Path) -> Sshd:
         proc.kill()
         raise RuntimeError(f"sshd did not start: {log.read_text()}")
     host_pub = (base / "host_key.pub").read_text().split()
-    return Sshd(port, user, (base / "client_key").read_text(), (base / "other_key").read_text(),
-                f"{host_pub[0]} {host_pub[1]}", root, proc, log)
+    return Sshd(
+        port,
+        user,
+        (base / "client_key").read_text(),
+        (base / "other_key").read_text(),
+        f"{host_pub[0]} {host_pub[1]}",
+        root,
+        proc,
+        log,
+    )

@@ -239,7 +239,10 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A private OpenSSH server (Debian openssh-server) on a free loopback port."""
     from archive_sshd import SSHD, start_sshd
 
-    need(os.access(SSHD, os.X_OK) and shutil.which("ssh-keygen") is not None, "OpenSSH server (/usr/sbin/sshd)")
+    need(
+        os.access(SSHD, os.X_OK) and shutil.which("ssh-keygen") is not None,
+        "OpenSSH server (/usr/sbin/sshd)",
+    )
     server = start_sshd(tmp_path_factory.mktemp("sshd"))
     yield server
     server.stop()
@@ -252,5 +255,15 @@ def dav(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     need(os.access(WSGIDAV, os.X_OK), "wsgidav (pip install avflow-archive[test])")
     server = start_dav(tmp_path_factory.mktemp("dav"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_drive(tmp_path: Path) -> Any:
+    """A local HTTPS stand-in for the Drive v3 API (see archive_gdrive.py)."""
+    from archive_gdrive import FakeDrive
+
+    server = FakeDrive(tmp_path)
     yield server
     server.stop()

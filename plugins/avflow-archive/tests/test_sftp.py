@@ -7,6 +7,7 @@ import os
 import uuid
 
 import pytest
+
 from avflow.testing import SimulatedCrash, check_action_contract
 
 pytestmark = pytest.mark.server
@@ -18,47 +19,87 @@ def nas(archive, sshd):
     root = sshd.root / uuid.uuid4().hex[:8]
     root.mkdir()
     archive.h.secret("acme", "nas_key", sshd.client_key)
-    account = {"type": "sftp", "host": "127.0.0.1", "port": sshd.port, "username": sshd.user,
-               "private_key": "${secret:nas_key}", "host_key": sshd.host_key_line, "path": str(root)}
-    archive.h.client("acme", {"name": "Acme", "timezone": "Europe/Rome", "accounts": {"archive": account}})
+    account = {
+        "type": "sftp",
+        "host": "127.0.0.1",
+        "port": sshd.port,
+        "username": sshd.user,
+        "private_key": "${secret:nas_key}",
+        "host_key": sshd.host_key_line,
+        "path": str(root),
+    }
+    archive.h.client(
+        "acme", {"name": "Acme", "timezone": "Europe/Rome", "accounts": {"archive": account}}
+    )
     archive.nas_root = root
     return archive
 
 
 def _files(root):
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def _item(env, data, name):
-    return {"data": env.b64(data), "name": name, "sender": "fatture@enel.it", "subject": "Fattura",
-            "date": "2026-04-01T10:00:00Z"}
+    return {
+        "data": env.b64(data),
+        "name": name,
+        "sender": "fatture@enel.it",
+        "subject": "Fattura",
+        "date": "2026-04-01T10:00:00Z",
+    }
 
 
 def test_files_are_uploaded_numbered_and_deduplicated(nas):
     (nas.nas_root / "Fatture" / "2026").mkdir(parents=True)
     (nas.nas_root / "Fatture" / "2026" / "a.pdf").write_bytes(b"put there by the client")
     ref = nas.email_workflow(
-        [_item(nas, b"first a", "a.pdf"), _item(nas, b"second", "b.pdf"), _item(nas, b"second", "b-copy.pdf")],
-        path="Fatture/{{ file.year }}/{{ file.name }}")
+        [
+            _item(nas, b"first a", "a.pdf"),
+            _item(nas, b"second", "b.pdf"),
+            _item(nas, b"second", "b-copy.pdf"),
+        ],
+        path="Fatture/{{ file.year }}/{{ file.name }}",
+    )
     result = nas.h.run(ref)
     assert result.status == "succeeded", result.error
     got = [(f["status"], f["path"]) for f in result.outputs["archive"]["files"]]
-    assert got == [("filed", "Fatture/2026/a (2).pdf"), ("filed", "Fatture/2026/b.pdf"),
-                   ("duplicate", "Fatture/2026/b.pdf")]
-    assert _files(nas.nas_root) == {"Fatture/2026/a.pdf": b"put there by the client",
-                                    "Fatture/2026/a (2).pdf": b"first a", "Fatture/2026/b.pdf": b"second"}
+    assert got == [
+        ("filed", "Fatture/2026/a (2).pdf"),
+        ("filed", "Fatture/2026/b.pdf"),
+        ("duplicate", "Fatture/2026/b.pdf"),
+    ]
+    assert _files(nas.nas_root) == {
+        "Fatture/2026/a.pdf": b"put there by the client",
+        "Fatture/2026/a (2).pdf": b"first a",
+        "Fatture/2026/b.pdf": b"second",
+    }
 
 
 def test_retention_makes_uploads_read_only(nas):
-    nas.h.client("acme", {"name": "Acme", "timezone": "UTC", "accounts": {"archive": {
-        **nas.h.app.project.clients["acme"].profile.accounts["archive"], "retention_years": 10}}})
+    nas.h.client(
+        "acme",
+        {
+            "name": "Acme",
+            "timezone": "UTC",
+            "accounts": {
+                "archive": {
+                    **nas.h.app.project.clients["acme"].profile.accounts["archive"],
+                    "retention_years": 10,
+                }
+            },
+        },
+    )
     result = nas.h.run(nas.email_workflow([_item(nas, b"keep", "k.pdf")], path="{{ file.name }}"))
     assert result.status == "succeeded", result.error
     assert os.stat(nas.nas_root / "k.pdf").st_mode & 0o222 == 0
 
 
 def test_crash_after_upload_resumes_without_a_second_copy(nas):
-    ref = nas.email_workflow([_item(nas, bytes([i]) * 3000, f"{i}.pdf") for i in range(3)], path="{{ file.name }}")
+    ref = nas.email_workflow(
+        [_item(nas, bytes([i]) * 3000, f"{i}.pdf") for i in range(3)], path="{{ file.name }}"
+    )
     nas.h.crash_at(2, "after")
     with contextlib.suppress(SimulatedCrash):
         nas.h.run(ref)
@@ -68,9 +109,11 @@ def test_crash_after_upload_resumes_without_a_second_copy(nas):
 
 
 def test_contract_and_hostile_paths_stay_inside(nas):
-    ref = nas.email_workflow([_item(nas, b"one", "../../../one.pdf"), _item(nas, b"two", "two.pdf")],
-                             rules=[{"name": "escape", "match": {"name": "two.pdf"}, "path": "../../{{ file.name }}"}],
-                             path="{{ file.name }}")
+    ref = nas.email_workflow(
+        [_item(nas, b"one", "../../../one.pdf"), _item(nas, b"two", "two.pdf")],
+        rules=[{"name": "escape", "match": {"name": "two.pdf"}, "path": "../../{{ file.name }}"}],
+        path="{{ file.name }}",
+    )
     before = set(os.listdir(nas.nas_root.parent))
     check_action_contract(nas.h, ref, remote_state=lambda: _files(nas.nas_root))
     assert set(os.listdir(nas.nas_root.parent)) == before
@@ -82,8 +125,19 @@ def test_contract_and_hostile_paths_stay_inside(nas):
 
 def test_wrong_host_key_is_refused(nas, sshd):
     accounts = nas.h.app.project.clients["acme"].profile.accounts
-    nas.h.client("acme", {"name": "Acme", "timezone": "UTC", "accounts": {"archive": {
-        **accounts["archive"], "host_key": "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}})
+    nas.h.client(
+        "acme",
+        {
+            "name": "Acme",
+            "timezone": "UTC",
+            "accounts": {
+                "archive": {
+                    **accounts["archive"],
+                    "host_key": "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                }
+            },
+        },
+    )
     result = nas.h.run(nas.email_workflow([_item(nas, b"x", "x.pdf")]))
     assert result.status == "failed"
     assert "host key" in result.error and "\n" not in result.error
@@ -100,7 +154,13 @@ def test_unauthorized_key_is_a_clear_error(nas, sshd):
 
 def test_missing_remote_folder_is_a_clear_error(nas):
     accounts = nas.h.app.project.clients["acme"].profile.accounts
-    nas.h.client("acme", {"name": "Acme", "timezone": "UTC", "accounts": {"archive": {
-        **accounts["archive"], "path": str(nas.nas_root / "missing")}}})
+    nas.h.client(
+        "acme",
+        {
+            "name": "Acme",
+            "timezone": "UTC",
+            "accounts": {"archive": {**accounts["archive"], "path": str(nas.nas_root / "missing")}},
+        },
+    )
     result = nas.h.run(nas.email_workflow([_item(nas, b"x", "x.pdf")]))
     assert result.status == "failed" and result.error.endswith("does not exist")

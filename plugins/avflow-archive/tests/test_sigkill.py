@@ -43,7 +43,11 @@ def _make_sources(drop: Path) -> dict[str, bytes]:
     for i in range(N):
         folder = drop / f"batch{i % 10}"
         folder.mkdir(exist_ok=True)
-        data = b"%PDF-1.4\n" + f"scan {i}\n".encode() + hashlib.sha256(str(i).encode()).digest() * (200 + i % 50)
+        data = (
+            b"%PDF-1.4\n"
+            + f"scan {i}\n".encode()
+            + hashlib.sha256(str(i).encode()).digest() * (200 + i % 50)
+        )
         path = folder / f"scan_{i // 10:02d}.pdf"
         path.write_bytes(data)
         old = time.time() - 3600 + i
@@ -56,11 +60,17 @@ def _archive_files(archive: Path) -> list[Path]:
     return [p for p in archive.rglob("*") if p.is_file()]
 
 
-def _kill_when(proc: subprocess.Popen[bytes], archive: Path, at_least: int, timeout: float = 60) -> int:
+def _kill_when(
+    proc: subprocess.Popen[bytes], archive: Path, at_least: int, timeout: float = 60
+) -> int:
     end = time.monotonic() + timeout
     count = 0
     while time.monotonic() < end:
-        count = sum(1 for _ in (archive / "Scansioni").glob("*")) if (archive / "Scansioni").exists() else 0
+        count = (
+            sum(1 for _ in (archive / "Scansioni").glob("*"))
+            if (archive / "Scansioni").exists()
+            else 0
+        )
         if count >= at_least or proc.poll() is not None:
             break
         time.sleep(0.002)
@@ -96,6 +106,8 @@ def test_sigkill_while_filing_500_files_then_resume(tmp_path):
     assert set(hashes) == set(contents), "a source file was lost"
     assert [p for p in drop.rglob("*") if p.is_file()] == []
 
-    listing = subprocess.run([*base, "archive", "list", "acme", "--json"], capture_output=True, text=True)
+    listing = subprocess.run(
+        [*base, "archive", "list", "acme", "--json"], capture_output=True, text=True
+    )
     assert listing.returncode == 0, listing.stderr
     assert len(listing.stdout.splitlines()) == N

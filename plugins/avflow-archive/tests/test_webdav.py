@@ -6,6 +6,7 @@ import contextlib
 import uuid
 
 import pytest
+
 from avflow.testing import SimulatedCrash, check_action_contract
 
 pytestmark = pytest.mark.server
@@ -17,36 +18,57 @@ def cloud(archive, dav):
     folder = uuid.uuid4().hex[:8]
     (dav.root / folder).mkdir()
     archive.h.secret("acme", "dav_pw", dav.password)
-    archive.dav_account = {"type": "webdav", "url": dav.url, "username": dav.user,
-                           "password": "${secret:dav_pw}", "path": f"/{folder}/Archivio"}
+    archive.dav_account = {
+        "type": "webdav",
+        "url": dav.url,
+        "username": dav.user,
+        "password": "${secret:dav_pw}",
+        "path": f"/{folder}/Archivio",
+    }
     (dav.root / folder / "Archivio").mkdir()
-    archive.h.client("acme", {"name": "Acme", "timezone": "Europe/Rome",
-                              "accounts": {"archive": archive.dav_account}})
+    archive.h.client(
+        "acme",
+        {"name": "Acme", "timezone": "Europe/Rome", "accounts": {"archive": archive.dav_account}},
+    )
     archive.dav_root = dav.root / folder / "Archivio"
     return archive
 
 
 def _files(root):
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def _item(env, data, name):
-    return {"data": env.b64(data), "name": name, "sender": "Studio Legale <info@studio-legale.it>",
-            "subject": "Contratto", "date": "2026-06-10T08:00:00Z"}
+    return {
+        "data": env.b64(data),
+        "name": name,
+        "sender": "Studio Legale <info@studio-legale.it>",
+        "subject": "Contratto",
+        "date": "2026-06-10T08:00:00Z",
+    }
 
 
 def test_files_are_uploaded_numbered_and_deduplicated(cloud):
     (cloud.dav_root / "studio-legale.it").mkdir()
     (cloud.dav_root / "studio-legale.it" / "c.pdf").write_bytes(b"older contract")
     ref = cloud.email_workflow(
-        [_item(cloud, cloud.pdf("Contratto di servizio"), "c.pdf"), _item(cloud, b"older contract", "c.pdf"),
-         _item(cloud, b"annex", "annex.pdf")],
-        path="{{ file.sender_domain }}/{{ file.name }}")
+        [
+            _item(cloud, cloud.pdf("Contratto di servizio"), "c.pdf"),
+            _item(cloud, b"older contract", "c.pdf"),
+            _item(cloud, b"annex", "annex.pdf"),
+        ],
+        path="{{ file.sender_domain }}/{{ file.name }}",
+    )
     result = cloud.h.run(ref)
     assert result.status == "succeeded", result.error
     got = [(f["status"], f["path"]) for f in result.outputs["archive"]["files"]]
-    assert got == [("filed", "studio-legale.it/c (2).pdf"), ("duplicate", "studio-legale.it/c.pdf"),
-                   ("filed", "studio-legale.it/annex.pdf")]
+    assert got == [
+        ("filed", "studio-legale.it/c (2).pdf"),
+        ("duplicate", "studio-legale.it/c.pdf"),
+        ("filed", "studio-legale.it/annex.pdf"),
+    ]
     files = _files(cloud.dav_root)
     assert files["studio-legale.it/c.pdf"] == b"older contract"
     assert files["studio-legale.it/annex.pdf"] == b"annex"
@@ -54,8 +76,9 @@ def test_files_are_uploaded_numbered_and_deduplicated(cloud):
 
 
 def test_crash_after_upload_resumes_without_a_second_copy(cloud):
-    ref = cloud.email_workflow([_item(cloud, bytes([i]) * 2000, f"{i}.pdf") for i in range(3)],
-                               path="{{ file.name }}")
+    ref = cloud.email_workflow(
+        [_item(cloud, bytes([i]) * 2000, f"{i}.pdf") for i in range(3)], path="{{ file.name }}"
+    )
     cloud.h.crash_at(2, "after")
     with contextlib.suppress(SimulatedCrash):
         cloud.h.run(ref)
@@ -65,9 +88,11 @@ def test_crash_after_upload_resumes_without_a_second_copy(cloud):
 
 
 def test_contract_and_hostile_paths_stay_inside(cloud, dav):
-    ref = cloud.email_workflow([_item(cloud, b"one", "..\\..\\one.pdf"), _item(cloud, b"two", "two.pdf")],
-                               rules=[{"name": "escape", "match": {"name": "two.pdf"}, "path": "/{{ file.name }}"}],
-                               path="{{ file.name }}")
+    ref = cloud.email_workflow(
+        [_item(cloud, b"one", "..\\..\\one.pdf"), _item(cloud, b"two", "two.pdf")],
+        rules=[{"name": "escape", "match": {"name": "two.pdf"}, "path": "/{{ file.name }}"}],
+        path="{{ file.name }}",
+    )
     before = _files(dav.root)
     check_action_contract(cloud.h, ref, remote_state=lambda: _files(cloud.dav_root))
     after = _files(dav.root)

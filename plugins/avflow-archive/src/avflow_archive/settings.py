@@ -58,6 +58,9 @@ class GoogleDriveSettings(ArchiveSettings):
     api_endpoint: str | None = Field(
         default=None, description="Drive API root; Google's by default."
     )
+    ca_certs: str | None = Field(
+        default=None, description="PEM file of extra certificate authorities to trust."
+    )
     timeout: float = Field(default=60.0, gt=0)
     retries: int = Field(default=5, ge=0, le=20)
     max_retry_after: float = Field(

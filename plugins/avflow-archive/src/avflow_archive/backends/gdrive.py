@@ -250,7 +250,7 @@ def _digest(chunks: Iterator[bytes]) -> str:
 
 
 def _backoff(attempt: int) -> float:
-    return float(min(2**attempt, 30))
+    return float(min(0.5 * 2**attempt, 30))
 
 
 def _retry_after(resp: Any) -> float | None:
@@ -301,7 +301,9 @@ def open_drive(s: GoogleDriveSettings) -> DriveStore:
         scopes=SCOPES,
         **kwargs,
     )
-    http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=s.timeout))
+    http = google_auth_httplib2.AuthorizedHttp(
+        creds, http=httplib2.Http(timeout=s.timeout, ca_certs=s.ca_certs)
+    )
     options = {"api_endpoint": s.api_endpoint} if s.api_endpoint else None
     service = build(
         "drive",

@@ -210,7 +210,12 @@ def open_webdav(s: WebdavSettings) -> WebdavStore:
 
     auth = (s.username, s.password or "") if s.username else None
     fs = WebdavFileSystem(
-        s.url, auth=auth, timeout=s.timeout, verify=s.verify_tls, retry=False, skip_instance_cache=True
+        s.url,
+        auth=auth,
+        timeout=s.timeout,
+        verify=s.verify_tls,
+        retry=False,
+        skip_instance_cache=True,
     )
     root = "/" + s.path.strip("/")
     try:
