@@ -64,6 +64,12 @@ def test_show_table_in_local_time_with_filters(acme: Harness, cli: Callable[...,
     bad = cli("audit", "show", "acme", "--since", "yesterday")
     assert bad.code == 2 and "--since 'yesterday': expected a date (YYYY-MM-DD)" in bad.err
     assert cli("audit", "show", "acme", "--event", "nothing.*").out.strip() == "no records match"
+    last = [
+        json.loads(x)["seq"]
+        for x in cli("audit", "show", "acme", "--json", "-n", "3").out.splitlines()
+    ]
+    assert last == [10, 11, 12]
+    assert cli("audit", "show", "acme", "-n", "0").code == 2
 
 
 def test_export_jsonl_is_byte_exact_and_csv_has_every_field(

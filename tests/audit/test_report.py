@@ -236,3 +236,18 @@ def test_report_errors_a_user_can_make(activity: Harness, cli: Callable[..., Any
     assert bad.code == 2 and "--month 'January': expected a month as YYYY-MM" in bad.err
     gone = cli("audit", "report", "nobody", "--month", "2026-01")
     assert gone.code == 2 and "no audit trail for client 'nobody'" in gone.err
+
+
+def test_report_on_a_trail_that_does_not_verify_says_so_and_exits_1(
+    activity: Harness, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    path = activity.home / "audit" / "acme" / "2026-01.jsonl"
+    path.write_bytes(path.read_bytes().replace(b"Fattura 003", b"Fattura 333", 1))
+    out = tmp_path / "report.html"
+    result = cli("audit", "report", "acme", "--month", "2026-01", "-o", str(out), "--no-bundle")
+    assert result.code == 1 and "the trail does not verify" in result.err
+    page = Report()
+    page.feed(out.read_text())
+    assert page.texts["verification"].startswith("The audit trail does NOT verify: 2026-01.jsonl:")
+    assert "was edited" in page.texts["verification"]
+    assert not (tmp_path / "acme-audit-2026-01.zip").exists()

@@ -385,3 +385,9 @@ def test_verify_errors_a_user_can_make(
     assert result.code == 2 and f"{bad}:1: not a PEM public key" in result.err
     missing = cli("audit", "verify", "acme", "--pubkey", str(tmp_path / "nope.pem"))
     assert missing.code == 2 and "cannot read the public key" in missing.err
+    anchor = tmp_path / "old-checkpoints.jsonl"
+    anchor.write_text('{"client":"acme","seq":1}\n')
+    bad_anchor = cli("audit", "verify", "acme", "--anchor", str(anchor))
+    assert (
+        bad_anchor.code == 2 and f"{anchor}:1: not a checkpoint (missing 'hash')" in bad_anchor.err
+    )

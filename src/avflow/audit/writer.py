@@ -189,7 +189,8 @@ class AuditTrail:
             prev = tail.hash
             tail.size, tail.seq, tail.hash = size, tail.seq + 1, digest
             self._dirty.setdefault(client, set()).add(tail.path)
-            self._unsealed.add(client)
+            with self._guard:
+                self._unsealed.add(client)
             kind = self._checkpoint_due(client, tail, now)
             if kind:
                 self._checkpoint(client, tail, now, kind)
@@ -292,9 +293,10 @@ class AuditTrail:
             clients = sorted(self._unsealed)
         for client in clients:
             with self.client_lock(client):
-                if client not in self._unsealed:
-                    continue
-                self._unsealed.discard(client)
+                with self._guard:
+                    if client not in self._unsealed:
+                        continue
+                    self._unsealed.discard(client)
                 self._sync_files(client)
                 tail = self._current_tail(client, utc_stamp(self.clock())[:7])
                 if tail.seq:

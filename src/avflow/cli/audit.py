@@ -112,6 +112,7 @@ def _filter_options(f: Any) -> Any:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the records as JSON lines, exactly as stored."
 )
+@click.option("-n", "--last", type=click.IntRange(min=1), help="Only the last N matching records.")
 @pass_obj
 def show(
     obj: Obj,
@@ -121,15 +122,21 @@ def show(
     workflow: str | None,
     events: tuple[str, ...],
     as_json: bool,
+    last: int | None,
 ) -> None:
     """Show a client's audit records, oldest first, times in the client's timezone."""
+    from collections import deque
+
     from avflow.audit.export import iter_records, record_time
 
     directory = _trail_dir(obj, client)
     flt = _filter(obj, client, since, until, workflow, events)
+    matching = (
+        deque(iter_records(directory, flt), maxlen=last) if last else iter_records(directory, flt)
+    )
     if as_json:
         out = sys.stdout.buffer
-        for line, _ in iter_records(directory, flt):
+        for line, _ in matching:
             out.write(line)
         out.flush()
         return
@@ -141,7 +148,7 @@ def show(
     for col in ("seq", "time", "workflow", "step", "event", "description"):
         table.add_column(col, justify="right" if col == "seq" else "left", overflow="fold")
     n = 0
-    for _, rec in iter_records(directory, flt):
+    for _, rec in matching:
         n += 1
         table.add_row(
             str(rec["seq"]),
