@@ -71,7 +71,9 @@ class ServiceProc:
         """The position in the log: pass it as ``since`` to wait only for later lines."""
         return len(self.logs)
 
-    def wait_log(self, event: str, timeout: float = 20.0, since: int = 0, **match: Any) -> dict[str, Any]:
+    def wait_log(
+        self, event: str, timeout: float = 20.0, since: int = 0, **match: Any
+    ) -> dict[str, Any]:
         def find() -> dict[str, Any] | None:
             for rec in list(self.logs)[since:]:
                 if rec.get("event") == event and all(rec.get(k) == v for k, v in match.items()):

@@ -16,12 +16,17 @@ def wf(cron: str, message: str = "hi") -> str:
 def scheduled(root: Path) -> dict[str, str]:
     con = sqlite3.connect(root / "home" / "state.db")
     try:
-        return {f"{c}/{w}": n for c, w, n in con.execute("SELECT client, workflow, next_at FROM schedule_state")}
+        return {
+            f"{c}/{w}": n
+            for c, w, n in con.execute("SELECT client, workflow, next_at FROM schedule_state")
+        }
     finally:
         con.close()
 
 
-def test_reload_on_file_changes_keeps_the_last_good_version(project: Path, services: list[ServiceProc]) -> None:
+def test_reload_on_file_changes_keeps_the_last_good_version(
+    project: Path, services: list[ServiceProc]
+) -> None:
     client(project, "acme", "Europe/Rome")
     a = write(project / "workflows/acme/a.yaml", wf("0 9 * * *"))
     svc = ServiceProc(project, "run", fake_now="2026-03-02T06:00:00Z")
@@ -40,7 +45,9 @@ def test_reload_on_file_changes_keeps_the_last_good_version(project: Path, servi
     assert scheduled(project)["acme/b"] == "2026-03-02T06:30:00Z"
 
     m = svc.mark()
-    write(a, wf("0 11 * * *") + "  - uses: core.log\n    with: {message: [unclosed\n")  # break: YAML syntax
+    write(
+        a, wf("0 11 * * *") + "  - uses: core.log\n    with: {message: [unclosed\n"
+    )  # break: YAML syntax
     rec = svc.wait_log("invalid workflow file: keeping the last good version", since=m)
     assert f"{a}:" in rec["error"] and "YAML syntax error" in rec["error"]
     assert rec["error"].split(f"{a}:")[1].split(":")[0].isdigit()  # file:line
@@ -48,7 +55,9 @@ def test_reload_on_file_changes_keeps_the_last_good_version(project: Path, servi
     assert scheduled(project)["acme/a"] == "2026-03-02T09:00:00Z"  # still the 10:00 version
 
     write(a, wf("0 12 * * *").replace("core.log", "core.lgo"))  # break: unknown action
-    rec = wait_for(lambda: [r for r in svc.logs if "core.lgo" in str(r.get("error"))], 20, "the error")[0]
+    rec = wait_for(
+        lambda: [r for r in svc.logs if "core.lgo" in str(r.get("error"))], 20, "the error"
+    )[0]
     assert f"{a}:6:5:" in rec["error"] and "did you mean 'core.log'" in rec["error"]
     assert scheduled(project)["acme/a"] == "2026-03-02T09:00:00Z"
 
@@ -71,12 +80,17 @@ def test_sighup_reloads_without_a_file_watcher(project: Path, services: list[Ser
     services.append(svc)
     svc.wait_log("service started")
     write(a, wf("0 10 * * *"))
-    write(project / "workflows/acme/client.yaml", "name: Acme\ntimezone: Nowhere/Atlantis\n")  # broken profile
+    write(
+        project / "workflows/acme/client.yaml", "name: Acme\ntimezone: Nowhere/Atlantis\n"
+    )  # broken profile
     svc.send(signal.SIGHUP)
     rec = svc.wait_log("workflows reloaded", reason="SIGHUP")
     assert rec["kept_last_good"] == ["acme"]  # the whole client stays as it was
     assert scheduled(project) == {"acme/a": "2026-03-02T09:00:00Z"}
-    assert any("Nowhere/Atlantis" in str(r.get("error")) and "client.yaml:2:" in str(r.get("error")) for r in svc.logs)
+    assert any(
+        "Nowhere/Atlantis" in str(r.get("error")) and "client.yaml:2:" in str(r.get("error"))
+        for r in svc.logs
+    )
     client(project, "acme")
     m = svc.mark()
     svc.send(signal.SIGHUP)

@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from avflow.audit import AuditTrail
-from avflow.clock import Clock
+from avflow.clock import Clock, FakeClock
 from avflow.engine import Engine
 from avflow.errors import ConfigError, ConfigErrors, UsageError
 from avflow.fsutil import FileLock
@@ -183,9 +183,9 @@ class Service:
                 next_beat = time.monotonic() + beat_every
             if self.stopping or self._reload is not None or self._done:
                 continue
-            wait = until(
-                now, None if self.once else self.planner.next_due(), next_beat - time.monotonic()
-            )
+            # real clocks also wake for the heartbeat; simulated time just jumps to the next firing
+            cap = 86400.0 if isinstance(self.clock, FakeClock) else next_beat - time.monotonic()
+            wait = until(now, None if self.once else self.planner.next_due(), cap)
             self.waker.wait(max(wait, 0.0))
 
     def _shutdown(self) -> None:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from avflow.clock import Clock, FakeClock
 
 FAKE_NOW_ENV = "AVFLOW_FAKE_NOW"  # test-only: see docs/operations.md
+FAKE_IDLE = 0.05  # with a FakeClock: real seconds of quiet before simulated time moves on
 
 
 class ShiftedClock(Clock):
@@ -63,9 +64,11 @@ class Waker:
     def wait(self, seconds: float) -> None:
         """Sleep up to ``seconds`` (a fake clock just advances), or until woken."""
         if isinstance(self.clock, FakeClock):
-            if self._drain():
-                return
-            self.clock.sleep(max(0.0, seconds))
+            # simulated time passes only when nothing has happened for a short real while
+            ready, _, _ = select.select([self.rfd], [], [], FAKE_IDLE)
+            if not ready:
+                self.clock.sleep(max(0.0, seconds))
+            self._drain()
             return
         if seconds > 0:
             deadline = time.monotonic() + seconds
