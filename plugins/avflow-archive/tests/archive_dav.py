@@ -66,9 +66,8 @@ def start_dav(base: Path) -> Dav:
     cfg = base / "wsgidav.json"
     cfg.write_text(json.dumps(config))
     log = base / "wsgidav.log"
-    proc = subprocess.Popen(
-        [WSGIDAV, "-c", str(cfg)], stdout=open(log, "wb"), stderr=subprocess.STDOUT
-    )
+    with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([WSGIDAV, "-c", str(cfg)], stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/dav"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

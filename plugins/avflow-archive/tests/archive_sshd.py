@@ -85,9 +85,10 @@ def start_sshd(base: Path) -> Sshd:
         "LogLevel VERBOSE\n"
     )
     log = base / "sshd.log"
-    proc = subprocess.Popen(
-        [SSHD, "-D", "-e", "-f", str(config)], stdout=open(log, "wb"), stderr=subprocess.STDOUT
-    )
+    with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:

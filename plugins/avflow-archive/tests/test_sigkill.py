@@ -84,14 +84,14 @@ def test_sigkill_while_filing_500_files_then_resume(tmp_path):
     workflows, home, archive, drop = _write_project(tmp_path)
     contents = _make_sources(drop)
     base = [AVFLOW, "--workflows", str(workflows), "--home", str(home), "--log-level", "warning"]
-    log = open(tmp_path / "avflow.log", "wb")
-
-    first = subprocess.Popen([*base, "trigger", "acme/scan"], stdout=log, stderr=log)
+    with open(tmp_path / "avflow.log", "wb") as log:
+        first = subprocess.Popen([*base, "trigger", "acme/scan"], stdout=log, stderr=log)
     seen = _kill_when(first, archive, at_least=120)
     assert first.returncode == -signal.SIGKILL, f"the run ended by itself after {seen} files"
     assert 0 < len(_archive_files(archive)) < N
 
-    second = subprocess.Popen([*base, "resume"], stdout=log, stderr=log)
+    with open(tmp_path / "avflow.log", "ab") as log:
+        second = subprocess.Popen([*base, "resume"], stdout=log, stderr=log)
     _kill_when(second, archive, at_least=seen + 150)
     assert second.returncode == -signal.SIGKILL, "the resume ended by itself"
 
