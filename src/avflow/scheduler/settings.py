@@ -14,7 +14,7 @@ Every key is optional; the file itself is optional. Example::
         smtp: { host: smtp.example.com, port: 587, security: starttls,
                 username: ava, password: "${env:AVFLOW_SMTP_PASSWORD}" }
         batch: 60s             # failures within this window go out in one message
-        repeat: 24h            # remind about a workflow still failing after this long (0: never)
+        repeat: 0              # remind about a workflow still failing after this long (0: never)
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class EmailNotify(Strict):
     from_: str = Field(default="avflow@localhost", alias="from")
     smtp: Smtp
     batch: float = 60.0
-    repeat: float = 86400.0
+    repeat: float = 0.0
 
     @field_validator("to", mode="before")
     @classmethod
