@@ -278,6 +278,15 @@ def test_record_of_another_client_put_in(
     check_fails(cli, trail, "record seq 7 does not belong to client 'acme'")
 
 
+def test_signing_key_removed(trail: Trail, cli: Callable[..., Any], tmp_path: Path) -> None:
+    keys = trail.dir.parent.parent / "keys"
+    (keys / "audit-ed25519.pem").unlink()
+    (keys / "audit-ed25519.pub.pem").unlink()
+    result = cli("audit", "verify", "acme")
+    assert result.code == 1 and "no public key to check the signatures with" in result.out
+    assert cli("audit", "verify", "acme", "--pubkey", str(tmp_path / "client-copy.pem")).code == 0
+
+
 def test_forged_checkpoint(trail: Trail, cli: Callable[..., Any]) -> None:
     path = trail.dir / "checkpoints.jsonl"
     cps = [json.loads(x) for x in path.read_text().splitlines()]

@@ -195,6 +195,13 @@ def verify_trail(
     result.last_seq = expected - 1 if expected else result.anchored_at
     result.last_hash = last.decode()
     _check_end(result, checkpoints, seal, files)
+    if public is None and (result.records or checkpoints):
+        # Every trail that has records was signed: a home folder without its key is suspect.
+        result.problems.append(
+            Problem(
+                "no public key to check the signatures with (the home folder's key is missing; pass --pubkey)"
+            )
+        )
     return result
 
 
@@ -287,8 +294,6 @@ def _read_signed(
     listed += [("--anchor", i, cp) for i, cp in enumerate(extra, 1)]
     if sealed is not None:
         listed.append((SEAL, 1, sealed))
-    if public is None:
-        result.warnings.append("signatures not checked: no public key")
     for source, line, cp in listed:
         if cp.client != client:
             result.problems.append(
