@@ -90,6 +90,14 @@ def test_export_jsonl_is_byte_exact_and_csv_has_every_field(
     assert json.loads(rows[2]["details"]) == records[2]["details"]
     assert rows[0]["step"] == "" and rows[2]["description"] == records[2]["description"]
 
+    acme.app.audit.record(
+        "acme", "step.note", description='=HYPERLINK("http://evil.example","click")'
+    )
+    last = list(csv.DictReader(io.StringIO(cli("audit", "export", "acme", "--format", "csv").out)))[
+        -1
+    ]
+    assert last["description"] == """'=HYPERLINK("http://evil.example","click")"""
+
 
 def run_checker(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The bundle's checker, run by a Python that sees no site-packages at all (-I -S)."""

@@ -89,6 +89,7 @@ def write_jsonl(directory: Path, flt: Filter, out: IO[bytes]) -> int:
 
 
 def write_csv(directory: Path, flt: Filter, out: IO[str]) -> int:
+    """One row a record, ``details`` as JSON; formula-like text is defused for spreadsheets."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FIELDS)
     n = 0
@@ -97,9 +98,18 @@ def write_csv(directory: Path, flt: Filter, out: IO[str]) -> int:
         row[FIELDS.index("details")] = json.dumps(
             rec.get("details") or {}, sort_keys=True, ensure_ascii=False
         )
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow([_cell(v) for v in row])
         n += 1
     return n
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell; text a spreadsheet would run as a formula (``=…``, ``+…``, ``@…``) gets a ``'``."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 README = """\
