@@ -66,6 +66,17 @@ def test_records_chain_across_a_month_boundary_and_verify(
         assert rec["client"] == "acme"
         assert rec["prev"] == prev
         assert rec["hash"] == own_hash(line)
+        # ... which is the canonical JSON of the record without "hash", rebuilt from the parsed record.
+        canonical = (
+            "{"
+            + ",".join(
+                f'"{k}":'
+                + json.dumps(rec[k], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                for k in FIELDS[:-1]
+            )
+            + "}"
+        )
+        assert hashlib.sha256(canonical.encode()).hexdigest() == rec["hash"]
         prev = rec["hash"]
     jan = [r for r in records if r["time"].startswith("2026-01")]
     feb = [r for r in records if r["time"].startswith("2026-02")]
