@@ -3,11 +3,16 @@
 ``demo.mail`` files ``count`` messages (one ``email.move`` effect each, described with the
 message's subject in quotes and its sender's address, as the email plugin does) and, with
 ``reply: true``, sends a reply to each (``email.send``). ``fail_at`` makes that effect fail.
+With ``mailbox: DIR`` each move is written to ``DIR/moved.log`` (and reconciled from it), and the
+environment variable ``AUDITDEMO_KILL_AFTER=k`` SIGKILLs the process right after move k.
 ``demo.body`` tries to put a message body and a secret into the trail.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +26,7 @@ class MailParams(BaseModel):
     reply: bool = False
     fail_at: int = 0
     sender: str = "fornitore@example.com"
+    mailbox: str | None = None
 
 
 def mail(ctx: avflow.StepContext, params: MailParams) -> dict[str, Any]:
@@ -31,7 +37,17 @@ def mail(ctx: avflow.StepContext, params: MailParams) -> dict[str, Any]:
         def perform(i: int = i) -> dict[str, Any]:
             if i == params.fail_at:
                 raise RuntimeError("IMAP server said NO")
+            if params.mailbox:
+                with open(Path(params.mailbox) / "moved.log", "a") as log:
+                    log.write(f"{i}\n")
+                if os.environ.get("AUDITDEMO_KILL_AFTER") == str(i):
+                    os.kill(os.getpid(), signal.SIGKILL)
             return {"uid": i}
+
+        def reconcile(i: int = i) -> dict[str, Any] | None:
+            log = Path(params.mailbox or "/nonexistent") / "moved.log"
+            done = log.exists() and str(i) in log.read_text().split()
+            return {"uid": i} if done else None
 
         try:
             ctx.effect(
@@ -39,6 +55,7 @@ def mail(ctx: avflow.StepContext, params: MailParams) -> dict[str, Any]:
                 f'move "{subject}" from {params.sender} to Fatture',
                 perform,
                 kind="email.move",
+                reconcile=reconcile if params.mailbox else None,
             )
         except RuntimeError:
             continue
