@@ -157,6 +157,10 @@ class Loader:
         self.registry = registry
         self.secret_names = secret_names  # callable(client) -> list[str], or None to skip
 
+    def read_yaml(self, path: Path) -> Any:
+        """Parse one file (a hook: the service's loader caches parsed files by content)."""
+        return load_yaml(path)
+
     def load(self, root: Path) -> tuple[Project, list[ConfigError]]:
         project = Project(root)
         errors: list[ConfigError] = []
@@ -181,7 +185,7 @@ class Loader:
             return None, [ConfigError(f"client folder has no {PROFILE}", Location(cdir))]
         errors: list[ConfigError] = []
         try:
-            raw = load_yaml(profile_path)
+            raw = self.read_yaml(profile_path)
             if not isinstance(raw, dict):
                 raise ConfigError(
                     "a client profile must be a mapping (name:, timezone:, accounts:)",
@@ -269,7 +273,7 @@ class Loader:
         self, client: Client, path: Path
     ) -> tuple[LoadedWorkflow | None, list[ConfigError]]:
         try:
-            raw = load_yaml(path)
+            raw = self.read_yaml(path)
         except ConfigError as exc:
             return None, [exc]
         if not isinstance(raw, dict):

@@ -27,8 +27,9 @@ from avflow.clock import Clock, FakeClock
 from avflow.engine import Engine
 from avflow.errors import ConfigError, ConfigErrors, UsageError
 from avflow.fsutil import FileLock
-from avflow.loader import LoadedWorkflow, Loader, Project
+from avflow.loader import LoadedWorkflow, Project
 from avflow.plugins import PluginManager
+from avflow.scheduler.fastload import CachingLoader
 from avflow.scheduler.gating import Gate
 from avflow.scheduler.notify import FailureNotifier
 from avflow.scheduler.planner import ON_TIME, Decision, Job, Planner, job_for
@@ -104,10 +105,13 @@ class Service:
         self.audit = AuditTrail(self.home, self.clock.now)
         self.store = ScheduleStore(self.state)
         self.vault = Vault(self.home)
-        self.loader = Loader(self.pm.registry, secret_names=self.vault.names)
+        self.loader = CachingLoader(
+            self.pm.registry, self.vault.names, self.home / "cache" / "yaml.pickle"
+        )
         project, errors = self.loader.load(self.workflows)
         if errors:
             raise ConfigErrors(errors)
+        self.loader.save()
         self._set_project(project)
         self.notifier = FailureNotifier(
             self.store, self.settings.notify.email, self.clock, self._recipients
@@ -184,7 +188,12 @@ class Service:
             if self.stopping or self._reload is not None or self._done:
                 continue
             # real clocks also wake for the heartbeat; simulated time just jumps to the next firing
-            cap = 86400.0 if isinstance(self.clock, FakeClock) else next_beat - time.monotonic()
+            rate = getattr(self.clock, "rate", 1.0)
+            cap = (
+                86400.0
+                if isinstance(self.clock, FakeClock)
+                else (next_beat - time.monotonic()) * rate
+            )
             wait = until(now, None if self.once else self.planner.next_due(), cap)
             self.waker.wait(max(wait, 0.0))
 
@@ -283,6 +292,7 @@ class Service:
     def reload(self, reason: str) -> None:
         """Load the workflows again; a file with errors keeps its last good version."""
         project, errors = self.loader.load(self.workflows)
+        self.loader.save()
         merged, kept = merge(self.project, project, list(errors))
         for err in errors:
             log.error(

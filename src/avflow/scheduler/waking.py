@@ -17,17 +17,21 @@ from datetime import UTC, datetime, timedelta
 from avflow.clock import Clock, FakeClock
 
 FAKE_NOW_ENV = "AVFLOW_FAKE_NOW"  # test-only: see docs/operations.md
+RATE_ENV = "AVFLOW_CLOCK_RATE"  # test-only: simulated seconds per real second
 FAKE_IDLE = 0.05  # with a FakeClock: real seconds of quiet before simulated time moves on
 
 
 class ShiftedClock(Clock):
-    """Real time, shifted so that it read ``start`` when the process began (test-only)."""
+    """Real time, shifted so that it read ``start`` when the process began, optionally running
+    ``rate`` times faster (test and benchmark use only)."""
 
-    def __init__(self, start: datetime) -> None:
-        self._offset = start.astimezone(UTC) - datetime.now(UTC)
+    def __init__(self, start: datetime, rate: float = 1.0) -> None:
+        self._start = start.astimezone(UTC)
+        self._t0 = time.monotonic()
+        self.rate = rate
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + self._offset
+        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.rate)
 
 
 def clock_from_env() -> Clock:
@@ -45,7 +49,11 @@ def clock_from_env() -> Clock:
         ) from None
     if start.tzinfo is None:
         raise UsageError(f"{FAKE_NOW_ENV}={value!r} needs an offset (Z or +01:00)")
-    return ShiftedClock(start)
+    try:
+        rate = float(os.environ.get(RATE_ENV) or 1.0)
+    except ValueError:
+        raise UsageError(f"{RATE_ENV} must be a number") from None
+    return ShiftedClock(start, rate if rate > 0 else 1.0)
 
 
 class Waker:
@@ -70,6 +78,7 @@ class Waker:
                 self.clock.sleep(max(0.0, seconds))
             self._drain()
             return
+        seconds /= getattr(self.clock, "rate", 1.0)  # simulated seconds to real ones
         if seconds > 0:
             deadline = time.monotonic() + seconds
             while True:

@@ -1,0 +1,140 @@
+"""The service's loader: parsed YAML remembered by file content, so a restart is quick.
+
+Parsing YAML with line numbers (ruamel) costs about a millisecond a file: 10,000 workflows take
+many seconds. The service keeps each file's parsed data in ``$AVFLOW_HOME/cache/yaml.pickle``,
+keyed by a hash of the file's bytes: an unchanged file is not parsed again, and every check
+(models, accounts, secrets, templates) still runs on it. A file that has any error is parsed
+again the slow way, so errors always carry their line and column. Only entries used by the
+last load are kept. The cache is private to the home folder (like ``state.db``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from avflow.errors import ConfigError
+from avflow.fsutil import atomic_write
+from avflow.loader import Client, LoadedWorkflow, Loader
+from avflow.plugins import Registry
+from avflow.yamlfile import plain
+
+log = structlog.get_logger("avflow.scheduler")
+FORMAT = 1
+
+
+class CachingLoader(Loader):
+    """A `Loader` whose parsing of unchanged files is served from a cache."""
+
+    def __init__(self, registry: Registry, secret_names: Any, cache: Path) -> None:
+        super().__init__(registry, secret_names)
+        self.cache_path = cache
+        self._cache: dict[str, Any] = self._read()
+        self._used: dict[str, Any] = {}
+        self._cached_paths: set[Path] = set()
+        self._exact: set[Path] = set()
+        self._clean_templates: set[tuple[Any, ...]] = set()
+        self.hits = 0
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            with open(self.cache_path, "rb") as f:
+                fmt, data = pickle.load(f)
+            return data if fmt == FORMAT and isinstance(data, dict) else {}
+        except FileNotFoundError:
+            return {}
+        except Exception as exc:  # a damaged cache is only a slower start
+            log.warning("ignoring the YAML cache", error=str(exc), path=str(self.cache_path))
+            return {}
+
+    def save(self) -> None:
+        """Keep the entries the last load used (and only those)."""
+        if self._used.keys() == self._cache.keys():
+            return
+        self._cache = dict(self._used)
+        atomic_write(
+            self.cache_path,
+            pickle.dumps((FORMAT, self._cache), protocol=pickle.HIGHEST_PROTOCOL),
+            0o600,
+        )
+
+    def load(self, root: Path) -> Any:
+        self._used = {}
+        return super().load(root)
+
+    def read_yaml(self, path: Path) -> Any:
+        if path in self._exact:
+            return super().read_yaml(path)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return super().read_yaml(path)  # the parser reports it properly
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        hit = self._used.get(digest)
+        if hit is None:
+            hit = self._cache.get(digest)
+        if hit is not None:
+            self.hits += 1
+            self._used[digest] = hit
+            self._cached_paths.add(path)
+            return hit
+        raw = super().read_yaml(path)
+        self._used[digest] = plain(raw)
+        self._cached_paths.discard(path)
+        return raw
+
+    # a file whose cached data shows an error is loaded again with line numbers
+    def load_client(self, cdir: Path) -> tuple[Client | None, list[ConfigError]]:
+        client, errors = super().load_client(cdir)
+        profile = cdir / "client.yaml"
+        if profile in self._cached_paths and any(_in(e, profile) for e in errors):
+            self._exact.add(profile)
+            try:
+                client, errors = super().load_client(cdir)
+            finally:
+                self._exact.discard(profile)
+        return client, errors
+
+    def load_workflow(
+        self, client: Client, path: Path
+    ) -> tuple[LoadedWorkflow | None, list[ConfigError]]:
+        wf, errors = super().load_workflow(client, path)
+        if errors and path in self._cached_paths:
+            self._exact.add(path)
+            try:
+                wf, errors = super().load_workflow(client, path)
+            finally:
+                self._exact.discard(path)
+        if wf is not None and not errors:
+            wf.raw = None  # only needed to locate load-time errors: spare the memory
+        return wf, errors
+
+    def _check_template(
+        self,
+        text: str,
+        allowed: frozenset[str],
+        earlier: list[str],
+        path: Path,
+        raw: Any,
+        loc: list[str | int],
+    ) -> list[ConfigError]:
+        # the same template text in the same position checks the same way: remember clean ones
+        key = (text, allowed, tuple(earlier))
+        if key in self._clean_templates:
+            return []
+        errors = super()._check_template(text, allowed, earlier, path, raw, loc)
+        if not errors:
+            self._clean_templates.add(key)
+        return errors
+
+
+def _in(err: ConfigError, path: Path) -> bool:
+    return err.location is not None and Path(err.location.file) == path
+
+
+__all__: Sequence[str] = ["CachingLoader"]
