@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.response_parser import parse_fetch_response
 
 import avflow
 from avflow_email.backend import DELETED, FolderState, uid_set
@@ -20,6 +23,42 @@ from avflow_email.settings import ImapSettings
 
 def _b(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
+
+
+_START = re.compile(rb"\d+ \(")
+_UID = re.compile(rb"\bUID (\d+)")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
+_IDATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
+
+
+def _parse_header_fetch(data: list[Any]) -> Iterator[tuple[int, int, tuple[str, ...], datetime | None, bytes]]:
+    """A fast reader for the one response shape of the header FETCH (tens of thousands of lines:
+    a general IMAP parser is the slowest part of a large triage)."""
+    text, literal = b"", b""
+    for item in data:
+        if isinstance(item, tuple):
+            if text:
+                yield _header_item(text, literal)
+            text, literal = item[0], item[1]
+        elif _START.match(item):  # a response without a literal starts a new message
+            if text:
+                yield _header_item(text, literal)
+            text, literal = item, b""
+        else:  # the rest of the current response, after its literal
+            text += item
+    if text:
+        yield _header_item(text, literal)
+
+
+def _header_item(text: bytes, literal: bytes) -> tuple[int, int, tuple[str, ...], datetime | None, bytes]:
+    uid = _UID.search(text)
+    size = _SIZE.search(text)
+    flags = _FLAGS.search(text)
+    idate = _IDATE.search(text)
+    when = datetime.strptime(idate.group(1).decode(), "%d-%b-%Y %H:%M:%S %z") if idate else None
+    return (int(uid.group(1)) if uid else -1, int(size.group(1)) if size else 0,
+            tuple(flags.group(1).decode().split()) if flags else (), when, literal)
 
 
 class ImapMailbox:
@@ -136,31 +175,42 @@ class ImapMailbox:
         # "UID n:*" always includes the last message, even when its UID is below n.
         return sorted(int(u) for u in found if int(u) > last)
 
+    def _fetch(self, uids: str, items: list[str]) -> list[Any]:
+        """``UID FETCH`` of a sequence set, raw imaplib data (imapclient's fetch wants a list of
+        every UID on the command line; a set like ``1:5000`` is one short command)."""
+        imap = self.client._imap
+        tag = imap._command("UID", "FETCH", uids, "(" + " ".join(items) + ")")
+        typ, data = imap._command_complete("FETCH", tag)
+        if typ != "OK":
+            raise IMAPClientError(f"FETCH failed: {data}")
+        typ, data = imap._untagged_response(typ, data, "FETCH")
+        return [d for d in data if d is not None]
+
+    def _fetch_parsed(self, uids: str, items: list[str]) -> dict[int, dict[bytes, Any]]:
+        return dict(parse_fetch_response(self._fetch(uids, items), True, True))
+
     def fetch(self, uids: Sequence[Any], needs: Needs) -> list[Mail]:
         fields = " ".join(sorted(h.upper() for h in needs.headers))
-        items = ["RFC822.SIZE", "FLAGS", f"BODY.PEEK[HEADER.FIELDS ({fields})]"]
+        items = ["UID", "RFC822.SIZE", "FLAGS", f"BODY.PEEK[HEADER.FIELDS ({fields})]"]
         if needs.age:
             items.append("INTERNALDATE")
         mails: list[Mail] = []
         ordered = sorted(int(u) for u in uids)
         for i in range(0, len(ordered), self.s.fetch_chunk):
             chunk = ordered[i : i + self.s.fetch_chunk]
+            wanted = set(chunk)
             with self.guard("FETCH headers"):
-                data = self.client.fetch(uid_set(chunk), items)
-            for uid in chunk:
-                d = data.get(uid)
-                if d is None:  # expunged meanwhile
-                    continue
-                raw = next((v for k, v in d.items() if k.startswith(b"BODY[HEADER")), b"") or b""
-                mails.append(Mail(uid, parse_headers(raw), int(d.get(b"RFC822.SIZE", 0)),
-                                  tuple(_b(f) for f in d.get(b"FLAGS", ())), d.get(b"INTERNALDATE")))
+                data = self._fetch(uid_set(chunk), items)
+            for uid, size, flags, when, raw in _parse_header_fetch(data):
+                if uid in wanted:  # skip unsolicited FETCH responses about other messages
+                    mails.append(Mail(uid, parse_headers(raw), size, flags, when))
         return mails
 
     def load_structure(self, mails: Sequence[Mail]) -> None:
         if not mails:
             return
         with self.guard("FETCH BODYSTRUCTURE"):
-            data = self.client.fetch(uid_set(m.uid for m in mails), ["BODYSTRUCTURE"])
+            data = self._fetch_parsed(uid_set(m.uid for m in mails), ["UID", "BODYSTRUCTURE"])
         for m in mails:
             bs = data.get(m.uid, {}).get(b"BODYSTRUCTURE")
             m.attachments_ = attachments_from_structure(bs) if bs is not None else []
@@ -172,8 +222,8 @@ class ImapMailbox:
         ordered = sorted(int(u) for u in uids)
         for i in range(0, len(ordered), 200):
             with self.guard("FETCH body"):
-                data = self.client.fetch(uid_set(ordered[i : i + 200]), ["BODY.PEEK[]"])
-            out.update({uid: d.get(b"BODY[]") or b"" for uid, d in data.items()})
+                data = self._fetch_parsed(uid_set(ordered[i : i + 200]), ["UID", "BODY.PEEK[]"])
+            out.update({uid: d.get(b"BODY[]") or b"" for uid, d in data.items() if uid in uids})
         return out
 
     def load_full(self, mails: Sequence[Mail]) -> None:
@@ -219,7 +269,7 @@ class ImapMailbox:
                 self.client.copy(uid_set(todo), dest)
 
     def _message_ids(self, uids: Sequence[Any]) -> dict[Any, str]:
-        data = self.client.fetch(uid_set(uids), ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+        data = self._fetch_parsed(uid_set(uids), ["UID", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
         out = {}
         for uid, d in data.items():
             raw = next((v for k, v in d.items() if k.startswith(b"BODY[HEADER")), b"") or b""
