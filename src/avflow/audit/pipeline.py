@@ -50,8 +50,9 @@ PERSONAL_KEYS = frozenset(
     }
 )
 ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-# Text a plugin quoted in a description: "…", “…”, «…» (subjects, titles, file names).
-QUOTED = re.compile(r'"([^"\n]*)"|“([^”\n]*)”|«([^»\n]*)»')
+# Text a plugin quoted in a description: "…", “…”, «…», and '…' as Python's repr() writes it
+# (an apostrophe inside a word, as in "client's", opens nothing).
+QUOTED = re.compile(r'"([^"\n]*)"|“([^”\n]*)”|«([^»\n]*)»|(?<!\w)\'([^\'\n]*)\'(?!\w)')
 
 
 def mask_address(match: re.Match[str] | str) -> str:
@@ -69,12 +70,25 @@ def mask_text(text: str) -> str:
     return f"{text[:1]}***" if text else text
 
 
+# A display name before an address in angle brackets: "Mario Rossi <mario@rossi.example>".
+NAMED = re.compile(r"((?:[^\s<>]+[ \t]+){1,4})<([^<>\s]+@[^<>\s]+)>")
+
+
+def _named(m: re.Match[str]) -> str:
+    words = m.group(1).split()
+    keep = len(words)
+    while keep > 0 and words[keep - 1][:1].isupper():  # the capitalised words just before <…>
+        keep -= 1
+    masked = [*words[:keep], *(f"{w[:1]}***" for w in words[keep:])]
+    return " ".join(masked) + f" <{mask_address(m.group(2))}>"
+
+
 def mask_description(text: str) -> str:
     def quoted(m: re.Match[str]) -> str:
         whole = m.group(0)
         return whole[0] + mask_text(whole[1:-1]) + whole[-1]
 
-    return ADDRESS.sub(mask_address, QUOTED.sub(quoted, text))
+    return ADDRESS.sub(mask_address, NAMED.sub(_named, QUOTED.sub(quoted, text)))
 
 
 def _mask_value(value: Any) -> Any:
