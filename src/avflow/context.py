@@ -131,7 +131,7 @@ class RunStepContext:
         return acc
 
     def render(self, template: str, **variables: Any) -> str:
-        return str(templates.ENV.from_string(template).render(**self._tctx, **variables))
+        return str(templates.compiled(template).render(**self._tctx, **variables))
 
     def note(self, message: str, **details: Any) -> None:
         """Write ``message`` to the log and to the client's audit trail."""

@@ -9,6 +9,7 @@ is left for the action to render.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -59,6 +60,12 @@ def references(template: str) -> Refs:
             elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
                 steps.add(node.arg.value)
     return Refs(variables, frozenset(steps))
+
+
+@functools.lru_cache(maxsize=256)
+def compiled(template: str) -> Any:
+    """``template`` compiled once: an action renders the same template for every item it handles."""
+    return ENV.from_string(template)
 
 
 def render(value: str, context: dict[str, Any]) -> Any:
