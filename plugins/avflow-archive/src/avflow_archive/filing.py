@@ -63,7 +63,7 @@ class Filer:
         """File ``item``; return where it went (an entry of the step's outputs)."""
         content = inspect(item.path)
         text = extract_text(item.path, content) if (self.needs_text or not self.ctx.dry_run) else ""
-        fvars = FileVars.build(item, content, self.ctx.client.tz, self.now)
+        fvars = FileVars(item, content, self.ctx.client.tz, self.now)
         rule = choose(self.params.rules, item, content, fvars.date, text)
         entry: dict[str, Any] = {
             "name": fvars.name,
@@ -79,7 +79,7 @@ class Filer:
         if template is None:
             return {**entry, "status": "unmatched", "path": None}
         if rule is not None:
-            fvars = FileVars.build(item, content, self.ctx.client.tz, self.now, rule.name)
+            fvars = FileVars(item, content, self.ctx.client.tz, self.now, rule.name)
         reason = None
         try:
             rendered = self.ctx.render(template, file=fvars)

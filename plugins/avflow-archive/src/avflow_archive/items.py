@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from email.utils import parseaddr
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -77,60 +78,104 @@ class Incoming:
         return parseaddr(self.sender)[0].strip()
 
 
-@dataclass(frozen=True)
 class FileVars:
     """What a path template sees as ``file``: every text value is already a safe path component.
 
     ``{{ file.date.year }}``, ``{{ file.month }}``, ``{{ file.sender_domain }}``, ``{{ file.name }}``...
+    Values are worked out when a template first asks for them.
     """
 
-    name: str
-    stem: str
-    ext: str
-    type: str
-    type_ext: str
-    size: int
-    sha256: str
-    hash8: str
-    sender: str
-    sender_name: str
-    sender_domain: str
-    subject: str
-    date: datetime
-    year: str
-    month: str
-    day: str
-    origin: str
-    rule: str
+    def __init__(
+        self, item: Incoming, content: Content, tz: tzinfo, now: datetime, rule: str = ""
+    ) -> None:
+        self._item = item
+        self._content = content
+        self._tz = tz
+        self._now = now
+        self._rule = rule
 
-    @classmethod
-    def build(
-        cls, item: Incoming, content: Content, tz: tzinfo, now: datetime, rule: str = ""
-    ) -> FileVars:
-        name = clean_component(item.name)
-        stem, dot, ext = name.rpartition(".")
-        if not dot or not stem:
-            stem, ext = name, ""
-        when = item.date or now
-        when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(tz)
-        domain = item.address.rpartition("@")[2]
-        return cls(
-            name=name,
-            stem=stem,
-            ext=clean_component(ext.lower(), fallback="") if ext else "",
-            type=content.type,
-            type_ext=content.ext,
-            size=content.size,
-            sha256=content.sha256,
-            hash8=content.sha256[:8],
-            sender=clean_component(item.address, fallback="unknown") if item.address else "unknown",
-            sender_name=clean_component(item.sender_name, fallback="unknown"),
-            sender_domain=clean_component(domain, fallback="unknown") if domain else "unknown",
-            subject=clean_component(item.subject[:120], fallback="no subject"),
-            date=when,
-            year=f"{when.year:04d}",
-            month=f"{when.month:02d}",
-            day=f"{when.day:02d}",
-            origin=item.origin,
-            rule=clean_component(rule, fallback="") if rule else "",
-        )
+    @cached_property
+    def name(self) -> str:
+        return clean_component(self._item.name)
+
+    @cached_property
+    def _split(self) -> tuple[str, str]:
+        stem, dot, ext = self.name.rpartition(".")
+        return (stem, ext) if dot and stem else (self.name, "")
+
+    @property
+    def stem(self) -> str:
+        return self._split[0]
+
+    @cached_property
+    def ext(self) -> str:
+        ext = self._split[1]
+        return clean_component(ext.lower(), fallback="") if ext else ""
+
+    @property
+    def type(self) -> str:
+        return self._content.type
+
+    @property
+    def type_ext(self) -> str:
+        return self._content.ext
+
+    @property
+    def size(self) -> int:
+        return self._content.size
+
+    @property
+    def sha256(self) -> str:
+        return self._content.sha256
+
+    @property
+    def hash8(self) -> str:
+        return self._content.sha256[:8]
+
+    @cached_property
+    def _address(self) -> tuple[str, str]:
+        name, address = parseaddr(self._item.sender)
+        return name.strip(), address.strip().lower()
+
+    @cached_property
+    def sender(self) -> str:
+        address = self._address[1]
+        return clean_component(address, fallback="unknown") if address else "unknown"
+
+    @cached_property
+    def sender_name(self) -> str:
+        return clean_component(self._address[0], fallback="unknown")
+
+    @cached_property
+    def sender_domain(self) -> str:
+        domain = self._address[1].rpartition("@")[2]
+        return clean_component(domain, fallback="unknown") if domain else "unknown"
+
+    @cached_property
+    def subject(self) -> str:
+        return clean_component(self._item.subject[:120], fallback="no subject")
+
+    @cached_property
+    def date(self) -> datetime:
+        when = self._item.date or self._now
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(self._tz)
+
+    @property
+    def year(self) -> str:
+        return f"{self.date.year:04d}"
+
+    @property
+    def month(self) -> str:
+        return f"{self.date.month:02d}"
+
+    @property
+    def day(self) -> str:
+        return f"{self.date.day:02d}"
+
+    @property
+    def origin(self) -> str:
+        return self._item.origin
+
+    @cached_property
+    def rule(self) -> str:
+        return clean_component(self._rule, fallback="") if self._rule else ""

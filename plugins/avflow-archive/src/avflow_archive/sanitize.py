@@ -52,9 +52,19 @@ def _truncate(name: str, limit: int = MAX_COMPONENT_BYTES) -> str:
     return out + suffix
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_@+=,()-][A-Za-z0-9 _.@+=,()-]{0,200}[A-Za-z0-9_@+=,()-]")
+
+
 def clean_component(value: object, *, fallback: str = FALLBACK) -> str:
     """Return ``value`` as one safe file-name component (never empty, ``.`` or ``..``)."""
-    text = unicodedata.normalize("NFC", "" if value is None else str(value))
+    raw = "" if value is None else str(value)
+    if (
+        _PLAIN.fullmatch(raw)
+        and raw.split(".", 1)[0].rstrip(" ").upper() not in _RESERVED
+        and "  " not in raw
+    ):
+        return raw  # the common case, already safe: plain ASCII, no leading or trailing dot
+    text = unicodedata.normalize("NFC", raw)
     text = "".join(ch if _visible(ch) else ("_" if ch in "\t\r\n" else "") for ch in text)
     text = _SEPARATORS.sub("_", text)
     text = _SPACES.sub(" ", text)

@@ -17,6 +17,7 @@ SNIFF_BYTES = 8192
 MAX_TEXT_CHARS = 200_000
 MAX_PDF_PAGES = 50
 MAX_PDF_BYTES = 50 << 20
+EOF_WINDOW = 64 << 10
 
 # pypdf reports damaged files through the logging module; a damaged PDF is normal input here.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -86,6 +87,10 @@ def extract_text(path: Path, content: Content) -> str:
             return f.read(MAX_TEXT_CHARS * 4).decode("utf-8", errors="replace")[:MAX_TEXT_CHARS]
     if content.type != "application/pdf" or content.size > MAX_PDF_BYTES:
         return ""
+    with open(path, "rb") as f:
+        f.seek(max(0, content.size - EOF_WINDOW))
+        if b"%%EOF" not in f.read():
+            return ""  # no end-of-file marker: damaged or truncated, pypdf could not read it
     from pypdf import PdfReader
 
     try:
