@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from avflow.audit.format import last_line
 from avflow.fsutil import atomic_write
 
 CHECKPOINTS = "checkpoints.jsonl"
@@ -86,8 +87,6 @@ def read_checkpoints(path: Path) -> list[Checkpoint]:
 
 
 def last_checkpoint(path: Path) -> Checkpoint | None:
-    from avflow.audit.writer import last_line
-
     if not path.exists():
         return None
     line = last_line(path)

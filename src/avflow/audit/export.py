@@ -23,9 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from avflow.audit import standalone
 from avflow.audit.checkpoints import CHECKPOINTS, SEAL
-from avflow.audit.format import FIELDS
+from avflow.audit.format import FIELDS, last_line, line_seq, month_files
 from avflow.audit.keys import PUBLIC_NAME, fingerprint, public_pem
-from avflow.audit.writer import month_files
 
 
 @dataclass(frozen=True)
@@ -147,9 +146,6 @@ def bundle(
             members[name] = directory / name
     first = last = 0
     if files:
-        from avflow.audit.format import line_seq
-        from avflow.audit.writer import last_line
-
         with open(files[0], "rb") as f:
             first = line_seq(f.readline()) or 0
         last = line_seq(last_line(files[-1]) or b"") or 0

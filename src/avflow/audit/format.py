@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 GENESIS = "0" * 64
@@ -42,6 +44,7 @@ PREV_TAIL = 149  # ,"prev":"<64>" before the hash tail
 HASH_MARK = b',"hash":"'
 PREV_MARK = b',"prev":"'
 TIME_WIDTH = 27  # 2026-01-05T09:00:00.000000Z
+MONTH_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9].jsonl"
 
 
 _ENCODE = json.JSONEncoder(
@@ -120,5 +123,25 @@ def client_prefix(client: str) -> bytes:
     return f'","client":{dumps(client)},'.encode()
 
 
-def month_of(stamp: str) -> str:
-    return stamp[:7]
+def last_line(path: Path) -> bytes | None:
+    """The last non-empty line of ``path`` (without its newline), read from the end."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        block = 4096
+        data = b""
+        while size > 0:
+            step = min(block, size)
+            size -= step
+            f.seek(size)
+            data = f.read(step) + data
+            lines = data.rstrip(b"\n").split(b"\n")
+            if len(lines) > 1 or size == 0:
+                return lines[-1] or None
+            block *= 2
+    return None
+
+
+def month_files(directory: Path) -> list[Path]:
+    """A client's record files, oldest month first."""
+    return sorted(directory.glob(MONTH_GLOB)) if directory.is_dir() else []

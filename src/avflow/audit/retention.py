@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from avflow.audit.checkpoints import CHECKPOINTS, append_checkpoint
-from avflow.audit.format import line_hashes, line_seq
+from avflow.audit.format import last_line, line_hashes, line_seq, month_files
 from avflow.audit.verify import verify_trail
-from avflow.audit.writer import AuditError, AuditTrail, last_line, month_files
+from avflow.audit.writer import AuditError, AuditTrail
 from avflow.errors import UsageError
 from avflow.fsutil import fsync_dir
 

@@ -23,9 +23,8 @@ from avflow.audit.checkpoints import (
     read_checkpoints,
     read_seal,
 )
-from avflow.audit.format import GENESIS, HASH_MARK, PREV_MARK, client_prefix
+from avflow.audit.format import GENESIS, HASH_MARK, PREV_MARK, client_prefix, month_files
 from avflow.audit.keys import check, fingerprint
-from avflow.audit.writer import month_files
 
 
 @dataclass(frozen=True)

@@ -23,39 +23,22 @@ from avflow.audit.checkpoints import (
     last_checkpoint,
     write_seal,
 )
-from avflow.audit.format import GENESIS, line_hashes, line_seq, seal_line, utc_stamp
+from avflow.audit.format import (
+    GENESIS,
+    last_line,
+    line_hashes,
+    line_seq,
+    month_files,
+    seal_line,
+    utc_stamp,
+)
 from avflow.audit.keys import AuditKey
 from avflow.errors import AvflowError
 from avflow.fsutil import fsync_dir
 from avflow.models import AuditSettings
 
-MONTH_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9].jsonl"
 HOURLY = timedelta(hours=1)
 log = structlog.get_logger("avflow.audit")
-
-
-def last_line(path: Path) -> bytes | None:
-    """The last non-empty line of ``path`` (without its newline), read from the end."""
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        block = 4096
-        data = b""
-        while size > 0:
-            step = min(block, size)
-            size -= step
-            f.seek(size)
-            data = f.read(step) + data
-            lines = data.rstrip(b"\n").split(b"\n")
-            if len(lines) > 1 or size == 0:
-                return lines[-1] or None
-            block *= 2
-    return None
-
-
-def month_files(directory: Path) -> list[Path]:
-    """A client's record files, oldest month first."""
-    return sorted(directory.glob(MONTH_GLOB)) if directory.is_dir() else []
 
 
 @dataclass
