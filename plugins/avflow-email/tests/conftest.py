@@ -58,7 +58,9 @@ class SmtpSink:
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 with sink.lock:
-                    sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+                    sink.messages.append(
+                        (envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+                    )
                 return "250 OK"
 
         self.port = free_port()
@@ -84,10 +86,18 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 # -- mailboxes ------------------------------------------------------------------------------------
-def make_mail(subject: str = "Hello", sender: str = "Mario Rossi <mario@example.it>",
-              to: str = "studio@acme.example", body: str = "Ciao", *, mid: str | None = None,
-              headers: dict[str, str] | None = None, attachments: list[tuple[str, str, bytes]] = (),  # type: ignore[assignment]
-              date: str | None = None, html: str | None = None) -> bytes:
+def make_mail(
+    subject: str = "Hello",
+    sender: str = "Mario Rossi <mario@example.it>",
+    to: str = "studio@acme.example",
+    body: str = "Ciao",
+    *,
+    mid: str | None = None,
+    headers: dict[str, str] | None = None,
+    attachments: list[tuple[str, str, bytes]] = (),  # type: ignore[assignment]
+    date: str | None = None,
+    html: str | None = None,
+) -> bytes:
     m = EmailMessage()
     m["From"] = sender
     m["To"] = to
@@ -115,8 +125,13 @@ class ImapBox:
         self.user = server.new_user()
         self.password = "secret"
         self.account: dict[str, Any] = {
-            "type": "imap", "host": "127.0.0.1", "port": server.port, "security": "none",
-            "username": self.user, "password": "${secret:mail}", "address": "studio@acme.example",
+            "type": "imap",
+            "host": "127.0.0.1",
+            "port": server.port,
+            "security": "none",
+            "username": self.user,
+            "password": "${secret:mail}",
+            "address": "studio@acme.example",
         }
         if smtp:
             self.account["smtp"] = smtp
@@ -129,13 +144,17 @@ class ImapBox:
     def add(self, data: bytes, folder: str = "INBOX", flags: tuple[str, ...] = ()) -> None:
         self.add_many([data], folder, flags)
 
-    def add_many(self, items: list[bytes], folder: str = "INBOX", flags: tuple[str, ...] = ()) -> None:
+    def add_many(
+        self, items: list[bytes], folder: str = "INBOX", flags: tuple[str, ...] = ()
+    ) -> None:
         c = self.client()
         try:
             if not c.folder_exists(folder):
                 c.create_folder(folder)
             for i in range(0, len(items), 500):
-                c.multiappend(folder, [{"msg": m, "flags": list(flags)} for m in items[i : i + 500]])
+                c.multiappend(
+                    folder, [{"msg": m, "flags": list(flags)} for m in items[i : i + 500]]
+                )
         finally:
             c.logout()
 
@@ -165,7 +184,9 @@ class ImapBox:
             for d in data.values():
                 raw = next(v for k, v in d.items() if k.startswith(b"BODY[HEADER"))
                 mid = parse_headers(raw).get("message-id", [""])[0]
-                flags = {f.decode() if isinstance(f, bytes) else str(f) for f in d[b"FLAGS"]} - {"\\Recent"}
+                flags = {f.decode() if isinstance(f, bytes) else str(f) for f in d[b"FLAGS"]} - {
+                    "\\Recent"
+                }
                 out.append((mid, flags))
             return out
         finally:
@@ -180,7 +201,11 @@ class MaildirBox:
     def __init__(self, root: Path, smtp: dict[str, Any] | None = None) -> None:
         self.root = root
         self.mbox = MaildirMailbox("mail", str(root))
-        self.account: dict[str, Any] = {"type": "maildir", "path": str(root), "address": "studio@acme.example"}
+        self.account: dict[str, Any] = {
+            "type": "maildir",
+            "path": str(root),
+            "address": "studio@acme.example",
+        }
         if smtp:
             self.account["smtp"] = smtp
         self._n = 0
@@ -200,7 +225,9 @@ class MaildirBox:
         else:
             (base / "new" / name).write_bytes(data)
 
-    def add_many(self, items: list[bytes], folder: str = "INBOX", flags: tuple[str, ...] = ()) -> None:
+    def add_many(
+        self, items: list[bytes], folder: str = "INBOX", flags: tuple[str, ...] = ()
+    ) -> None:
         for data in items:
             self.add(data, folder, flags)
 
@@ -241,8 +268,9 @@ def imap_box(dovecot: Dovecot, smtp: SmtpSink) -> ImapBox:
     return ImapBox(dovecot, smtp.settings)
 
 
-def setup_client(harness: Any, box: ImapBox | MaildirBox, workflow: dict[str, Any] | None = None,
-                 **triage: Any) -> None:
+def setup_client(
+    harness: Any, box: ImapBox | MaildirBox, workflow: dict[str, Any] | None = None, **triage: Any
+) -> None:
     """Write client ``acme`` with account ``mail`` and, if given, workflow ``triage``."""
     harness.client("acme", name="Acme", timezone="Europe/Rome", accounts={"mail": box.account})
     if box.kind == "imap":
@@ -253,10 +281,14 @@ def setup_client(harness: Any, box: ImapBox | MaildirBox, workflow: dict[str, An
         harness.workflow("acme", "triage", workflow)
 
 
-def triage_workflow(rules: list[dict[str, Any]], folder: str = "INBOX", retry: Any = None,
-                    **extra: Any) -> dict[str, Any]:
-    step: dict[str, Any] = {"id": "triage", "uses": "email.triage",
-                            "with": {"account": "mail", "folder": folder, "rules": rules, **extra}}
+def triage_workflow(
+    rules: list[dict[str, Any]], folder: str = "INBOX", retry: Any = None, **extra: Any
+) -> dict[str, Any]:
+    step: dict[str, Any] = {
+        "id": "triage",
+        "uses": "email.triage",
+        "with": {"account": "mail", "folder": folder, "rules": rules, **extra},
+    }
     if retry is not None:
         step["retry"] = retry
     return {"name": "Inbox triage", "steps": [step]}

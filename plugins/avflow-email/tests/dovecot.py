@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -24,9 +25,7 @@ base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
 info_log_path = {d}/dovecot.log
-ssl = yes
-ssl_cert = <{d}/cert.pem
-ssl_key = <{d}/key.pem
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{d}/mail/%u
@@ -68,7 +67,7 @@ service imap-login {{
   inet_listener imaps {{
     address = 127.0.0.1
     port = {tls_port}
-    ssl = yes
+    ssl = {imaps}
   }}
   {chroot}
 }}
@@ -95,8 +94,19 @@ def _system_user() -> tuple[int, int, str]:
     try:
         entry = pwd.getpwnam(TEST_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", TEST_USER], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                TEST_USER,
+            ],
+            check=True,
+            capture_output=True,
+        )
         entry = pwd.getpwnam(TEST_USER)
     return entry.pw_uid, entry.pw_gid, TEST_USER
 
@@ -110,23 +120,38 @@ def self_signed(cert: Path, key: Path) -> None:
     k = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
-    c = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(k.public_key())
-         .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-         .not_valid_after(now + datetime.timedelta(days=30))
-         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                     x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-         .sign(k, hashes.SHA256()))
+    c = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(k.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(k, hashes.SHA256())
+    )
     cert.write_bytes(c.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
+    key.write_bytes(
+        k.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     key.chmod(0o600)
 
 
 class Dovecot:
     """A running private Dovecot instance."""
 
-    def __init__(self, root: Path, extra: str = "") -> None:
+    def __init__(self, root: Path, extra: str = "", ssl: bool = True) -> None:
         self.root = root
         self.port = free_port()
         self.tls_port = free_port()
@@ -141,19 +166,34 @@ class Dovecot:
         (root / "passwd").write_text("".join(f"{u}:{{PLAIN}}secret::::::\n" for u in self._users))
         root_run = os.getuid() == 0
         self.conf = root / "dovecot.conf"
-        self.conf.write_text(CONF.format(
-            d=root, uid=self.uid, gid=self.gid, port=self.port, tls_port=self.tls_port, extra=extra,
-            login_user="dovenull" if root_run else self.user,
-            internal_user="dovecot" if root_run else self.user,
-            chroot="" if root_run else "chroot =",
-        ))
+        self.conf.write_text(
+            CONF.format(
+                d=root,
+                uid=self.uid,
+                gid=self.gid,
+                port=self.port,
+                tls_port=self.tls_port,
+                extra=extra,
+                login_user="dovenull" if root_run else self.user,
+                internal_user="dovecot" if root_run else self.user,
+                chroot="" if root_run else "chroot =",
+                ssl=f"ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem"
+                if ssl
+                else "ssl = no",
+                imaps="yes" if ssl else "no",
+            )
+        )
         self.start()
 
     def start(self) -> None:
         # The daemon keeps inherited pipes open: give it none, or run() would wait forever.
         with (self.root / "start.err").open("wb") as err:
-            done = subprocess.run([DOVECOT, "-c", str(self.conf)], stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL, stderr=err)
+            done = subprocess.run(
+                [DOVECOT, "-c", str(self.conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         if done.returncode != 0:
             raise RuntimeError(f"dovecot failed to start: {(self.root / 'start.err').read_text()}")
         deadline = time.monotonic() + 15
@@ -166,8 +206,12 @@ class Dovecot:
         raise RuntimeError(f"dovecot did not start: {self.log()}")
 
     def stop(self) -> None:
-        subprocess.run([DOVECOT, "-c", str(self.conf), "stop"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [DOVECOT, "-c", str(self.conf), "stop"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and (self.root / "run" / "master.pid").exists():
             time.sleep(0.05)
@@ -205,10 +249,8 @@ class Dovecot:
     def signal_connections(self, sig: int = signal.SIGKILL) -> int:
         pids = self.imap_pids()
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         return len(pids)
 
     def rmtree_user(self, user: str) -> None:

@@ -28,17 +28,43 @@ def test_text_conditions(avflow_harness, box) -> None:  # type: ignore[no-untype
     box.add(make_mail("exact", mid="<f@t>"))
     box.add(make_mail("Case", body="il PREVENTIVO è pronto", mid="<g@t>"))
     box.add(make_mail("nothing", mid="<h@t>"))
-    setup_client(avflow_harness, box, rules=[
-        {"name": "invoices", "match": {"subject": "fattura"}, "actions": [{"move": "Fatture"}]},
-        {"name": "news", "match": {"from": {"contains": ["news.example", "other.example"]}},
-         "actions": [{"move": "News"}]},
-        {"name": "to boss", "match": {"to": {"equals": "BOSS@acme.example"}}, "actions": [{"move": "Boss"}]},
-        {"name": "cc legal", "match": {"cc": {"contains": "legal@"}}, "actions": [{"move": "Legal"}]},
-        {"name": "tickets", "match": {"subject": {"regex": r"#\d{4}\b"}}, "actions": [{"move": "Tickets"}]},
-        {"name": "exact", "match": {"subject": {"equals": "Exact", "case_sensitive": True}},
-         "actions": [{"move": "Never"}]},
-        {"name": "body", "match": {"body": {"contains": "preventivo"}}, "actions": [{"move": "Preventivi"}]},
-    ])
+    setup_client(
+        avflow_harness,
+        box,
+        rules=[
+            {"name": "invoices", "match": {"subject": "fattura"}, "actions": [{"move": "Fatture"}]},
+            {
+                "name": "news",
+                "match": {"from": {"contains": ["news.example", "other.example"]}},
+                "actions": [{"move": "News"}],
+            },
+            {
+                "name": "to boss",
+                "match": {"to": {"equals": "BOSS@acme.example"}},
+                "actions": [{"move": "Boss"}],
+            },
+            {
+                "name": "cc legal",
+                "match": {"cc": {"contains": "legal@"}},
+                "actions": [{"move": "Legal"}],
+            },
+            {
+                "name": "tickets",
+                "match": {"subject": {"regex": r"#\d{4}\b"}},
+                "actions": [{"move": "Tickets"}],
+            },
+            {
+                "name": "exact",
+                "match": {"subject": {"equals": "Exact", "case_sensitive": True}},
+                "actions": [{"move": "Never"}],
+            },
+            {
+                "name": "body",
+                "match": {"body": {"contains": "preventivo"}},
+                "actions": [{"move": "Preventivi"}],
+            },
+        ],
+    )
     result = avflow_harness.run("acme/triage")
     assert result.status == "succeeded", result.error
     assert ids(box, "Fatture") == {"<a@t>"}
@@ -49,24 +75,51 @@ def test_text_conditions(avflow_harness, box) -> None:  # type: ignore[no-untype
     assert ids(box, "Preventivi") == {"<g@t>"}
     assert ids(box) == {"<f@t>", "<h@t>"}  # case-sensitive "Exact" != "exact"
     out = result.outputs["triage"]
-    assert out["rules"] == {"invoices": 1, "news": 1, "to boss": 1, "cc legal": 1, "tickets": 1, "body": 1}
+    assert out["rules"] == {
+        "invoices": 1,
+        "news": 1,
+        "to boss": 1,
+        "cc legal": 1,
+        "tickets": 1,
+        "body": 1,
+    }
     assert out["destinations"]["Fatture"] == 1
-    assert {m["message_id"] for m in out["messages"]} == {"<a@t>", "<b@t>", "<c@t>", "<d@t>", "<e@t>", "<g@t>"}
+    assert {m["message_id"] for m in out["messages"]} == {
+        "<a@t>",
+        "<b@t>",
+        "<c@t>",
+        "<d@t>",
+        "<e@t>",
+        "<g@t>",
+    }
     assert next(m for m in out["messages"] if m["message_id"] == "<a@t>")["rule"] == "invoices"
 
 
 def test_encoded_words_are_decoded(avflow_harness, box) -> None:  # type: ignore[no-untyped-def]
-    raw = (b"From: =?utf-8?q?Jos=C3=A9_Garc=C3=ADa?= <jose@example.es>\r\nTo: a@b.example\r\n"
-           b"Subject: =?utf-8?b?UHJlbm90YXppb25lIGNvbmZlcm1hdGEg4pyT?=\r\nMessage-ID: <enc@t>\r\n"
-           b"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n\r\nbody\r\n")
+    raw = (
+        b"From: =?utf-8?q?Jos=C3=A9_Garc=C3=ADa?= <jose@example.es>\r\nTo: a@b.example\r\n"
+        b"Subject: =?utf-8?b?UHJlbm90YXppb25lIGNvbmZlcm1hdGEg4pyT?=\r\nMessage-ID: <enc@t>\r\n"
+        b"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n\r\nbody\r\n"
+    )
     box.add(raw)
     box.add(make_mail("Città", sender="Zoë <zoe@example.it>", mid="<enc2@t>"))
-    setup_client(avflow_harness, box, rules=[
-        {"name": "booking", "match": {"subject": {"contains": "prenotazione confermata ✓"}},
-         "actions": [{"move": "Prenotazioni"}]},
-        {"name": "josé", "match": {"from": "García"}, "actions": ["flag"]},
-        {"name": "zoë", "match": {"all": [{"from": "zoë"}, {"subject": "CITTÀ"}]}, "actions": ["flag"]},
-    ])
+    setup_client(
+        avflow_harness,
+        box,
+        rules=[
+            {
+                "name": "booking",
+                "match": {"subject": {"contains": "prenotazione confermata ✓"}},
+                "actions": [{"move": "Prenotazioni"}],
+            },
+            {"name": "josé", "match": {"from": "García"}, "actions": ["flag"]},
+            {
+                "name": "zoë",
+                "match": {"all": [{"from": "zoë"}, {"subject": "CITTÀ"}]},
+                "actions": ["flag"],
+            },
+        ],
+    )
     result = avflow_harness.run("acme/triage")
     assert result.status == "succeeded", result.error
     assert ids(box, "Prenotazioni") == {"<enc@t>"}
@@ -83,15 +136,41 @@ def test_header_list_size_age_and_combinators(avflow_harness, box) -> None:  # t
     box.add(make_mail("old", date="Mon, 05 Jan 2026 08:00:00 +0000", mid="<old@t>"))
     box.add(make_mail("keep me", mid="<keep@t>"))
     box.add(make_mail("any-not", sender="x@partner.example", mid="<anynot@t>"))
-    setup_client(avflow_harness, box, rules=[
-        {"name": "spam", "match": {"header": {"name": "X-Spam-Flag", "equals": "yes"}}, "actions": [{"move": "Junk"}]},
-        {"name": "priority", "match": {"header": {"name": "x-priority", "exists": True}}, "actions": ["flag"]},
-        {"name": "lists", "match": {"mailing_list": True}, "actions": [{"move": "Liste"}]},
-        {"name": "big", "match": {"size": {"larger_than": "50KB"}}, "actions": [{"move": "Grandi"}]},
-        {"name": "old", "match": {"age": {"older_than": "30d"}}, "actions": [{"move": "Archivio"}]},
-        {"name": "partner", "match": {"any": [{"from": "partner.example"}, {"subject": "zzz"}],
-                                      "not": {"subject": "keep"}}, "actions": [{"move": "Partner"}]},
-    ])
+    setup_client(
+        avflow_harness,
+        box,
+        rules=[
+            {
+                "name": "spam",
+                "match": {"header": {"name": "X-Spam-Flag", "equals": "yes"}},
+                "actions": [{"move": "Junk"}],
+            },
+            {
+                "name": "priority",
+                "match": {"header": {"name": "x-priority", "exists": True}},
+                "actions": ["flag"],
+            },
+            {"name": "lists", "match": {"mailing_list": True}, "actions": [{"move": "Liste"}]},
+            {
+                "name": "big",
+                "match": {"size": {"larger_than": "50KB"}},
+                "actions": [{"move": "Grandi"}],
+            },
+            {
+                "name": "old",
+                "match": {"age": {"older_than": "30d"}},
+                "actions": [{"move": "Archivio"}],
+            },
+            {
+                "name": "partner",
+                "match": {
+                    "any": [{"from": "partner.example"}, {"subject": "zzz"}],
+                    "not": {"subject": "keep"},
+                },
+                "actions": [{"move": "Partner"}],
+            },
+        ],
+    )
     avflow_harness.clock.set("2026-03-01T10:00:00+00:00")
     result = avflow_harness.run("acme/triage")
     assert result.status == "succeeded", result.error
@@ -106,17 +185,38 @@ def test_header_list_size_age_and_combinators(avflow_harness, box) -> None:  # t
 
 def test_attachment_conditions_and_collect(avflow_harness, box) -> None:  # type: ignore[no-untyped-def]
     pdf = b"%PDF-1.4 fattura"
-    box.add(make_mail("Fattura marzo", sender="Enel <fatture@enel.it>", mid="<pdf@t>",
-                      attachments=[("fattura_03.pdf", "application/pdf", pdf),
-                                   ("logo.png", "image/png", b"\x89PNG....")]))
-    box.add(make_mail("Foto", mid="<img@t>", attachments=[("foto.jpg", "image/jpeg", b"\xff\xd8jpeg")]))
+    box.add(
+        make_mail(
+            "Fattura marzo",
+            sender="Enel <fatture@enel.it>",
+            mid="<pdf@t>",
+            attachments=[
+                ("fattura_03.pdf", "application/pdf", pdf),
+                ("logo.png", "image/png", b"\x89PNG...."),
+            ],
+        )
+    )
+    box.add(
+        make_mail("Foto", mid="<img@t>", attachments=[("foto.jpg", "image/jpeg", b"\xff\xd8jpeg")])
+    )
     box.add(make_mail("Nessun allegato", mid="<none@t>"))
-    setup_client(avflow_harness, box, rules=[
-        {"name": "invoices", "match": {"attachment": {"type": "application/pdf", "name": {"regex": r"\.pdf$"}}},
-         "actions": [{"collect_attachments": {"type": "pdf"}}, {"move": "Fatture"}]},
-        {"name": "any attachment", "match": {"has_attachment": True}, "actions": [{"move": "Allegati"}]},
-        {"name": "without", "match": {"has_attachment": False}, "actions": ["mark_read"]},
-    ])
+    setup_client(
+        avflow_harness,
+        box,
+        rules=[
+            {
+                "name": "invoices",
+                "match": {"attachment": {"type": "application/pdf", "name": {"regex": r"\.pdf$"}}},
+                "actions": [{"collect_attachments": {"type": "pdf"}}, {"move": "Fatture"}],
+            },
+            {
+                "name": "any attachment",
+                "match": {"has_attachment": True},
+                "actions": [{"move": "Allegati"}],
+            },
+            {"name": "without", "match": {"has_attachment": False}, "actions": ["mark_read"]},
+        ],
+    )
     result = avflow_harness.run("acme/triage")
     assert result.status == "succeeded", result.error
     assert ids(box, "Fatture") == {"<pdf@t>"}
@@ -124,7 +224,8 @@ def test_attachment_conditions_and_collect(avflow_harness, box) -> None:  # type
     assert "\\Seen" in box.contents()["<none@t>"]
     files = result.outputs["triage"]["attachments"]
     assert [(f["name"], f["type"], f["size"], f["sender"], f["sender_domain"]) for f in files] == [
-        ("fattura_03.pdf", "application/pdf", len(pdf), "fatture@enel.it", "enel.it")]
+        ("fattura_03.pdf", "application/pdf", len(pdf), "fatture@enel.it", "enel.it")
+    ]
     assert files[0]["subject"] == "Fattura marzo" and files[0]["date"]
     # The run succeeded, so its spool is cleared; the file existed while the run lasted.
     assert files[0]["path"].endswith("fattura_03.pdf")
@@ -136,14 +237,30 @@ def test_flag_actions_copy_label_delete(avflow_harness, box) -> None:  # type: i
     box.add(make_mail("three", mid="<3@t>"))
     box.add(make_mail("four", mid="<4@t>"))
     box.create("Trash")
-    setup_client(avflow_harness, box, rules=[
-        {"name": "one", "match": {"subject": {"equals": "one"}}, "actions": ["unflag", "mark_read"]},
-        {"name": "two", "match": {"subject": {"equals": "two"}}, "actions": ["mark_unread", {"flag": "$Work"}]},
-        {"name": "three", "match": {"subject": {"equals": "three"}},
-         "actions": [{"copy": "Copie"}, {"label": "clienti"}], "continue": True},
-        {"name": "three again", "match": {"subject": "three"}, "actions": ["flag"]},
-        {"name": "four", "match": {"subject": "four"}, "actions": ["delete"]},
-    ])
+    setup_client(
+        avflow_harness,
+        box,
+        rules=[
+            {
+                "name": "one",
+                "match": {"subject": {"equals": "one"}},
+                "actions": ["unflag", "mark_read"],
+            },
+            {
+                "name": "two",
+                "match": {"subject": {"equals": "two"}},
+                "actions": ["mark_unread", {"flag": "$Work"}],
+            },
+            {
+                "name": "three",
+                "match": {"subject": {"equals": "three"}},
+                "actions": [{"copy": "Copie"}, {"label": "clienti"}],
+                "continue": True,
+            },
+            {"name": "three again", "match": {"subject": "three"}, "actions": ["flag"]},
+            {"name": "four", "match": {"subject": "four"}, "actions": ["delete"]},
+        ],
+    )
     result = avflow_harness.run("acme/triage")
     assert result.status == "succeeded", result.error
     inbox = box.contents()
@@ -160,22 +277,56 @@ def test_flag_actions_copy_label_delete(avflow_harness, box) -> None:  # type: i
 
 
 def test_forward_reply_and_draft(avflow_harness, box, smtp) -> None:  # type: ignore[no-untyped-def]
-    box.add(make_mail("Richiesta preventivo", sender="Anna Bianchi <anna@cliente.example>", mid="<q@t>",
-                      body="Vorrei un preventivo"))
-    box.add(make_mail("Newsletter", sender="news@list.example", mid="<n@t>",
-                      headers={"List-Unsubscribe": "<mailto:u@list.example>"}))
+    box.add(
+        make_mail(
+            "Richiesta preventivo",
+            sender="Anna Bianchi <anna@cliente.example>",
+            mid="<q@t>",
+            body="Vorrei un preventivo",
+        )
+    )
+    box.add(
+        make_mail(
+            "Newsletter",
+            sender="news@list.example",
+            mid="<n@t>",
+            headers={"List-Unsubscribe": "<mailto:u@list.example>"},
+        )
+    )
     box.add(make_mail("Domanda", sender="luca@cliente.example", mid="<d@t>"))
     box.create("Sent")
     box.create("Drafts")
-    setup_client(avflow_harness, box, rules=[
-        {"name": "quotes", "match": {"subject": "preventivo"},
-         "actions": [{"forward": {"to": ["boss@acme.example"], "note": "Da gestire"}},
-                     {"reply": {"template": "Gentile {{ message.from_name }}, abbiamo ricevuto «{{ message.subject }}».",
-                                "auto": True}}]},
-        {"name": "lists", "match": {"mailing_list": True}, "actions": [{"reply": {"template": "no", "auto": True}}]},
-        {"name": "questions", "match": {"subject": "domanda"},
-         "actions": [{"reply": {"template": "Bozza per {{ message.from_address }}", "draft": True}}]},
-    ])
+    setup_client(
+        avflow_harness,
+        box,
+        rules=[
+            {
+                "name": "quotes",
+                "match": {"subject": "preventivo"},
+                "actions": [
+                    {"forward": {"to": ["boss@acme.example"], "note": "Da gestire"}},
+                    {
+                        "reply": {
+                            "template": "Gentile {{ message.from_name }}, abbiamo ricevuto «{{ message.subject }}».",
+                            "auto": True,
+                        }
+                    },
+                ],
+            },
+            {
+                "name": "lists",
+                "match": {"mailing_list": True},
+                "actions": [{"reply": {"template": "no", "auto": True}}],
+            },
+            {
+                "name": "questions",
+                "match": {"subject": "domanda"},
+                "actions": [
+                    {"reply": {"template": "Bozza per {{ message.from_address }}", "draft": True}}
+                ],
+            },
+        ],
+    )
     result = avflow_harness.run("acme/triage")
     assert result.status == "succeeded", result.error
     rcpts = sorted(tuple(r) for _, r, _ in smtp.messages)
@@ -185,7 +336,10 @@ def test_forward_reply_and_draft(avflow_harness, box, smtp) -> None:  # type: ig
     assert fwd["Subject"] == "Fwd: Richiesta preventivo"
     assert any(p.get_content_type() == "message/rfc822" for p in fwd.walk())
     assert reply["In-Reply-To"] == "<q@t>" and reply["Auto-Submitted"] == "auto-replied"
-    assert "Gentile Anna Bianchi, abbiamo ricevuto «Richiesta preventivo»." in reply.get_body().get_content()
+    assert (
+        "Gentile Anna Bianchi, abbiamo ricevuto «Richiesta preventivo»."
+        in reply.get_body().get_content()
+    )
     sent = ids(box, "Sent")
     assert {fwd["Message-ID"], reply["Message-ID"]} <= sent
     drafts = box.contents("Drafts")
@@ -197,8 +351,11 @@ def test_forward_reply_and_draft(avflow_harness, box, smtp) -> None:  # type: ig
 
 def test_incremental_and_dry_run(avflow_harness, box) -> None:  # type: ignore[no-untyped-def]
     box.add(make_mail("Fattura 1", mid="<f1@t>"))
-    setup_client(avflow_harness, box, rules=[
-        {"name": "inv", "match": {"subject": "fattura"}, "actions": [{"move": "Fatture"}]}])
+    setup_client(
+        avflow_harness,
+        box,
+        rules=[{"name": "inv", "match": {"subject": "fattura"}, "actions": [{"move": "Fatture"}]}],
+    )
     dry = avflow_harness.run("acme/triage", dry_run=True)
     assert dry.status == "succeeded" and not dry.performed()
     assert [e.status for e in dry.effects] == ["dry-run", "dry-run"]  # create folder + move
@@ -215,8 +372,12 @@ def test_incremental_and_dry_run(avflow_harness, box) -> None:  # type: ignore[n
 
 
 def test_wrong_folder_is_one_clear_line(avflow_harness, box) -> None:  # type: ignore[no-untyped-def]
-    setup_client(avflow_harness, box, folder="Nonexistent",
-                 rules=[{"name": "x", "match": {"subject": "a"}, "actions": ["flag"]}])
+    setup_client(
+        avflow_harness,
+        box,
+        folder="Nonexistent",
+        rules=[{"name": "x", "match": {"subject": "a"}, "actions": ["flag"]}],
+    )
     result = avflow_harness.run("acme/triage")
     assert result.status == "failed"
     assert "folder 'Nonexistent' does not exist" in result.error and "\n" not in result.error
@@ -226,8 +387,13 @@ def test_bad_rules_are_caught_by_validate(avflow_harness, tmp_path: Path) -> Non
     from conftest import MaildirBox
 
     b = MaildirBox(tmp_path / "M")
-    setup_client(avflow_harness, b, rules=[
-        {"name": "x", "match": {"subject": {"regex": "(unclosed"}}, "actions": [{"mvoe": "A"}]}])
+    setup_client(
+        avflow_harness,
+        b,
+        rules=[
+            {"name": "x", "match": {"subject": {"regex": "(unclosed"}}, "actions": [{"mvoe": "A"}]}
+        ],
+    )
     _, errors = avflow_harness.app.load()
     text = "\n".join(str(e) for e in errors)
     assert "bad regular expression" in text

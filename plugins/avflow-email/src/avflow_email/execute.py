@@ -32,7 +32,9 @@ _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
 def digest(uids: list[Any]) -> str:
-    text = uid_set(uids) if all(isinstance(u, int) for u in uids) else ",".join(sorted(map(str, uids)))
+    text = (
+        uid_set(uids) if all(isinstance(u, int) for u in uids) else ",".join(sorted(map(str, uids)))
+    )
     if len(text) <= 48:
         return text
     return f"{len(uids)}x{hashlib.sha256(text.encode()).hexdigest()[:16]}"
@@ -54,8 +56,13 @@ def safe_name(name: str) -> str:
 class Executor:
     """Performs one plan against an open mailbox."""
 
-    def __init__(self, ctx: avflow.StepContext, account: avflow.Account[Any], box: Mailbox,
-                 plan: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        ctx: avflow.StepContext,
+        account: avflow.Account[Any],
+        box: Mailbox,
+        plan: dict[str, Any],
+    ) -> None:
         self.ctx = ctx
         self.account = account
         self.s = account.settings
@@ -68,15 +75,32 @@ class Executor:
         self.sent: list[dict[str, Any]] = []
         self.skipped: list[dict[str, Any]] = []
 
-    def effect(self, key: str, description: str, perform: Callable[[], Any], kind: str, *,
-               reconcile: Callable[[], Any] | None = None, idempotent: bool = True,
-               scope: str = "run") -> Any:
-        return self.ctx.effect(f"{self.base}/{key}", description, perform, kind=kind,
-                               reconcile=reconcile, idempotent=idempotent, scope=scope)
+    def effect(
+        self,
+        key: str,
+        description: str,
+        perform: Callable[[], Any],
+        kind: str,
+        *,
+        reconcile: Callable[[], Any] | None = None,
+        idempotent: bool = True,
+        scope: str = "run",
+    ) -> Any:
+        return self.ctx.effect(
+            f"{self.base}/{key}",
+            description,
+            perform,
+            kind=kind,
+            reconcile=reconcile,
+            idempotent=idempotent,
+            scope=scope,
+        )
 
     def run(self, create_folders: bool) -> None:
         ops = self.plan["ops"]
-        self._ensure_folders({op["dest"] for op in ops if op["op"] in ("move", "copy")}, create_folders)
+        self._ensure_folders(
+            {op["dest"] for op in ops if op["op"] in ("move", "copy")}, create_folders
+        )
         singles = [op for op in ops if op["op"] in ("collect", "forward", "reply")]
         full = self._bodies(singles)
         for op in ops:
@@ -84,18 +108,33 @@ class Executor:
             n = f"{len(uids)} message{'s' if len(uids) != 1 else ''}"
             if kind == "flag":
                 sign = "+" if op["add"] else "-"
-                self.effect(f"flag{sign}{op['flag']}/{digest(uids)}",
-                            f"{'set' if op['add'] else 'clear'} {op['flag']} on {n} in {self.folder}",
-                            lambda op=op: self.box.set_flag(op["uids"], op["flag"], op["add"]), "email.flag")
+                self.effect(
+                    f"flag{sign}{op['flag']}/{digest(uids)}",
+                    f"{'set' if op['add'] else 'clear'} {op['flag']} on {n} in {self.folder}",
+                    lambda op=op: self.box.set_flag(op["uids"], op["flag"], op["add"]),
+                    "email.flag",
+                )
             elif kind == "label":
-                self.effect(f"label/{op['label']}/{digest(uids)}", f"label {n} in {self.folder} {op['label']!r}",
-                            lambda op=op: self.box.add_label(op["uids"], op["label"]), "email.label")
+                self.effect(
+                    f"label/{op['label']}/{digest(uids)}",
+                    f"label {n} in {self.folder} {op['label']!r}",
+                    lambda op=op: self.box.add_label(op["uids"], op["label"]),
+                    "email.label",
+                )
             elif kind == "copy":
-                self.effect(f"copy/{op['dest']}/{digest(uids)}", f"copy {n} from {self.folder} to {op['dest']}",
-                            lambda op=op: self.box.copy(op["uids"], op["dest"]), "email.copy")
+                self.effect(
+                    f"copy/{op['dest']}/{digest(uids)}",
+                    f"copy {n} from {self.folder} to {op['dest']}",
+                    lambda op=op: self.box.copy(op["uids"], op["dest"]),
+                    "email.copy",
+                )
             elif kind == "move":
-                self.effect(f"move/{op['dest']}/{digest(uids)}", f"move {n} from {self.folder} to {op['dest']}",
-                            lambda op=op: self.box.move(op["uids"], op["dest"]), "email.move")
+                self.effect(
+                    f"move/{op['dest']}/{digest(uids)}",
+                    f"move {n} from {self.folder} to {op['dest']}",
+                    lambda op=op: self.box.move(op["uids"], op["dest"]),
+                    "email.move",
+                )
             elif kind == "collect":
                 self._collect(op, full.get(op["uid"]))
             elif kind == "forward":
@@ -109,11 +148,17 @@ class Executor:
             if self.box.folder_exists(folder):
                 continue
             if not create:
-                raise avflow.StepFailed(f"account {self.account.name!r}: folder {folder!r} does not exist "
-                                        "(create it, or set create_folders: true)")
-            self.ctx.effect(f"{self.account.name}/create/{folder}", f"create folder {folder}",
-                            lambda folder=folder: self.box.create_folder(folder),
-                            kind="email.create_folder", idempotent=True)
+                raise avflow.StepFailed(
+                    f"account {self.account.name!r}: folder {folder!r} does not exist "
+                    "(create it, or set create_folders: true)"
+                )
+            self.ctx.effect(
+                f"{self.account.name}/create/{folder}",
+                f"create folder {folder}",
+                lambda folder=folder: self.box.create_folder(folder),
+                kind="email.create_folder",
+                idempotent=True,
+            )
 
     def _bodies(self, singles: list[dict[str, Any]]) -> dict[Any, bytes]:
         if self.ctx.dry_run:
@@ -147,7 +192,9 @@ class Executor:
         def perform() -> list[dict[str, Any]]:
             mail = self._mail(op["uid"], full)
             if mail is None:
-                self.ctx.log.warning("message gone before its attachments were collected", uid=op["uid"])
+                self.ctx.log.warning(
+                    "message gone before its attachments were collected", uid=op["uid"]
+                )
                 return []
             folder = self.ctx.spool / "attachments" / safe_name(str(op["uid"]))
             files = []
@@ -159,16 +206,29 @@ class Executor:
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / safe_name(name)
                 path.write_bytes(payload)
-                files.append({
-                    "name": name, "size": len(payload), "type": mtype, "path": str(path),
-                    "sender": mail.sender, "sender_domain": mail.sender.rpartition("@")[2],
-                    "subject": info.get("subject", mail.first("subject")),
-                    "date": info.get("date"), "message_id": mail.message_id, "uid": op["uid"],
-                })
+                files.append(
+                    {
+                        "name": name,
+                        "size": len(payload),
+                        "type": mtype,
+                        "path": str(path),
+                        "sender": mail.sender,
+                        "sender_domain": mail.sender.rpartition("@")[2],
+                        "subject": info.get("subject", mail.first("subject")),
+                        "date": info.get("date"),
+                        "message_id": mail.message_id,
+                        "uid": op["uid"],
+                    }
+                )
             return files
 
-        got = self.effect(key, f"collect the attachments of {info.get('subject', op['uid'])!r}",
-                          perform, "email.collect", scope=scope)
+        got = self.effect(
+            key,
+            f"collect the attachments of {info.get('subject', op['uid'])!r}",
+            perform,
+            "email.collect",
+            scope=scope,
+        )
         self.attachments += got or []
 
     def _sent_folder(self) -> str:
@@ -185,13 +245,20 @@ class Executor:
         def perform() -> dict[str, Any]:
             if local:
                 if self.box.kind != "maildir":
-                    raise avflow.StepFailed(f"account {self.account.name!r} has no smtp: settings, "
-                                            "so it cannot send mail")
+                    raise avflow.StepFailed(
+                        f"account {self.account.name!r} has no smtp: settings, "
+                        "so it cannot send mail"
+                    )
                 self.box.append("Outbox", data)
             else:
                 assert self.s.smtp is not None
-                smtp_send(self.s.smtp, getattr(self.s, "username", None), getattr(self.s, "password", None),
-                          msg, lambda: self.ctx.cursor.set(mark, True))
+                smtp_send(
+                    self.s.smtp,
+                    getattr(self.s, "username", None),
+                    getattr(self.s, "password", None),
+                    msg,
+                    lambda: self.ctx.cursor.set(mark, True),
+                )
             if self.s.save_sent:
                 self.box.append(sent_folder, data, [SEEN])
                 self.ctx.cursor.delete(mark)
@@ -205,13 +272,17 @@ class Executor:
                 # The server may have the mail (the kill came after DATA): never send it twice.
                 if self.s.save_sent:
                     self.box.append(sent_folder, data, [SEEN])
-                self.ctx.note(f"{description}: interrupted while the server was receiving it; "
-                              "treated as sent, not sent again", message_id=msgid)
+                self.ctx.note(
+                    f"{description}: interrupted while the server was receiving it; "
+                    "treated as sent, not sent again",
+                    message_id=msgid,
+                )
                 return {"message_id": msgid, "to": to, "reconciled": "delivery had started"}
             return None
 
-        result = self.effect(key, description, perform, kind, reconcile=reconcile, idempotent=False,
-                             scope="workflow")
+        result = self.effect(
+            key, description, perform, kind, reconcile=reconcile, idempotent=False, scope="workflow"
+        )
         if result is not None:
             self.sent.append({**result, "kind": kind.removeprefix("email.")})
 
@@ -221,7 +292,9 @@ class Executor:
         description = f"forward {info.get('subject', op['uid'])!r} to {', '.join(op['to'])}"
         msgid = message_id(f"{self.ctx.client.id}/{self.base}/{key}", self.sender)
         if self._status(op) == "done" or self.ctx.dry_run:
-            self.effect(key, description, lambda: None, "email.forward", idempotent=False, scope="workflow")
+            self.effect(
+                key, description, lambda: None, "email.forward", idempotent=False, scope="workflow"
+            )
             return
         mail = self._mail(op["uid"], full)
         if mail is None:
@@ -233,8 +306,10 @@ class Executor:
         key, _ = self._key(op)
         info = self.plan["infos"].get(str(op["uid"]), {})
         kind = "email.draft" if op["draft"] else "email.reply"
-        description = f"{'draft a reply' if op['draft'] else 'reply'} to {info.get('from', '')} " \
-                      f"about {info.get('subject', '')!r}"
+        description = (
+            f"{'draft a reply' if op['draft'] else 'reply'} to {info.get('from', '')} "
+            f"about {info.get('subject', '')!r}"
+        )
         msgid = message_id(f"{self.ctx.client.id}/{self.base}/{key}", self.sender)
         if self._status(op) == "done" or self.ctx.dry_run:
             self.effect(key, description, lambda: None, kind, idempotent=False, scope="workflow")
@@ -243,11 +318,21 @@ class Executor:
         if mail is None:
             raise avflow.StepFailed(f"{description}: the message is no longer in {self.folder}")
         if op["auto"] and not auto_reply_allowed(mail, self.sender):
-            self.skipped.append({"uid": op["uid"], "action": "reply",
-                                 "reason": "no auto-reply to lists, bulk or automatic mail"})
+            self.skipped.append(
+                {
+                    "uid": op["uid"],
+                    "action": "reply",
+                    "reason": "no auto-reply to lists, bulk or automatic mail",
+                }
+            )
             return
-        message = {**info, "from_address": mail.sender, "from_name": _display_name(mail.first("from")),
-                   "to": mail.first("to"), "body": mail.body}
+        message = {
+            **info,
+            "from_address": mail.sender,
+            "from_name": _display_name(mail.first("from")),
+            "to": mail.first("to"),
+            "body": mail.body,
+        }
         try:
             body = self.ctx.render(op["template"], message=message)
             subject = self.ctx.render(op["subject"], message=message) if op.get("subject") else None
@@ -269,8 +354,9 @@ class Executor:
                 return {"message_id": msgid, "to": recipients(msg), "folder": drafts}
             return None
 
-        result = self.effect(key, description, perform, kind, reconcile=reconcile, idempotent=False,
-                             scope="workflow")
+        result = self.effect(
+            key, description, perform, kind, reconcile=reconcile, idempotent=False, scope="workflow"
+        )
         if result is not None:
             self.sent.append({**result, "kind": "draft"})
 

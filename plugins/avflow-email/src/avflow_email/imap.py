@@ -8,6 +8,7 @@ import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from imapclient import IMAPClient
@@ -25,6 +26,12 @@ def _b(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+@lru_cache(maxsize=16)
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Certificates and host names are checked; loading the trust store is done once."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
 _START = re.compile(rb"\d+ \(")
 _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
@@ -32,7 +39,9 @@ _FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
 _IDATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
 
 
-def _parse_header_fetch(data: list[Any]) -> Iterator[tuple[int, int, tuple[str, ...], datetime | None, bytes]]:
+def _parse_header_fetch(
+    data: list[Any],
+) -> Iterator[tuple[int, int, tuple[str, ...], datetime | None, bytes]]:
     """A fast reader for the one response shape of the header FETCH (tens of thousands of lines:
     a general IMAP parser is the slowest part of a large triage)."""
     text, literal = b"", b""
@@ -51,14 +60,21 @@ def _parse_header_fetch(data: list[Any]) -> Iterator[tuple[int, int, tuple[str, 
         yield _header_item(text, literal)
 
 
-def _header_item(text: bytes, literal: bytes) -> tuple[int, int, tuple[str, ...], datetime | None, bytes]:
+def _header_item(
+    text: bytes, literal: bytes
+) -> tuple[int, int, tuple[str, ...], datetime | None, bytes]:
     uid = _UID.search(text)
     size = _SIZE.search(text)
     flags = _FLAGS.search(text)
     idate = _IDATE.search(text)
     when = datetime.strptime(idate.group(1).decode(), "%d-%b-%Y %H:%M:%S %z") if idate else None
-    return (int(uid.group(1)) if uid else -1, int(size.group(1)) if size else 0,
-            tuple(flags.group(1).decode().split()) if flags else (), when, literal)
+    return (
+        int(uid.group(1)) if uid else -1,
+        int(size.group(1)) if size else 0,
+        tuple(flags.group(1).decode().split()) if flags else (),
+        when,
+        literal,
+    )
 
 
 class ImapMailbox:
@@ -87,13 +103,18 @@ class ImapMailbox:
 
     def _connect(self) -> IMAPClient:
         s = self.s
-        context = ssl.create_default_context(cafile=s.ca_file)
         if s.security == "tls":
-            return IMAPClient(s.host, s.effective_port, ssl=True, ssl_context=context, timeout=s.timeout)
+            return IMAPClient(
+                s.host,
+                s.effective_port,
+                ssl=True,
+                ssl_context=tls_context(s.ca_file),
+                timeout=s.timeout,
+            )
         client = IMAPClient(s.host, s.effective_port, ssl=False, timeout=s.timeout)
         if s.security == "starttls":
             try:
-                client.starttls(context)
+                client.starttls(tls_context(s.ca_file))
             except BaseException:
                 client.shutdown()
                 raise
@@ -107,15 +128,21 @@ class ImapMailbox:
         except avflow.StepFailed:
             raise
         except ssl.SSLCertVerificationError as exc:
-            raise avflow.StepFailed(f"{self.where}: the server's certificate was rejected "
-                                    f"({exc.verify_message}); set ca_file if it is self-signed") from None
+            raise avflow.StepFailed(
+                f"{self.where}: the server's certificate was rejected "
+                f"({exc.verify_message}); set ca_file if it is self-signed"
+            ) from None
         except ssl.SSLError as exc:
             raise avflow.StepFailed(f"{self.where}: TLS failed: {exc.reason or exc}") from None
         except LoginError:
-            raise avflow.StepFailed(f"{self.where}: login failed for {self.s.username!r}: "
-                                    "wrong user name, password or token") from None
+            raise avflow.StepFailed(
+                f"{self.where}: login failed for {self.s.username!r}: "
+                "wrong user name, password or token"
+            ) from None
         except (IMAPClientAbortError, ConnectionError, TimeoutError, EOFError) as exc:
-            raise avflow.StepFailed(f"{self.where}: connection lost ({doing}): {exc or type(exc).__name__}") from None
+            raise avflow.StepFailed(
+                f"{self.where}: connection lost ({doing}): {exc or type(exc).__name__}"
+            ) from None
         except socket.gaierror as exc:
             raise avflow.StepFailed(f"{self.where}: unknown host: {exc.strerror}") from None
         except OSError as exc:
@@ -135,8 +162,12 @@ class ImapMailbox:
             if "exist" in str(exc).lower():
                 raise avflow.StepFailed(f"{self.where}: folder {folder!r} does not exist") from None
             raise
-        return FolderState(int(st[b"UIDVALIDITY"]), int(st[b"UIDNEXT"]),
-                           int(st[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in st else None, int(st[b"MESSAGES"]))
+        return FolderState(
+            int(st[b"UIDVALIDITY"]),
+            int(st[b"UIDNEXT"]),
+            int(st[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in st else None,
+            int(st[b"MESSAGES"]),
+        )
 
     def select(self, folder: str) -> FolderState:
         try:
@@ -147,9 +178,12 @@ class ImapMailbox:
                 raise avflow.StepFailed(f"{self.where}: folder {folder!r} does not exist") from None
             raise
         self.selected = folder
-        return FolderState(int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)) or None,
-                           int(info[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in info else None,
-                           int(info.get(b"EXISTS", 0)))
+        return FolderState(
+            int(info[b"UIDVALIDITY"]),
+            int(info.get(b"UIDNEXT", 0)) or None,
+            int(info[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in info else None,
+            int(info.get(b"EXISTS", 0)),
+        )
 
     def folder_exists(self, folder: str) -> bool:
         with self.guard("LIST"):
@@ -164,7 +198,11 @@ class ImapMailbox:
 
     def special_folder(self, use: str, default: str) -> str:
         with self.guard("LIST"):
-            found = self.client.find_special_folder(use.encode()) if "SPECIAL-USE" in self.caps else None
+            found = (
+                self.client.find_special_folder(use.encode())
+                if "SPECIAL-USE" in self.caps
+                else None
+            )
         return str(found) if found else default
 
     # -- reading ----------------------------------------------------------------------------------
@@ -253,8 +291,10 @@ class ImapMailbox:
                 self.client.move(uid_set(uids), dest)
                 return
             if "UIDPLUS" not in self.caps:
-                raise avflow.StepFailed(f"{self.where}: the server offers neither MOVE nor UIDPLUS, "
-                                        "so a move could expunge other messages; not moving")
+                raise avflow.StepFailed(
+                    f"{self.where}: the server offers neither MOVE nor UIDPLUS, "
+                    "so a move could expunge other messages; not moving"
+                )
             self.copy(uids, dest)
             self.client.add_flags(uid_set(uids), [DELETED], silent=True)
             self.client.uid_expunge(uid_set(uids))

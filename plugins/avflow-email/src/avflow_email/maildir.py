@@ -23,7 +23,13 @@ from avflow_email.backend import FolderState
 from avflow_email.match import Needs
 from avflow_email.message import Mail, parse_headers
 
-FLAG_LETTERS = {"\\Seen": "S", "\\Flagged": "F", "\\Deleted": "T", "\\Draft": "D", "\\Answered": "R"}
+FLAG_LETTERS = {
+    "\\Seen": "S",
+    "\\Flagged": "F",
+    "\\Deleted": "T",
+    "\\Draft": "D",
+    "\\Answered": "R",
+}
 LETTER_FLAGS = {v: k for k, v in FLAG_LETTERS.items()}
 
 
@@ -87,7 +93,9 @@ class MaildirMailbox:
     def _need(self, folder: str) -> Path:
         path = self.path(folder)
         if not (path / "cur").is_dir():
-            raise avflow.StepFailed(f"account {self.name!r}: folder {folder!r} does not exist ({path})")
+            raise avflow.StepFailed(
+                f"account {self.name!r}: folder {folder!r} does not exist ({path})"
+            )
         return path
 
     def _files(self, folder: str) -> dict[str, tuple[str, str]]:
@@ -133,8 +141,15 @@ class MaildirMailbox:
             from datetime import UTC, datetime
 
             flags = tuple(LETTER_FLAGS[c] for c in _split(name)[1] if c in LETTER_FLAGS)
-            mails.append(Mail(key, parse_headers(raw), st.st_size, flags,
-                              datetime.fromtimestamp(st.st_mtime, UTC)))
+            mails.append(
+                Mail(
+                    key,
+                    parse_headers(raw),
+                    st.st_size,
+                    flags,
+                    datetime.fromtimestamp(st.st_mtime, UTC),
+                )
+            )
         return mails
 
     def fetch_full(self, uids: Sequence[Any]) -> dict[Any, bytes]:
@@ -178,16 +193,22 @@ class MaildirMailbox:
                 names[kw] = int(idx)
         if flag not in names:
             if len(names) >= 26:
-                raise avflow.StepFailed(f"account {self.name!r}: too many labels (26 at most on a Maildir)")
+                raise avflow.StepFailed(
+                    f"account {self.name!r}: too many labels (26 at most on a Maildir)"
+                )
             names[flag] = max(names.values(), default=-1) + 1
             tmp = kwfile.with_suffix(".tmp")
-            tmp.write_text("".join(f"{i} {kw}\n" for kw, i in sorted(names.items(), key=lambda x: x[1])))
+            tmp.write_text(
+                "".join(f"{i} {kw}\n" for kw, i in sorted(names.items(), key=lambda x: x[1]))
+            )
             os.replace(tmp, kwfile)
         return chr(ord("a") + names[flag])
 
     def set_flag(self, uids: Sequence[Any], flag: str, add: bool) -> None:
         letter = self._letter(flag)
-        self._rename_all(uids, None, lambda info: info + letter if add else info.replace(letter, ""))
+        self._rename_all(
+            uids, None, lambda info: info + letter if add else info.replace(letter, "")
+        )
 
     def add_label(self, uids: Sequence[Any], label: str) -> None:
         self.set_flag(uids, label, True)

@@ -49,8 +49,9 @@ def needs_of(rules: Iterable[Rule]) -> Needs:
         walk(rule.match)
         for action in rule.actions:
             if action.reply is not None and action.reply.auto:
-                needs.headers.update(("list-id", "list-unsubscribe", "list-post", "precedence",
-                                      "auto-submitted"))
+                needs.headers.update(
+                    ("list-id", "list-unsubscribe", "list-post", "precedence", "auto-submitted")
+                )
     return needs
 
 

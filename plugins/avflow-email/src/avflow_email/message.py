@@ -203,7 +203,11 @@ def attachments_from_structure(bs: Any) -> list[Attachment]:
         if not isinstance(part, tuple | list) or len(part) < 7:
             continue
         mtype, subtype = _s(part[0]).lower(), _s(part[1]).lower()
-        ext = 7 + (1 if mtype == "text" else 0) + (3 if (mtype, subtype) == ("message", "rfc822") else 0)
+        ext = (
+            7
+            + (1 if mtype == "text" else 0)
+            + (3 if (mtype, subtype) == ("message", "rfc822") else 0)
+        )
         disposition = part[ext + 1] if len(part) > ext + 1 else None
         kind, dparams = "", {}
         if isinstance(disposition, tuple | list) and disposition:

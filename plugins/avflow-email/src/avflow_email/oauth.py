@@ -44,15 +44,21 @@ def refresh(o: OAuthSettings) -> tuple[str, datetime | None]:
     import google.oauth2.credentials
 
     creds = google.oauth2.credentials.Credentials(
-        token=None, refresh_token=o.refresh_token, token_uri=o.token_uri, client_id=o.client_id,
-        client_secret=o.client_secret, scopes=o.scopes or None,
+        token=None,
+        refresh_token=o.refresh_token,
+        token_uri=o.token_uri,
+        client_id=o.client_id,
+        client_secret=o.client_secret,
+        scopes=o.scopes or None,
     )
     try:
         creds.refresh(google.auth.transport.requests.Request())
     except google.auth.exceptions.RefreshError as exc:
         reason = exc.args[0] if exc.args else exc
-        raise avflow.StepFailed(f"OAuth token refresh at {o.token_uri} failed: {reason}; "
-                                "sign in again to get a new refresh token") from None
+        raise avflow.StepFailed(
+            f"OAuth token refresh at {o.token_uri} failed: {reason}; "
+            "sign in again to get a new refresh token"
+        ) from None
     except google.auth.exceptions.TransportError as exc:
         raise avflow.StepFailed(f"OAuth token endpoint {o.token_uri} unreachable: {exc}") from None
     expiry = creds.expiry.replace(tzinfo=UTC) if creds.expiry else None

@@ -17,7 +17,9 @@ from avflow_email.message import Mail, NeedBody, NeedStructure
 from avflow_email.rules import Rule, TriageParams
 
 
-def classify(box: Mailbox, rules: list[Rule], mails: list[Mail], now: datetime) -> dict[Any, list[Rule]]:
+def classify(
+    box: Mailbox, rules: list[Rule], mails: list[Mail], now: datetime
+) -> dict[Any, list[Rule]]:
     """Rules per message; attachment lists and bodies are fetched in batches, only when asked."""
     decided: dict[Any, list[Rule]] = {}
     pending = list(mails)
@@ -43,8 +45,14 @@ def _flag_name(value: bool | str) -> str:
     return FLAGGED if value is True else str(value)
 
 
-def build(params: TriageParams, account: str, uidvalidity: Any, mails: Sequence[Mail],
-          decided: dict[Any, list[Rule]], trash: str) -> dict[str, Any]:
+def build(
+    params: TriageParams,
+    account: str,
+    uidvalidity: Any,
+    mails: Sequence[Mail],
+    decided: dict[Any, list[Rule]],
+    trash: str,
+) -> dict[str, Any]:
     """Turn per-message decisions into batched operations, in a safe order.
 
     Order: flag changes (one STORE per flag change), labels, copies (one per destination),
@@ -90,19 +98,39 @@ def build(params: TriageParams, account: str, uidvalidity: Any, mails: Sequence[
                         moves.setdefault(destination, []).append(mail.uid)
                         dest_counts[destination] = dest_counts.get(destination, 0) + 1
                 elif a.forward:
-                    singles.append({"op": "forward", "uid": mail.uid, "rule": rule.name,
-                                    "to": a.forward.to, "note": a.forward.note})
+                    singles.append(
+                        {
+                            "op": "forward",
+                            "uid": mail.uid,
+                            "rule": rule.name,
+                            "to": a.forward.to,
+                            "note": a.forward.note,
+                        }
+                    )
                 elif a.reply:
-                    singles.append({"op": "reply", "uid": mail.uid, "rule": rule.name,
-                                    **a.reply.model_dump()})
+                    singles.append(
+                        {"op": "reply", "uid": mail.uid, "rule": rule.name, **a.reply.model_dump()}
+                    )
                 elif a.collect_attachments is not None:
-                    singles.append({"op": "collect", "uid": mail.uid, "rule": rule.name,
-                                    **a.collect_attachments.model_dump(mode="json")})
+                    singles.append(
+                        {
+                            "op": "collect",
+                            "uid": mail.uid,
+                            "rule": rule.name,
+                            **a.collect_attachments.model_dump(mode="json"),
+                        }
+                    )
         summary = mail.summary()
         if singles and singles[-1]["uid"] == mail.uid:
             infos[str(mail.uid)] = summary
-        handled.append({**summary, "rule": ", ".join(r.name for r in rules),
-                        "destination": destination or params.folder, "actions": done})
+        handled.append(
+            {
+                **summary,
+                "rule": ", ".join(r.name for r in rules),
+                "destination": destination or params.folder,
+                "actions": done,
+            }
+        )
     ops: list[dict[str, Any]] = []
     ops += [{"op": "flag", "flag": f, "add": add, "uids": u} for (f, add), u in flags.items()]
     ops += [{"op": "label", "label": lab, "uids": u} for lab, u in labels.items()]
@@ -110,13 +138,20 @@ def build(params: TriageParams, account: str, uidvalidity: Any, mails: Sequence[
     ops += singles
     ops += [{"op": "move", "dest": d, "uids": u} for d, u in moves.items()]
     return {
-        "version": 1, "account": account, "folder": params.folder, "uidvalidity": uidvalidity,
-        "ops": ops, "handled": handled, "infos": infos,
+        "version": 1,
+        "account": account,
+        "folder": params.folder,
+        "uidvalidity": uidvalidity,
+        "ops": ops,
+        "handled": handled,
+        "infos": infos,
         "counts": {"rules": rule_counts, "destinations": dest_counts},
     }
 
 
-def scan(box: Mailbox, params: TriageParams, after: Any, now: datetime) -> tuple[list[Mail], dict[Any, list[Rule]]]:
+def scan(
+    box: Mailbox, params: TriageParams, after: Any, now: datetime
+) -> tuple[list[Mail], dict[Any, list[Rule]]]:
     """Fetch the headers of the messages after ``after`` and decide which rules apply."""
     uids = box.new_messages(after)
     if not uids:

@@ -12,18 +12,34 @@ from avflow_email.settings import ImapSettings, MaildirSettings
 
 @avflow.hookimpl
 def register_account_types(register: Any) -> None:
-    register(avflow.AccountType("imap", ImapSettings, "An IMAP mailbox (TLS or STARTTLS; password or XOAUTH2)."))
+    register(
+        avflow.AccountType(
+            "imap", ImapSettings, "An IMAP mailbox (TLS or STARTTLS; password or XOAUTH2)."
+        )
+    )
     register(avflow.AccountType("maildir", MaildirSettings, "A local Maildir folder tree."))
 
 
 @avflow.hookimpl
 def register_actions(register: Any) -> None:
-    register(avflow.Action("email.triage", TriageParams, triage.run,
-                           "Sort new mail by ordered rules: move, flag, forward, reply, collect attachments.",
-                           template_vars=frozenset({"message"})))
+    register(
+        avflow.Action(
+            "email.triage",
+            TriageParams,
+            triage.run,
+            "Sort new mail by ordered rules: move, flag, forward, reply, collect attachments.",
+            template_vars=frozenset({"message"}),
+        )
+    )
 
 
 @avflow.hookimpl
 def register_triggers(register: Any) -> None:
-    register(avflow.Trigger("email.new_mail", trigger.NewMailParams, trigger.watch,
-                            "Run the workflow when new mail arrives (IMAP IDLE, or polling)."))
+    register(
+        avflow.Trigger(
+            "email.new_mail",
+            trigger.NewMailParams,
+            trigger.watch,
+            "Run the workflow when new mail arrives (IMAP IDLE, or polling).",
+        )
+    )

@@ -29,7 +29,9 @@ def parse_size(value: Any) -> int:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*", str(value), re.I)
     if not m:
         raise ValueError(f"{value!r} is not a size like 500KB or 2MB")
-    return int(float(m.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2).lower()])
+    return int(
+        float(m.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2).lower()]
+    )
 
 
 def parse_age(value: Any) -> float:
@@ -39,7 +41,9 @@ def parse_age(value: Any) -> float:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*", str(value))
     if not m:
         raise ValueError(f"{value!r} is not an age like 12h, 7d or 2w")
-    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2) or "s"]
+    return (
+        float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2) or "s"]
+    )
 
 
 class Text(_Strict):
@@ -164,7 +168,9 @@ class Reply(_Strict):
     template: str
     subject: str | None = Field(default=None, description="Default: Re: <subject>.")
     draft: bool = Field(default=False, description="Save to the Drafts folder instead of sending.")
-    auto: bool = Field(default=False, description="An auto-reply: never to lists, bulk or auto mail.")
+    auto: bool = Field(
+        default=False, description="An auto-reply: never to lists, bulk or auto mail."
+    )
 
 
 class Collect(_Strict):
@@ -202,13 +208,17 @@ class ActionSpec(_Strict):
     def _exactly_one(self) -> ActionSpec:
         set_ = [k for k in type(self).model_fields if getattr(self, k) not in (None, False)]
         if len(set_) != 1:
-            raise ValueError("each action is one of move, copy, flag, unflag, mark_read, mark_unread, "
-                             "label, delete, forward, reply, collect_attachments")
+            raise ValueError(
+                "each action is one of move, copy, flag, unflag, mark_read, mark_unread, "
+                "label, delete, forward, reply, collect_attachments"
+            )
         return self
 
     @property
     def verb(self) -> str:
-        return next(k for k in type(self).model_fields if getattr(self, k) not in (None, False)).rstrip("_")
+        return next(
+            k for k in type(self).model_fields if getattr(self, k) not in (None, False)
+        ).rstrip("_")
 
 
 class Rule(_Strict):

@@ -33,8 +33,9 @@ def _subject(prefix: str, subject: str) -> str:
     return subject if subject.lower().startswith(prefix.lower()) else f"{prefix} {subject}".strip()
 
 
-def build_forward(original: bytes, mail: Mail, sender: str, to: list[str], note: str | None,
-                  msgid: str) -> EmailMessage:
+def build_forward(
+    original: bytes, mail: Mail, sender: str, to: list[str], note: str | None, msgid: str
+) -> EmailMessage:
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = sender
     msg["To"] = ", ".join(to)
@@ -48,8 +49,9 @@ def build_forward(original: bytes, mail: Mail, sender: str, to: list[str], note:
     return msg
 
 
-def build_reply(mail: Mail, sender: str, subject: str | None, body: str, msgid: str,
-                auto: bool) -> EmailMessage:
+def build_reply(
+    mail: Mail, sender: str, subject: str | None, body: str, msgid: str, auto: bool
+) -> EmailMessage:
     msg = EmailMessage(policy=policy.SMTP)
     reply_to = mail.addresses("reply-to") or mail.addresses("from")
     msg["From"] = sender
@@ -73,7 +75,11 @@ def auto_reply_allowed(mail: Mail, own: str) -> bool:
     if mail.first("auto-submitted").strip().lower() not in ("", "no"):
         return False
     sender = mail.sender
-    return not (not sender or sender == own.lower() or re.match(r"(mailer-daemon|postmaster|no-?reply)@", sender))
+    return not (
+        not sender
+        or sender == own.lower()
+        or re.match(r"(mailer-daemon|postmaster|no-?reply)@", sender)
+    )
 
 
 def recipients(msg: EmailMessage) -> list[str]:
@@ -94,8 +100,13 @@ def _data_with_mark(smtp: smtplib.SMTP, data: bytes, mark: Callable[[], None]) -
         raise smtplib.SMTPDataError(code, resp)
 
 
-def smtp_send(s: SmtpSettings, username: str | None, password: str | None, msg: EmailMessage,
-              mark: Callable[[], None]) -> None:
+def smtp_send(
+    s: SmtpSettings,
+    username: str | None,
+    password: str | None,
+    msg: EmailMessage,
+    mark: Callable[[], None],
+) -> None:
     """Send ``msg``; ``mark()`` is called once the server has said it will take the body."""
     where = f"smtp {s.host}:{s.effective_port}"
     context = ssl.create_default_context(cafile=s.ca_file)
@@ -130,11 +141,17 @@ def smtp_send(s: SmtpSettings, username: str | None, password: str | None, msg: 
     except smtplib.SMTPAuthenticationError:
         raise avflow.StepFailed(f"{where}: login failed: wrong user name or password") from None
     except smtplib.SMTPRecipientsRefused as exc:
-        raise avflow.StepFailed(f"{where}: recipient refused: {', '.join(exc.recipients)}") from None
+        raise avflow.StepFailed(
+            f"{where}: recipient refused: {', '.join(exc.recipients)}"
+        ) from None
     except smtplib.SMTPResponseException as exc:
-        raise avflow.StepFailed(f"{where}: the server said {exc.smtp_code} "
-                                f"{exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}") from None
+        raise avflow.StepFailed(
+            f"{where}: the server said {exc.smtp_code} "
+            f"{exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+        ) from None
     except ssl.SSLCertVerificationError as exc:
-        raise avflow.StepFailed(f"{where}: the server's certificate was rejected ({exc.verify_message})") from None
+        raise avflow.StepFailed(
+            f"{where}: the server's certificate was rejected ({exc.verify_message})"
+        ) from None
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise avflow.StepFailed(f"{where}: {exc or type(exc).__name__}") from None

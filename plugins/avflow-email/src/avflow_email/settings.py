@@ -39,12 +39,18 @@ class OAuthSettings(_Strict):
 
 
 class _MailSettings(_Strict):
-    address: str | None = Field(default=None, description="The sender address of forwards and replies.")
+    address: str | None = Field(
+        default=None, description="The sender address of forwards and replies."
+    )
     smtp: SmtpSettings | None = None
-    sent_folder: str | None = Field(default=None, description="Default: the \\Sent special-use folder, else Sent.")
+    sent_folder: str | None = Field(
+        default=None, description="Default: the \\Sent special-use folder, else Sent."
+    )
     drafts_folder: str | None = None
     trash_folder: str | None = None
-    save_sent: bool = Field(default=True, description="Save a copy of each sent mail in the Sent folder.")
+    save_sent: bool = Field(
+        default=True, description="Save a copy of each sent mail in the Sent folder."
+    )
 
 
 class ImapSettings(_MailSettings):
@@ -57,14 +63,18 @@ class ImapSettings(_MailSettings):
     password: str | None = None
     auth: Literal["password", "xoauth2"] = "password"
     oauth: OAuthSettings | None = None
-    ca_file: str | None = Field(default=None, description="Trust this CA bundle (a self-signed server).")
+    ca_file: str | None = Field(
+        default=None, description="Trust this CA bundle (a self-signed server)."
+    )
     timeout: float = Field(default=60.0, gt=0)
     fetch_chunk: int = Field(default=2000, ge=1, description="Messages per header FETCH.")
 
     @model_validator(mode="after")
     def _auth(self) -> ImapSettings:
         if self.auth == "password" and self.password is None:
-            raise ValueError("an imap account with auth: password needs a password (${secret:NAME})")
+            raise ValueError(
+                "an imap account with auth: password needs a password (${secret:NAME})"
+            )
         if self.auth == "xoauth2" and self.oauth is None:
             raise ValueError("an imap account with auth: xoauth2 needs an oauth: block")
         return self

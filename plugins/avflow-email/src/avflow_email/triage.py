@@ -31,8 +31,13 @@ def _merge(outputs: dict[str, Any], plan: dict[str, Any], ex: Executor) -> None:
 class Triage:
     """One run of the action over one folder."""
 
-    def __init__(self, ctx: avflow.StepContext, params: TriageParams, account: avflow.Account[Any],
-                 box: Mailbox) -> None:
+    def __init__(
+        self,
+        ctx: avflow.StepContext,
+        params: TriageParams,
+        account: avflow.Account[Any],
+        box: Mailbox,
+    ) -> None:
         self.ctx = ctx
         self.p = params
         self.account = account
@@ -40,9 +45,17 @@ class Triage:
         self.where = f"{account.name}:{params.folder}"
         self.log = ctx.log.bind(account=account.name, folder=params.folder)
         self.outputs: dict[str, Any] = {
-            "account": account.name, "folder": params.folder, "scanned": 0, "matched": 0,
-            "rules": {}, "destinations": {}, "messages": [], "attachments": [], "sent": [],
-            "skipped": [], "uidvalidity_changed": False,
+            "account": account.name,
+            "folder": params.folder,
+            "scanned": 0,
+            "matched": 0,
+            "rules": {},
+            "destinations": {},
+            "messages": [],
+            "attachments": [],
+            "sent": [],
+            "skipped": [],
+            "uidvalidity_changed": False,
         }
 
     def run(self) -> dict[str, Any]:
@@ -55,8 +68,10 @@ class Triage:
         status = self.box.status(p.folder)
         if cursor and cursor.get("uidvalidity") != status.uidvalidity:
             self.outputs["uidvalidity_changed"] = True
-            ctx.note(f"UIDVALIDITY of {p.folder} on {self.account.name} changed "
-                     f"({cursor.get('uidvalidity')} -> {status.uidvalidity}): every message is looked at again")
+            ctx.note(
+                f"UIDVALIDITY of {p.folder} on {self.account.name} changed "
+                f"({cursor.get('uidvalidity')} -> {status.uidvalidity}): every message is looked at again"
+            )
             cursor = {}
         if cursor and not p.rescan and cursor.get("token") == status.token:
             self.log.debug("no new mail", token=status.token)
@@ -68,8 +83,10 @@ class Triage:
         trash = self._trash() if any(a.delete for r in p.rules for a in r.actions) else "Trash"
         plan = planning.build(p, self.account.name, selected.uidvalidity, mails, decided, trash)
         plan["cursor"] = {
-            "uidvalidity": selected.uidvalidity, "token": selected.token,
-            "highestmodseq": selected.highestmodseq, "after": self._after(after, mails, plan),
+            "uidvalidity": selected.uidvalidity,
+            "token": selected.token,
+            "highestmodseq": selected.highestmodseq,
+            "after": self._after(after, mails, plan),
         }
         if ctx.dry_run:
             ex = Executor(ctx, self.account, self.box, plan)
@@ -88,8 +105,10 @@ class Triage:
         """Carry out ``plan`` (new, or left by an interrupted run), then advance the cursor."""
         current = self.box.select(plan["folder"])
         if current.uidvalidity != plan["uidvalidity"]:
-            self.ctx.note(f"an unfinished plan for {plan['folder']} was dropped: the folder's "
-                          "UIDVALIDITY changed, its UIDs no longer name the same messages")
+            self.ctx.note(
+                f"an unfinished plan for {plan['folder']} was dropped: the folder's "
+                "UIDVALIDITY changed, its UIDs no longer name the same messages"
+            )
             self.ctx.cursor.delete(plan_key)
             return
         ex = Executor(self.ctx, self.account, self.box, plan)

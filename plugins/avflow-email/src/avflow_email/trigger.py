@@ -27,8 +27,12 @@ class NewMailParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account: Annotated[str, avflow.AccountRef("imap", "maildir")]
     folder: str = "INBOX"
-    poll_interval: float = Field(default=60.0, gt=0, description="Seconds between checks without IDLE.")
-    liveness: float = Field(default=300.0, gt=0, description="Seconds between NOOP checks while idling.")
+    poll_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between checks without IDLE."
+    )
+    liveness: float = Field(
+        default=300.0, gt=0, description="Seconds between NOOP checks while idling."
+    )
     idle: bool = Field(default=True, description="Use IMAP IDLE when the server offers it.")
 
 
@@ -37,15 +41,21 @@ class _Watch:
         self.ctx = ctx
         self.p = params
         self.last: tuple[Any, Any] | None = None  # (uidvalidity, last uid or seen keys)
-        self.log = ctx.log.bind(trigger="email.new_mail", account=params.account, folder=params.folder)
+        self.log = ctx.log.bind(
+            trigger="email.new_mail", account=params.account, folder=params.folder
+        )
 
     def check(self, box: Mailbox) -> None:
         """Fire for messages that arrived since the last check."""
         state = box.select(self.p.folder)
         if self.last is None or self.last[0] != state.uidvalidity:
             # First look (or a rebuilt folder): remember where it stands, fire nothing.
-            self.last = (state.uidvalidity, box.new_messages(None) if box.kind == "maildir"
-                         else max(0, (state.uidnext or 1) - 1))
+            self.last = (
+                state.uidvalidity,
+                box.new_messages(None)
+                if box.kind == "maildir"
+                else max(0, (state.uidnext or 1) - 1),
+            )
             return
         new = box.new_messages(self.last[1])
         if not new:
@@ -55,7 +65,14 @@ class _Watch:
         else:
             self.last = (state.uidvalidity, max(new))
         self.log.info("new mail", count=len(new))
-        self.ctx.fire({"account": self.p.account, "folder": self.p.folder, "uids": list(new), "count": len(new)})
+        self.ctx.fire(
+            {
+                "account": self.p.account,
+                "folder": self.p.folder,
+                "uids": list(new),
+                "count": len(new),
+            }
+        )
 
     def idle(self, box: ImapMailbox) -> None:
         client = box.client
@@ -98,7 +115,9 @@ class _Watch:
                 finally:
                     box.close()
             except avflow.StepFailed as exc:
-                self.log.warning("mail watch interrupted; reconnecting", error=str(exc), delay=delay)
+                self.log.warning(
+                    "mail watch interrupted; reconnecting", error=str(exc), delay=delay
+                )
                 self.ctx.stopping.wait(delay)
                 delay = min(delay * 2, 300.0)
 
