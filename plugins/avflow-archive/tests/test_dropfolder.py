@@ -193,3 +193,45 @@ def test_archive_file_takes_a_folder_too(archive):
     result = archive.h.run("acme/viafile")
     assert result.outputs["archive"]["counts"] == {"filed": 1}
     assert archive.archived() == {"f.pdf": b"via archive.file"}
+
+
+def test_an_unreadable_file_is_reported_and_left(archive, monkeypatch):
+    from avflow_archive import filing
+
+    locked = _drop(archive, "locked.pdf", b"secret")
+    _drop(archive, "ok.pdf", b"fine")
+    real = filing.inspect
+
+    def inspect(path):
+        if path == locked:  # as a file of another user would be (the tests may run as root)
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(filing, "inspect", inspect)
+    result = archive.h.run(archive.scan_workflow(path="{{ file.name }}"))
+    assert result.status == "succeeded", result.error
+    got = {f["name"]: (f["status"], f.get("reason")) for f in result.outputs["archive"]["files"]}
+    assert got == {
+        "locked.pdf": ("unreadable", "cannot read the file: Permission denied"),
+        "ok.pdf": ("filed", None),
+    }
+    assert sorted(p.name for p in archive.drop.iterdir()) == ["locked.pdf"]
+
+
+def test_a_file_that_vanishes_before_it_is_read_is_passed_over(archive, monkeypatch):
+    from avflow_archive import filing
+
+    gone = _drop(archive, "gone.pdf", b"taken")
+    _drop(archive, "ok.pdf", b"fine")
+    real = filing.inspect
+
+    def inspect(path):
+        if path == gone:
+            path.unlink()  # another process took it between the listing and the read
+        return real(path)
+
+    monkeypatch.setattr(filing, "inspect", inspect)
+    result = archive.h.run(archive.scan_workflow(path="{{ file.name }}"))
+    assert result.status == "succeeded", result.error
+    assert [f["name"] for f in result.outputs["archive"]["files"]] == ["ok.pdf"]
+    assert archive.archived() == {"ok.pdf": b"fine"}

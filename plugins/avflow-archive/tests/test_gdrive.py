@@ -193,3 +193,18 @@ def test_contract_dry_run_uploads_nothing(gd):
     assert not [f for f in gd.drive.files.values() if f["mimeType"] == FOLDER and f["name"] == "A"][
         1:
     ]
+
+
+def test_quotes_in_names_are_escaped_in_queries_and_retention_is_read_only(gd):
+    _account(gd, retention_years=10)
+    ref = gd.email_workflow(
+        [_item(gd, b"offer", "l'offerta \\ finale.pdf")], path="Offerte d'oro/{{ file.name }}"
+    )
+    result = gd.h.run(ref)
+    assert result.status == "succeeded", result.error
+    assert gd.drive.problems == []
+    assert gd.drive.tree() == {"Offerte d'oro/l'offerta _ finale.pdf": b"offer"}
+    [upload] = [e for e in gd.drive.log if e.kind == "upload"]
+    assert upload.metadata["contentRestrictions"][0]["readOnly"] is True
+    queries = [e.query["q"] for e in gd.drive.log if e.kind == "list"]
+    assert any("name = 'Offerte d\\'oro'" in q for q in queries)

@@ -77,15 +77,15 @@ def test_files_present_at_start_fire_once(tmp_path):
 
 
 def test_a_file_still_being_written_fires_only_after_it_settles(tmp_path):
-    with Watcher(tmp_path, settle=0.8, poll=0.1) as w:
+    with Watcher(tmp_path, settle=1.0, poll=0.1) as w:
         path = tmp_path / "scan.pdf"
         t_last = 0.0
         with open(path, "wb") as f:
-            for _ in range(8):  # a slow scanner: a chunk every 0.2 s for 1.6 s
-                f.write(b"x" * 1000)
+            for _ in range(16):  # a slow scanner: a chunk every 0.1 s for 1.6 s, longer than settle
+                f.write(b"x" * 500)
                 f.flush()
                 t_last = time.monotonic()
-                time.sleep(0.2)
+                time.sleep(0.1)
                 assert w.events == [], "fired while the file was still being written"
         w.wait_for(1)
         fired_at = time.monotonic()
@@ -93,7 +93,7 @@ def test_a_file_still_being_written_fires_only_after_it_settles(tmp_path):
     assert w.error is None
     assert w.names() == ["scan.pdf"]
     assert w.events[0]["files"][0]["size"] == 8000
-    assert fired_at - t_last >= 0.8
+    assert fired_at - t_last >= 1.0
 
 
 def test_hidden_temporary_and_unwanted_files_are_ignored(tmp_path):

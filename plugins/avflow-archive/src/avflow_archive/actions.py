@@ -11,12 +11,11 @@ from typing import Any
 
 from avflow import StepContext, StepFailed
 from avflow_archive import dropfolder
-from avflow_archive.backends.local import LocalStore
-from avflow_archive.filing import Filer
+from avflow_archive.filing import Filer, SourceGone
 from avflow_archive.items import FileItem, Incoming
 from avflow_archive.params import DropFolderParams, FileParams, FilingParams, ScanParams
 
-KEEP_SOURCE = ("skipped", "unmatched", "would_file", "would_quarantine")
+KEEP_SOURCE = ("skipped", "unmatched", "unreadable", "would_file", "would_quarantine")
 
 
 def file_action(ctx: StepContext, params: FileParams) -> dict[str, Any]:
@@ -25,6 +24,8 @@ def file_action(ctx: StepContext, params: FileParams) -> dict[str, Any]:
     if drop is not None:
         return _file_drop(ctx, params, drop)
     items = _spool_items(ctx, params.files or [])
+    if not items:
+        return _outputs(params, [])  # nothing to file: no need to reach the archive
     filer = Filer(ctx, params)
     try:
         entries = [filer.file(item) for item in items]
@@ -66,7 +67,7 @@ def _spool_items(ctx: StepContext, files: list[FileItem]) -> list[Incoming]:
         items.append(
             Incoming(
                 path=real,
-                name=f.name or real.name,
+                name=f.name if f.name is not None else real.name,
                 origin="email",
                 sender=f.sender,
                 subject=f.subject,
@@ -111,20 +112,21 @@ class Journal:
 def _file_drop(ctx: StepContext, params: FilingParams, drop: DropFolderParams) -> dict[str, Any]:
     folder = dropfolder.folder_of(drop, getattr(ctx.client, "folder", None))
     items = dropfolder.settled_files(folder, drop)
-    filer = Filer(ctx, params)
+    _check_overlap(ctx, params, folder)
     journal_path = (
         None if ctx.dry_run else ctx.data_dir / "journal" / f"{ctx.run.id}-{ctx.step_id}.jsonl"
     )
     journal = Journal(journal_path)
+    if not items and not journal.entries:
+        return _outputs(params, [])  # an empty drop folder: no need to reach the archive
+    filer = Filer(ctx, params)
     try:
-        store = filer.store
-        if isinstance(store, LocalStore) and dropfolder.overlaps(folder, store.root):
-            raise StepFailed(
-                f"drop folder {folder} and archive {store.root} overlap: use separate folders"
-            )
         done_before = dict(journal.entries)
         for item in items:
-            entry = filer.file(item)
+            try:
+                entry = filer.file(item)
+            except SourceGone:
+                continue  # gone since the listing (another scan, or the person who dropped it)
             journal.add(entry)  # before the removal: a crash after it still reports this file
             done_before.pop(entry["source"], None)
             if entry["status"] not in KEEP_SOURCE:
@@ -143,6 +145,21 @@ def _file_drop(ctx: StepContext, params: FilingParams, drop: DropFolderParams) -
     outputs = _outputs(params, list(journal.entries.values()))
     journal.finish()
     return outputs
+
+
+def _check_overlap(ctx: StepContext, params: FilingParams, folder: Path) -> None:
+    """A drop folder inside a local archive (or the reverse) would file the archive into itself."""
+    from avflow_archive.settings import LocalSettings
+
+    settings = ctx.account(params.account).settings
+    if not isinstance(settings, LocalSettings):
+        return
+    root = Path(settings.path).expanduser()
+    base = getattr(ctx.client, "folder", None)
+    if not root.is_absolute() and base is not None:
+        root = base / root
+    if dropfolder.overlaps(folder, root):
+        raise StepFailed(f"drop folder {folder} and archive {root} overlap: use separate folders")
 
 
 def _remove(ctx: StepContext, item: Incoming, entry: dict[str, Any]) -> bool:

@@ -30,6 +30,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+class SourceGone(Exception):
+    """The file disappeared before it could be read (a drop file taken by someone else)."""
+
+
 class Filer:
     """Files documents into one archive account for one step."""
 
@@ -61,7 +65,18 @@ class Filer:
     # -- one file ---------------------------------------------------------------------------------
     def file(self, item: Incoming) -> dict[str, Any]:
         """File ``item``; return where it went (an entry of the step's outputs)."""
-        content = inspect(item.path)
+        try:
+            content = inspect(item.path)
+        except FileNotFoundError:
+            raise SourceGone(str(item.path)) from None
+        except OSError as exc:  # unreadable (permissions): reported, left where it is
+            return {
+                "name": clean_component(item.name),
+                "source": item.source,
+                "status": "unreadable",
+                "path": None,
+                "reason": f"cannot read the file: {exc.strerror or exc}",
+            }
         text = extract_text(item.path, content) if (self.needs_text or not self.ctx.dry_run) else ""
         fvars = FileVars(item, content, self.ctx.client.tz, self.now)
         rule = choose(self.params.rules, item, content, fvars.date, text)
