@@ -9,6 +9,7 @@ exists was, or may have been, delivered, and is never sent again.
 
 from __future__ import annotations
 
+import email
 import hashlib
 import re
 import smtplib
@@ -45,7 +46,9 @@ def build_forward(
     if mail.message_id:
         msg["References"] = mail.message_id
     msg.set_content((note or "Forwarded message attached.") + "\n")
-    msg.add_attachment(original, maintype="message", subtype="rfc822")
+    # message/rfc822 must not be base64-encoded (RFC 2046 5.2.1): attach the parsed message.
+    inner = email.message_from_bytes(original, policy=policy.default)
+    msg.add_attachment(inner, disposition="attachment")
     return msg
 
 
