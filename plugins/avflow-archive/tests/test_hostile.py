@@ -310,3 +310,16 @@ def test_hostile_corpus_writes_nothing_outside_the_root(archive, tmp_path):
     index = ArchiveIndex(archive.h.home / "plugins" / "archive" / "index.db")
     quarantined = index.documents("acme", status="quarantined")
     assert len(quarantined) == sum(expected) and all(d.reason for d in quarantined)
+
+
+def test_a_quarantine_folder_that_leads_out_stops_the_step(archive, tmp_path):
+    outside = archive.area / "outside"
+    outside.mkdir()
+    (archive.root / "_quarantine").symlink_to(outside, target_is_directory=True)
+    ref = archive.email_workflow(
+        [{"data": archive.b64(b"x"), "name": "x.pdf"}], path="../{{ file.name }}"
+    )
+    result = archive.h.run(ref)
+    assert result.status == "failed"
+    assert "quarantine folder _quarantine leads out of the archive" in result.error
+    assert list(outside.iterdir()) == []

@@ -164,3 +164,13 @@ def test_missing_remote_folder_is_a_clear_error(nas):
     )
     result = nas.h.run(nas.email_workflow([_item(nas, b"x", "x.pdf")]))
     assert result.status == "failed" and result.error.endswith("does not exist")
+
+
+def test_unicode_and_odd_names(nas):
+    names = ["a #1 50%.pdf", "perché è così.pdf", "q&a+b=c;d.pdf", "[draft] {v2}.pdf"]
+    ref = nas.email_workflow(
+        [_item(nas, n.encode(), n) for n in names], path="Più cose/{{ file.name }}"
+    )
+    result = nas.h.run(ref)
+    assert result.status == "succeeded", result.error
+    assert _files(nas.nas_root) == {f"Più cose/{n}": n.encode() for n in names}

@@ -112,3 +112,19 @@ def test_wrong_password_is_a_clear_error(cloud, dav):
     assert "refused the credentials (401)" in result.error
     assert "not the password" not in result.error
     assert _files(cloud.dav_root) == {}
+
+
+def test_names_that_need_url_encoding(cloud):
+    names = ["a #1 50%.pdf", "perché è così.pdf", "q&a+b=c;d.pdf", "[draft] {v2}.pdf"]
+    ref = cloud.email_workflow(
+        [_item(cloud, n.encode(), n) for n in names], path="Più cose/{{ file.name }}"
+    )
+    result = cloud.h.run(ref)
+    assert result.status == "succeeded", result.error
+    stored = {n.replace(";", "_"): n for n in names}  # ";" is avoided on WebDAV (docs/archive.md)
+    assert _files(cloud.dav_root) == {f"Più cose/{s}": n.encode() for s, n in stored.items()}
+    assert [f["path"] for f in result.outputs["archive"]["files"]] == [
+        f"Più cose/{s}" for s in stored
+    ]
+    again = cloud.h.run(ref)  # found again by name: duplicates, nothing new
+    assert [f["status"] for f in again.outputs["archive"]["files"]] == ["duplicate"] * 4

@@ -105,6 +105,7 @@ class Filer:
         if reason is None:
             checked = archive_path(rendered)
             dest, reason = checked.path, checked.reason
+            dest = self.store.adapt(dest) if dest is not None else None
             if dest is not None and not self.store.inside(dest):
                 dest, reason = None, "the path leads out of the archive through a symbolic link"
         if dest is None:
@@ -213,7 +214,14 @@ class Filer:
         reason: str,
     ) -> dict[str, Any]:
         ctx = self.ctx
-        dest = self.quarantine / clean_component(f"{content.sha256[:12]}-{fvars.name}")
+        dest = self.store.adapt(
+            self.quarantine / clean_component(f"{content.sha256[:12]}-{fvars.name}")
+        )
+        if not self.store.inside(dest):
+            raise StepFailed(
+                f"the quarantine folder {self.quarantine} leads out of the archive "
+                f"(a symbolic link?): {entry['name']} was not filed ({reason})"
+            )
         key = f"quarantine:{self.params.account}:{content.sha256}"
         description = f"quarantine {entry['name']} as {self.store.describe(dest)}: {reason}"
         if ctx.dry_run:

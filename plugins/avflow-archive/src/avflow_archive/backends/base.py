@@ -67,6 +67,10 @@ class Store(ABC):
         ``token`` names the temporary file, so a retry after a crash reuses (and removes) it.
         """
 
+    def adapt(self, rel: PurePosixPath) -> PurePosixPath:
+        """``rel`` as this backend can store it (a clean path; most backends take it as is)."""
+        return rel
+
     def discard_partial(self, rel: PurePosixPath, token: str) -> None:  # noqa: B027 - optional
         """Remove a temporary file a crash may have left beside ``rel``."""
 

@@ -16,6 +16,7 @@ import posixpath
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 import fsspec
 import paramiko
@@ -114,7 +115,23 @@ def _sftp_fsync(ftp: paramiko.SFTPClient, remote: paramiko.SFTPFile) -> None:
 
 
 class WebdavStore(FsspecStore):
-    """A WebDAV folder (webdav4's fsspec filesystem)."""
+    """A WebDAV folder (webdav4's fsspec filesystem).
+
+    webdav4 takes paths as partly URL-encoded text (``%20`` stays, ``#`` and ``?`` break the
+    URL), so every component is percent-encoded here: a file named ``50%.pdf`` is stored under
+    that very name.
+    """
+
+    def _full(self, rel: PurePosixPath) -> str:
+        return posixpath.join(quote(self.root, safe="/"), *(quote(p, safe="") for p in rel.parts))
+
+    def adapt(self, rel: PurePosixPath) -> PurePosixPath:
+        # Some servers (wsgidav among them) decode a MOVE's Destination before parsing it, so a
+        # ";" there starts URL parameters and cuts the name: WebDAV names avoid it.
+        return PurePosixPath(*(part.replace(";", "_") for part in rel.parts))
+
+    def inside(self, rel: PurePosixPath) -> bool:
+        return True  # rel is clean (no "..", not absolute) and every component is encoded
 
     def put(self, rel: PurePosixPath, source: Path, sha256: str, token: str, mime: str) -> None:
         from webdav4.client import ResourceAlreadyExists
@@ -131,6 +148,8 @@ class WebdavStore(FsspecStore):
         except ResourceAlreadyExists:
             client.remove(tmp)
             raise FileExistsError(str(rel)) from None
+        if not client.exists(full):
+            raise StepFailed(f"webdav: the server did not store {rel} under that name")
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
