@@ -238,10 +238,51 @@ def _tmp_marks() -> list[str]:
     return [n for n in os.listdir("/tmp") if MARK in n]
 
 
-def test_hostile_corpus_writes_nothing_outside_the_root(archive, tmp_path):
-    outside = archive.area / "outside"
+def _backend(backend, archive, request, tmp_path):
+    """Point the client's archive at ``backend``; return (root, area to walk, home)."""
+    import uuid as _uuid
+
+    if backend == "local":
+        return archive.root, tmp_path
+    if backend == "sftp":
+        sshd = request.getfixturevalue("sshd")
+        root = sshd.root / _uuid.uuid4().hex[:8]
+        root.mkdir()
+        archive.h.secret("acme", "nas_key", sshd.client_key)
+        account = {
+            "type": "sftp",
+            "host": "127.0.0.1",
+            "port": sshd.port,
+            "username": sshd.user,
+            "private_key": "${secret:nas_key}",
+            "host_key": sshd.host_key_line,
+            "path": str(root),
+        }
+    else:
+        dav = request.getfixturevalue("dav")
+        root = dav.root / _uuid.uuid4().hex[:8]
+        root.mkdir()
+        archive.h.secret("acme", "dav_pw", dav.password)
+        account = {
+            "type": "webdav",
+            "url": dav.url,
+            "username": dav.user,
+            "password": "${secret:dav_pw}",
+            "path": "/" + root.name,
+        }
+    archive.h.client(
+        "acme", {"name": "Acme", "timezone": "Europe/Rome", "accounts": {"archive": account}}
+    )
+    return root, root.parent.parent  # the server's whole folder tree
+
+
+@pytest.mark.parametrize("backend", ["local", "sftp", "webdav"])
+def test_hostile_corpus_writes_nothing_outside_the_root(archive, tmp_path, request, backend):
+    root, area = _backend(backend, archive, request, tmp_path)
+    outside = root.parent / f"outside-{root.name}"
     outside.mkdir()
-    (archive.root / "link").symlink_to(outside, target_is_directory=True)
+    if backend != "webdav":  # a WebDAV client cannot see the server's own links
+        (root / "link").symlink_to(outside, target_is_directory=True)
     items, expected = [], []
     for i, name in enumerate(HOSTILE_NAMES):
         items.append(
@@ -266,13 +307,13 @@ def test_hostile_corpus_writes_nothing_outside_the_root(archive, tmp_path):
             }
         )
         rules.append({"name": f"t{j}", "match": {"name": f"doc{j}.pdf"}, "path": template or " "})
-        expected.append(refused)
+        expected.append(refused and not (backend == "webdav" and template.startswith("link/")))
     ref = archive.email_workflow(
         items,
         rules=rules,
         path="Fatture/{{ file.sender_domain }}/{{ file.subject }}/{{ file.name }}",
     )
-    before = _walk_files(tmp_path)
+    before = _walk_files(tmp_path) | _walk_files(area)
     result = archive.h.run(ref)
     assert result.status == "succeeded", result.error
 
@@ -285,20 +326,18 @@ def test_hostile_corpus_writes_nothing_outside_the_root(archive, tmp_path):
             assert entry["reason"] and entry["path"].startswith("_quarantine/")
 
     # the whole area: every new file is in the archive or in avflow's own home
-    after = _walk_files(tmp_path)
+    after = _walk_files(tmp_path) | _walk_files(area)
     new = after - before
     assert new, "the run wrote nothing"
-    strays = [
-        p for p in new if not (p.is_relative_to(archive.root) or p.is_relative_to(archive.h.home))
-    ]
+    strays = [p for p in new if not (p.is_relative_to(root) or p.is_relative_to(archive.h.home))]
     assert strays == []
     assert list(outside.iterdir()) == []
     assert _tmp_marks() == []
-    archived = [p for p in new if p.is_relative_to(archive.root)]
+    archived = [p for p in new if p.is_relative_to(root)]
     assert len(archived) == len(items)  # one file each, no temporary file left
     for p in archived:
-        assert os.path.realpath(p).startswith(str(archive.root.resolve()) + os.sep)
-        for part in p.relative_to(archive.root).parts:
+        assert os.path.realpath(p).startswith(str(root.resolve()) + os.sep)
+        for part in p.relative_to(root).parts:
             _component_ok(part)
 
     # the run records why each quarantined file is there: outputs, audit trail and index

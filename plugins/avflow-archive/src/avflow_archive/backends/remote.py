@@ -76,6 +76,27 @@ class FsspecStore(Store):
 class SftpStore(FsspecStore):
     """An SFTP folder (fsspec's paramiko filesystem)."""
 
+    _real_root: str | None = None
+
+    def _realpath(self, path: str) -> str:
+        """The server's resolution of ``path``'s deepest existing ancestor (symlinks followed)."""
+        while True:
+            try:
+                return str(self.fs.ftp.normalize(path))
+            except OSError:
+                parent = posixpath.dirname(path)
+                if parent == path:
+                    return path
+                path = parent
+
+    def inside(self, rel: PurePosixPath) -> bool:
+        # a symbolic link on the server (a NAS share linked elsewhere) must not lead out
+        if self._real_root is None:
+            self._real_root = self._realpath(self.root)
+        real = self._realpath(self._full(rel))
+        root = self._real_root
+        return real == root or real.startswith(root.rstrip("/") + "/")
+
     def put(self, rel: PurePosixPath, source: Path, sha256: str, token: str, mime: str) -> None:
         full = self._full(rel)
         folder = posixpath.dirname(full)
