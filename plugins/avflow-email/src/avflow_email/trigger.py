@@ -81,10 +81,13 @@ class _Watch:
         checked = time.monotonic()
         try:
             while not self.ctx.stopping.is_set():
+                woke = time.monotonic()
                 with box.guard("IDLE"):
                     responses = client.idle_check(timeout=1.0)
                 arrived = any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
-                if arrived or time.monotonic() - checked > self.p.liveness:
+                # Woken early with nothing to read: imapclient hides an EOF this way. Check now.
+                suspicious = not responses and time.monotonic() - woke < 0.5
+                if arrived or suspicious or time.monotonic() - checked > self.p.liveness:
                     with box.guard("IDLE"):
                         client.idle_done()
                         client.noop()  # liveness: raises if the connection is dead
