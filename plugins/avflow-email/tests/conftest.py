@@ -21,12 +21,21 @@ from avflow_email.maildir import LETTER_FLAGS, MaildirMailbox
 from avflow_email.message import parse_headers
 from dovecot import DOVECOT, Dovecot
 from imapclient import IMAPClient
+from oauth_server import TokenServer
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+def token_server() -> Iterator[TokenServer]:
+    """OAuth token and introspection endpoints on 127.0.0.1 (Dovecot checks XOAUTH2 tokens here)."""
+    server = TokenServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot(token_server: TokenServer) -> Iterator[Dovecot]:
     """One private Dovecot for the session; each test gets a user (a mailbox) of its own."""
     if not Path(DOVECOT).exists():
         message = f"{DOVECOT} is missing: install the Debian package dovecot-imapd"
@@ -37,7 +46,9 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
     # own processes (and the mail user) must reach the passwd file and the mail folders.
     root = Path(tempfile.mkdtemp(prefix="avflow-dovecot-"))
     os.chmod(root, 0o755)
-    server = Dovecot(root)
+    server = Dovecot(
+        root, extra=token_server.dovecot_passdb(root), mechanisms="plain login xoauth2 oauthbearer"
+    )
     yield server
     server.stop()
     shutil.rmtree(root, ignore_errors=True)

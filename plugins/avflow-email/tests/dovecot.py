@@ -27,7 +27,7 @@ log_path = {d}/dovecot.log
 info_log_path = {d}/dovecot.log
 {ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 mail_location = maildir:{d}/mail/%u
 mail_fsync = never
 first_valid_uid = {uid}
@@ -151,7 +151,9 @@ def self_signed(cert: Path, key: Path) -> None:
 class Dovecot:
     """A running private Dovecot instance."""
 
-    def __init__(self, root: Path, extra: str = "", ssl: bool = True) -> None:
+    def __init__(
+        self, root: Path, extra: str = "", ssl: bool = True, mechanisms: str = "plain login"
+    ) -> None:
         self.root = root
         self.port = free_port()
         self.tls_port = free_port()
@@ -181,6 +183,7 @@ class Dovecot:
                 if ssl
                 else "ssl = no",
                 imaps="yes" if ssl else "no",
+                mechanisms=mechanisms,
             )
         )
         self.start()
