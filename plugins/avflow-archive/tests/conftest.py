@@ -212,28 +212,6 @@ def pdf() -> Callable[[str], bytes]:
     return make_pdf
 
 
-@pytest.fixture
-def free_port() -> Callable[[], int]:
-    import socket
-
-    def pick() -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
-
-    return pick
-
-
-def which(program: str, *extra: str) -> str | None:
-    found = shutil.which(program)
-    if found:
-        return found
-    for candidate in extra:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A private OpenSSH server (Debian openssh-server) on a free loopback port."""
