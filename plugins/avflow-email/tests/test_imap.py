@@ -266,3 +266,33 @@ def test_user_errors_are_one_clear_line(avflow_harness, dovecot) -> None:  # typ
     setup_client(avflow_harness, box, rules=INVOICES)
     gone = avflow_harness.run("acme/triage")
     assert gone.status == "failed" and "cannot connect" in gone.error and "\n" not in gone.error
+
+
+def test_move_without_the_move_extension_expunges_only_its_own(imap_box: ImapBox) -> None:
+    from avflow_email.imap import ImapMailbox
+    from avflow_email.settings import ImapSettings
+
+    imap_box.add_many([make_mail(f"m{i}", mid=f"<mv{i}@t>") for i in range(3)])
+    imap_box.add(make_mail("someone else's deletion", mid="<theirs@t>"), flags=("\\Deleted",))
+    s = ImapSettings(
+        host="127.0.0.1",
+        port=imap_box.server.port,
+        security="none",
+        username=imap_box.user,
+        password="secret",
+    )
+    box = ImapMailbox("mail", s)
+    try:
+        box.caps.discard("MOVE")  # as on a server without RFC 6851: COPY + STORE + UID EXPUNGE
+        box.select("INBOX")
+        uids = box.new_messages(0)
+        box.create_folder("Dest")
+        box.create_folder("Copie")
+        for _ in range(2):  # repeating either is harmless
+            box.move(uids[:2], "Dest")
+            box.copy(uids[2:3], "Copie")
+    finally:
+        box.close()
+    assert Counter(m for m, _ in imap_box.listing("Dest")) == {"<mv0@t>": 1, "<mv1@t>": 1}
+    assert Counter(m for m, _ in imap_box.listing("Copie")) == {"<mv2@t>": 1}
+    assert set(imap_box.contents()) == {"<mv2@t>", "<theirs@t>"}  # not expunged by us

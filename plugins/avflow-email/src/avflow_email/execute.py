@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import avflow
@@ -111,28 +112,28 @@ class Executor:
                 self.effect(
                     f"flag{sign}{op['flag']}/{digest(uids)}",
                     f"{'set' if op['add'] else 'clear'} {op['flag']} on {n} in {self.folder}",
-                    lambda op=op: self.box.set_flag(op["uids"], op["flag"], op["add"]),
+                    partial(self.box.set_flag, uids, op["flag"], op["add"]),
                     "email.flag",
                 )
             elif kind == "label":
                 self.effect(
                     f"label/{op['label']}/{digest(uids)}",
                     f"label {n} in {self.folder} {op['label']!r}",
-                    lambda op=op: self.box.add_label(op["uids"], op["label"]),
+                    partial(self.box.add_label, uids, op["label"]),
                     "email.label",
                 )
             elif kind == "copy":
                 self.effect(
                     f"copy/{op['dest']}/{digest(uids)}",
                     f"copy {n} from {self.folder} to {op['dest']}",
-                    lambda op=op: self.box.copy(op["uids"], op["dest"]),
+                    partial(self.box.copy, uids, op["dest"]),
                     "email.copy",
                 )
             elif kind == "move":
                 self.effect(
                     f"move/{op['dest']}/{digest(uids)}",
                     f"move {n} from {self.folder} to {op['dest']}",
-                    lambda op=op: self.box.move(op["uids"], op["dest"]),
+                    partial(self.box.move, uids, op["dest"]),
                     "email.move",
                 )
             elif kind == "collect":
@@ -155,7 +156,7 @@ class Executor:
             self.ctx.effect(
                 f"{self.account.name}/create/{folder}",
                 f"create folder {folder}",
-                lambda folder=folder: self.box.create_folder(folder),
+                partial(self.box.create_folder, folder),
                 kind="email.create_folder",
                 idempotent=True,
             )
