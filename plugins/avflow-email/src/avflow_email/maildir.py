@@ -61,6 +61,7 @@ class MaildirMailbox:
         self.name = name
         self.root = Path(path).expanduser()
         self.selected: str | None = None
+        self.listed: set[str] = set()  # the keys of the selected folder at the last look
         if not (self.root / "cur").is_dir():
             if not create:
                 raise avflow.StepFailed(f"account {name!r}: {self.root} is not a Maildir")
@@ -122,7 +123,8 @@ class MaildirMailbox:
     def new_messages(self, after: Any) -> list[str]:
         assert self.selected is not None
         seen = set(after or [])
-        return sorted(k for k in self._files(self.selected) if k not in seen)
+        self.listed = set(self._files(self.selected))
+        return sorted(k for k in self.listed if k not in seen)
 
     def fetch(self, uids: Sequence[Any], needs: Needs) -> list[Mail]:
         assert self.selected is not None

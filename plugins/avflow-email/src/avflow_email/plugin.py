@@ -43,3 +43,10 @@ def register_triggers(register: Any) -> None:
             "Run the workflow when new mail arrives (IMAP IDLE, or polling).",
         )
     )
+
+
+@avflow.hookimpl
+def register_commands(cli: Any) -> None:
+    from avflow_email.cli import email_group
+
+    cli.add_command(email_group)

@@ -121,8 +121,10 @@ class Triage:
     def _after(self, after: Any, mails: list[Any], plan: dict[str, Any]) -> Any:
         if self.box.kind == "imap":
             return max([int(after or 0), *(int(m.uid) for m in mails)])
+        # Keys of messages no longer in the folder are forgotten, so the list does not grow.
         moved = {u for op in plan["ops"] if op["op"] == "move" for u in op["uids"]}
-        return sorted((set(after or []) | {m.uid for m in mails}) - moved)
+        present = set(getattr(self.box, "listed", set()))
+        return sorted(((set(after or []) & present) | {m.uid for m in mails}) - moved)
 
     def _trash(self) -> str:
         s = self.account.settings
