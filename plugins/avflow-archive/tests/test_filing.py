@@ -259,3 +259,18 @@ def test_missing_archive_folder_is_a_clear_error(archive):
     assert result.status == "failed"
     assert result.error.endswith("does not exist")
     assert "\n" not in result.error
+
+
+def test_a_document_removed_from_the_archive_by_hand_is_filed_again(archive):
+    ref = archive.email_workflow([_item(archive, b"contract v1", "c.pdf")], path="{{ file.name }}")
+    archive.h.run(ref)
+    (archive.root / "c.pdf").unlink()  # the client tidied up by hand
+    (archive.root / "c.pdf").write_bytes(b"something else now")
+    again = archive.h.run(ref)
+    [entry] = again.outputs["archive"]["files"]
+    assert (entry["status"], entry["path"]) == ("filed", "c (2).pdf")
+    assert archive.archived() == {"c.pdf": b"something else now", "c (2).pdf": b"contract v1"}
+    from avflow_archive.index import ArchiveIndex
+
+    docs = ArchiveIndex(archive.h.home / "plugins" / "archive" / "index.db").documents("acme")
+    assert sorted(d.path for d in docs) == ["c (2).pdf", "c.pdf"]

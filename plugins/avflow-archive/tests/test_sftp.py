@@ -174,3 +174,24 @@ def test_unicode_and_odd_names(nas):
     result = nas.h.run(ref)
     assert result.status == "succeeded", result.error
     assert _files(nas.nas_root) == {f"Più cose/{n}": n.encode() for n in names}
+
+
+def test_a_server_that_is_not_there_is_a_clear_error(nas):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    accounts = nas.h.app.project.clients["acme"].profile.accounts
+    nas.h.client(
+        "acme",
+        {
+            "name": "Acme",
+            "timezone": "UTC",
+            "accounts": {"archive": {**accounts["archive"], "port": port}},
+        },
+    )
+    result = nas.h.run(nas.email_workflow([_item(nas, b"x", "x.pdf")]))
+    assert result.status == "failed"
+    assert result.error.startswith(f"step archive: sftp [127.0.0.1]:{port}: cannot connect")
+    assert "\n" not in result.error

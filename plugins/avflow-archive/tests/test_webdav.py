@@ -128,3 +128,22 @@ def test_names_that_need_url_encoding(cloud):
     ]
     again = cloud.h.run(ref)  # found again by name: duplicates, nothing new
     assert [f["status"] for f in again.outputs["archive"]["files"]] == ["duplicate"] * 4
+
+
+def test_a_server_that_is_not_there_is_a_clear_error(cloud):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cloud.h.client(
+        "acme",
+        {
+            "name": "Acme",
+            "timezone": "UTC",
+            "accounts": {"archive": {**cloud.dav_account, "url": f"http://127.0.0.1:{port}/dav"}},
+        },
+    )
+    result = cloud.h.run(cloud.email_workflow([_item(cloud, b"x", "x.pdf")]))
+    assert result.status == "failed"
+    assert "cannot list the archive folder" in result.error and "\n" not in result.error

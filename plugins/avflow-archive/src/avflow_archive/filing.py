@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from avflow import StepContext, StepFailed
+from avflow import AvflowError, StepContext, StepFailed
 from avflow_archive.backends import Store, file_into, find_existing, open_store
 from avflow_archive.index import ArchiveIndex
 from avflow_archive.items import FileVars, Incoming
@@ -135,9 +135,16 @@ class Filer:
 
         try:
             result = self.ctx.effect(key, description, perform, kind=kind, reconcile=reconcile)
+        except AvflowError:
+            raise
         except OSError as exc:
             raise StepFailed(
                 f"cannot write {self.store.describe(rel)}: {exc.strerror or exc}"
+            ) from None
+        except Exception as exc:  # a server's refusal (an HTTP 507, a dropped SSH session)
+            detail = (str(exc).splitlines() or [""])[0][:200]
+            raise StepFailed(
+                f"cannot write {self.store.describe(rel)}: {type(exc).__name__}: {detail}"
             ) from None
         return dict(result) if result is not None else None
 
@@ -153,6 +160,10 @@ class Filer:
         key = f"file:{account}:{content.sha256}:{_digest(str(dest))[:16]}"
         if ctx.effect_status(key) is None:
             known = self.index.by_hash(client, account, content.sha256)
+            if known is not None and not self.store.same_content(
+                PurePosixPath(known.path), content.sha256, content.size
+            ):
+                known = None  # removed or replaced in the archive since: file it again
             if known is not None:
                 if not ctx.dry_run:
                     self.index.record_duplicate(

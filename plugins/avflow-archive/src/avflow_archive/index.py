@@ -155,38 +155,49 @@ class ArchiveIndex:
         reason: str | None = None,
         retain_until: str | None = None,
     ) -> None:
-        """Add a filed (or quarantined) document; recording it again changes nothing."""
-        now = filed_at
+        """Add a filed (or quarantined) document; recording it again changes nothing.
+
+        A row for the same path with other content (the document was removed from the archive by
+        hand and the name reused) is replaced.
+        """
+        row = (
+            client,
+            account,
+            path,
+            sha256,
+            size,
+            type,
+            name,
+            source,
+            sender,
+            subject,
+            date,
+            filed_at,
+            run_id,
+            status,
+            reason,
+            retain_until,
+        )
         with self.tx() as db:
+            old = db.execute(
+                "SELECT id, sha256 FROM documents WHERE client = ? AND account = ? AND path = ?",
+                (client, account, path),
+            ).fetchone()
+            if old is not None and old["sha256"] == sha256:
+                return
+            if old is not None:
+                db.execute("DELETE FROM documents WHERE id = ?", (old["id"],))
+                db.execute("DELETE FROM documents_fts WHERE rowid = ?", (old["id"],))
             cur = db.execute(
                 """INSERT INTO documents (client, account, path, sha256, size, type, name, source, sender,
                        subject, date, filed_at, run_id, status, reason, retain_until)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (client, account, path) DO NOTHING""",
-                (
-                    client,
-                    account,
-                    path,
-                    sha256,
-                    size,
-                    type,
-                    name,
-                    source,
-                    sender,
-                    subject,
-                    date,
-                    now,
-                    run_id,
-                    status,
-                    reason,
-                    retain_until,
-                ),
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                row,
             )
-            if cur.rowcount:
-                db.execute(
-                    "INSERT INTO documents_fts (rowid, name, path, sender, subject, text) VALUES (?, ?, ?, ?, ?, ?)",
-                    (cur.lastrowid, name, path, sender, subject, text),
-                )
+            db.execute(
+                "INSERT INTO documents_fts (rowid, name, path, sender, subject, text) VALUES (?, ?, ?, ?, ?, ?)",
+                (cur.lastrowid, name, path, sender, subject, text),
+            )
 
     def record_duplicate(
         self,
