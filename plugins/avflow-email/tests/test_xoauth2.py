@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
 from conftest import ImapBox, make_mail, setup_client
 
 RULES = [{"name": "inv", "match": {"subject": "fattura"}, "actions": [{"move": "Fatture"}]}]
@@ -73,3 +75,64 @@ def test_revoked_refresh_token_is_one_clear_line(avflow_harness, dovecot, token_
     assert result.status == "failed"
     assert "token refresh" in result.error and "invalid_grant" in result.error
     assert "\n" not in result.error
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_forward_through_smtp_with_xoauth2(avflow_harness, dovecot, token_server) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+    from dovecot import free_port
+
+    logins: list[str] = []
+    received: list[bytes] = []
+
+    class Handler:
+        async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+            raw = base64.b64decode(args[1]).decode()
+            user, auth = raw.split("\x01")[:2]
+            ok = token_server.access_tokens.get(
+                auth.removeprefix("auth=Bearer ")
+            ) == user.removeprefix("user=")
+            logins.append(raw.split("\x01")[0])
+            return AuthResult(success=ok)
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            assert session.authenticated
+            received.append(envelope.content)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(
+        Handler(),
+        hostname="127.0.0.1",
+        port=port,
+        auth_require_tls=False,
+        auth_required=True,
+        auth_exclude_mechanism=["LOGIN", "PLAIN"],
+    )
+    controller.start()
+    try:
+        refresh = f"rt-{uuid.uuid4().hex}"
+        box = _oauth_box(dovecot, token_server, refresh)
+        token_server.refresh_tokens[refresh] = box.user
+        box.account["smtp"] = {"host": "127.0.0.1", "port": port, "security": "none"}
+        box.add(make_mail("Urgente", mid="<ox@t>"))
+        setup_client(
+            avflow_harness,
+            box,
+            rules=[
+                {
+                    "name": "fwd",
+                    "match": {"subject": "urgente"},
+                    "actions": [{"forward": "boss@acme.example"}],
+                }
+            ],
+        )
+        _secrets(avflow_harness, token_server, refresh)
+        result = avflow_harness.run("acme/triage")
+        assert result.status == "succeeded", result.error
+        assert logins == [f"user={box.user}"] and len(received) == 1
+    finally:
+        controller.stop()

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 import avflow
+from avflow_email import oauth
 from avflow_email.accounts import sender_address
 from avflow_email.backend import DRAFT, SEEN, Mailbox, uid_set
 from avflow_email.match import text_matches
@@ -253,12 +254,16 @@ class Executor:
                 self.box.append("Outbox", data)
             else:
                 assert self.s.smtp is not None
+                oauth_settings = getattr(self.s, "oauth", None)
                 smtp_send(
                     self.s.smtp,
                     getattr(self.s, "username", None),
                     getattr(self.s, "password", None),
                     msg,
                     lambda: self.ctx.cursor.set(mark, True),
+                    (lambda: oauth.access_token(oauth_settings))
+                    if oauth_settings is not None
+                    else None,
                 )
             if self.s.save_sent:
                 self.box.append(sent_folder, data, [SEEN])

@@ -72,6 +72,7 @@ class Mail:
     attachments_: list[Attachment] | None = None
     full: bytes | None = None
     _parsed: EmailMessage | None = field(default=None, repr=False)
+    _addresses: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     # -- headers ----------------------------------------------------------------------------------
     def header(self, name: str) -> list[str]:
@@ -82,7 +83,13 @@ class Mail:
         return values[0] if values else ""
 
     def addresses(self, name: str) -> list[str]:
-        return [addr.lower() for _, addr in getaddresses(self.header(name)) if addr]
+        key = name.lower()
+        found = self._addresses.get(key)
+        if found is None:
+            found = self._addresses[key] = [
+                a.lower() for _, a in getaddresses(self.header(key)) if a
+            ]
+        return found
 
     @property
     def message_id(self) -> str:

@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, parseaddr
 
 import avflow
+from avflow_email.imap import tls_context
 from avflow_email.message import Mail
 from avflow_email.settings import SmtpSettings
 
@@ -109,10 +110,14 @@ def smtp_send(
     password: str | None,
     msg: EmailMessage,
     mark: Callable[[], None],
+    oauth_token: Callable[[], str] | None = None,
 ) -> None:
-    """Send ``msg``; ``mark()`` is called once the server has said it will take the body."""
+    """Send ``msg``; ``mark()`` is called once the server has said it will take the body.
+
+    With ``oauth_token`` (an XOAUTH2 account) and no SMTP password of its own, log in with XOAUTH2.
+    """
     where = f"smtp {s.host}:{s.effective_port}"
-    context = ssl.create_default_context(cafile=s.ca_file)
+    context = tls_context(s.ca_file)
     try:
         smtp: smtplib.SMTP
         if s.security == "tls":
@@ -125,7 +130,12 @@ def smtp_send(
                 smtp.starttls(context=context)
                 smtp.ehlo()
             user, pw = s.username or username, s.password or password
-            if user and pw and smtp.has_extn("auth"):
+            if user and oauth_token is not None and not s.password and smtp.has_extn("auth"):
+                token = oauth_token()
+                smtp.auth(
+                    "XOAUTH2", lambda challenge=None: f"user={user}\x01auth=Bearer {token}\x01\x01"
+                )
+            elif user and pw and smtp.has_extn("auth"):
                 smtp.login(user, pw)
             sender = parseaddr(str(msg["From"]))[1]
             code, resp = smtp.mail(sender)
