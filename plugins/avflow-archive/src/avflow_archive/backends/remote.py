@@ -16,7 +16,6 @@ import posixpath
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import quote
 
 import fsspec
 import paramiko
@@ -138,21 +137,15 @@ def _sftp_fsync(ftp: paramiko.SFTPClient, remote: paramiko.SFTPFile) -> None:
 class WebdavStore(FsspecStore):
     """A WebDAV folder (webdav4's fsspec filesystem).
 
-    webdav4 takes paths as partly URL-encoded text (``%20`` stays, ``#`` and ``?`` break the
-    URL), so every component is percent-encoded here: a file named ``50%.pdf`` is stored under
-    that very name.
+    webdav4 reads ``%`` in a path as an escape and cannot send ``#`` or ``?``, and some servers
+    (wsgidav among them) decode a MOVE's Destination before parsing it, so that ``;`` starts URL
+    parameters and cuts the name. WebDAV names therefore avoid those four characters.
     """
 
-    def _full(self, rel: PurePosixPath) -> str:
-        return posixpath.join(quote(self.root, safe="/"), *(quote(p, safe="") for p in rel.parts))
+    _UNSAFE = str.maketrans({c: "_" for c in ";#%?"})
 
     def adapt(self, rel: PurePosixPath) -> PurePosixPath:
-        # Some servers (wsgidav among them) decode a MOVE's Destination before parsing it, so a
-        # ";" there starts URL parameters and cuts the name: WebDAV names avoid it.
-        return PurePosixPath(*(part.replace(";", "_") for part in rel.parts))
-
-    def inside(self, rel: PurePosixPath) -> bool:
-        return True  # rel is clean (no "..", not absolute) and every component is encoded
+        return PurePosixPath(*(part.translate(self._UNSAFE) for part in rel.parts))
 
     def put(self, rel: PurePosixPath, source: Path, sha256: str, token: str, mime: str) -> None:
         from webdav4.client import ResourceAlreadyExists
