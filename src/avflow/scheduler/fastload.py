@@ -1,11 +1,13 @@
-"""The service's loader: parsed YAML remembered by file content, so a restart is quick.
+"""The service's loader: parsed YAML (and checked templates) remembered, so a restart is quick.
 
 Parsing YAML with line numbers (ruamel) costs about a millisecond a file: 10,000 workflows take
 many seconds. The service keeps each file's parsed data in ``$AVFLOW_HOME/cache/yaml.pickle``,
 keyed by a hash of the file's bytes: an unchanged file is not parsed again, and every check
 (models, accounts, secrets, templates) still runs on it. A file that has any error is parsed
 again the slow way, so errors always carry their line and column. Only entries used by the
-last load are kept. The cache is private to the home folder (like ``state.db``).
+last load are kept. Templates found clean are remembered too (a template's check depends only on
+its text, the variables allowed and the earlier step ids). The cache is private to the home
+folder (like ``state.db``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from avflow.plugins import Registry
 from avflow.yamlfile import plain
 
 log = structlog.get_logger("avflow.scheduler")
-FORMAT = 1
+FORMAT = 2
 
 
 class CachingLoader(Loader):
@@ -34,38 +36,44 @@ class CachingLoader(Loader):
     def __init__(self, registry: Registry, secret_names: Any, cache: Path) -> None:
         super().__init__(registry, secret_names)
         self.cache_path = cache
-        self._cache: dict[str, Any] = self._read()
+        self._cache: dict[str, Any] = {}
         self._used: dict[str, Any] = {}
+        self._dirty = False
         self._cached_paths: set[Path] = set()
         self._exact: set[Path] = set()
-        self._clean_templates: set[tuple[Any, ...]] = set()
+        self._clean_templates: set[tuple[Any, ...]] = set()  # checked clean during this load
+        self._clean_known: set[tuple[Any, ...]] = set()  # checked clean by earlier loads
         self.hits = 0
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self) -> tuple[dict[str, Any], set[tuple[Any, ...]]]:
         try:
             with open(self.cache_path, "rb") as f:
-                fmt, data = pickle.load(f)
-            return data if fmt == FORMAT and isinstance(data, dict) else {}
+                fmt, data, clean = pickle.load(f)
+            if fmt == FORMAT and isinstance(data, dict) and isinstance(clean, set):
+                return data, clean
         except FileNotFoundError:
-            return {}
+            pass
         except Exception as exc:  # a damaged cache is only a slower start
             log.warning("ignoring the YAML cache", error=str(exc), path=str(self.cache_path))
-            return {}
-
-    def save(self) -> None:
-        """Keep the entries the last load used (and only those)."""
-        if self._used.keys() == self._cache.keys():
-            return
-        self._cache = dict(self._used)
-        atomic_write(
-            self.cache_path,
-            pickle.dumps((FORMAT, self._cache), protocol=pickle.HIGHEST_PROTOCOL),
-            0o600,
-        )
+        return {}, set()
 
     def load(self, root: Path) -> Any:
-        self._used = {}
-        return super().load(root)
+        """Load ``root``, then rewrite the cache with the entries this load used (and only those)."""
+        self._cache, self._clean_known = self._read()
+        self._used, self._clean_templates = {}, set()
+        try:
+            return super().load(root)
+        finally:
+            if (
+                self._used.keys() != self._cache.keys()
+                or self._clean_templates != self._clean_known
+            ):
+                data = pickle.dumps(
+                    (FORMAT, self._used, self._clean_templates), protocol=pickle.HIGHEST_PROTOCOL
+                )
+                atomic_write(self.cache_path, data, 0o600)
+            self._cache, self._used = {}, {}  # held only while loading
+            self._clean_known, self._clean_templates = set(), set()
 
     def read_yaml(self, path: Path) -> Any:
         if path in self._exact:
@@ -125,7 +133,8 @@ class CachingLoader(Loader):
     ) -> list[ConfigError]:
         # the same template text in the same position checks the same way: remember clean ones
         key = (text, allowed, tuple(earlier))
-        if key in self._clean_templates:
+        if key in self._clean_templates or key in self._clean_known:
+            self._clean_templates.add(key)
             return []
         errors = super()._check_template(text, allowed, earlier, path, raw, loc)
         if not errors:

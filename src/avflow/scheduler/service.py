@@ -111,7 +111,6 @@ class Service:
         project, errors = self.loader.load(self.workflows)
         if errors:
             raise ConfigErrors(errors)
-        self.loader.save()
         self._set_project(project)
         self.notifier = FailureNotifier(
             self.store, self.settings.notify.email, self.clock, self._recipients
@@ -292,7 +291,6 @@ class Service:
     def reload(self, reason: str) -> None:
         """Load the workflows again; a file with errors keeps its last good version."""
         project, errors = self.loader.load(self.workflows)
-        self.loader.save()
         merged, kept = merge(self.project, project, list(errors))
         for err in errors:
             log.error(
