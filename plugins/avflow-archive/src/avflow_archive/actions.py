@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,16 @@ def _spool_items(ctx: StepContext, files: list[FileItem]) -> list[Incoming]:
                 origin="email",
                 sender=f.sender,
                 subject=f.subject,
-                date=f.date,
+                date=f.date or _mtime(real),  # stable across a resume, unlike 'now'
                 claimed_type=f.type,
                 message_id=f.message_id,
             )
         )
     return items
+
+
+def _mtime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 class Journal:
