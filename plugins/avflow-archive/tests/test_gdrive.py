@@ -30,7 +30,7 @@ def gd(archive, fake_drive):
         "token_uri": fake_drive.token_uri,
         "api_endpoint": fake_drive.endpoint,
         "ca_certs": str(fake_drive.cert),
-        "timeout": 1,
+        "timeout": 2,
         "retries": 3,
     }
     archive.h.client(
@@ -153,7 +153,7 @@ def test_persistent_errors_fail_with_one_line(gd):
 
 
 def test_a_timed_out_upload_that_landed_is_not_uploaded_again(gd):
-    gd.drive.failures.append(Failure("upload", delay=2.5, perform=True))
+    gd.drive.failures.append(Failure("upload", delay=4.0, perform=True))
     result = gd.h.run(gd.email_workflow([_item(gd, b"slow", "slow.pdf")], path="{{ file.name }}"))
     assert result.status == "succeeded", result.error
     assert gd.drive.tree() == {"slow.pdf": b"slow"}
@@ -166,7 +166,7 @@ def test_a_timed_out_upload_that_landed_is_not_uploaded_again(gd):
 
 def test_timeouts_without_answer_fail_cleanly(gd):
     _account(gd, retries=1)
-    gd.drive.failures += [Failure("list", delay=2.0)] * 2
+    gd.drive.failures += [Failure("list", delay=3.0)] * 2
     result = gd.h.run(gd.email_workflow([_item(gd, b"x", "x.pdf")]))
     assert result.status == "failed"
     assert "no answer" in result.error
