@@ -32,7 +32,9 @@ def file_action(ctx: StepContext, params: FileParams) -> dict[str, Any]:
         entries = [filer.file(item) for item in items]
     finally:
         filer.close()
-    return _outputs(params, entries)
+    outputs = _outputs(params, entries)
+    ctx.log.info("files filed", account=params.account, **outputs["counts"])
+    return outputs
 
 
 def scan_action(ctx: StepContext, params: ScanParams) -> dict[str, Any]:
@@ -149,6 +151,9 @@ def _file_drop(ctx: StepContext, params: FilingParams, drop: DropFolderParams) -
         filer.close()
     outputs = _outputs(params, list(journal.entries.values()))
     journal.finish()
+    ctx.log.info(
+        "drop folder filed", folder=str(folder), account=params.account, **outputs["counts"]
+    )
     return outputs
 
 
