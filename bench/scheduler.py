@@ -38,8 +38,16 @@ from pathlib import Path
 
 SETTLE = 5.0
 SUNDAY = "2026-03-08T10:00:00Z"  # Sunday in every zone below
-ZONES = ["Europe/Rome", "Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Sydney", "UTC",
-         "Europe/Berlin", "America/Chicago"]
+ZONES = [
+    "Europe/Rome",
+    "Europe/London",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "UTC",
+    "Europe/Berlin",
+    "America/Chicago",
+]
 
 
 def crons(n: int = 200) -> list[str]:
@@ -48,8 +56,12 @@ def crons(n: int = 200) -> list[str]:
     while len(out) < n:
         kind = rnd.randrange(4)
         m, h = rnd.randrange(60), rnd.randrange(7, 19)
-        expr = [f"{m} {h} * * 1-5", f"*/{rnd.choice([5, 10, 15, 20, 30])} {h}-{min(h + 8, 20)} * * 1-5",
-                f"{m} {h},{h + 2} * * {rnd.randrange(1, 6)}", f"{m} */{rnd.choice([2, 3, 4])} * * 1-5"][kind]
+        expr = [
+            f"{m} {h} * * 1-5",
+            f"*/{rnd.choice([5, 10, 15, 20, 30])} {h}-{min(h + 8, 20)} * * 1-5",
+            f"{m} {h},{h + 2} * * {rnd.randrange(1, 6)}",
+            f"{m} */{rnd.choice([2, 3, 4])} * * 1-5",
+        ][kind]
         if expr not in out:
             out.append(expr)
     return out
@@ -62,12 +74,15 @@ def generate(root: Path, clients: int, per: int) -> list[list[str]]:
         tz = ZONES[c % len(ZONES)]
         d = root / f"client{c:04d}"
         d.mkdir(parents=True)
-        (d / "client.yaml").write_text(f'name: Client {c}\ntimezone: {tz}\nworking_hours: {{mon-fri: "09:00-18:00"}}\n')
+        (d / "client.yaml").write_text(
+            f'name: Client {c}\ntimezone: {tz}\nworking_hours: {{mon-fri: "09:00-18:00"}}\n'
+        )
         for w in range(per):
             cron = exprs[(c * per + w) % len(exprs)]
             (d / f"wf{w}.yaml").write_text(
                 f'name: Workflow {w}\non:\n  schedule:\n    - cron: "{cron}"\n  catch_up: latest\n'
-                f'steps:\n  - uses: core.log\n    with:\n      message: "{{{{ client.name }}}}: workflow {w} of client {c}"\n')
+                f'steps:\n  - uses: core.log\n    with:\n      message: "{{{{ client.name }}}}: workflow {w} of client {c}"\n'
+            )
             manifest.append([f"client{c:04d}/wf{w}", cron, tz])
     return manifest
 
@@ -76,7 +91,11 @@ def proc_stat(pid: int) -> tuple[float, float, float]:
     """(cpu seconds, rss MB, peak rss MB) of a running process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    status = dict(
+        line.split(":", 1)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if ":" in line
+    )
     return cpu, int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
 
 
@@ -141,8 +160,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--per-client", type=int, default=10)
-    ap.add_argument("--trials", type=int, default=5, help="warm trials of each (after one cold avflow start)")
-    ap.add_argument("--idle", type=float, default=60.0, help="real seconds of idle measured (one simulated hour)")
+    ap.add_argument(
+        "--trials", type=int, default=5, help="warm trials of each (after one cold avflow start)"
+    )
+    ap.add_argument(
+        "--idle",
+        type=float,
+        default=60.0,
+        help="real seconds of idle measured (one simulated hour)",
+    )
     ap.add_argument("--peer-aps", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--fake-now", default=SUNDAY, help=argparse.SUPPRESS)
     ap.add_argument("--rate", type=float, default=60.0, help=argparse.SUPPRESS)
@@ -155,13 +181,37 @@ def main() -> None:
     try:
         manifest = generate(work / "workflows", args.clients, args.per_client)
         (work / "jobs.json").write_text(json.dumps(manifest))
-        print(f"{len(manifest)} workflows, {args.clients} clients, {len({m[1] for m in manifest})} distinct crons, "
-              f"{len(ZONES)} timezones; idle window {args.idle:g}s real = 1 simulated hour (rate {rate:g})")
-        env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1", "AVFLOW_FAKE_NOW": SUNDAY,
-               "AVFLOW_CLOCK_RATE": str(rate)}
-        avflow = [sys.executable, "-c", "import sys; from avflow.cli import main; sys.exit(main())",
-                  "--workflows", str(work / "workflows"), "--home", str(work / "home"), "--log-json", "run"]
-        aps = [sys.executable, __file__, "--peer-aps", str(work / "jobs.json"), "--fake-now", SUNDAY, "--rate", str(rate)]
+        print(
+            f"{len(manifest)} workflows, {args.clients} clients, {len({m[1] for m in manifest})} distinct crons, "
+            f"{len(ZONES)} timezones; idle window {args.idle:g}s real = 1 simulated hour (rate {rate:g})"
+        )
+        env = {
+            **os.environ,
+            "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1",
+            "AVFLOW_FAKE_NOW": SUNDAY,
+            "AVFLOW_CLOCK_RATE": str(rate),
+        }
+        avflow = [
+            sys.executable,
+            "-c",
+            "import sys; from avflow.cli import main; sys.exit(main())",
+            "--workflows",
+            str(work / "workflows"),
+            "--home",
+            str(work / "home"),
+            "--log-json",
+            "run",
+        ]
+        aps = [
+            sys.executable,
+            __file__,
+            "--peer-aps",
+            str(work / "jobs.json"),
+            "--fake-now",
+            SUNDAY,
+            "--rate",
+            str(rate),
+        ]
         cold = measure(avflow, env, '"service started"', args.idle)
         results: dict[str, list[dict[str, float]]] = {"avflow": [], "apscheduler": []}
         for trial in range(args.trials):
@@ -169,20 +219,33 @@ def main() -> None:
             for name, cmd, ready in order if trial % 2 == 0 else order[::-1]:
                 results[name].append(measure(cmd, env, ready, args.idle))
                 r = results[name][-1]
-                print(f"  trial {trial + 1} {name:12} start-up {r['startup']:6.2f}s  rss {r['rss']:6.1f} MB  "
-                      f"peak {r['peak']:6.1f} MB  idle cpu {r['idle_cpu']:.2f}s", flush=True)
-        print(f"\ncold avflow start (no YAML cache): start-up {cold['startup']:.2f}s, rss {cold['rss']:.1f} MB, "
-              f"peak {cold['peak']:.1f} MB")
-        print(f"\n{'median of ' + str(args.trials) + ' warm trials':34} {'avflow':>10} {'APScheduler 3':>14} {'ratio':>7}")
-        for key, label, unit in (("startup", "start-up", "s"), ("rss", "resident memory", "MB"),
-                                 ("peak", "peak resident memory", "MB"), ("idle_cpu", "idle CPU, simulated hour", "s")):
+                print(
+                    f"  trial {trial + 1} {name:12} start-up {r['startup']:6.2f}s  rss {r['rss']:6.1f} MB  "
+                    f"peak {r['peak']:6.1f} MB  idle cpu {r['idle_cpu']:.2f}s",
+                    flush=True,
+                )
+        print(
+            f"\ncold avflow start (no YAML cache): start-up {cold['startup']:.2f}s, rss {cold['rss']:.1f} MB, "
+            f"peak {cold['peak']:.1f} MB"
+        )
+        print(
+            f"\n{'median of ' + str(args.trials) + ' warm trials':34} {'avflow':>10} {'APScheduler 3':>14} {'ratio':>7}"
+        )
+        for key, label, unit in (
+            ("startup", "start-up", "s"),
+            ("rss", "resident memory", "MB"),
+            ("peak", "peak resident memory", "MB"),
+            ("idle_cpu", "idle CPU, simulated hour", "s"),
+        ):
             a = statistics.median(r[key] for r in results["avflow"])
             b = statistics.median(r[key] for r in results["apscheduler"])
             ratio = f"{a / b:7.2f}" if b > 0 else "      -"
             print(f"{label:34} {a:9.2f}{unit:>1} {b:13.2f}{unit:>1} {ratio}")
         for name in results:
             per_hour = statistics.median(r["idle_cpu"] for r in results[name]) * 3600 / args.idle
-            print(f"idle CPU projected to a real hour, {name}: {per_hour:.2f}s ({per_hour / 36:.3f}% of one core)")
+            print(
+                f"idle CPU projected to a real hour, {name}: {per_hour:.2f}s ({per_hour / 36:.3f}% of one core)"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -220,6 +220,12 @@ class Service:
         self.stopping = True
         self.waker.wake()
 
+    def _on_stop_signal(self, *_: object) -> None:
+        if self.stopping:  # a second Ctrl-C or SIGTERM: do not wait for running runs
+            log.warning("stopping now; interrupted runs resume at the next start")
+            os._exit(130)
+        self.stop()
+
     def request_reload(self, reason: str) -> None:
         self._reload = reason
         self.waker.wake()
@@ -227,8 +233,8 @@ class Service:
     def _signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGHUP, lambda *_: self.request_reload("SIGHUP"))
         signal.set_wakeup_fd(self.waker.wfd, warn_on_full_buffer=False)
 
