@@ -198,7 +198,7 @@ class Bench:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=10000)
-    ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--trials", type=int, default=5)
     args = ap.parse_args()
     from avflow.app import configure_logging
     from avflow.plugins import PluginManager

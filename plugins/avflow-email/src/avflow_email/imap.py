@@ -32,6 +32,8 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
+_FETCH_LINE = re.compile(rb"\* (\d+) FETCH (.*)", re.S)
+_LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
 _START = re.compile(rb"\d+ \(")
 _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
@@ -87,6 +89,7 @@ class ImapMailbox:
         self.s = settings
         self.where = f"account {name!r} ({settings.host}:{settings.effective_port})"
         self.selected: str | None = None
+        self._tag = 0
         with self.guard("cannot connect"):
             self.client = self._connect()
         try:
@@ -213,16 +216,42 @@ class ImapMailbox:
         # "UID n:*" always includes the last message, even when its UID is below n.
         return sorted(int(u) for u in found if int(u) > last)
 
-    def _fetch(self, uids: str, items: list[str]) -> list[Any]:
-        """``UID FETCH`` of a sequence set, raw imaplib data (imapclient's fetch wants a list of
-        every UID on the command line; a set like ``1:5000`` is one short command)."""
+    def _raw(self, command: bytes) -> list[Any]:
+        """Send one command and read its answer straight off the connection.
+
+        Returns the untagged FETCH responses in imaplib's shape (``(line, literal)`` tuples and
+        lines). Other untagged responses (the thousands of EXPUNGEs a big MOVE produces) are read
+        and dropped without imaplib's per-line bookkeeping, the largest client-side cost of a
+        big triage.
+        """
         imap = self.client._imap
-        tag = imap._command("UID", "FETCH", uids, "(" + " ".join(items) + ")")
-        typ, data = imap._command_complete("FETCH", tag)
-        if typ != "OK":
-            raise IMAPClientError(f"FETCH failed: {data}")
-        typ, data = imap._untagged_response(typ, data, "FETCH")
-        return [d for d in data if d is not None]
+        self._tag += 1
+        tag = b"AVF%d" % self._tag
+        imap.send(tag + b" " + command + b"\r\n")
+        data: list[Any] = []
+        while True:
+            line = imap.readline()
+            if not line:
+                raise IMAPClientAbortError("socket error: EOF")
+            if line.startswith(tag + b" "):
+                if line[len(tag) + 1 : len(tag) + 3].upper() != b"OK":
+                    raise IMAPClientError(line[len(tag) + 1 :].decode("utf-8", "replace").strip())
+                return data
+            m = _FETCH_LINE.match(line)
+            text = m.group(1) + b" " + m.group(2) if m else line
+            while (lit := _LITERAL.search(text)) is not None:
+                literal = imap.read(int(lit.group(1)))
+                if m:
+                    data.append((text.rstrip(b"\r\n"), literal))
+                text = imap.readline()
+                if not text:
+                    raise IMAPClientAbortError("socket error: EOF")
+            if m:
+                data.append(text.rstrip(b"\r\n"))
+
+    def _fetch(self, uids: str, items: list[str]) -> list[Any]:
+        """``UID FETCH`` of a sequence set (imapclient's fetch wants every UID on the line)."""
+        return self._raw(f"UID FETCH {uids} ({' '.join(items)})".encode())
 
     def _fetch_parsed(self, uids: str, items: list[str]) -> dict[int, dict[bytes, Any]]:
         return dict(parse_fetch_response(self._fetch(uids, items), True, True))
@@ -288,7 +317,12 @@ class ImapMailbox:
         """One ``UID MOVE``; or COPY + STORE \\Deleted + ``UID EXPUNGE`` of just these UIDs."""
         with self.guard(f"MOVE to {dest}"):
             if "MOVE" in self.caps:
-                self.client.move(uid_set(uids), dest)
+                self._raw(
+                    b"UID MOVE "
+                    + uid_set(uids).encode()
+                    + b" "
+                    + self.client._normalise_folder(dest)
+                )
                 return
             if "UIDPLUS" not in self.caps:
                 raise avflow.StepFailed(
