@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -62,14 +62,22 @@ class Harness:
     """A sandboxed avflow: workflows folder, home, fake clock, plugin manager."""
 
     def __init__(
-        self, tmp_path: Path, *, pm: PluginManager | None = None, clock: FakeClock | None = None
+        self,
+        tmp_path: Path,
+        *,
+        pm: PluginManager | None = None,
+        clock: FakeClock | None = None,
+        plugins: Iterable[object] = (),
     ) -> None:
+        """``plugins``: extra plugin objects (modules or instances with hook implementations)
+        registered beside the installed ones, e.g. a fake provider defined in a test."""
         self.workflows = tmp_path / "workflows"
         self.home = tmp_path / "home"
         self.workflows.mkdir(parents=True, exist_ok=True)
         self.home.mkdir(parents=True, exist_ok=True)
         self.clock = clock or FakeClock()
-        self.pm = pm or PluginManager()
+        extra = [(f"test-plugin-{i}", p) for i, p in enumerate(plugins)]
+        self.pm = pm or PluginManager(extra=extra)
         self._app: App | None = None
 
     # -- writing files ----------------------------------------------------------------------------
