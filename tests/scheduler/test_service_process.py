@@ -187,3 +187,54 @@ def test_run_once_runs_what_is_due_and_exits(project: Path) -> None:
     assert again.returncode == 0, again.stderr  # nothing new is due: nothing runs twice
     assert len(runs(project)) == 2
     del cmd
+
+
+def test_sigterm_lets_a_running_run_finish_within_stop_timeout(
+    project: Path, services: list[ServiceProc]
+) -> None:
+    out, pause = project / "out.txt", project / "pause"
+    client(project, "acme")
+    write(
+        project / "workflows/acme/write.yaml",
+        WRITE_WF.format(out=out, pause=pause).replace("inside: true", "inside: false"),
+    )
+    write(project / "home/service.yaml", "stop_timeout: 20s\n")
+    pause.touch()
+    svc = ServiceProc(project, "run", fake_now="2026-03-02T08:59:58Z")
+    services.append(svc)
+    wait_for(lambda: Path(f"{pause}.reached").exists(), 30, "the run to pause")
+    svc.send(signal.SIGTERM)
+    svc.wait_log("service stopping")
+    assert svc.proc.poll() is None  # waiting for the running run
+    pause.unlink()
+    assert svc.proc.wait(30) == 0
+    [row] = runs(project)
+    assert row["status"] == "succeeded" and len(out.read_text().splitlines()) == 4
+
+
+def test_a_run_longer_than_stop_timeout_resumes_at_the_next_start(
+    project: Path, services: list[ServiceProc]
+) -> None:
+    out, pause = project / "out.txt", project / "pause"
+    client(project, "acme")
+    write(
+        project / "workflows/acme/write.yaml",
+        WRITE_WF.format(out=out, pause=pause).replace("inside: true", "inside: false"),
+    )
+    write(project / "home/service.yaml", "stop_timeout: 0.5s\n")
+    pause.touch()
+    svc = ServiceProc(project, "run", fake_now="2026-03-02T08:59:58Z")
+    services.append(svc)
+    wait_for(lambda: Path(f"{pause}.reached").exists(), 30, "the run to pause")
+    assert svc.stop() == 0
+    assert [r["status"] for r in runs(project)] == ["running"]
+    pause.unlink()
+    svc = ServiceProc(project, "run", fake_now="2026-03-02T09:05:00Z")
+    services.append(svc)
+    svc.wait_log("interrupted run finished", status="succeeded")
+    assert svc.stop() == 0
+    [row] = runs(project)
+    assert row["status"] == "succeeded"
+    assert out.read_text().splitlines() == [
+        f"acme/write@2026-03-02T09:00:00Z {i}" for i in range(4)
+    ]

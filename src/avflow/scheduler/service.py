@@ -91,10 +91,12 @@ class Service:
                 f"another avflow service is already running for {self.home}"
                 + (f" (pid {pid})" if pid else "")
             )
+        saved = self._signals()
         try:
             (self.home / "service.pid").write_text(f"{os.getpid()}\n")
             return self._run()
         finally:
+            self._restore_signals(saved)
             (self.home / "service.pid").unlink(missing_ok=True)
             self._lock.release()
             self.waker.close()
@@ -116,7 +118,6 @@ class Service:
             self.store, self.settings.notify.email, self.clock, self._recipients
         )
         self.pm.pm.register(self.notifier, name="avflow.notify")
-        self._signals()
         now = self.clock.now()
         self.store.set_status(
             pid=os.getpid(),
@@ -125,6 +126,7 @@ class Service:
             state="running",
             workflows=str(self.workflows.resolve()),
             mode="once" if self.once else "service",
+            heartbeat_every=self.settings.heartbeat,
         )
         self.runner = Runner(
             lambda: self._engine(),
@@ -230,13 +232,25 @@ class Service:
         self._reload = reason
         self.waker.wake()
 
-    def _signals(self) -> None:
+    def _signals(self) -> dict[int, Any] | None:
         if threading.current_thread() is not threading.main_thread():
-            return
+            return None
+        saved: dict[int, Any] = {
+            sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        }
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGHUP, lambda *_: self.request_reload("SIGHUP"))
-        signal.set_wakeup_fd(self.waker.wfd, warn_on_full_buffer=False)
+        saved[-1] = signal.set_wakeup_fd(self.waker.wfd, warn_on_full_buffer=False)
+        return saved
+
+    @staticmethod
+    def _restore_signals(saved: dict[int, Any] | None) -> None:
+        if saved is None:
+            return
+        signal.set_wakeup_fd(saved.pop(-1))
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
     # -- project and jobs -------------------------------------------------------------------------
     def _project(self) -> Project:

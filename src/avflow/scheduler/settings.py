@@ -68,8 +68,8 @@ class EmailNotify(Strict):
     to: list[str] = Field(default_factory=list)
     from_: str = Field(default="avflow@localhost", alias="from")
     smtp: Smtp
-    batch: float = 60.0
-    repeat: float = 0.0
+    batch: float = Field(default=60.0, ge=0)
+    repeat: float = Field(default=0.0, ge=0)
 
     @field_validator("to", mode="before")
     @classmethod
@@ -90,8 +90,8 @@ class ServiceSettings(Strict):
     """The settings of ``avflow run``."""
 
     concurrency: Concurrency = Field(default_factory=Concurrency)
-    stop_timeout: float = 30.0
-    heartbeat: float = 60.0
+    stop_timeout: float = Field(default=30.0, ge=0)
+    heartbeat: float = Field(default=60.0, ge=1)
     notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @field_validator("stop_timeout", "heartbeat", mode="before")
