@@ -32,6 +32,7 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
+_CAPS = re.compile(rb"\[CAPABILITY ([^\]]*)\]", re.I)
 _FETCH_LINE = re.compile(rb"\* (\d+) FETCH (.*)", re.S)
 _LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
 _START = re.compile(rb"\d+ \(")
@@ -95,12 +96,16 @@ class ImapMailbox:
         try:
             with self.guard("login failed"):
                 if settings.auth == "xoauth2":
-                    self.client.oauth2_login(settings.username, access_token or "")
+                    answer = self.client.oauth2_login(settings.username, access_token or "")
                 else:
-                    self.client.login(settings.username, settings.password or "")
+                    answer = self.client.login(settings.username, settings.password or "")
         except BaseException:
             self._drop()
             raise
+        # Most servers list their capabilities in the login answer: no CAPABILITY round trip.
+        listed = _CAPS.search(answer if isinstance(answer, bytes) else b"")
+        if listed:
+            self.client._cached_capabilities = tuple(listed.group(1).upper().split())
         with self.guard("capability"):
             self.caps = {_b(c).upper() for c in self.client.capabilities()}
 
@@ -217,17 +222,21 @@ class ImapMailbox:
         return sorted(int(u) for u in found if int(u) > last)
 
     def _raw(self, command: bytes) -> list[Any]:
-        """Send one command and read its answer straight off the connection.
+        """Send one command and read its answer straight off the connection (see `_read`)."""
+        return self._read(self._send(command))
 
-        Returns the untagged FETCH responses in imaplib's shape (``(line, literal)`` tuples and
-        lines). Other untagged responses (the thousands of EXPUNGEs a big MOVE produces) are read
-        and dropped without imaplib's per-line bookkeeping, the largest client-side cost of a
-        big triage.
-        """
-        imap = self.client._imap
+    def _send(self, command: bytes) -> bytes:
         self._tag += 1
         tag = b"AVF%d" % self._tag
-        imap.send(tag + b" " + command + b"\r\n")
+        self.client._imap.send(tag + b" " + command + b"\r\n")
+        return tag
+
+    def _read(self, tag: bytes) -> list[Any]:
+        """Read up to ``tag``'s completion: untagged FETCH responses in imaplib's shape
+        (``(line, literal)`` tuples and lines). Other untagged responses (the thousands of
+        EXPUNGEs a big MOVE produces) are dropped without imaplib's per-line bookkeeping, the
+        largest client-side cost of a big triage."""
+        imap = self.client._imap
         data: list[Any] = []
         while True:
             line = imap.readline()
@@ -257,20 +266,34 @@ class ImapMailbox:
         return dict(parse_fetch_response(self._fetch(uids, items), True, True))
 
     def fetch(self, uids: Sequence[Any], needs: Needs) -> list[Mail]:
+        """Headers (and FLAGS; RFC822.SIZE and INTERNALDATE only if a rule reads them) of
+        ``uids``, in chunks; the next chunk is asked for before this one is parsed, so the server
+        reads messages while we parse."""
         fields = " ".join(sorted(h.upper() for h in needs.headers))
-        items = ["UID", "RFC822.SIZE", "FLAGS", f"BODY.PEEK[HEADER.FIELDS ({fields})]"]
+        items = ["UID", "FLAGS", f"BODY.PEEK[HEADER.FIELDS ({fields})]"]
+        if needs.size:
+            items.insert(1, "RFC822.SIZE")
         if needs.age:
             items.append("INTERNALDATE")
-        mails: list[Mail] = []
         ordered = sorted(int(u) for u in uids)
-        for i in range(0, len(ordered), self.s.fetch_chunk):
-            chunk = ordered[i : i + self.s.fetch_chunk]
-            wanted = set(chunk)
-            with self.guard("FETCH headers"):
-                data = self._fetch(uid_set(chunk), items)
-            for uid, size, flags, when, raw in _parse_header_fetch(data):
-                if uid in wanted:  # skip unsolicited FETCH responses about other messages
-                    mails.append(Mail(uid, parse_headers(raw), size, flags, when))
+        step = self.s.fetch_chunk
+        chunks = [ordered[i : i + step] for i in range(0, len(ordered), step)]
+        mails: list[Mail] = []
+        with self.guard("FETCH headers"):
+            command = f"({' '.join(items)})"
+            tags = (
+                [self._send(f"UID FETCH {uid_set(chunks[0])} {command}".encode())] if chunks else []
+            )
+            for k, chunk in enumerate(chunks):
+                if k + 1 < len(chunks):
+                    tags.append(
+                        self._send(f"UID FETCH {uid_set(chunks[k + 1])} {command}".encode())
+                    )
+                data = self._read(tags[k])
+                wanted = set(chunk)
+                for uid, size, flags, when, raw in _parse_header_fetch(data):
+                    if uid in wanted:  # skip unsolicited FETCH responses about other messages
+                        mails.append(Mail(uid, parse_headers(raw), size, flags, when))
         return mails
 
     def load_structure(self, mails: Sequence[Mail]) -> None:

@@ -23,6 +23,7 @@ class Needs:
     structure: bool = False
     body: bool = False
     age: bool = False
+    size: bool = False
 
 
 def needs_of(rules: Iterable[Rule]) -> Needs:
@@ -41,6 +42,8 @@ def needs_of(rules: Iterable[Rule]) -> Needs:
             needs.body = True
         if c.age is not None:
             needs.age = True
+        if c.size is not None:
+            needs.size = True
         for sub in (c.all_ or []) + (c.any_ or []):
             walk(sub)
         walk(c.not_)
@@ -60,14 +63,23 @@ def _regex(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
     return re.compile(pattern, 0 if case_sensitive else re.I)
 
 
+_needles: dict[int, tuple[Text, tuple[str, ...], tuple[str, ...]]] = {}
+
+
 def text_matches(test: Text, values: Iterable[str]) -> bool:
     """True when any value passes the test (any of its contains / equals / regex)."""
     cs = test.case_sensitive
+    cached = _needles.get(id(test))
+    if cached is None or cached[0] is not test:  # the identity check: ids are reused
+        if len(_needles) > 10_000:
+            _needles.clear()
+        cached = _needles[id(test)] = (test, *test.needles())
+    _, contains, equals = cached
     for value in values:
         folded = value if cs else value.casefold()
-        if test.contains and any((n if cs else n.casefold()) in folded for n in test.contains):
+        if contains and any(n in folded for n in contains):
             return True
-        if test.equals and any((n if cs else n.casefold()) == folded.strip() for n in test.equals):
+        if equals and folded.strip() in equals:
             return True
         if test.regex and any(_regex(p, cs).search(value) for p in test.regex):
             return True
@@ -141,7 +153,6 @@ def matching_rules(rules: list[Rule], mail: Mail, now: datetime) -> list[Rule]:
     for rule in rules:
         if matches(rule.match, mail, now):
             out.append(rule)
-            ends = any(a.move or a.delete for a in rule.actions)
-            if not rule.continue_ or ends:
+            if not rule.continue_ or rule.ends:
                 break
     return out

@@ -64,6 +64,13 @@ class Text(_Strict):
             return {"contains": v}
         return v
 
+    def needles(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``contains`` and ``equals``, case-folded unless case-sensitive."""
+        fold = (lambda x: x) if self.case_sensitive else str.casefold
+        return tuple(fold(n) for n in self.contains or ()), tuple(
+            fold(n) for n in self.equals or ()
+        )
+
     _lists = field_validator("contains", "equals", "regex", mode="before")(_as_list)
 
     @field_validator("regex")
@@ -229,6 +236,11 @@ class Rule(_Strict):
     match: Condition | None = None
     actions: list[ActionSpec] = Field(min_length=1)
     continue_: bool = Field(default=False, alias="continue")
+
+    @property
+    def ends(self) -> bool:
+        """Whether the rule moves or deletes the message (no later rule can apply)."""
+        return any(a.move or a.delete for a in self.actions)
 
 
 class TriageParams(_Strict):

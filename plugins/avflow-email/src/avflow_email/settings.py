@@ -67,7 +67,7 @@ class ImapSettings(_MailSettings):
         default=None, description="Trust this CA bundle (a self-signed server)."
     )
     timeout: float = Field(default=60.0, gt=0)
-    fetch_chunk: int = Field(default=2000, ge=1, description="Messages per header FETCH.")
+    fetch_chunk: int = Field(default=1000, ge=1, description="Messages per header FETCH.")
 
     @model_validator(mode="after")
     def _auth(self) -> ImapSettings:
