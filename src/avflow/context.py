@@ -254,7 +254,8 @@ class RunStepContext:
             encoded = json.dumps(redact.redact(result))
         except TypeError:
             encoded = json.dumps(repr(result))
-        with self._engine.state.tx() as db:
+        # Not fsynced: the intent was, so an outcome lost with the machine is reconciled.
+        with self._engine.state.tx(durable=False) as db:
             db.execute(
                 "UPDATE effects SET status = ?, result = ?, updated_at = ? WHERE client = ? AND key = ?",
                 (status, encoded, utcnow_iso(), self.client.id, full),

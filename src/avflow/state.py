@@ -113,16 +113,28 @@ class State:
         return conn
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction, taken immediately so concurrent writers queue instead of failing."""
+    def tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken immediately so concurrent writers queue instead of failing.
+
+        ``durable=False`` skips the fsync at commit (``synchronous=NORMAL`` in WAL mode): the
+        commit survives the process being killed, and may be lost only with the machine (power
+        loss). Used for an effect's outcome, whose fsynced intent already makes a lost outcome
+        safe: the effect is reconciled, not repeated blindly.
+        """
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        if not durable:
+            db.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            if not durable:
+                db.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
