@@ -29,7 +29,7 @@ from avflow.plugins import Registry
 from avflow.yamlfile import plain
 
 log = structlog.get_logger("avflow.scheduler")
-FORMAT = 2
+FORMAT = 3
 
 
 class CachingLoader(Loader):
@@ -76,6 +76,7 @@ class CachingLoader(Loader):
                 atomic_write(self.cache_path, data, 0o600)
             self._cache, self._used = {}, {}  # held only while loading
             self._clean_known, self._clean_templates = set(), set()
+            _trim()
 
     def read_yaml(self, path: Path) -> Any:
         if path in self._exact:
@@ -85,16 +86,14 @@ class CachingLoader(Loader):
         except OSError:
             return super().read_yaml(path)  # the parser reports it properly
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        hit = self._used.get(digest)
-        if hit is None:
-            hit = self._cache.get(digest)
-        if hit is not None:
+        blob = self._used.get(digest) or self._cache.get(digest)
+        if blob is not None:
             self.hits += 1
-            self._used[digest] = hit
+            self._used[digest] = blob
             self._cached_paths.add(path)
-            return hit
+            return pickle.loads(blob)  # one small entry at a time: no big transient heap
         raw = super().read_yaml(path)
-        self._used[digest] = plain(raw)
+        self._used[digest] = pickle.dumps(plain(raw), protocol=pickle.HIGHEST_PROTOCOL)
         self._cached_paths.discard(path)
         return raw
 
@@ -158,6 +157,16 @@ class CompactWorkflow(LoadedWorkflow):
     @model.setter
     def model(self, value: Workflow) -> None:
         self._blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _trim() -> None:
+    """Give the memory freed after a load back to the system (glibc only; elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _in(err: ConfigError, path: Path) -> bool:
