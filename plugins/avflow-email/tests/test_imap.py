@@ -296,3 +296,34 @@ def test_move_without_the_move_extension_expunges_only_its_own(imap_box: ImapBox
     assert Counter(m for m, _ in imap_box.listing("Dest")) == {"<mv0@t>": 1, "<mv1@t>": 1}
     assert Counter(m for m, _ in imap_box.listing("Copie")) == {"<mv2@t>": 1}
     assert set(imap_box.contents()) == {"<mv2@t>", "<theirs@t>"}  # not expunged by us
+
+
+def test_repeat_run_on_an_unchanged_folder_is_one_status(
+    avflow_harness, imap_box: ImapBox, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import imaplib
+
+    imap_box.add_many(
+        [make_mail(f"Fattura {i}", mid=f"<r{i}@t>") for i in range(3)]
+        + [make_mail("x", mid="<x@t>")]
+    )
+    setup_client(avflow_harness, imap_box, rules=INVOICES)
+    sent: list[bytes] = []
+    original = imaplib.IMAP4.send
+
+    def record(self: imaplib.IMAP4, data: bytes) -> None:
+        sent.append(data)
+        original(self, data)
+
+    monkeypatch.setattr(imaplib.IMAP4, "send", record)
+    first = avflow_harness.run("acme/triage")
+    assert first.status == "succeeded", first.error
+    verbs = [d.split(b" ")[1:3] for d in sent]
+    assert [b"UID", b"MOVE"] in verbs and [b"UID", b"FETCH"] in verbs
+    sent.clear()
+    again = avflow_harness.run("acme/triage")
+    assert again.status == "succeeded", again.error
+    commands = [d.split(b" ")[1].strip().upper() for d in sent]
+    # Connecting is imaplib's CAPABILITY and LOGIN; the mailbox work is a single STATUS.
+    assert commands[commands.index(b"LOGIN") + 1 :] == [b"STATUS", b"LOGOUT"]
+    assert set(commands[: commands.index(b"LOGIN")]) <= {b"CAPABILITY"}
