@@ -42,6 +42,7 @@ def test_five_thousand_messages(avflow_harness, imap_box: ImapBox) -> None:  # t
         for i in range(5000)
     ]
     imap_box.add_many(mails)
+    imap_box.account["fetch_chunk"] = 250  # many pipelined FETCHes, answered in parallel
     setup_client(
         avflow_harness,
         imap_box,

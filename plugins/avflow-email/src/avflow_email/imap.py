@@ -278,23 +278,28 @@ class ImapMailbox:
         ordered = sorted(int(u) for u in uids)
         step = self.s.fetch_chunk
         chunks = [ordered[i : i + step] for i in range(0, len(ordered), step)]
-        mails: list[Mail] = []
+        found: dict[int, Mail] = {}
+        wanted = set(ordered)
         with self.guard("FETCH headers"):
             command = f"({' '.join(items)})"
-            tags = (
-                [self._send(f"UID FETCH {uid_set(chunks[0])} {command}".encode())] if chunks else []
-            )
-            for k, chunk in enumerate(chunks):
+            tags = [self._send(f"UID FETCH {uid_set(c)} {command}".encode()) for c in chunks[:1]]
+            for k in range(len(chunks)):
                 if k + 1 < len(chunks):
                     tags.append(
                         self._send(f"UID FETCH {uid_set(chunks[k + 1])} {command}".encode())
                     )
-                data = self._read(tags[k])
-                wanted = set(chunk)
-                for uid, size, flags, when, raw in _parse_header_fetch(data):
-                    if uid in wanted:  # skip unsolicited FETCH responses about other messages
-                        mails.append(Mail(uid, parse_headers(raw), size, flags, when))
-        return mails
+                # A server may run pipelined FETCHes in parallel and interleave their answers:
+                # what arrives before this tag's completion can belong to the next chunk too.
+                for uid, size, flags, when, raw in _parse_header_fetch(self._read(tags[k])):
+                    if uid in wanted and uid not in found:  # not unsolicited FLAGS updates
+                        found[uid] = Mail(uid, parse_headers(raw), size, flags, when)
+        missing = wanted - set(found)
+        if missing:
+            raise avflow.StepFailed(
+                f"{self.where}: the server did not return {len(missing)} of the "
+                f"{len(wanted)} new messages ({uid_set(sorted(missing))[:80]})"
+            )
+        return [found[u] for u in ordered]
 
     def load_structure(self, mails: Sequence[Mail]) -> None:
         if not mails:

@@ -11,8 +11,8 @@ from functools import lru_cache
 from avflow_email.message import Mail
 from avflow_email.rules import Condition, Rule, Text
 
-# Always fetched: what the outputs and the audit need, and what list detection reads.
-BASE_HEADERS = ("from", "to", "cc", "subject", "date", "message-id", "reply-to")
+# Always fetched: what the outputs need. Others only when a rule reads them.
+BASE_HEADERS = ("from", "subject", "date", "message-id")
 
 
 @dataclass
@@ -34,6 +34,10 @@ def needs_of(rules: Iterable[Rule]) -> Needs:
             return
         for h in c.header or []:
             needs.headers.add(h.name.lower())
+        if c.to is not None:
+            needs.headers.add("to")
+        if c.cc is not None:
+            needs.headers.add("cc")
         if c.mailing_list is not None:
             needs.headers.update(("list-id", "list-unsubscribe", "list-post", "precedence"))
         if c.has_attachment is not None or c.attachment is not None:
