@@ -33,6 +33,7 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
 
 
 _CAPS = re.compile(rb"\[CAPABILITY ([^\]]*)\]", re.I)
+_TAGGED = re.compile(rb"(AVF\d+) ")
 _FETCH_LINE = re.compile(rb"\* (\d+) FETCH (.*)", re.S)
 _LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
 _START = re.compile(rb"\d+ \(")
@@ -91,6 +92,7 @@ class ImapMailbox:
         self.where = f"account {name!r} ({settings.host}:{settings.effective_port})"
         self.selected: str | None = None
         self._tag = 0
+        self._completed: dict[bytes, bytes] = {}  # tag -> answer, for pipelined commands
         with self.guard("cannot connect"):
             self.client = self._connect()
         try:
@@ -238,14 +240,14 @@ class ImapMailbox:
         largest client-side cost of a big triage."""
         imap = self.client._imap
         data: list[Any] = []
-        while True:
+        while tag not in self._completed:
             line = imap.readline()
             if not line:
                 raise IMAPClientAbortError("socket error: EOF")
-            if line.startswith(tag + b" "):
-                if line[len(tag) + 1 : len(tag) + 3].upper() != b"OK":
-                    raise IMAPClientError(line[len(tag) + 1 :].decode("utf-8", "replace").strip())
-                return data
+            done = _TAGGED.match(line)
+            if done:  # this command's completion, or a pipelined one's (they may finish first)
+                self._completed[done.group(1)] = line[done.end() :]
+                continue
             m = _FETCH_LINE.match(line)
             text = m.group(1) + b" " + m.group(2) if m else line
             while (lit := _LITERAL.search(text)) is not None:
@@ -257,6 +259,10 @@ class ImapMailbox:
                     raise IMAPClientAbortError("socket error: EOF")
             if m:
                 data.append(text.rstrip(b"\r\n"))
+        answer = self._completed.pop(tag)
+        if answer[:2].upper() != b"OK":
+            raise IMAPClientError(answer.decode("utf-8", "replace").strip())
+        return data
 
     def _fetch(self, uids: str, items: list[str]) -> list[Any]:
         """``UID FETCH`` of a sequence set (imapclient's fetch wants every UID on the line)."""
