@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml requirements-dev.txt $(wildcard plugins/*/pyp
 	touch $@
 
 run: setup
+	$(BIN)/python workflows/_samples/seed.py
 	AVFLOW_HOME=$(AVFLOW_HOME) $(BIN)/avflow --workflows workflows run
 
 test: setup
