@@ -90,9 +90,13 @@ def text_matches(test: Text, values: Iterable[str]) -> bool:
     return False
 
 
-def _address_values(mail: Mail, name: str) -> list[str]:
-    # "from: {equals: a@b.it}" compares with each address; contains/regex see the full header too.
-    return mail.header(name) + mail.addresses(name)
+def _address_test(test: Text, mail: Mail, name: str) -> bool:
+    # The header holds name and address, so "contains" needs nothing more; "equals" and "regex"
+    # also see each bare address ("from: {equals: a@b.it}"), parsed only for them.
+    values = mail.header(name)
+    if text_matches(test, values):
+        return True
+    return bool(test.equals or test.regex) and text_matches(test, mail.addresses(name))
 
 
 def matches(cond: Condition | None, mail: Mail, now: datetime) -> bool:
@@ -103,7 +107,7 @@ def matches(cond: Condition | None, mail: Mail, now: datetime) -> bool:
     if cond is None:
         return True
     for name, test in (("from", cond.from_), ("to", cond.to), ("cc", cond.cc)):
-        if test is not None and not text_matches(test, _address_values(mail, name)):
+        if test is not None and not _address_test(test, mail, name):
             return False
     if cond.subject is not None and not text_matches(cond.subject, mail.header("subject") or [""]):
         return False

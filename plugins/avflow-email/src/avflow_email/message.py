@@ -47,7 +47,10 @@ def parse_headers(raw: bytes) -> dict[str, list[str]]:
     for line in text.splitlines():
         name, sep, value = line.partition(":")
         if sep and name and not name[0].isspace():
-            out.setdefault(name.strip().lower(), []).append(decode_words(value.strip()))
+            value = value.strip()
+            out.setdefault(name.strip().lower(), []).append(
+                decode_words(value) if "=?" in value else value
+            )
     return out
 
 

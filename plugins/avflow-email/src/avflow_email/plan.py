@@ -68,6 +68,7 @@ def build(
     rule_counts: dict[str, int] = {}
     dest_counts: dict[str, int] = {}
     infos: dict[str, dict[str, Any]] = {}
+    verbs = {id(r): [(a.verb, a) for a in r.actions] for r in params.rules}
     for mail in mails:
         rules = decided.get(mail.uid) or []
         if not rules:
@@ -76,8 +77,7 @@ def build(
         done: list[str] = []
         for rule in rules:
             rule_counts[rule.name] = rule_counts.get(rule.name, 0) + 1
-            for a in rule.actions:
-                verb = a.verb
+            for verb, a in verbs[id(rule)]:
                 done.append(verb)
                 if a.flag:
                     flags.setdefault((_flag_name(a.flag), True), []).append(mail.uid)
