@@ -136,7 +136,12 @@ def build(
     ops += [{"op": "label", "label": lab, "uids": u} for lab, u in labels.items()]
     ops += [{"op": "copy", "dest": d, "uids": u} for d, u in copies.items()]
     ops += singles
-    ops += [{"op": "move", "dest": d, "uids": u} for d, u in moves.items()]
+    # Largest batch first: each MOVE makes the server sync the source folder, which is then
+    # smaller for the moves that follow.
+    ops += [
+        {"op": "move", "dest": d, "uids": u}
+        for d, u in sorted(moves.items(), key=lambda m: -len(m[1]))
+    ]
     return {
         "version": 1,
         "account": account,
