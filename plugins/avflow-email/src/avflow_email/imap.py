@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from imapclient import IMAPClient
@@ -17,6 +14,7 @@ from imapclient.response_parser import parse_fetch_response
 
 import avflow
 from avflow_email.backend import DELETED, FolderState, uid_set
+from avflow_email.imapwire import CAPS, FETCH_LINE, LITERAL, TAGGED, parse_header_fetch, tls_context
 from avflow_email.match import Needs
 from avflow_email.message import Mail, attachments_from_structure, parse_headers
 from avflow_email.settings import ImapSettings
@@ -24,61 +22,6 @@ from avflow_email.settings import ImapSettings
 
 def _b(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
-
-
-@lru_cache(maxsize=16)
-def tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """Certificates and host names are checked; loading the trust store is done once."""
-    return ssl.create_default_context(cafile=ca_file)
-
-
-_CAPS = re.compile(rb"\[CAPABILITY ([^\]]*)\]", re.I)
-_TAGGED = re.compile(rb"(AVF\d+) ")
-_FETCH_LINE = re.compile(rb"\* (\d+) FETCH (.*)", re.S)
-_LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
-_START = re.compile(rb"\d+ \(")
-_UID = re.compile(rb"\bUID (\d+)")
-_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
-_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
-_IDATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
-
-
-def _parse_header_fetch(
-    data: list[Any],
-) -> Iterator[tuple[int, int, tuple[str, ...], datetime | None, bytes]]:
-    """A fast reader for the one response shape of the header FETCH (tens of thousands of lines:
-    a general IMAP parser is the slowest part of a large triage)."""
-    text, literal = b"", b""
-    for item in data:
-        if isinstance(item, tuple):
-            if text:
-                yield _header_item(text, literal)
-            text, literal = item[0], item[1]
-        elif _START.match(item):  # a response without a literal starts a new message
-            if text:
-                yield _header_item(text, literal)
-            text, literal = item, b""
-        else:  # the rest of the current response, after its literal
-            text += item
-    if text:
-        yield _header_item(text, literal)
-
-
-def _header_item(
-    text: bytes, literal: bytes
-) -> tuple[int, int, tuple[str, ...], datetime | None, bytes]:
-    uid = _UID.search(text)
-    size = _SIZE.search(text)
-    flags = _FLAGS.search(text)
-    idate = _IDATE.search(text)
-    when = datetime.strptime(idate.group(1).decode(), "%d-%b-%Y %H:%M:%S %z") if idate else None
-    return (
-        int(uid.group(1)) if uid else -1,
-        int(size.group(1)) if size else 0,
-        tuple(flags.group(1).decode().split()) if flags else (),
-        when,
-        literal,
-    )
 
 
 class ImapMailbox:
@@ -105,7 +48,7 @@ class ImapMailbox:
             self._drop()
             raise
         # Most servers list their capabilities in the login answer: no CAPABILITY round trip.
-        listed = _CAPS.search(answer if isinstance(answer, bytes) else b"")
+        listed = CAPS.search(answer if isinstance(answer, bytes) else b"")
         if listed:
             self.client._cached_capabilities = tuple(listed.group(1).upper().split())
         with self.guard("capability"):
@@ -244,13 +187,13 @@ class ImapMailbox:
             line = imap.readline()
             if not line:
                 raise IMAPClientAbortError("socket error: EOF")
-            done = _TAGGED.match(line)
+            done = TAGGED.match(line)
             if done:  # this command's completion, or a pipelined one's (they may finish first)
                 self._completed[done.group(1)] = line[done.end() :]
                 continue
-            m = _FETCH_LINE.match(line)
+            m = FETCH_LINE.match(line)
             text = m.group(1) + b" " + m.group(2) if m else line
-            while (lit := _LITERAL.search(text)) is not None:
+            while (lit := LITERAL.search(text)) is not None:
                 literal = imap.read(int(lit.group(1)))
                 if m:
                     data.append((text.rstrip(b"\r\n"), literal))
@@ -296,7 +239,7 @@ class ImapMailbox:
                     )
                 # A server may run pipelined FETCHes in parallel and interleave their answers:
                 # what arrives before this tag's completion can belong to the next chunk too.
-                for uid, size, flags, when, raw in _parse_header_fetch(self._read(tags[k])):
+                for uid, size, flags, when, raw in parse_header_fetch(self._read(tags[k])):
                     if uid in wanted and uid not in found:  # not unsolicited FLAGS updates
                         found[uid] = Mail(uid, parse_headers(raw), size, flags, when)
         missing = wanted - set(found)

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, parseaddr
 
 import avflow
-from avflow_email.imap import tls_context
+from avflow_email.imapwire import tls_context
 from avflow_email.message import Mail
 from avflow_email.settings import SmtpSettings
 
