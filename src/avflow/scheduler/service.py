@@ -11,7 +11,6 @@ missed while nothing ran, then loop. SIGTERM/SIGINT: stop taking runs, give runn
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from collections import deque
@@ -25,20 +24,21 @@ import structlog
 from avflow.audit import AuditTrail
 from avflow.clock import Clock, FakeClock
 from avflow.engine import Engine
-from avflow.errors import ConfigError, ConfigErrors, UsageError
+from avflow.errors import ConfigErrors, UsageError
 from avflow.fsutil import FileLock
 from avflow.loader import LoadedWorkflow, Project
 from avflow.plugins import PluginManager
 from avflow.scheduler.fastload import CachingLoader
 from avflow.scheduler.gating import Gate
 from avflow.scheduler.notify import FailureNotifier
-from avflow.scheduler.planner import ON_TIME, Decision, Job, Planner, job_for
+from avflow.scheduler.planner import ON_TIME, Decision, Job, Planner, decide, job_for
+from avflow.scheduler.records import record_decision, record_gated_event, record_overlap
 from avflow.scheduler.reload import FileWatcher, merge
 from avflow.scheduler.runner import Runner, Task
 from avflow.scheduler.settings import ServiceSettings
 from avflow.scheduler.store import ScheduleStore, iso
 from avflow.scheduler.triggers import Triggers
-from avflow.scheduler.waking import Waker, until
+from avflow.scheduler.waking import Waker, install_signals, restore_signals, until
 from avflow.state import State
 from avflow.vault import Vault
 
@@ -91,12 +91,14 @@ class Service:
                 f"another avflow service is already running for {self.home}"
                 + (f" (pid {pid})" if pid else "")
             )
-        saved = self._signals()
+        saved = install_signals(
+            self._on_stop_signal, lambda: self.request_reload("SIGHUP"), self.waker
+        )
         try:
             (self.home / "service.pid").write_text(f"{os.getpid()}\n")
             return self._run()
         finally:
-            self._restore_signals(saved)
+            restore_signals(saved)
             (self.home / "service.pid").unlink(missing_ok=True)
             self._lock.release()
             self.waker.close()
@@ -232,26 +234,6 @@ class Service:
         self._reload = reason
         self.waker.wake()
 
-    def _signals(self) -> dict[int, Any] | None:
-        if threading.current_thread() is not threading.main_thread():
-            return None
-        saved: dict[int, Any] = {
-            sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-        }
-        signal.signal(signal.SIGTERM, self._on_stop_signal)
-        signal.signal(signal.SIGINT, self._on_stop_signal)
-        signal.signal(signal.SIGHUP, lambda *_: self.request_reload("SIGHUP"))
-        saved[-1] = signal.set_wakeup_fd(self.waker.wfd, warn_on_full_buffer=False)
-        return saved
-
-    @staticmethod
-    def _restore_signals(saved: dict[int, Any] | None) -> None:
-        if saved is None:
-            return
-        signal.set_wakeup_fd(saved.pop(-1))
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-
     # -- project and jobs -------------------------------------------------------------------------
     def _project(self) -> Project:
         assert self.project is not None
@@ -292,14 +274,14 @@ class Service:
             fp, next_at, _ = persisted.get(key, (None, None, None))
             if fp == job.fingerprint and next_at is not None:
                 if next_at <= now:
-                    decision, due = _decide(job, next_at, now)
+                    decision, due = decide(job, next_at, now)
                     decisions.append(decision)
                 else:
                     due = next_at
             else:
                 due = job.schedule.next_after(now - lookback)
                 if self.once and due is not None and due <= now:
-                    decision, due = _decide(job, due, now)
+                    decision, due = decide(job, due, now)
                     decisions.append(decision)
             self.planner.add(job, due)
         stale = [k for k in persisted if k not in self.planner.jobs]
@@ -372,13 +354,13 @@ class Service:
             wf = self._workflow(job.key)
             if wf is None:
                 continue
-            self._record(d, wf, now)
+            record_decision(self.audit, d, wf)
             if d.run:
                 if self.runner.submit(Task(wf, list(d.run))):
                     job.inflight += d.run
                 else:
                     for t in d.run:
-                        self._overlap(wf, t, "schedule")
+                        record_overlap(self.audit, wf, t, "schedule")
             touched.append(job)
         if touched:
             self._persist(touched)
@@ -386,62 +368,6 @@ class Service:
     def _workflow(self, key: tuple[str, str]) -> LoadedWorkflow | None:
         client = self._project().clients.get(key[0])
         return client.workflows.get(key[1]) if client else None
-
-    def _record(self, d: Decision, wf: LoadedWorkflow, now: datetime) -> None:
-        job = d.job
-        tz = job.gate.tz if job.gate is not None else None
-        if d.late:
-            details = {
-                "policy": job.catch_up,
-                "run": [iso(t) for t in d.run],
-                "gated": len(d.gated),
-                "not_run": d.missed,
-                "older_than_grace": d.expired,
-                "grace_seconds": job.grace.total_seconds(),
-            }
-            if d.missed or d.gated or d.expired:
-                self.audit.record(
-                    job.client,
-                    "run.missed",
-                    workflow=job.workflow,
-                    description=f"{wf.name}: firings missed while the service was not running "
-                    f"(catch_up: {job.catch_up})",
-                    details=details,
-                )
-            log.info("catching up", client=job.client, workflow=job.workflow, **details)
-            return
-        for t, reason in d.gated:
-            local = t.astimezone(tz).isoformat() if tz else iso(t)
-            self.audit.record(
-                job.client,
-                "run.gated",
-                workflow=job.workflow,
-                description=f"{wf.name}: not run at {local}: {reason}",
-                details={"scheduled_at": iso(t), "reason": reason},
-            )
-            log.info(
-                "firing gated",
-                client=job.client,
-                workflow=job.workflow,
-                scheduled_at=iso(t),
-                reason=reason,
-            )
-
-    def _overlap(self, wf: LoadedWorkflow, when: datetime | None, trigger: str) -> None:
-        details = {"reason": "overlap", "trigger": trigger, "scheduled_at": iso(when)}
-        self.audit.record(
-            wf.client,
-            "run.skipped",
-            workflow=wf.id,
-            description=f"{wf.name}: still running, this firing is skipped",
-            details=details,
-        )
-        log.info(
-            "firing skipped: the workflow is still running",
-            client=wf.client,
-            workflow=wf.id,
-            **details,
-        )
 
     def fire_event(self, key: tuple[str, str], trigger: str, payload: Mapping[str, Any]) -> None:
         """Called from a trigger's thread for each event."""
@@ -454,16 +380,10 @@ class Service:
         now = self.clock.now()
         reason = job_gate.reason(now) if job_gate else None
         if reason is not None:
-            self.audit.record(
-                wf.client,
-                "run.gated",
-                workflow=wf.id,
-                description=f"{wf.name}: event not run: {reason}",
-                details={"trigger": trigger, "reason": reason},
-            )
+            record_gated_event(self.audit, wf, trigger, reason)
             return
         if not self.runner.submit(Task(wf, [], trigger=trigger, event=dict(payload))):
-            self._overlap(wf, None, trigger)
+            record_overlap(self.audit, wf, None, trigger)
 
     def _finished(self, task: Task) -> None:
         self._done.append(task)
@@ -491,12 +411,6 @@ class Service:
         return job
 
 
-def _decide(job: Job, first: datetime, now: datetime) -> tuple[Decision, datetime | None]:
-    from avflow.scheduler.planner import decide
-
-    return decide(job, first, now)
-
-
 def _read(path: Path) -> str:
     try:
         return path.read_text().strip()
@@ -504,4 +418,4 @@ def _read(path: Path) -> str:
         return ""
 
 
-__all__ = ["ConfigError", "Service", "service_lock"]
+__all__ = ["Service", "service_lock"]

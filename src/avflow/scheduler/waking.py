@@ -11,8 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from avflow.clock import Clock, FakeClock
 
@@ -112,3 +116,30 @@ def until(now: datetime, when: datetime | None, cap: float) -> float:
     if when is None:
         return cap
     return max(0.0, min(cap, (when - now) / timedelta(seconds=1)))
+
+
+def install_signals(
+    on_stop: Callable[..., None], on_reload: Callable[[], None], waker: Waker
+) -> dict[int, Any] | None:
+    """SIGTERM/SIGINT -> ``on_stop``, SIGHUP -> ``on_reload``; every signal wakes ``waker``.
+
+    Only in the main thread (elsewhere, e.g. a test, nothing is installed). Returns what to restore.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    saved: dict[int, Any] = {
+        sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    }
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, lambda *_: on_reload())
+    saved[-1] = signal.set_wakeup_fd(waker.wfd, warn_on_full_buffer=False)
+    return saved
+
+
+def restore_signals(saved: dict[int, Any] | None) -> None:
+    if saved is None:
+        return
+    signal.set_wakeup_fd(saved.pop(-1))
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
