@@ -238,3 +238,53 @@ def test_a_run_longer_than_stop_timeout_resumes_at_the_next_start(
     assert out.read_text().splitlines() == [
         f"acme/write@2026-03-02T09:00:00Z {i}" for i in range(4)
     ]
+
+
+def test_a_second_stop_signal_exits_at_once(project: Path, services: list[ServiceProc]) -> None:
+    pause = project / "pause"
+    client(project, "acme")
+    write(
+        project / "workflows/acme/write.yaml",
+        WRITE_WF.format(out=project / "out.txt", pause=pause).replace(
+            "inside: true", "inside: false"
+        ),
+    )
+    pause.touch()
+    svc = ServiceProc(project, "run", fake_now="2026-03-02T08:59:58Z")
+    services.append(svc)
+    wait_for(lambda: Path(f"{pause}.reached").exists(), 30, "the run to pause")
+    svc.send(signal.SIGINT)
+    svc.wait_log("service stopping")
+    assert svc.stop(signal.SIGINT, timeout=10) == 130  # did not wait the 30 s stop_timeout
+    assert [r["status"] for r in runs(project)] == ["running"]  # resumed at the next start
+
+
+def test_run_refuses_to_start_on_a_broken_workflow(project: Path) -> None:
+    client(project, "acme")
+    bad = write(
+        project / "workflows/acme/bad.yaml",
+        'on: {schedule: {cron: "61 * * * *"}}\nsteps: [{uses: core.log, with: {message: x}}]\n',
+    )
+    args = [
+        sys.executable,
+        "-c",
+        "import sys; from avflow.cli import main; sys.exit(main())",
+        "--workflows",
+        str(project / "workflows"),
+        "--home",
+        str(project / "home"),
+        "run",
+    ]
+    done = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.startswith(f"{bad}:1:")
+        and "invalid cron expression '61 * * * *'" in done.stderr
+    )
+    assert "Traceback" not in done.stderr
