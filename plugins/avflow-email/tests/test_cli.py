@@ -50,15 +50,23 @@ def test_seed_then_triage_a_maildir_demo(avflow_harness, tmp_path: Path) -> None
         "--home",
         str(avflow_harness.home),
     ]
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
     seeded = subprocess.run(
-        [*base, "email", "seed", "acme", "mail", "--count", "12"], capture_output=True, text=True
+        [*base, "email", "seed", "acme", "mail", "--count", "12"],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
     )
     assert seeded.returncode == 0, seeded.stderr
     assert len(box.contents()) == 12
-    run = subprocess.run([*base, "trigger", "acme/inbox"], capture_output=True, text=True)
+    run = subprocess.run(
+        [*base, "trigger", "acme/inbox"], capture_output=True, text=True, cwd=elsewhere
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert len(box.contents("Fatture")) == 2 and len(box.contents("Newsletter")) == 2
     assert len(box.contents()) == 8
+    assert not (elsewhere / "data").exists()
     wrong = subprocess.run([*base, "email", "seed", "acme", "nope"], capture_output=True, text=True)
     assert wrong.returncode == 2 and "no maildir account 'nope'" in wrong.stderr
     assert "Traceback" not in wrong.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import avflow
@@ -12,11 +13,17 @@ from avflow_email.maildir import MaildirMailbox
 from avflow_email.settings import ImapSettings, MaildirSettings
 
 
-def open_mailbox(account: avflow.Account[Any]) -> Mailbox:
-    """Connect (IMAP) or open (Maildir) the account's mailbox."""
+def maildir_path(path: str, base: Path | None) -> Path:
+    """A Maildir path: ``~`` expanded; a relative one is read from the client's folder."""
+    p = Path(path).expanduser()
+    return base / p if not p.is_absolute() and base is not None else p
+
+
+def open_mailbox(account: avflow.Account[Any], base: Path | None = None) -> Mailbox:
+    """Connect (IMAP) or open (Maildir) the account's mailbox; ``base`` is the client's folder."""
     s = account.settings
     if isinstance(s, MaildirSettings):
-        return MaildirMailbox(account.name, s.path, s.create)
+        return MaildirMailbox(account.name, str(maildir_path(s.path, base)), s.create)
     assert isinstance(s, ImapSettings)
     if s.auth != "xoauth2":
         return ImapMailbox(account.name, s)

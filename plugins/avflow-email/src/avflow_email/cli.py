@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formatdate
-from pathlib import Path
 
 import click
 
 import avflow
+from avflow_email.accounts import maildir_path
 from avflow_email.maildir import MaildirMailbox
 
 SAMPLES = [
@@ -78,15 +78,16 @@ def email_group() -> None:
 def seed(client_id: str, account: str, count: int) -> None:
     """Put sample messages in the INBOX of a maildir account (for the bundled demo)."""
     ctx = avflow.command_context()
-    ctx.client(client_id)  # an unknown client is a clear error
+    client = ctx.client(client_id)  # an unknown client is a clear error
     raw = ctx.project.clients[client_id].profile.accounts.get(account)
     if raw is None or raw.get("type") != "maildir":
         raise click.UsageError(f"client {client_id!r} has no maildir account {account!r}")
     path = str(raw.get("path", ""))
     if "${" in path:
         raise click.UsageError(f"account {account!r}: seed needs a plain path, not {path!r}")
-    box = MaildirMailbox(account, path)
+    target = maildir_path(path, getattr(client, "folder", None))
+    box = MaildirMailbox(account, str(target))
     domain = client_id.lower().replace("_", "-") + ".example"
     for i in range(count):
         box.append("INBOX", sample(i, domain))
-    click.echo(f"{count} sample messages in {Path(path).expanduser()}")
+    click.echo(f"{count} sample messages in {target}")

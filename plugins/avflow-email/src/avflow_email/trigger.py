@@ -107,7 +107,9 @@ class _Watch:
         delay = 1.0
         while not self.ctx.stopping.is_set():
             try:
-                box = open_mailbox(self.ctx.account(self.p.account))
+                box = open_mailbox(
+                    self.ctx.account(self.p.account), getattr(self.ctx.client, "folder", None)
+                )
                 try:
                     self.check(box)
                     delay = 1.0
