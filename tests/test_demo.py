@@ -20,8 +20,20 @@ DEMO = REPO / "workflows"
 def avflow(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "AVFLOW_DISABLE_PLUGIN_AUTOLOAD"}
     return subprocess.run(
-        [sys.executable, "-m", "avflow", "--workflows", str(root / "workflows"), "--home", str(root / "home"), *args],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "avflow",
+            "--workflows",
+            str(root / "workflows"),
+            "--home",
+            str(root / "home"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
@@ -29,8 +41,12 @@ def avflow(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("demo")
     shutil.copytree(DEMO, root / "workflows", ignore=shutil.ignore_patterns("data", "__pycache__"))
-    seeded = subprocess.run([sys.executable, str(root / "workflows" / "_samples" / "seed.py")],
-                            capture_output=True, text=True, timeout=120)
+    seeded = subprocess.run(
+        [sys.executable, str(root / "workflows" / "_samples" / "seed.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert seeded.returncode == 0, seeded.stderr
     return root
 
@@ -71,10 +87,17 @@ def test_demo_did_the_work(demo: Path) -> None:
     invoices = [p for p in (acme / "Archivio" / "Fatture").rglob("*") if p.is_file()]
     assert invoices, "no supplier invoice was filed"
     assert all(p.suffix == ".pdf" for p in invoices)
-    inbox_new = list((acme / "Maildir" / "new").iterdir()) + list((acme / "Maildir" / "cur").iterdir())
-    fatture = list((acme / "Maildir" / ".Fatture" / "cur").iterdir()) + list((acme / "Maildir" / ".Fatture" / "new").iterdir())
+    inbox_new = list((acme / "Maildir" / "new").iterdir()) + list(
+        (acme / "Maildir" / "cur").iterdir()
+    )
+    fatture = list((acme / "Maildir" / ".Fatture" / "cur").iterdir()) + list(
+        (acme / "Maildir" / ".Fatture" / "new").iterdir()
+    )
     assert fatture and len(fatture) == len({p.name.split(":")[0] for p in fatture})
-    assert not any("fattura" in p.read_text(errors="replace").lower().split("subject:", 1)[-1][:80] for p in inbox_new)
+    assert not any(
+        "fattura" in p.read_text(errors="replace").lower().split("subject:", 1)[-1][:80]
+        for p in inbox_new
+    )
     rossi = demo / "workflows" / "studio-rossi" / "data"
     assert list((rossi / "scanner").iterdir()) == []
     assert len([p for p in (rossi / "Archivio").rglob("*") if p.is_file()]) == 4
