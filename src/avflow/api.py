@@ -182,6 +182,10 @@ class CommandContext(Protocol):
 
     def client(self, client_id: str) -> ClientInfo: ...
 
+    def set_secret(self, client_id: str, name: str, value: str) -> None:
+        """Store a secret in the client's vault (for sign-in commands that obtain tokens)."""
+        ...
+
 
 @dataclass
 class TriggerContext:

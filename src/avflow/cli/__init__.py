@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from avflow import redact
 from avflow.api import ClientInfo
 from avflow.app import App, configure_logging, default_home
 from avflow.errors import AvflowError, ConfigError, ConfigErrors
@@ -51,6 +52,12 @@ class Obj:
             )
         tz = client.profile.timezone
         return ClientInfo(client.id, client.profile.name, tz, ZoneInfo(tz), client.path)
+
+    def set_secret(self, client_id: str, name: str, value: str) -> None:
+        """Store a secret in the client's vault (sign-in commands that obtain tokens use it)."""
+        self.client(client_id)  # an unknown client is a usage error, not a new vault
+        redact.register(value)
+        self.app.vault.set(client_id, name, value)
 
 
 def command_context() -> Obj:
