@@ -48,7 +48,7 @@ def day(project: Path, port: int, when: str) -> int:
                 "email": {
                     "to": "ava@example.com",
                     "from": "avflow@example.com",
-                    "batch": "0.3s",
+                    "batch": "30s",
                     "smtp": {"host": "127.0.0.1", "port": port, "security": "none"},
                 }
             }

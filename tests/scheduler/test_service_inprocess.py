@@ -47,7 +47,7 @@ def test_global_and_per_client_limits(project: Path) -> None:
         for i in range(3):
             write(
                 project / f"workflows/{c}/w{i}.yaml",
-                f'on: {{schedule: {{cron: "0 9 * * *"}}}}\nsteps: [{{uses: fx.write, with: {{path: {project}/out-{c}-{i}, lines: 1, sleep: 0.4}}}}]\n',
+                f'on: {{schedule: {{cron: "0 9 * * *"}}}}\nsteps: [{{uses: fx.write, with: {{path: {project}/out-{c}-{i}, lines: 1, sleep: 1.0}}}}]\n',
             )
     svc = service(
         project,
