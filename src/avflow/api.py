@@ -186,6 +186,10 @@ class CommandContext(Protocol):
         """Store a secret in the client's vault (for sign-in commands that obtain tokens)."""
         ...
 
+    def get_secret(self, client_id: str, name: str) -> str | None:
+        """A secret from the client's vault, or None if it has none by that name."""
+        ...
+
 
 @dataclass
 class TriggerContext:

@@ -59,6 +59,13 @@ class Obj:
         redact.register(value)
         self.app.vault.set(client_id, name, value)
 
+    def get_secret(self, client_id: str, name: str) -> str | None:
+        """A secret of the client's vault (sign-in commands read their app's secret), or None."""
+        self.client(client_id)
+        if name not in self.app.vault.names(client_id):
+            return None
+        return self.app.vault.get(client_id, name)  # registers the value for redaction
+
 
 def command_context() -> Obj:
     """The `avflow.CommandContext` of the running command (for plugins' CLI commands)."""
