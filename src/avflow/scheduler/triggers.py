@@ -78,6 +78,7 @@ class Triggers:
                 client.profile.name,
                 client.profile.timezone,
                 ZoneInfo(client.profile.timezone),
+                client.path,
             ),
             workflow=key[1],
             account=lambda name: self._account(client, name),
