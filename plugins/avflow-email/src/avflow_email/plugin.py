@@ -47,6 +47,8 @@ def register_triggers(register: Any) -> None:
 
 @avflow.hookimpl
 def register_commands(cli: Any) -> None:
+    from avflow_email.auth_cli import auth_group
     from avflow_email.cli import email_group
 
     cli.add_command(email_group)
+    cli.add_command(auth_group)

@@ -1,0 +1,136 @@
+"""``avflow auth``: sign in to Google, Microsoft or another OAuth provider for one client.
+
+The refresh token goes to the client's vault under the name given, for ``${secret:NAME}``
+in an account's ``oauth:`` settings; it is never printed. The OAuth app's client secret is read
+from the vault (``--client-secret-name``) or asked for without echo, never taken from argv.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+import avflow
+from avflow_email import signin
+
+SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.argument("client_id", metavar="CLIENT"),
+        click.argument("secret_name", metavar="SECRET_NAME"),
+        click.option("--client-id", "app_id", required=True, help="The OAuth app's client id."),
+        click.option(
+            "--client-secret-name",
+            metavar="NAME",
+            help="The vault secret holding the app's client secret; asked for (and stored "
+            "under NAME) when the vault has none.",
+        ),
+        click.option("--scope", "scopes", multiple=True, help="A scope to ask for (repeatable)."),
+        click.option("--no-browser", is_flag=True, help="Only print the address to open."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=1),
+            default=300,
+            show_default=True,
+            help="Seconds to wait for the browser.",
+        ),
+        click.option("--auth-uri", help="Override the authorization endpoint."),
+        click.option("--token-uri", help="Override the token endpoint."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@click.group("auth")
+def auth_group() -> None:
+    """Sign in to an OAuth provider; keep the refresh token in a client's vault."""
+
+
+@auth_group.command("google")
+@_common
+def google_cmd(**kw: Any) -> None:
+    """Sign in with Google (Gmail by default; --scope for Calendar or Drive)."""
+    _run(signin.google(tuple(kw["scopes"])), **kw)
+
+
+@auth_group.command("microsoft")
+@click.option("--tenant", default="common", show_default=True, help="Directory (tenant) id.")
+@_common
+def microsoft_cmd(tenant: str, **kw: Any) -> None:
+    """Sign in with Microsoft 365 / Outlook.com (IMAP and SMTP by default)."""
+    _run(signin.microsoft(tenant, tuple(kw["scopes"])), **kw)
+
+
+@auth_group.command("oauth")
+@_common
+def oauth_cmd(**kw: Any) -> None:
+    """Sign in with any OAuth 2.0 provider (give --auth-uri, --token-uri and --scope)."""
+    if not kw["auth_uri"] or not kw["token_uri"]:
+        raise click.UsageError("avflow auth oauth needs --auth-uri and --token-uri")
+    _run(signin.Provider("oauth", kw["auth_uri"], kw["token_uri"], tuple(kw["scopes"])), **kw)
+
+
+def _run(
+    provider: signin.Provider,
+    *,
+    client_id: str,
+    secret_name: str,
+    app_id: str,
+    client_secret_name: str | None,
+    no_browser: bool,
+    timeout: float,
+    auth_uri: str | None,
+    token_uri: str | None,
+    **_: Any,
+) -> None:
+    ctx = avflow.command_context()
+    ctx.client(client_id)  # an unknown client is a clear error before anything else
+    for name in (secret_name, client_secret_name):
+        if name is not None and not SECRET_NAME.match(name):
+            raise click.UsageError(f"secret name {name!r} must be letters, digits, _ . or -")
+    if auth_uri or token_uri:
+        provider = signin.Provider(
+            provider.name,
+            auth_uri or provider.auth_uri,
+            token_uri or provider.token_uri,
+            provider.scopes,
+            provider.auth_params,
+        )
+    client_secret, ask = None, False
+    if client_secret_name:
+        client_secret = ctx.get_secret(client_id, client_secret_name)
+        if client_secret is None:
+            client_secret = click.prompt(
+                f"Client secret of OAuth app {app_id} (kept as secret {client_secret_name!r})",
+                hide_input=True,
+                err=True,
+            ).strip()
+            ask = True
+    tokens = signin.sign_in(
+        provider,
+        app_id,
+        client_secret,
+        say=lambda text: click.echo(text),
+        open_browser=not no_browser,
+        timeout=timeout,
+    )
+    ctx.set_secret(client_id, secret_name, tokens.refresh_token)
+    if ask and client_secret_name and client_secret:
+        ctx.set_secret(client_id, client_secret_name, client_secret)
+    click.echo(
+        f"Signed in with {provider.name}: the refresh token is secret {secret_name!r} "
+        f"of client {client_id!r} (scopes: {' '.join(tokens.scopes)})."
+    )
+    lines = ["auth: xoauth2", "oauth:", f"  client_id: {app_id}"]
+    if client_secret_name:
+        lines.append(f'  client_secret: "${{secret:{client_secret_name}}}"')
+    lines += [f'  refresh_token: "${{secret:{secret_name}}}"', f"  token_uri: {provider.token_uri}"]
+    if provider.name != "google":
+        lines.append(f"  scopes: [{', '.join(tokens.scopes)}]")
+    click.echo("Account settings:\n" + "\n".join("    " + line for line in lines))
