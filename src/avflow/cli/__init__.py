@@ -53,15 +53,25 @@ class Obj:
         tz = client.profile.timezone
         return ClientInfo(client.id, client.profile.name, tz, ZoneInfo(tz), client.path)
 
+    def _known_client(self, client_id: str) -> None:
+        """Like `avflow secrets`: the client's folder is enough (its workflows may still name
+        the secret being stored, so the project is not loaded)."""
+        from avflow.errors import UsageError
+
+        if not (self.workflows / client_id / "client.yaml").is_file():
+            raise UsageError(
+                f"unknown client {client_id!r}: no {self.workflows / client_id / 'client.yaml'}"
+            )
+
     def set_secret(self, client_id: str, name: str, value: str) -> None:
         """Store a secret in the client's vault (sign-in commands that obtain tokens use it)."""
-        self.client(client_id)  # an unknown client is a usage error, not a new vault
+        self._known_client(client_id)  # an unknown client is a usage error, not a new vault
         redact.register(value)
         self.app.vault.set(client_id, name, value)
 
     def get_secret(self, client_id: str, name: str) -> str | None:
         """A secret of the client's vault (sign-in commands read their app's secret), or None."""
-        self.client(client_id)
+        self._known_client(client_id)
         if name not in self.app.vault.names(client_id):
             return None
         return self.app.vault.get(client_id, name)  # registers the value for redaction

@@ -8,6 +8,7 @@ from the vault (``--client-secret-name``) or asked for without echo, never taken
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -72,7 +73,7 @@ def microsoft_cmd(tenant: str, **kw: Any) -> None:
 def oauth_cmd(**kw: Any) -> None:
     """Sign in with any OAuth 2.0 provider (give --auth-uri, --token-uri and --scope)."""
     if not kw["auth_uri"] or not kw["token_uri"]:
-        raise click.UsageError("avflow auth oauth needs --auth-uri and --token-uri")
+        raise signin.SigninError("avflow auth oauth needs --auth-uri and --token-uri")
     _run(signin.Provider("oauth", kw["auth_uri"], kw["token_uri"], tuple(kw["scopes"])), **kw)
 
 
@@ -90,10 +91,13 @@ def _run(
     **_: Any,
 ) -> None:
     ctx = avflow.command_context()
-    ctx.client(client_id)  # an unknown client is a clear error before anything else
+    folder = ctx.workflows / client_id
+    if "/" in client_id or not (folder / "client.yaml").is_file():
+        # Not ctx.client(): the client's files may already name the secret this stores.
+        raise signin.SigninError(f"unknown client {client_id!r}: no {folder / 'client.yaml'}")
     for name in (secret_name, client_secret_name):
         if name is not None and not SECRET_NAME.match(name):
-            raise click.UsageError(f"secret name {name!r} must be letters, digits, _ . or -")
+            raise signin.SigninError(f"secret name {name!r} must be letters, digits, _ . or -")
     if auth_uri or token_uri:
         provider = signin.Provider(
             provider.name,
@@ -102,15 +106,13 @@ def _run(
             provider.scopes,
             provider.auth_params,
         )
+    signin.check_endpoint("authorization endpoint", provider.auth_uri)
+    signin.check_endpoint("token endpoint", provider.token_uri)
     client_secret, ask = None, False
     if client_secret_name:
         client_secret = ctx.get_secret(client_id, client_secret_name)
         if client_secret is None:
-            client_secret = click.prompt(
-                f"Client secret of OAuth app {app_id} (kept as secret {client_secret_name!r})",
-                hide_input=True,
-                err=True,
-            ).strip()
+            client_secret = _ask_client_secret(app_id, client_secret_name)
             ask = True
     tokens = signin.sign_in(
         provider,
@@ -134,3 +136,21 @@ def _run(
     if provider.name != "google":
         lines.append(f"  scopes: [{', '.join(tokens.scopes)}]")
     click.echo("Account settings:\n" + "\n".join("    " + line for line in lines))
+
+
+def _ask_client_secret(app_id: str, name: str) -> str:
+    """The OAuth app's client secret, typed without echo (or piped on stdin), never argv."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        value = click.prompt(
+            f"Client secret of OAuth app {app_id} (kept as secret {name!r})",
+            hide_input=True,
+            err=True,
+        )
+    else:
+        value = sys.stdin.readline() if sys.stdin is not None else ""
+    value = value.strip()
+    if not value:
+        raise signin.SigninError(
+            f"the vault has no client secret {name!r} and none was typed (or piped on stdin)"
+        )
+    return value
