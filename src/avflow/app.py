@@ -26,6 +26,16 @@ def default_home() -> Path:
     return Path(os.environ.get("AVFLOW_HOME") or platformdirs.user_data_dir("avflow"))
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is now (it may be replaced after logging is set up)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "info", json_logs: bool | None = None) -> None:
     """structlog to stderr: human-readable on a terminal, JSON lines otherwise; secrets redacted."""
     if json_logs is None:
@@ -46,7 +56,7 @@ def configure_logging(level: str = "info", json_logs: bool | None = None) -> Non
         wrapper_class=structlog.make_filtering_bound_logger(
             getattr(logging, level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 
