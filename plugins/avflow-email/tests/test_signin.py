@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -92,6 +94,10 @@ def _args(provider: SigninProvider, *extra: str, command: str = "google") -> lis
     ]
 
 
+def _redirect_uri(address: str) -> str:
+    return parse_qs(urlsplit(address).query)["redirect_uri"][0]
+
+
 def _client(harness: Any, accounts: dict[str, Any] | None = None) -> None:
     harness.client("acme", name="Acme", timezone="Europe/Rome", accounts=accounts or {})
 
@@ -137,7 +143,11 @@ def test_google_sign_in_stores_the_refresh_token(
     _client(avflow_harness)
     avflow_harness.secret("acme", "app_secret", provider.client_secret)
     run = SignIn(avflow_harness, provider, *_args(provider, "--timeout", "30"))
-    browser = requests.get(run.address(), timeout=10)  # follows the redirect to the loopback
+    address = run.address()
+    # A browser's speculative connection that never sends a request must not hold up the answer.
+    idle = socket.create_connection(("127.0.0.1", urlsplit(_redirect_uri(address)).port or 0))
+    browser = requests.get(address, timeout=10)  # follows the redirect to the loopback
+    idle.close()
     assert browser.status_code == 200 and "Signed in" in browser.text
     assert browser.url.startswith("http://127.0.0.1:") and "code=" in browser.url
     code, out, err = run.finish()
@@ -251,9 +261,7 @@ def test_an_answer_with_another_state_is_refused(
     _client(avflow_harness)
     avflow_harness.secret("acme", "app_secret", provider.client_secret)
     run = SignIn(avflow_harness, provider, *_args(provider, "--timeout", "20"))
-    address = run.address()
-    redirect = dict(p.split("=", 1) for p in address.split("?", 1)[1].split("&"))["redirect_uri"]
-    loopback = requests.utils.unquote(redirect)
+    loopback = _redirect_uri(run.address())
     requests.get(loopback, params={"code": "forged", "state": "forged"}, timeout=10)
     code, _, err = run.finish()
     _one_line_error(code, err)

@@ -16,10 +16,10 @@ import base64
 import hashlib
 import html
 import secrets
-import time
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -113,14 +113,26 @@ _PAGE = (
 )
 
 
-class _Listener(HTTPServer):
-    """The loopback redirect target: keeps the query of the first answer to ``/``."""
+class _Listener(ThreadingHTTPServer):
+    """The loopback redirect target: keeps the query of the first answer to ``/``.
 
+    Threaded, so a connection a browser opens ahead of time and never uses (Chrome's preconnect)
+    does not hold up the real answer.
+    """
+
+    daemon_threads = True
     answer: dict[str, str] | None = None
+    answered: threading.Event
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.answered = threading.Event()
+        self.lock = threading.Lock()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Listener
+    timeout = 30  # seconds a connection may stay silent
 
     def log_message(self, format: str, *args: Any) -> None:  # the query holds the code
         pass
@@ -140,26 +152,30 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path != "/" or not ({"code", "error"} & query.keys()):
             self._page(404, "Not found", "This address only receives the sign-in answer.")
             return
-        if self.server.answer is None:
-            self.server.answer = query
+        with self.server.lock:
+            first = self.server.answer is None
+            if first:
+                self.server.answer = query
         if "error" in query:
             self._page(200, "Sign-in refused", "avflow did not get access. You can close this tab.")
         else:
             self._page(200, "Signed in", "avflow has the answer. You can close this tab.")
+        if first:
+            self.server.answered.set()
 
 
 def wait_for_answer(listener: _Listener, timeout: float) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while listener.answer is None:
-        left = deadline - time.monotonic()
-        if left <= 0:
+    serving = threading.Thread(target=listener.serve_forever, args=(0.2,), daemon=True)
+    serving.start()
+    try:
+        if not listener.answered.wait(timeout) or listener.answer is None:
             raise SigninError(
                 f"no answer from the browser within {timeout:g} s: sign-in abandoned "
                 "(run the command again and finish the sign-in in time)"
             )
-        listener.timeout = min(left, 1.0)
-        listener.handle_request()
-    return listener.answer
+        return listener.answer
+    finally:
+        listener.shutdown()
 
 
 def exchange(
@@ -209,7 +225,7 @@ def sign_in(
     check_endpoint("token endpoint", provider.token_uri)
     if not client_id.strip():
         raise SigninError("the OAuth client id is empty")
-    listener = _Listener(("127.0.0.1", 0), _Handler)
+    listener = _Listener()
     try:
         redirect_uri = f"http://127.0.0.1:{listener.server_address[1]}/"
         verifier, challenge = pkce_pair()
