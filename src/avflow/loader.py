@@ -64,6 +64,8 @@ class Project:
         from avflow.errors import UsageError
 
         client, _, wf = ref.partition("/")
+        if not wf:
+            raise UsageError(f"{ref!r}: expected CLIENT/WORKFLOW, e.g. acme/inbox")
         if client not in self.clients:
             raise UsageError(
                 f"unknown client {client!r} (clients: {', '.join(sorted(self.clients)) or 'none'})"
