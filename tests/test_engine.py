@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
+import avflow
+from avflow.plugins import PluginManager
 from avflow.testing import Harness, SimulatedCrash
+
+
+class NoParams(BaseModel):
+    pass
+
+
+def action_harness(tmp_path: Path, name: str, run: Callable[..., Any]) -> Harness:
+    """A harness with the core plus one action ``name`` (no parameters) defined by the test."""
+
+    class Plugin:
+        @avflow.hookimpl
+        def register_actions(self, register: Callable[[avflow.Action[Any]], None]) -> None:
+            register(avflow.Action(name, NoParams, run))
+
+    return Harness(tmp_path, pm=PluginManager(autoload=False, extra=[(name, Plugin())]))
 
 
 def test_steps_outputs_and_templates(harness: Harness) -> None:
@@ -114,30 +134,16 @@ def test_retry_with_backoff_uses_the_clock(harness: Harness, tmp_path: Path) -> 
 def test_timeout_fails_the_step_and_refuses_later_effects(harness: Harness, tmp_path: Path) -> None:
     import time
 
-    from pydantic import BaseModel
-
-    import avflow
-
-    class P(BaseModel):
-        pass
-
     done: list[str] = []
 
-    def slow(ctx: avflow.StepContext, params: P) -> None:
+    def slow(ctx: avflow.StepContext, params: NoParams) -> None:
         time.sleep(0.5)
         try:
             ctx.effect("late", "late effect", lambda: done.append("late"))
         except avflow.StepFailed:
             done.append("refused")
 
-    class Plugin:
-        @avflow.hookimpl
-        def register_actions(self, register):  # type: ignore[no-untyped-def]
-            register(avflow.Action("slow.run", P, slow))
-
-    from avflow.plugins import PluginManager
-
-    h = Harness(tmp_path / "t", pm=PluginManager(autoload=False, extra=[("slow", Plugin())]))
+    h = action_harness(tmp_path / "t", "slow.run", slow)
     h.client("acme")
     h.workflow("acme", "wf", {"steps": [{"uses": "slow.run", "timeout": 0.1}]})
     result = h.run("acme/wf")
@@ -209,26 +215,13 @@ def test_effects_run_once_across_an_interruption(harness: Harness, tmp_path: Pat
 def test_unknown_outcome_without_reconcile_is_not_repeated(
     harness: Harness, tmp_path: Path
 ) -> None:
-    from pydantic import BaseModel
-
-    import avflow
-
-    class P(BaseModel):
-        pass
 
     calls: list[int] = []
 
-    def act(ctx: avflow.StepContext, params: P) -> None:
+    def act(ctx: avflow.StepContext, params: NoParams) -> None:
         ctx.effect("send", "send the mail", lambda: calls.append(1))
 
-    class Plugin:
-        @avflow.hookimpl
-        def register_actions(self, register):  # type: ignore[no-untyped-def]
-            register(avflow.Action("mail.send", P, act))
-
-    from avflow.plugins import PluginManager
-
-    h = Harness(tmp_path / "t", pm=PluginManager(autoload=False, extra=[("mail", Plugin())]))
+    h = action_harness(tmp_path / "t", "mail.send", act)
     h.client("acme")
     h.workflow("acme", "wf", {"steps": [{"uses": "mail.send", "retry": 3}]})
     h.crash_at(1, "after")
@@ -274,30 +267,13 @@ def test_same_scheduled_time_is_one_run(harness: Harness, tmp_path: Path) -> Non
     assert (out / "performed.log").read_text().split() == ["file1.txt"]
 
 
-def test_cursor_persists_per_workflow(harness: Harness) -> None:
-    from pydantic import BaseModel
-
-    import avflow
-
-    class P(BaseModel):
-        pass
-
-    def count(ctx: avflow.StepContext, params: P) -> dict[str, int]:
+def test_cursor_persists_per_workflow(tmp_path: Path) -> None:
+    def count(ctx: avflow.StepContext, params: NoParams) -> dict[str, int]:
         n = ctx.cursor.get("n", 0) + 1
         ctx.cursor.set("n", n)
         return {"n": n}
 
-    class Plugin:
-        @avflow.hookimpl
-        def register_actions(self, register):  # type: ignore[no-untyped-def]
-            register(avflow.Action("counter.bump", P, count))
-
-    from avflow.plugins import PluginManager
-
-    h = Harness(
-        harness.workflows.parent / "c",
-        pm=PluginManager(autoload=False, extra=[("counter", Plugin())]),
-    )
+    h = action_harness(tmp_path, "counter.bump", count)
     h.client("acme")
     h.workflow("acme", "a", {"steps": [{"uses": "counter.bump"}]})
     h.workflow("acme", "b", {"steps": [{"uses": "counter.bump"}]})
