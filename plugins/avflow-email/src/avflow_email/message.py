@@ -12,13 +12,25 @@ import email.policy
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 _FOLD = re.compile(r"\r?\n[ \t]+")
+# The usual RFC 5322 date ("Thu, 01 Jan 2026 00:00:00 +0100"), read without the general parser;
+# anything else (no seconds, two-digit years, comments, obsolete zones) goes to email.utils.
+_DATE = re.compile(
+    r"(?:[A-Za-z]{3}, ?)?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"
+)
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+    )
+}
+_ZONES: dict[str, timezone] = {}
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -40,17 +52,47 @@ def decode_words(value: str) -> str:
         return value
 
 
+def parse_date(raw: str) -> datetime | None:
+    """A Date header as an aware datetime (UTC when the zone is ``-0000`` or missing), or None."""
+    m = _DATE.fullmatch(raw.strip())
+    month = _MONTHS.get(m.group(2).lower()) if m else None
+    if m is not None and month is not None:
+        d, _, y, hh, mm, ss, sign, zh, zm = m.groups()
+        zone = sign + zh + zm
+        tz = _ZONES.get(zone)
+        if tz is None:
+            offset = timedelta(hours=int(zh), minutes=int(zm))
+            # "-0000" means "zone unknown": read as UTC, as parsedate_to_datetime's naive result is.
+            tz = _ZONES[zone] = UTC if not offset else timezone(-offset if sign == "-" else offset)
+        try:
+            return datetime(int(y), month, int(d), int(hh), int(mm), int(ss), tzinfo=tz)
+        except ValueError:
+            pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def parse_headers(raw: bytes) -> dict[str, list[str]]:
     """Header block -> lower-case name -> decoded values (unfolded)."""
-    text = _FOLD.sub(" ", raw.decode("utf-8", "replace"))
+    text = raw.decode("utf-8", "replace")
+    if "\n " in text or "\n\t" in text:
+        text = _FOLD.sub(" ", text)
     out: dict[str, list[str]] = {}
     for line in text.splitlines():
         name, sep, value = line.partition(":")
         if sep and name and not name[0].isspace():
             value = value.strip()
-            out.setdefault(name.strip().lower(), []).append(
-                decode_words(value) if "=?" in value else value
-            )
+            if "=?" in value:
+                value = decode_words(value)
+            key = name.strip().lower()
+            found = out.get(key)
+            if found is None:
+                out[key] = [value]
+            else:
+                found.append(value)
     return out
 
 
@@ -106,13 +148,8 @@ class Mail:
     @property
     def date(self) -> datetime | None:
         raw = self.first("date")
-        if raw:
-            try:
-                when = parsedate_to_datetime(raw)
-                return when if when.tzinfo else when.replace(tzinfo=UTC)
-            except (TypeError, ValueError, IndexError):
-                pass
-        return self.internal_date
+        when = parse_date(raw) if raw else None
+        return self.internal_date if when is None else when
 
     @property
     def is_list(self) -> bool:

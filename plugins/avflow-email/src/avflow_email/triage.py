@@ -7,6 +7,9 @@ plan is being carried out, ``plan:<account>:<folder>``.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import avflow
@@ -15,6 +18,23 @@ from avflow_email.accounts import open_mailbox
 from avflow_email.backend import Mailbox
 from avflow_email.execute import Executor
 from avflow_email.rules import TriageParams
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a big folder is read and decided.
+
+    Tens of thousands of small, long-lived objects (one `Mail`, its header dict and lists per
+    message) make CPython run full collections over and over, each walking all of them; nothing
+    in that phase makes reference cycles worth collecting. The previous state is restored.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _merge(outputs: dict[str, Any], plan: dict[str, Any], ex: Executor) -> None:
@@ -78,10 +98,11 @@ class Triage:
             return self.outputs
         selected = self.box.select(p.folder)
         after = None if p.rescan else cursor.get("after")
-        mails, decided = planning.scan(self.box, p, after, ctx.now())
-        self.outputs["scanned"] = len(mails)
         trash = self._trash() if any(a.delete for r in p.rules for a in r.actions) else "Trash"
-        plan = planning.build(p, self.account.name, selected.uidvalidity, mails, decided, trash)
+        with _collector_paused():
+            mails, decided = planning.scan(self.box, p, after, ctx.now())
+            plan = planning.build(p, self.account.name, selected.uidvalidity, mails, decided, trash)
+        self.outputs["scanned"] = len(mails)
         plan["cursor"] = {
             "uidvalidity": selected.uidvalidity,
             "token": selected.token,
