@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from avflow_email.message import Mail
-from avflow_email.rules import Condition, Rule, Text
+from avflow_email.rules import Condition, Header, Rule, Text
 
 # Always fetched: what the outputs need. Others only when a rule reads them.
 BASE_HEADERS = ("from", "subject", "date", "message-id")
@@ -99,6 +99,88 @@ def _address_test(test: Text, mail: Mail, name: str) -> bool:
     return bool(test.equals or test.regex) and text_matches(test, mail.addresses(name))
 
 
+Check = Callable[[Mail, datetime], bool]
+
+
+def _header_check(h: Header) -> Check:
+    def check(mail: Mail, now: datetime) -> bool:
+        values = mail.header(h.name)
+        if h.exists is not None and bool(values) != h.exists:
+            return False
+        return not ((h.contains or h.equals or h.regex) and not text_matches(h, values))
+
+    return check
+
+
+def _age_check(older: float | None, newer: float | None) -> Check:
+    def check(mail: Mail, now: datetime) -> bool:
+        when = mail.date
+        if when is None:
+            return False
+        age = (now - when).total_seconds()
+        if older is not None and not age > older:
+            return False
+        return not (newer is not None and not age < newer)
+
+    return check
+
+
+def _compile(cond: Condition) -> tuple[Check, ...]:
+    """The tests ``cond`` sets, in evaluation order (cheap header tests first, attachments and
+    bodies last), so a message is checked without looking at the keys a rule leaves out."""
+    checks: list[Check] = []
+    for name, test in (("from", cond.from_), ("to", cond.to), ("cc", cond.cc)):
+        if test is not None:
+            checks.append(partial(_address_check, test, name))
+    if cond.subject is not None:
+        subject = cond.subject
+        checks.append(lambda m, now: text_matches(subject, m.header("subject") or [""]))
+    checks += [_header_check(h) for h in cond.header or []]
+    if cond.mailing_list is not None:
+        wanted = cond.mailing_list
+        checks.append(lambda m, now: m.is_list == wanted)
+    if cond.size is not None:
+        larger, smaller = cond.size.larger_than, cond.size.smaller_than
+        if larger is not None:
+            checks.append(lambda m, now: m.size > larger)
+        if smaller is not None:
+            checks.append(lambda m, now: m.size < smaller)
+    if cond.age is not None:
+        checks.append(_age_check(cond.age.older_than, cond.age.newer_than))
+    if cond.not_ is not None:
+        inner = cond.not_
+        checks.append(lambda m, now: not matches(inner, m, now))
+    if cond.all_ is not None:
+        every = cond.all_
+        checks.append(lambda m, now: all(matches(c, m, now) for c in every))
+    if cond.any_ is not None:
+        some = cond.any_
+        checks.append(lambda m, now: any(matches(c, m, now) for c in some))
+    if cond.has_attachment is not None:
+        has = cond.has_attachment
+        checks.append(lambda m, now: bool(m.attachments) == has)
+    if cond.attachment is not None:
+        t = cond.attachment
+        checks.append(
+            lambda m, now: any(
+                (t.name is None or text_matches(t.name, [a.name]))
+                and (t.type is None or text_matches(t.type, [a.type]))
+                for a in m.attachments
+            )
+        )
+    if cond.body is not None:
+        body = cond.body
+        checks.append(lambda m, now: text_matches(body, [m.body]))
+    return tuple(checks)
+
+
+def _address_check(test: Text, name: str, mail: Mail, now: datetime) -> bool:
+    return _address_test(test, mail, name)
+
+
+_compiled: dict[int, tuple[Condition, tuple[Check, ...]]] = {}
+
+
 def matches(cond: Condition | None, mail: Mail, now: datetime) -> bool:
     """Evaluate ``cond``; cheap header tests first, so attachments and bodies are asked for last.
 
@@ -106,50 +188,15 @@ def matches(cond: Condition | None, mail: Mail, now: datetime) -> bool:
     """
     if cond is None:
         return True
-    for name, test in (("from", cond.from_), ("to", cond.to), ("cc", cond.cc)):
-        if test is not None and not _address_test(test, mail, name):
+    cached = _compiled.get(id(cond))
+    if cached is None or cached[0] is not cond:  # the identity check: ids are reused
+        if len(_compiled) > 10_000:
+            _compiled.clear()
+        cached = _compiled[id(cond)] = (cond, _compile(cond))
+    for check in cached[1]:  # noqa: SIM110 - a plain loop is faster than all() over a generator
+        if not check(mail, now):
             return False
-    if cond.subject is not None and not text_matches(cond.subject, mail.header("subject") or [""]):
-        return False
-    for h in cond.header or []:
-        values = mail.header(h.name)
-        if h.exists is not None and bool(values) != h.exists:
-            return False
-        if (h.contains or h.equals or h.regex) and not text_matches(h, values):
-            return False
-    if cond.mailing_list is not None and mail.is_list != cond.mailing_list:
-        return False
-    if cond.size is not None:
-        if cond.size.larger_than is not None and not mail.size > cond.size.larger_than:
-            return False
-        if cond.size.smaller_than is not None and not mail.size < cond.size.smaller_than:
-            return False
-    if cond.age is not None:
-        when = mail.date
-        if when is None:
-            return False
-        age = (now - when).total_seconds()
-        if cond.age.older_than is not None and not age > cond.age.older_than:
-            return False
-        if cond.age.newer_than is not None and not age < cond.age.newer_than:
-            return False
-    if cond.not_ is not None and matches(cond.not_, mail, now):
-        return False
-    if cond.all_ is not None and not all(matches(c, mail, now) for c in cond.all_):
-        return False
-    if cond.any_ is not None and not any(matches(c, mail, now) for c in cond.any_):
-        return False
-    if cond.has_attachment is not None and bool(mail.attachments) != cond.has_attachment:
-        return False
-    if cond.attachment is not None:
-        t = cond.attachment
-        if not any(
-            (t.name is None or text_matches(t.name, [a.name]))
-            and (t.type is None or text_matches(t.type, [a.type]))
-            for a in mail.attachments
-        ):
-            return False
-    return not (cond.body is not None and not text_matches(cond.body, [mail.body]))
+    return True
 
 
 def matching_rules(rules: list[Rule], mail: Mail, now: datetime) -> list[Rule]:
