@@ -15,7 +15,7 @@ from typing import Any
 import avflow
 from avflow_email import plan as planning
 from avflow_email.accounts import open_mailbox
-from avflow_email.backend import Mailbox
+from avflow_email.backend import FolderState, Mailbox
 from avflow_email.execute import Executor
 from avflow_email.rules import TriageParams
 
@@ -109,6 +109,9 @@ class Triage:
             "highestmodseq": selected.highestmodseq,
             "after": self._after(after, mails, plan),
         }
+        # The plan holds all that is needed from here on: the messages can go now, while few
+        # objects are young, instead of surviving into the collections the outputs set off.
+        del mails, decided
         if ctx.dry_run:
             ex = Executor(ctx, self.account, self.box, plan)
             ex.run(p.create_folders)
@@ -116,15 +119,25 @@ class Triage:
             return self.outputs
         if plan["ops"]:
             ctx.cursor.set(plan_key, plan)
-            self.finish(plan, plan_key, folder_key)
+            self.finish(plan, plan_key, folder_key, selected)
         else:
             ctx.cursor.set(folder_key, plan["cursor"])
             _merge(self.outputs, plan, Executor(ctx, self.account, self.box, plan))
         return self.outputs
 
-    def finish(self, plan: dict[str, Any], plan_key: str, folder_key: str) -> None:
-        """Carry out ``plan`` (new, or left by an interrupted run), then advance the cursor."""
-        current = self.box.select(plan["folder"])
+    def finish(
+        self,
+        plan: dict[str, Any],
+        plan_key: str,
+        folder_key: str,
+        current: FolderState | None = None,
+    ) -> None:
+        """Carry out ``plan`` (new, or left by an interrupted run), then advance the cursor.
+
+        ``current`` is the folder's state when the caller has just selected it to make the plan.
+        """
+        if current is None:
+            current = self.box.select(plan["folder"])
         if current.uidvalidity != plan["uidvalidity"]:
             self.ctx.note(
                 f"an unfinished plan for {plan['folder']} was dropped: the folder's "
