@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,7 +51,16 @@ class Mailbox(Protocol):
     def status(self, folder: str) -> FolderState: ...
     def select(self, folder: str) -> FolderState: ...
     def new_messages(self, after: Any) -> list[Any]: ...
-    def fetch(self, uids: Sequence[Any], needs: Needs) -> list[Mail]: ...
+    def fetch(
+        self,
+        uids: Sequence[Any],
+        needs: Needs,
+        on_chunk: Callable[[list[Mail]], None] | None = None,
+    ) -> list[Mail]:
+        """Headers of ``uids``; ``on_chunk`` (if given) may be called with batches of them as
+        they arrive, or not at all."""
+        ...
+
     def load_structure(self, mails: Sequence[Mail]) -> None: ...
     def load_full(self, mails: Sequence[Mail]) -> None: ...
     def fetch_full(self, uids: Sequence[Any]) -> dict[Any, bytes]: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -214,10 +214,15 @@ class ImapMailbox:
     def _fetch_parsed(self, uids: str, items: list[str]) -> dict[int, dict[bytes, Any]]:
         return dict(parse_fetch_response(self._fetch(uids, items), True, True))
 
-    def fetch(self, uids: Sequence[Any], needs: Needs) -> list[Mail]:
+    def fetch(
+        self,
+        uids: Sequence[Any],
+        needs: Needs,
+        on_chunk: Callable[[list[Mail]], None] | None = None,
+    ) -> list[Mail]:
         """Headers (and FLAGS; RFC822.SIZE and INTERNALDATE only if a rule reads them) of
         ``uids``, in chunks; the next chunk is asked for before this one is parsed, so the server
-        reads messages while we parse."""
+        reads messages while we parse, and while ``on_chunk`` looks at the ones just parsed."""
         fields = " ".join(sorted(h.upper() for h in needs.headers))
         items = ["UID", "FLAGS", f"BODY.PEEK[HEADER.FIELDS ({fields})]"]
         if needs.size:
@@ -229,10 +234,13 @@ class ImapMailbox:
         chunks = [ordered[i : i + step] for i in range(0, len(ordered), step)]
         found: dict[int, Mail] = {}
         wanted = set(ordered)
+        command = f"({' '.join(items)})"
+        tags: list[bytes] = []
         with self.guard("FETCH headers"):
-            command = f"({' '.join(items)})"
-            tags = [self._send(f"UID FETCH {uid_set(c)} {command}".encode()) for c in chunks[:1]]
-            for k in range(len(chunks)):
+            tags += [self._send(f"UID FETCH {uid_set(c)} {command}".encode()) for c in chunks[:1]]
+        for k in range(len(chunks)):
+            arrived: list[Mail] = []
+            with self.guard("FETCH headers"):
                 if k + 1 < len(chunks):
                     tags.append(
                         self._send(f"UID FETCH {uid_set(chunks[k + 1])} {command}".encode())
@@ -241,7 +249,10 @@ class ImapMailbox:
                 # what arrives before this tag's completion can belong to the next chunk too.
                 for uid, size, flags, when, raw in parse_header_fetch(self._read(tags[k])):
                     if uid in wanted and uid not in found:  # not unsolicited FLAGS updates
-                        found[uid] = Mail(uid, parse_headers(raw), size, flags, when)
+                        mail = found[uid] = Mail(uid, parse_headers(raw), size, flags, when)
+                        arrived.append(mail)
+            if on_chunk is not None:  # while the server reads the next chunk's messages
+                on_chunk(arrived)
         missing = wanted - set(found)
         if missing:
             raise avflow.StepFailed(

@@ -12,7 +12,7 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,12 @@ class MaildirMailbox:
         self.listed = set(self._files(self.selected))
         return sorted(k for k in self.listed if k not in seen)
 
-    def fetch(self, uids: Sequence[Any], needs: Needs) -> list[Mail]:
+    def fetch(
+        self,
+        uids: Sequence[Any],
+        needs: Needs,
+        on_chunk: Callable[[list[Mail]], None] | None = None,
+    ) -> list[Mail]:
         assert self.selected is not None
         base = self.path(self.selected)
         files = self._files(self.selected)

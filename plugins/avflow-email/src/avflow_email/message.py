@@ -118,6 +118,7 @@ class Mail:
     full: bytes | None = None
     _parsed: EmailMessage | None = field(default=None, repr=False)
     _addresses: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _summary: dict[str, Any] | None = field(default=None, repr=False)
 
     # -- headers ----------------------------------------------------------------------------------
     def header(self, name: str) -> list[str]:
@@ -204,14 +205,17 @@ class Mail:
             yield name, part.get_content_type(), payload if isinstance(payload, bytes) else b""
 
     def summary(self) -> dict[str, Any]:
-        when = self.date
-        return {
-            "uid": self.uid,
-            "message_id": self.message_id,
-            "from": self.first("from"),
-            "subject": self.first("subject"),
-            "date": when.isoformat() if when else None,
-        }
+        """What the outputs say about the message (made once; the headers do not change)."""
+        if self._summary is None:
+            when = self.date
+            self._summary = {
+                "uid": self.uid,
+                "message_id": self.message_id,
+                "from": self.first("from"),
+                "subject": self.first("subject"),
+                "date": when.isoformat() if when else None,
+            }
+        return self._summary
 
 
 # -- IMAP BODYSTRUCTURE ---------------------------------------------------------------------------

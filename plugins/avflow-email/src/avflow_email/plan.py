@@ -161,5 +161,24 @@ def scan(
     uids = box.new_messages(after)
     if not uids:
         return [], {}
-    mails = box.fetch(uids, needs_of(params.rules))
-    return mails, classify(box, params.rules, mails, now)
+    rules = params.rules
+    decided: dict[Any, list[Rule]] = {}
+    later: list[Mail] = []
+
+    def decide(arrived: list[Mail]) -> None:
+        # Runs while the server reads the next chunk: header tests, and the summary the plan
+        # keeps of each matched message, cost no wall-clock time.
+        for mail in arrived:
+            try:
+                found = decided[mail.uid] = matching_rules(rules, mail, now)
+            except (NeedStructure, NeedBody):
+                later.append(mail)
+                continue
+            if found:
+                mail.summary()
+
+    mails = box.fetch(uids, needs_of(rules), decide)
+    seen = {m.uid for m in later}
+    rest = [m for m in mails if m.uid not in decided and m.uid not in seen]
+    decided.update(classify(box, rules, later + rest, now))
+    return mails, decided
