@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Triage benchmark: avflow's email.triage against imapfilter on the same Dovecot mailbox.
 
-usage: .venv/bin/python bench/triage.py [--messages 10000] [--trials 3]
+usage: .venv/bin/python bench/triage.py [--messages 10000] [--trials 5]
 
 Builds a Maildir with ../shared/bench/make_corpus.py, serves it with a private Dovecot (loopback,
 plain IMAP), and runs the rules of ../shared/bench/triage.lua both ways on a freshly reset copy,
