@@ -315,7 +315,7 @@ class Engine:
             try:
                 outputs = self._call(action.run, ctx, params, step.timeout)
                 outputs = redact.redact(dict(outputs or {}))
-                json.dumps(outputs)
+                encoded = json.dumps(outputs)
             except EffectUnknown as exc:
                 return self._fail(run, position, sid, str(exc), attempt, audit, slog)
             except TypeError as exc:
@@ -348,7 +348,7 @@ class Engine:
                     continue
                 return self._fail(run, position, sid, message, attempt, audit, slog)
             self.state.save_step(
-                run.id, sid, position, "succeeded", outputs=outputs, attempts=attempt
+                run.id, sid, position, "succeeded", outputs_json=encoded, attempts=attempt
             )
             self.audit.record(
                 run.client,

@@ -16,30 +16,39 @@ from urllib.parse import quote
 MASK = "[REDACTED]"
 _lock = threading.Lock()
 _values: set[str] = set()
+_ordered: tuple[str, ...] = ()
 
 
 def register(value: str) -> None:
     """Never write ``value`` (nor its URL-quoted or base64 forms) anywhere."""
+    global _ordered
     if not value or len(value) < 4:  # too short to find safely; still never logged as a field
         return
     forms = {value, quote(value, safe=""), base64.b64encode(value.encode()).decode().rstrip("=")}
     with _lock:
         _values.update(f for f in forms if len(f) >= 4)
+        _ordered = tuple(sorted(_values, key=len, reverse=True))  # longest first
 
 
 def redact(obj: Any) -> Any:
     """Return ``obj`` with every registered secret value masked."""
-    if not _values:
+    if not _ordered:
         return obj
+    return _redact(obj, _ordered)
+
+
+def _redact(obj: Any, values: tuple[str, ...]) -> Any:
     if isinstance(obj, str):
-        for v in sorted(_values, key=len, reverse=True):
+        for v in values:
             if v in obj:
                 obj = obj.replace(v, MASK)
         return obj
+    if obj is None or isinstance(obj, int | float):  # bool is an int
+        return obj
     if isinstance(obj, dict):
-        return {k: redact(v) for k, v in obj.items()}
+        return {k: _redact(v, values) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return type(obj)(redact(v) for v in obj)
+        return type(obj)(_redact(v, values) for v in obj)
     return obj
 
 

@@ -185,9 +185,11 @@ class State:
         status: str,
         *,
         outputs: Any = None,
+        outputs_json: str | None = None,
         error: str | None = None,
         attempts: int = 0,
     ) -> None:
+        """Record a step's state; ``outputs_json`` is the outputs already encoded, if at hand."""
         now = utcnow_iso()
         with self.tx() as db:
             db.execute(
@@ -201,7 +203,7 @@ class State:
                     step,
                     position,
                     status,
-                    json.dumps(outputs),
+                    outputs_json if outputs_json is not None else json.dumps(outputs),
                     error,
                     attempts,
                     now,
