@@ -279,3 +279,18 @@ def test_cursor_persists_per_workflow(tmp_path: Path) -> None:
     h.workflow("acme", "b", {"steps": [{"uses": "counter.bump"}]})
     assert [h.run("acme/a").outputs["step1"]["n"] for _ in range(3)] == [1, 2, 3]
     assert h.run("acme/b").outputs["step1"]["n"] == 1
+
+
+def test_effect_keys_are_reported_as_the_plugin_gave_them(tmp_path: Path) -> None:
+    def act(ctx: avflow.StepContext, params: NoParams) -> None:
+        ctx.effect("msg#1", "per run", lambda: 1)
+        ctx.effect("inbox#2", "per workflow", lambda: 2, scope="workflow")
+        ctx.effect("doc#3", "per client", lambda: 3, scope="client")
+
+    h = action_harness(tmp_path, "keys.make", act)
+    h.client("acme")
+    h.workflow("acme", "wf", {"steps": [{"uses": "keys.make"}]})
+    first = h.run("acme/wf")
+    assert first.performed() == ["msg#1", "inbox#2", "doc#3"]
+    second = h.run("acme/wf")  # a new run: only the per-run effect is new
+    assert second.performed() == ["msg#1"]

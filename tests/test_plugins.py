@@ -23,7 +23,7 @@ def test_entry_point_plugin_contributes_an_action(
 ) -> None:
     # avflow-sample is installed (pip install -e tests/sample-plugin), never imported by this test.
     monkeypatch.delenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", raising=False)
-    pm = PluginManager(block=[n for n in ("email", "archive", "calendar", "social")])
+    pm = PluginManager(block=["email", "archive", "calendar", "social"])
     assert pm.registry.owners["action:sample.shout"] == "sample"
     h = Harness(tmp_path, pm=pm)
     h.client("acme")

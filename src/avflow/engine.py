@@ -410,7 +410,7 @@ class Engine:
         steps = self.state.steps(run_id)
         effects = [
             EffectRecord(
-                key=e["key"].split("#", 1)[-1],
+                key=_plugin_key(e["key"], row),
                 kind=e["kind"],
                 description=e["description"],
                 status=e["status"],
@@ -441,6 +441,14 @@ class Engine:
             steps={s: r["status"] for s, r in steps.items()},
             effects=effects,
         )
+
+
+def _plugin_key(ledger_key: str, run: Any) -> str:
+    """The key the plugin gave, without the scope prefix `RunStepContext._ledger_key` added."""
+    for prefix in (f"{run['key']}#", f"{run['workflow']}#"):
+        if ledger_key.startswith(prefix):
+            return ledger_key[len(prefix) :]
+    return ledger_key  # scope "client": stored as given
 
 
 def _validation_message(exc: ValidationError) -> str:
