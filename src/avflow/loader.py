@@ -27,7 +27,7 @@ PROFILE = "client.yaml"
 REF_RE = re.compile(r"\$\{(?P<kind>secret|env):(?P<name>[^}]*)\}")
 
 
-@dataclass
+@dataclass(slots=True)
 class LoadedWorkflow:
     client: str
     id: str
@@ -88,6 +88,16 @@ def _message(err: ErrorDetails, known: Sequence[str] = ()) -> str:
         return f"missing required key {str(err['loc'][-1])!r}"
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where}: {msg}" if where else msg
+
+
+def _in(err: ConfigError, path: Path) -> bool:
+    return err.location is not None and Path(err.location.file) == path
+
+
+def _plain(raw: Any) -> Any:
+    """Plain data for the models. A top-level plain dict is plain all through: it comes from the
+    libyaml reader or the service's cache, never from ruamel (whose mappings are CommentedMaps)."""
+    return raw if type(raw) is dict else plain(raw)
 
 
 def _model_errors(
@@ -158,9 +168,24 @@ class Loader:
     def __init__(self, registry: Registry, secret_names: Any = None) -> None:
         self.registry = registry
         self.secret_names = secret_names  # callable(client) -> list[str], or None to skip
+        self._positionless: set[Path] = set()  # read without line numbers
+        self._exact: set[Path] = set()  # being read again, with line numbers, for its errors
 
     def read_yaml(self, path: Path) -> Any:
-        """Parse one file (a hook: the service's loader caches parsed files by content)."""
+        """Parse one file: with libyaml when it can (ten times quicker, no line numbers), else
+        with ruamel. A file that turns out to have an error is read again with ruamel, so every
+        error has its line (see `load_client`, `load_workflow`). A hook: the service caches."""
+        if path not in self._exact:
+            from avflow.fastyaml import Unsupported, load_plain
+
+            try:
+                data = load_plain(path.read_bytes().decode("utf-8"))
+            except (OSError, UnicodeDecodeError, Unsupported):
+                pass  # ruamel reports it, located
+            else:
+                self._positionless.add(path)
+                return data
+        self._positionless.discard(path)
         return load_yaml(path)
 
     def load(self, root: Path) -> tuple[Project, list[ConfigError]]:
@@ -178,6 +203,17 @@ class Loader:
         return project, errors
 
     def load_client(self, cdir: Path) -> tuple[Client | None, list[ConfigError]]:
+        client, errors = self._load_client(cdir)
+        profile = cdir / PROFILE
+        if profile in self._positionless and any(_in(e, profile) for e in errors):
+            self._exact.add(profile)  # its errors need their lines
+            try:
+                client, errors = self._load_client(cdir)
+            finally:
+                self._exact.discard(profile)
+        return client, errors
+
+    def _load_client(self, cdir: Path) -> tuple[Client | None, list[ConfigError]]:
         profile_path = cdir / PROFILE
         if not re.match(IDENT, cdir.name):
             return None, [
@@ -193,7 +229,7 @@ class Loader:
                     "a client profile must be a mapping (name:, timezone:, accounts:)",
                     Location(profile_path, 1, 1),
                 )
-            profile = ClientProfile.model_validate(plain(raw))
+            profile = ClientProfile.model_validate(_plain(raw))
         except ConfigError as exc:
             return None, [exc]
         except ValidationError as exc:
@@ -274,6 +310,18 @@ class Loader:
     def load_workflow(
         self, client: Client, path: Path
     ) -> tuple[LoadedWorkflow | None, list[ConfigError]]:
+        wf, errors = self._load_workflow(client, path)
+        if errors and path in self._positionless:
+            self._exact.add(path)  # its errors need their lines
+            try:
+                wf, errors = self._load_workflow(client, path)
+            finally:
+                self._exact.discard(path)
+        return wf, errors
+
+    def _load_workflow(
+        self, client: Client, path: Path
+    ) -> tuple[LoadedWorkflow | None, list[ConfigError]]:
         try:
             raw = self.read_yaml(path)
         except ConfigError as exc:
@@ -283,7 +331,7 @@ class Loader:
                 ConfigError("a workflow must be a mapping with 'steps:'", Location(path, 1, 1))
             ]
         try:
-            model = Workflow.model_validate(plain(raw))
+            model = Workflow.model_validate(_plain(raw))
         except ValidationError as exc:
             return None, _model_errors(exc, path, raw, [], Workflow)
         wf = LoadedWorkflow(client.id, path.stem, path, model, raw)

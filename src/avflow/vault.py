@@ -14,10 +14,7 @@ import json
 import os
 import re
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import TYPE_CHECKING
 
 from avflow import redact
 from avflow.errors import SecretError
@@ -25,6 +22,9 @@ from avflow.fsutil import atomic_write
 
 KEY_ENV = "AVFLOW_VAULT_KEY"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+if TYPE_CHECKING:  # cryptography is imported when a secret is first used, not with the service
+    from cryptography.fernet import Fernet
 
 
 class Vault:
@@ -51,11 +51,15 @@ class Vault:
                 f"no vault key: set {KEY_ENV} or run 'avflow secrets set' first ({path})"
             )
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = Fernet.generate_key()
+        key = base64.urlsafe_b64encode(os.urandom(32))  # what Fernet.generate_key() returns
         atomic_write(path, key + b"\n", mode=0o600)
         return base64.urlsafe_b64decode(key)
 
     def _fernet(self, client: str, create: bool = False) -> Fernet:
+        from cryptography.fernet import Fernet
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         hkdf = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=f"avflow-vault:{client}".encode()
         )
@@ -107,6 +111,8 @@ class Vault:
             raise SecretError(
                 f"client {client!r} has no secret {name!r} (avflow secrets set {client} {name})"
             )
+        from cryptography.fernet import InvalidToken
+
         try:
             value = self._fernet(client).decrypt(secrets[name].encode()).decode()
         except InvalidToken:

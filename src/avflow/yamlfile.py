@@ -5,28 +5,34 @@ YAML 1.2 (ruamel.yaml) is used, so a bare ``on:`` key is the string "on", not a 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from typing import TYPE_CHECKING, Any
 
 from avflow.errors import ConfigError, Location
 
+if TYPE_CHECKING:  # ruamel is imported on the first parse: a warm service start parses nothing
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import RoundTripConstructor
 
-class _Constructor(RoundTripConstructor):
-    """Dates and times stay strings: avflow parses them itself, with errors it can locate."""
 
+@functools.cache
+def _constructor() -> type[RoundTripConstructor]:
+    from ruamel.yaml.constructor import RoundTripConstructor
 
-_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+    class Constructor(RoundTripConstructor):
+        """Dates and times stay strings: avflow parses them itself, with errors it can locate."""
+
+    Constructor.add_constructor("tag:yaml.org,2002:timestamp", Constructor.construct_yaml_str)
+    return Constructor
 
 
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     y = YAML(typ="rt")
-    y.Constructor = _Constructor
+    y.Constructor = _constructor()
     y.allow_duplicate_keys = False
     return y
 
@@ -39,6 +45,8 @@ def load_yaml(path: Path) -> Any:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", Location(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", Location(path)) from None
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         return _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -61,17 +69,23 @@ def locate(path: Path, root: Any, loc: Sequence[str | int]) -> Location:
     node = root
     line: int | None = None
     col: int | None = None
-    if isinstance(node, CommentedMap | CommentedSeq):
-        line, col = node.lc.line, node.lc.col
+    if (lc := getattr(node, "lc", None)) is not None:  # ruamel's CommentedMap and CommentedSeq
+        line, col = lc.line, lc.col
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(node, CommentedMap) and part in node:
-            key_line, key_col = node.lc.key(part)
-            val_line, val_col = node.lc.value(part)
+        lc = getattr(node, "lc", None)
+        if lc is not None and isinstance(node, dict) and part in node:
+            key_line, key_col = lc.key(part)
+            val_line, val_col = lc.value(part)
             line, col = (key_line, key_col) if last else (val_line, val_col)
             node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line, col = node.lc.item(part)
+        elif (
+            lc is not None
+            and isinstance(node, list)
+            and isinstance(part, int)
+            and 0 <= part < len(node)
+        ):
+            line, col = lc.item(part)
             node = node[part]
         else:
             break

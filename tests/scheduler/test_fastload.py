@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from sched_helpers import write
 
 from avflow.loader import Loader
 from avflow.plugins import PluginManager
+from avflow.scheduler import fastload
 from avflow.scheduler.fastload import CachingLoader
 
 WF = """\
@@ -57,3 +60,35 @@ def test_cache_hits_give_the_same_project_and_located_errors(project: Path) -> N
     assert len(errors) == 1 and str(errors[0]).startswith(
         f"{root}/acme/copy.yaml:7:7: template uses unknown variable"
     )
+
+
+def test_unchanged_files_are_known_by_their_stat_and_edits_are_seen(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = PluginManager(autoload=False).registry
+    root, cache = project / "workflows", project / "home" / "cache" / "yaml.pickle"
+    write(root / "acme/client.yaml", "name: Acme\ntimezone: Europe/Rome\n")
+    wf = write(root / "acme/invoices.yaml", WF)
+
+    # just written: its times are too recent to stand for its bytes, so it is read again
+    CachingLoader(registry, None, cache).load(root)
+    again = CachingLoader(registry, None, cache)
+    again.load(root)
+    assert again.hits == 2 and again.unread == 0
+
+    monkeypatch.setattr(fastload, "RACY", 0)  # as if the files were written long ago
+    CachingLoader(registry, None, cache).load(root)
+    quiet = CachingLoader(registry, None, cache)
+    _, errors = quiet.load(root)
+    assert not errors and quiet.unread == 2  # neither file opened
+
+    # an edit in place of the same size, its modification time put back: the ctime tells
+    before = wf.stat()
+    with open(wf, "r+") as f:
+        f.write(WF.replace("Invoices", "Invoicez"))
+    os.utime(wf, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert wf.stat().st_size == before.st_size and wf.stat().st_mtime_ns == before.st_mtime_ns
+    edited = CachingLoader(registry, None, cache)
+    p, errors = edited.load(root)
+    assert not errors and edited.unread == 1
+    assert p.clients["acme"].workflows["invoices"].model.name == "Invoicez"

@@ -189,20 +189,28 @@ def test_run_once_runs_what_is_due_and_exits(project: Path) -> None:
     del cmd
 
 
-def test_sigterm_lets_a_running_run_finish_within_stop_timeout(
-    project: Path, services: list[ServiceProc]
-) -> None:
+def start_paused_run(
+    project: Path, services: list[ServiceProc], stop_timeout: str
+) -> tuple[ServiceProc, Path, Path]:
+    """A service whose run is paused between its effects (until ``pause`` is removed)."""
     out, pause = project / "out.txt", project / "pause"
     client(project, "acme")
     write(
         project / "workflows/acme/write.yaml",
         WRITE_WF.format(out=out, pause=pause).replace("inside: true", "inside: false"),
     )
-    write(project / "home/service.yaml", "stop_timeout: 20s\n")
+    write(project / "home/service.yaml", f"stop_timeout: {stop_timeout}\n")
     pause.touch()
     svc = ServiceProc(project, "run", fake_now="2026-03-02T08:59:58Z")
     services.append(svc)
     wait_for(lambda: Path(f"{pause}.reached").exists(), 30, "the run to pause")
+    return svc, out, pause
+
+
+def test_sigterm_lets_a_running_run_finish_within_stop_timeout(
+    project: Path, services: list[ServiceProc]
+) -> None:
+    svc, out, pause = start_paused_run(project, services, "20s")
     svc.send(signal.SIGTERM)
     svc.wait_log("service stopping")
     assert svc.proc.poll() is None  # waiting for the running run
@@ -215,17 +223,7 @@ def test_sigterm_lets_a_running_run_finish_within_stop_timeout(
 def test_a_run_longer_than_stop_timeout_resumes_at_the_next_start(
     project: Path, services: list[ServiceProc]
 ) -> None:
-    out, pause = project / "out.txt", project / "pause"
-    client(project, "acme")
-    write(
-        project / "workflows/acme/write.yaml",
-        WRITE_WF.format(out=out, pause=pause).replace("inside: true", "inside: false"),
-    )
-    write(project / "home/service.yaml", "stop_timeout: 0.5s\n")
-    pause.touch()
-    svc = ServiceProc(project, "run", fake_now="2026-03-02T08:59:58Z")
-    services.append(svc)
-    wait_for(lambda: Path(f"{pause}.reached").exists(), 30, "the run to pause")
+    svc, out, pause = start_paused_run(project, services, "0.5s")
     assert svc.stop() == 0
     assert [r["status"] for r in runs(project)] == ["running"]
     pause.unlink()

@@ -17,14 +17,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import IO, TYPE_CHECKING, Any
 
 from avflow.audit import standalone
 from avflow.audit.checkpoints import CHECKPOINTS, SEAL
 from avflow.audit.format import FIELDS, last_line, line_seq, month_files
 from avflow.audit.keys import PUBLIC_NAME, fingerprint, public_pem
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from avflow.errors import UsageError
 from avflow.fsutil import FileLock, atomic_write
@@ -22,14 +19,24 @@ from avflow.fsutil import FileLock, atomic_write
 PRIVATE_NAME = "audit-ed25519.pem"
 PUBLIC_NAME = "audit-ed25519.pub.pem"
 
+if TYPE_CHECKING:  # cryptography is imported when a key is first used, not with the service
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
 
 def fingerprint(public: Ed25519PublicKey) -> str:
     """A short name for a public key: the first 16 hex digits of SHA-256 over its raw bytes."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def public_pem(public: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -37,6 +44,9 @@ def public_pem(public: Ed25519PublicKey) -> bytes:
 
 def load_public(path: Path) -> Ed25519PublicKey:
     """Read a public key file (PEM, as ``avflow audit pubkey`` writes it)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -51,6 +61,8 @@ def load_public(path: Path) -> Ed25519PublicKey:
 
 
 def check(public: Ed25519PublicKey, signature_b64: str, message: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     try:
         public.verify(base64.b64decode(signature_b64, validate=True), message)
     except (InvalidSignature, ValueError):
@@ -77,6 +89,9 @@ class AuditKey:
                 with FileLock(self.dir / ".audit-key.lock"):
                     if not self.private_path.exists():
                         self._create()
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
             key = serialization.load_pem_private_key(self.private_path.read_bytes(), password=None)
             if not isinstance(key, Ed25519PrivateKey):
                 raise UsageError(f"{self.private_path}: not an Ed25519 private key")
@@ -84,6 +99,9 @@ class AuditKey:
         return self._private
 
     def _create(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM,

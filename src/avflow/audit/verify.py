@@ -12,8 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from avflow.audit.checkpoints import (
     CHECKPOINTS,
@@ -25,6 +24,9 @@ from avflow.audit.checkpoints import (
 )
 from avflow.audit.format import GENESIS, HASH_MARK, PREV_MARK, client_prefix, month_files
 from avflow.audit.keys import check, fingerprint
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,9 @@ def job_for(client: Client, wf: LoadedWorkflow, gates: dict[str, Gate] | None = 
 
     ``gates`` shares one `Gate` per client among its workflows (pass the same dict for one load).
     """
-    on = wf.model.on
-    if not wf.model.enabled or not on.schedule:
+    model = wf.model  # a cached workflow validates its data again at each read: read it once
+    on = model.on
+    if not model.enabled or not on.schedule:
         return None
     crons = [s.cron for s in on.schedule]
     tz = client.profile.timezone

@@ -288,7 +288,11 @@ class Service:
         if stale:
             self.store.forget(stale)
         self._dispatch(decisions, now)
-        self._persist(self.planner.jobs.values())
+        self._persist(  # only what changed: a restart usually finds every next firing as it was
+            j
+            for j in self.planner.jobs.values()
+            if persisted.get(j.key, (None, None))[:2] != (j.fingerprint, j.pending_from())
+        )
 
     def reload(self, reason: str) -> None:
         """Load the workflows again; a file with errors keeps its last good version."""
