@@ -68,12 +68,9 @@ def test_five_thousand_messages(avflow_harness, imap_box: ImapBox) -> None:  # t
     inbox = imap_box.contents()
     assert len(inbox) == 5000 - len(invoices) - len(lists)
     assert result.outputs["triage"]["scanned"] == 5000
-    # One effect per destination and per flag change, not one per message.
-    assert Counter(e.kind for e in result.effects) == {
-        "email.move": 2,
-        "email.flag": 2,
-        "email.create_folder": 2,
-    }
+    # One effect for the moves and flag changes (over two connections at once), not one per
+    # message.
+    assert Counter(e.kind for e in result.effects) == {"email.move": 1, "email.create_folder": 2}
     assert elapsed < 60
 
 

@@ -6,7 +6,6 @@ Afterwards every message is exactly once where the rules put it, and no mail was
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 from dovecot import free_port
+from move_gate import MoveGate
 
 from conftest import ImapBox, make_mail, setup_client
 
@@ -73,7 +73,7 @@ def smtp_process(tmp_path: Path) -> Iterator[tuple[dict[str, Any], Path]]:
     proc.wait()
 
 
-def test_sigkill_in_the_middle_of_moves(avflow_harness, imap_box: ImapBox, dovecot) -> None:  # type: ignore[no-untyped-def]
+def test_sigkill_in_the_middle_of_moves(avflow_harness, imap_box: ImapBox) -> None:  # type: ignore[no-untyped-def]
     kinds = ["Fattura", "Newsletter", "Appuntamento", "Notifica", "Varie"]
     mails = {f"<k{i}@t>": kinds[i % 5] for i in range(1500)}
     imap_box.add_many(
@@ -87,6 +87,10 @@ def test_sigkill_in_the_middle_of_moves(avflow_harness, imap_box: ImapBox, dovec
     }
     for folder in dest.values():
         imap_box.create(folder)
+    # avflow reaches Dovecot through a gate that freezes each connection after its first
+    # UID MOVE: the kill then lands with exactly two of the four moves done, one per connection.
+    gate = MoveGate(imap_box.server.port)
+    imap_box.account["port"] = gate.port
     setup_client(
         avflow_harness,
         imap_box,
@@ -104,22 +108,20 @@ def test_sigkill_in_the_middle_of_moves(avflow_harness, imap_box: ImapBox, dovec
         _avflow(avflow_harness, "trigger", "acme/triage"), stdout=subprocess.DEVNULL
     )
     try:
-        _wait(
-            lambda: _query(db, "SELECT 1 FROM effects WHERE kind = 'email.move'"),
-            60,
-            "the first move",
-        )
-        # Freeze the server, so the kill lands with a MOVE in flight, then kill avflow.
-        dovecot.signal_connections(signal.SIGSTOP)
+        _wait(lambda: gate.frozen == 2, 60, "a UID MOVE on each of two connections")
+    finally:
         proc.kill()
         proc.wait()
-    finally:
-        dovecot.signal_connections(signal.SIGCONT)
+    gate.release()
     assert _query(db, "SELECT status FROM runs") == [("running",)]
-    done = _query(db, "SELECT COUNT(*) FROM effects WHERE kind = 'email.move' AND status = 'done'")[
-        0
-    ][0]
-    assert done < 4, "the kill came too late to be in the middle of the moves"
+    assert _query(db, "SELECT status FROM effects WHERE kind = 'email.move'") == [("pending",)]
+
+    def moved() -> int:
+        return sum(len(imap_box.listing(folder)) for folder in dest.values())
+
+    _wait(lambda: moved() == 600, 10, "the two moves let through")
+    time.sleep(0.3)
+    assert moved() == 600, "a move held by the gate reached the server"
     resumed = subprocess.run(
         _avflow(avflow_harness, "resume"), capture_output=True, text=True, timeout=120
     )

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 import avflow
+from avflow_email import moves as moving
 from avflow_email import oauth
 from avflow_email.accounts import sender_address
 from avflow_email.backend import DRAFT, SEEN, Mailbox, uid_set
@@ -105,7 +106,10 @@ class Executor:
         )
         singles = [op for op in ops if op["op"] in ("collect", "forward", "reply")]
         full = self._bodies(singles)
-        for op in ops:
+        connections = getattr(self.box, "parallel_moves", 1)
+        before, batches = moving.plan_moves(ops)
+        together = moving.worth_parallel(batches, connections)
+        for op in before if together else ops:
             kind, uids = op["op"], op.get("uids", [])
             n = f"{len(uids)} message{'s' if len(uids) != 1 else ''}"
             if kind == "flag":
@@ -143,6 +147,39 @@ class Executor:
                 self._forward(op, full.get(op["uid"]))
             elif kind == "reply":
                 self._reply(op, full.get(op["uid"]))
+        if together:
+            self._move_together(batches, connections)
+
+    def _move_together(self, batches: list[moving.Batch], connections: int) -> None:
+        """Every move and flag or label change of the plan as one effect, carried out over
+        several connections at once.
+
+        Safe to repeat as a whole (see `avflow_email.moves`): a run interrupted in the middle
+        sets and moves again what is still in the folder, and moves nothing twice.
+        """
+        text = "\n".join(
+            f"{b.dest or ''}\0{digest(b.uids)}"
+            + "".join(
+                f"\0{s['op']}{s.get('flag', s.get('label'))}{s.get('add')}{digest(s['uids'])}"
+                for s in b.stores
+            )
+            for b in batches
+        )
+        key = f"moves/{len(batches)}x{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+        total = sum(len(b.uids) for b in batches if b.dest is not None)
+        parts = ", ".join(
+            f"{len(b.uids)} to {b.dest}" + (f" ({b.changes()} first)" if b.stores else "")
+            for b in batches
+            if b.dest is not None
+        ) + "".join(
+            f"; {b.changes()} on {len(b.uids)} that stay" for b in batches if b.dest is None
+        )
+        self.effect(
+            key,
+            f"move {total} messages from {self.folder}: {parts}",
+            partial(moving.move_batches, self.box, batches, connections),
+            "email.move",
+        )
 
     # -- folders and bodies -----------------------------------------------------------------------
     def _ensure_folders(self, folders: set[str], create: bool) -> None:

@@ -17,6 +17,7 @@ from avflow_email.backend import DELETED, FolderState, uid_set
 from avflow_email.imapwire import CAPS, FETCH_LINE, LITERAL, TAGGED, parse_header_fetch, tls_context
 from avflow_email.match import Needs
 from avflow_email.message import Mail, attachments_from_structure, parse_headers
+from avflow_email.moves import Opening
 from avflow_email.settings import ImapSettings
 
 
@@ -36,6 +37,8 @@ class ImapMailbox:
         self.selected: str | None = None
         self._tag = 0
         self._completed: dict[bytes, bytes] = {}  # tag -> answer, for pipelined commands
+        self._token = access_token
+        self._opening: list[Opening] = []  # siblings being opened ahead of need
         with self.guard("cannot connect"):
             self.client = self._connect()
         try:
@@ -53,6 +56,34 @@ class ImapMailbox:
             self.client._cached_capabilities = tuple(listed.group(1).upper().split())
         with self.guard("capability"):
             self.caps = {_b(c).upper() for c in self.client.capabilities()}
+
+    @property
+    def parallel_moves(self) -> int:
+        """How many connections `avflow_email.moves` may move messages over at once."""
+        return self.s.move_connections
+
+    def prepare_siblings(self, n: int) -> None:
+        """Start opening ``n`` `sibling` connections in the background, while this one works."""
+        self._opening += [Opening(self._new_sibling) for _ in range(n)]
+
+    def sibling(self) -> ImapMailbox:
+        """Another connection to the same account, with the same folder selected (one that
+        `prepare_siblings` opened, if any is left)."""
+        try:
+            opening = self._opening.pop()
+        except IndexError:
+            return self._new_sibling()
+        return opening.result()
+
+    def _new_sibling(self) -> ImapMailbox:
+        other = ImapMailbox(self.name, self.s, self._token)
+        try:
+            if self.selected is not None:
+                other.select(self.selected)
+        except BaseException:
+            other._drop()
+            raise
+        return other
 
     def _connect(self) -> IMAPClient:
         s = self.s
@@ -371,6 +402,8 @@ class ImapMailbox:
 
     # -- closing ----------------------------------------------------------------------------------
     def close(self) -> None:
+        while self._opening:
+            self._opening.pop().discard()
         try:
             self.client.logout()
         except Exception:

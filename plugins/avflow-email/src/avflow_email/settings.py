@@ -68,6 +68,12 @@ class ImapSettings(_MailSettings):
     )
     timeout: float = Field(default=60.0, gt=0)
     fetch_chunk: int = Field(default=1000, ge=1, description="Messages per header FETCH.")
+    move_connections: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="Connections a big triage moves messages over at once (1: one at a time).",
+    )
 
     @model_validator(mode="after")
     def _auth(self) -> ImapSettings:

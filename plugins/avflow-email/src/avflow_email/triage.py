@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import avflow
+from avflow_email import moves as moving
 from avflow_email import plan as planning
 from avflow_email.accounts import open_mailbox
 from avflow_email.backend import FolderState, Mailbox
@@ -118,6 +119,7 @@ class Triage:
             _merge(self.outputs, plan, ex)
             return self.outputs
         if plan["ops"]:
+            self._prepare_moves(plan)
             ctx.cursor.set(plan_key, plan)
             self.finish(plan, plan_key, folder_key, selected)
         else:
@@ -151,6 +153,15 @@ class Triage:
         self.ctx.cursor.delete(plan_key)
         _merge(self.outputs, plan, ex)
         self.log.info("triage done", handled=len(plan["handled"]), ops=len(plan["ops"]))
+
+    def _prepare_moves(self, plan: dict[str, Any]) -> None:
+        """Start opening the extra connections the plan's moves will go over (see
+        `avflow_email.moves`), while the plan is saved and the flags are set."""
+        connections = getattr(self.box, "parallel_moves", 1)
+        prepare = getattr(self.box, "prepare_siblings", None)
+        batches = moving.plan_moves(plan["ops"])[1]
+        if prepare is not None and moving.worth_parallel(batches, connections):
+            prepare(min(connections, len(batches)) - 1)
 
     def _after(self, after: Any, mails: list[Any], plan: dict[str, Any]) -> Any:
         if self.box.kind == "imap":
