@@ -1,9 +1,13 @@
-"""A TCP proxy in front of Dovecot that freezes each connection right after its first ``UID MOVE``.
+"""A TCP proxy in front of Dovecot that controls when each connection's ``UID MOVE`` reaches it.
 
-Lets a crash test kill avflow with moves known to be half done, whatever the machine's speed:
-each connection's first ``UID MOVE`` reaches the server, everything the connection sends after
-it is dropped, so avflow waits for answers that never come. `release` lets later connections
-(a resume) through untouched.
+Makes the tests of parallel moves independent of the machine's speed:
+
+- ``freeze=True``: each connection's first ``UID MOVE`` reaches the server and everything the
+  connection sends after it is dropped, so avflow waits for answers that never come (a crash test
+  kills it there, with moves known to be half done). `release` lets later connections (a resume)
+  through untouched.
+- ``together=N``: each connection's first ``UID MOVE`` is held until N connections have sent one
+  (or ``wait`` seconds passed), then all go on. The moves are side by side exactly when `met`.
 """
 
 from __future__ import annotations
@@ -14,13 +18,17 @@ from contextlib import suppress
 
 
 class MoveGate:
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(
+        self, upstream_port: int, *, freeze: bool = False, together: int = 0, wait: float = 20
+    ) -> None:
         self._upstream = upstream_port
+        self._freeze, self._together, self._wait = freeze, together, wait
+        self._arrived = threading.Condition()
+        self.moving = 0  # connections that sent a UID MOVE
+        self._late = False  # a held MOVE went on alone after `wait` seconds
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self.holding = True
-        self.frozen = 0  # connections that sent a UID MOVE and are frozen since
-        self._lock = threading.Lock()
         threading.Thread(target=self._accept, name="move-gate", daemon=True).start()
 
     def release(self) -> None:
@@ -42,17 +50,28 @@ class MoveGate:
                     target=self._pump, args=(src, dst, commands), name="move-gate", daemon=True
                 ).start()
 
+    def _arrive(self) -> None:
+        with self._arrived:
+            self.moving += 1
+            self._arrived.notify_all()
+            if not self._arrived.wait_for(lambda: self.moving >= self._together, self._wait):
+                self._late = True
+
+    @property
+    def met(self) -> bool:
+        """``together`` connections had their first ``UID MOVE`` on the way at the same time."""
+        return self.moving >= self._together and not self._late
+
     def _pump(self, src: socket.socket, dst: socket.socket, commands: bool) -> None:
-        frozen = False
+        moved = frozen = False
         try:
             while data := src.recv(65536):
                 if frozen:
                     continue  # never reaches the server
+                if commands and not moved and b" UID MOVE " in data.upper():
+                    moved, frozen = True, self._freeze
+                    self._arrive()
                 dst.sendall(data)
-                if commands and b" UID MOVE " in data.upper():
-                    frozen = True
-                    with self._lock:
-                        self.frozen += 1
         except OSError:
             pass
         finally:

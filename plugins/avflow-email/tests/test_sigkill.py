@@ -89,7 +89,7 @@ def test_sigkill_in_the_middle_of_moves(avflow_harness, imap_box: ImapBox) -> No
         imap_box.create(folder)
     # avflow reaches Dovecot through a gate that freezes each connection after its first
     # UID MOVE: the kill then lands with exactly two of the four moves done, one per connection.
-    gate = MoveGate(imap_box.server.port)
+    gate = MoveGate(imap_box.server.port, freeze=True)
     imap_box.account["port"] = gate.port
     setup_client(
         avflow_harness,
@@ -108,7 +108,7 @@ def test_sigkill_in_the_middle_of_moves(avflow_harness, imap_box: ImapBox) -> No
         _avflow(avflow_harness, "trigger", "acme/triage"), stdout=subprocess.DEVNULL
     )
     try:
-        _wait(lambda: gate.frozen == 2, 60, "a UID MOVE on each of two connections")
+        _wait(lambda: gate.moving == 2, 60, "a UID MOVE on each of two connections")
     finally:
         proc.kill()
         proc.wait()
