@@ -50,8 +50,10 @@ class Vault:
             raise SecretError(
                 f"no vault key: set {KEY_ENV} or run 'avflow secrets set' first ({path})"
             )
+        from cryptography.fernet import Fernet
+
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = base64.urlsafe_b64encode(os.urandom(32))  # what Fernet.generate_key() returns
+        key = Fernet.generate_key()
         atomic_write(path, key + b"\n", mode=0o600)
         return base64.urlsafe_b64decode(key)
 

@@ -6,9 +6,9 @@ keeps each file's parsed data in ``$AVFLOW_HOME/cache/yaml.pickle``, keyed by a 
 file's bytes: an unchanged file is not parsed again, and every check (models, accounts, secrets,
 templates) still runs on it. A file whose modification and change times, size and inode are
 those recorded when it was last read is not even opened (as git's index does): after a reboot,
-reading 11,000 small files from disk costs about a second; their stats, a few hundredths. Like any file read without line numbers, a file that has an error
-is read again with ruamel (see `Loader.load_workflow`), so errors always carry their line and
-column. Only entries used by the last load are kept. Templates found clean are remembered too (a
+reading 11,000 small files from disk costs about a second; their stats, a few hundredths. Like
+any file read without line numbers, a file that has an error is read again with ruamel (see
+`Loader.load_workflow`), so errors always carry their line and column. Only entries used by the last load are kept. Templates found clean are remembered too (a
 template's check depends only on its text, the variables allowed and the earlier step ids). The
 cache is private to the home folder (like ``state.db``). Loaded workflows are `CompactWorkflow`
 objects, so 10,000 of them stay small in memory.
@@ -124,7 +124,7 @@ class CachingLoader(Loader):
         return raw
 
     def _remember(
-        self, name: str, stat: tuple[int, int, int, int], digest: str, known: Any
+        self, name: str, stat: tuple[int, int, int, int], digest: str, known: Stat | None
     ) -> None:
         """Keep a file's stat with its digest, once its times are older than RACY: an edit made
         later always changes them (a file changed within the same clock tick as it was read
