@@ -64,29 +64,42 @@ def test_global_and_per_client_limits(project: Path) -> None:
 
 def test_a_firing_while_the_workflow_runs_is_skipped_and_recorded(project: Path) -> None:
     client(project, "acme")
+    pause = project / "pause"
+    pause.write_text("1")
     write(
         project / "workflows/acme/slow.yaml",
-        f'on: {{schedule: {{cron: "* * * * *"}}}}\nsteps: [{{uses: fx.write, with: {{path: {project}/out, lines: 1, sleep: 0.6}}}}]\n',
+        f'on: {{schedule: {{cron: "* * * * *"}}}}\nsteps: [{{uses: fx.write, with: {{path: {project}/out, lines: 1, pause: {pause}, pause_at: 0}}}}]\n',
     )
     clock = FakeClock("2026-03-02T09:00:30Z")
     svc = service(project, clock, watch=False)
     t = threading.Thread(target=svc.run)
     t.start()
     try:
+        # the 09:01 run holds at its first effect; simulated time stands still while it runs
+        wait_for(Path(f"{pause}.reached").exists, 20, "the 09:01 run to start")
+        assert clock.now() == datetime.fromisoformat("2026-03-02T09:01:00+00:00")
+        clock.advance(60)  # the 09:02 firing comes due while 09:01 still runs
+        svc.waker.wake()
         wait_for(
             lambda: any(r.get("event") == "run.skipped" for r in audit(project, "acme")),
             20,
             "an overlap",
         )
+        pause.unlink()
+        wait_for(
+            lambda: [r for r in runs(project) if r["status"] == "succeeded"], 20, "the 09:01 run"
+        )
     finally:
+        pause.unlink(missing_ok=True)
         svc.stop()
         t.join(30)
     assert not t.is_alive()
     skipped = [r for r in audit(project, "acme") if r["event"] == "run.skipped"]
     assert skipped[0]["details"]["reason"] == "overlap"
+    assert skipped[0]["details"]["scheduled_at"] == "2026-03-02T09:02:00Z"
     done = [r for r in runs(project) if r["status"] == "succeeded"]
-    assert done and max_overlap(done) == 1
-    assert skipped[0]["details"]["scheduled_at"] not in {r["scheduled_at"] for r in runs(project)}
+    assert done[0]["scheduled_at"] == "2026-03-02T09:01:00+00:00" and max_overlap(done) == 1
+    assert "2026-03-02T09:02:00+00:00" not in {r["scheduled_at"] for r in runs(project)}
 
 
 def test_gated_firings_are_recorded_not_queued(project: Path) -> None:

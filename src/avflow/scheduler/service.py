@@ -198,7 +198,7 @@ class Service:
                 else (next_beat - time.monotonic()) * rate
             )
             wait = until(now, None if self.once else self.planner.next_due(), cap)
-            self.waker.wait(max(wait, 0.0))
+            self.waker.wait(max(wait, 0.0), busy=not self.runner.idle())
 
     def _shutdown(self) -> None:
         log.info("service stopping")

@@ -23,6 +23,7 @@ from avflow.clock import Clock, FakeClock
 FAKE_NOW_ENV = "AVFLOW_FAKE_NOW"  # test-only: see docs/operations.md
 RATE_ENV = "AVFLOW_CLOCK_RATE"  # test-only: simulated seconds per real second
 FAKE_IDLE = 0.05  # with a FakeClock: real seconds of quiet before simulated time moves on
+FAKE_HOLD = 1.0  # with a FakeClock and runs in flight: real seconds between checks (a run wakes us)
 
 
 class ShiftedClock(Clock):
@@ -73,12 +74,16 @@ class Waker:
         with contextlib.suppress(OSError):  # a full or closed pipe: the loop is awake anyway
             os.write(self.wfd, b"!")
 
-    def wait(self, seconds: float) -> None:
-        """Sleep up to ``seconds`` (a fake clock just advances), or until woken."""
+    def wait(self, seconds: float, *, busy: bool = False) -> None:
+        """Sleep up to ``seconds`` (a fake clock just advances), or until woken.
+
+        With a fake clock, simulated time passes only when the service is quiet: ``busy`` (runs
+        in flight) holds it still until something wakes us, so a run takes no simulated time and
+        a test sees the same firings however slow the machine is.
+        """
         if isinstance(self.clock, FakeClock):
-            # simulated time passes only when nothing has happened for a short real while
-            ready, _, _ = select.select([self.rfd], [], [], FAKE_IDLE)
-            if not ready:
+            ready, _, _ = select.select([self.rfd], [], [], FAKE_HOLD if busy else FAKE_IDLE)
+            if not ready and not busy:
                 self.clock.sleep(max(0.0, seconds))
             self._drain()
             return
