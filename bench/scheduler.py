@@ -12,7 +12,7 @@ For each process it measures:
   after ``start()`` computed every job's next fire time);
 - memory: resident set size once ready (VmRSS) and its peak (VmHWM);
 - idle CPU: user+system CPU seconds used during ``--idle`` real seconds, from 5 s after ready
-  (so the file watcher has set up its inotify watches), with both
+  (so every background thread has settled), with both
   clocks set to a Sunday (every job runs Monday to Friday) and running 3600/idle times faster, so
   the window is one simulated hour in which nothing is due; also projected to a real hour.
 
@@ -110,7 +110,7 @@ def measure(cmd: list[str], env: dict[str, str], ready: str, idle: float) -> dic
         raise SystemExit(f"{cmd[0]} exited before ready: {p.wait()}")
     startup = time.perf_counter() - t0
     threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()  # type: ignore[union-attr]
-    time.sleep(SETTLE)  # let background set-up finish (avflow: the file watcher's inotify watches)
+    time.sleep(SETTLE)  # let background threads settle before the idle window
     cpu0, rss, _ = proc_stat(p.pid)
     time.sleep(idle)
     cpu1, _, peak = proc_stat(p.pid)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import threading
 from pathlib import Path
 
-from sched_helpers import ServiceProc, client, wait_for, write
+import pytest
+from sched_helpers import PLUGINS, ServiceProc, client, wait_for, write
+
+from avflow.clock import FakeClock
+from avflow.plugins import PluginManager
+from avflow.scheduler.fastload import CachingLoader
+from avflow.scheduler.service import Service
 
 
 def wf(cron: str, message: str = "hi") -> str:
@@ -97,3 +104,38 @@ def test_sighup_reloads_without_a_file_watcher(project: Path, services: list[Ser
     svc.wait_log("workflows reloaded", since=m, reason="SIGHUP", changed=["acme/a"])
     assert scheduled(project) == {"acme/a": "2026-03-02T10:00:00Z"}
     assert svc.stop() == 0
+
+
+def test_an_edit_made_while_the_service_reads_its_workflows_is_not_missed(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watch is set up before the files are read: an edit landing mid-load causes a reload."""
+    client(project, "acme", "Europe/Rome")
+    a = write(project / "workflows/acme/a.yaml", wf("0 9 * * *"))
+    real_load = CachingLoader.load
+    edited = []
+
+    def load_then_edit(self: CachingLoader, root: Path) -> object:
+        result = real_load(self, root)
+        if not edited:  # the AV saves her edit just after the service read the old version
+            write(a, wf("0 10 * * *"))
+            edited.append(True)
+        return result
+
+    monkeypatch.setattr(CachingLoader, "load", load_then_edit)
+    svc = Service(
+        project / "workflows",
+        project / "home",
+        PluginManager(autoload=False, plugins_dirs=[PLUGINS]),
+        clock=FakeClock("2026-03-02T06:00:00Z"),
+    )
+    svc.clock.sleep = lambda seconds, wake=None: None  # type: ignore[method-assign]
+    t = threading.Thread(target=svc.run)
+    t.start()
+    try:
+        assert svc.ready.wait(20)
+        wait_for(lambda: scheduled(project) == {"acme/a": "2026-03-02T09:00:00Z"}, 20, "a reload")
+    finally:
+        svc.stop()
+        t.join(30)
+    assert not t.is_alive()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -55,7 +56,13 @@ def same_client(a: Client, b: Client) -> bool:
 
 
 class FileWatcher:
-    """Calls ``changed()`` when a ``.yaml``/``.yml`` file under ``root`` changes (watchfiles)."""
+    """Calls ``changed()`` when a ``.yaml``/``.yml`` file under ``root`` changes.
+
+    `start` sets up the watches before it returns (the service starts the watcher before it
+    reads the workflows), so an edit made while the service starts is never missed: at worst it
+    causes one reload right after start-up. Uses watchfiles' Rust backend, ``RustNotify`` (the
+    class documented as what ``watchfiles.watch`` runs on), for that synchronous set-up.
+    """
 
     def __init__(
         self, root: Path, changed: Callable[[], None], step_ms: int = 500, debounce_ms: int = 800
@@ -66,27 +73,32 @@ class FileWatcher:
         self.debounce_ms = debounce_ms
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="file-watcher", daemon=True)
+        self._notify: Any = None
 
     def start(self) -> None:
+        from watchfiles._rust_notify import RustNotify
+
+        try:
+            # paths, debug, force_polling, poll_delay_ms, recursive, ignore_permission_denied
+            self._notify = RustNotify([str(self.root)], False, False, 300, True, False)
+        except Exception as exc:
+            log.error(
+                "cannot watch the workflows folder; reload with SIGHUP",
+                error=str(exc),
+                folder=str(self.root),
+            )
+            return
         self.thread.start()
 
     def _run(self) -> None:
-        import watchfiles
-
-        def wanted(change: watchfiles.Change, path: str) -> bool:
-            return path.endswith((".yaml", ".yml")) and "/." not in path
-
         try:
-            for _ in watchfiles.watch(
-                self.root,
-                watch_filter=wanted,
-                stop_event=self.stop_event,
-                step=self.step_ms,
-                debounce=self.debounce_ms,
-                rust_timeout=0,
-                raise_interrupt=False,
-            ):
-                self.changed()
+            with self._notify as notify:
+                while not self.stop_event.is_set():
+                    raw = notify.watch(self.debounce_ms, self.step_ms, 0, self.stop_event)
+                    if raw == "stop":
+                        return
+                    if isinstance(raw, set) and any(_wanted(path) for _, path in raw):
+                        self.changed()
         except Exception as exc:
             log.error(
                 "cannot watch the workflows folder; reload with SIGHUP",
@@ -96,4 +108,9 @@ class FileWatcher:
 
     def stop(self) -> None:
         self.stop_event.set()
-        self.thread.join(5)
+        if self.thread.is_alive():
+            self.thread.join(5)
+
+
+def _wanted(path: str) -> bool:
+    return path.endswith((".yaml", ".yml")) and "/." not in path

@@ -80,6 +80,7 @@ class Service:
         self.engine: Engine | None = None
         self.failed_runs = 0
         self.ready = threading.Event()  # set once start-up is over (tests, bench)
+        self.watcher: FileWatcher | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -112,9 +113,17 @@ class Service:
         self.loader = CachingLoader(
             self.pm.registry, self.vault.names, self.home / "cache" / "yaml.pickle"
         )
-        project, errors = self.loader.load(self.workflows)
-        if errors:
-            raise ConfigErrors(errors)
+        if self.watch and not self.once:  # watching before reading: no edit slips in between
+            self.watcher = FileWatcher(self.workflows, lambda: self.request_reload("files changed"))
+            self.watcher.start()
+        try:
+            project, errors = self.loader.load(self.workflows)
+            if errors:
+                raise ConfigErrors(errors)
+        except BaseException:
+            if self.watcher is not None:
+                self.watcher.stop()
+            raise
         self._set_project(project)
         self.notifier = FailureNotifier(
             self.store, self.settings.notify.email, self.clock, self._recipients
@@ -137,7 +146,6 @@ class Service:
             self._finished,
         )
         self.triggers = Triggers(self.pm.registry, self.vault, self.fire_event)
-        self.watcher: FileWatcher | None = None
         try:
             resumed = self._engine().resume_interrupted()
             for outcome in resumed:
@@ -161,11 +169,6 @@ class Service:
             )
             if not self.once:
                 self.triggers.sync(self._project())
-                if self.watch:
-                    self.watcher = FileWatcher(
-                        self.workflows, lambda: self.request_reload("files changed")
-                    )
-                    self.watcher.start()
             self.ready.set()
             self._loop()
         finally:
@@ -202,10 +205,10 @@ class Service:
 
     def _shutdown(self) -> None:
         log.info("service stopping")
+        if self.watcher is not None:
+            self.watcher.stop()
         if hasattr(self, "runner"):
             self.runner.stop()  # queued tasks never started: their firings stay pending in state.db
-            if self.watcher is not None:
-                self.watcher.stop()
             self.triggers.stop_all()
             if not self.runner.wait_idle(self.settings.stop_timeout):
                 log.warning(
