@@ -38,8 +38,9 @@ def test_reload_on_file_changes_keeps_the_last_good_version(
     a = write(project / "workflows/acme/a.yaml", wf("0 9 * * *"))
     svc = ServiceProc(project, "run", fake_now="2026-03-02T06:00:00Z")
     services.append(svc)
-    svc.wait_log("service started")
+    started = svc.wait_log("service started")
     assert scheduled(project) == {"acme/a": "2026-03-02T08:00:00Z"}  # 09:00 in Rome
+    assert started["next"] == "acme/a at 2026-03-02T09:00+01:00"  # in the client's time
 
     m = svc.mark()
     write(a, wf("0 10 * * *"))  # edit

@@ -135,6 +135,10 @@ class Planner:
             return due
         return None
 
+    def next_job(self) -> Job | None:
+        """The job whose firing comes first, if any."""
+        return self._heap[0][2] if self.next_due() is not None else None
+
     def collect(self, now: datetime) -> list[Decision]:
         """Pop every job due at ``now`` and decide what to run; reschedule each after ``now``."""
         out: list[Decision] = []

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -163,6 +164,7 @@ class Service:
                 "service started",
                 workflows=len(self.project.workflows()) if self.project else 0,
                 scheduled=n_jobs,
+                next=self._next_firing(),
                 seconds=round(time.perf_counter() - t0, 3),
                 pid=os.getpid(),
                 once=self.once,
@@ -251,6 +253,14 @@ class Service:
         self.engine = Engine(
             self.home, self.pm, project, clock=self.clock, state=self.state, audit=self.audit
         )
+
+    def _next_firing(self) -> str | None:
+        """``client/workflow at <local time>`` of the first firing to come, for the start-up log."""
+        job = self.planner.next_job()
+        if job is None or job.due is None:
+            return None
+        tz = ZoneInfo(self._project().clients[job.client].profile.timezone)
+        return f"{job.ref} at {job.due.astimezone(tz).isoformat(timespec='minutes')}"
 
     def _recipients(self, client: str) -> list[str]:
         c = self._project().clients.get(client)
