@@ -61,7 +61,9 @@ class FileWatcher:
     `start` sets up the watches before it returns (the service starts the watcher before it
     reads the workflows), so an edit made while the service starts is never missed: at worst it
     causes one reload right after start-up. Uses watchfiles' Rust backend, ``RustNotify`` (the
-    class documented as what ``watchfiles.watch`` runs on), for that synchronous set-up.
+    class its API reference documents as what ``watchfiles.watch`` runs on), for that synchronous
+    set-up. Should a future watchfiles move it, the service logs the error and reloads on SIGHUP
+    only.
     """
 
     def __init__(
@@ -76,9 +78,9 @@ class FileWatcher:
         self._notify: Any = None
 
     def start(self) -> None:
-        from watchfiles._rust_notify import RustNotify
-
         try:
+            from watchfiles._rust_notify import RustNotify
+
             # paths, debug, force_polling, poll_delay_ms, recursive, ignore_permission_denied
             self._notify = RustNotify([str(self.root)], False, False, 300, True, False)
         except Exception as exc:
