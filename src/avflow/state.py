@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from avflow.fsutil import FileLock
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -95,7 +97,12 @@ class State:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self.db.executescript(SCHEMA)
+        # Two processes creating the database at once can deadlock in SQLite's switch to WAL
+        # (one holds a read lock it wants to upgrade, the other a pending write lock); SQLite then
+        # answers "database is locked" at once instead of waiting. Creating it one at a time
+        # avoids that: once the file is in WAL mode, opening it takes no such lock.
+        with FileLock(path.with_name(path.name + ".init")):
+            self.db.executescript(SCHEMA)
 
     @property
     def db(self) -> sqlite3.Connection:
