@@ -154,3 +154,20 @@ def audit(root: Path, cid: str) -> list[dict[str, Any]]:
     for f in sorted((root / "home" / "audit" / cid).glob("*.jsonl")):
         out += [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
     return [r for r in out if "event" in r]  # leave checkpoints out
+
+
+def cli(project: Path, *args: str, fake_now: str | None = None) -> tuple[int, str]:
+    """An ``avflow`` command run in this process (click's runner): exit code and output."""
+    from click.testing import CliRunner
+
+    from avflow.cli import build_cli
+    from avflow.plugins import PluginManager
+
+    pm = PluginManager(autoload=False, plugins_dirs=[PLUGINS])
+    env = {"AVFLOW_FAKE_NOW": fake_now} if fake_now else {}
+    result = CliRunner().invoke(
+        build_cli(pm),
+        ["--workflows", str(project / "workflows"), "--home", str(project / "home"), *args],
+        env=env,
+    )
+    return result.exit_code, result.output

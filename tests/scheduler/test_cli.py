@@ -6,24 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from sched_helpers import PLUGINS, client, write
+from sched_helpers import PLUGINS, cli, client, write
 
-from avflow.cli import build_cli
 from avflow.clock import FakeClock
 from avflow.plugins import PluginManager
 from avflow.scheduler.service import Service
-
-
-def cli(project: Path, *args: str, fake_now: str | None = None) -> tuple[int, str]:
-    pm = PluginManager(autoload=False, plugins_dirs=[PLUGINS])
-    env = {"AVFLOW_FAKE_NOW": fake_now} if fake_now else {}
-    result = CliRunner().invoke(
-        build_cli(pm),
-        ["--workflows", str(project / "workflows"), "--home", str(project / "home"), *args],
-        env=env,
-    )
-    return result.exit_code, result.output
 
 
 @pytest.fixture
@@ -116,6 +103,8 @@ def test_status_heartbeat_failing_and_silent(
     Service(
         rome / "workflows", rome / "home", pm, clock=FakeClock("2026-03-02T13:00:10Z"), once=True
     ).run()
+    code, out = cli(rome, "status", fake_now="2026-03-02T13:20:00Z")
+    assert "not running (stopped cleanly at 2026-03-02T13:00:10Z)" in out
     code, out = cli(rome, "status", "--json", fake_now="2026-03-02T13:20:00Z")
     report = json.loads(out)
     assert (

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sched_helpers import ServiceProc, audit, client, runs, wait_for, write
+from sched_helpers import ServiceProc, audit, cli, client, runs, wait_for, write
 
 WRITE_WF = """\
 name: Write lines
@@ -43,6 +43,8 @@ def test_sigkill_mid_effect_then_restart_completes_the_run_once(
     ]
     [row] = runs(project)
     assert row["status"] == "running"
+    code, text = cli(project, "status")
+    assert code == 0 and "did not stop cleanly" in text
     pause.unlink()
     svc2 = ServiceProc(project, "run", fake_now="2026-03-02T09:00:40Z")
     services.append(svc2)

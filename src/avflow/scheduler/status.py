@@ -28,8 +28,13 @@ def _service(store: ScheduleStore, home: Path, now: datetime) -> dict[str, Any]:
         summary = f"running (pid {st.get('pid', '?')}), heartbeat {int(age or 0)}s ago"
         if age is not None and age > 3 * float(st.get("heartbeat_every", 60)):
             summary += " (STALE: the service may be hung)"
+    elif st.get("state") == "stopped":
+        summary = f"not running (stopped cleanly at {st.get('heartbeat', '?')})"
     elif st:
-        summary = f"not running (last stopped or died; last heartbeat {st.get('heartbeat', '?')})"
+        summary = (
+            f"not running (did not stop cleanly: killed or crashed after its last heartbeat, "
+            f"{st.get('heartbeat', '?')}; interrupted runs finish at the next start)"
+        )
     else:
         summary = "never started for this home folder"
     return {
