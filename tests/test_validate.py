@@ -36,6 +36,13 @@ CASES: list[tuple[str, str, str, str, int | None]] = [
         None,
     ),
     (
+        "profile-notify-account",
+        "client.yaml",
+        "name: a\nnotify:\n  email: boss@acme.example\n  account: smtp #<\n",
+        "unknown key 'account'",
+        None,
+    ),
+    (
         "profile-bad-timezone",
         "client.yaml",
         "name: a\ntimezone: Europe/Roma #<\n",

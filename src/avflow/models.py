@@ -119,7 +119,6 @@ class Notify(Strict):
     """Where failure notifications go (see docs/operations.md)."""
 
     email: str | None = None
-    account: str | None = None  # an SMTP-capable account of the client
 
 
 def _check_days(v: str) -> str:
