@@ -384,3 +384,17 @@ def test_valid_folder_passes(
         ]
     )
     assert "ok: 1 clients, 1 workflows" in capsys.readouterr().out
+
+
+def test_a_home_that_is_not_a_folder_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
+    (tmp_path / "workflows").mkdir()
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--workflows", str(tmp_path / "workflows"), "--home", f"{not_a_folder}/home", "runs"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: cannot use {not_a_folder}/home as the home folder: Not a directory"]

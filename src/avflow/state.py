@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from avflow.errors import UsageError
 from avflow.fsutil import FileLock
 
 SCHEMA = """
@@ -95,7 +96,12 @@ class State:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # e.g. --home names a file, or a folder we may not write
+            raise UsageError(
+                f"cannot use {path.parent} as the home folder: {exc.strerror or exc}"
+            ) from None
         self._local = threading.local()
         # Two processes creating the database at once can deadlock in SQLite's switch to WAL
         # (one holds a read lock it wants to upgrade, the other a pending write lock); SQLite then

@@ -130,6 +130,7 @@ def test_an_edit_made_while_the_service_reads_its_workflows_is_not_missed(
         PluginManager(autoload=False, plugins_dirs=[PLUGINS]),
         clock=FakeClock("2026-03-02T06:00:00Z"),
     )
+    # simulated time stays at 06:00, so the next firing is exactly the one the edit asks for
     svc.clock.sleep = lambda seconds, wake=None: None  # type: ignore[method-assign]
     t = threading.Thread(target=svc.run)
     t.start()

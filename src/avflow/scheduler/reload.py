@@ -84,11 +84,7 @@ class FileWatcher:
             # paths, debug, force_polling, poll_delay_ms, recursive, ignore_permission_denied
             self._notify = RustNotify([str(self.root)], False, False, 300, True, False)
         except Exception as exc:
-            log.error(
-                "cannot watch the workflows folder; reload with SIGHUP",
-                error=str(exc),
-                folder=str(self.root),
-            )
+            self._cannot_watch(exc)
             return
         self.thread.start()
 
@@ -102,11 +98,14 @@ class FileWatcher:
                     if isinstance(raw, set) and any(_wanted(path) for _, path in raw):
                         self.changed()
         except Exception as exc:
-            log.error(
-                "cannot watch the workflows folder; reload with SIGHUP",
-                error=str(exc),
-                folder=str(self.root),
-            )
+            self._cannot_watch(exc)
+
+    def _cannot_watch(self, exc: Exception) -> None:
+        log.error(
+            "cannot watch the workflows folder; reload with SIGHUP",
+            error=str(exc),
+            folder=str(self.root),
+        )
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -100,6 +100,8 @@ class Service:
             (self.home / "service.pid").write_text(f"{os.getpid()}\n")
             return self._run()
         finally:
+            if self.watcher is not None:  # started before the workflows were read: stop it here
+                self.watcher.stop()
             restore_signals(saved)
             (self.home / "service.pid").unlink(missing_ok=True)
             self._lock.release()
@@ -117,14 +119,9 @@ class Service:
         if self.watch and not self.once:  # watching before reading: no edit slips in between
             self.watcher = FileWatcher(self.workflows, lambda: self.request_reload("files changed"))
             self.watcher.start()
-        try:
-            project, errors = self.loader.load(self.workflows)
-            if errors:
-                raise ConfigErrors(errors)
-        except BaseException:
-            if self.watcher is not None:
-                self.watcher.stop()
-            raise
+        project, errors = self.loader.load(self.workflows)
+        if errors:
+            raise ConfigErrors(errors)
         self._set_project(project)
         self.notifier = FailureNotifier(
             self.store, self.settings.notify.email, self.clock, self._recipients
@@ -207,8 +204,6 @@ class Service:
 
     def _shutdown(self) -> None:
         log.info("service stopping")
-        if self.watcher is not None:
-            self.watcher.stop()
         if hasattr(self, "runner"):
             self.runner.stop()  # queued tasks never started: their firings stay pending in state.db
             self.triggers.stop_all()
