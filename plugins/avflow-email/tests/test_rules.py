@@ -5,6 +5,8 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from avflow_email.message import parse_headers
+
 from conftest import make_mail, setup_client
 
 
@@ -126,6 +128,47 @@ def test_encoded_words_are_decoded(avflow_harness, box) -> None:  # type: ignore
     assert "\\Flagged" in box.contents()["<enc2@t>"]
     handled = result.outputs["triage"]["messages"]
     assert any(m["subject"] == "Prenotazione confermata ✓" for m in handled)
+
+
+SEPARATORS = {"u2028": "\u2028", "u2029": "\u2029", "formfeed": "\f", "u0085": "\u0085"}
+
+
+def test_headers_split_only_at_crlf_and_lf() -> None:
+    """RFC 5322: a header line ends at CRLF (LF on disk), not at what str.splitlines splits."""
+    for sep in [*SEPARATORS.values(), "\r", "\x1c", "\x1e", "\v"]:
+        raw = f"Subject: Avviso{sep}Fattura n. 5\r\nFrom: a@b.example\nX-A: 1\r\n".encode()
+        headers = parse_headers(raw)
+        assert headers["subject"] == [f"Avviso{sep}Fattura n. 5"], repr(sep)
+        assert headers["from"] == ["a@b.example"] and headers["x-a"] == ["1"]
+        assert len(headers) == 3
+
+
+def test_raw_utf8_subject_with_line_separators(avflow_harness, box) -> None:  # type: ignore[no-untyped-def]
+    for name, sep in SEPARATORS.items():
+        box.add(
+            f"From: Ufficio <ufficio@example.it>\r\nTo: a@b.example\r\n"
+            f"Subject: Avviso{sep}Fattura n. 5\r\nMessage-ID: <{name}@t>\r\n"
+            f"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n\r\nbody\r\n".encode()
+        )
+    box.add(make_mail("Avviso senza nulla", mid="<plain@t>"))
+    setup_client(
+        avflow_harness,
+        box,
+        rules=[{"name": "inv", "match": {"subject": "fattura"}, "actions": [{"move": "Fatture"}]}],
+    )
+    result = avflow_harness.run("acme/triage")
+    assert result.status == "succeeded", result.error
+    assert ids(box, "Fatture") == {f"<{n}@t>" for n in SEPARATORS}
+    assert ids(box) == {"<plain@t>"}
+    subjects = {m["subject"] for m in result.outputs["triage"]["messages"]}
+    assert {f"Avviso{sep}Fattura n. 5" for sep in SEPARATORS.values()} <= subjects
+    if box.kind == "imap":  # Dovecot's own SEARCH agrees
+        c = box.client()
+        try:
+            c.select_folder("Fatture", readonly=True)
+            assert len(c.search(["SUBJECT", "Fattura"])) == len(SEPARATORS)
+        finally:
+            c.logout()
 
 
 def test_header_list_size_age_and_combinators(avflow_harness, box) -> None:  # type: ignore[no-untyped-def]

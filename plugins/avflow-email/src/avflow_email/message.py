@@ -19,6 +19,9 @@ from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 _FOLD = re.compile(r"\r?\n[ \t]+")
+# RFC 5322 ends a header line at CRLF (a bare LF in files on disk); never at U+2028, U+2029,
+# U+0085, form feed or a lone CR, which str.splitlines would also split at (RFC 6532 headers).
+_LINE_END = re.compile(r"\r?\n")
 # The usual RFC 5322 date ("Thu, 01 Jan 2026 00:00:00 +0100"), read without the general parser;
 # anything else (no seconds, two-digit years, comments, obsolete zones) goes to email.utils.
 _DATE = re.compile(
@@ -81,7 +84,7 @@ def parse_headers(raw: bytes) -> dict[str, list[str]]:
     if "\n " in text or "\n\t" in text:
         text = _FOLD.sub(" ", text)
     out: dict[str, list[str]] = {}
-    for line in text.splitlines():
+    for line in _LINE_END.split(text):
         name, sep, value = line.partition(":")
         if sep and name and not name[0].isspace():
             value = value.strip()
