@@ -36,6 +36,7 @@ from avflow.errors import (
     SecretError,
     StepFailed,
 )
+from avflow.notifiers import Failure, Notifier, NotifierSettings
 from avflow.pluginmarker import hookimpl
 
 
@@ -60,6 +61,9 @@ __all__ = [
     "Cursor",
     "EffectRecord",
     "EffectUnknown",
+    "Failure",
+    "Notifier",
+    "NotifierSettings",
     "PluginError",
     "RunInfo",
     "SecretError",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import click
 
     from avflow.api import AccountType, Action, RunInfo, Trigger
+    from avflow.notifiers import Notifier
 
 hookspec = pluggy.HookspecMarker("avflow")
 
@@ -46,6 +47,16 @@ def register_triggers(register: Callable[[Trigger[Any]], None]) -> None:
     """Register event triggers a workflow may list under ``on: events:``.
 
     :param register: call it once per `avflow.Trigger`.
+    """
+
+
+@hookspec
+def register_notifiers(register: Callable[[Notifier[Any]], None]) -> None:
+    """Register ways to tell the AV that workflows are failing.
+
+    :param register: call it once per `avflow.Notifier`; ``service.yaml`` configures it under
+        ``notify: <name>:``. The core decides when to notify (failure bursts, batching,
+        reminders); the notifier only delivers.
     """
 
 

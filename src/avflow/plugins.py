@@ -16,6 +16,7 @@ import pluggy
 from avflow import hookspecs
 from avflow.api import AccountType, Action, Trigger
 from avflow.errors import PluginError
+from avflow.notifiers import Notifier
 
 ENTRY_POINT_GROUP = "avflow"
 DISABLE_AUTOLOAD_ENV = "AVFLOW_DISABLE_PLUGIN_AUTOLOAD"
@@ -29,6 +30,7 @@ class Registry:
     actions: dict[str, Action[Any]] = field(default_factory=dict)
     account_types: dict[str, AccountType[Any]] = field(default_factory=dict)
     triggers: dict[str, Trigger[Any]] = field(default_factory=dict)
+    notifiers: dict[str, Notifier[Any]] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)  # "action:email.triage" -> plugin name
 
 
@@ -81,7 +83,7 @@ class PluginManager:
         reg = Registry()
 
         def adder(kind: str, table: dict[str, Any], cls: Any) -> Any:
-            def register(item: Any) -> None:  # item: Action | AccountType | Trigger
+            def register(item: Any) -> None:  # item: Action | AccountType | Trigger | Notifier
                 if not isinstance(item, cls):  # a plugin bug: say which plugin
                     raise PluginError(
                         current, f"register_{kind}s got {item!r}, not a {cls.__name__}"
@@ -103,6 +105,7 @@ class PluginManager:
                 ("register_actions", "action", reg.actions, Action),
                 ("register_account_types", "account_type", reg.account_types, AccountType),
                 ("register_triggers", "trigger", reg.triggers, Trigger),
+                ("register_notifiers", "notifier", reg.notifiers, Notifier),
             ):
                 impl = getattr(plugin, hook_name, None)
                 if impl is None or self.pm.parse_hookimpl_opts(plugin, hook_name) is None:

@@ -63,7 +63,11 @@ def run(
     from avflow.scheduler.settings import load_settings
     from avflow.scheduler.waking import clock_from_env
 
-    settings = load_settings(config or obj.home / "service.yaml", required=config is not None)
+    settings = load_settings(
+        config or obj.home / "service.yaml",
+        required=config is not None,
+        notifiers=obj.pm.registry.notifiers,
+    )
     if max_runs is not None:
         settings.concurrency.max_runs = max_runs
     if max_client_runs is not None:

@@ -1,56 +1,116 @@
-"""The built-in failure notifier, on the ``run_finished`` hook.
+"""The failure notifier, on the ``run_finished`` hook: when to tell the AV, not how.
 
-Every failed run is logged. When ``notify.email`` is set in ``service.yaml``, the first failure of
-a workflow after a success (a new *failure burst*) is e-mailed; further failures of the same
-workflow are not, until it succeeds again (or, if ``repeat`` is set, until that long has passed).
-Failures that start within ``batch`` seconds of each other go out in one message. Step retries
-happen inside a run, so they never produce a message of their own. Whether a workflow is
-failing survives a restart (``notify_state`` in ``state.db``).
+Every failed run is logged. For each notifier configured in ``service.yaml`` (``notify: <name>:``;
+plugins supply them through the ``register_notifiers`` hook, the email plugin the ``email`` one),
+the first failure of a workflow after a success (a new *failure burst*) is reported; further
+failures of the same workflow are not, until it succeeds again (or, if ``repeat`` is set, until
+that long has passed). Failures that start within ``batch`` seconds of each other go out in one
+message. Step retries happen inside a run, so they never produce a message of their own. Whether
+a workflow is failing survives a restart (``notify_state`` in ``state.db``).
 """
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 import threading
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from email.message import EmailMessage
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
 from avflow.api import RunInfo
 from avflow.clock import Clock
+from avflow.errors import ConfigError
+from avflow.notifiers import Failure, Notifier, NotifierSettings
 from avflow.pluginmarker import hookimpl
-from avflow.scheduler.settings import EmailNotify
 from avflow.scheduler.store import ScheduleStore, parse_iso
 
 log = structlog.get_logger("avflow.notify")
 
 
+def configure(
+    sections: Mapping[str, Any], notifiers: Mapping[str, Notifier[Any]]
+) -> list[tuple[Notifier[Any], NotifierSettings]]:
+    """``service.yaml``'s ``notify:`` sections, each checked by the notifier of that name."""
+    out = []
+    for name, raw in sections.items():
+        notifier = notifiers.get(name)
+        if notifier is None:
+            known = ", ".join(sorted(notifiers)) or "none installed"
+            raise ConfigError(f"notify.{name}: no plugin offers this notifier (known: {known})")
+        try:
+            settings = (
+                raw if isinstance(raw, notifier.settings) else notifier.settings.model_validate(raw)
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in ("notify", name, *first["loc"]))
+            raise ConfigError(f"{where}: {first['msg']}") from None
+        out.append((notifier, settings))
+    return out
+
+
+class _Channel:
+    """One configured notifier: its pending failures and the thread that sends them."""
+
+    def __init__(self, owner: FailureNotifier, notifier: Notifier[Any], settings: Any) -> None:
+        self.owner = owner
+        self.notifier = notifier
+        self.settings: NotifierSettings = settings
+        self.pending: list[Failure] = []
+        self.thread = threading.Thread(
+            target=self._sender, name=f"notifier-{notifier.name}", daemon=True
+        )
+        self.thread.start()
+
+    def _sender(self) -> None:
+        cond = self.owner.cond
+        while True:
+            with cond:
+                cond.wait_for(lambda: self.pending or self.owner.closing)
+                if not self.pending and self.owner.closing:
+                    return
+                if not self.owner.closing:  # let a burst gather, unless we are shutting down
+                    cond.wait_for(lambda: self.owner.closing, timeout=self.settings.batch)
+                batch, self.pending = self.pending, []
+            self._send(batch)
+
+    def _send(self, batch: list[Failure]) -> None:
+        by_to: dict[str | None, list[Failure]] = {}
+        for item in batch:
+            by_to.setdefault(self.owner.client_address(item.client, self.notifier.name), []).append(
+                item
+            )
+        for to, items in by_to.items():
+            names = [f"{i.client}/{i.workflow}" for i in items]
+            try:
+                self.notifier.send(self.settings, items, to)
+            except Exception as exc:  # a notifier's failure is logged, never fatal
+                log.error("failure notice not sent", notifier=self.notifier.name, error=str(exc))
+                continue
+            self.owner.store.mark_notified(
+                {(i.client, i.workflow) for i in items}, self.owner.clock.now()
+            )
+            log.info("failure notice sent", notifier=self.notifier.name, workflows=names)
+
+
 class FailureNotifier:
-    """Registered on the plugin manager by the service; sends mail from a thread of its own."""
+    """Registered on the plugin manager by the service; each notifier sends from its own thread."""
 
     def __init__(
         self,
         store: ScheduleStore,
-        email: EmailNotify | None,
+        channels: list[tuple[Notifier[Any], NotifierSettings]],
         clock: Clock,
-        recipients: Callable[[str], list[str]] | None = None,
+        client_address: Callable[[str, str], str | None] | None = None,
     ) -> None:
         self.store = store
-        self.email = email
         self.clock = clock
-        self._recipients = recipients or (lambda client: [])
-        self._cond = threading.Condition()
-        self._pending: list[dict[str, Any]] = []
-        self._closing = False
-        self.sent: list[EmailMessage] = []
-        self._thread: threading.Thread | None = None
-        if email is not None:
-            self._thread = threading.Thread(target=self._sender, name="notifier", daemon=True)
-            self._thread.start()
+        self.client_address = client_address or (lambda client, notifier: None)
+        self.cond = threading.Condition()
+        self.closing = False
+        self.channels = [_Channel(self, n, s) for n, s in channels]
 
     @hookimpl
     def run_finished(self, run: RunInfo, status: str, error: str | None) -> None:
@@ -68,115 +128,35 @@ class FailureNotifier:
         now = self.clock.now()
         row = self.store.failing(run.client, run.workflow)
         self.store.mark_failing(run.client, run.workflow, now)
-        if self.email is None:
-            return
         notified = parse_iso(row["notified_at"]) if row is not None else None
-        if row is not None and (
-            notified is None
-            or not self.email.repeat
-            or now - notified < timedelta(seconds=self.email.repeat)
-        ):
-            return  # the same burst: already reported (or about to be)
-        with self._cond:
-            self._pending.append(
-                {
-                    "client": run.client,
-                    "workflow": run.workflow,
-                    "run": run.id,
-                    "error": error,
-                    "scheduled_at": run.scheduled_at,
-                    "at": now,
-                    "failures": 1 if row is None else row["failures"] + 1,
-                }
-            )
-            self._cond.notify_all()
-
-    # -- sending ----------------------------------------------------------------------------------
-    def _sender(self) -> None:
-        assert self.email is not None
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._pending or self._closing)
-                if not self._pending and self._closing:
-                    return
-                if not self._closing:  # let a burst gather, unless we are shutting down
-                    self._cond.wait_for(lambda: self._closing, timeout=self.email.batch)
-                batch, self._pending = self._pending, []
-            self._send(batch)
-
-    def _send(self, batch: list[dict[str, Any]]) -> None:
-        assert self.email is not None
-        by_rcpt: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for item in batch:
-            rcpt = tuple(self._recipients(item["client"]) or self.email.to)
-            by_rcpt.setdefault(rcpt, []).append(item)
-        for rcpt, items in by_rcpt.items():
-            if not rcpt:
-                log.warning(
-                    "failure not e-mailed: no recipient (notify.email.to)",
-                    client=items[0]["client"],
-                )
-                continue
-            msg = compose(self.email.from_, list(rcpt), items)
-            try:
-                deliver(self.email, msg)
-            except (OSError, smtplib.SMTPException) as exc:
-                log.error("failure e-mail not sent", error=str(exc), to=list(rcpt))
-                continue
-            self.sent.append(msg)
-            self.store.mark_notified(
-                {(i["client"], i["workflow"]) for i in items}, self.clock.now()
-            )
-            log.info(
-                "failure e-mail sent",
-                to=list(rcpt),
-                workflows=[f"{i['client']}/{i['workflow']}" for i in items],
-            )
+        failure = Failure(
+            client=run.client,
+            workflow=run.workflow,
+            run=run.id,
+            error=error,
+            scheduled_at=run.scheduled_at,
+            at=now,
+            failures=1 if row is None else row["failures"] + 1,
+        )
+        with self.cond:
+            for channel in self.channels:
+                repeat = channel.settings.repeat
+                if row is not None and (
+                    notified is not None
+                    and (not repeat or now - notified < timedelta(seconds=repeat))
+                ):
+                    continue  # the same burst, already reported
+                if any(
+                    (p.client, p.workflow) == (run.client, run.workflow) for p in channel.pending
+                ):
+                    continue  # about to be reported
+                channel.pending.append(failure)
+            self.cond.notify_all()
 
     def close(self, timeout: float = 30.0) -> None:
-        """Send what is pending now and stop the sender thread."""
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-
-def compose(sender: str, to: list[str], items: list[dict[str, Any]]) -> EmailMessage:
-    msg = EmailMessage()
-    names = sorted({f"{i['client']}/{i['workflow']}" for i in items})
-    msg["Subject"] = (
-        f"avflow: {len(names)} workflow{'s' if len(names) > 1 else ''} failing: {', '.join(names)[:150]}"
-    )
-    msg["From"] = sender
-    msg["To"] = ", ".join(to)
-    lines = [
-        "These workflows failed. No further message is sent for them until they succeed again.",
-        "",
-    ]
-    for i in items:
-        when = i["scheduled_at"] or i["at"]
-        when_s = when.isoformat() if isinstance(when, datetime) else str(when)
-        lines += [
-            f"{i['client']}/{i['workflow']}",
-            f"  run: {i['run']}  ({when_s})",
-            f"  error: {i['error']}",
-            "",
-        ]
-    lines.append("See `avflow status` and `avflow runs CLIENT/WORKFLOW` for details.")
-    msg.set_content("\n".join(lines))
-    return msg
-
-
-def deliver(cfg: EmailNotify, msg: EmailMessage) -> None:
-    smtp = cfg.smtp
-    cls = smtplib.SMTP_SSL if smtp.security == "ssl" else smtplib.SMTP
-    kwargs: dict[str, Any] = {"timeout": smtp.timeout}
-    if smtp.security == "ssl":
-        kwargs["context"] = ssl.create_default_context()
-    with cls(smtp.host, smtp.port, **kwargs) as client:
-        if smtp.security == "starttls":
-            client.starttls(context=ssl.create_default_context())
-        if smtp.username:
-            client.login(smtp.username, smtp.resolved_password() or "")
-        client.send_message(msg)
+        """Send what is pending now and stop the sender threads."""
+        with self.cond:
+            self.closing = True
+            self.cond.notify_all()
+        for channel in self.channels:
+            channel.thread.join(timeout)

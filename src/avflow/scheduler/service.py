@@ -31,7 +31,7 @@ from avflow.loader import LoadedWorkflow, Project
 from avflow.plugins import PluginManager
 from avflow.scheduler.fastload import CachingLoader
 from avflow.scheduler.gating import Gate
-from avflow.scheduler.notify import FailureNotifier
+from avflow.scheduler.notify import FailureNotifier, configure
 from avflow.scheduler.planner import ON_TIME, Decision, Job, Planner, decide, job_for
 from avflow.scheduler.records import record_decision, record_gated_event, record_overlap
 from avflow.scheduler.reload import FileWatcher, merge
@@ -124,7 +124,10 @@ class Service:
             raise ConfigErrors(errors)
         self._set_project(project)
         self.notifier = FailureNotifier(
-            self.store, self.settings.notify.email, self.clock, self._recipients
+            self.store,
+            configure(self.settings.notify, self.pm.registry.notifiers),
+            self.clock,
+            self._client_address,
         )
         self.pm.pm.register(self.notifier, name="avflow.notify")
         now = self.clock.now()
@@ -257,11 +260,13 @@ class Service:
         tz = ZoneInfo(self._project().clients[job.client].profile.timezone)
         return f"{job.ref} at {job.due.astimezone(tz).isoformat(timespec='minutes')}"
 
-    def _recipients(self, client: str) -> list[str]:
+    def _client_address(self, client: str, notifier: str) -> str | None:
+        """A client's own address for one notifier (``notify: {<notifier>: ...}`` in its profile)."""
         c = self._project().clients.get(client)
-        if c is not None and c.profile.notify is not None and c.profile.notify.email:
-            return [c.profile.notify.email]
-        return []
+        if c is None or c.profile.notify is None:
+            return None
+        value = c.profile.notify.model_dump().get(notifier)
+        return value if isinstance(value, str) and value else None
 
     def _jobs(self, project: Project) -> dict[tuple[str, str], Job]:
         gates: dict[str, Gate] = {}

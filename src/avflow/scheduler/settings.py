@@ -15,21 +15,22 @@ Every key is optional; the file itself is optional. Example::
                 username: ava, password: "${env:AVFLOW_SMTP_PASSWORD}" }
         batch: 60s             # failures within this window go out in one message
         repeat: 0              # remind about a workflow still failing after this long (0: never)
+
+The keys under ``notify:`` are notifier names; plugins supply notifiers (``email`` comes with the
+email plugin, which also checks its ``to``, ``from`` and ``smtp`` keys).
 """
 
 from __future__ import annotations
 
-import os
-import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
 from avflow.errors import ConfigError, ConfigErrors, Location
 from avflow.models import Strict, parse_duration
-
-ENV_RE = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
+from avflow.notifiers import Notifier
 
 
 def _duration(v: Any) -> float:
@@ -41,58 +42,14 @@ class Concurrency(Strict):
     max_runs_per_client: int = Field(default=2, ge=1)
 
 
-class Smtp(Strict):
-    host: str
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 30.0
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, v: str | None) -> str | None:
-        if v is not None and not ENV_RE.match(v):
-            raise ValueError('write the password as "${env:NAME}" and set NAME in the environment')
-        return v
-
-    def resolved_password(self) -> str | None:
-        if self.password is None:
-            return None
-        m = ENV_RE.match(self.password)
-        assert m is not None
-        return os.environ.get(m.group(1))
-
-
-class EmailNotify(Strict):
-    to: list[str] = Field(default_factory=list)
-    from_: str = Field(default="avflow@localhost", alias="from")
-    smtp: Smtp
-    batch: float = Field(default=60.0, ge=0)
-    repeat: float = Field(default=0.0, ge=0)
-
-    @field_validator("to", mode="before")
-    @classmethod
-    def _to(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("batch", "repeat", mode="before")
-    @classmethod
-    def _d(cls, v: Any) -> float:
-        return _duration(v)
-
-
-class NotifySettings(Strict):
-    email: EmailNotify | None = None
-
-
 class ServiceSettings(Strict):
     """The settings of ``avflow run``."""
 
     concurrency: Concurrency = Field(default_factory=Concurrency)
     stop_timeout: float = Field(default=30.0, ge=0)
     heartbeat: float = Field(default=60.0, ge=1)
-    notify: NotifySettings = Field(default_factory=NotifySettings)
+    # notifier name -> its settings, checked by that notifier's model (`configure_notifiers`)
+    notify: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("stop_timeout", "heartbeat", mode="before")
     @classmethod
@@ -100,10 +57,16 @@ class ServiceSettings(Strict):
         return _duration(v)
 
 
-def load_settings(path: Path, required: bool = False) -> ServiceSettings:
-    """Read ``path``; a mistake is a `ConfigError` naming the file and line."""
+def load_settings(
+    path: Path, required: bool = False, notifiers: Mapping[str, Notifier[Any]] | None = None
+) -> ServiceSettings:
+    """Read ``path``; a mistake is a `ConfigError` naming the file and line.
+
+    With ``notifiers`` (the registry's), each ``notify:`` section is checked by its notifier here,
+    so its errors name their line too.
+    """
     from avflow.loader import _model_errors
-    from avflow.yamlfile import load_yaml, plain
+    from avflow.yamlfile import load_yaml, locate, plain
 
     if not path.exists():
         if required:
@@ -117,6 +80,26 @@ def load_settings(path: Path, required: bool = False) -> ServiceSettings:
             "service settings must be a mapping (concurrency:, notify:, ...)", Location(path, 1, 1)
         )
     try:
-        return ServiceSettings.model_validate(plain(raw))
+        settings = ServiceSettings.model_validate(plain(raw))
     except ValidationError as exc:
         raise ConfigErrors(_model_errors(exc, path, raw, [], ServiceSettings)) from None
+    if notifiers is not None:
+        errors: list[ConfigError] = []
+        for name, section in settings.notify.items():
+            notifier = notifiers.get(name)
+            if notifier is None:
+                known = ", ".join(sorted(notifiers)) or "none installed"
+                errors.append(
+                    ConfigError(
+                        f"notify.{name}: no plugin offers this notifier (known: {known})",
+                        locate(path, raw, ["notify", name]),
+                    )
+                )
+                continue
+            try:
+                settings.notify[name] = notifier.settings.model_validate(section)
+            except ValidationError as exc:
+                errors += _model_errors(exc, path, raw, ["notify", name], notifier.settings)
+        if errors:
+            raise ConfigErrors(errors)
+    return settings

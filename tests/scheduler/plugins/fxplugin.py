@@ -8,6 +8,7 @@ file to disappear. ``fx.fail`` fails. ``fx.tick`` is an event trigger firing whe
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -112,3 +113,27 @@ def register_triggers(register: Any) -> None:
 
 
 _ = threading
+
+
+class NoticeSettings(avflow.NotifierSettings):
+    path: str
+    fail: bool = False  # raise instead of delivering (a notifier whose server is down)
+
+
+def _notice(s: NoticeSettings, failures: list[avflow.Failure], to: str | None) -> None:
+    """``fx.notices``: one JSON line per notice, so the tests can count them."""
+    if s.fail:
+        raise OSError("notice server unreachable")
+    line = {
+        "to": to,
+        "workflows": [f"{f.client}/{f.workflow}" for f in failures],
+        "errors": [f.error for f in failures],
+        "failures": [f.failures for f in failures],
+    }
+    with open(s.path, "a") as fh:
+        fh.write(json.dumps(line) + "\n")
+
+
+@avflow.hookimpl
+def register_notifiers(register: Any) -> None:
+    register(avflow.Notifier("fx_notices", NoticeSettings, _notice, "Write notices to a file."))

@@ -52,3 +52,10 @@ def register_commands(cli: Any) -> None:
 
     cli.add_command(email_group)
     cli.add_command(auth_group)
+
+
+@avflow.hookimpl
+def register_notifiers(register: Any) -> None:
+    from avflow_email.notifier import NOTIFIER
+
+    register(NOTIFIER)
