@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -289,20 +290,22 @@ class Engine:
         action = self.registry.actions[step.uses]
         tctx = self.template_context(client, wf, run, steps_ctx)
         audit: dict[str, Any] = dict(workflow=run.workflow, run=run.id, step=sid)
+        rendering = time.monotonic()  # rendering counts against the step's timeout
         try:
-            if step.if_ is not None:
-                cond = step.if_ if templates.is_template(step.if_) else "{{ " + step.if_ + " }}"
-                if not templates.truthy(templates.render(cond, tctx)):
-                    self.state.save_step(run.id, sid, position, "skipped", outputs={})
-                    self.audit.record(
-                        run.client,
-                        "step.skipped",
-                        description=f"condition false: {step.if_}",
-                        **audit,
-                    )
-                    slog.info("step skipped", condition=step.if_)
-                    return "skipped", {}, None
-            values = templates.render_tree(step.with_, tctx, skip=action.template_vars)
+            with templates.limited(step.timeout):
+                if step.if_ is not None:
+                    cond = step.if_ if templates.is_template(step.if_) else "{{ " + step.if_ + " }}"
+                    if not templates.truthy(templates.render(cond, tctx)):
+                        self.state.save_step(run.id, sid, position, "skipped", outputs={})
+                        self.audit.record(
+                            run.client,
+                            "step.skipped",
+                            description=f"condition false: {step.if_}",
+                            **audit,
+                        )
+                        slog.info("step skipped", condition=step.if_)
+                        return "skipped", {}, None
+                values = templates.render_tree(step.with_, tctx, skip=action.template_vars)
             params = action.params.model_validate(values)
         except ValidationError as exc:
             return self._fail(run, position, sid, _validation_message(exc), 0, audit, slog)
@@ -313,7 +316,8 @@ class Engine:
             self.state.save_step(run.id, sid, position, "running", attempts=attempt)
             ctx = RunStepContext(self, client, run, sid, step.uses, tctx, slog)
             try:
-                outputs = self._call(action.run, ctx, params, step.timeout)
+                spent = time.monotonic() - rendering if attempt == 1 else 0.0
+                outputs = self._call(action.run, ctx, params, step.timeout, spent)
                 outputs = redact.redact(dict(outputs or {}))
                 encoded = json.dumps(outputs)
             except EffectUnknown as exc:
@@ -382,7 +386,10 @@ class Engine:
         return "failed", {}, message
 
     @staticmethod
-    def _call(fn: Any, ctx: RunStepContext, params: Any, timeout: float | None) -> Any:
+    def _call(
+        fn: Any, ctx: RunStepContext, params: Any, timeout: float | None, spent: float = 0.0
+    ) -> Any:
+        """Run ``fn`` within ``timeout`` seconds, less the ``spent`` rendering its templates."""
         if timeout is None:
             return fn(ctx, params)
         box: dict[str, Any] = {}
@@ -395,7 +402,7 @@ class Engine:
 
         t = threading.Thread(target=target, name=f"step-{ctx.step_id}", daemon=True)
         t.start()
-        t.join(timeout)
+        t.join(max(timeout - spent, 0.001))
         if t.is_alive():
             ctx.cancelled.set()
             raise StepFailed(f"timed out after {timeout:g}s")

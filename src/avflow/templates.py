@@ -17,22 +17,38 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jinja2 import TemplateSyntaxError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from avflow.template_limits import LimitedSandbox, TemplateLimitError
 
 ENGINE_VARS = frozenset({"client", "workflow", "run", "steps"})
 _WHOLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.S)
 
 
 @functools.cache
-def env() -> ImmutableSandboxedEnvironment:
+def env() -> LimitedSandbox:
     """The sandbox, made on first use: the service imports Jinja2 only when it needs it."""
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    sandbox = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    from avflow import template_limits as tl
+
+    sandbox = tl.LimitedSandbox(undefined=StrictUndefined, autoescape=False)
     sandbox.globals.clear()
-    sandbox.globals.update(range=range, dict=dict)
+    sandbox.globals.update(range=tl.safe_range, dict=dict)
+    sandbox.filters = {k: tl.checked_filter(k, f) for k, f in sandbox.filters.items()}
     return sandbox
+
+
+def parse(template: str) -> Any:
+    """Parse ``template`` within the limits (raises `TemplateSyntaxError`, one line)."""
+    from avflow import template_limits as tl
+
+    tl.check_source(template, env())
+    try:
+        tree = env().parse(template)
+    except (RecursionError, MemoryError):
+        raise tl.TemplateRefused("template too deeply nested", 1) from None
+    tl.check_tree(tree)
+    return tree
 
 
 def __getattr__(name: str) -> Any:
@@ -40,6 +56,10 @@ def __getattr__(name: str) -> Any:
         from jinja2 import TemplateSyntaxError
 
         return TemplateSyntaxError
+    if name == "TemplateLimitError":
+        from avflow.template_limits import TemplateLimitError
+
+        return TemplateLimitError
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -59,7 +79,7 @@ def references(template: str) -> Refs:
     """Parse ``template`` (raises `TemplateSyntaxError`) and list what it refers to."""
     from jinja2 import meta, nodes
 
-    ast = env().parse(template)
+    ast = parse(template)
     if "{%" in template or "{#" in template:
         variables = frozenset(meta.find_undeclared_variables(ast))
     else:  # expressions assign nothing: every name read, but the sandbox's globals (10x quicker)
@@ -77,18 +97,76 @@ def references(template: str) -> Refs:
     return Refs(variables, frozenset(steps))
 
 
+class Compiled:
+    """A template compiled once, rendered within the limits (`avflow.template_limits`)."""
+
+    def __init__(self, template: str) -> None:
+        from jinja2 import TemplateSyntaxError
+
+        from avflow.template_limits import TemplateRefused, limited
+
+        try:
+            with limited():  # the parser and code generator recurse: compile under the guard too
+                self._compile(template)
+        except TemplateRefused:
+            raise
+        except TemplateSyntaxError as exc:  # one line, as every error avflow prints
+            raise TemplateRefused(exc.message or "syntax error", exc.lineno) from None
+
+    def _compile(self, template: str) -> None:
+        m = _WHOLE.match(template)
+        tree = parse(template)
+        self._expr: Any = None
+        self._template: Any = None
+        if m and "{{" not in m.group("expr") and "}}" not in m.group("expr"):
+            self._expr = env().compile_expression(m.group("expr"), undefined_to_none=False)
+        else:
+            self._template = env().from_string(tree)
+
+    def value(self, **context: Any) -> Any:
+        """The template's value: an expression's own value, or the rendered text."""
+        if self._expr is not None:
+            from avflow.template_limits import count, limited
+
+            with limited():
+                return count(self._expr(**context))
+        return self.render(**context)
+
+    def render(self, **context: Any) -> str:
+        """The rendered text, counted chunk by chunk against the output limit."""
+        from avflow.template_limits import MAX_STRING, TemplateLimitError, limited
+
+        if self._expr is not None:
+            return str(self.value(**context))
+        with limited():
+            out, size = [], 0
+            for chunk in self._template.generate(**context):
+                size += len(chunk)
+                if size > MAX_STRING:
+                    raise TemplateLimitError(
+                        f"template output longer than {MAX_STRING:,} characters"
+                    )
+                out.append(chunk)
+            return "".join(out)
+
+
 @functools.lru_cache(maxsize=256)
-def compiled(template: str) -> Any:
+def compiled(template: str) -> Compiled:
     """``template`` compiled once: an action renders the same template for every item it handles."""
-    return env().from_string(template)
+    return Compiled(template)
 
 
 def render(value: str, context: dict[str, Any]) -> Any:
-    """Evaluate one template string against ``context``."""
-    m = _WHOLE.match(value)
-    if m and "{{" not in m.group("expr") and "}}" not in m.group("expr"):
-        return env().compile_expression(m.group("expr"), undefined_to_none=False)(**context)
-    return env().from_string(value).render(**context)
+    """Evaluate one template string against ``context``, within the limits."""
+    return compiled(value).value(**context)
+
+
+def limited(timeout: float | None = None) -> Any:
+    """A block whose renderings share one time budget (at most ``timeout`` seconds): the engine
+    renders a step's ``if:`` and ``with:`` inside one, and counts the time against the step."""
+    from avflow.template_limits import limited as _limited
+
+    return _limited(timeout)
 
 
 def render_tree(value: Any, context: dict[str, Any], skip: Iterable[str] = ()) -> Any:
@@ -114,9 +192,13 @@ def truthy(value: Any) -> bool:
 
 __all__ = [
     "ENGINE_VARS",
+    "Compiled",
     "Refs",
+    "TemplateLimitError",
     "TemplateSyntaxError",
     "is_template",
+    "limited",
+    "parse",
     "references",
     "render",
     "render_tree",
