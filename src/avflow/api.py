@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, time, tzinfo
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -86,6 +86,12 @@ class ClientInfo:
     timezone: str
     tz: tzinfo
     folder: Path | None = None  # workflows/<client>/: resolve relative paths in settings against it
+    # The profile's working time, parsed: weekday (0 = Monday) -> [(start, end)] on the client's
+    # wall clock (an end of 23:59 means the end of the day); public holidays as (country,
+    # subdivision) for the `holidays` package; closed dates as inclusive (first, last) ranges.
+    working_hours: Mapping[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+    holidays: tuple[str, str | None] | None = None
+    closed: tuple[tuple[date, date], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from avflow import redact, templates
-from avflow.api import Account, ClientInfo, RunInfo
+from avflow.api import Account, RunInfo
 from avflow.errors import EffectUnknown, SecretError, StepFailed
 from avflow.loader import REF_RE, Client
 from avflow.state import utcnow_iso
@@ -77,9 +77,7 @@ class RunStepContext:
     ) -> None:
         self._engine = engine
         self._client = client
-        self.client = ClientInfo(
-            client.id, client.profile.name, client.profile.timezone, engine.tz(client), client.path
-        )
+        self.client = client.info(engine.tz(client))
         self.run = run
         self.step_id = step_id
         self.action = action

@@ -10,6 +10,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, get_args
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from avflow import templates
-from avflow.api import AccountRef
+from avflow.api import AccountRef, ClientInfo
 from avflow.errors import ConfigError, ConfigErrors, Location
 from avflow.models import IDENT, ClientProfile, Workflow
 from avflow.plugins import Registry
@@ -50,6 +51,25 @@ class Client:
     path: Path
     profile: ClientProfile
     workflows: dict[str, LoadedWorkflow] = field(default_factory=dict)
+
+    def info(self, tz: tzinfo | None = None) -> ClientInfo:
+        """The client as plugins see it (`avflow.ClientInfo`), working time included."""
+        from zoneinfo import ZoneInfo
+
+        from avflow.models import parse_closed, parse_working_hours
+        from avflow.scheduler.gating import holiday_country
+
+        p = self.profile
+        return ClientInfo(
+            self.id,
+            p.name,
+            p.timezone,
+            tz or ZoneInfo(p.timezone),
+            self.path,
+            working_hours={d: tuple(r) for d, r in parse_working_hours(p.working_hours).items()},
+            holidays=holiday_country(p.holidays),
+            closed=tuple(parse_closed(str(c)) for c in p.closed),
+        )
 
 
 @dataclass

@@ -3,6 +3,7 @@
 - Acme's Maildir (workflows/acme/data/Maildir) gets sample mail: supplier invoices with PDFs,
   newsletters, appointment requests (`avflow email seed`).
 - Studio Rossi's scanner folder (workflows/studio-rossi/data/scanner) gets sample scans.
+- Acme's calendar (workflows/acme/data/calendar.ics) gets recurring meetings.
 
 Folders starting with "_" are not clients: avflow ignores this one.
 """
@@ -27,6 +28,11 @@ def main() -> None:
     if not scanner.exists():
         shutil.copytree(HERE / "scanner", scanner)
         print(f"seeded {scanner} with {len(list(scanner.iterdir()))} scans")
+    calendar = WORKFLOWS / "acme" / "data" / "calendar.ics"
+    if not calendar.exists():
+        calendar.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(HERE / "acme-calendar.ics", calendar)
+        print(f"seeded {calendar} with recurring meetings")
 
 
 if __name__ == "__main__":

@@ -41,8 +41,6 @@ class Obj:
         return path
 
     def client(self, client_id: str) -> ClientInfo:
-        from zoneinfo import ZoneInfo
-
         from avflow.errors import UsageError
 
         client = self.project.clients.get(client_id)
@@ -50,8 +48,7 @@ class Obj:
             raise UsageError(
                 f"unknown client {client_id!r} (clients: {', '.join(sorted(self.project.clients)) or 'none'})"
             )
-        tz = client.profile.timezone
-        return ClientInfo(client.id, client.profile.name, tz, ZoneInfo(tz), client.path)
+        return client.info()
 
     def _known_client(self, client_id: str) -> None:
         """Like `avflow secrets`: the client's folder is enough (its workflows may still name

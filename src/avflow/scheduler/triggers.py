@@ -16,7 +16,7 @@ import structlog
 from pydantic import ValidationError
 
 from avflow import redact
-from avflow.api import Account, ClientInfo, TriggerContext
+from avflow.api import Account, TriggerContext
 from avflow.context import resolve_refs
 from avflow.errors import AvflowError, SecretError
 from avflow.loader import Client, Project
@@ -67,19 +67,11 @@ class Triggers:
     def _start(
         self, key: tuple[str, str, int], client: Client, uses: str, sig: str, params: dict[str, Any]
     ) -> None:
-        from zoneinfo import ZoneInfo
-
         trigger = self.registry.triggers[uses]
         wf_key = (key[0], key[1])
         wlog = log.bind(client=key[0], workflow=key[1], trigger=uses)
         ctx = TriggerContext(
-            client=ClientInfo(
-                client.id,
-                client.profile.name,
-                client.profile.timezone,
-                ZoneInfo(client.profile.timezone),
-                client.path,
-            ),
+            client=client.info(),
             workflow=key[1],
             account=lambda name: self._account(client, name),
             fire=lambda payload: self.fire(wf_key, uses, payload),

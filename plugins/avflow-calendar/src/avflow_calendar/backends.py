@@ -1,0 +1,160 @@
+"""Calendar backends: what the actions need of a calendar, and the local .ics file.
+
+A backend answers busy time over a window, finds an event by UID, and creates an event with a
+given UID only if no event has it (the calendar's own refusal of a second booking of a slot).
+``lock()`` is held around a booking's re-check and its creation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, Protocol
+
+import icalendar
+from filelock import FileLock, Timeout
+
+from avflow import ClientInfo, StepFailed
+from avflow_calendar import ical
+from avflow_calendar.settings import IcsSettings
+from avflow_calendar.slots import Busy
+
+LOCK_TIMEOUT = 60.0
+
+
+class EventExists(Exception):
+    """An event with that UID is already in the calendar (``event`` is it)."""
+
+    def __init__(self, event: Any) -> None:
+        super().__init__(str(event.get("UID", "")))
+        self.event = event
+
+
+class Backend(Protocol):
+    name: str
+
+    def busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]: ...
+    def get(self, uid: str) -> Any | None: ...
+    def create(self, uid: str, event: icalendar.Event) -> None: ...
+    def lock(self) -> contextlib.AbstractContextManager[Any]: ...
+    def close(self) -> None: ...
+
+
+def ics_path(settings: IcsSettings, client: ClientInfo) -> Path:
+    """The .ics file of an account: a relative path stays inside the client's folder, and no
+    path may lead into another client's folder."""
+    path = Path(settings.path).expanduser()
+    folder = client.folder
+    if folder is None:
+        if not path.is_absolute():
+            raise StepFailed(f"ics path {settings.path!r} is relative and the client has no folder")
+        return path
+    home = Path(os.path.realpath(folder))
+    real = Path(os.path.realpath(path if path.is_absolute() else folder / path))
+    if not path.is_absolute() and not real.is_relative_to(home):
+        raise StepFailed(f"ics path {settings.path!r} leads out of the client's folder")
+    if real.is_relative_to(home.parent) and not real.is_relative_to(home):
+        raise StepFailed(f"ics path {settings.path!r} leads into another client's folder")
+    return real
+
+
+# Parsed files by (path, inode, mtime, size): a service asked every few minutes parses once.
+_PARSED: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+
+
+class IcsBackend:
+    """``type: ics``: a local file, changed only by atomic replacement under a lock file."""
+
+    def __init__(self, name: str, settings: IcsSettings, client: ClientInfo) -> None:
+        self.name = name
+        self.path = ics_path(settings, client)
+        self.create_missing = settings.create
+        self._lock = FileLock(str(self.path.with_name(f".{self.path.name}.lock")))
+
+    def _read(self) -> Any:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            if self.create_missing:
+                return icalendar.Calendar.from_ical(_empty())
+            raise StepFailed(
+                f"calendar {self.name!r}: {self.path} does not exist (create: true makes it)"
+            ) from None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        hit = _PARSED.get(self.path)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        if self.path.is_dir():
+            raise StepFailed(f"calendar {self.name!r}: {self.path} is a folder, not a .ics file")
+        try:
+            cal = ical.parse(self.path.read_bytes(), str(self.path))
+        except ValueError as exc:
+            raise StepFailed(f"calendar {self.name!r}: {exc}") from None
+        _PARSED[self.path] = (stamp, cal)
+        return cal
+
+    def busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
+        return ical.busy_of([self._read()], start, end, tz)
+
+    def get(self, uid: str) -> Any | None:
+        for comp in self._read().walk("VEVENT"):
+            if str(comp.get("UID", "")) == uid and comp.get("RECURRENCE-ID") is None:
+                return comp
+        return None
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._lock.acquire(timeout=LOCK_TIMEOUT):
+                yield
+        except Timeout:
+            raise StepFailed(
+                f"calendar {self.name!r}: {self.path} stayed locked for {LOCK_TIMEOUT:.0f}s "
+                "by another booking"
+            ) from None
+
+    def create(self, uid: str, event: icalendar.Event) -> None:
+        """Add the event (the caller holds `lock`); refuses a UID already present."""
+        existing = self.get(uid)
+        if existing is not None:
+            raise EventExists(existing)
+        cal = self._read()
+        _PARSED.pop(self.path, None)  # changed below: never serve it from the cache again
+        if not cal.get("PRODID"):
+            cal.add("PRODID", ical.PRODID)
+        cal.add_component(event)
+        _replace(self.path, cal.to_ical())
+
+    def close(self) -> None:
+        pass
+
+
+def _empty() -> bytes:
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{ical.PRODID}\r\nEND:VCALENDAR\r\n".encode()
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically and durably (a kill leaves the old or the new file)."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dirfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dirfd)
+    finally:
+        os.close(dirfd)

@@ -1,0 +1,103 @@
+"""``type: caldav``: a calendar collection on a CalDAV server, through the ``caldav`` library.
+
+A booking is one PUT of ``<uid>.ics`` with ``If-None-Match: *``: the server itself refuses a
+second event for the same slot (412), whichever machine sends it. Busy time is one
+calendar-query REPORT over the window; series are expanded here, as for a local file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from typing import Any
+from urllib.parse import quote
+
+import icalendar
+
+from avflow import StepFailed
+from avflow_calendar import ical
+from avflow_calendar.backends import EventExists
+from avflow_calendar.settings import CaldavSettings
+from avflow_calendar.slots import Busy
+
+
+class CaldavBackend:
+    """One CalDAV calendar collection."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: CaldavSettings,
+        lock: Callable[[], contextlib.AbstractContextManager[Any]],
+    ) -> None:
+        from caldav.davclient import DAVClient
+
+        self.name = name
+        self.url = settings.url
+        self._lock = lock
+        self.client = DAVClient(
+            url=settings.url,
+            enable_rfc6764=False,  # the URL is the calendar's: no DNS discovery
+            username=settings.username,
+            password=settings.password,
+            timeout=int(settings.timeout),
+            ssl_verify_cert=settings.verify_tls,
+        )
+        self.calendar = self.client.calendar(url=settings.url)
+
+    def _fail(self, what: str, exc: Exception) -> StepFailed:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return StepFailed(f"calendar {self.name!r} ({self.url}): {what} failed: {detail[:300]}")
+
+    def busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
+        try:
+            found = self.calendar.search(start=start, end=end, event=True, expand=False)
+            cals = [ical.parse(obj.data.encode(), self.url) for obj in found]
+        except ValueError as exc:
+            raise StepFailed(f"calendar {self.name!r}: {exc}") from None
+        except Exception as exc:
+            raise self._fail("reading busy time", exc) from None
+        return ical.busy_of(cals, start, end, tz)
+
+    def href(self, uid: str) -> str:
+        return self.url + quote(uid, safe="") + ".ics"
+
+    def get(self, uid: str) -> Any | None:
+        try:
+            response = self.client.request(self.href(uid), "GET")
+        except Exception as exc:
+            raise self._fail("reading an event", exc) from None
+        if response.status == 404:
+            return None
+        if response.status >= 300:
+            raise StepFailed(
+                f"calendar {self.name!r}: reading event {uid} answered HTTP {response.status}"
+            )
+        cal = icalendar.Calendar.from_ical(response.raw)
+        for comp in cal.walk("VEVENT"):
+            if comp.get("RECURRENCE-ID") is None:
+                return comp
+        return None
+
+    def create(self, uid: str, event: icalendar.Event) -> None:
+        headers = {"If-None-Match": "*", "Content-Type": "text/calendar; charset=utf-8"}
+        try:
+            response = self.client.put(self.href(uid), ical.wrap(event).decode(), headers)
+        except Exception as exc:
+            raise self._fail("creating the event", exc) from None
+        if response.status == 412:
+            existing = self.get(uid)
+            if existing is not None:
+                raise EventExists(existing)
+        if response.status not in (200, 201, 204):
+            raise StepFailed(
+                f"calendar {self.name!r}: creating event {uid} answered HTTP {response.status}"
+            )
+
+    def lock(self) -> contextlib.AbstractContextManager[Any]:
+        return self._lock()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()

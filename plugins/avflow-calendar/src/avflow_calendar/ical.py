@@ -1,0 +1,164 @@
+"""iCalendar data: busy time from a calendar (recurring series expanded), and booked events.
+
+Single events are read directly; only series (RRULE, RDATE, overridden instances) go through
+``recurring-ical-events``, which handles EXDATE, RECURRENCE-ID overrides and time zones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+import icalendar
+
+from avflow_calendar.slots import Busy
+
+BOOKING = "X-AVFLOW-BOOKING"  # the booking token: which run (or idempotency key) made the event
+PRODID = "-//avflow//avflow-calendar//EN"
+
+
+def _instant(value: Any, tz: tzinfo) -> datetime:
+    """A DTSTART/DTEND value as UTC: dates are local midnights, floating times are local."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=tz)
+        return value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    raise ValueError(f"not a date or time: {value!r}")
+
+
+def span(event: Any, tz: tzinfo) -> Busy | None:
+    """The busy time of one event (an occurrence), or None when it does not block time."""
+    if str(event.get("STATUS", "")).upper() == "CANCELLED":
+        return None
+    if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
+        return None
+    start_prop = event.get("DTSTART")
+    if start_prop is None:
+        return None
+    raw_start = start_prop.dt
+    start = _instant(raw_start, tz)
+    if event.get("DTEND") is not None:
+        end = _instant(event["DTEND"].dt, tz)
+    elif event.get("DURATION") is not None:
+        dur = event["DURATION"].dt
+        end = start + dur if isinstance(raw_start, datetime) else _instant(raw_start + dur, tz)
+    elif isinstance(raw_start, datetime):
+        return None  # no end, no duration: an instant (RFC 5545), it blocks nothing
+    else:
+        end = _instant(raw_start + timedelta(days=1), tz)  # an all-day event with no end
+    return Busy(start, end, booking=event.get(BOOKING) is not None, uid=str(event.get("UID", "")))
+
+
+def _recurring(event: Any) -> bool:
+    return any(event.get(k) is not None for k in ("RRULE", "RDATE", "RECURRENCE-ID"))
+
+
+def busy_of(calendars: Iterable[Any], start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
+    """Busy spans of parsed calendars that meet [start, end)."""
+    import recurring_ical_events
+
+    out: list[Busy] = []
+    for cal in calendars:
+        series = icalendar.Calendar()
+        for comp in cal.subcomponents:
+            if comp.name == "VTIMEZONE":
+                series.add_component(comp)
+            elif comp.name == "VEVENT":
+                if _recurring(comp):
+                    series.add_component(comp)
+                    continue
+                b = span(comp, tz)
+                if b is not None and b.start < end and b.end > start:
+                    out.append(b)
+        if any(c.name == "VEVENT" for c in series.subcomponents):
+            for occurrence in recurring_ical_events.of(series).between(start, end):
+                b = span(occurrence, tz)
+                if b is not None and b.start < end and b.end > start:
+                    out.append(b)
+    return out
+
+
+def parse(data: bytes, where: str) -> Any:
+    """A calendar from iCalendar bytes; a file that is not one is a clear error."""
+    try:
+        return icalendar.Calendar.from_ical(data)
+    except ValueError as exc:
+        raise ValueError(f"{where}: not an iCalendar file ({exc})") from None
+
+
+def slot_uid(client: str, account: str, start: datetime, end: datetime) -> str:
+    """The booked event's UID: the same slot in the same calendar always has the same one, so a
+    second booking of it is refused by the calendar itself (CalDAV If-None-Match)."""
+    raw = f"{client}\x00{account}\x00{start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    raw += f"\x00{end.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    return "avflow-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def token(client: str, owner: str) -> str:
+    """The booking token stored in the event: which run (or idempotency key) booked it."""
+    return hashlib.sha256(f"{client}\x00{owner}".encode()).hexdigest()[:32]
+
+
+def make_event(
+    uid: str,
+    owner_token: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    title: str,
+    description: str = "",
+    location: str = "",
+    url: str = "",
+    organizer: str = "",
+    attendees: Sequence[str] = (),
+) -> icalendar.Event:
+    """The VEVENT of a booking (times in UTC; attendees asked to reply)."""
+    ev = icalendar.Event()
+    ev.add("UID", uid)
+    ev.add("DTSTAMP", now.astimezone(UTC))
+    ev.add("CREATED", now.astimezone(UTC))
+    ev.add("DTSTART", start.astimezone(UTC))
+    ev.add("DTEND", end.astimezone(UTC))
+    ev.add("SUMMARY", title)
+    ev.add("STATUS", "CONFIRMED")
+    ev.add("TRANSP", "OPAQUE")
+    if description:
+        ev.add("DESCRIPTION", description)
+    if location:
+        ev.add("LOCATION", location)
+    if url:
+        ev.add("URL", url)
+    if organizer:
+        ev.add("ORGANIZER", f"mailto:{organizer}")
+    for who in attendees:
+        att = icalendar.vCalAddress(f"mailto:{who}")
+        att.params["ROLE"] = icalendar.vText("REQ-PARTICIPANT")
+        att.params["PARTSTAT"] = icalendar.vText("NEEDS-ACTION")
+        att.params["RSVP"] = icalendar.vText("TRUE")
+        ev.add("ATTENDEE", att, encode=False)
+    ev.add(BOOKING, owner_token)
+    return ev
+
+
+def wrap(event: icalendar.Event) -> bytes:
+    """A one-event calendar object (a CalDAV resource)."""
+    cal = icalendar.Calendar()
+    cal.add("PRODID", PRODID)
+    cal.add("VERSION", "2.0")
+    cal.add_component(event)
+    return bytes(cal.to_ical())
+
+
+def describe(event: Any) -> dict[str, Any]:
+    """What a step's outputs say about a booked event."""
+    return {
+        "uid": str(event.get("UID", "")),
+        "start": event["DTSTART"].dt.astimezone(UTC).isoformat(),
+        "end": event["DTEND"].dt.astimezone(UTC).isoformat(),
+        "title": str(event.get("SUMMARY", "")),
+    }

@@ -1,0 +1,92 @@
+"""Parameters of the calendar actions (checked by `avflow validate`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from avflow import AccountRef
+
+CALENDAR_TYPES = ("ics", "caldav")
+Calendar = Annotated[str, AccountRef(*CALENDAR_TYPES)]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account: Calendar = Field(description="The client's calendar account.")
+    also_busy: list[str] = Field(
+        default_factory=list,
+        description="Other calendar accounts of the client whose busy time counts too.",
+        max_length=20,
+    )
+    buffer_before_minutes: int = Field(
+        default=0, ge=0, le=720, description="Free time kept before a slot."
+    )
+    buffer_after_minutes: int = Field(
+        default=0, ge=0, le=720, description="Free time kept after a slot."
+    )
+
+    def accounts(self) -> list[str]:
+        return list(dict.fromkeys([self.account, *self.also_busy]))
+
+
+class FreeSlotsParams(_Params):
+    """``calendar.free_slots``: free slots inside the client's working hours."""
+
+    duration_minutes: int = Field(ge=5, le=24 * 60, description="Length of each slot.")
+    count: int = Field(default=3, ge=1, le=100, description="How many slots to propose.")
+    step_minutes: int = Field(
+        default=30, ge=5, le=24 * 60, description="Slots start on this grid from each range."
+    )
+    min_notice_minutes: int = Field(
+        default=0, ge=0, le=60 * 24 * 90, description="No slot starts sooner than this."
+    )
+    max_per_day: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="At most this many appointments a day: bookings already made count.",
+    )
+    days: int = Field(default=14, ge=1, le=366, description="How far ahead to look, in days.")
+    start: datetime | date | None = Field(
+        default=None, description="Look from here (a date or a time; default: now)."
+    )
+    holidays: bool = Field(default=True, description="Skip the client's public holidays.")
+    closed: list[date] = Field(default_factory=list, description="More dates to skip.")
+
+
+class BookParams(_Params):
+    """``calendar.book``: book one slot."""
+
+    start: datetime = Field(description="When the appointment starts (no zone: client's time).")
+    duration_minutes: int = Field(ge=5, le=24 * 60)
+    title: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=20000)
+    location: str = Field(default="", max_length=1000)
+    video_link: str = Field(default="", max_length=2000)
+    organizer: str = Field(default="", max_length=320)
+    attendees: list[str] = Field(default_factory=list, max_length=100)
+    idempotency_key: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Bookings with the same key are one booking, across runs (e.g. the "
+        "request's Message-ID). Default: the run and step.",
+    )
+
+    @field_validator("attendees")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        for who in v:
+            if "@" not in who or any(c in who for c in " \r\n<>,;:"):
+                raise ValueError(f"{who!r} is not an e-mail address")
+        return v
+
+    @field_validator("video_link")
+    @classmethod
+    def _link(cls, v: str) -> str:
+        if v and not v.startswith(("https://", "http://")):
+            raise ValueError("video_link must be an https:// address")
+        return v

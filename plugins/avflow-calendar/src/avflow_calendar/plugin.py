@@ -1,0 +1,42 @@
+"""Hook implementations: what the calendar plugin registers with avflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import avflow
+from avflow_calendar import settings
+from avflow_calendar.actions import book, free_slots
+from avflow_calendar.params import BookParams, FreeSlotsParams
+
+
+@avflow.hookimpl
+def register_account_types(register: Any) -> None:
+    register(avflow.AccountType("ics", settings.IcsSettings, "A local iCalendar (.ics) file."))
+    register(
+        avflow.AccountType(
+            "caldav",
+            settings.CaldavSettings,
+            "A calendar on a CalDAV server (Nextcloud, iCloud, Fastmail, Radicale).",
+        )
+    )
+
+
+@avflow.hookimpl
+def register_actions(register: Any) -> None:
+    register(
+        avflow.Action(
+            "calendar.free_slots",
+            FreeSlotsParams,
+            free_slots,
+            "Free slots of a given length inside the client's working hours.",
+        )
+    )
+    register(
+        avflow.Action(
+            "calendar.book",
+            BookParams,
+            book,
+            "Book an appointment once, after re-checking that its slot is still free.",
+        )
+    )
