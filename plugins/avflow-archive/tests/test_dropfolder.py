@@ -200,14 +200,14 @@ def test_an_unreadable_file_is_reported_and_left(archive, monkeypatch):
 
     locked = _drop(archive, "locked.pdf", b"secret")
     _drop(archive, "ok.pdf", b"fine")
-    real = filing.inspect
+    real = filing.Source.open
 
-    def inspect(path):
+    def open_source(path, expect=None):
         if path == locked:  # as a file of another user would be (the tests may run as root)
             raise PermissionError(13, "Permission denied", str(path))
-        return real(path)
+        return real(path, expect)
 
-    monkeypatch.setattr(filing, "inspect", inspect)
+    monkeypatch.setattr(filing.Source, "open", open_source)
     result = archive.h.run(archive.scan_workflow(path="{{ file.name }}"))
     assert result.status == "succeeded", result.error
     got = {f["name"]: (f["status"], f.get("reason")) for f in result.outputs["archive"]["files"]}
@@ -223,14 +223,14 @@ def test_a_file_that_vanishes_before_it_is_read_is_passed_over(archive, monkeypa
 
     gone = _drop(archive, "gone.pdf", b"taken")
     _drop(archive, "ok.pdf", b"fine")
-    real = filing.inspect
+    real = filing.Source.open
 
-    def inspect(path):
+    def open_source(path, expect=None):
         if path == gone:
             path.unlink()  # another process took it between the listing and the read
-        return real(path)
+        return real(path, expect)
 
-    monkeypatch.setattr(filing, "inspect", inspect)
+    monkeypatch.setattr(filing.Source, "open", open_source)
     result = archive.h.run(archive.scan_workflow(path="{{ file.name }}"))
     assert result.status == "succeeded", result.error
     assert [f["name"] for f in result.outputs["archive"]["files"]] == ["ok.pdf"]

@@ -10,13 +10,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from avflow import StepContext, StepFailed
+from avflow import AvflowError, StepContext, StepFailed
 from avflow_archive import dropfolder
-from avflow_archive.filing import Filer, SourceGone
+from avflow_archive.filing import Filer
+from avflow_archive.index import ArchiveIndex
 from avflow_archive.items import FileItem, Incoming
 from avflow_archive.params import DropFolderParams, FileParams, FilingParams, ScanParams
+from avflow_archive.sanitize import clean_component, decode_name
+from avflow_archive.source import SourceGone
 
-KEEP_SOURCE = ("skipped", "unmatched", "unreadable", "would_file", "would_quarantine")
+KEEP_SOURCE = (
+    "skipped",
+    "unmatched",
+    "unreadable",
+    "changed",
+    "failed",
+    "would_file",
+    "would_quarantine",
+)
 
 
 def file_action(ctx: StepContext, params: FileParams) -> dict[str, Any]:
@@ -29,12 +40,46 @@ def file_action(ctx: StepContext, params: FileParams) -> dict[str, Any]:
         return _outputs(params, [])  # nothing to file: no need to reach the archive
     filer = Filer(ctx, params)
     try:
-        entries = [filer.file(item) for item in items]
+        entries = [e for e in (_file_one(ctx, filer, item) for item in items) if e is not None]
     finally:
         filer.close()
     outputs = _outputs(params, entries)
     ctx.log.info("files filed", account=params.account, **outputs["counts"])
+    bad = [e for e in entries if e["status"] in ("failed", "unreadable", "changed")]
+    if bad:
+        # the spool is kept for a retry only if the step fails: nothing collected is lost
+        listed = "; ".join(f"{e['name']}: {e['reason']}" for e in bad[:5])
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise StepFailed(
+            f"{len(bad)} of {len(entries)} files could not be filed, the others were: "
+            f"{listed}{more}"
+        )
     return outputs
+
+
+def _file_one(ctx: StepContext, filer: Filer, item: Incoming) -> dict[str, Any] | None:
+    """File one file; a failure is recorded against it (outputs, audit trail), not the step.
+
+    None: the file vanished before it could be read (a drop file someone else took).
+    """
+    try:
+        return filer.file(item)
+    except SourceGone:
+        return None
+    except Exception as exc:
+        if isinstance(exc, AvflowError) and not isinstance(exc, StepFailed):
+            raise  # an effect whose outcome is unknown, a missing secret: the step stops
+        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        name = clean_component(item.name)
+        ctx.note(f"could not file {name}: {text}", source=item.source)
+        ctx.log.warning("file not filed", file=name, error=text)
+        return {
+            "name": name,
+            "source": item.source,
+            "status": "failed",
+            "path": None,
+            "reason": text,
+        }
 
 
 def scan_action(ctx: StepContext, params: ScanParams) -> dict[str, Any]:
@@ -57,15 +102,23 @@ def _spool_items(ctx: StepContext, files: list[FileItem]) -> list[Incoming]:
     spool = Path(os.path.realpath(ctx.spool))
     items = []
     for i, f in enumerate(files):
+        given = Path(os.path.abspath(f.path))
         real = Path(os.path.realpath(f.path))
+        shown = decode_name(f.path)
         if not real.is_relative_to(spool):
+            if given.is_relative_to(spool):
+                raise StepFailed(
+                    f"files[{i}]: {shown} is in this run's spool folder but is a symbolic link "
+                    f"(or passes through one) to {decode_name(str(real))}, outside it: "
+                    "archive.file does not follow links out of the spool"
+                )
             raise StepFailed(
-                f"files[{i}]: {f.path} is not in this run's spool folder; archive.file "
+                f"files[{i}]: {shown} is not in this run's spool folder; archive.file "
                 "takes only files collected by earlier steps (use archive.scan for a folder)"
             )
         if not real.is_file():
             raise StepFailed(
-                f"files[{i}]: {f.name or real.name}: the file is missing from the spool"
+                f"files[{i}]: {decode_name(f.name or real.name)}: the file is missing from the spool"
             )
         items.append(
             Incoming(
@@ -90,26 +143,31 @@ class Journal:
     """Entries of a drop-folder step already done, so a resumed step reports them too.
 
     A file removed from the drop folder before a crash is not listed again on resume; its entry
-    comes from here. One JSON line per file, appended as each file is finished.
+    comes from here. One JSON line per file, appended as each file is finished; the drop file's
+    path is kept as its bytes (hex), since the entry shows it decoded for people.
     """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.entries: dict[str, dict[str, Any]] = {}
+        self.paths: dict[str, Path] = {}
         if path is not None and path.exists():
             for line in path.read_text().splitlines():
                 try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
+                    record = json.loads(line)
+                    entry = record["entry"]
+                    self.paths[entry["source"]] = Path(os.fsdecode(bytes.fromhex(record["raw"])))
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                     continue  # a line cut by a kill
                 self.entries[entry["source"]] = entry
 
-    def add(self, entry: dict[str, Any]) -> None:
+    def add(self, entry: dict[str, Any], path: Path) -> None:
         self.entries[entry["source"]] = entry
+        self.paths[entry["source"]] = path
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a") as f:
-                f.write(json.dumps(entry) + "\n")
+                f.write(json.dumps({"entry": entry, "raw": os.fsencode(path).hex()}) + "\n")
 
     def finish(self) -> None:
         if self.path is not None:
@@ -118,8 +176,19 @@ class Journal:
 
 def _file_drop(ctx: StepContext, params: FilingParams, drop: DropFolderParams) -> dict[str, Any]:
     folder = dropfolder.folder_of(drop, getattr(ctx.client, "folder", None))
-    items = dropfolder.settled_files(folder, drop)
     _check_overlap(ctx, params, folder)
+    book = ArchiveIndex(ctx.data_dir / "index.db")
+    try:
+        items = dropfolder.settled_files(
+            folder,
+            drop,
+            book,
+            ctx.now().timestamp(),
+            vouched=dropfolder.vouched_by(ctx.run.event, folder),
+            write=not ctx.dry_run,
+        )
+    finally:
+        book.close()
     journal_path = (
         None if ctx.dry_run else ctx.data_dir / "journal" / f"{ctx.run.id}-{ctx.step_id}.jsonl"
     )
@@ -128,25 +197,7 @@ def _file_drop(ctx: StepContext, params: FilingParams, drop: DropFolderParams) -
         return _outputs(params, [])  # an empty drop folder: no need to reach the archive
     filer = Filer(ctx, params)
     try:
-        done_before = dict(journal.entries)
-        for item in items:
-            try:
-                entry = filer.file(item)
-            except SourceGone:
-                continue  # gone since the listing (another scan, or the person who dropped it)
-            journal.add(entry)  # before the removal: a crash after it still reports this file
-            done_before.pop(entry["source"], None)
-            if entry["status"] not in KEEP_SOURCE:
-                entry["source_removed"] = _remove(ctx, item, entry)
-                journal.add(entry)
-        for source, entry in done_before.items():
-            # filed before a crash, gone from the folder since: finish recording the removal
-            if "source_removed" not in entry and entry["status"] not in KEEP_SOURCE:
-                gone = Incoming(
-                    path=Path(source.removeprefix("drop:")), name=entry["name"], origin="drop"
-                )
-                entry["source_removed"] = _remove(ctx, gone, entry)
-                journal.add(entry)
+        _file_items(ctx, filer, items, journal)
     finally:
         filer.close()
     outputs = _outputs(params, list(journal.entries.values()))
@@ -155,6 +206,28 @@ def _file_drop(ctx: StepContext, params: FilingParams, drop: DropFolderParams) -
         "drop folder filed", folder=str(folder), account=params.account, **outputs["counts"]
     )
     return outputs
+
+
+def _file_items(ctx: StepContext, filer: Filer, items: list[Incoming], journal: Journal) -> None:
+    done_before = dict(journal.entries)
+    for entry in done_before.values():
+        if entry.get("status") in ("filed", "duplicate") and entry.get("sha256"):
+            filer.seen.setdefault(entry["sha256"], (entry["path"], journal.paths[entry["source"]]))
+    for item in items:
+        entry = _file_one(ctx, filer, item)
+        if entry is None:
+            continue  # gone since the listing (another scan, or the person who dropped it)
+        journal.add(entry, item.path)  # before the removal: a crash after it still reports this
+        done_before.pop(entry["source"], None)
+        if entry["status"] not in KEEP_SOURCE:
+            entry["source_removed"] = _remove(ctx, item, entry)
+            journal.add(entry, item.path)
+    for source, entry in done_before.items():
+        # filed before a crash, gone from the folder since: finish recording the removal
+        if "source_removed" not in entry and entry["status"] not in KEEP_SOURCE:
+            gone = Incoming(path=journal.paths[source], name=entry["name"], origin="drop")
+            entry["source_removed"] = _remove(ctx, gone, entry)
+            journal.add(entry, gone.path)
 
 
 def _check_overlap(ctx: StepContext, params: FilingParams, folder: Path) -> None:
@@ -180,7 +253,7 @@ def _remove(ctx: StepContext, item: Incoming, entry: dict[str, Any]) -> bool:
     key = f"remove:{entry['sha256']}:{where}"
     result = ctx.effect(
         key,
-        f"remove {item.path} from the drop folder (filed as {entry['path']})",
+        f"remove {decode_name(str(item.path))} from the drop folder (filed as {entry['path']})",
         lambda: dropfolder.remove_source(item),
         kind="archive.remove_source",
         reconcile=lambda: None if item.path.exists() else {"removed": True, "note": "already gone"},

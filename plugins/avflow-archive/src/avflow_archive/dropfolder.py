@@ -3,7 +3,8 @@
 Only regular files are taken: symbolic links, devices and hidden or temporary files (``.*``,
 ``*.part``, ``*.tmp``, ``*.crdownload``, ``~$*``) are left alone, so a link planted in the
 folder cannot make avflow archive (and then delete) a file from elsewhere. A file whose size or
-modification time changed in the last ``settle`` seconds is left for the next scan.
+modification time changed in the last ``settle`` seconds (as this step saw it: the time each
+file was first seen unchanged is kept between scans) is left for the next scan.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import fnmatch
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from avflow import StepFailed
 from avflow_archive.items import Incoming
 from avflow_archive.params import DropFolderParams
 
+SHORT_WAIT = 10.0  # seconds a scan may wait for files it sees for the first time
 _TEMPORARY = (".part", ".tmp", ".crdownload", ".download", ".partial", ".swp")
 
 
@@ -63,28 +66,101 @@ def snapshot(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+def signature(st: os.stat_result) -> str:
+    """What must not change while a file settles: size, modification time, device, inode."""
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_dev}:{st.st_ino}"
+
+
+class SettleBook(Protocol):
+    """Where the time each file was first seen unchanged is kept between scans (the index)."""
+
+    def observe(
+        self, folder: bytes, seen: dict[bytes, str], now: float, write: bool
+    ) -> dict[bytes, float]: ...
+
+
+def vouched_by(event: Mapping[str, Any] | None, folder: Path) -> set[tuple[str, str]]:
+    """Files the ``archive.new_file`` trigger watched settle, as (path, signature)."""
+    if not event or event.get("folder") != str(folder):
+        return set()
+    out = set()
+    for f in event.get("files") or ():
+        if isinstance(f, Mapping) and isinstance(f.get("signature"), str):
+            out.add((str(f.get("path")), f["signature"]))
+    return out
+
+
 def settled_files(
-    folder: Path, params: DropFolderParams, now: float | None = None
+    folder: Path,
+    params: DropFolderParams,
+    book: SettleBook | None,
+    now: float,
+    *,
+    vouched: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
+    write: bool = True,
 ) -> list[Incoming]:
-    """The files of the drop folder that are ready to file, oldest first."""
-    now = time.time() if now is None else now
+    """The files of the drop folder that are ready to file, oldest first.
+
+    A file is ready once it has been seen unchanged (size, modification time, inode) for
+    ``settle`` seconds, by this step's earlier scans (``book``, kept between runs) or by the
+    trigger that started the run (``vouched``). Its modification time is never compared with
+    the clock: a scanner with a clock ahead or behind does not change when a file is taken.
+    """
+    listing = [
+        (path, st)
+        for path, st in _walk(folder, params.recursive)
+        if any(fnmatch.fnmatch(path.name.lower(), p.lower()) for p in params.include)
+    ]
+    first_seen: dict[bytes, float] = {}
+    if params.settle > 0 and book is not None:
+        sigs = {os.fsencode(path): signature(st) for path, st in listing}
+        first_seen = book.observe(os.fsencode(folder), sigs, now, write)
+    ready, waiting = [], []
+    for path, st in listing:
+        if params.settle > 0 and (str(path), signature(st)) not in vouched:
+            remaining = params.settle - (now - first_seen.get(os.fsencode(path), now))
+            if remaining > 0:
+                waiting.append((path, st, remaining))
+                continue
+        ready.append((path, st))
+    ready += _wait_briefly(waiting)
     found = []
-    for path, st in _walk(folder, params.recursive):
-        if not any(fnmatch.fnmatch(path.name.lower(), p.lower()) for p in params.include):
-            continue
-        if now - st.st_mtime < params.settle:
-            continue
+    for path, st in ready:
         when = datetime.fromtimestamp(st.st_mtime, UTC)
-        found.append(
-            (
-                st.st_mtime_ns,
-                Incoming(
-                    path=path, name=path.name, origin="drop", date=when, snapshot=snapshot(st)
-                ),
-            )
+        item = Incoming(
+            path=path,
+            name=path.name,
+            origin="drop",
+            date=when,
+            snapshot=snapshot(st),
+            identity=(st.st_dev, st.st_ino),
         )
+        found.append((st.st_mtime_ns, item))
     found.sort(key=lambda pair: (pair[0], str(pair[1].path)))
     return [item for _, item in found[: params.max_files]]
+
+
+def _wait_briefly(
+    waiting: list[tuple[Path, os.stat_result, float]],
+) -> list[tuple[Path, os.stat_result]]:
+    """Files that settle within `SHORT_WAIT` seconds: waited for here, then taken if unchanged.
+
+    So a scan run by hand (or the first scan of files already there) files what is ready
+    without a second run; a longer settle time is left to the next scans.
+    """
+    short = [(path, st, left) for path, st, left in waiting if left <= SHORT_WAIT]
+    if not short:
+        return []
+    time.sleep(max(left for _, _, left in short))
+    out = []
+    for path, st, _ in short:
+        try:
+            again = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(again.st_mode) and signature(again) == signature(st):
+            out.append((path, st))
+    return out
 
 
 def unchanged(item: Incoming) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from avflow import AvflowError, StepContext, StepFailed
@@ -19,7 +19,8 @@ from avflow_archive.items import FileVars, Incoming
 from avflow_archive.params import FilingParams
 from avflow_archive.rules import choose
 from avflow_archive.sanitize import archive_path, clean_component
-from avflow_archive.sniff import Content, extract_text, inspect
+from avflow_archive.sniff import Content, LazyText, inspect
+from avflow_archive.source import Source, SourceChanged
 
 
 def _digest(text: str) -> str:
@@ -28,10 +29,6 @@ def _digest(text: str) -> str:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-class SourceGone(Exception):
-    """The file disappeared before it could be read (a drop file taken by someone else)."""
 
 
 class Filer:
@@ -47,7 +44,7 @@ class Filer:
         )
         self.index = ArchiveIndex(ctx.data_dir / "index.db")
         self.quarantine = PurePosixPath(self.settings.quarantine)
-        self.needs_text = any(r.match.needs_text for r in params.rules)
+        self.seen: dict[str, tuple[str, Path]] = {}  # sha256 -> (path, source file) this step
         self.now = ctx.now()
         self.retain_until = None
         if self.settings.retention_years:
@@ -64,20 +61,32 @@ class Filer:
 
     # -- one file ---------------------------------------------------------------------------------
     def file(self, item: Incoming) -> dict[str, Any]:
-        """File ``item``; return where it went (an entry of the step's outputs)."""
+        """File ``item``; return where it went (an entry of the step's outputs).
+
+        The file is opened once, without following a link (and, for a drop file, only if it is
+        still the file the listing saw); everything is read from that one descriptor.
+        """
         try:
-            content = inspect(item.path)
-        except FileNotFoundError:
-            raise SourceGone(str(item.path)) from None
+            source = Source.open(item.path, item.identity)
+        except SourceChanged as exc:  # swapped since the listing: left alone, never followed
+            return self._left(item, "changed", f"{exc}: left alone")
         except OSError as exc:  # unreadable (permissions): reported, left where it is
-            return {
-                "name": clean_component(item.name),
-                "source": item.source,
-                "status": "unreadable",
-                "path": None,
-                "reason": f"cannot read the file: {exc.strerror or exc}",
-            }
-        text = extract_text(item.path, content) if (self.needs_text or not self.ctx.dry_run) else ""
+            return self._left(item, "unreadable", f"cannot read the file: {exc.strerror or exc}")
+        with source:
+            return self._file_open(item, source)
+
+    def _left(self, item: Incoming, status: str, reason: str) -> dict[str, Any]:
+        return {
+            "name": clean_component(item.name),
+            "source": item.source,
+            "status": status,
+            "path": None,
+            "reason": reason,
+        }
+
+    def _file_open(self, item: Incoming, source: Source) -> dict[str, Any]:
+        content = inspect(source)
+        text = LazyText(source, content)
         fvars = FileVars(item, content, self.ctx.client.tz, self.now)
         rule = choose(self.params.rules, item, content, fvars.date, text)
         entry: dict[str, Any] = {
@@ -109,8 +118,8 @@ class Filer:
             if dest is not None and not self.store.inside(dest):
                 dest, reason = None, "the path leads out of the archive through a symbolic link"
         if dest is None:
-            return self._quarantine(item, content, fvars, text, entry, reason or "unknown")
-        return self._place(item, content, dest, text, entry)
+            return self._quarantine(item, source, content, fvars, text, entry, reason or "unknown")
+        return self._place(item, source, content, dest, text, entry)
 
     def _effect(
         self,
@@ -118,14 +127,14 @@ class Filer:
         description: str,
         kind: str,
         rel: PurePosixPath,
-        item: Incoming,
+        source: Source,
         content: Content,
     ) -> dict[str, Any] | None:
         token = _digest(key)[:24]
 
         def perform() -> dict[str, Any]:
             return file_into(
-                self.store, rel, item.path, content.sha256, content.size, token, content.type
+                self.store, rel, source, content.sha256, content.size, token, content.type
             ).as_result()
 
         def reconcile() -> dict[str, Any] | None:
@@ -135,7 +144,7 @@ class Filer:
 
         try:
             result = self.ctx.effect(key, description, perform, kind=kind, reconcile=reconcile)
-        except AvflowError:
+        except (AvflowError, SourceChanged):
             raise
         except OSError as exc:
             raise StepFailed(
@@ -151,12 +160,17 @@ class Filer:
     def _place(
         self,
         item: Incoming,
+        source: Source,
         content: Content,
         dest: PurePosixPath,
-        text: str,
+        text: LazyText,
         entry: dict[str, Any],
     ) -> dict[str, Any]:
         ctx, client, account = self.ctx, self.ctx.client.id, self.params.account
+        earlier = self.seen.get(content.sha256)
+        if earlier is not None and earlier[1] != item.path:
+            # the same content came twice in this step: the second is a duplicate of the first
+            return self._duplicate(item, content, earlier[0], entry)
         key = f"file:{account}:{content.sha256}:{_digest(str(dest))[:16]}"
         if ctx.effect_status(key) is None:
             known = self.index.by_hash(client, account, content.sha256)
@@ -165,20 +179,7 @@ class Filer:
             ):
                 known = None  # removed or replaced in the archive since: file it again
             if known is not None:
-                if not ctx.dry_run:
-                    self.index.record_duplicate(
-                        client=client,
-                        account=account,
-                        sha256=content.sha256,
-                        path=known.path,
-                        name=entry["name"],
-                        source=item.source,
-                        sender=item.sender,
-                        date=_iso(item.date),
-                        run_id=ctx.run.id,
-                        seen_at=self.now.isoformat(),
-                    )
-                return {**entry, "status": "duplicate", "path": known.path}
+                return self._duplicate(item, content, known.path, entry)
         if ctx.dry_run:
             found = find_existing(self.store, dest, content.sha256, content.size)
             ctx.effect(
@@ -189,38 +190,48 @@ class Filer:
             )
             if found is not None:
                 return {**entry, "status": "duplicate", "path": str(found)}
+            self.seen[content.sha256] = (str(dest), item.path)
             return {**entry, "status": "would_file", "path": str(dest)}
         result = self._effect(
             key,
             f"file {entry['name']} as {self.store.describe(dest)}",
             "archive.file",
             dest,
-            item,
+            source,
             content,
         )
         assert result is not None
         self._index(item, content, result["path"], text, entry, "filed")
+        self.seen[content.sha256] = (result["path"], item.path)
         if result["status"] == "duplicate":
+            return self._duplicate(item, content, result["path"], entry)
+        return {**entry, "status": result["status"], "path": result["path"]}
+
+    def _duplicate(
+        self, item: Incoming, content: Content, path: str, entry: dict[str, Any]
+    ) -> dict[str, Any]:
+        if not self.ctx.dry_run:
             self.index.record_duplicate(
-                client=client,
-                account=account,
+                client=self.ctx.client.id,
+                account=self.params.account,
                 sha256=content.sha256,
-                path=result["path"],
+                path=path,
                 name=entry["name"],
                 source=item.source,
                 sender=item.sender,
                 date=_iso(item.date),
-                run_id=ctx.run.id,
+                run_id=self.ctx.run.id,
                 seen_at=self.now.isoformat(),
             )
-        return {**entry, "status": result["status"], "path": result["path"]}
+        return {**entry, "status": "duplicate", "path": path}
 
     def _quarantine(
         self,
         item: Incoming,
+        source: Source,
         content: Content,
         fvars: FileVars,
-        text: str,
+        text: LazyText,
         entry: dict[str, Any],
         reason: str,
     ) -> dict[str, Any]:
@@ -242,7 +253,7 @@ class Filer:
             ctx.note(
                 f"quarantined {entry['name']}: {reason}", sha256=content.sha256, source=item.source
             )
-        result = self._effect(key, description, "archive.quarantine", dest, item, content)
+        result = self._effect(key, description, "archive.quarantine", dest, source, content)
         assert result is not None
         self._index(item, content, result["path"], text, entry, "quarantined", reason)
         return {**entry, "status": "quarantined", "path": result["path"], "reason": reason}
@@ -252,7 +263,7 @@ class Filer:
         item: Incoming,
         content: Content,
         path: str,
-        text: str,
+        text: LazyText,
         entry: dict[str, Any],
         status: str,
         reason: str | None = None,
@@ -272,7 +283,7 @@ class Filer:
             run_id=self.ctx.run.id,
             status=status,
             filed_at=self.now.isoformat(),
-            text=text,
+            text=text() if self.params.index_text else "",
             reason=reason,
             retain_until=self.retain_until,
         )

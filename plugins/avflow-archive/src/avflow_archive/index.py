@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from avflow_archive.sanitize import decode_name
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY,
@@ -51,6 +55,13 @@ CREATE TABLE IF NOT EXISTS duplicates (
     seen_at TEXT NOT NULL,
     run_id TEXT NOT NULL,
     UNIQUE (client, account, sha256, source, name, run_id)
+);
+CREATE TABLE IF NOT EXISTS drop_seen (  -- drop files settling: first seen with this signature
+    folder BLOB NOT NULL,
+    path BLOB NOT NULL,
+    signature TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    PRIMARY KEY (folder, path)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
     name, path, sender, subject, text, tokenize = 'unicode61 remove_diacritics 2'
@@ -160,6 +171,11 @@ class ArchiveIndex:
         A row for the same path with other content (the document was removed from the archive by
         hand and the name reused) is replaced.
         """
+        # names and paths read from disk or mail may hold undecodable bytes (lone surrogates)
+        path, name, source = decode_name(path), decode_name(name), decode_name(source)
+        sender, subject = decode_name(sender), decode_name(subject)
+        if _SURROGATES.search(text):
+            text = text.encode("utf-8", "replace").decode("utf-8")
         row = (
             client,
             account,
@@ -214,12 +230,45 @@ class ArchiveIndex:
         seen_at: str,
     ) -> None:
         now = seen_at
+        path, name, source, sender = (decode_name(v) for v in (path, name, source, sender))
         with self.tx() as db:
             db.execute(
                 """INSERT INTO duplicates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT DO NOTHING""",
                 (client, account, sha256, path, name, source, sender, date, now, run_id),
             )
+
+    def observe(
+        self, folder: bytes, seen: dict[bytes, str], now: float, write: bool
+    ) -> dict[bytes, float]:
+        """When each file of a drop folder was first seen with its present signature.
+
+        A file new or changed since the last scan is first seen ``now``; rows of files gone
+        from the folder are dropped. A clock that went back restarts the wait (never negative).
+        With ``write`` false (a dry run) nothing is stored.
+        """
+        with self.tx() as db:
+            rows = {
+                bytes(r["path"]): (r["signature"], r["first_seen"])
+                for r in db.execute(
+                    "SELECT path, signature, first_seen FROM drop_seen WHERE folder = ?",
+                    (folder,),
+                )
+            }
+            out: dict[bytes, float] = {}
+            changed = []
+            for path, sig in seen.items():
+                old = rows.get(path)
+                if old is not None and old[0] == sig and old[1] <= now:
+                    out[path] = old[1]
+                else:
+                    out[path] = now
+                    changed.append((folder, path, sig, now))
+            if write:
+                gone = [(folder, p) for p in rows if p not in seen]
+                db.executemany("DELETE FROM drop_seen WHERE folder = ? AND path = ?", gone)
+                db.executemany("INSERT OR REPLACE INTO drop_seen VALUES (?, ?, ?, ?)", changed)
+        return out
 
     # -- reading ----------------------------------------------------------------------------------
     def by_hash(self, client: str, account: str, sha256: str) -> Document | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from avflow_archive.sanitize import clean_component
+from avflow_archive.sanitize import clean_component, decode_name
 from avflow_archive.sniff import Content
 
 
@@ -61,13 +61,17 @@ class Incoming:
     claimed_type: str | None = None
     snapshot: tuple[int, int, int] | None = None  # drop files: (size, mtime_ns, inode) when read
     message_id: str | None = None
+    identity: tuple[int, int] | None = None  # drop files: (device, inode) in the listing
 
     @property
     def source(self) -> str:
-        """Where the file came from, for the index: the drop file, or the message."""
+        """Where the file came from, for the index: the drop file, or the message.
+
+        A path or name that is not valid UTF-8 is shown by the reversible rule of `decode_name`.
+        """
         if self.origin == "drop":
-            return f"drop:{self.path}"
-        return f"email:{self.message_id or self.sender}:{self.name}"
+            return f"drop:{decode_name(str(self.path))}"
+        return decode_name(f"email:{self.message_id or self.sender}:{self.name}")
 
     @property
     def address(self) -> str:
@@ -112,9 +116,10 @@ class FileVars:
         ext = self._split[1]
         return clean_component(ext.lower(), fallback="") if ext else ""
 
-    @property
+    @cached_property
     def type(self) -> str:
-        return self._content.type
+        # one path component like every value: application/pdf is application_pdf
+        return clean_component(self._content.type, fallback="unknown")
 
     @property
     def type_ext(self) -> str:

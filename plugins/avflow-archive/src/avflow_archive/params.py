@@ -32,6 +32,12 @@ class FilingParams(BaseModel):
     rules: list[Rule] = Field(
         default_factory=list, description="First match wins; see docs/archive.md."
     )
+    index_text: bool = Field(
+        default=True,
+        description="Put each document's text (PDF or plain text) in the search index. "
+        "false: text is read only when a rule asks for it, and search finds names, senders "
+        "and subjects.",
+    )
 
 
 class DropFolderParams(BaseModel):

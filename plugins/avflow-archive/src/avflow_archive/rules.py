@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Literal
 
@@ -71,7 +72,10 @@ class Match(BaseModel):
     def needs_text(self) -> bool:
         return self.text is not None or self.text_regex is not None
 
-    def fits(self, item: Incoming, content: Content, when: datetime, text: str) -> bool:
+    def fits(
+        self, item: Incoming, content: Content, when: datetime, text: Callable[[], str]
+    ) -> bool:
+        """Whether the file fits; its text is asked for last, and only if all else fits."""
         checks = [
             not self.name or _glob_any(item.name, _globs(self.name)),
             not self.name_regex or re.search(self.name_regex, item.name, re.I) is not None,
@@ -80,13 +84,17 @@ class Match(BaseModel):
             not self.subject
             or any(s.lower() in item.subject.lower() for s in _globs(self.subject)),
             not self.subject_regex or re.search(self.subject_regex, item.subject, re.I) is not None,
-            not self.text or any(t.lower() in text.lower() for t in _globs(self.text)),
-            not self.text_regex or re.search(self.text_regex, text, re.I | re.M) is not None,
             self.after is None or when.date() >= self.after,
             self.before is None or when.date() < self.before,
             self.origin is None or item.origin == self.origin,
         ]
-        return all(checks)
+        if not all(checks):
+            return False
+        if self.text:
+            body = text().lower()
+            if not any(t.lower() in body for t in _globs(self.text)):
+                return False
+        return not self.text_regex or re.search(self.text_regex, text(), re.I | re.M) is not None
 
 
 class Rule(BaseModel):
@@ -105,7 +113,7 @@ class Rule(BaseModel):
 
 
 def choose(
-    rules: list[Rule], item: Incoming, content: Content, when: datetime, text: str
+    rules: list[Rule], item: Incoming, content: Content, when: datetime, text: Callable[[], str]
 ) -> Rule | None:
     """The first rule that fits, or None."""
     for rule in rules:

@@ -10,6 +10,7 @@ template would leave the archive, and the caller quarantines the file instead.
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -30,6 +31,46 @@ _RESERVED = frozenset(
     | {"COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³"}
 )
 _SEPARATORS = re.compile(r"[/\\]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_BARE_EXT = re.compile(r"\.[^.\s]{1,16}")
+
+
+def _percent_errors(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return "".join(f"%{b:02X}" for b in bad), exc.end
+
+
+codecs.register_error("avflow.percent", _percent_errors)
+
+
+def decode_bytes(raw: bytes) -> str:
+    """A name as bytes, as text: itself if it is valid UTF-8, else percent-escaped.
+
+    In a name that is not valid UTF-8, every byte that is not part of a valid UTF-8 character
+    becomes ``%XX`` (two upper-case hex digits) and every ``%`` becomes ``%25``, so that
+    ``urllib.parse.unquote_to_bytes`` gives back the bytes on disk: ``\\xff\\xfe.pdf`` is
+    ``%FF%FE.pdf``. See docs/archive.md ("Names that are not UTF-8").
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.replace(b"%", b"%25").decode("utf-8", errors="avflow.percent")
+
+
+def decode_name(name: str) -> str:
+    """A name (or path) read from the file system, where Python keeps undecodable bytes as lone
+    surrogates (``os.fsdecode``), as text fit for display, filing and the index (`decode_bytes`)."""
+    if not _SURROGATES.search(name):
+        return name
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte: keep its bytes
+        raw = name.encode("utf-8", "surrogatepass")
+    return decode_bytes(raw)
+
+
 _SPACES = re.compile(r"\s+")
 
 
@@ -57,7 +98,7 @@ _PLAIN = re.compile(r"[A-Za-z0-9_@+=,()-][A-Za-z0-9 _.@+=,()-]{0,200}[A-Za-z0-9_
 
 def clean_component(value: object, *, fallback: str = FALLBACK) -> str:
     """Return ``value`` as one safe file-name component (never empty, ``.`` or ``..``)."""
-    raw = "" if value is None else str(value)
+    raw = decode_name("" if value is None else str(value))
     if (
         _PLAIN.fullmatch(raw)
         and raw.split(".", 1)[0].rstrip(" ").upper() not in _RESERVED
@@ -65,9 +106,11 @@ def clean_component(value: object, *, fallback: str = FALLBACK) -> str:
     ):
         return raw  # the common case, already safe: plain ASCII, no leading or trailing dot
     text = unicodedata.normalize("NFC", raw)
-    text = "".join(ch if _visible(ch) else ("_" if ch in "\t\r\n" else "") for ch in text)
+    text = "".join(ch if _visible(ch) else (" " if ch in "\t\r\n" else "") for ch in text)
     text = _SEPARATORS.sub("_", text)
-    text = _SPACES.sub(" ", text)
+    text = _SPACES.sub(" ", text).strip(" ")
+    if _BARE_EXT.fullmatch(text) and not raw.lstrip().startswith("."):
+        text = FALLBACK + text  # what stood before the extension was invisible: keep a stem
     text = _truncate(text.strip(" "))  # first, so that the extension is what survives
     text = sanitize_filename(
         text, platform="universal", replacement_text="_", max_len=MAX_COMPONENT_BYTES

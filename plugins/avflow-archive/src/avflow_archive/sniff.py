@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import filetype
 import structlog
+
+from avflow_archive.source import Source
 
 log = structlog.get_logger("avflow.archive")
 
@@ -46,12 +47,12 @@ class Content:
         return _EXT.get(self.type, "bin")
 
 
-def inspect(path: Path) -> Content:
-    """Hash ``path`` and sniff its type from its first bytes (not from its name)."""
+def inspect(source: Source) -> Content:
+    """Hash the open file and sniff its type from its first bytes (not from its name)."""
     digest = hashlib.sha256()
     size = 0
     head = b""
-    with open(path, "rb") as f:
+    with source.reader() as f:
         while chunk := f.read(CHUNK):
             if not head:
                 head = chunk[:SNIFF_BYTES]
@@ -80,21 +81,21 @@ def sniff(head: bytes) -> str:
     return "application/octet-stream"
 
 
-def extract_text(path: Path, content: Content) -> str:
+def extract_text(source: Source, content: Content) -> str:
     """The searchable text of a PDF (pypdf) or plain-text file; empty when there is none."""
     if content.type == "text/plain":
-        with open(path, "rb") as f:
+        with source.reader() as f:
             return f.read(MAX_TEXT_CHARS * 4).decode("utf-8", errors="replace")[:MAX_TEXT_CHARS]
     if content.type != "application/pdf" or content.size > MAX_PDF_BYTES:
         return ""
-    with open(path, "rb") as f:
+    with source.reader() as f:
         f.seek(max(0, content.size - EOF_WINDOW))
         if b"%%EOF" not in f.read():
             return ""  # no end-of-file marker: damaged or truncated, pypdf could not read it
     from pypdf import PdfReader
 
     try:
-        reader = PdfReader(str(path), strict=False)
+        reader = PdfReader(source.reader(), strict=False)
         parts: list[str] = []
         total = 0
         for page in reader.pages[:MAX_PDF_PAGES]:
@@ -105,5 +106,19 @@ def extract_text(path: Path, content: Content) -> str:
                 break
         return "\n".join(parts)[:MAX_TEXT_CHARS]
     except Exception as exc:  # a damaged or encrypted PDF is filed all the same, without text
-        log.debug("no text from pdf", file=path.name, error=str(exc)[:200])
+        log.debug("no text from pdf", file=source.path.name, error=str(exc)[:200])
         return ""
+
+
+class LazyText:
+    """A file's text, extracted the first time a rule or the index asks for it (then kept)."""
+
+    def __init__(self, source: Source, content: Content) -> None:
+        self._source = source
+        self._content = content
+        self._text: str | None = None
+
+    def __call__(self) -> str:
+        if self._text is None:
+            self._text = extract_text(self._source, self._content)
+        return self._text

@@ -26,7 +26,7 @@ from avflow_archive.params import NewFileParams
 
 @dataclass
 class _Pending:
-    signature: tuple[int, int]  # (size, mtime_ns)
+    signature: str  # dropfolder.signature: size, mtime, device, inode
     since: float  # monotonic time the signature was first seen
 
 
@@ -37,7 +37,7 @@ class Settler:
         self.params = params
         self.folder = folder
         self.pending: dict[Path, _Pending] = {}
-        self.fired: dict[Path, tuple[int, int]] = {}
+        self.fired: dict[Path, str] = {}
 
     def _wanted(self, path: Path) -> bool:
         if dropfolder.ignored(path.name):
@@ -59,7 +59,7 @@ class Settler:
             return
         if not stat.S_ISREG(st.st_mode) or not self._wanted(path):
             return
-        signature = (st.st_size, st.st_mtime_ns)
+        signature = dropfolder.signature(st)
         if self.fired.get(path) == signature:
             return  # already reported, unchanged
         current = self.pending.get(path)
@@ -85,7 +85,11 @@ class Settler:
                 continue
             del self.pending[path]
             self.fired[path] = entry.signature
-            out.append({"path": str(path), "name": path.name, "size": entry.signature[0]})
+            size = int(entry.signature.split(":", 1)[0])
+            # the signature lets the step take the file at once: it was watched settle
+            out.append(
+                {"path": str(path), "name": path.name, "size": size, "signature": entry.signature}
+            )
         return out
 
 

@@ -237,13 +237,15 @@ class Executor:
                 return []
             folder = self.ctx.spool / "attachments" / safe_name(str(op["uid"]))
             files = []
-            for name, mtype, payload in mail.attachment_payloads():
+            for n, (name, mtype, payload) in enumerate(mail.attachment_payloads(), 1):
                 if name_test and not text_matches(name_test, [name]):
                     continue
                 if type_test and not text_matches(type_test, [mtype]):
                     continue
                 folder.mkdir(parents=True, exist_ok=True)
-                path = folder / safe_name(name)
+                # numbered: two names alike once made safe (a/b.pdf, a\b.pdf) never share a file;
+                # the original name travels in the item's "name"
+                path = folder / f"{n:03d}-{safe_name(name)}"
                 path.write_bytes(payload)
                 files.append(
                     {

@@ -12,10 +12,11 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from avflow_archive.sanitize import numbered
+from avflow_archive.source import Source
 
 MAX_SUFFIX = 1000
 CHUNK = 1 << 20
@@ -61,8 +62,8 @@ class Store(ABC):
         """The bytes of the file at ``rel``."""
 
     @abstractmethod
-    def put(self, rel: PurePosixPath, source: Path, sha256: str, token: str, mime: str) -> None:
-        """Write ``source`` at ``rel`` atomically and durably; raise FileExistsError if taken.
+    def put(self, rel: PurePosixPath, source: Source, sha256: str, token: str, mime: str) -> None:
+        """Write the open ``source`` at ``rel`` atomically and durably; raise FileExistsError if taken.
 
         ``token`` names the temporary file, so a retry after a crash reuses (and removes) it.
         """
@@ -120,7 +121,7 @@ def find_existing(store: Store, rel: PurePosixPath, sha256: str, size: int) -> P
 
 
 def file_into(
-    store: Store, rel: PurePosixPath, source: Path, sha256: str, size: int, token: str, mime: str
+    store: Store, rel: PurePosixPath, source: Source, sha256: str, size: int, token: str, mime: str
 ) -> Placement:
     """Put ``source`` at ``rel`` or the first free numbered variant; never overwrite."""
     for n in range(1, MAX_SUFFIX + 1):

@@ -17,12 +17,13 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from avflow import StepFailed
 from avflow_archive.backends.base import ABSENT, Absent, Existing, Store
 from avflow_archive.settings import GoogleDriveSettings
+from avflow_archive.source import Source
 
 FOLDER = "application/vnd.google-apps.folder"
 SCOPES = ["https://www.googleapis.com/auth/drive.file"]
@@ -199,8 +200,8 @@ class DriveStore(Store):
         found = self._list(q)
         return found[0] if found else None
 
-    def put(self, rel: PurePosixPath, source: Path, sha256: str, token: str, mime: str) -> None:
-        from googleapiclient.http import MediaFileUpload
+    def put(self, rel: PurePosixPath, source: Source, sha256: str, token: str, mime: str) -> None:
+        from googleapiclient.http import MediaIoBaseUpload
 
         if self._by_token(token) is not None:
             return  # an earlier attempt of this very effect landed
@@ -220,16 +221,22 @@ class DriveStore(Store):
             lambda: self.service.files().create(
                 body=body,
                 fields=FILE_FIELDS,
-                media_body=MediaFileUpload(str(source), mimetype=mime, resumable=False),
+                media_body=MediaIoBaseUpload(source.reader(), mimetype=mime, resumable=False),
             ),
             landed=lambda: self._by_token(token),
         )
-        if "size" in created and int(created["size"]) != source.stat().st_size:
+        if "size" in created and int(created["size"]) != source.size:
             raise StepFailed(
-                f"Google Drive: {rel} arrived with {created['size']} bytes instead of {source.stat().st_size}"
+                f"Google Drive: {rel} arrived with {created['size']} bytes instead of {source.size}"
             )
         md5 = created.get("md5Checksum")
-        if md5 and md5 != hashlib.md5(source.read_bytes(), usedforsecurity=False).hexdigest():
+        if (
+            md5
+            and md5
+            != hashlib.file_digest(
+                source.reader(), lambda: hashlib.md5(usedforsecurity=False)
+            ).hexdigest()
+        ):
             raise StepFailed(f"Google Drive: {rel} arrived damaged (MD5 differs)")
 
 

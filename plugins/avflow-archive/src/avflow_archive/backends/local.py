@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from avflow_archive.backends.base import ABSENT, CHUNK, Absent, Existing, Store, partial_name
+from avflow_archive.source import Source, SourceChanged
 
 
 def fsync_dir(path: Path) -> None:
@@ -71,7 +71,7 @@ class LocalStore(Store):
         if not folder.is_dir():
             raise FileExistsError(f"{folder} is not a folder")
 
-    def put(self, rel: PurePosixPath, source: Path, sha256: str, token: str, mime: str) -> None:
+    def put(self, rel: PurePosixPath, source: Source, sha256: str, token: str, mime: str) -> None:
         dest = self._full(rel)
         folder = dest.parent
         try:
@@ -80,10 +80,19 @@ class LocalStore(Store):
             raise FileExistsError(str(rel)) from None
         tmp = folder / partial_name(token)
         tmp.unlink(missing_ok=True)  # left by an interrupted attempt (maybe read-only)
-        shutil.copyfile(source, tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o444 if self.retention_years else 0o644)
+        mode = 0o444 if self.retention_years else 0o644
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        try:
+            copied = source.copy_to(fd)
+            os.fsync(fd)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        if copied != source.size or source.changed():
+            tmp.unlink(missing_ok=True)
+            raise SourceChanged("the file changed while it was being copied")
         try:
             os.link(tmp, dest)
         except FileExistsError:

@@ -23,6 +23,7 @@ import paramiko
 from avflow import StepFailed
 from avflow_archive.backends.base import ABSENT, CHUNK, Absent, Existing, Store, partial_name
 from avflow_archive.settings import SftpSettings, WebdavSettings
+from avflow_archive.source import Source, SourceChanged
 
 
 class FsspecStore(Store):
@@ -96,18 +97,21 @@ class SftpStore(FsspecStore):
         root = self._real_root
         return real == root or real.startswith(root.rstrip("/") + "/")
 
-    def put(self, rel: PurePosixPath, source: Path, sha256: str, token: str, mime: str) -> None:
+    def put(self, rel: PurePosixPath, source: Source, sha256: str, token: str, mime: str) -> None:
         full = self._full(rel)
         folder = posixpath.dirname(full)
         self._makedirs(folder)
         tmp = posixpath.join(folder, partial_name(token))
         ftp: paramiko.SFTPClient = self.fs.ftp
-        with ftp.open(tmp, "wb") as remote, open(source, "rb") as local:
+        with ftp.open(tmp, "wb") as remote, source.reader() as local:
             remote.set_pipelined(True)
             while chunk := local.read(CHUNK):
                 remote.write(chunk)
             remote.flush()
             _sftp_fsync(ftp, remote)
+        if source.changed():
+            self.fs.rm_file(tmp)
+            raise SourceChanged("the file changed while it was being copied")
         if self.retention_years:
             ftp.chmod(tmp, 0o444)
         try:
@@ -147,7 +151,7 @@ class WebdavStore(FsspecStore):
     def adapt(self, rel: PurePosixPath) -> PurePosixPath:
         return PurePosixPath(*(part.translate(self._UNSAFE) for part in rel.parts))
 
-    def put(self, rel: PurePosixPath, source: Path, sha256: str, token: str, mime: str) -> None:
+    def put(self, rel: PurePosixPath, source: Source, sha256: str, token: str, mime: str) -> None:
         from webdav4.client import ResourceAlreadyExists
 
         full = self._full(rel)
@@ -155,8 +159,11 @@ class WebdavStore(FsspecStore):
         self._makedirs(folder)
         tmp = posixpath.join(folder, partial_name(token))
         client = self.fs.client
-        with open(source, "rb") as f:
-            client.upload_fileobj(f, tmp, overwrite=True, size=source.stat().st_size)
+        with source.reader() as f:
+            client.upload_fileobj(f, tmp, overwrite=True, size=source.size)
+        if source.changed():
+            client.remove(tmp)
+            raise SourceChanged("the file changed while it was being copied")
         try:
             client.move(tmp, full, overwrite=False)
         except ResourceAlreadyExists:
