@@ -147,3 +147,28 @@ def test_plugin_new_scaffold_passes_its_own_tests(tmp_path: Path) -> None:
     h.client("acme")
     h.workflow("acme", "greet", {"steps": [{"uses": "hello.hello"}]})
     assert h.run("acme/greet").outputs["step1"] == {"greeting": "hello"}
+
+
+def test_a_plugin_declares_hooks_of_its_own(tmp_path: Path) -> None:
+    (tmp_path / "a_extension.py").write_text(
+        "import avflow\n\n@avflow.hookimpl\ndef register_gadgets(register):\n    register('sprocket')\n"
+    )
+    (tmp_path / "b_host.py").write_text(
+        "import sys, types\n"
+        "import avflow\n\n"
+        "specs = types.ModuleType('host_specs')\n"
+        "def register_gadgets(register):\n    'Add gadgets.'\n"
+        "specs.register_gadgets = avflow.hookspec(register_gadgets)\n\n"
+        "@avflow.hookimpl\ndef register_hookspecs(register):\n    register(specs)\n\n"
+        "@avflow.hookimpl\ndef register_actions(register, hook):\n"
+        "    found = []\n    hook.register_gadgets(register=found.append)\n"
+        "    for name in found:\n"
+        "        register(avflow.Action(f'host.{name}', avflow.RunInfo, lambda ctx, p: None))\n"
+    )
+    pm = PluginManager(autoload=False, plugins_dirs=[tmp_path])
+    assert "host.sprocket" in pm.registry.actions
+    (tmp_path / "c_typo.py").write_text(
+        "import avflow\n\n@avflow.hookimpl\ndef register_gadget(register):\n    pass\n"
+    )
+    with pytest.raises(PluginError, match="register_gadget"):
+        PluginManager(autoload=False, plugins_dirs=[tmp_path])

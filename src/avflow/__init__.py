@@ -37,7 +37,7 @@ from avflow.errors import (
     StepFailed,
 )
 from avflow.notifiers import Failure, Notifier, NotifierSettings
-from avflow.pluginmarker import hookimpl
+from avflow.pluginmarker import hookimpl, hookspec
 
 
 def command_context() -> CommandContext:
@@ -74,4 +74,5 @@ __all__ = [
     "__version__",
     "command_context",
     "hookimpl",
+    "hookspec",
 ]

@@ -8,9 +8,10 @@ and arguments added later never break an existing plugin. Implement them with
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import pluggy
+from avflow.pluginmarker import hookspec
 
 if TYPE_CHECKING:
     import click
@@ -18,53 +19,67 @@ if TYPE_CHECKING:
     from avflow.api import AccountType, Action, RunInfo, Trigger
     from avflow.notifiers import Notifier
 
-hookspec = pluggy.HookspecMarker("avflow")
-
 # --------------------------------------------------------------------------------------------
 # Registration: called once when the plugin manager is built.
 # --------------------------------------------------------------------------------------------
 
 
 @hookspec
-def register_actions(register: Callable[[Action[Any]], None]) -> None:
+def register_hookspecs(register: Callable[[ModuleType], None]) -> None:
+    """Declare hooks of the plugin's own, so that other plugins can extend it (the social
+    plugin's ``register_social_providers``). Called first, before any other hook.
+
+    :param register: call it with a module whose functions are marked ``@avflow.hookspec``.
+        The plugin calls its hooks through the ``hook`` argument of `register_actions` or
+        `register_commands` (``hook.register_social_providers(register=...)``).
+    """
+
+
+@hookspec
+def register_actions(register: Callable[[Action[Any]], None], hook: Any) -> None:
     """Register step types.
 
     :param register: call it once per `avflow.Action` the plugin offers. Action names are
         ``<plugin>.<action>`` (``email.triage``); a name registered twice is an error.
+    :param hook: the plugin manager's hooks, to call hooks the plugin declared itself.
     """
 
 
 @hookspec
-def register_account_types(register: Callable[[AccountType[Any]], None]) -> None:
+def register_account_types(register: Callable[[AccountType[Any]], None], hook: Any) -> None:
     """Register kinds of account a client profile may declare.
 
     :param register: call it once per `avflow.AccountType` (``type: imap`` in ``client.yaml``).
+    :param hook: the plugin manager's hooks, to call hooks the plugin declared itself.
     """
 
 
 @hookspec
-def register_triggers(register: Callable[[Trigger[Any]], None]) -> None:
+def register_triggers(register: Callable[[Trigger[Any]], None], hook: Any) -> None:
     """Register event triggers a workflow may list under ``on: events:``.
 
     :param register: call it once per `avflow.Trigger`.
+    :param hook: the plugin manager's hooks, to call hooks the plugin declared itself.
     """
 
 
 @hookspec
-def register_notifiers(register: Callable[[Notifier[Any]], None]) -> None:
+def register_notifiers(register: Callable[[Notifier[Any]], None], hook: Any) -> None:
     """Register ways to tell the AV that workflows are failing.
 
     :param register: call it once per `avflow.Notifier`; ``service.yaml`` configures it under
         ``notify: <name>:``. The core decides when to notify (failure bursts, batching,
         reminders); the notifier only delivers.
+    :param hook: the plugin manager's hooks, to call hooks the plugin declared itself.
     """
 
 
 @hookspec
-def register_commands(cli: click.Group) -> None:
+def register_commands(cli: click.Group, hook: Any) -> None:
     """Add commands or command groups to the ``avflow`` command line.
 
     :param cli: the root click group; add to it with ``cli.add_command(...)``.
+    :param hook: the plugin manager's hooks, to call hooks the plugin declared itself.
     """
 
 

@@ -1,5 +1,7 @@
-"""The marker plugins decorate their hook implementations with: ``@avflow.hookimpl``."""
+"""The markers of the plugin API: ``@avflow.hookimpl`` on hook implementations, and
+``avflow.hookspec`` for a plugin that declares hooks of its own (see `register_hookspecs`)."""
 
 import pluggy
 
 hookimpl = pluggy.HookimplMarker("avflow")
+hookspec = pluggy.HookspecMarker("avflow")

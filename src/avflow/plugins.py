@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import sys
 from collections.abc import Iterable
@@ -67,6 +68,10 @@ class PluginManager:
         for name, plugin in extra:
             self.pm.register(plugin, name=name)
         try:
+            self.pm.hook.register_hookspecs(register=self.pm.add_hookspecs)
+        except Exception as exc:
+            raise PluginError("register_hookspecs", str(exc)) from None
+        try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
             raise PluginError(getattr(exc, "plugin_name", "?"), str(exc)) from None
@@ -110,8 +115,11 @@ class PluginManager:
                 impl = getattr(plugin, hook_name, None)
                 if impl is None or self.pm.parse_hookimpl_opts(plugin, hook_name) is None:
                     continue
+                kwargs: dict[str, Any] = {"register": adder(kind, table, cls)}
+                if "hook" in inspect.signature(impl).parameters:
+                    kwargs["hook"] = self.pm.hook
                 try:
-                    impl(register=adder(kind, table, cls))
+                    impl(**kwargs)
                 except PluginError:
                     raise
                 except Exception as exc:

@@ -138,7 +138,7 @@ def build_cli(pm: PluginManager) -> click.Group:
     for module in (validate, runs, secrets, plugins):
         module.register(cli)
     _register_optional(cli)
-    pm.hook.register_commands(cli=cli)
+    pm.hook.register_commands(cli=cli, hook=pm.hook)
     return cli
 
 

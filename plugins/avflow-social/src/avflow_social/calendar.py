@@ -1,0 +1,287 @@
+"""The content calendar: a client's folder of Markdown posts with YAML front matter.
+
+A post file starts with ``---``, then YAML, then ``---``, then the Markdown body. Every mistake
+is reported as ``file:line:column: message`` (`CalendarError`), lines counted in the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+import avflow
+
+Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_FILE = 1_000_000  # a post is small: a bigger file is a mistake, not a post
+UTC = UTC
+
+
+class CalendarError(avflow.ConfigError):
+    """A post file that cannot be read: one line naming file:line:column, exit code 2."""
+
+    def __init__(self, path: Path | str, line: int, column: int, message: str) -> None:
+        super().__init__(message)
+        # the core prints a located error as "location: message"; a Location is not public API
+        self.location = f"{path}:{line}:{column}"  # type: ignore[assignment]
+
+
+class MediaSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: str
+    alt: str = ""
+
+
+class FrontMatter(BaseModel):
+    """The keys a post's front matter may have (see docs/social.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
+    publish: datetime | str
+    channels: list[str] = Field(min_length=1)
+    status: str = "draft"
+    text: str | None = None
+    channel_text: dict[str, str] = Field(default_factory=dict)
+    media: list[MediaSpec] = Field(default_factory=list)
+    link: str | None = None
+    title: str | None = None
+    slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,199}$")
+    tags: list[str] = Field(default_factory=list)
+    excerpt: str | None = None
+    revision: int = Field(default=1, ge=1)
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, v: str) -> str:
+        if v not in ("draft", "approved"):
+            raise ValueError("status must be draft or approved")
+        return v
+
+
+@dataclass
+class Post:
+    """One post of the calendar, read and checked."""
+
+    id: str
+    path: Path
+    rel: str  # path relative to the calendar folder, for messages
+    local: datetime  # the wall-clock time written (naive, client's timezone)
+    publish_at: datetime  # UTC
+    channels: list[str]
+    status: str
+    text: str
+    channel_text: dict[str, str]
+    media: list[MediaSpec]
+    link: str | None
+    title: str | None
+    slug: str | None
+    tags: list[str]
+    excerpt: str | None
+    body: str
+    revision: int
+    digest: str  # content hash: everything but the status
+    lines: dict[str, int] = field(default_factory=dict)  # front-matter key -> line
+
+    def text_for(self, channel: str) -> str:
+        return self.channel_text.get(channel, self.text)
+
+
+def split(raw: str, path: Path) -> tuple[str, str, int]:
+    """Front matter, body, and the line number where the front matter starts."""
+    if raw.startswith("\ufeff"):
+        raw = raw[1:]
+    first, _, rest = raw.partition("\n")
+    if first.rstrip() != "---":
+        raise CalendarError(path, 1, 1, "a post starts with a line '---' and its front matter")
+    end = rest.find("\n---")
+    if rest.startswith("---"):
+        end = -1
+        head, body = "", rest.partition("\n")[2]
+    elif end < 0:
+        raise CalendarError(path, 1, 1, "the front matter has no closing '---' line")
+    else:
+        head = rest[: end + 1]
+        body = rest[end + 4 :].partition("\n")[2]
+    return head, body, 2
+
+
+def local_to_utc(naive: datetime, tz: tzinfo) -> datetime:
+    """The instant a wall-clock time names: in a DST gap, the first instant after the gap;
+    in a repeated hour, its first occurrence."""
+    utc = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if utc.astimezone(tz).replace(tzinfo=None) == naive:
+        return utc
+    # In a gap, fold=1 reads the time with the offset after the change (an instant before the
+    # change) and fold=0 with the one before it (an instant after): the change lies between.
+    lo = int(naive.replace(tzinfo=tz, fold=1).timestamp())
+    hi = int(utc.timestamp())
+    after = datetime.fromtimestamp(hi, tz).utcoffset()
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, tz).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
+
+
+def _publish_time(
+    value: datetime | str, tz: tzinfo, path: Path, line: int
+) -> tuple[datetime, datetime]:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise CalendarError(
+                path, line, 1, f"publish: {value!r} is not a date and time (YYYY-MM-DD HH:MM)"
+            ) from None
+    if value.tzinfo is not None:  # an explicit offset is honoured as written
+        utc = value.astimezone(UTC)
+        return utc.astimezone(tz).replace(tzinfo=None), utc
+    return value, local_to_utc(value, tz)
+
+
+def _marks(node: Any, prefix: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
+    """Each key path of the front matter -> the YAML mark where it is written."""
+    out: dict[tuple[Any, ...], Any] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            loc = (*prefix, k.value)
+            out[loc] = k.start_mark
+            out.update(_marks(v, loc))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out[(*prefix, i)] = v.start_mark
+            out.update(_marks(v, (*prefix, i)))
+    return out
+
+
+def _invalid(exc: ValidationError, node: Any, path: Path, offset: int) -> CalendarError:
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    marks = _marks(node)
+    mark = None
+    for n in range(len(loc), 0, -1):
+        mark = marks.get(loc[:n])
+        if mark is not None:
+            break
+    name = ".".join(str(p) for p in loc) or "front matter"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown key {loc[-1]!r}"
+    elif err["type"] == "missing":
+        msg = "is required"
+    line, col = (mark.line + offset, mark.column + 1) if mark else (offset, 1)
+    return CalendarError(path, line, col, f"{name}: {msg}")
+
+
+def _digest(data: dict[str, Any], body: str) -> str:
+    content = {k: v for k, v in data.items() if k != "status"}
+    blob = json.dumps(content, sort_keys=True, default=str) + "\0" + body
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def parse(raw: str, path: Path, rel: str, tz: tzinfo) -> Post:
+    """Read one post file's text; raise `CalendarError` naming file:line:column."""
+    head, body, offset = split(raw, path)
+    loader = Loader(head)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + offset, mark.column + 1) if mark else (offset, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise CalendarError(path, line, col, f"front matter: {problem}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise CalendarError(path, offset, 1, "the front matter must be a mapping of keys")
+    try:
+        fm = FrontMatter.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(exc, node, path, offset) from None
+    line_of = {str(k.value): k.start_mark.line + offset for k, _ in node.value}
+    line_of["body"] = offset + head.count("\n") + 1
+    local, utc = _publish_time(fm.publish, tz, path, line_of.get("publish", offset))
+    body = body.strip("\n")
+    return Post(
+        id=fm.id or Path(rel).with_suffix("").as_posix().replace("/", "-"),
+        path=path,
+        rel=rel,
+        local=local,
+        publish_at=utc,
+        channels=fm.channels,
+        status=fm.status,
+        text=(fm.text if fm.text is not None else body).strip(),
+        channel_text=fm.channel_text,
+        media=fm.media,
+        link=fm.link,
+        title=fm.title,
+        slug=fm.slug,
+        tags=fm.tags,
+        excerpt=fm.excerpt,
+        body=body,
+        revision=fm.revision,
+        digest=_digest(data, body),
+        lines=line_of,
+    )
+
+
+def post_files(folder: Path) -> list[Path]:
+    """The calendar's ``*.md`` files, sorted; links and files leading out are not followed."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        for name in sorted(filenames):
+            if name.endswith(".md") and not name.startswith((".", "_")):
+                p = Path(dirpath, name)
+                if not p.is_symlink():
+                    found.append(p)
+    return found
+
+
+def read_post(path: Path, folder: Path, tz: tzinfo) -> Post:
+    rel = path.relative_to(folder).as_posix()
+    if path.stat().st_size > MAX_FILE:
+        raise CalendarError(rel, 1, 1, f"larger than {MAX_FILE} bytes: not a post")
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CalendarError(path, 1, exc.start + 1, "not UTF-8 text") from None
+    return parse(raw, path, rel, tz)
+
+
+def read_calendar(folder: Path, tz: tzinfo) -> tuple[list[Post], list[CalendarError]]:
+    """Every post of the folder, and the errors of the files that could not be read."""
+    posts: list[Post] = []
+    errors: list[CalendarError] = []
+    seen: dict[str, Post] = {}
+    for path in post_files(folder):
+        try:
+            post = read_post(path, folder, tz)
+        except CalendarError as exc:
+            errors.append(exc)
+            continue
+        if post.id in seen:
+            errors.append(
+                CalendarError(
+                    path,
+                    post.lines.get("id", 1),
+                    1,
+                    f"post id {post.id!r} is also used by {seen[post.id].rel}",
+                )
+            )
+            continue
+        seen[post.id] = post
+        posts.append(post)
+    posts.sort(key=lambda p: (p.publish_at, p.id))
+    return posts, errors

@@ -1,0 +1,232 @@
+"""``avflow social queue``, ``approve`` and ``providers``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import click
+import yaml
+
+import avflow
+from avflow_social.calendar import Post, read_calendar
+from avflow_social.checks import Channel, Problem, approval_state, post_problems, too_close
+from avflow_social.provider import Provider
+from avflow_social.store import Store
+
+UTC = UTC
+CHANNEL_KEYS = ("quiet", "daily_limit", "min_gap", "max_chars")
+
+
+def _channels(folder: Path, providers: dict[str, Provider]) -> dict[str, Channel]:
+    """The client's social accounts, read from client.yaml (secrets are never needed here)."""
+    try:
+        doc = yaml.load((folder / "client.yaml").read_text(), Loader=yaml.CSafeLoader) or {}
+    except (OSError, yaml.YAMLError):
+        return {}  # the core reports a broken profile when it loads the client
+    out = {}
+    for name, raw in (doc.get("accounts") or {}).items():
+        if isinstance(raw, dict) and raw.get("type") in providers:
+            settings = {"min_gap": 30, "quiet": [], "daily_limit": None, "max_chars": None}
+            settings.update({k: raw[k] for k in CHANNEL_KEYS if k in raw})
+            out[str(name)] = Channel(str(name), providers[raw["type"]], SimpleNamespace(**settings))
+    return out
+
+
+def _load(client_id: str, calendar: str, providers: dict[str, Provider]) -> Any:
+    cctx = avflow.command_context()
+    client = cctx.client(client_id)
+    if client.folder is None:
+        raise click.UsageError(f"client {client_id} has no folder")
+    folder = (client.folder / calendar).resolve()
+    if Path(calendar).is_absolute() or not folder.is_relative_to(client.folder.resolve()):
+        raise click.BadParameter(
+            f"{calendar!r} is outside the client's folder", param_hint="--calendar"
+        )
+    if not folder.is_dir():
+        raise click.BadParameter(f"no folder {client.folder / calendar}", param_hint="--calendar")
+    posts, errors = read_calendar(folder, client.tz)
+    store = Store(cctx.data_dir("social"))
+    return cctx, client, folder, posts, errors, store, _channels(client.folder, providers)
+
+
+def _now(at: str | None, tz: Any) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        raise click.BadParameter(
+            f"{at!r} is not a date and time (YYYY-MM-DD HH:MM)", param_hint="--at"
+        ) from None
+    return (when if when.tzinfo else when.replace(tzinfo=tz)).astimezone(UTC)
+
+
+def _rows(
+    post: Post, client: Any, state: str, published: dict[Any, Any], problems: list[Problem]
+) -> dict[str, Any]:
+    return {
+        "post": post.id,
+        "file": post.rel,
+        "publish": post.publish_at.astimezone(client.tz).strftime("%Y-%m-%d %H:%M %Z"),
+        "timezone": client.timezone,
+        "publish_utc": post.publish_at.isoformat(),
+        "state": state,
+        "channels": {
+            c: (
+                published[(post.id, c, post.revision)][1]
+                if (post.id, c, post.revision) in published
+                else None
+            )
+            for c in post.channels
+        },
+        "problems": [
+            {"severity": p.severity, "channel": p.channel, "message": p.message, "where": p.where}
+            for p in problems
+        ],
+    }
+
+
+def _print(row: dict[str, Any]) -> None:
+    chans = ", ".join(f"{c} ✓" if url else c for c, url in row["channels"].items())
+    click.echo(f"{row['publish']}  {row['post']}  [{row['state']}]  {chans}")
+    for c, url in row["channels"].items():
+        if url:
+            click.echo(f"    {c}: {url}")
+    for p in row["problems"]:
+        on = f" on {p['channel']}" if p["channel"] else ""
+        click.echo(f"    {p['severity']}{on}: {p['message']}  ({p['where']})")
+
+
+def _providers() -> dict[str, Provider]:
+    return click.get_current_context().meta["avflow_social.providers"]()  # type: ignore[no-any-return]
+
+
+def make_group(get_providers: Callable[[], dict[str, Provider]]) -> click.Group:
+    """The ``avflow social`` group; ``get_providers`` asks the plugin manager it was built by."""
+
+    @click.group("social")
+    @click.pass_context
+    def social(ctx: click.Context) -> None:
+        """The content calendar: what goes out where and when, approvals, providers."""
+        ctx.meta["avflow_social.providers"] = get_providers
+
+    for command in (queue, approve, list_providers):
+        social.add_command(command)
+    return social
+
+
+@click.command("queue")
+@click.argument("client")
+@click.option(
+    "--calendar",
+    default="posts",
+    show_default=True,
+    help="Calendar folder in the client's folder.",
+)
+@click.option(
+    "--soon",
+    default=24,
+    show_default=True,
+    type=click.IntRange(0, 24 * 365),
+    help="Hours: an unapproved post due within them is flagged.",
+)
+@click.option(
+    "--at", help="Show the queue as of this local time (YYYY-MM-DD HH:MM) instead of now."
+)
+@click.option("--all", "show_all", is_flag=True, help="Also posts already published everywhere.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per post.")
+def queue(
+    client: str, calendar: str, soon: int, at: str | None, show_all: bool, as_json: bool
+) -> None:
+    """Show CLIENT's posts: when (client's local time), where, approval, problems.
+
+    Exit code 2 when a post file cannot be read (file:line:column on stderr), 1 when a post
+    has an error that holds it back, 0 otherwise.
+    """
+    _, info, folder, posts, errors, store, channels = _load(client, calendar, _providers())
+    try:
+        approvals, published = store.approvals(client), store.published(client)
+    finally:
+        store.close()
+    now = _now(at, info.tz)
+    close = too_close(posts, channels)
+    failed = False
+    for post in posts:
+        problems = post_problems(post, channels, folder, approvals, now, timedelta(hours=soon))
+        problems += [p for p in close if p.post == post.id]
+        row = _rows(post, info, approval_state(post, approvals), published, problems)
+        failed = failed or any(p.severity == "error" for p in problems)
+        if not show_all and all(row["channels"].values()) and not problems:
+            continue
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            _print(row)
+    if not as_json:
+        click.echo(f"{len(posts)} post(s), {len(errors)} unreadable")
+    for err in errors:
+        click.echo(str(err), err=True)
+    if errors:
+        raise SystemExit(2)
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command("approve")
+@click.argument("client")
+@click.argument("posts", nargs=-1, required=True)
+@click.option(
+    "--calendar",
+    default="posts",
+    show_default=True,
+    help="Calendar folder in the client's folder.",
+)
+def approve(client: str, posts: tuple[str, ...], calendar: str) -> None:
+    """Approve CLIENT's POSTS (ids): set status: approved and record what was approved.
+
+    A post edited after its approval is held back until it is approved again.
+    """
+    _, _, _, found, errors, store, _ = _load(client, calendar, _providers())
+    by_id = {p.id: p for p in found}
+    try:
+        missing = [p for p in posts if p not in by_id]
+        if missing:
+            hint = "; ".join(str(e) for e in errors) or "ids: " + ", ".join(sorted(by_id))
+            raise click.BadParameter(f"no post {', '.join(missing)} ({hint})", param_hint="POSTS")
+        for pid in posts:
+            post = by_id[pid]
+            _set_status(post.path, "approved")
+            store.approve(client, pid, post.digest, datetime.now(UTC), "avflow social approve")
+            click.echo(f"approved {pid} ({post.local:%Y-%m-%d %H:%M}, {', '.join(post.channels)})")
+    finally:
+        store.close()
+
+
+@click.command("providers")
+def list_providers() -> None:
+    """List the social providers (account types) the installed plugins offer."""
+    for name, p in sorted(_providers().items()):
+        limit = f", {p.max_chars} characters" if p.max_chars else ""
+        click.echo(f"{name}: {p.description}{limit} [{type(p).__module__}]")
+
+
+def _set_status(path: Path, status: str) -> None:
+    """Rewrite the front matter's status line only; everything else stays as written."""
+    lines = path.read_bytes().decode("utf-8").split("\n")
+    start = 1 if lines and lines[0].lstrip("\ufeff").rstrip() == "---" else 0
+    end = next((i for i in range(start, len(lines)) if lines[i].rstrip() == "---"), len(lines))
+    for i in range(start, end):
+        if lines[i].startswith("status:"):
+            lines[i] = f"status: {status}"
+            break
+    else:
+        lines.insert(start, f"status: {status}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes("\n".join(lines).encode("utf-8"))
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""The providers built into avflow-social, registered through the plugin's own hook."""

@@ -1,0 +1,91 @@
+"""A file outbox: each post becomes a JSON file in a folder (the demo's channel, or a hand-off
+to another tool). Media are copied in first; a post is found again by its key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from pydantic import Field
+
+from avflow_social.provider import (
+    ChannelSettings,
+    Outgoing,
+    Provider,
+    ProviderError,
+    Published,
+    Target,
+)
+
+
+class OutboxSettings(ChannelSettings):
+    folder: str = Field(description="Folder inside the client's folder the posts are written to.")
+    max_chars: int | None = Field(default=None, ge=1, description="Hold back longer texts.")
+
+
+def _folder(target: Target) -> Path:
+    base = target.client.folder
+    if base is None:
+        raise ProviderError("the client has no folder to write the outbox in")
+    rel = Path(target.settings.folder)
+    folder = (base / rel).resolve()
+    if rel.is_absolute() or not folder.is_relative_to(base.resolve()):
+        raise ProviderError(f"outbox folder {rel} is outside the client's folder")
+    return folder
+
+
+class Outbox(Provider):
+    """Writes ``<folder>/<post>--<channel>.json``; ``media/`` holds the uploaded files."""
+
+    name = "social_outbox"
+    description = "A folder of JSON files, one per post and channel (demo, hand-off)."
+    settings = OutboxSettings
+
+    def _path(self, target: Target, out: Outgoing) -> Path:
+        return _folder(target) / f"{out.post}--{out.channel}.r{_rev(out.key)}.json"
+
+    def publish(self, target: Target, out: Outgoing) -> Published:
+        path = self._path(target, out)
+        media = path.parent / "media"
+        uploaded = []
+        for m in out.media:  # media first, as a network takes them
+            data = m.path.read_bytes()
+            name = hashlib.sha256(data).hexdigest()[:16] + m.path.suffix.lower()
+            media.mkdir(parents=True, exist_ok=True)
+            if not (media / name).exists():
+                shutil.copyfile(m.path, media / name)
+            uploaded.append({"file": f"media/{name}", "alt": m.alt, "type": m.mime})
+        doc = {
+            "key": out.key,
+            "post": out.post,
+            "channel": out.channel,
+            "publish_at": out.publish_at.isoformat(),
+            "text": out.text,
+            "link": out.link,
+            "title": out.title,
+            "slug": out.slug,
+            "tags": list(out.tags),
+            "excerpt": out.excerpt,
+            "body": out.body if out.title else None,
+            "media": uploaded,
+        }
+        tmp = path.with_suffix(".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
+        os.replace(tmp, path)
+        return Published(out.key, path.as_uri())
+
+    def lookup(self, target: Target, out: Outgoing) -> Published | None:
+        path = self._path(target, out)
+        try:
+            found = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        return Published(out.key, path.as_uri()) if found.get("key") == out.key else None
+
+
+def _rev(key: str) -> str:
+    return key.rsplit(":r", 1)[-1]

@@ -1,0 +1,253 @@
+"""The action ``social.publish``: every due, approved post goes out once on each channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import avflow
+from avflow_social.calendar import Post, read_calendar
+from avflow_social.checks import Channel, approval_state, media_files, post_problems, quiet_until
+from avflow_social.provider import Outgoing, Provider, ProviderError, RateLimited, Target
+from avflow_social.store import Store
+
+UTC = UTC
+# A failure the network certainly did not act on: the ledger may try it again freely.
+_Failed: Any = getattr(avflow, "EffectFailed", avflow.StepFailed)
+
+
+class NotPublished(_Failed):  # type: ignore[misc,valid-type]
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class PublishParams(BaseModel):
+    """Parameters of ``social.publish``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calendar: str = Field(
+        default="posts", description="The content calendar: a folder inside the client's folder."
+    )
+    channels: list[str] | None = Field(
+        default=None, description="Only these channels (default: every channel posts name)."
+    )
+
+
+@dataclass
+class Pass:
+    """One publishing pass: what went out, what waits and why, what failed."""
+
+    ctx: Any
+    store: Store
+    channels: dict[str, Channel]
+    now: datetime
+    published: list[dict[str, Any]] = field(default_factory=list)
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    blocked: dict[str, datetime] = field(default_factory=dict)  # channel -> not before
+    done: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+
+
+def calendar_folder(client: avflow.ClientInfo, name: str) -> Path:
+    if client.folder is None:
+        raise avflow.StepFailed("the client has no folder for a content calendar")
+    folder = (client.folder / name).resolve()
+    if Path(name).is_absolute() or not folder.is_relative_to(client.folder.resolve()):
+        raise avflow.StepFailed(f"calendar {name!r} is outside the client's folder")
+    if not folder.is_dir():
+        raise avflow.StepFailed(f"no content calendar folder {client.folder / name}")
+    return folder
+
+
+def resolve_channels(
+    ctx: Any, names: set[str], providers: dict[str, Provider]
+) -> dict[str, Channel]:
+    out: dict[str, Channel] = {}
+    for name in sorted(names):
+        try:
+            account = ctx.account(name)
+        except avflow.AvflowError:
+            continue  # reported as an unknown channel by the checks
+        provider = providers.get(account.type)
+        if provider is not None:
+            out[name] = Channel(name, provider, account.settings)
+    return out
+
+
+def publish(ctx: Any, params: PublishParams, providers: dict[str, Provider]) -> dict[str, Any]:
+    folder = calendar_folder(ctx.client, params.calendar)
+    posts, errors = read_calendar(folder, ctx.client.tz)
+    wanted = set(params.channels) if params.channels is not None else None
+    names = {c for p in posts for c in p.channels if wanted is None or c in wanted}
+    store = Store(ctx.data_dir)
+    try:
+        run = Pass(ctx, store, resolve_channels(ctx, names, providers), ctx.now())
+        run.done = store.published(ctx.client.id)
+        approvals = store.approvals(ctx.client.id)
+        if not ctx.dry_run:  # an approval in the front matter is recorded the first time it is seen
+            new = [
+                (p.id, p.digest) for p in posts if p.status == "approved" and p.id not in approvals
+            ]
+            store.approve_many(ctx.client.id, new, run.now, "front matter")
+            approvals.update(new)
+        for post in posts:
+            if post.publish_at <= run.now:
+                _post(run, post, folder, approvals, wanted)
+    finally:
+        store.close()
+    failures = [str(e) for e in errors] + run.failed
+    if failures:
+        raise avflow.StepFailed("; ".join(failures))
+    return {"published": run.published, "deferred": run.deferred, "held": run.held}
+
+
+def _post(
+    run: Pass, post: Post, folder: Path, approvals: dict[str, str], wanted: set[str] | None
+) -> None:
+    state = approval_state(post, approvals)
+    if state != "approved":
+        reason = "not approved" if state == "draft" else "edited after approval"
+        run.held.append({"post": post.id, "reason": reason})
+        return
+    problems = post_problems(post, run.channels, folder, approvals, run.now, timedelta(0))
+    errors = [p for p in problems if p.severity == "error"]
+    if any(p.channel is None for p in errors):
+        run.failed.extend(f"{post.rel}: {p.message}" for p in errors if p.channel is None)
+        return
+    for name in post.channels:
+        if wanted is not None and name not in wanted:
+            continue
+        bad = [p.message for p in errors if p.channel == name]
+        if bad:
+            run.failed.extend(f"{post.rel} on {name}: {m}" for m in bad)
+            continue
+        if (post.id, name, post.revision) in run.done:
+            continue
+        _channel(run, post, run.channels[name], folder)
+
+
+def _not_before(run: Pass, ch: Channel) -> tuple[datetime, str] | None:
+    ctx, tz = run.ctx, run.ctx.client.tz
+    if ch.name in run.blocked:
+        return run.blocked[ch.name], "rate limited"
+    until = ctx.cursor.get(f"backoff:{ch.name}")
+    if until and datetime.fromisoformat(until) > run.now:
+        return datetime.fromisoformat(until), "rate limited"
+    local = run.now.astimezone(tz)
+    quiet = quiet_until(ch.settings, local)
+    if quiet is not None:
+        return quiet.replace(tzinfo=tz).astimezone(UTC), "quiet window"
+    limit = getattr(ch.settings, "daily_limit", None) or ch.provider.daily_limit
+    if limit:
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if run.store.count_since(ctx.client.id, ch.name, midnight.astimezone(UTC)) >= limit:
+            return (midnight + timedelta(days=1)).astimezone(UTC), f"daily limit {limit}"
+    return None
+
+
+def outgoing(post: Post, ch: Channel, folder: Path) -> Outgoing:
+    media, _ = media_files(post, folder)
+    return Outgoing(
+        key=f"{post.id}:{ch.name}:r{post.revision}",
+        post=post.id,
+        channel=ch.name,
+        text=ch.provider.compose(post.text_for(ch.name), post.link),
+        publish_at=post.publish_at,
+        body=post.body,
+        link=post.link,
+        title=post.title,
+        slug=post.slug,
+        tags=tuple(post.tags),
+        excerpt=post.excerpt,
+        media=tuple(media),
+    )
+
+
+def _channel(run: Pass, post: Post, ch: Channel, folder: Path) -> None:
+    ctx = run.ctx
+    wait = _not_before(run, ch)
+    if wait is not None:
+        run.deferred.append(
+            {"post": post.id, "channel": ch.name, "reason": wait[1], "until": wait[0].isoformat()}
+        )
+        return
+    out = outgoing(post, ch, folder)
+    target = Target(ch.name, ch.settings, ctx.client, ctx.data_dir, ctx.log)
+    try:
+        result = _effect(ctx, ch.provider, target, out)
+    except NotPublished as exc:
+        if isinstance(exc.error, RateLimited):
+            until = run.now + timedelta(seconds=max(1.0, exc.error.retry_after))
+            run.blocked[ch.name] = until
+            ctx.cursor.set(f"backoff:{ch.name}", until.isoformat())
+            run.deferred.append(
+                {
+                    "post": post.id,
+                    "channel": ch.name,
+                    "reason": "rate limited",
+                    "until": until.isoformat(),
+                }
+            )
+            return
+        run.failed.append(f"{post.rel} on {ch.name}: {exc}")
+        return
+    except avflow.AvflowError as exc:
+        run.failed.append(f"{post.rel} on {ch.name}: {exc}")
+        return
+    if result is None:  # a dry run
+        run.published.append({"post": post.id, "channel": ch.name, "dry_run": True})
+        return
+    run.store.record(
+        ctx.client.id, post.id, ch.name, post.revision, result["id"], result["url"], run.now
+    )
+    ctx.note(
+        f"published {post.id} on {ch.name}: {result['url']}",
+        post=post.id,
+        channel=ch.name,
+        url=result["url"],
+    )
+    run.published.append({"post": post.id, "channel": ch.name, **result})
+
+
+def _effect(ctx: Any, provider: Provider, target: Target, out: Outgoing) -> Any:
+    def perform() -> dict[str, str]:
+        if ctx.cursor.get(f"unsent:{out.key}"):  # stale: this attempt's outcome is its own
+            ctx.cursor.delete(f"unsent:{out.key}")
+        try:
+            return provider.publish(target, out).as_dict()
+        except ProviderError as exc:
+            if exc.sent is False:
+                ctx.cursor.set(f"unsent:{out.key}", True)
+                raise NotPublished(exc) from None
+            raise
+
+    def reconcile() -> dict[str, str] | None:
+        if ctx.cursor.get(f"unsent:{out.key}"):  # the last attempt was certainly refused
+            ctx.cursor.delete(f"unsent:{out.key}")
+            return None
+        if not provider.can_lookup:
+            raise avflow.EffectUnknown(
+                f"{out.post} on {out.channel}: the last attempt's outcome is unknown and "
+                f"{provider.name} cannot be asked; check the channel, then settle it"
+            )
+        found = provider.lookup(target, out)
+        return None if found is None else found.as_dict()
+
+    description = f"publish {out.post} on {out.channel} ({provider.name})"
+    kwargs = dict(kind="social.publish", reconcile=reconcile, scope="client")
+    try:
+        return ctx.effect(out.key, description, perform, **kwargs)
+    except (NotPublished, avflow.AvflowError):
+        raise
+    except Exception as exc:  # outcome unknown (a timeout after sending): look it up now
+        ctx.log.warning("outcome unknown; looking the post up", effect=out.key, error=str(exc))
+        if not provider.can_lookup:
+            raise avflow.StepFailed(f"outcome unknown ({type(exc).__name__}: {exc})") from None
+        return ctx.effect(out.key, description, perform, **kwargs)
