@@ -31,8 +31,8 @@ def test_scan_files_and_removes_sources(archive):
     assert [p for p in archive.drop.rglob("*") if p.is_file()] == []
     kinds = [e.kind for e in result.effects if e.status == "done"]
     assert kinds.count("archive.file") == 2 and kinds.count("archive.remove_source") == 2
-    # each removal comes after its file's copy
-    assert kinds == ["archive.file", "archive.remove_source"] * 2
+    # removals come after the copies of their batch (made durable together)
+    assert kinds == ["archive.file"] * 2 + ["archive.remove_source"] * 2
 
 
 def test_unsettled_hidden_temporary_and_linked_files_stay(archive, tmp_path):
@@ -86,9 +86,9 @@ def test_a_file_changed_after_it_was_read_is_not_removed(archive, monkeypatch):
 
     real = dropfolder.remove_source
 
-    def rewrite_then_remove(item):
+    def rewrite_then_remove(item, unsynced=None):
         src.write_bytes(b"version 2, rescanned")  # the scanner overwrote it meanwhile
-        return real(item)
+        return real(item, unsynced)
 
     monkeypatch.setattr(dropfolder, "remove_source", rewrite_then_remove)
     result = archive.h.run(archive.scan_workflow(path="{{ file.name }}"))
@@ -143,8 +143,8 @@ def test_crash_between_copy_and_removal_resumes_and_reports_every_file(archive):
     for i in range(4):
         _drop(archive, f"d{i}.pdf", f"doc {i}".encode(), age=100 - i)
     ref = archive.scan_workflow(path="{{ file.name }}")
-    # effects alternate file, remove: the 4th is the removal of d1; stop right after it
-    archive.h.crash_at(4, "after")
+    # one batch: four copies, then four removals; the 6th effect is the removal of d1
+    archive.h.crash_at(6, "after")
     with contextlib.suppress(SimulatedCrash):
         archive.h.run(ref)
     assert sorted(p.name for p in archive.drop.iterdir()) == ["d2.pdf", "d3.pdf"]

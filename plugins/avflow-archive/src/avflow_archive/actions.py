@@ -19,6 +19,7 @@ from avflow_archive.params import DropFolderParams, FileParams, FilingParams, Sc
 from avflow_archive.sanitize import clean_component, decode_name
 from avflow_archive.source import SourceGone
 
+BATCH = 64  # files per batch: one fsync per folder and one index transaction each
 KEEP_SOURCE = (
     "skipped",
     "unmatched",
@@ -39,10 +40,17 @@ def file_action(ctx: StepContext, params: FileParams) -> dict[str, Any]:
     if not items:
         return _outputs(params, [])  # nothing to file: no need to reach the archive
     filer = Filer(ctx, params)
+    filer.start_batch(len(items))
+    entries = []
     try:
-        entries = [e for e in (_file_one(ctx, filer, item) for item in items) if e is not None]
+        for n, item in enumerate(items, 1):
+            entry = _file_one(ctx, filer, item)
+            if entry is not None:
+                entries.append(entry)
+            if n % BATCH == 0:
+                filer.flush()
     finally:
-        filer.close()
+        filer.close()  # flushes the last batch
     outputs = _outputs(params, entries)
     ctx.log.info("files filed", account=params.account, **outputs["counts"])
     bad = [e for e in entries if e["status"] in ("failed", "unreadable", "changed")]
@@ -213,15 +221,23 @@ def _file_items(ctx: StepContext, filer: Filer, items: list[Incoming], journal: 
     for entry in done_before.values():
         if entry.get("status") in ("filed", "duplicate") and entry.get("sha256"):
             filer.seen.setdefault(entry["sha256"], (entry["path"], journal.paths[entry["source"]]))
-    for item in items:
-        entry = _file_one(ctx, filer, item)
-        if entry is None:
-            continue  # gone since the listing (another scan, or the person who dropped it)
-        journal.add(entry, item.path)  # before the removal: a crash after it still reports this
-        done_before.pop(entry["source"], None)
-        if entry["status"] not in KEEP_SOURCE:
-            entry["source_removed"] = _remove(ctx, item, entry)
-            journal.add(entry, item.path)
+    filer.start_batch(len(items))
+    for start in range(0, len(items), BATCH):
+        done = []
+        for item in items[start : start + BATCH]:
+            entry = _file_one(ctx, filer, item)
+            if entry is None:
+                continue  # gone since the listing (another scan, or the person who dropped it)
+            journal.add(entry, item.path)  # before the removal: a crash after it still reports it
+            done_before.pop(entry["source"], None)
+            done.append((item, entry))
+        filer.flush()  # the batch's copies are durable: only now may their sources go
+        unsynced: set[Path] = set()
+        for item, entry in done:
+            if entry["status"] not in KEEP_SOURCE:
+                entry["source_removed"] = _remove(ctx, item, entry, unsynced)
+                journal.add(entry, item.path)
+        dropfolder.sync_folders(unsynced)
     for source, entry in done_before.items():
         # filed before a crash, gone from the folder since: finish recording the removal
         if "source_removed" not in entry and entry["status"] not in KEEP_SOURCE:
@@ -245,8 +261,13 @@ def _check_overlap(ctx: StepContext, params: FilingParams, folder: Path) -> None
         raise StepFailed(f"drop folder {folder} and archive {root} overlap: use separate folders")
 
 
-def _remove(ctx: StepContext, item: Incoming, entry: dict[str, Any]) -> bool:
-    """Remove a drop file now that its copy is durable: an effect of its own."""
+def _remove(
+    ctx: StepContext, item: Incoming, entry: dict[str, Any], unsynced: set[Path] | None = None
+) -> bool:
+    """Remove a drop file now that its copy is durable: an effect of its own.
+
+    With ``unsynced``, its folder is added there for the caller to fsync once per batch.
+    """
     where = hashlib.sha256(str(item.path).encode("utf-8", errors="surrogateescape")).hexdigest()[
         :16
     ]
@@ -254,7 +275,7 @@ def _remove(ctx: StepContext, item: Incoming, entry: dict[str, Any]) -> bool:
     result = ctx.effect(
         key,
         f"remove {decode_name(str(item.path))} from the drop folder (filed as {entry['path']})",
-        lambda: dropfolder.remove_source(item),
+        lambda: dropfolder.remove_source(item, unsynced),
         kind="archive.remove_source",
         reconcile=lambda: None if item.path.exists() else {"removed": True, "note": "already gone"},
     )

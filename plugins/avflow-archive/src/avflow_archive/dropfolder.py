@@ -172,19 +172,31 @@ def unchanged(item: Incoming) -> bool:
     return stat.S_ISREG(st.st_mode) and snapshot(st) == item.snapshot
 
 
-def remove_source(item: Incoming) -> dict[str, object]:
+def remove_source(item: Incoming, unsynced: set[Path] | None = None) -> dict[str, object]:
     """Delete a drop file whose copy is durable in the archive, unless it changed meanwhile."""
     if not unchanged(item):
         if not item.path.exists():
             return {"removed": True, "note": "already gone"}
         return {"removed": False, "note": "changed after it was read: left for the next scan"}
     item.path.unlink()
-    fd = os.open(item.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    if unsynced is None:
+        sync_folders({item.path.parent})
+    else:
+        unsynced.add(item.path.parent)  # the caller fsyncs the folder once for its batch
     return {"removed": True}
+
+
+def sync_folders(folders: set[Path]) -> None:
+    """fsync each folder once (the removals of a batch made durable)."""
+    for folder in folders:
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def overlaps(folder: Path, archive_root: Path) -> bool:

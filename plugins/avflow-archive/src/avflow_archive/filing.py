@@ -7,7 +7,10 @@ for the content at the destination (and its numbered variants) before anything i
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -19,8 +22,11 @@ from avflow_archive.items import FileVars, Incoming
 from avflow_archive.params import FilingParams
 from avflow_archive.rules import choose
 from avflow_archive.sanitize import archive_path, clean_component
-from avflow_archive.sniff import Content, LazyText, inspect
+from avflow_archive.sniff import Content, LazyText, TextPool, inspect
 from avflow_archive.source import Source, SourceChanged
+
+POOL_MIN_FILES = 16  # fewer documents than this: their text is extracted in this process
+POOL_WORKERS = 2
 
 
 def _digest(text: str) -> str:
@@ -44,6 +50,8 @@ class Filer:
         )
         self.index = ArchiveIndex(ctx.data_dir / "index.db")
         self.quarantine = PurePosixPath(self.settings.quarantine)
+        self.pending: list[tuple[str, Callable[[], None]]] = []  # index writes, for flush()
+        self.pool: TextPool | None = None
         self.seen: dict[str, tuple[str, Path]] = {}  # sha256 -> (path, source file) this step
         self.now = ctx.now()
         self.retain_until = None
@@ -55,9 +63,38 @@ class Filer:
             except ValueError:  # 29 February
                 self.retain_until = day.replace(year=day.year + years, day=28).isoformat()
 
+    def start_batch(self, expected: int) -> None:
+        """File in batches: `flush` makes each batch durable and indexed at once.
+
+        With many documents to index, PDF text is extracted by worker processes meanwhile.
+        """
+        self.store.start_batch()
+        if self.params.index_text and not self.ctx.dry_run and expected >= POOL_MIN_FILES:
+            self.pool = TextPool(max(1, min(POOL_WORKERS, os.cpu_count() or 1)))
+
+    def flush(self) -> None:
+        """Make the files written since the last flush durable (one fsync per folder), then
+        write their index rows in one transaction."""
+        self.store.flush()
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        with self.index.batch():
+            for name, write in pending:
+                try:
+                    write()
+                except Exception as exc:  # filed, but not in the index: say so, go on
+                    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                    self.ctx.note(f"filed {name} but could not index it: {reason}")
+
     def close(self) -> None:
-        self.store.close()
-        self.index.close()
+        try:
+            self.flush()
+        finally:
+            if self.pool is not None:
+                self.pool.close()
+            self.store.close()
+            self.index.close()
 
     # -- one file ---------------------------------------------------------------------------------
     def file(self, item: Incoming) -> dict[str, Any]:
@@ -192,6 +229,8 @@ class Filer:
                 return {**entry, "status": "duplicate", "path": str(found)}
             self.seen[content.sha256] = (str(dest), item.path)
             return {**entry, "status": "would_file", "path": str(dest)}
+        if self.params.index_text:
+            text.prefetch(self.pool)  # extraction runs while the file is copied
         result = self._effect(
             key,
             f"file {entry['name']} as {self.store.describe(dest)}",
@@ -211,7 +250,8 @@ class Filer:
         self, item: Incoming, content: Content, path: str, entry: dict[str, Any]
     ) -> dict[str, Any]:
         if not self.ctx.dry_run:
-            self.index.record_duplicate(
+            write = functools.partial(
+                self.index.record_duplicate,
                 client=self.ctx.client.id,
                 account=self.params.account,
                 sha256=content.sha256,
@@ -223,6 +263,7 @@ class Filer:
                 run_id=self.ctx.run.id,
                 seen_at=self.now.isoformat(),
             )
+            self.pending.append((entry["name"], write))
         return {**entry, "status": "duplicate", "path": path}
 
     def _quarantine(
@@ -253,6 +294,8 @@ class Filer:
             ctx.note(
                 f"quarantined {entry['name']}: {reason}", sha256=content.sha256, source=item.source
             )
+        if self.params.index_text:
+            text.prefetch(self.pool)
         result = self._effect(key, description, "archive.quarantine", dest, source, content)
         assert result is not None
         self._index(item, content, result["path"], text, entry, "quarantined", reason)
@@ -268,7 +311,10 @@ class Filer:
         status: str,
         reason: str | None = None,
     ) -> None:
-        self.index.record(
+        if self.params.index_text:
+            text.prefetch(self.pool)  # while the file is open; the row is written by flush()
+        record = functools.partial(
+            self.index.record,
             client=self.ctx.client.id,
             account=self.params.account,
             path=path,
@@ -283,7 +329,8 @@ class Filer:
             run_id=self.ctx.run.id,
             status=status,
             filed_at=self.now.isoformat(),
-            text=text() if self.params.index_text else "",
             reason=reason,
             retain_until=self.retain_until,
         )
+        index_text = self.params.index_text
+        self.pending.append((entry["name"], lambda: record(text=text() if index_text else "")))

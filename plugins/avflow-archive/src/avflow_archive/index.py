@@ -136,6 +136,17 @@ class ArchiveIndex:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; inside `batch`, a savepoint of the batch's one transaction."""
+        if self.db.in_transaction:
+            self.db.execute("SAVEPOINT one")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK TO one")
+                self.db.execute("RELEASE one")
+                raise
+            self.db.execute("RELEASE one")
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
@@ -143,6 +154,12 @@ class ArchiveIndex:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every write inside is one transaction (one commit for a batch of documents)."""
+        with self.tx():
+            yield
 
     # -- writing ----------------------------------------------------------------------------------
     def record(

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import filetype
 import structlog
@@ -19,6 +23,7 @@ MAX_TEXT_CHARS = 200_000
 MAX_PDF_PAGES = 50
 MAX_PDF_BYTES = 50 << 20
 EOF_WINDOW = 64 << 10
+POOL_MAX_BYTES = 16 << 20  # larger PDFs are read in this process, not copied to a worker
 
 # pypdf reports damaged files through the logging module; a damaged PDF is normal input here.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -92,10 +97,15 @@ def extract_text(source: Source, content: Content) -> str:
         f.seek(max(0, content.size - EOF_WINDOW))
         if b"%%EOF" not in f.read():
             return ""  # no end-of-file marker: damaged or truncated, pypdf could not read it
+    return pdf_text(source.reader(), source.path.name)
+
+
+def pdf_text(stream: BinaryIO, label: str = "") -> str:
+    """The text of the PDF in ``stream``: its first `MAX_PDF_PAGES` pages, `MAX_TEXT_CHARS` at most."""
     from pypdf import PdfReader
 
     try:
-        reader = PdfReader(source.reader(), strict=False)
+        reader = PdfReader(stream, strict=False)
         parts: list[str] = []
         total = 0
         for page in reader.pages[:MAX_PDF_PAGES]:
@@ -106,19 +116,73 @@ def extract_text(source: Source, content: Content) -> str:
                 break
         return "\n".join(parts)[:MAX_TEXT_CHARS]
     except Exception as exc:  # a damaged or encrypted PDF is filed all the same, without text
-        log.debug("no text from pdf", file=source.path.name, error=str(exc)[:200])
+        log.debug("no text from pdf", file=label, error=str(exc)[:200])
         return ""
 
 
+def _pdf_text_of(data: bytes) -> str:
+    """In a worker process: the text of a whole PDF given as bytes."""
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    return pdf_text(io.BytesIO(data))
+
+
+class TextPool:
+    """Worker processes extracting PDF text beside the filing (pypdf is pure Python: threads
+    would wait on one another). Started on first use; each job is one PDF's bytes."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, data: bytes) -> Future[str]:
+        if self._pool is None:
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self._pool.submit(_pdf_text_of, data)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
 class LazyText:
-    """A file's text, extracted the first time a rule or the index asks for it (then kept)."""
+    """A file's text, extracted the first time a rule or the index asks for it (then kept).
+
+    `prefetch` starts a PDF's extraction in the worker pool now, while the file is open, so the
+    index gets it later without waiting; without a pool the text is extracted when asked for.
+    """
 
     def __init__(self, source: Source, content: Content) -> None:
         self._source = source
         self._content = content
         self._text: str | None = None
+        self._future: Future[str] | None = None
+
+    def prefetch(self, pool: TextPool | None) -> None:
+        content = self._content
+        if self._text is not None or self._future is not None:
+            return
+        if pool is None or content.type != "application/pdf" or content.size > POOL_MAX_BYTES:
+            self._text = extract_text(self._source, content)  # now, while the file is open
+            return
+        tail = os.pread(self._source.fd, EOF_WINDOW, max(0, content.size - EOF_WINDOW))
+        if b"%%EOF" not in tail:
+            self._text = ""  # damaged or truncated: pypdf could not read it
+            return
+        self._future = pool.submit(os.pread(self._source.fd, content.size, 0))
 
     def __call__(self) -> str:
         if self._text is None:
-            self._text = extract_text(self._source, self._content)
+            if self._future is not None:
+                try:
+                    self._text = self._future.result()
+                except Exception as exc:  # a worker that died: the document is filed without text
+                    log.warning("no text from pdf", file=self._source.path.name, error=str(exc))
+                    self._text = ""
+                self._future = None
+            else:
+                self._text = extract_text(self._source, self._content)
         return self._text

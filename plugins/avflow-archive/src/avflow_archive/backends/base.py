@@ -78,6 +78,15 @@ class Store(ABC):
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""
 
+    batching = False  # a backend that can defer making names durable sets it in `start_batch`
+
+    def start_batch(self) -> None:
+        """From now on, `put` may leave names to be made durable by `flush` (local folders)."""
+        self.batching = True
+
+    def flush(self) -> None:  # noqa: B027 - optional
+        """Make every file `put` since the last flush durable (nothing to do for most backends)."""
+
     def describe(self, rel: PurePosixPath) -> str:
         return f"{self.label}/{rel}"
 

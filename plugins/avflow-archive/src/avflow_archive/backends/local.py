@@ -2,7 +2,8 @@
 
 Writes go to a hidden temporary file in the destination folder, are fsynced, then published
 with ``link()``, which fails if the name is taken: a filed document is never replaced, even by
-a concurrent writer. The folder is fsynced after, so the new name survives a power cut.
+a concurrent writer. The folder is fsynced after, so the new name survives a power cut; when
+filing in batches, once per folder per batch (`flush`), before anything depends on it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class LocalStore(Store):
         self.real_root = Path(os.path.realpath(root))
         self.label = f"local:{root}"
         self.retention_years = retention_years
+        self.batching = False
+        self.unsynced: set[Path] = set()
 
     def _full(self, rel: PurePosixPath) -> Path:
         return self.real_root.joinpath(*rel.parts)
@@ -108,7 +111,15 @@ class LocalStore(Store):
             os.rename(tmp, dest)
         else:
             tmp.unlink()
-        fsync_dir(folder)
+        if self.batching:
+            self.unsynced.add(folder)  # fsynced once for the whole batch, by flush()
+        else:
+            fsync_dir(folder)
+
+    def flush(self) -> None:
+        """Make the names written since the last flush durable: one fsync per folder."""
+        while self.unsynced:
+            fsync_dir(self.unsynced.pop())
 
     def discard_partial(self, rel: PurePosixPath, token: str) -> None:
         tmp = self._full(rel).parent / partial_name(token)
