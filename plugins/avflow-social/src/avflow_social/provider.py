@@ -160,6 +160,6 @@ class Provider:
         """
         raise NotImplementedError
 
-    @property
-    def can_lookup(self) -> bool:
+    def can_lookup(self, target: Target) -> bool:
+        """Whether `lookup` works for this channel (default: when the class overrides it)."""
         return type(self).lookup is not Provider.lookup

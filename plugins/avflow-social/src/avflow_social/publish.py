@@ -98,8 +98,7 @@ def publish(ctx: Any, params: PublishParams, providers: dict[str, Provider]) -> 
             store.approve_many(ctx.client.id, new, run.now, "front matter")
             approvals.update(new)
         for post in posts:
-            if post.publish_at <= run.now:
-                _post(run, post, folder, approvals, wanted)
+            _post(run, post, folder, approvals, wanted)
     finally:
         store.close()
     failures = [str(e) for e in errors] + run.failed
@@ -111,6 +110,10 @@ def publish(ctx: Any, params: PublishParams, providers: dict[str, Provider]) -> 
 def _post(
     run: Pass, post: Post, folder: Path, approvals: dict[str, str], wanted: set[str] | None
 ) -> None:
+    due = post.publish_at <= run.now
+    ahead = set() if due else {n for n in post.channels if _schedules(run.channels.get(n))}
+    if not due and not ahead:
+        return
     state = approval_state(post, approvals)
     if state != "approved":
         reason = "not approved" if state == "draft" else "edited after approval"
@@ -122,7 +125,7 @@ def _post(
         run.failed.extend(f"{post.rel}: {p.message}" for p in errors if p.channel is None)
         return
     for name in post.channels:
-        if wanted is not None and name not in wanted:
+        if (wanted is not None and name not in wanted) or (not due and name not in ahead):
             continue
         bad = [p.message for p in errors if p.channel == name]
         if bad:
@@ -131,6 +134,11 @@ def _post(
         if (post.id, name, post.revision) in run.done:
             continue
         _channel(run, post, run.channels[name], folder)
+
+
+def _schedules(ch: Channel | None) -> bool:
+    """A channel that takes approved posts ahead and publishes them itself at their time."""
+    return ch is not None and getattr(ch.settings, "mode", "publish") == "schedule"
 
 
 def _not_before(run: Pass, ch: Channel) -> tuple[datetime, str] | None:
@@ -152,7 +160,7 @@ def _not_before(run: Pass, ch: Channel) -> tuple[datetime, str] | None:
     return None
 
 
-def outgoing(post: Post, ch: Channel, folder: Path) -> Outgoing:
+def outgoing(post: Post, ch: Channel, folder: Path, now: datetime) -> Outgoing:
     media, _ = media_files(post, folder)
     return Outgoing(
         key=f"{post.id}:{ch.name}:r{post.revision}",
@@ -167,6 +175,7 @@ def outgoing(post: Post, ch: Channel, folder: Path) -> Outgoing:
         tags=tuple(post.tags),
         excerpt=post.excerpt,
         media=tuple(media),
+        schedule=post.publish_at > now,
     )
 
 
@@ -178,7 +187,7 @@ def _channel(run: Pass, post: Post, ch: Channel, folder: Path) -> None:
             {"post": post.id, "channel": ch.name, "reason": wait[1], "until": wait[0].isoformat()}
         )
         return
-    out = outgoing(post, ch, folder)
+    out = outgoing(post, ch, folder, run.now)
     target = Target(ch.name, ch.settings, ctx.client, ctx.data_dir, ctx.log)
     try:
         result = _effect(ctx, ch.provider, target, out)
@@ -232,7 +241,7 @@ def _effect(ctx: Any, provider: Provider, target: Target, out: Outgoing) -> Any:
         if ctx.cursor.get(f"unsent:{out.key}"):  # the last attempt was certainly refused
             ctx.cursor.delete(f"unsent:{out.key}")
             return None
-        if not provider.can_lookup:
+        if not provider.can_lookup(target):
             raise avflow.EffectUnknown(
                 f"{out.post} on {out.channel}: the last attempt's outcome is unknown and "
                 f"{provider.name} cannot be asked; check the channel, then settle it"
@@ -248,6 +257,6 @@ def _effect(ctx: Any, provider: Provider, target: Target, out: Outgoing) -> Any:
         raise
     except Exception as exc:  # outcome unknown (a timeout after sending): look it up now
         ctx.log.warning("outcome unknown; looking the post up", effect=out.key, error=str(exc))
-        if not provider.can_lookup:
+        if not provider.can_lookup(target):
             raise avflow.StepFailed(f"outcome unknown ({type(exc).__name__}: {exc})") from None
         return ctx.effect(out.key, description, perform, **kwargs)
