@@ -52,6 +52,7 @@ def configure_logging(level: str = "info", json_logs: bool | None = None) -> Non
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact.structlog_processor,  # type: ignore[list-item]
             renderer,
+            redact.rendered,  # what the renderer made of objects (reprs, tracebacks) too
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             getattr(logging, level.upper(), logging.INFO)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from avflow import redact
 from avflow.errors import UsageError
 from avflow.fsutil import FileLock
 
@@ -114,8 +115,12 @@ class State:
     def db(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            conn = sqlite3.connect(  # every text written or looked up is redacted first
+                self.path,
+                timeout=30,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=redact.RedactingConnection,
             )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")

@@ -3,7 +3,8 @@
 `AuditTrail.record` hands its arguments to a structlog logger wrapped around the trail's sink;
 these processors run in order on the event dict:
 
-1. `redact_secrets`: every secret value avflow resolved is replaced by ``[REDACTED]``;
+1. `redact_secrets`: every secret value avflow resolved, in every field and key, in any of its
+   escaped or encoded forms, is replaced by ``[REDACTED]``;
 2. `drop_bodies`: message bodies never reach the trail, whatever a plugin passes;
 3. `PersonalDataMasker`: when the client's profile says ``audit.personal_data: masked``,
    addresses and subjects are masked (see docs/audit.md for what counts as each);
@@ -115,8 +116,10 @@ def mask_details(details: Any) -> Any:
 
 
 def redact_secrets(_logger: Any, _name: str, ed: EventDict) -> EventDict:
-    ed["description"] = redact.redact(ed.get("description"))
-    ed["details"] = redact.redact(ed.get("details") or {})
+    """Every field, keys of mappings included (an effect key, a detail's name can hold one)."""
+    ed["details"] = ed.get("details") or {}
+    for key in [k for k in ed if k != "client"]:
+        ed[key] = redact.redact(ed[key])
     return ed
 
 
