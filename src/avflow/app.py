@@ -111,7 +111,9 @@ class App:
 
     @cached_property
     def audit(self) -> AuditTrail:
-        return AuditTrail(self.home, self.clock.now)
+        trail = AuditTrail(self.home, self.clock.now)
+        trail.state = self.state  # where the trail's sealed end is remembered
+        return trail
 
     @cached_property
     def engine(self) -> Engine:

@@ -267,3 +267,33 @@ class State:
                 "DELETE FROM cursors WHERE client=? AND workflow=? AND plugin=? AND key=?",
                 (client, workflow, plugin, key),
             )
+
+    # -- the audit trail's high-water marks ---------------------------------------------------------
+    def set_audit_mark(self, client: str, seq: int, digest: str) -> None:
+        """Remember that ``client``'s trail reached record ``seq`` (hash ``digest``): `verify`
+        then fails if the trail is shorter, or was rewritten up to there. Never moves back."""
+        with self.tx(durable=False) as db:
+            row = db.execute(
+                "SELECT value FROM meta WHERE key = ?", (f"audit:{client}",)
+            ).fetchone()
+            if row is None or json.loads(row["value"])["seq"] < seq:
+                db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    (f"audit:{client}", json.dumps({"seq": seq, "hash": digest})),
+                )
+
+    def audit_mark(self, client: str) -> tuple[int, str] | None:
+        """The last record ``client``'s trail is known to have reached, or None."""
+        row = self.db.execute(
+            "SELECT value FROM meta WHERE key = ?", (f"audit:{client}",)
+        ).fetchone()
+        if row is None:
+            return None
+        mark = json.loads(row["value"])
+        return int(mark["seq"]), str(mark["hash"])
+
+    def run_count(self, client: str) -> int:
+        """How many runs ``client`` has had (each one wrote audit records)."""
+        return int(
+            self.db.execute("SELECT COUNT(*) FROM runs WHERE client = ?", (client,)).fetchone()[0]
+        )

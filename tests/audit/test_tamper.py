@@ -231,9 +231,8 @@ def test_truncated_before_the_last_checkpoint_seal_removed_too(
             del trail.files[path][i]
     trail.save()
     (trail.dir / "seal.json").unlink()
-    check_fails(
-        cli, trail, "record seq 25..47 missing: the trail ends at seq 24 but the every checkpoint"
-    )
+    # the seal is gone, but state.db (away from the trail) remembers where it was
+    check_fails(cli, trail, "record seq 25..48 missing: the trail ends at seq 24 but state.db")
 
 
 def test_truncated_mid_record(trail: Trail, cli: Callable[..., Any]) -> None:
@@ -348,9 +347,10 @@ def test_home_key_replaced_and_everything_resigned_only_the_clients_pubkey_revea
     )
     (trail.dir / "seal.json").write_text(new_seal.to_json() + "\n")
 
-    assert (
-        cli("audit", "verify", "acme").code == 0
-    )  # self-consistent with the home folder's (new) key
+    # self-consistent with the home folder's (new) key, but state.db remembers the sealed end
+    result = cli("audit", "verify", "acme")
+    assert result.code == 1, result.out
+    assert "record seq 48 differs from the one state.db recorded" in result.out
     check_fails(
         cli,
         trail,
@@ -375,11 +375,11 @@ def test_anchor_from_an_earlier_bundle_reveals_a_truncation_with_checkpoints_cut
         "".join(x + "\n" for x in cp_path.read_text().splitlines()[:4])
     )  # 1, 11, 13, 23
     (trail.dir / "seal.json").unlink()
-    result = cli("audit", "verify", "acme")
-    assert result.code == 0  # nothing left inside the home folder shows it
+    result = cli("audit", "verify", "acme")  # nothing left in the trail shows it; state.db does
+    assert result.code == 1 and "but state.db recorded seq 48" in result.out.splitlines()[0]
     assert "no seal.json" in result.err
     result = cli("audit", "verify", "acme", "--anchor", str(kept))
-    assert result.code == 1 and "record seq 25..47 missing" in result.out.splitlines()[0]
+    assert result.code == 1 and "record seq 25..4" in result.out.splitlines()[0]
 
 
 def test_verify_errors_a_user_can_make(

@@ -1,7 +1,8 @@
 """The Ed25519 key that signs audit checkpoints.
 
 One key per home folder, made on first use: ``$AVFLOW_HOME/keys/audit-ed25519.pem`` (private,
-mode 0600) with its public half beside it in ``audit-ed25519.pub.pem``. The public key is what the
+mode 0600), or the file ``AVFLOW_AUDIT_KEY`` names outside the home folder, with its public half
+in ``$AVFLOW_HOME/keys/audit-ed25519.pub.pem``. The public key is what the
 AV hands to her clients (``avflow audit pubkey``): with it, a client checks the signatures without
 trusting anything in the AV's home folder.
 """
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avflow.errors import UsageError
 from avflow.fsutil import FileLock, atomic_write
 
+KEY_ENV = "AVFLOW_AUDIT_KEY"  # a signing key outside the home folder (docs/audit.md)
 PRIVATE_NAME = "audit-ed25519.pem"
 PUBLIC_NAME = "audit-ed25519.pub.pem"
 
@@ -71,12 +74,18 @@ def check(public: Ed25519PublicKey, signature_b64: str, message: bytes) -> bool:
 
 
 class AuditKey:
-    """The home folder's signing key (created on first use)."""
+    """The signing key (created on first use): ``$AVFLOW_HOME/keys/audit-ed25519.pem``, or the
+    file ``AVFLOW_AUDIT_KEY`` names, outside the home folder, so that someone holding only the
+    home folder cannot sign. Its public half is written beside the trail for convenience only:
+    with a configured key, nothing in the home folder is trusted to check signatures."""
 
-    def __init__(self, home: Path) -> None:
-        self.dir = home / "keys"
-        self.private_path = self.dir / PRIVATE_NAME
-        self.public_path = self.dir / PUBLIC_NAME
+    def __init__(self, home: Path, path: Path | None = None) -> None:
+        env = os.environ.get(KEY_ENV)
+        self.configured = path or (Path(env).expanduser() if env else None)
+        self.home = home
+        self.public_path = home / "keys" / PUBLIC_NAME
+        self.private_path = self.configured or home / "keys" / PRIVATE_NAME
+        self.dir = self.private_path.parent
         self._private: Ed25519PrivateKey | None = None
         self._fingerprint: str | None = None
 
@@ -86,17 +95,37 @@ class AuditKey:
     def private(self) -> Ed25519PrivateKey:
         if self._private is None:
             if not self.private_path.exists():
-                with FileLock(self.dir / ".audit-key.lock"):
+                with FileLock(self.home / "keys" / ".audit-key.lock"):
                     if not self.private_path.exists():
+                        self._refuse_to_replace()
                         self._create()
             from cryptography.hazmat.primitives import serialization
             from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-            key = serialization.load_pem_private_key(self.private_path.read_bytes(), password=None)
+            try:
+                key = serialization.load_pem_private_key(
+                    self.private_path.read_bytes(), password=None
+                )
+            except (OSError, ValueError, TypeError):
+                raise UsageError(
+                    f"{self.private_path}: cannot read the audit signing key"
+                ) from None
             if not isinstance(key, Ed25519PrivateKey):
                 raise UsageError(f"{self.private_path}: not an Ed25519 private key")
             self._private = key
         return self._private
+
+    def _refuse_to_replace(self) -> None:
+        """A missing key while signed trails exist is an error, never a new key: a new key would
+        make every client's check of the next bundle fail, and hide what happened to the old."""
+        signed = sorted((self.home / "audit").glob("*/checkpoints.jsonl"))
+        if signed:
+            raise UsageError(
+                f"the audit signing key {self.private_path} is missing, but trails signed with it "
+                f"exist ({signed[0].parent}): restore the key (or set {KEY_ENV} to where it is)"
+            )
+        if self.configured is not None and not self.dir.is_dir():
+            raise UsageError(f"{KEY_ENV}={self.configured}: folder {self.dir} does not exist")
 
     def _create(self) -> None:
         from cryptography.hazmat.primitives import serialization
@@ -108,13 +137,19 @@ class AuditKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+        self.public_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.public_path, public_pem(key.public_key()), mode=0o644)
         atomic_write(self.private_path, pem, mode=0o600)
 
     def public(self) -> Ed25519PublicKey:
-        """The public key: from the private key when there is one, else from the .pub file."""
+        """The public key: from the private key when there is one, else from the .pub file
+        beside the trail (never when a key outside the home folder is configured)."""
         if self.private_path.exists():
             return self.private().public_key()
+        if self.configured is not None:
+            raise UsageError(
+                f"{KEY_ENV}={self.configured}: no such key file (pass --pubkey to check with a copy)"
+            )
         if self.public_path.exists():
             return load_public(self.public_path)
         raise UsageError(

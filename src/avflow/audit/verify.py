@@ -75,6 +75,7 @@ class Verification:
 
 
 MAX_PROBLEMS = 50
+STATE_DB = "state.db"  # the kind of the unsigned mark state.db keeps of the trail's sealed end
 
 
 def verify_trail(
@@ -82,19 +83,23 @@ def verify_trail(
     client: str,
     public: Ed25519PublicKey | None,
     extra_checkpoints: Iterable[Checkpoint] = (),
+    known: tuple[int, str] | None = None,
 ) -> Verification:
     """Check ``client``'s trail in ``directory`` (records, ``checkpoints.jsonl``, ``seal.json``).
 
     ``public`` is the key the checkpoints must be signed with; None skips the signature check
     (a warning says so). ``extra_checkpoints`` are ones the client kept from an earlier bundle.
+    ``known`` is the (seq, hash) state.db remembers as the sealed end of the trail: the trail must
+    reach it, with that record unchanged, even if the trail's own signatures were removed.
     """
     result = Verification(client)
     result.key = fingerprint(public) if public is not None else None
     problems = result.problems
     checkpoints, seal = _read_signed(directory, client, public, list(extra_checkpoints), result)
     anchors = [cp for cp in checkpoints if cp.kind == "anchor"]
+    marks = [Checkpoint(client, known[0], known[1], "", STATE_DB, "")] if known else []
     by_seq: dict[int, list[Checkpoint]] = {}
-    for cp in checkpoints + ([seal] if seal else []):
+    for cp in checkpoints + ([seal] if seal else []) + marks:
         by_seq.setdefault(cp.seq, []).append(cp)
 
     prefix = client_prefix(client)
@@ -180,7 +185,7 @@ def verify_trail(
                         if cp.hash.encode() != own:
                             problems.append(
                                 Problem(
-                                    f"record seq {seq} differs from the one signed in the {cp.kind} checkpoint of {cp.time}: "
+                                    f"record seq {seq} differs from the one {_source(cp)}: "
                                     f"the trail was rewritten up to seq {seq}",
                                     seq,
                                     name,
@@ -195,7 +200,7 @@ def verify_trail(
     result.records = count
     result.last_seq = expected - 1 if expected else result.anchored_at
     result.last_hash = last.decode()
-    _check_end(result, checkpoints, seal, files)
+    _check_end(result, checkpoints + marks, seal, files)
     if public is None and (result.records or checkpoints):
         # Every trail that has records was signed: a home folder without its key is suspect.
         result.problems.append(
@@ -204,6 +209,18 @@ def verify_trail(
             )
         )
     return result
+
+
+def _source(cp: Checkpoint) -> str:
+    if cp.kind == STATE_DB:
+        return "state.db recorded as the end of the trail"
+    return f"signed in the {cp.kind} checkpoint of {cp.time}"
+
+
+def _claim(cp: Checkpoint) -> str:
+    if cp.kind == STATE_DB:
+        return f"state.db recorded seq {cp.seq} as its end"
+    return f"the {cp.kind} checkpoint of {cp.time} signed seq {cp.seq}"
 
 
 def _reordered(problems: list[Problem], gaps: list[tuple[int, int, int]], seq: int) -> None:
@@ -248,20 +265,25 @@ def _check_end(
     name = files[-1].name if files else None
     beyond = [cp for cp in [*checkpoints, *([seal] if seal else [])] if cp.seq > last]
     if beyond:
-        cp = max(beyond, key=lambda c: c.seq)
+        cp = max(beyond, key=lambda c: (c.seq, c.kind != STATE_DB))  # a signature first
         gone = f"seq {last + 1}" if cp.seq == last + 1 else f"seq {last + 1}..{cp.seq}"
+        cut = "the trail was deleted" if not files else "records were cut off the end"
         result.problems.append(
             Problem(
-                f"record {gone} missing: the trail ends at seq {last} but the {cp.kind} checkpoint of "
-                f"{cp.time} signed seq {cp.seq} (records were cut off the end)",
+                f"record {gone} missing: the trail ends at seq {last} but {_claim(cp)} ({cut})",
                 last + 1,
                 name,
             )
         )
-    signed = [cp.seq for cp in checkpoints if cp.kind != "anchor"]
+    signed = [cp.seq for cp in checkpoints if cp.kind not in ("anchor", STATE_DB)]
     result.last_checkpoint = max(signed, default=0)
     result.sealed_at = seal.seq if seal else 0
-    if result.records and not checkpoints and seal is None:
+    if (
+        result.records
+        and not signed
+        and seal is None
+        and not any(cp.kind == "anchor" for cp in checkpoints)
+    ):
         result.problems.append(
             Problem(
                 "the trail has no signed checkpoint: checkpoints.jsonl and seal.json are missing"

@@ -84,6 +84,7 @@ class AuditTrail:
         self.root = home / "audit"
         self.clock = clock or (lambda: datetime.now(UTC))
         self.key = AuditKey(home)
+        self.state: Any = None  # state.db, for the trail's high-water marks (opened when sealing)
         self._settings: dict[str, AuditSettings] = {}
         self._locks: dict[str, _ClientLock] = {}
         self._guard = threading.Lock()
@@ -285,6 +286,15 @@ class AuditTrail:
                 if tail.seq:
                     cp = self.sign(client, tail.seq, tail.hash, self.clock(), "seal")
                     write_seal(self.client_dir(client) / SEAL, cp)
+                    self._mark(client, tail.seq, tail.hash)
+
+    def _mark(self, client: str, seq: int, digest: str) -> None:
+        """Record the sealed end of the chain in state.db, away from the trail (docs/audit.md)."""
+        if self.state is None:
+            from avflow.state import State
+
+            self.state = State(self.home / "state.db")
+        self.state.set_audit_mark(client, seq, digest)
 
     def forget(self, client: str) -> None:
         """Drop what is cached of ``client``'s chain (after the files were changed on purpose)."""

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from avflow.cli import Obj, pass_obj
+from avflow.cli.audit_support import (
+    _filter,
+    _filter_options,
+    _profile,
+    _trail_dir,
+    _tz,
+    known_end,
+)
 from avflow.errors import UsageError
-
-CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def register(cli: click.Group) -> None:
@@ -24,85 +27,6 @@ def register(cli: click.Group) -> None:
 @click.group()
 def audit() -> None:
     """The clients' tamper-evident audit trails: show, verify, export, report, prune."""
-
-
-# -- helpers ------------------------------------------------------------------------------------------
-def _trail_dir(obj: Obj, client: str, must_exist: bool = True) -> Path:
-    if not CLIENT_ID.match(client):
-        raise UsageError(f"{client!r} is not a client id (a workflows folder name)")
-    directory = obj.app.audit.client_dir(client)
-    if must_exist and not directory.is_dir():
-        root = obj.app.audit.root
-        known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        raise UsageError(
-            f"no audit trail for client {client!r} in {root} "
-            f"(clients with a trail: {', '.join(known) or 'none'})"
-        )
-    return directory
-
-
-def _profile(obj: Obj, client: str) -> Any:
-    """The client's profile, or None when its folder cannot be loaded."""
-    project, _errors = obj.app.load()
-    c = project.clients.get(client)
-    return c.profile if c is not None else None
-
-
-def _tz(obj: Obj, client: str, override: str | None = None) -> ZoneInfo:
-    name = override or getattr(_profile(obj, client), "timezone", None) or "UTC"
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(
-            f"--timezone {name!r}: unknown timezone (use an IANA name like Europe/Rome)"
-        ) from None
-
-
-def _when(option: str, value: str | None, tz: ZoneInfo) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"{option} {value!r}: expected a date (YYYY-MM-DD) or a date and time "
-            "(YYYY-MM-DDTHH:MM)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
-
-
-def _filter(
-    obj: Obj,
-    client: str,
-    since: str | None,
-    until: str | None,
-    workflow: str | None,
-    events: tuple[str, ...],
-) -> Any:
-    from avflow.audit.export import Filter
-
-    tz = _tz(obj, client) if since or until else ZoneInfo("UTC")
-    return Filter(
-        _when("--since", since, tz),
-        _when("--until", until, tz),
-        workflow,
-        tuple(e for spec in events for e in spec.split(",") if e),
-    )
-
-
-def _filter_options(f: Any) -> Any:
-    f = click.option(
-        "--event",
-        "events",
-        multiple=True,
-        help="Only these events (repeatable; globs like 'effect.*').",
-    )(f)
-    f = click.option("--workflow", help="Only this workflow's records.")(f)
-    f = click.option("--until", help="Only records before this date/time (client's local time).")(f)
-    f = click.option("--since", help="Only records from this date/time on (client's local time).")(
-        f
-    )
-    return f
 
 
 # -- show ---------------------------------------------------------------------------------------------
@@ -183,9 +107,10 @@ def verify(obj: Obj, client: str, pubkey: Path | None, anchors: tuple[Path, ...]
     """Check a client's trail: hashes, order, checkpoints and seal. Exits 1 naming the first bad record."""
     from avflow.audit.checkpoints import CheckpointError, read_checkpoints
     from avflow.audit.keys import load_public
-    from avflow.audit.verify import verify_trail
+    from avflow.audit.verify import Problem, verify_trail
 
-    directory = _trail_dir(obj, client)
+    mark, runs = known_end(obj, client)
+    directory = _trail_dir(obj, client, must_exist=mark is None and runs == 0)
     trail = obj.app.audit
     public = load_public(pubkey) if pubkey else (trail.key.public() if trail.key.exists() else None)
     extra = []
@@ -196,7 +121,11 @@ def verify(obj: Obj, client: str, pubkey: Path | None, anchors: tuple[Path, ...]
             extra += read_checkpoints(path)
         except CheckpointError as exc:
             raise UsageError(str(exc)) from None
-    result = verify_trail(directory, client, public, extra)
+    result = verify_trail(directory, client, public, extra, known=mark)
+    if runs and not result.records and not result.problems:
+        result.problems.append(
+            Problem(f"state.db has {runs} run(s) of client {client!r} but its trail has no records")
+        )
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     if result.ok:

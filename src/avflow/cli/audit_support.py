@@ -1,0 +1,103 @@
+"""Helpers of ``avflow audit``: client and trail lookup, time filters, what state.db knows."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+
+from avflow.cli import Obj
+from avflow.errors import UsageError
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _trail_dir(obj: Obj, client: str, must_exist: bool = True) -> Path:
+    if not CLIENT_ID.fullmatch(client):
+        raise UsageError(f"{client!r} is not a client id (a workflows folder name)")
+    directory = obj.app.audit.client_dir(client)
+    if must_exist and not directory.is_dir():
+        root = obj.app.audit.root
+        known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        raise UsageError(
+            f"no audit trail for client {client!r} in {root} "
+            f"(clients with a trail: {', '.join(known) or 'none'})"
+        )
+    return directory
+
+
+def known_end(obj: Obj, client: str) -> tuple[tuple[int, str] | None, int]:
+    """What state.db knows of ``client``'s trail: its sealed end (seq, hash) and the number of
+    runs (each wrote records). Kept away from the trail: deleting the trail does not erase it."""
+    if not (obj.app.home / "state.db").exists():
+        return None, 0
+    state = obj.app.state
+    return state.audit_mark(client), state.run_count(client)
+
+
+def _profile(obj: Obj, client: str) -> Any:
+    """The client's profile, or None when its folder cannot be loaded."""
+    project, _errors = obj.app.load()
+    c = project.clients.get(client)
+    return c.profile if c is not None else None
+
+
+def _tz(obj: Obj, client: str, override: str | None = None) -> ZoneInfo:
+    name = override or getattr(_profile(obj, client), "timezone", None) or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"--timezone {name!r}: unknown timezone (use an IANA name like Europe/Rome)"
+        ) from None
+
+
+def _when(option: str, value: str | None, tz: ZoneInfo) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{option} {value!r}: expected a date (YYYY-MM-DD) or a date and time "
+            "(YYYY-MM-DDTHH:MM)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def _filter(
+    obj: Obj,
+    client: str,
+    since: str | None,
+    until: str | None,
+    workflow: str | None,
+    events: tuple[str, ...],
+) -> Any:
+    from avflow.audit.export import Filter
+
+    tz = _tz(obj, client) if since or until else ZoneInfo("UTC")
+    return Filter(
+        _when("--since", since, tz),
+        _when("--until", until, tz),
+        workflow,
+        tuple(e for spec in events for e in spec.split(",") if e),
+    )
+
+
+def _filter_options(f: Any) -> Any:
+    f = click.option(
+        "--event",
+        "events",
+        multiple=True,
+        help="Only these events (repeatable; globs like 'effect.*').",
+    )(f)
+    f = click.option("--workflow", help="Only this workflow's records.")(f)
+    f = click.option("--until", help="Only records before this date/time (client's local time).")(f)
+    f = click.option("--since", help="Only records from this date/time on (client's local time).")(
+        f
+    )
+    return f
