@@ -10,7 +10,7 @@ from urllib.parse import quote, quote_plus
 
 from avflow import redact
 
-SECRET = "Unit\\Te'st \"sëcret\"/42"
+SECRET = 'Unit\\Te\'st "sëcret"/42'
 
 
 def test_every_written_form_is_masked() -> None:
