@@ -12,6 +12,9 @@ from avflow.cli import Obj, pass_obj
 from avflow.errors import UsageError
 
 
+KINDS = ("actions", "account_types", "triggers", "notifiers")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(plugins)
     cli.add_command(plugin)
@@ -21,16 +24,16 @@ def register(cli: click.Group) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_obj
 def plugins(obj: Obj, as_json: bool) -> None:
-    """List loaded plugins with the actions, account types and triggers each registered."""
+    """List loaded plugins with the actions, account types, triggers and notifiers each
+    registered."""
     reg = obj.pm.registry
     table: dict[str, dict[str, list[str]]] = {
-        n: {"actions": [], "account_types": [], "triggers": []} for n in obj.pm.plugin_names()
+        n: {k: [] for k in KINDS} for n in obj.pm.plugin_names()
     }
     for owner_key, plugin_name in reg.owners.items():
         kind, name = owner_key.split(":", 1)
-        table.setdefault(plugin_name, {"actions": [], "account_types": [], "triggers": []})[
-            f"{kind}s"
-        ].append(name)
+        entry = table.setdefault(plugin_name, {k: [] for k in KINDS})
+        entry.setdefault(f"{kind}s", []).append(name)
     for entry in table.values():
         for names in entry.values():
             names.sort()
@@ -40,7 +43,7 @@ def plugins(obj: Obj, as_json: bool) -> None:
     for name in sorted(table):
         entry = table[name]
         click.echo(name)
-        for kind in ("actions", "account_types", "triggers"):
+        for kind in KINDS:
             if entry[kind]:
                 click.echo(f"  {kind.replace('_', ' ')}: {', '.join(sorted(entry[kind]))}")
 
