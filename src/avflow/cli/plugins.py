@@ -11,7 +11,6 @@ import click
 from avflow.cli import Obj, pass_obj
 from avflow.errors import UsageError
 
-
 KINDS = ("actions", "account_types", "triggers", "notifiers")
 
 
