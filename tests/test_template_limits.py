@@ -127,7 +127,7 @@ def test_string_methods_that_can_grow_a_string_unchecked_are_refused() -> None:
 
 
 def test_one_time_budget_for_a_block_of_renderings() -> None:
-    slow = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
+    slow = "{% for i in range(99999) %}{% for j in range(99996) %}{% endfor %}{% endfor %}"
     started = time.monotonic()
     with (
         pytest.raises(tl.TemplateLimitError, match=r"took longer than 0\.3s"),
@@ -137,6 +137,22 @@ def test_one_time_budget_for_a_block_of_renderings() -> None:
         templates.render(slow, {})
     assert time.monotonic() - started < 2
     assert templates.render("{{ 1 + 1 }}", {}) == 2  # the guard is gone afterwards
+
+
+def test_a_template_that_used_a_whole_budget_is_not_rendered_again() -> None:
+    slow = "{% for i in range(99999) %}{% for j in range(99998) %}{% endfor %}{% endfor %}"
+    quick = "{% for i in range(99999) %}{% for j in range(99997) %}{% endfor %}{% endfor %}"
+    with pytest.raises(tl.TemplateLimitError, match="took longer than 0"), templates.limited(0.2):
+        templates.compiled(quick).render()  # a step's rest of a timeout: not remembered
+    started = time.monotonic()
+    with pytest.raises(tl.TemplateLimitError, match=r"took longer than 3s to render$"):
+        templates.compiled(slow).render()
+    assert time.monotonic() - started >= tl.TIME_BUDGET
+    started = time.monotonic()
+    for _ in range(5):  # as an action rendering it for each of its items
+        with pytest.raises(tl.TemplateLimitError, match=r"\(before: not rendered again\)"):
+            templates.compiled(slow).render()
+    assert time.monotonic() - started < 1
 
 
 def _poisoned(h: Harness, template: str, timeout: float | None = None) -> None:
@@ -158,7 +174,7 @@ def test_a_poisoned_step_fails_on_one_line_and_the_run_ends(harness: Harness) ->
 
 
 def test_rendering_counts_against_the_step_timeout(harness: Harness) -> None:
-    slow = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
+    slow = "{% for i in range(99999) %}{% for j in range(99995) %}{% endfor %}{% endfor %}"
     _poisoned(harness, slow, timeout=0.5)
     started = time.monotonic()
     result = harness.run("acme/wf")

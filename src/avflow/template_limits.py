@@ -126,9 +126,7 @@ def limited(timeout: float | None = None) -> Iterator[None]:
     try:
         yield
     except _OutOfTime:
-        raise TemplateLimitError(
-            f"template took longer than {_guard.budget:g}s to render"
-        ) from None
+        raise TemplateLimitError(timeout_message()) from None
     except RecursionError:
         raise TemplateLimitError("template recursion too deep") from None
     except MemoryError:
@@ -136,6 +134,18 @@ def limited(timeout: float | None = None) -> Iterator[None]:
     finally:
         sys.settrace(previous)
         _guard.deadline = None
+
+
+def timeout_message() -> str:
+    return f"template took longer than {_guard.budget:g}s to render"
+
+
+def used_whole_budget(exc: BaseException) -> bool:
+    """Whether ``exc`` ended a rendering that had the whole `TIME_BUDGET` (not a step's rest)."""
+    timed_out = isinstance(exc, _OutOfTime) or (
+        isinstance(exc, TemplateLimitError) and str(exc) == timeout_message()
+    )
+    return timed_out and _guard.budget >= TIME_BUDGET
 
 
 # -- size -------------------------------------------------------------------------------------

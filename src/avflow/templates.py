@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +118,7 @@ class Compiled:
         tree = parse(template)
         self._expr: Any = None
         self._template: Any = None
+        self._slow: str | None = None
         if m and "{{" not in m.group("expr") and "}}" not in m.group("expr"):
             self._expr = env().compile_expression(m.group("expr"), undefined_to_none=False)
         else:
@@ -125,29 +126,44 @@ class Compiled:
 
     def value(self, **context: Any) -> Any:
         """The template's value: an expression's own value, or the rendered text."""
-        if self._expr is not None:
-            from avflow.template_limits import count, limited
+        if self._expr is None:
+            return self.render(**context)
+        from avflow.template_limits import count
 
-            with limited():
-                return count(self._expr(**context))
-        return self.render(**context)
+        return self._limited(lambda: count(self._expr(**context)))
 
     def render(self, **context: Any) -> str:
         """The rendered text, counted chunk by chunk against the output limit."""
-        from avflow.template_limits import MAX_STRING, TemplateLimitError, limited
-
         if self._expr is not None:
             return str(self.value(**context))
-        with limited():
-            out, size = [], 0
-            for chunk in self._template.generate(**context):
-                size += len(chunk)
-                if size > MAX_STRING:
-                    raise TemplateLimitError(
-                        f"template output longer than {MAX_STRING:,} characters"
-                    )
-                out.append(chunk)
-            return "".join(out)
+        return str(self._limited(lambda: self._chunks(context)))
+
+    def _chunks(self, context: dict[str, Any]) -> str:
+        from avflow.template_limits import MAX_STRING, TemplateLimitError
+
+        out, size = [], 0
+        for chunk in self._template.generate(**context):
+            size += len(chunk)
+            if size > MAX_STRING:
+                raise TemplateLimitError(f"template output longer than {MAX_STRING:,} characters")
+            out.append(chunk)
+        return "".join(out)
+
+    def _limited(self, work: Callable[[], Any]) -> Any:
+        """``work()`` within the limits. A template that used up a whole time budget once is not
+        rendered again by this process: an action rendering it per item (a thousand files) would
+        otherwise spend the budget a thousand times, and keep a stopping service waiting."""
+        from avflow import template_limits as tl
+
+        if self._slow is not None:
+            raise tl.TemplateLimitError(self._slow)
+        try:
+            with tl.limited():
+                return work()
+        except BaseException as exc:
+            if tl.used_whole_budget(exc):
+                self._slow = f"{tl.timeout_message()} (before: not rendered again)"
+            raise
 
 
 @functools.lru_cache(maxsize=256)

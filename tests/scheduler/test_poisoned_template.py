@@ -69,7 +69,10 @@ def test_poisoned_templates_do_not_delay_other_clients_or_the_stop(
     assert {r["workflow"] for r in alpha} == {"freeze", "slow"}
     errors = {r["workflow"]: r["error"] for r in alpha}
     assert errors["freeze"] == "step power: template error: template power larger than 65,536 bits"
-    assert errors["slow"] == "step loops: template error: template took longer than 3s to render"
+    # the first time after 3 s; later firings at once ("before: not rendered again")
+    assert errors["slow"].startswith(
+        "step loops: template error: template took longer than 3s to render"
+    )
     # SIGTERM while a slow template is rendering: stopped within 10 s, cleanly
     since = svc.mark()
     svc.wait_log("run started", since=since, client="alpha", workflow="slow", timeout=30)
