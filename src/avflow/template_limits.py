@@ -336,6 +336,8 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
 
 def check_source(source: str, env: LimitedSandbox) -> None:
     """Refuse a template nested deeper than `MAX_DEPTH` before the (recursive) parser sees it."""
+    if len(source) < 2 * MAX_OPERATORS and sum(map(source.count, "([{")) <= MAX_DEPTH:
+        return  # too short for that many operators, too few brackets and blocks: no need to look
     depth, operators, after_block_begin = 0, 0, False
     for lineno, kind, value in env.lexer.tokeniter(source, None):
         if kind in ("variable_begin", "block_begin"):
@@ -363,9 +365,8 @@ def check_source(source: str, env: LimitedSandbox) -> None:
 
 def check_tree(tree: nodes.Template) -> None:
     """Refuse what workflows' templates may not use: macros, blocks that buffer, recursion."""
-    for node in tree.find_all(nodes.Node):
-        for kind, what in _FORBIDDEN.items():
-            if isinstance(node, kind):
-                raise TemplateRefused(f"templates may not use {what}", node.lineno)
-        if isinstance(node, nodes.For) and node.recursive:
+    for node in tree.find_all((*_FORBIDDEN, nodes.For)):
+        if not isinstance(node, nodes.For):
+            raise TemplateRefused(f"templates may not use {_FORBIDDEN[type(node)]}", node.lineno)
+        if node.recursive:
             raise TemplateRefused("templates may not use recursive loops", node.lineno)

@@ -47,7 +47,8 @@ def parse(template: str) -> Any:
         tree = env().parse(template)
     except (RecursionError, MemoryError):
         raise tl.TemplateRefused("template too deeply nested", 1) from None
-    tl.check_tree(tree)
+    if "{%" in template:  # only statements can hold what check_tree looks for
+        tl.check_tree(tree)
     return tree
 
 
