@@ -13,8 +13,9 @@ Each trial runs every side once, in an order that changes every trial:
   small plugin loaded with ``--plugins-dir``) hard-links the files into the run's spool, as the
   email plugin would have written them; step two is ``archive.file`` with the path template
   ``Fatture/{{ file.year }}/{{ file.sender_domain }}/{{ file.name }}`` and ``index_text: false``
-  (no rule needs the text): SHA-256, content type sniffed, sanitising, one ledger effect per file,
-  atomic durable write (temporary file, fsync, link, folder fsync) and the index row.
+  (no rule needs the text): SHA-256, content type sniffed, rules, sanitising, one ledger effect
+  per batch of 64 files, atomic durable write of each (temporary file, fsync, link; one folder
+  fsync per folder per batch) and the index rows (one transaction per batch).
 - avflow, full-text index: the same with ``index_text: true`` (the default): the text of every
   PDF and text file is extracted (pypdf, first 50 pages) and indexed with FTS5.
 - durable filer: a separate Python process doing what a careful minimal filer must: SHA-256,

@@ -228,16 +228,15 @@ def _file_items(ctx: StepContext, filer: Filer, items: list[Incoming], journal: 
             entry = _file_one(ctx, filer, item)
             if entry is None:
                 continue  # gone since the listing (another scan, or the person who dropped it)
-            journal.add(entry, item.path)  # before the removal: a crash after it still reports it
             done_before.pop(entry["source"], None)
             done.append((item, entry))
-        filer.flush()  # the batch's copies are durable: only now may their sources go
-        unsynced: set[Path] = set()
+        filer.flush()  # the batch's copies are written and durable: only now may sources go
         for item, entry in done:
-            if entry["status"] not in KEEP_SOURCE:
-                entry["source_removed"] = _remove(ctx, item, entry, unsynced)
-                journal.add(entry, item.path)
-        dropfolder.sync_folders(unsynced)
+            journal.add(entry, item.path)  # before the removal: a crash after it still reports it
+        leaving = [(item, entry) for item, entry in done if entry["status"] not in KEEP_SOURCE]
+        _remove_batch(ctx, leaving, filer.grouped)
+        for item, entry in leaving:
+            journal.add(entry, item.path)
     for source, entry in done_before.items():
         # filed before a crash, gone from the folder since: finish recording the removal
         if "source_removed" not in entry and entry["status"] not in KEEP_SOURCE:
@@ -261,6 +260,38 @@ def _check_overlap(ctx: StepContext, params: FilingParams, folder: Path) -> None
         raise StepFailed(f"drop folder {folder} and archive {root} overlap: use separate folders")
 
 
+def _remove_batch(
+    ctx: StepContext, leaving: list[tuple[Incoming, dict[str, Any]]], grouped: bool
+) -> None:
+    """Remove the drop files of a durable batch; their folders are fsynced once at the end.
+
+    In a big step (``grouped``), the removals of a batch are one effect, as its writes were.
+    """
+    unsynced: set[Path] = set()
+    if not grouped:
+        for item, entry in leaving:
+            entry["source_removed"] = _remove(ctx, item, entry, unsynced)
+    elif leaving:
+        wheres = sorted(f"{entry['sha256']}:{_where(item)}" for item, entry in leaving)
+        key = f"removes:{hashlib.sha256(chr(10).join(wheres).encode()).hexdigest()[:32]}"
+        names = ", ".join(entry["name"] for _, entry in leaving[:3])
+        more = f" and {len(leaving) - 3} more" if len(leaving) > 3 else ""
+        results = ctx.effect(
+            key,
+            f"remove {len(leaving)} filed files ({names}{more}) from the drop folder",
+            lambda: [dropfolder.remove_source(item, unsynced) for item, _ in leaving],
+            kind="archive.remove_source",
+            reconcile=lambda: None,  # not recorded: remove again (what is gone stays gone)
+        )
+        for (_, entry), result in zip(leaving, results, strict=True):
+            entry["source_removed"] = bool(result.get("removed"))
+    dropfolder.sync_folders(unsynced)
+
+
+def _where(item: Incoming) -> str:
+    return hashlib.sha256(os.fsencode(item.path)).hexdigest()[:16]
+
+
 def _remove(
     ctx: StepContext, item: Incoming, entry: dict[str, Any], unsynced: set[Path] | None = None
 ) -> bool:
@@ -268,10 +299,7 @@ def _remove(
 
     With ``unsynced``, its folder is added there for the caller to fsync once per batch.
     """
-    where = hashlib.sha256(str(item.path).encode("utf-8", errors="surrogateescape")).hexdigest()[
-        :16
-    ]
-    key = f"remove:{entry['sha256']}:{where}"
+    key = f"remove:{entry['sha256']}:{_where(item)}"
     result = ctx.effect(
         key,
         f"remove {decode_name(str(item.path))} from the drop folder (filed as {entry['path']})",

@@ -3,6 +3,8 @@
 Every write is an effect in avflow's ledger, keyed by the content's SHA-256 and the intended
 destination, so a resumed run never writes twice: an interrupted write is reconciled by looking
 for the content at the destination (and its numbered variants) before anything is tried again.
+A big step on a local archive writes a batch of files as one effect (`Filer.commit`): the
+ledger's fsynced intent is paid once per batch, and reconciling it looks for every file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from avflow import AvflowError, StepContext, StepFailed
 from avflow_archive.backends import Store, file_into, find_existing, open_store
+from avflow_archive.batch import Write, commit
 from avflow_archive.index import ArchiveIndex
 from avflow_archive.items import FileVars, Incoming
 from avflow_archive.params import FilingParams
@@ -27,6 +30,7 @@ from avflow_archive.source import Source, SourceChanged
 
 POOL_MIN_FILES = 16  # fewer documents than this: their text is extracted in this process
 POOL_WORKERS = 2
+GROUP_MIN_FILES = 16  # a step with at least this many files writes each batch as one effect
 
 
 def _digest(text: str) -> str:
@@ -53,6 +57,9 @@ class Filer:
         self.pending: list[tuple[str, Callable[[], None]]] = []  # index writes, for flush()
         self.pool: TextPool | None = None
         self.seen: dict[str, tuple[str, Path]] = {}  # sha256 -> (path, source file) this step
+        self.grouped = False
+        self.writes: list[Write] = []  # waiting for commit()
+        self.planned: dict[str, Write] = {}  # sha256 -> its write in the batch under way
         self.now = ctx.now()
         self.retain_until = None
         if self.settings.retention_years:
@@ -69,12 +76,15 @@ class Filer:
         With many documents to index, PDF text is extracted by worker processes meanwhile.
         """
         self.store.start_batch()
+        self.grouped = not self.ctx.dry_run and self.store.group_effects
+        self.grouped = self.grouped and expected >= GROUP_MIN_FILES
         if self.params.index_text and not self.ctx.dry_run and expected >= POOL_MIN_FILES:
             self.pool = TextPool(max(1, min(POOL_WORKERS, os.cpu_count() or 1)))
 
     def flush(self) -> None:
         """Make the files written since the last flush durable (one fsync per folder), then
         write their index rows in one transaction."""
+        self.commit()
         self.store.flush()
         pending, self.pending = self.pending, []
         if not pending:
@@ -86,6 +96,19 @@ class Filer:
                 except Exception as exc:  # filed, but not in the index: say so, go on
                     reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
                     self.ctx.note(f"filed {name} but could not index it: {reason}")
+
+    def commit(self) -> None:
+        """Write the files waiting for their batch, as one effect (see `batch.commit`)."""
+        writes, self.writes = self.writes, []
+        self.planned.clear()
+        if writes:
+            commit(self, writes)
+
+    def _defer(self, write: Write) -> dict[str, Any]:
+        self.writes.append(write)
+        if write.reason is None:
+            self.planned[write.content.sha256] = write
+        return write.entry
 
     def close(self) -> None:
         try:
@@ -109,8 +132,14 @@ class Filer:
             return self._left(item, "changed", f"{exc}: left alone")
         except OSError as exc:  # unreadable (permissions): reported, left where it is
             return self._left(item, "unreadable", f"cannot read the file: {exc.strerror or exc}")
-        with source:
-            return self._file_open(item, source)
+        try:
+            entry = self._file_open(item, source)
+        except BaseException:
+            source.close()
+            raise
+        if not (self.writes and self.writes[-1].source is source):
+            source.close()  # done with it (a write waiting for its batch keeps it open)
+        return entry
 
     def _left(self, item: Incoming, status: str, reason: str) -> dict[str, Any]:
         return {
@@ -208,13 +237,21 @@ class Filer:
         if earlier is not None and earlier[1] != item.path:
             # the same content came twice in this step: the second is a duplicate of the first
             return self._duplicate(item, content, earlier[0], entry)
+        planned = self.planned.get(content.sha256)
+        if planned is not None:  # ... its first copy waits in this batch
+            dup = {**entry, "status": "duplicate", "path": None}
+            planned.followers.append((item, dup))
+            return dup
         key = f"file:{account}:{content.sha256}:{_digest(str(dest))[:16]}"
-        if ctx.effect_status(key) is None:
+        if self.grouped or ctx.effect_status(key) is None:
             known = self.index.by_hash(client, account, content.sha256)
             if known is not None and not self.store.same_content(
                 PurePosixPath(known.path), content.sha256, content.size
             ):
                 known = None  # removed or replaced in the archive since: file it again
+            if known is not None and known.run_id == ctx.run.id and known.source == item.source:
+                # filed by this run before it was interrupted: report it as filed again
+                return {**entry, "status": "filed", "path": known.path}
             if known is not None:
                 return self._duplicate(item, content, known.path, entry)
         if ctx.dry_run:
@@ -231,6 +268,8 @@ class Filer:
             return {**entry, "status": "would_file", "path": str(dest)}
         if self.params.index_text:
             text.prefetch(self.pool)  # extraction runs while the file is copied
+        if self.grouped:
+            return self._defer(Write(item, source, content, dest, text, dict(entry)))
         result = self._effect(
             key,
             f"file {entry['name']} as {self.store.describe(dest)}",
@@ -290,12 +329,14 @@ class Filer:
         if ctx.dry_run:
             ctx.effect(key, description, lambda: None, kind="archive.quarantine")
             return {**entry, "status": "would_quarantine", "path": str(dest), "reason": reason}
+        if self.params.index_text:
+            text.prefetch(self.pool)
+        if self.grouped:
+            return self._defer(Write(item, source, content, dest, text, dict(entry), reason))
         if ctx.effect_status(key) is None:
             ctx.note(
                 f"quarantined {entry['name']}: {reason}", sha256=content.sha256, source=item.source
             )
-        if self.params.index_text:
-            text.prefetch(self.pool)
         result = self._effect(key, description, "archive.quarantine", dest, source, content)
         assert result is not None
         self._index(item, content, result["path"], text, entry, "quarantined", reason)

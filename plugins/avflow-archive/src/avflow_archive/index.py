@@ -89,6 +89,7 @@ class Document:
     reason: str | None
     retain_until: str | None
     snippet: str = ""
+    run_id: str = ""  # the run that filed it
 
 
 def _doc(row: sqlite3.Row, snippet: str = "") -> Document:
@@ -109,6 +110,7 @@ def _doc(row: sqlite3.Row, snippet: str = "") -> Document:
         row["reason"],
         row["retain_until"],
         snippet,
+        row["run_id"],
     )
 
 

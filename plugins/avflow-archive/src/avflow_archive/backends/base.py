@@ -79,6 +79,7 @@ class Store(ABC):
         """Release connections."""
 
     batching = False  # a backend that can defer making names durable sets it in `start_batch`
+    group_effects = False  # True: a big step writes a batch of files as one ledger effect
 
     def start_batch(self) -> None:
         """From now on, `put` may leave names to be made durable by `flush` (local folders)."""

@@ -36,6 +36,7 @@ class LocalStore(Store):
         self.label = f"local:{root}"
         self.retention_years = retention_years
         self.batching = False
+        self.group_effects = True  # fsync-bound: one ledger intent per batch, not per file
         self.unsynced: set[Path] = set()
 
     def _full(self, rel: PurePosixPath) -> Path:

@@ -1,0 +1,138 @@
+"""A batch of files written as one effect in avflow's ledger.
+
+A big step on a local archive pays the ledger's fsynced intent once per batch instead of once
+per file. The effect's key names every file of the batch (kind, SHA-256, destination), so a
+resumed step that composes the same batch finds it done; an interrupted batch is reconciled by
+looking for every one of its files at its destination (and numbered variants). One file that
+cannot be written is recorded against that file; the others are written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from avflow import AvflowError
+from avflow_archive.backends import file_into, find_existing
+from avflow_archive.items import Incoming
+from avflow_archive.sniff import Content, LazyText
+from avflow_archive.source import Source
+
+
+@dataclass
+class Write:
+    """A file whose write waits for its batch's one effect."""
+
+    item: Incoming
+    source: Source
+    content: Content
+    dest: PurePosixPath
+    text: LazyText
+    entry: dict[str, Any]  # handed to the caller at once, completed by `commit`
+    reason: str | None = None  # set: a quarantine, for this reason
+    followers: list[tuple[Incoming, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def line(self) -> str:
+        kind = "quarantine" if self.reason is not None else "file"
+        return f"{kind}:{self.content.sha256}:{self.dest}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{getattr(exc, 'strerror', None) or text or type(exc).__name__}"
+
+
+def commit(filer: Any, writes: list[Write]) -> None:
+    """Write ``writes`` as one effect, then complete each one's entry and index row."""
+    ctx, store = filer.ctx, filer.store
+    key = f"files:{filer.params.account}:{_digest(chr(10).join(w.line for w in writes))[:32]}"
+    tried = ctx.effect_status(key) is not None
+
+    def token(w: Write) -> str:
+        return _digest(f"{key}\n{w.line}")[:24]
+
+    def perform() -> list[dict[str, Any]]:
+        results = []
+        for w in writes:
+            try:
+                placed = file_into(
+                    store,
+                    w.dest,
+                    w.source,
+                    w.content.sha256,
+                    w.content.size,
+                    token(w),
+                    w.content.type,
+                )
+            except AvflowError as exc:  # a server's refusal, as StepFailed: this file only
+                results.append({"path": None, "status": "failed", "reason": _one_line(exc)})
+                continue
+            except Exception as exc:  # a full disk, a file changed while copied: this file only
+                reason = f"cannot write {store.describe(w.dest)}: {_one_line(exc)}"
+                results.append({"path": None, "status": "failed", "reason": reason})
+                continue
+            status = "filed" if tried and placed.status == "duplicate" else placed.status
+            results.append({"path": str(placed.path), "status": status})
+            if w.reason is not None:
+                ctx.note(
+                    f"quarantined {w.entry['name']}: {w.reason}",
+                    sha256=w.content.sha256,
+                    source=w.item.source,
+                )
+        return results
+
+    def reconcile() -> list[dict[str, Any]] | None:
+        found = []
+        for w in writes:
+            there = find_existing(store, w.dest, w.content.sha256, w.content.size)
+            store.discard_partial(w.dest, token(w))
+            if there is None:
+                return None  # not all there: the batch is written again (nothing twice)
+            found.append({"path": str(there), "status": "filed"})
+        return found
+
+    names = ", ".join(w.entry["name"] for w in writes[:3])
+    more = f" and {len(writes) - 3} more" if len(writes) > 3 else ""
+    try:
+        results = ctx.effect(
+            key,
+            f"file {len(writes)} documents ({names}{more}) into {store.label}",
+            perform,
+            kind="archive.file",
+            reconcile=reconcile,
+        )
+    finally:
+        for w in writes:
+            w.source.close()
+    for w, result in zip(writes, results, strict=True):
+        _complete(filer, w, result)
+
+
+def _complete(filer: Any, w: Write, result: dict[str, Any]) -> None:
+    entry = w.entry
+    if result["status"] == "failed":
+        entry.update(status="failed", path=None, reason=result["reason"])
+        filer.ctx.note(f"could not file {entry['name']}: {result['reason']}", source=w.item.source)
+        for _, dup in w.followers:
+            dup.update(status="failed", reason=f"same content as {entry['name']}, not filed")
+        return
+    path = result["path"]
+    if w.reason is not None:
+        filer._index(w.item, w.content, path, w.text, entry, "quarantined", w.reason)
+        entry.update(status="quarantined", path=path, reason=w.reason)
+    else:
+        filer._index(w.item, w.content, path, w.text, entry, "filed")
+        if result["status"] == "duplicate":
+            entry.update(filer._duplicate(w.item, w.content, path, entry))
+        else:
+            entry.update(status="filed", path=path)
+    filer.seen[w.content.sha256] = (path, w.item.path)
+    for item, dup in w.followers:
+        dup.update(filer._duplicate(item, w.content, path, dup))

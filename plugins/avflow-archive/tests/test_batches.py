@@ -1,0 +1,102 @@
+"""Big steps on a local archive: a batch of files is one effect, and a crash mid-batch still
+ends with every file filed exactly once and every drop file removed only once its copy is safe."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+
+from avflow.testing import SimulatedCrash
+
+N = 40  # above the size at which a step groups its writes (GROUP_MIN_FILES)
+
+
+def _files(env, n=N):
+    return [{"data": env.b64(f"document {i}".encode()), "name": f"doc{i}.pdf"} for i in range(n)]
+
+
+def _drop_many(env, n=N):
+    for i in range(n):
+        path = env.drop / f"scan{i:02d}.pdf"
+        path.write_bytes(f"%PDF-1.4 scan {i}".encode())
+        old = time.time() - 600 + i
+        os.utime(path, (old, old))
+
+
+def test_a_big_step_writes_each_batch_as_one_effect(archive):
+    result = archive.h.run(archive.email_workflow(_files(archive), path="{{ file.name }}"))
+    assert result.status == "succeeded", result.error
+    assert result.outputs["archive"]["counts"] == {"filed": N}
+    writes = [e for e in result.effects if e.kind == "archive.file"]
+    assert len(writes) == 1 and writes[0].status == "done"
+    assert f"file {N} documents" in writes[0].description
+    assert archive.archived() == {f"doc{i}.pdf": f"document {i}".encode() for i in range(N)}
+
+
+def test_a_crash_after_a_batch_was_written_is_reconciled(archive):
+    ref = archive.email_workflow(_files(archive), path="{{ file.name }}")
+    archive.h.crash_at(1, "after")  # every file written, the outcome not recorded
+    with contextlib.suppress(SimulatedCrash):
+        archive.h.run(ref)
+    [resumed] = archive.h.resume()
+    assert resumed.status == "succeeded", resumed.error
+    assert resumed.outputs["archive"]["counts"] == {"filed": N}
+    stored = archive.archived()
+    assert stored == {f"doc{i}.pdf": f"document {i}".encode() for i in range(N)}
+
+
+def test_a_crash_before_a_batch_was_written_writes_it_once(archive):
+    ref = archive.email_workflow(_files(archive), path="{{ file.name }}")
+    archive.h.crash_at(1, "before")
+    with contextlib.suppress(SimulatedCrash):
+        archive.h.run(ref)
+    assert archive.archived() == {}
+    [resumed] = archive.h.resume()
+    assert resumed.outputs["archive"]["counts"] == {"filed": N}
+    assert len(archive.archived()) == N
+
+
+def test_one_file_failing_in_a_batch_fails_alone(archive, monkeypatch):
+    from avflow_archive import batch
+
+    real = batch.file_into
+
+    def file_into(store, rel, *args, **kwargs):
+        if rel.name == "doc7.pdf":
+            raise OSError(28, "No space left on device")
+        return real(store, rel, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "file_into", file_into)
+    result = archive.h.run(archive.email_workflow(_files(archive), path="{{ file.name }}"))
+    assert result.status == "failed"
+    assert "1 of 40 files could not be filed" in result.error
+    assert "doc7.pdf: cannot write" in result.error and "No space left" in result.error
+    assert len(archive.archived()) == N - 1
+
+
+def test_a_big_scan_removes_sources_once_their_batch_is_durable(archive):
+    _drop_many(archive)
+    ref = archive.scan_workflow(path="{{ file.name }}")
+    # two effects per batch: its writes, then its removals; crash after the first removals
+    archive.h.crash_at(2, "after")
+    with contextlib.suppress(SimulatedCrash):
+        archive.h.run(ref)
+    [resumed] = archive.h.resume()
+    assert resumed.status == "succeeded", resumed.error
+    files = resumed.outputs["archive"]["files"]
+    assert len(files) == N and all(f["status"] == "filed" for f in files)
+    assert all(f["source_removed"] for f in files)
+    hashes = [hashlib.sha256(d).hexdigest() for d in archive.archived().values()]
+    assert len(hashes) == len(set(hashes)) == N
+    assert list(archive.drop.iterdir()) == []
+
+
+def test_same_content_twice_in_a_batch_is_a_duplicate(archive):
+    files = _files(archive)
+    files.append({"data": files[3]["data"], "name": "copy-of-doc3.pdf"})
+    result = archive.h.run(archive.email_workflow(files, path="{{ file.name }}"))
+    got = result.outputs["archive"]["files"]
+    assert got[-1]["status"] == "duplicate" and got[-1]["path"] == "doc3.pdf"
+    assert result.outputs["archive"]["counts"] == {"duplicate": 1, "filed": N}
