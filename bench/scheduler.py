@@ -188,13 +188,12 @@ def main() -> None:
         env = {
             **os.environ,
             "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1",
-            "AVFLOW_FAKE_NOW": SUNDAY,
-            "AVFLOW_CLOCK_RATE": str(rate),
         }
         avflow = [
             sys.executable,
             "-c",
-            "import sys; from avflow.cli import main; sys.exit(main())",
+            "import sys; from avflow.cli import main; from avflow.clock import ShiftedClock; "
+            f"sys.exit(main(clock=ShiftedClock({SUNDAY!r}, {rate!r})))",
             "--workflows",
             str(work / "workflows"),
             "--home",

@@ -53,7 +53,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def performed(tmp_path: Path) -> list[str]:
-    return (tmp_path / "out" / "performed.log").read_text().split()
+    log = tmp_path / "out" / "performed.log"
+    return log.read_text().split() if log.exists() else []
 
 
 ALL = ["a1.txt", "a2.txt", "a3.txt", "b1.txt", "b2.txt", "b3.txt"]
@@ -62,14 +63,17 @@ ALL = ["a1.txt", "a2.txt", "a3.txt", "b1.txt", "b2.txt", "b3.txt"]
 @pytest.mark.parametrize(
     ("var", "k", "before_kill"),
     [
-        ("CRASHY_KILL_AFTER", 2, ["a1.txt", "a2.txt"]),  # between an effect's intent and outcome
-        ("CRASHY_KILL_BEFORE", 3, ["a1.txt", "a2.txt"]),  # between two effects
+        ("CRASHY_KILL_BEFORE", "1", []),  # before the first intent
+        ("CRASHY_KILL_START", "2", ["a1.txt"]),  # intent recorded, nothing performed
+        ("CRASHY_KILL_AFTER", "2", ["a1.txt", "a2.txt"]),  # performed, outcome not recorded
+        ("CRASHY_KILL_BEFORE", "3", ["a1.txt", "a2.txt"]),  # outcome recorded, before the next
+        ("CRASHY_KILL_END", "a", ["a1.txt", "a2.txt", "a3.txt"]),  # all recorded, step not saved
     ],
 )
 def test_sigkill_then_resume_performs_every_effect_once(
-    project: Path, var: str, k: int, before_kill: list[str]
+    project: Path, var: str, k: str, before_kill: list[str]
 ) -> None:
-    killed = avflow(project, "trigger", "acme/write", env={var: str(k)})
+    killed = avflow(project, "trigger", "acme/write", env={var: k})
     assert killed.returncode == -9, killed.stderr
     assert performed(project) == before_kill
     resumed = avflow(project, "resume")
@@ -97,3 +101,35 @@ def test_kill_in_the_second_step_keeps_the_first_steps_outputs(project: Path) ->
     assert performed(project) == ["b1.txt", "b2.txt", "b3.txt"]
     runs = avflow(project, "runs", "--json")
     assert runs.stdout.count('"status": "succeeded"') == 1
+
+
+@pytest.mark.parametrize(
+    ("var", "found", "answer"),
+    [
+        ("CRASHY_KILL_AFTER", ["mail"], "--done"),  # sent, outcome lost with the process
+        ("CRASHY_KILL_START", [], "--not-done"),  # intent recorded, killed before sending
+    ],
+)
+def test_sigkill_in_an_effect_that_cannot_be_checked(
+    project: Path, var: str, found: list[str], answer: str
+) -> None:
+    out = project / "out"
+    (project / "workflows" / "acme" / "send.yaml").write_text(
+        f"steps:\n  - id: send\n    uses: crashy.send\n    with: {{ folder: {out} }}\n"
+        "    retry: { attempts: 3, backoff: 0 }\n"
+    )
+    killed = avflow(project, "trigger", "acme/send", env={var: "1"})
+    assert killed.returncode == -9, killed.stderr
+    sent = out / "sent.log"
+    assert (sent.read_text().split() if sent.exists() else []) == found
+    resumed = avflow(project, "resume")
+    assert resumed.returncode == 1, resumed.stderr
+    assert "outcome unknown" in resumed.stdout and "avflow effects resolve" in resumed.stdout
+    run = resumed.stdout.split(" run ")[1].split()[0]
+    assert (sent.read_text().split() if sent.exists() else []) == found, "repeated blindly"
+    settled = avflow(project, "effects", "resolve", run, "send:mail", answer)
+    assert settled.returncode == 0, settled.stdout + settled.stderr
+    assert f"run {run} succeeded" in settled.stdout
+    assert sent.read_text().split() == ["mail"]
+    again = avflow(project, "resume")
+    assert again.stdout.strip() == "no interrupted runs"

@@ -230,7 +230,7 @@ def test_unknown_outcome_without_reconcile_is_not_repeated(
     [resumed] = h.resume()
     assert calls == [1]
     assert resumed.status == "failed"
-    assert "outcome is unknown" in (resumed.error or "")
+    assert "outcome unknown" in (resumed.error or "")
 
 
 def test_dry_run_performs_nothing_and_lists_effects(harness: Harness, tmp_path: Path) -> None:

@@ -112,7 +112,11 @@ def test_plugins_command_lists_actions(tmp_path: Path) -> None:
     )
     table = json.loads(result.stdout)
     assert table["core"]["actions"] == ["core.fail", "core.log", "core.set"]
-    assert sorted(table["avflow_local_crashy"]["actions"]) == ["crashy.leak", "crashy.write"]
+    assert sorted(table["avflow_local_crashy"]["actions"]) == [
+        "crashy.leak",
+        "crashy.send",
+        "crashy.write",
+    ]
     assert table["avflow_local_crashy"]["account_types"] == ["dummy"]
 
 

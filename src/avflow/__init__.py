@@ -1,18 +1,8 @@
 """avflow: an automation engine for freelance virtual assistants.
 
-This module is the public API for plugins: import from ``avflow`` only. See docs/plugins.md.
+This module is the public API for plugins: import from ``avflow`` only. See docs/plugins.md and,
+for how the core fits together, docs/architecture.md. Importing it changes no global state.
 """
-
-import sys as _sys
-
-if "structlog" not in _sys.modules and "rich" not in _sys.modules:
-    # structlog imports rich, pygments and attrs at once, only to draw tracebacks, which avflow
-    # never prints: 4 MB of the service's memory. Import it with rich hidden, then unhide rich.
-    _sys.modules["rich"] = None  # type: ignore[assignment]
-    try:
-        import structlog  # noqa: F401
-    finally:
-        del _sys.modules["rich"]
 
 from avflow.api import (
     Account,
@@ -31,6 +21,7 @@ from avflow.api import (
 from avflow.errors import (
     AvflowError,
     ConfigError,
+    EffectFailed,
     EffectUnknown,
     PluginError,
     SecretError,
@@ -59,6 +50,7 @@ __all__ = [
     "CommandContext",
     "ConfigError",
     "Cursor",
+    "EffectFailed",
     "EffectRecord",
     "EffectUnknown",
     "Failure",

@@ -124,10 +124,11 @@ class EffectRecord:
     key: str
     kind: str
     description: str
-    status: str  # pending | done | failed | dry-run | skipped
+    status: str  # done | failed | unknown | pending (being performed) | dry-run
     result: Any = None
     run_id: str = ""
     step: str = ""
+    scope: str = "run"  # run | workflow | client
 
 
 class Cursor(Protocol):
@@ -144,10 +145,18 @@ class StepContext(Protocol):
     client: ClientInfo
     run: RunInfo
     step_id: str
-    spool: Path
-    data_dir: Path  # $AVFLOW_HOME/plugins/<plugin>/: the plugin's own files (indexes, caches)
     cursor: Cursor
     log: Any  # a structlog BoundLogger carrying client, workflow, run and step
+
+    @property
+    def spool(self) -> Path:
+        """The run's spool folder: files travel between steps as paths in it."""
+        ...
+
+    @property
+    def data_dir(self) -> Path:
+        """``$AVFLOW_HOME/plugins/<plugin>/``: the plugin's own files (indexes, caches)."""
+        ...
 
     @property
     def dry_run(self) -> bool: ...

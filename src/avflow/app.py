@@ -1,4 +1,9 @@
-"""Wiring for one process: the plugin manager, the loaded workflows, state, audit and engine."""
+"""The one place that builds a process's object graph (docs/architecture.md).
+
+`App` wires the plugin manager, the loaded workflows, state, vault, effect ledger, audit trail
+and engine, each built once on first use. The command line, the service (`avflow run`) and
+`avflow.testing` all use it; tests inject a clock and a fault point here, nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from avflow.audit import AuditTrail
 from avflow.clock import Clock
 from avflow.engine import Engine
 from avflow.errors import ConfigErrors
+from avflow.ledger import EffectLedger, FaultPoint
 from avflow.loader import Loader, Project
 from avflow.plugins import PluginManager
 from avflow.state import State
@@ -66,12 +72,19 @@ class App:
     """Everything one command needs, built lazily and once."""
 
     def __init__(
-        self, workflows: Path, home: Path, pm: PluginManager, clock: Clock | None = None
+        self,
+        workflows: Path,
+        home: Path,
+        pm: PluginManager,
+        clock: Clock | None = None,
+        *,
+        fault: FaultPoint | None = None,
     ) -> None:
         self.workflows_dir = workflows
         self.home = home
         self.pm = pm
         self.clock = clock or Clock()
+        self.fault = fault
 
     @cached_property
     def vault(self) -> Vault:
@@ -116,7 +129,22 @@ class App:
         return trail
 
     @cached_property
+    def ledger(self) -> EffectLedger:
+        return EffectLedger(self.state, self.audit, self.fault)
+
+    @cached_property
     def engine(self) -> Engine:
+        return self.engine_for(self.project)
+
+    def engine_for(self, project: Project) -> Engine:
+        """An engine for ``project`` (the service makes a new one when the workflows reload)."""
         return Engine(
-            self.home, self.pm, self.project, clock=self.clock, state=self.state, audit=self.audit
+            self.home,
+            self.pm,
+            project,
+            clock=self.clock,
+            state=self.state,
+            audit=self.audit,
+            ledger=self.ledger,
+            vault=self.vault,
         )

@@ -1,32 +1,34 @@
-"""The `StepContext` handed to an action: accounts, cursors, the spool and the effect ledger."""
+"""The `StepContext` handed to an action: accounts, cursor, spool, clock and the effect ledger.
+
+It is given exactly what it uses, never the engine (docs/architecture.md).
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from avflow import redact, templates
-from avflow.api import Account, RunInfo
-from avflow.errors import EffectUnknown, SecretError, StepFailed
+from avflow.api import Account, AccountType, ClientInfo, Cursor, RunInfo
+from avflow.audit import AuditTrail
+from avflow.clock import Clock
+from avflow.errors import SecretError, StepFailed
+from avflow.ledger import Effect, EffectLedger, EffectSite
 from avflow.loader import REF_RE, Client
-from avflow.state import utcnow_iso
-
-if TYPE_CHECKING:
-    from avflow.engine import Engine
+from avflow.state import State
 
 
 class StoreCursor:
     """Cursor scoped to client + workflow + plugin."""
 
-    def __init__(self, engine: Engine, client: str, workflow: str, plugin: str) -> None:
-        self._s = engine.state
+    def __init__(self, state: State, client: str, workflow: str, plugin: str) -> None:
+        self._s = state
         self._scope = (client, workflow, plugin)
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -62,30 +64,73 @@ def resolve_refs(client: str, value: Any, vault: Any) -> Any:
     return REF_RE.sub(sub, value)
 
 
+class Accounts:
+    """One client's accounts, resolved on first use with their secrets filled in."""
+
+    def __init__(self, client: Client, types: Mapping[str, AccountType[Any]], vault: Any) -> None:
+        self._client = client
+        self._types = types
+        self._vault = vault
+        self._resolved: dict[str, Account[Any]] = {}
+
+    def get(self, name: str) -> Account[Any]:
+        if name in self._resolved:
+            return self._resolved[name]
+        raw = self._client.profile.accounts.get(name)
+        if raw is None:
+            raise StepFailed(f"client {self._client.id!r} has no account {name!r}")
+        atype = self._types.get(str(raw["type"]))
+        if atype is None:
+            raise StepFailed(f"account {name!r}: unknown account type {raw['type']!r}")
+        try:
+            settings = resolve_refs(
+                self._client.id, {k: v for k, v in raw.items() if k != "type"}, self._vault
+            )
+            model = atype.settings.model_validate(settings)
+        except SecretError as exc:
+            raise StepFailed(f"account {name!r}: {exc}") from None
+        except ValidationError as exc:
+            raise StepFailed(redact.redact(f"account {name!r}: {exc.errors()[0]['msg']}")) from None
+        self._resolved[name] = Account(name, str(raw["type"]), model)
+        return self._resolved[name]
+
+
 class RunStepContext:
-    """The concrete `avflow.StepContext`."""
+    """The concrete `avflow.StepContext` of one attempt of one step."""
 
     def __init__(
         self,
-        engine: Engine,
-        client: Client,
+        *,
+        client: ClientInfo,
         run: RunInfo,
         step_id: str,
         action: str,
-        template_context: dict[str, Any],
         log: Any,
+        template_context: dict[str, Any],
+        ledger: EffectLedger,
+        audit: AuditTrail,
+        accounts: Accounts,
+        cursor: Cursor,
+        spool: Path,
+        data_dir: Path,
+        clock: Clock,
     ) -> None:
-        self._engine = engine
-        self._client = client
-        self.client = client.info(engine.tz(client))
+        self.client = client
         self.run = run
         self.step_id = step_id
         self.action = action
         self.log = log
+        self.cursor = cursor
+        self.cancelled = threading.Event()  # set when the attempt timed out: no new effect
+        self.performing: str | None = None  # the effect whose perform() runs now, if any
         self._tctx = template_context
-        self.cursor = StoreCursor(engine, client.id, run.workflow, action.split(".")[0])
-        self.cancelled = threading.Event()
-        self._accounts: dict[str, Account[Any]] = {}
+        self._ledger = ledger
+        self._audit = audit
+        self._accounts = accounts
+        self._spool = spool
+        self._data_dir = data_dir
+        self._clock = clock
+        self._site = EffectSite(client.id, run.workflow, run.id, run.key, step_id)
 
     @property
     def dry_run(self) -> bool:
@@ -93,40 +138,19 @@ class RunStepContext:
 
     @property
     def spool(self) -> Path:
-        path = self._engine.home / "spool" / self.run.id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        self._spool.mkdir(parents=True, exist_ok=True)
+        return self._spool
 
     @property
     def data_dir(self) -> Path:
-        path = self._engine.home / "plugins" / self.action.split(".")[0]
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        self._data_dir.mkdir(parents=True, exist_ok=True)
+        return self._data_dir
 
     def now(self) -> datetime:
-        return self._engine.clock.now()
+        return self._clock.now()
 
     def account(self, name: str) -> Account[Any]:
-        if name in self._accounts:
-            return self._accounts[name]
-        raw = self._client.profile.accounts.get(name)
-        if raw is None:
-            raise StepFailed(f"client {self.client.id!r} has no account {name!r}")
-        atype = self._engine.registry.account_types.get(str(raw["type"]))
-        if atype is None:
-            raise StepFailed(f"account {name!r}: unknown account type {raw['type']!r}")
-        try:
-            settings = resolve_refs(
-                self.client.id, {k: v for k, v in raw.items() if k != "type"}, self._engine.vault
-            )
-            model = atype.settings.model_validate(settings)
-        except SecretError as exc:
-            raise StepFailed(f"account {name!r}: {exc}") from None
-        except ValidationError as exc:
-            raise StepFailed(redact.redact(f"account {name!r}: {exc.errors()[0]['msg']}")) from None
-        acc = Account(name, str(raw["type"]), model)
-        self._accounts[name] = acc
-        return acc
+        return self._accounts.get(name)
 
     def render(self, template: str, **variables: Any) -> str:
         return str(templates.compiled(template).render(**self._tctx, **variables))
@@ -135,7 +159,7 @@ class RunStepContext:
         """Write ``message`` to the log and to the client's audit trail."""
         message = redact.redact(message)
         self.log.info(message, **details)
-        self._engine.audit.record(
+        self._audit.record(
             self.client.id,
             "step.note",
             workflow=self.run.workflow,
@@ -145,19 +169,8 @@ class RunStepContext:
             details=details,
         )
 
-    # -- the effect ledger ------------------------------------------------------------------------
-    def _ledger_key(self, key: str, scope: str) -> str:
-        if scope == "run":
-            return f"{self.run.key}#{key}"
-        if scope == "workflow":
-            return f"{self.run.workflow}#{key}"
-        if scope == "client":
-            return key
-        raise ValueError(f"effect scope must be run, workflow or client, not {scope!r}")
-
     def effect_status(self, key: str, *, scope: str = "run") -> str | None:
-        row = self._engine.state.effect(self.client.id, self._ledger_key(key, scope))
-        return None if row is None else str(row["status"])
+        return self._ledger.status(self._site, key, scope)
 
     def effect(
         self,
@@ -170,91 +183,25 @@ class RunStepContext:
         idempotent: bool = False,
         scope: str = "run",
     ) -> Any:
+        """Perform one effect through the ledger (`avflow.ledger`; docs/plugins.md)."""
         if self.cancelled.is_set():
             raise StepFailed("the step was cancelled (timeout); no further effects are performed")
-        engine, client = self._engine, self.client.id
-        full = self._ledger_key(key, scope)
-        kind = kind or self.action
-        description = redact.redact(description)
-        audit = dict(workflow=self.run.workflow, run=self.run.id, step=self.step_id, effect=key)
+        self._site.scope_id(scope)  # a wrong scope is the plugin's error, before anything
+        effect = Effect(
+            key,
+            redact.redact(description),
+            perform,
+            kind or self.action,
+            reconcile,
+            idempotent,
+            scope,
+        )
         if self.dry_run:
-            with engine.state.tx() as db:
-                seq = db.execute(
-                    "SELECT COUNT(*) FROM dry_effects WHERE run_id = ?", (self.run.id,)
-                ).fetchone()[0]
-                db.execute(
-                    "INSERT INTO dry_effects VALUES (?, ?, ?, ?, ?, ?)",
-                    (self.run.id, seq, self.step_id, key, kind, description),
-                )
-            engine.audit.record(
-                client, "effect.dry_run", description=description, details={"kind": kind}, **audit
-            )
-            self.log.info("would perform", effect=key, description=description)
+            self._ledger.record_dry(self._site, effect)
+            self.log.info("would perform", effect=key, description=effect.description)
             return None
-        row = engine.state.effect(client, full)
-        if row is not None and row["status"] == "done":
-            self.log.debug("effect already done", effect=key)
-            return json.loads(row["result"]) if row["result"] else None
-        if row is not None and reconcile is not None:
-            found = reconcile()
-            engine.audit.record(
-                client,
-                "effect.reconciled",
-                description=description,
-                details={"kind": kind, "found": found is not None},
-                **audit,
-            )
-            if found is not None:
-                self._finish(full, "done", found)
-                return found
-        elif row is not None and row["status"] == "pending" and not idempotent:
-            raise EffectUnknown(
-                f"effect {key!r} ({description}) was interrupted and its outcome is unknown; "
-                "the action offers no way to check it, so it is not repeated"
-            )
-        now = utcnow_iso()
-        with engine.state.tx() as db:
-            db.execute(
-                """INSERT INTO effects (client, key, run_id, step, kind, description, status, result, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?)
-                   ON CONFLICT (client, key) DO UPDATE SET status = 'pending', run_id = excluded.run_id,
-                     updated_at = excluded.updated_at""",
-                (client, full, self.run.id, self.step_id, kind, description, now, now),
-            )
-        engine.audit.record(
-            client, "effect.intent", description=description, details={"kind": kind}, **audit
-        )
-        hook = engine.effect_hook
-        if hook is not None:
-            hook("before", key)
+        self.performing = key
         try:
-            result = perform()
-            if hook is not None:
-                hook("after", key)
-        except Exception as exc:
-            self._finish(full, "failed", None)
-            engine.audit.record(
-                client,
-                "effect.failed",
-                description=description,
-                details={"kind": kind, "error": redact.redact(str(exc))},
-                **audit,
-            )
-            raise
-        self._finish(full, "done", result)
-        engine.audit.record(
-            client, "effect.done", description=description, details={"kind": kind}, **audit
-        )
-        return result
-
-    def _finish(self, full: str, status: str, result: Any) -> None:
-        try:
-            encoded = json.dumps(redact.redact(result))
-        except TypeError:
-            encoded = json.dumps(repr(result))
-        # Not fsynced: the intent was, so an outcome lost with the machine is reconciled.
-        with self._engine.state.tx(durable=False) as db:
-            db.execute(
-                "UPDATE effects SET status = ?, result = ?, updated_at = ? WHERE client = ? AND key = ?",
-                (status, encoded, utcnow_iso(), self.client.id, full),
-            )
+            return self._ledger.perform(self._site, effect, self.cancelled)
+        finally:
+            self.performing = None

@@ -1,17 +1,16 @@
-"""Running a workflow: steps in order, templates, retries, timeouts, persisted for resume.
+"""Running a workflow: its steps in order, persisted for resume (docs/architecture.md).
 
 A run is keyed by ``(client, workflow, scheduled UTC time)`` (a manual trigger gets a key of its
 own). Its state is saved step by step; a run interrupted by a crash is resumed with the steps
-already done skipped and the unfinished one run again through the effect ledger, which skips
-effects already performed and reconciles those whose outcome is unknown.
+already done skipped and the unfinished one run again (`avflow.steps`) through the effect ledger
+(`avflow.ledger`), which skips effects already performed and reconciles those whose outcome is
+unknown.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,18 +19,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from pydantic import ValidationError
 
-from avflow import redact, templates
 from avflow.api import EffectRecord, RunInfo
 from avflow.audit import AuditTrail
 from avflow.clock import Clock
-from avflow.context import RunStepContext
-from avflow.errors import AvflowError, EffectUnknown, StepFailed
+from avflow.context import Accounts
 from avflow.fsutil import FileLock
+from avflow.ledger import EffectLedger
 from avflow.loader import Client, LoadedWorkflow, Project
 from avflow.plugins import PluginManager
 from avflow.state import State, utcnow_iso
+from avflow.steps import StepCall, StepRunner
 from avflow.vault import Vault
 
 log = structlog.get_logger("avflow")
@@ -72,24 +70,34 @@ class Engine:
         pm: PluginManager,
         project: Project,
         *,
-        clock: Clock | None = None,
-        state: State | None = None,
-        audit: AuditTrail | None = None,
+        clock: Clock,
+        state: State,
+        audit: AuditTrail,
+        ledger: EffectLedger,
+        vault: Vault,
     ) -> None:
+        """Built by `avflow.app.App`, the one place that wires a process's objects."""
         self.home = home
         self.pm = pm
         self.registry = pm.registry
         self.project = project
-        self.clock = clock or Clock()
-        self.state = state or State(home / "state.db")
-        self.audit = audit or AuditTrail(home, self.clock.now)
+        self.clock = clock
+        self.state = state
+        self.audit = audit
+        self.ledger = ledger
+        self.vault = vault
         for client in project.clients.values():  # masking and checkpoint interval (docs/audit.md)
             self.audit.configure(client.id, client.profile.audit)
-        self.vault = Vault(home)
         self._tz: dict[str, ZoneInfo] = {}
-        # Called with ("before" | "after", key) around each performed effect: the test harness
-        # uses it to simulate a crash at either edge of an effect.
-        self.effect_hook: Any = None
+        self.steps = StepRunner(
+            actions=self.registry.actions,
+            accounts=lambda c: Accounts(c, self.registry.account_types, vault),
+            state=state,
+            ledger=ledger,
+            audit=audit,
+            clock=clock,
+            home=home,
+        )
 
     def tz(self, client: Client) -> ZoneInfo:
         if client.id not in self._tz:
@@ -194,7 +202,6 @@ class Engine:
         return RunOutcome(run.id, run.key, run.client, run.workflow, "skipped", reason)
 
     def _execute(self, wf: LoadedWorkflow, run: RunInfo, resumed: bool) -> RunOutcome:
-        client = self.project.clients[wf.client]
         rlog = log.bind(client=run.client, workflow=run.workflow, run=run.id)
         self.state.set_run(run.id, status="running", started_at=utcnow_iso())
         self.audit.record(
@@ -209,32 +216,7 @@ class Engine:
             "run resumed" if resumed else "run started", trigger=run.trigger, dry_run=run.dry_run
         )
         self.pm.notify("run_started", run=run)
-        stored = self.state.steps(run.id)
-        steps_ctx: dict[str, Any] = {}
-        statuses: dict[str, str] = {}
-        error: str | None = None
-        for position, step in enumerate(wf.model.steps):
-            sid = step.id or f"step{position + 1}"
-            done = stored.get(sid)
-            if done is not None and done["status"] in ("succeeded", "skipped", "failed"):
-                steps_ctx[sid] = {
-                    "outputs": json.loads(done["outputs"] or "null") or {},
-                    "status": done["status"],
-                }
-                statuses[sid] = done["status"]
-                if done["status"] == "failed" and not step.continue_on_error:
-                    error = done["error"]
-                    break
-                continue
-            status, outputs, step_error = self._run_step(
-                client, wf, run, position, sid, steps_ctx, rlog
-            )
-            steps_ctx[sid] = {"outputs": outputs, "status": status}
-            statuses[sid] = status
-            self.pm.notify("step_finished", run=run, step=sid, status=status, error=step_error)
-            if status == "failed" and not step.continue_on_error:
-                error = f"step {sid}: {step_error}"
-                break
+        error = self._steps(wf, run, rlog)
         status = "failed" if error else "succeeded"
         self.state.set_run(run.id, status=status, error=error, finished_at=utcnow_iso())
         self.audit.record(
@@ -251,6 +233,30 @@ class Engine:
             shutil.rmtree(self.home / "spool" / run.id, ignore_errors=True)
         self.pm.notify("run_finished", run=run, status=status, error=error)
         return self.outcome(run.id)
+
+    def _steps(self, wf: LoadedWorkflow, run: RunInfo, rlog: Any) -> str | None:
+        """Run the steps not finished yet, in order; the run's error, if a step stops it."""
+        client = self.project.clients[wf.client]
+        info = client.info(self.tz(client))
+        stored = self.state.steps(run.id)
+        steps_ctx: dict[str, Any] = {}
+        for position, step in enumerate(wf.model.steps):
+            sid = step.id or f"step{position + 1}"
+            done = stored.get(sid)
+            if done is not None and done["status"] in ("succeeded", "skipped", "failed"):
+                outputs = json.loads(done["outputs"] or "null") or {}
+                steps_ctx[sid] = {"outputs": outputs, "status": done["status"]}
+                if done["status"] == "failed" and not step.continue_on_error:
+                    return str(done["error"])
+                continue
+            tctx = self.template_context(client, wf, run, steps_ctx)
+            call = StepCall(client, info, run, position, sid, step, tctx, rlog.bind(step=sid))
+            status, outputs, step_error = self.steps.run(call)
+            steps_ctx[sid] = {"outputs": outputs, "status": status}
+            self.pm.notify("step_finished", run=run, step=sid, status=status, error=step_error)
+            if status == "failed" and not step.continue_on_error:
+                return f"step {sid}: {step_error}"
+        return None
 
     def template_context(
         self, client: Client, wf: LoadedWorkflow, run: RunInfo, steps: dict[str, Any]
@@ -275,168 +281,12 @@ class Engine:
             "steps": steps,
         }
 
-    def _run_step(
-        self,
-        client: Client,
-        wf: LoadedWorkflow,
-        run: RunInfo,
-        position: int,
-        sid: str,
-        steps_ctx: dict[str, Any],
-        rlog: Any,
-    ) -> tuple[str, dict[str, Any], str | None]:
-        step = wf.model.steps[position]
-        slog = rlog.bind(step=sid)
-        action = self.registry.actions[step.uses]
-        tctx = self.template_context(client, wf, run, steps_ctx)
-        audit: dict[str, Any] = dict(workflow=run.workflow, run=run.id, step=sid)
-        rendering = time.monotonic()  # rendering counts against the step's timeout
-        try:
-            with templates.limited(step.timeout):
-                if step.if_ is not None:
-                    cond = step.if_ if templates.is_template(step.if_) else "{{ " + step.if_ + " }}"
-                    if not templates.truthy(templates.render(cond, tctx)):
-                        self.state.save_step(run.id, sid, position, "skipped", outputs={})
-                        self.audit.record(
-                            run.client,
-                            "step.skipped",
-                            description=f"condition false: {step.if_}",
-                            **audit,
-                        )
-                        slog.info("step skipped", condition=step.if_)
-                        return "skipped", {}, None
-                values = templates.render_tree(step.with_, tctx, skip=action.template_vars)
-            params = action.params.model_validate(values)
-        except ValidationError as exc:
-            return self._fail(run, position, sid, _validation_message(exc), 0, audit, slog)
-        except Exception as exc:  # template errors: undefined names, bad filters, sandbox refusals
-            return self._fail(run, position, sid, f"template error: {exc}", 0, audit, slog)
-        attempts = step.retry.attempts
-        for attempt in range(1, attempts + 1):
-            self.state.save_step(run.id, sid, position, "running", attempts=attempt)
-            ctx = RunStepContext(self, client, run, sid, step.uses, tctx, slog)
-            try:
-                spent = time.monotonic() - rendering if attempt == 1 else 0.0
-                outputs = self._call(action.run, ctx, params, step.timeout, spent)
-                outputs = redact.redact(dict(outputs or {}))
-                encoded = json.dumps(outputs)
-            except EffectUnknown as exc:
-                return self._fail(run, position, sid, str(exc), attempt, audit, slog)
-            except TypeError as exc:
-                return self._fail(
-                    run,
-                    position,
-                    sid,
-                    f"outputs are not JSON-serialisable: {exc}",
-                    attempt,
-                    audit,
-                    slog,
-                )
-            except Exception as exc:
-                message = redact.redact(str(exc) or type(exc).__name__)
-                if not isinstance(exc, AvflowError):
-                    message = f"{type(exc).__name__}: {message}"
-                if attempt < attempts:
-                    delay = step.retry.delay(attempt)
-                    self.audit.record(
-                        run.client,
-                        "step.retry",
-                        description=message,
-                        details={"attempt": attempt, "delay": delay},
-                        **audit,
-                    )
-                    slog.warning(
-                        "step failed, retrying", attempt=attempt, delay=delay, error=message
-                    )
-                    self.clock.sleep(delay)
-                    continue
-                return self._fail(run, position, sid, message, attempt, audit, slog)
-            self.state.save_step(
-                run.id, sid, position, "succeeded", outputs_json=encoded, attempts=attempt
-            )
-            self.audit.record(
-                run.client,
-                "step.finished",
-                description=step.name or step.uses,
-                details={"status": "succeeded", "attempts": attempt},
-                **audit,
-            )
-            slog.info("step finished", attempts=attempt)
-            return "succeeded", outputs, None
-        raise AssertionError("unreachable")
-
-    def _fail(
-        self,
-        run: RunInfo,
-        position: int,
-        sid: str,
-        message: str,
-        attempts: int,
-        audit: dict[str, Any],
-        slog: Any,
-    ) -> tuple[str, dict[str, Any], str]:
-        message = redact.redact(message)
-        self.state.save_step(
-            run.id, sid, position, "failed", outputs={}, error=message, attempts=attempts
-        )
-        self.audit.record(
-            run.client, "step.failed", description=message, details={"attempts": attempts}, **audit
-        )
-        slog.error("step failed", error=message)
-        return "failed", {}, message
-
-    @staticmethod
-    def _call(
-        fn: Any, ctx: RunStepContext, params: Any, timeout: float | None, spent: float = 0.0
-    ) -> Any:
-        """Run ``fn`` within ``timeout`` seconds, less the ``spent`` rendering its templates."""
-        if timeout is None:
-            return fn(ctx, params)
-        box: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                box["value"] = fn(ctx, params)
-            except BaseException as exc:
-                box["error"] = exc
-
-        t = threading.Thread(target=target, name=f"step-{ctx.step_id}", daemon=True)
-        t.start()
-        t.join(max(timeout - spent, 0.001))
-        if t.is_alive():
-            ctx.cancelled.set()
-            raise StepFailed(f"timed out after {timeout:g}s")
-        if "error" in box:
-            raise box["error"]
-        return box.get("value")
-
     # -- results ----------------------------------------------------------------------------------
     def outcome(self, run_id: str) -> RunOutcome:
         row = self.state.run_by_id(run_id)
         assert row is not None
         steps = self.state.steps(run_id)
-        effects = [
-            EffectRecord(
-                key=_plugin_key(e["key"], row),
-                kind=e["kind"],
-                description=e["description"],
-                status=e["status"],
-                result=json.loads(e["result"]) if e["result"] else None,
-                run_id=e["run_id"],
-                step=e["step"],
-            )
-            for e in self.state.effects_of_run(run_id)
-        ] + [
-            EffectRecord(
-                key=e["key"],
-                kind=e["kind"],
-                description=e["description"],
-                status="dry-run",
-                run_id=run_id,
-                step=e["step"],
-            )
-            for e in self.state.dry_effects_of_run(run_id)
-        ]
+        effects = self.ledger.of_run(run_id)
         return RunOutcome(
             id=run_id,
             key=row["key"],
@@ -448,19 +298,3 @@ class Engine:
             steps={s: r["status"] for s, r in steps.items()},
             effects=effects,
         )
-
-
-def _plugin_key(ledger_key: str, run: Any) -> str:
-    """The key the plugin gave, without the scope prefix `RunStepContext._ledger_key` added."""
-    for prefix in (f"{run['key']}#", f"{run['workflow']}#"):
-        if ledger_key.startswith(prefix):
-            return ledger_key[len(prefix) :]
-    return ledger_key  # scope "client": stored as given
-
-
-def _validation_message(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        where = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
-    return "invalid parameters after rendering templates: " + "; ".join(parts)

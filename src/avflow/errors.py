@@ -9,6 +9,7 @@ The hierarchy::
     ├── PluginError             a plugin that cannot be loaded or breaks the API
     ├── SecretError             a vault that cannot be read or a secret that is missing
     ├── StepFailed              a step that failed (after its retries)
+    │   └── EffectFailed        raised by an effect's perform(): certainly not done, safe to retry
     └── EffectUnknown           an effect whose outcome cannot be established
 
 `AvflowError` subclasses carry an ``exit_code``: 2 for bad input or configuration, 1 for a run
@@ -93,7 +94,18 @@ class StepFailed(AvflowError):
     exit_code = 1
 
 
+class EffectFailed(StepFailed):
+    """Raised by an effect's ``perform()`` when the remote system certainly did not do it.
+
+    The ledger records the effect as ``failed`` and it may be tried again (on the step's retry or
+    when the run resumes). Any other exception leaves the effect's outcome unknown.
+    """
+
+
 class EffectUnknown(AvflowError):
-    """An effect's outcome is unknown (interrupted) and it cannot be reconciled safely."""
+    """An effect's outcome is unknown and it can neither be checked nor repeated safely.
+
+    The run stops; the AV settles it with ``avflow effects resolve RUN KEY --done|--not-done``.
+    """
 
     exit_code = 1

@@ -1,8 +1,8 @@
-"""``$AVFLOW_HOME/state.db``: runs, step results, the effect ledger and plugin cursors.
+"""``$AVFLOW_HOME/state.db``: runs, step results and plugin cursors (docs/architecture.md).
 
-SQLite in WAL mode with a busy timeout, one connection per thread. Writes that record an effect's
-intent or outcome are committed (synchronous=FULL) before the code moves on, so a process killed
-at any instant leaves the ledger telling the truth.
+SQLite in WAL mode with a busy timeout, one connection per thread; writes are committed
+(synchronous=FULL) before the code moves on. The effect ledger's tables live in the same file but
+belong to `avflow.ledger`, which alone reads and writes them through `State.tx`.
 """
 
 from __future__ import annotations
@@ -49,29 +49,6 @@ CREATE TABLE IF NOT EXISTS steps (
     started_at TEXT,
     finished_at TEXT,
     PRIMARY KEY (run_id, step)
-);
-CREATE TABLE IF NOT EXISTS effects (
-    client TEXT NOT NULL,
-    key TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    step TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    description TEXT NOT NULL,
-    status TEXT NOT NULL,
-    result TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (client, key)
-);
-CREATE INDEX IF NOT EXISTS effects_by_run ON effects (run_id);
-CREATE TABLE IF NOT EXISTS dry_effects (
-    run_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    step TEXT NOT NULL,
-    key TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    description TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
 );
 CREATE TABLE IF NOT EXISTS cursors (
     client TEXT NOT NULL,
@@ -190,6 +167,15 @@ class State:
         with self.tx() as db:
             db.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
 
+    def reopen_run(self, run_id: str, step: str) -> None:
+        """Make a stopped run resumable from ``step`` (after the AV settled an unknown effect)."""
+        with self.tx() as db:
+            db.execute("DELETE FROM steps WHERE run_id = ? AND step = ?", (run_id, step))
+            db.execute(
+                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL WHERE id = ?",
+                (run_id,),
+            )
+
     # -- steps ------------------------------------------------------------------------------------
     def steps(self, run_id: str) -> dict[str, sqlite3.Row]:
         rows = self.db.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY position", (run_id,))
@@ -228,22 +214,6 @@ class State:
                     None if status == "running" else now,
                 ),
             )
-
-    # -- effects ----------------------------------------------------------------------------------
-    def effect(self, client: str, key: str) -> sqlite3.Row | None:
-        return self.db.execute(
-            "SELECT * FROM effects WHERE client = ? AND key = ?", (client, key)
-        ).fetchone()
-
-    def effects_of_run(self, run_id: str) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT * FROM effects WHERE run_id = ? ORDER BY created_at, rowid", (run_id,)
-        ).fetchall()
-
-    def dry_effects_of_run(self, run_id: str) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT * FROM dry_effects WHERE run_id = ? ORDER BY seq", (run_id,)
-        ).fetchall()
 
     # -- cursors ----------------------------------------------------------------------------------
     def cursor_get(self, client: str, workflow: str, plugin: str, key: str) -> Any:

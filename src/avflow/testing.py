@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -78,6 +78,7 @@ class Harness:
         self.clock = clock or FakeClock()
         extra = [(f"test-plugin-{i}", p) for i, p in enumerate(plugins)]
         self.pm = pm or PluginManager(extra=extra)
+        self.fault: Callable[[str, str], None] | None = None  # see `crash_at`
         self._app: App | None = None
 
     # -- writing files ----------------------------------------------------------------------------
@@ -111,7 +112,7 @@ class Harness:
     @property
     def app(self) -> App:
         if self._app is None:
-            self._app = App(self.workflows, self.home, self.pm, self.clock)
+            self._app = App(self.workflows, self.home, self.pm, self.clock, fault=self._fault)
         return self._app
 
     def reload(self) -> App:
@@ -146,22 +147,30 @@ class Harness:
         """Resume interrupted runs, as a restarted service would."""
         return [self._result(o) for o in self.app.engine.resume_interrupted()]
 
+    def _fault(self, point: str, key: str) -> None:
+        if self.fault is not None:
+            self.fault(point, key)
+
     def crash_at(self, n: int, edge: str = "after") -> None:
         """Make the n-th performed effect (1-based) stop the run dead at ``edge``.
 
         ``"before"``: after the intent is recorded, before the effect is performed;
-        ``"after"``: after it is performed, before its outcome is recorded (the unknown window).
+        ``"after"``: after it is performed, before its outcome is recorded (the unknown window);
+        ``"recorded"``: after its outcome is recorded.
+
+        For other faults set ``h.fault`` to a function ``(point, key)``: the ledger calls it at
+        each of these points (`avflow.ledger.FaultPoint`).
         """
         count = {"n": 0}
 
-        def hook(phase: str, key: str) -> None:
-            if phase == edge:
+        def crash(point: str, key: str) -> None:
+            if point == edge:
                 count["n"] += 1
                 if count["n"] == n:
-                    self.app.engine.effect_hook = None
+                    self.fault = None
                     raise SimulatedCrash(f"simulated crash {edge} effect {key}")
 
-        self.app.engine.effect_hook = hook
+        self.fault = crash
 
     def audit(self, client_id: str) -> list[dict[str, Any]]:
         return self.app.audit.records(client_id)

@@ -5,7 +5,12 @@ file's name to ``performed.log`` in that folder, so a test can count how often e
 happened. Environment variables make the process SIGKILL itself at chosen points:
 
 - ``CRASHY_KILL_AFTER=k``: right after writing file k, before its outcome is recorded;
-- ``CRASHY_KILL_BEFORE=k``: after effect k-1 is complete, before effect k starts.
+- ``CRASHY_KILL_BEFORE=k``: after effect k-1 is complete, before effect k starts;
+- ``CRASHY_KILL_START=k``: inside effect k's perform, before it writes (its intent is recorded);
+- ``CRASHY_KILL_END=<prefix>``: after the step's last effect, before the step's outputs are saved.
+
+``crashy.send`` sends one "mail" (appends to ``sent.log``) through one effect whose first perform
+can go wrong in the ways the effect ledger's outcome table lists (``mode``).
 
 A ``dummy`` account type with a ``password`` lets the secret-leak test plant a secret.
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,6 +49,7 @@ def write(ctx: avflow.StepContext, params: WriteParams) -> dict[str, Any]:
         target = folder / name
 
         def perform(target: Path = target, name: str = name, i: int = i) -> str:
+            _kill_if("CRASHY_KILL_START", i)
             target.write_text(f"{ctx.run.key} {name}\n")
             with open(folder / "performed.log", "a") as log:
                 log.write(name + "\n")
@@ -59,7 +66,65 @@ def write(ctx: avflow.StepContext, params: WriteParams) -> dict[str, Any]:
             f"write:{name}", f"write {name}", perform, kind="crashy.write", reconcile=reconcile
         )
         written.append(name)
+    if os.environ.get("CRASHY_KILL_END") == params.prefix:
+        os.kill(os.getpid(), signal.SIGKILL)
     return {"written": written}
+
+
+class SendParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    folder: str
+    name: str = "mail"
+    # ok | refused (EffectFailed) | lost (sent, then TimeoutError) | unsent (TimeoutError, not sent)
+    # | crash_after (sent, then the step fails outside the effect)
+    mode: str = "ok"
+    delay: float = 0.0  # seconds each perform takes (a slow server)
+    reconcile: bool = False
+    idempotent: bool = False
+
+
+def send(ctx: avflow.StepContext, params: SendParams) -> dict[str, Any]:
+    folder = Path(params.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    log, first = folder / "sent.log", folder / f"{params.name}.tried"
+
+    def sent() -> list[str]:
+        return log.read_text().split() if log.exists() else []
+
+    def perform() -> str:
+        once = not first.exists()
+        first.touch()
+        if once and params.mode == "refused":
+            raise avflow.EffectFailed("550 mailbox unavailable")
+        if once and params.mode == "unsent":
+            raise TimeoutError("no answer from the server")
+        time.sleep(params.delay)
+        _kill_if("CRASHY_KILL_START", 1)
+        with open(log, "a") as f:
+            f.write(params.name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        _kill_if("CRASHY_KILL_AFTER", 1)
+        if once and params.mode == "lost":
+            raise TimeoutError("the answer was lost")
+        return params.name
+
+    def reconcile() -> str | None:
+        return params.name if params.name in sent() else None
+
+    result = ctx.effect(
+        f"send:{params.name}",
+        f"send {params.name}",
+        perform,
+        kind="crashy.send",
+        reconcile=reconcile if params.reconcile else None,
+        idempotent=params.idempotent,
+    )
+    marker = folder / f"{params.name}.failed-after"
+    if params.mode == "crash_after" and not marker.exists():
+        marker.touch()
+        raise RuntimeError("connection reset after sending")
+    return {"sent": result}
 
 
 class DummySettings(BaseModel):
@@ -89,6 +154,7 @@ def leak(ctx: avflow.StepContext, params: LeakParams) -> dict[str, Any]:
 def register_actions(register: Any) -> None:
     register(avflow.Action("crashy.write", WriteParams, write, "Write files, one effect each."))
     register(avflow.Action("crashy.leak", LeakParams, leak, "Try to leak a secret."))
+    register(avflow.Action("crashy.send", SendParams, send, "Send one mail, one effect."))
 
 
 @avflow.hookimpl

@@ -28,6 +28,15 @@ def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condi
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def main_with_clock(start: str | None, rate: float = 1.0) -> str:
+    """``python -c`` code running the avflow CLI with its clock starting at ``start`` (if given)."""
+    clock = f"ShiftedClock({start!r}, {rate!r})" if start else "None"
+    return (
+        "import sys; from avflow.cli import main; from avflow.clock import ShiftedClock; "
+        f"sys.exit(main(clock={clock}))"
+    )
+
+
 class ServiceProc:
     """A real ``avflow run`` process with its JSON log lines collected."""
 
@@ -36,13 +45,10 @@ class ServiceProc:
     ) -> None:
         self.root = root
         full_env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
-        full_env.pop("AVFLOW_FAKE_NOW", None)
-        if fake_now:
-            full_env["AVFLOW_FAKE_NOW"] = fake_now
         self.cmd = [
             sys.executable,
             "-c",
-            "import sys; from avflow.cli import main; sys.exit(main())",
+            main_with_clock(fake_now),
             "--workflows",
             str(root / "workflows"),
             "--home",
@@ -161,13 +167,13 @@ def cli(project: Path, *args: str, fake_now: str | None = None) -> tuple[int, st
     from click.testing import CliRunner
 
     from avflow.cli import build_cli
+    from avflow.clock import ShiftedClock
     from avflow.plugins import PluginManager
 
     pm = PluginManager(autoload=False, plugins_dirs=[PLUGINS])
-    env = {"AVFLOW_FAKE_NOW": fake_now} if fake_now else {}
+    clock = ShiftedClock(fake_now) if fake_now else None
     result = CliRunner().invoke(
-        build_cli(pm),
+        build_cli(pm, clock),
         ["--workflows", str(project / "workflows"), "--home", str(project / "home"), *args],
-        env=env,
     )
     return result.exit_code, result.output

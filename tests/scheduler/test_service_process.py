@@ -7,7 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sched_helpers import ServiceProc, audit, cli, client, runs, wait_for, write
+from sched_helpers import (
+    ServiceProc,
+    audit,
+    cli,
+    client,
+    main_with_clock,
+    runs,
+    wait_for,
+    write,
+)
 
 WRITE_WF = """\
 name: Write lines
@@ -163,7 +172,7 @@ def test_run_once_runs_what_is_due_and_exits(project: Path) -> None:
     args = [
         sys.executable,
         "-c",
-        "import sys; from avflow.cli import main; sys.exit(main())",
+        main_with_clock("2026-03-02T09:00:20Z"),
         "--workflows",
         str(project / "workflows"),
         "--home",
@@ -176,7 +185,6 @@ def test_run_once_runs_what_is_due_and_exits(project: Path) -> None:
     env = {
         **__import__("os").environ,
         "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1",
-        "AVFLOW_FAKE_NOW": "2026-03-02T09:00:20Z",
     }
     done = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 1, done.stderr  # fail.yaml failed

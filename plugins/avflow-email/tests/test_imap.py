@@ -142,7 +142,7 @@ def test_connection_dropped_mid_run_is_retried(avflow_harness, imap_box: ImapBox
         if phase == "after" and "/move/" in key and not killed:  # between the two moves
             killed.append(dovecot.signal_connections())  # the server side of the connection dies
 
-    avflow_harness.app.engine.effect_hook = drop
+    avflow_harness.fault = drop
     result = avflow_harness.run("acme/triage")
     assert killed == [1]
     assert result.status == "succeeded", result.error

@@ -144,10 +144,10 @@ def test_interrupted_moves_resume_exactly_once(
 
     def crash(phase: str, key: str) -> None:
         if phase == edge and "/moves/" in key:
-            avflow_harness.app.engine.effect_hook = None
+            avflow_harness.fault = None
             raise SimulatedCrash(f"simulated crash {edge} {key}")
 
-    avflow_harness.app.engine.effect_hook = crash
+    avflow_harness.fault = crash
     with pytest.raises(SimulatedCrash):
         avflow_harness.run("acme/triage")
     moved = sum(len(imap_box.listing(f)) for f in KINDS.values())

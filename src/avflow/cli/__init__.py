@@ -1,8 +1,20 @@
-"""The ``avflow`` command line. Each command lives in its own module of this package."""
+"""The ``avflow`` command line. Each command lives in its own module of this package.
+
+This is the process's entry point, so process-wide choices are made here, not on ``import avflow``.
+"""
 
 from __future__ import annotations
 
 import sys
+
+if "structlog" not in sys.modules and "rich" not in sys.modules:
+    # structlog imports rich, pygments and attrs at once, only to draw tracebacks, which avflow
+    # never prints: 4 MB of the service's memory. Import it with rich hidden, then unhide rich.
+    sys.modules["rich"] = None  # type: ignore[assignment]
+    try:
+        import structlog  # noqa: F401
+    finally:
+        del sys.modules["rich"]
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +24,7 @@ import click
 from avflow import redact
 from avflow.api import ClientInfo
 from avflow.app import App, configure_logging, default_home
+from avflow.clock import Clock
 from avflow.errors import AvflowError, ConfigError, ConfigErrors
 from avflow.plugins import PluginManager
 
@@ -19,16 +32,19 @@ from avflow.plugins import PluginManager
 class Obj:
     """The click context object: options, and the `App` built from them on first use."""
 
-    def __init__(self, workflows: Path, home: Path, pm: PluginManager) -> None:
+    def __init__(
+        self, workflows: Path, home: Path, pm: PluginManager, clock: Clock | None = None
+    ) -> None:
         self.workflows = workflows
         self.home = home
         self.pm = pm
+        self.clock = clock or Clock()
         self._app: App | None = None
 
     @property
     def app(self) -> App:
         if self._app is None:
-            self._app = App(self.workflows, self.home, self.pm)
+            self._app = App(self.workflows, self.home, self.pm, self.clock)
         return self._app
 
     @property
@@ -86,7 +102,9 @@ def command_context() -> Obj:
 pass_obj = click.make_pass_decorator(Obj)
 
 
-def build_cli(pm: PluginManager) -> click.Group:
+def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
+    """The ``avflow`` command group for ``pm``; ``clock``: the time every command sees."""
+
     @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
     @click.option(
         "--workflows",
@@ -131,11 +149,11 @@ def build_cli(pm: PluginManager) -> click.Group:
     ) -> None:
         """avflow: per-client automation for virtual assistants."""
         configure_logging(log_level, log_json)
-        ctx.obj = Obj(workflows, home or default_home(), pm)
+        ctx.obj = Obj(workflows, home or default_home(), pm, clock)
 
-    from avflow.cli import plugins, runs, secrets, validate
+    from avflow.cli import effects, plugins, runs, secrets, validate
 
-    for module in (validate, runs, secrets, plugins):
+    for module in (validate, runs, effects, secrets, plugins):
         module.register(cli)
     _register_optional(cli)
     pm.hook.register_commands(cli=cli, hook=pm.hook)
@@ -166,12 +184,15 @@ def _plugins_dirs(argv: Sequence[str]) -> list[Path]:
     return dirs
 
 
-def main(argv: Sequence[str] | None = None) -> Any:
-    """Entry point: run the command, print handled errors as plain lines, exit with their code."""
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> Any:
+    """Entry point: run the command, print handled errors as plain lines, exit with their code.
+
+    ``clock``: tests and benchmarks of a real process pass a `avflow.clock.ShiftedClock`.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         pm = PluginManager(plugins_dirs=_plugins_dirs(args))
-        cli = build_cli(pm)
+        cli = build_cli(pm, clock)
         return cli.main(args, prog_name="avflow", standalone_mode=False)
     except AvflowError as exc:
         located = isinstance(exc, ConfigError) and (

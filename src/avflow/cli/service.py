@@ -61,7 +61,6 @@ def run(
     """
     from avflow.scheduler.service import Service
     from avflow.scheduler.settings import load_settings
-    from avflow.scheduler.waking import clock_from_env
 
     settings = load_settings(
         config or obj.home / "service.yaml",
@@ -76,7 +75,7 @@ def run(
         obj.workflows,
         obj.home,
         obj.pm,
-        clock=clock_from_env(),
+        clock=obj.clock,
         settings=settings,
         watch=not no_watch,
         once=once,
@@ -147,11 +146,9 @@ def _tagged(
 @pass_obj
 def next_firings(obj: Obj, ref: str | None, count: int, from_: str | None, as_json: bool) -> None:
     """Show the next firings (gating applied), in each client's local time."""
-    from avflow.scheduler.waking import clock_from_env
-
     project = obj.app.project
     start = _parse_from(from_)
-    now = clock_from_env().now()
+    now = obj.clock.now()
     streams = []
     for wf in _select(project, ref):
         tz = ZoneInfo(project.clients[wf.client].profile.timezone)

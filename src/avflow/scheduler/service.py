@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from avflow.audit import AuditTrail
-from avflow.clock import Clock, FakeClock
+from avflow.app import App
+from avflow.clock import Clock
 from avflow.engine import Engine
 from avflow.errors import ConfigErrors, UsageError
 from avflow.fsutil import FileLock
@@ -40,8 +40,6 @@ from avflow.scheduler.settings import ServiceSettings
 from avflow.scheduler.store import ScheduleStore, iso
 from avflow.scheduler.triggers import Triggers
 from avflow.scheduler.waking import Waker, install_signals, restore_signals, until
-from avflow.state import State
-from avflow.vault import Vault
 
 log = structlog.get_logger("avflow.scheduler")
 
@@ -109,10 +107,9 @@ class Service:
 
     def _run(self) -> int:
         t0 = time.perf_counter()
-        self.state = State(self.home / "state.db")
-        self.audit = AuditTrail(self.home, self.clock.now)
+        self.app = App(self.workflows, self.home, self.pm, self.clock)  # the object graph
+        self.state, self.audit, self.vault = self.app.state, self.app.audit, self.app.vault
         self.store = ScheduleStore(self.state)
-        self.vault = Vault(self.home)
         self.loader = CachingLoader(
             self.pm.registry, self.vault.names, self.home / "cache" / "yaml.pickle"
         )
@@ -195,13 +192,8 @@ class Service:
                 next_beat = time.monotonic() + beat_every
             if self.stopping or self._reload is not None or self._done:
                 continue
-            # real clocks also wake for the heartbeat; simulated time just jumps to the next firing
-            rate = getattr(self.clock, "rate", 1.0)
-            cap = (
-                86400.0
-                if isinstance(self.clock, FakeClock)
-                else (next_beat - time.monotonic()) * rate
-            )
+            # wake for the heartbeat (a fake clock's time just jumps to the next firing)
+            cap = self.clock.span(next_beat - time.monotonic())
             wait = until(now, None if self.once else self.planner.next_due(), cap)
             self.waker.wait(max(wait, 0.0), busy=not self.runner.idle())
 
@@ -248,9 +240,7 @@ class Service:
 
     def _set_project(self, project: Project) -> None:
         self.project = project
-        self.engine = Engine(
-            self.home, self.pm, project, clock=self.clock, state=self.state, audit=self.audit
-        )
+        self.engine = self.app.engine_for(project)
 
     def _next_firing(self) -> str | None:
         """``client/workflow at <local time>`` of the first firing to come, for the start-up log."""

@@ -16,7 +16,6 @@ from avflow.app import App
 from avflow.scheduler.planner import ON_TIME, job_for
 from avflow.scheduler.service import service_lock
 from avflow.scheduler.store import ScheduleStore, iso, parse_iso
-from avflow.scheduler.waking import clock_from_env
 
 
 def _service(store: ScheduleStore, home: Path, now: datetime) -> dict[str, Any]:
@@ -50,7 +49,7 @@ def _service(store: ScheduleStore, home: Path, now: datetime) -> dict[str, Any]:
 def collect(app: App, home: Path) -> dict[str, Any]:
     project = app.project
     store = ScheduleStore(app.state)
-    now = clock_from_env().now()
+    now = app.clock.now()
     persisted = store.load()
     out = []
     for wf in project.workflows():

@@ -36,7 +36,7 @@ def mail(ctx: avflow.StepContext, params: MailParams) -> dict[str, Any]:
 
         def perform(i: int = i) -> dict[str, Any]:
             if i == params.fail_at:
-                raise RuntimeError("IMAP server said NO")
+                raise avflow.EffectFailed("IMAP server said NO")
             if params.mailbox:
                 with open(Path(params.mailbox) / "moved.log", "a") as log:
                     log.write(f"{i}\n")
@@ -57,7 +57,7 @@ def mail(ctx: avflow.StepContext, params: MailParams) -> dict[str, Any]:
                 kind="email.move",
                 reconcile=reconcile if params.mailbox else None,
             )
-        except RuntimeError:
+        except avflow.EffectFailed:
             continue
         moved.append(i)
         if params.reply:

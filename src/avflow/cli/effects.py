@@ -1,0 +1,78 @@
+"""``avflow effects show RUN`` and ``avflow effects resolve RUN KEY --done|--not-done``."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+
+from avflow.cli import Obj, pass_obj
+from avflow.errors import UsageError
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(effects)
+
+
+@click.group()
+def effects() -> None:
+    """The effects of a run, and settling one whose outcome is unknown."""
+
+
+@effects.command()
+@click.argument("run")
+@pass_obj
+def show(obj: Obj, run: str) -> None:
+    """List a run's effects with their status (done, failed, unknown, dry-run)."""
+    app = obj.app
+    if app.state.run_by_id(run) is None:
+        raise UsageError(f"no run {run!r} (see `avflow runs`)")
+    records = app.ledger.of_run(run)
+    for e in records:
+        click.echo(f"{e.status:8} {e.scope:8} {e.key}  [{e.kind}] {e.description}")
+    if not records:
+        click.echo("no effects")
+
+
+@effects.command()
+@click.argument("run")
+@click.argument("key")
+@click.option("--done", "outcome", flag_value="done", help="It happened: never perform it again.")
+@click.option(
+    "--not-done", "outcome", flag_value="not-done", help="It did not happen: perform it on resume."
+)
+@click.option(
+    "--scope",
+    type=click.Choice(["run", "workflow", "client"]),
+    default=None,
+    help="The key's scope, if the run has the key in several.",
+)
+@click.option("--no-resume", is_flag=True, help="Only record the answer; do not resume the run.")
+@pass_obj
+def resolve(
+    obj: Obj, run: str, key: str, outcome: str | None, scope: str | None, no_resume: bool
+) -> None:
+    """Settle an effect whose outcome is unknown, after checking the remote system yourself.
+
+    The answer goes into the client's audit trail; then the run resumes from that step (exit 1 if
+    it fails again).
+    """
+    if outcome is None:
+        raise UsageError("say what you found: --done or --not-done")
+    app = obj.app
+    row = app.state.run_by_id(run)
+    if row is None:
+        raise UsageError(f"no run {run!r} (see `avflow runs`)")
+    record = app.ledger.resolve(run, key, outcome == "done", scope, by=getpass.getuser())
+    click.echo(f"effect {key!r} of run {run} recorded as {outcome}")
+    if row["status"] != "failed" or no_resume:
+        return
+    app.state.reopen_run(run, record.step)
+    wf = app.focus(row["client"]).clients[row["client"]].workflows.get(row["workflow"])
+    if wf is None:
+        raise UsageError(f"workflow {row['client']}/{row['workflow']} no longer exists")
+    result = app.engine.execute(wf, run)
+    click.echo(f"run {run} {result.status}" + (f": {result.error}" if result.error else ""))
+    if result.status == "failed":
+        sys.exit(1)
