@@ -157,6 +157,8 @@ class StepRunner:
             thread.join(grace)
             if thread.is_alive():
                 raise FinalError(_stuck_message(ctx, timeout, grace))
+            if isinstance(box.get("error"), FinalError | EffectUnknown):
+                raise box["error"]  # e.g. the templates' own budget, ending at the same moment
             raise StepFailed(f"timed out after {timeout:g}s")
         if "error" in box:
             raise box["error"]

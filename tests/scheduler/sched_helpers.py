@@ -41,14 +41,19 @@ class ServiceProc:
     """A real ``avflow run`` process with its JSON log lines collected."""
 
     def __init__(
-        self, root: Path, *args: str, fake_now: str | None = None, env: dict[str, str] | None = None
+        self,
+        root: Path,
+        *args: str,
+        fake_now: str | None = None,
+        rate: float = 1.0,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.root = root
         full_env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
         self.cmd = [
             sys.executable,
             "-c",
-            main_with_clock(fake_now),
+            main_with_clock(fake_now, rate),
             "--workflows",
             str(root / "workflows"),
             "--home",

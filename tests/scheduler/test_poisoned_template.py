@@ -47,9 +47,7 @@ def test_poisoned_templates_do_not_delay_other_clients_or_the_stop(
     write(project / "workflows/alpha/freeze.yaml", FREEZE)
     write(project / "workflows/alpha/slow.yaml", SLOW)
     write(project / "workflows/beta/tick.yaml", TICK)
-    svc = ServiceProc(
-        project, "run", fake_now="2026-03-02T09:00:55Z", env={"AVFLOW_CLOCK_RATE": str(RATE)}
-    )
+    svc = ServiceProc(project, "run", fake_now="2026-03-02T09:00:55Z", rate=RATE)
     services.append(svc)
     svc.wait_log("service started")
     # three minutes of firings: beta's every-minute workflow runs at each, on time
