@@ -7,9 +7,10 @@ Builds a Maildir with ../shared/bench/make_corpus.py, serves it with a private D
 plain IMAP), and runs the rules of ../shared/bench/triage.lua both ways on a freshly reset copy,
 alternating which tool goes first. For each tool: a first pass (the unsorted mailbox) and a
 repeat pass (the mailbox it just sorted). avflow is timed inside a warm process, from the run's
-start to its finish, as the service runs it; imapfilter as a whole process. avflow's cold
-whole-process time (`avflow trigger`) is printed for reference. Folder contents and flags are
-checked to be identical after both tools.
+start to its finish, as the service runs it ("warm"), and as a whole process, `avflow trigger`
+started from the shell ("cold": interpreter start, imports, reading the workflows, the run),
+first and repeat pass, as imapfilter is. The three go in turn, the order rotating per trial.
+Folder contents and flags are checked to be identical after every tool and pass.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "bench"
@@ -175,6 +177,7 @@ class Bench:
         return elapsed
 
     def avflow_cold(self, home: Path) -> float:
+        """One ``avflow trigger`` process, timed from its start to its exit."""
         t0 = time.perf_counter()
         subprocess.run(
             [
@@ -194,6 +197,47 @@ class Bench:
         )
         return time.perf_counter() - t0
 
+    def passes(self, tool: str, trial: int) -> tuple[float, float, Any]:
+        """First and repeat pass of one tool on a freshly reset mailbox, and what it left."""
+        self.reset()
+        if tool == "avflow":
+            app = self.avflow_app(self.root / f"home-{trial}")
+            first, snap, repeat = self.avflow_run(app), self.snapshot(), self.avflow_run(app)
+        elif tool == "cold":
+            home = self.root / f"home-cold-{trial}"
+            first, snap, repeat = self.avflow_cold(home), self.snapshot(), self.avflow_cold(home)
+        else:
+            first, snap, repeat = self.imapfilter(), self.snapshot(), self.imapfilter()
+        if self.snapshot() != snap:
+            raise SystemExit(f"the repeat pass of {tool} changed the sorted mailbox")
+        return first, repeat, snap
+
+
+def report(messages: int, counts: dict[str, int], times: dict[str, list[float]]) -> None:
+    print(f"mailbox: {messages} messages; result: {counts}")
+    if messages == 10000 and counts != EXPECTED_10K:
+        print(f"WARNING: expected {EXPECTED_10K}")
+    med = {k: statistics.median(v) for k, v in times.items()}
+
+    def ms(v: float) -> str:
+        return f"{v * 1000:.0f} ms"
+
+    print(
+        f"{'pass':<13}{'avflow warm':>13}{'avflow cold':>13}{'imapfilter':>12}"
+        f"{'warm ratio':>12}{'cold ratio':>12}"
+    )
+    for label, n in (("first pass", 1), ("repeat pass", 2)):
+        warm, cold, peer = med[f"avflow{n}"], med[f"cold{n}"], med[f"imapfilter{n}"]
+        print(
+            f"{label:<13}{ms(warm):>13}{ms(cold):>13}{ms(peer):>12}"
+            f"{warm / peer:>12.2f}{cold / peer:>12.2f}"
+        )
+    print("warm: the run inside a running process; cold: the whole `avflow trigger` process")
+    print(
+        "trials (s): "
+        + "; ".join(f"{k}=" + ",".join(f"{t:.3f}" for t in v) for k, v in times.items())
+    )
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -208,27 +252,18 @@ def main() -> None:
     os.chmod(root, 0o755)
     bench = Bench(root, args.messages)
     bench.pm = PluginManager()  # type: ignore[attr-defined]
-    times: dict[str, list[float]] = {
-        k: [] for k in ("avflow1", "avflow2", "imapfilter1", "imapfilter2", "cold")
-    }
+    tools = ["avflow", "imapfilter", "cold"]
+    times: dict[str, list[float]] = {f"{t}{n}": [] for t in tools for n in (1, 2)}
     try:
         # Warm the process up (imports, first connection) on an untimed run.
         bench.reset()
         bench.avflow_run(bench.avflow_app(root / "home-warmup"))
         reference = None
         for trial in range(args.trials):
-            order = ["avflow", "imapfilter"] if trial % 2 == 0 else ["imapfilter", "avflow"]
-            for tool in order:
-                bench.reset()
-                if tool == "avflow":
-                    app = bench.avflow_app(root / f"home-{trial}")
-                    times["avflow1"].append(bench.avflow_run(app))
-                    snap = bench.snapshot()
-                    times["avflow2"].append(bench.avflow_run(app))
-                else:
-                    times["imapfilter1"].append(bench.imapfilter())
-                    snap = bench.snapshot()
-                    times["imapfilter2"].append(bench.imapfilter())
+            for tool in tools[trial % 3 :] + tools[: trial % 3]:
+                first, repeat, snap = bench.passes(tool, trial)
+                times[f"{tool}1"].append(first)
+                times[f"{tool}2"].append(repeat)
                 if reference is None:
                     reference = snap
                 elif snap != reference:
@@ -238,31 +273,8 @@ def main() -> None:
                         if snap[f] != reference[f]
                     }
                     raise SystemExit(f"folder contents differ after {tool}: {diff}")
-                if bench.snapshot() != reference:
-                    raise SystemExit(f"the repeat pass of {tool} changed the sorted mailbox")
-            bench.reset()
-            times["cold"].append(bench.avflow_cold(root / f"home-cold-{trial}"))
         assert reference is not None
-        counts = {f: len(rows) for f, rows in reference.items()}
-        print(f"mailbox: {args.messages} messages; result: {counts}")
-        if args.messages == 10000 and counts != EXPECTED_10K:
-            print(f"WARNING: expected {EXPECTED_10K}")
-        med = {k: statistics.median(v) for k, v in times.items()}
-        print(f"{'pass':<14}{'avflow (warm run)':>20}{'imapfilter':>14}{'ratio':>9}")
-        for label, a, b in (
-            ("first pass", "avflow1", "imapfilter1"),
-            ("repeat pass", "avflow2", "imapfilter2"),
-        ):
-            print(
-                f"{label:<14}{med[a] * 1000:>17.0f} ms{med[b] * 1000:>11.0f} ms{med[a] / med[b]:>9.2f}"
-            )
-        print(
-            f"avflow cold process, first pass: {med['cold'] * 1000:.0f} ms (median of {len(times['cold'])})"
-        )
-        print(
-            "trials (s): "
-            + "; ".join(f"{k}=" + ",".join(f"{t:.3f}" for t in v) for k, v in times.items())
-        )
+        report(args.messages, {f: len(rows) for f, rows in reference.items()}, times)
     finally:
         bench.dovecot.stop()
         shutil.rmtree(root, ignore_errors=True)

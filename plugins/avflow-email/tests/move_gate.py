@@ -78,3 +78,96 @@ class MoveGate:
             for s in (src, dst):
                 with suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+
+
+class HoldingGate:
+    """A proxy that holds back each connection's first ``UID MOVE`` until `let_go`, and keeps the
+    connection to the server open after the client is gone (killed): the server then carries the
+    move out with nobody listening, as a server still busy with a killed client's command does.
+    Connections made after `release` pass untouched.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self._upstream = upstream_port
+        self._lock = threading.Lock()
+        self.held: list[tuple[socket.socket, bytes]] = []
+        self._kept: list[socket.socket] = []
+        self.holding = True
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, name="holding-gate", daemon=True).start()
+
+    @property
+    def moving(self) -> int:
+        with self._lock:
+            return len(self.held)
+
+    def release(self) -> None:
+        self.holding = False
+
+    def let_go(self) -> None:
+        """Send the held ``UID MOVE`` commands on to the server."""
+        with self._lock:
+            for server, data in self.held:
+                server.sendall(data)
+
+    def close(self) -> None:
+        self._listener.close()
+        with self._lock:
+            for s in self._kept:
+                with suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self._upstream))
+            if not self.holding:
+                for src, dst in ((client, server), (server, client)):
+                    threading.Thread(target=_plain, args=(src, dst), daemon=True).start()
+                continue
+            with self._lock:
+                self._kept.append(server)
+            threading.Thread(target=self._commands, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._answers, args=(server, client), daemon=True).start()
+
+    def _commands(self, client: socket.socket, server: socket.socket) -> None:
+        held = False
+        with suppress(OSError):
+            while data := client.recv(65536):
+                if held:
+                    continue
+                if b" UID MOVE " in data.upper():
+                    held = True
+                    with self._lock:
+                        self.held.append((server, data))
+                    continue
+                server.sendall(data)
+        # The client is gone: the connection to the server stays open (see `close`).
+
+    @staticmethod
+    def _answers(server: socket.socket, client: socket.socket) -> None:
+        alive = True
+        with suppress(OSError):
+            while data := server.recv(65536):
+                if alive:
+                    try:
+                        client.sendall(data)
+                    except OSError:
+                        alive = False  # keep reading: the server must never block on us
+
+
+def _plain(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            with suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)

@@ -296,6 +296,61 @@ def test_move_without_the_move_extension_expunges_only_its_own(imap_box: ImapBox
     assert set(imap_box.contents()) == {"<mv2@t>", "<theirs@t>"}  # not expunged by us
 
 
+def _box(imap_box: ImapBox):  # type: ignore[no-untyped-def]
+    from avflow_email.imap import ImapMailbox
+    from avflow_email.settings import ImapSettings
+
+    s = ImapSettings(
+        host="127.0.0.1",
+        port=imap_box.server.port,
+        security="none",
+        username=imap_box.user,
+        password="secret",
+    )
+    return ImapMailbox("mail", s)
+
+
+def test_expunge_issued_while_moving_is_not_a_failure(imap_box: ImapBox) -> None:
+    """Issue 12 B: messages another session moved away after ours looked make the server answer
+    ``NO [EXPUNGEISSUED]`` and move nothing; the move looks again and moves the others."""
+    imap_box.add_many([make_mail(f"m{i}", mid=f"<ei{i}@t>") for i in range(6)])
+    imap_box.create("Dest")
+    box = _box(imap_box)
+    try:
+        box.select("INBOX")
+        uids = box.new_messages(0)
+        other = imap_box.client()  # the killed run's command, still going at the server
+        try:
+            other.select_folder("INBOX")
+            other.move(uids[:2], "Dest")
+        finally:
+            other.logout()
+        box.move(uids, "Dest")
+    finally:
+        box.close()
+    assert Counter(m for m, _ in imap_box.listing("Dest")) == {f"<ei{i}@t>": 1 for i in range(6)}
+    assert imap_box.listing() == []
+
+
+def test_the_imapclient_internals_we_read_are_still_there(imap_box: ImapBox) -> None:
+    """imap.py reads pipelined answers off the imaplib connection imapclient keeps; the
+    dependency is pinned below the next minor release, and this fails the day that changes."""
+    import imaplib
+
+    import imapclient
+
+    major, minor = (int(x) for x in imapclient.__version__.split(".")[:2])
+    assert (major, minor) < (4, 2), "imapclient is newer than avflow-email was checked with"
+    box = _box(imap_box)
+    try:
+        assert isinstance(box.client._imap, imaplib.IMAP4)
+        assert not box.client._imap.tagged_commands  # nothing of imaplib's is pending
+        box.select("INBOX")
+        assert box.fetch_items("1:*", ["FLAGS"]) == {}
+    finally:
+        box.close()
+
+
 def test_repeat_run_on_an_unchanged_folder_is_one_status(
     avflow_harness, imap_box: ImapBox, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from dovecot import free_port
-from move_gate import MoveGate
+from move_gate import HoldingGate, MoveGate
 
 from conftest import ImapBox, make_mail, setup_client
 
@@ -135,6 +135,75 @@ def test_sigkill_in_the_middle_of_moves(avflow_harness, imap_box: ImapBox) -> No
         if kind == "Appuntamento":
             assert all("\\Flagged" in flags for _, flags in listing)
     assert _query(db, "SELECT DISTINCT status FROM effects") == [("done",)]
+
+
+def test_rerun_while_the_killed_runs_moves_are_half_done_at_the_server(
+    avflow_harness, imap_box: ImapBox
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 A: avflow is killed while the server is still carrying out its UID MOVE, and the
+    re-run meets the server's half-done state: part of a batch already copied into the
+    destination, still in the source (Dovecot's MOVE copies a batch, then expunges it). The
+    killed run's connections are held back by a proxy all through the re-run and let go after.
+
+    The half-done state is made with a COPY of the test's own: a Dovecot session frozen in it
+    holds the folder's lock, and every other session waits two minutes for it.
+    """
+    kinds = {0: "Fattura", 1: "Fattura", 2: "Newsletter", 3: "Varie"}
+    mails = {f"<h{i}@t>": kinds[i % 4] for i in range(1200)}
+    imap_box.add_many(
+        [make_mail(f"{kind} {i}", mid=mid) for i, (mid, kind) in enumerate(mails.items())]
+    )
+    dest = {"Fattura": "Fatture", "Newsletter": "Newsletter"}
+    for folder in dest.values():
+        imap_box.create(folder)
+    gate = HoldingGate(imap_box.server.port)
+    imap_box.account["port"] = gate.port
+    setup_client(
+        avflow_harness,
+        imap_box,
+        rules=[
+            {"name": k, "match": {"subject": k}, "actions": [{"move": d}]} for k, d in dest.items()
+        ],
+    )
+    proc = subprocess.Popen(
+        _avflow(avflow_harness, "trigger", "acme/triage"), stdout=subprocess.DEVNULL
+    )
+    try:
+        _wait(lambda: gate.moving == 2, 60, "a UID MOVE on each of two connections")
+    finally:
+        proc.kill()
+        proc.wait()
+    gate.release()
+    # What the server had done of the held MOVE to Fatture: the first 400 copied, not expunged.
+    server = imap_box.client()
+    try:
+        server.select_folder("INBOX")
+        invoices = sorted(
+            server.search(["SUBJECT", "Fattura"]),
+        )
+        assert len(invoices) == 600
+        server.copy(invoices[:400], "Fatture")
+    finally:
+        server.logout()
+    try:
+        resumed = subprocess.run(
+            _avflow(avflow_harness, "resume"), capture_output=True, text=True, timeout=300
+        )
+        gate.let_go()  # the killed run's moves reach the server only now: nothing left to move
+        time.sleep(0.5)
+    finally:
+        gate.close()
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "succeeded" in resumed.stdout
+    for kind, folder in [*dest.items(), ("Varie", "INBOX")]:
+        counted = Counter(mid for mid, _ in imap_box.listing(folder))
+        assert set(counted) == {m for m, k in mails.items() if k == kind}, folder
+        duplicates = sum(v - 1 for v in counted.values())
+        assert duplicates == 0, f"{duplicates} duplicates in {folder}"
+    db = avflow_harness.home / "state.db"
+    assert _query(db, "SELECT status FROM runs") == [("succeeded",)]
+    notes = [r for r in avflow_harness.audit("acme") if "interrupted triage" in str(r)]
+    assert notes, "the re-run says it reconciled"
 
 
 def test_sigkill_in_the_middle_of_a_forward(

@@ -10,26 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import avflow
 from avflow_email import moves as moving
-from avflow_email import oauth
+from avflow_email import recover
 from avflow_email.accounts import sender_address
-from avflow_email.backend import DRAFT, SEEN, Mailbox, uid_set
+from avflow_email.backend import Mailbox, uid_set
 from avflow_email.match import text_matches
 from avflow_email.message import Mail, parse_headers
+from avflow_email.outgoing import Outgoing
 from avflow_email.rules import Text
-from avflow_email.sending import (
-    auto_reply_allowed,
-    build_forward,
-    build_reply,
-    message_id,
-    recipients,
-    smtp_send,
-)
 
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
@@ -56,7 +50,7 @@ def safe_name(name: str) -> str:
     return cleaned[:120]
 
 
-class Executor:
+class Executor(Outgoing):
     """Performs one plan against an open mailbox."""
 
     def __init__(
@@ -65,8 +59,10 @@ class Executor:
         account: avflow.Account[Any],
         box: Mailbox,
         plan: dict[str, Any],
+        resumed: bool = False,
     ) -> None:
         self.ctx = ctx
+        self.resumed = resumed
         self.account = account
         self.s = account.settings
         self.box = box
@@ -109,7 +105,38 @@ class Executor:
         connections = getattr(self.box, "parallel_moves", 1)
         before, batches = moving.plan_moves(ops)
         together = moving.worth_parallel(batches, connections)
-        for op in before if together else ops:
+        recovering = self._recovering()
+        try:
+            self._carry_out(before if together else ops, full)
+            if together:
+                self._move_together(batches, connections)
+            if recovering is not None:  # the old command may have left second copies
+                recovering.settle(self.box, self._dests())
+                recovering.remove_second_copies(self.box, self.plan)
+        finally:
+            if recovering is not None:
+                self.box.recovery = None  # type: ignore[attr-defined]
+
+    def _dests(self) -> list[str]:
+        return sorted({op["dest"] for op in self.plan["ops"] if op["op"] == "move"})
+
+    def _recovering(self) -> recover.Recovery | None:
+        """For a plan left by an interrupted run (this run resumed, or a new one), with moves on
+        an IMAP server: its moves may have started and may still be going on at the server, so
+        wait for them to finish, and reconcile (see `avflow_email.recover`)."""
+        if not self.resumed or self.ctx.dry_run or self.box.kind != "imap" or not self._dests():
+            return None
+        self.ctx.note(
+            f"finishing an interrupted triage of {self.folder}: waiting for the server to finish "
+            "any move it was carrying out, then moving only what is not yet in its destination"
+        )
+        rec = recover.Recovery(self.folder, self.plan.get("marks") or {}, time.sleep)
+        rec.settle(self.box, self._dests())
+        self.box.recovery = rec  # type: ignore[attr-defined]
+        return rec
+
+    def _carry_out(self, ops: list[dict[str, Any]], full: dict[Any, bytes]) -> None:
+        for op in ops:
             kind, uids = op["op"], op.get("uids", [])
             n = f"{len(uids)} message{'s' if len(uids) != 1 else ''}"
             if kind == "flag":
@@ -147,8 +174,6 @@ class Executor:
                 self._forward(op, full.get(op["uid"]))
             elif kind == "reply":
                 self._reply(op, full.get(op["uid"]))
-        if together:
-            self._move_together(batches, connections)
 
     def _move_together(self, batches: list[moving.Batch], connections: int) -> None:
         """Every move and flag or label change of the plan as one effect, carried out over
@@ -157,15 +182,7 @@ class Executor:
         Safe to repeat as a whole (see `avflow_email.moves`): a run interrupted in the middle
         sets and moves again what is still in the folder, and moves nothing twice.
         """
-        text = "\n".join(
-            f"{b.dest or ''}\0{digest(b.uids)}"
-            + "".join(
-                f"\0{s['op']}{s.get('flag', s.get('label'))}{s.get('add')}{digest(s['uids'])}"
-                for s in b.stores
-            )
-            for b in batches
-        )
-        key = f"moves/{len(batches)}x{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+        key = self._together_key(batches)
         total = sum(len(b.uids) for b in batches if b.dest is not None)
         parts = ", ".join(
             f"{len(b.uids)} to {b.dest}" + (f" ({b.changes()} first)" if b.stores else "")
@@ -180,6 +197,18 @@ class Executor:
             partial(moving.move_batches, self.box, batches, connections),
             "email.move",
         )
+
+    @staticmethod
+    def _together_key(batches: list[moving.Batch]) -> str:
+        text = "\n".join(
+            f"{b.dest or ''}\0{digest(b.uids)}"
+            + "".join(
+                f"\0{s['op']}{s.get('flag', s.get('label'))}{s.get('add')}{digest(s['uids'])}"
+                for s in b.stores
+            )
+            for b in batches
+        )
+        return f"moves/{len(batches)}x{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
     # -- folders and bodies -----------------------------------------------------------------------
     def _ensure_folders(self, folders: set[str], create: bool) -> None:
@@ -271,143 +300,3 @@ class Executor:
             scope=scope,
         )
         self.attachments += got or []
-
-    def _sent_folder(self) -> str:
-        return self.s.sent_folder or self.box.special_folder("\\Sent", "Sent")
-
-    def _send(self, key: str, description: str, kind: str, msg: Any, msgid: str) -> None:
-        """Send (or, for a Maildir with no SMTP, deliver to Outbox) exactly once."""
-        data = msg.as_bytes()
-        sent_folder = self._sent_folder()
-        mark = f"sending:{msgid}"
-        to = recipients(msg)
-        local = self.s.smtp is None
-
-        def perform() -> dict[str, Any]:
-            if local:
-                if self.box.kind != "maildir":
-                    raise avflow.StepFailed(
-                        f"account {self.account.name!r} has no smtp: settings, "
-                        "so it cannot send mail"
-                    )
-                self.box.append("Outbox", data)
-            else:
-                assert self.s.smtp is not None
-                oauth_settings = getattr(self.s, "oauth", None)
-                smtp_send(
-                    self.s.smtp,
-                    getattr(self.s, "username", None),
-                    getattr(self.s, "password", None),
-                    msg,
-                    lambda: self.ctx.cursor.set(mark, True),
-                    (lambda: oauth.access_token(oauth_settings))
-                    if oauth_settings is not None
-                    else None,
-                )
-            if self.s.save_sent:
-                self.box.append(sent_folder, data, [SEEN])
-                self.ctx.cursor.delete(mark)
-            return {"message_id": msgid, "to": to}
-
-        def reconcile() -> dict[str, Any] | None:
-            places = [sent_folder] + (["Outbox"] if local else [])
-            if any(self.box.find_message_ids(f, [msgid]) for f in places):
-                return {"message_id": msgid, "to": to, "reconciled": f"found in {sent_folder}"}
-            if self.ctx.cursor.get(mark):
-                # The server may have the mail (the kill came after DATA): never send it twice.
-                if self.s.save_sent:
-                    self.box.append(sent_folder, data, [SEEN])
-                self.ctx.note(
-                    f"{description}: interrupted while the server was receiving it; "
-                    "treated as sent, not sent again",
-                    message_id=msgid,
-                )
-                return {"message_id": msgid, "to": to, "reconciled": "delivery had started"}
-            return None
-
-        result = self.effect(
-            key, description, perform, kind, reconcile=reconcile, idempotent=False, scope="workflow"
-        )
-        if result is not None:
-            self.sent.append({**result, "kind": kind.removeprefix("email.")})
-
-    def _forward(self, op: dict[str, Any], full: bytes | None) -> None:
-        key, _ = self._key(op)
-        info = self.plan["infos"].get(str(op["uid"]), {})
-        description = f"forward {info.get('subject', op['uid'])!r} to {', '.join(op['to'])}"
-        msgid = message_id(f"{self.ctx.client.id}/{self.base}/{key}", self.sender)
-        if self._status(op) == "done" or self.ctx.dry_run:
-            self.effect(
-                key, description, lambda: None, "email.forward", idempotent=False, scope="workflow"
-            )
-            return
-        mail = self._mail(op["uid"], full)
-        if mail is None:
-            raise avflow.StepFailed(f"{description}: the message is no longer in {self.folder}")
-        msg = build_forward(full or b"", mail, self.sender, op["to"], op.get("note"), msgid)
-        self._send(key, description, "email.forward", msg, msgid)
-
-    def _reply(self, op: dict[str, Any], full: bytes | None) -> None:
-        key, _ = self._key(op)
-        info = self.plan["infos"].get(str(op["uid"]), {})
-        kind = "email.draft" if op["draft"] else "email.reply"
-        description = (
-            f"{'draft a reply' if op['draft'] else 'reply'} to {info.get('from', '')} "
-            f"about {info.get('subject', '')!r}"
-        )
-        msgid = message_id(f"{self.ctx.client.id}/{self.base}/{key}", self.sender)
-        if self._status(op) == "done" or self.ctx.dry_run:
-            self.effect(key, description, lambda: None, kind, idempotent=False, scope="workflow")
-            return
-        mail = self._mail(op["uid"], full)
-        if mail is None:
-            raise avflow.StepFailed(f"{description}: the message is no longer in {self.folder}")
-        if op["auto"] and not auto_reply_allowed(mail, self.sender):
-            self.skipped.append(
-                {
-                    "uid": op["uid"],
-                    "action": "reply",
-                    "reason": "no auto-reply to lists, bulk or automatic mail",
-                }
-            )
-            return
-        message = {
-            **info,
-            "from_address": mail.sender,
-            "from_name": _display_name(mail.first("from")),
-            "to": mail.first("to"),
-            "body": mail.body,
-        }
-        try:
-            body = self.ctx.render(op["template"], message=message)
-            subject = self.ctx.render(op["subject"], message=message) if op.get("subject") else None
-        except Exception as exc:
-            raise avflow.StepFailed(f"reply template: {exc}") from None
-        msg = build_reply(mail, self.sender, subject, body, msgid, op["auto"])
-        if not op["draft"]:
-            self._send(key, description, kind, msg, msgid)
-            return
-        drafts = self.s.drafts_folder or self.box.special_folder("\\Drafts", "Drafts")
-        data = msg.as_bytes()
-
-        def perform() -> dict[str, Any]:
-            self.box.append(drafts, data, [DRAFT, SEEN])
-            return {"message_id": msgid, "to": recipients(msg), "folder": drafts}
-
-        def reconcile() -> dict[str, Any] | None:
-            if self.box.find_message_ids(drafts, [msgid]):
-                return {"message_id": msgid, "to": recipients(msg), "folder": drafts}
-            return None
-
-        result = self.effect(
-            key, description, perform, kind, reconcile=reconcile, idempotent=False, scope="workflow"
-        )
-        if result is not None:
-            self.sent.append({**result, "kind": "draft"})
-
-
-def _display_name(value: str) -> str:
-    from email.utils import parseaddr
-
-    name, addr = parseaddr(value)
-    return name or addr

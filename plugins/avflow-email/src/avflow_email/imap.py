@@ -14,10 +14,12 @@ from imapclient.response_parser import parse_fetch_response
 
 import avflow
 from avflow_email.backend import DELETED, FolderState, uid_set
-from avflow_email.imapwire import CAPS, FETCH_LINE, LITERAL, TAGGED, parse_header_fetch, tls_context
+from avflow_email.imapfolders import ExpungeIssued, FolderOps, passing_expunge_issued, quoted_folder
+from avflow_email.imapwire import FETCH_LINE, LITERAL, TAGGED, parse_header_fetch, tls_context
 from avflow_email.match import Needs
 from avflow_email.message import Mail, attachments_from_structure, parse_headers
 from avflow_email.moves import Opening
+from avflow_email.recover import Recovery
 from avflow_email.settings import ImapSettings
 
 
@@ -25,7 +27,7 @@ def _b(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-class ImapMailbox:
+class ImapMailbox(FolderOps):
     """One IMAP connection for one step. Folder names are str (modified UTF-7 is handled)."""
 
     kind = "imap"
@@ -39,21 +41,20 @@ class ImapMailbox:
         self._completed: dict[bytes, bytes] = {}  # tag -> answer, for pipelined commands
         self._token = access_token
         self._opening: list[Opening] = []  # siblings being opened ahead of need
+        self.recovery: Recovery | None = None  # set while finishing an interrupted plan
         with self.guard("cannot connect"):
             self.client = self._connect()
         try:
             with self.guard("login failed"):
                 if settings.auth == "xoauth2":
-                    answer = self.client.oauth2_login(settings.username, access_token or "")
+                    self.client.oauth2_login(settings.username, access_token or "")
                 else:
-                    answer = self.client.login(settings.username, settings.password or "")
+                    self.client.login(settings.username, settings.password or "")
         except BaseException:
             self._drop()
             raise
-        # Most servers list their capabilities in the login answer: no CAPABILITY round trip.
-        listed = CAPS.search(answer if isinstance(answer, bytes) else b"")
-        if listed:
-            self.client._cached_capabilities = tuple(listed.group(1).upper().split())
+        # Servers that list their capabilities in the login answer save the CAPABILITY round
+        # trip: imaplib keeps that answer, and imapclient's capabilities() reads it.
         with self.guard("capability"):
             self.caps = {_b(c).upper() for c in self.client.capabilities()}
 
@@ -77,6 +78,7 @@ class ImapMailbox:
 
     def _new_sibling(self) -> ImapMailbox:
         other = ImapMailbox(self.name, self.s, self._token)
+        other.recovery = self.recovery
         try:
             if self.selected is not None:
                 other.select(self.selected)
@@ -333,66 +335,41 @@ class ImapMailbox:
                 self.client.add_flags(uid_set(uids), [label], silent=True)
 
     def move(self, uids: Sequence[Any], dest: str) -> None:
-        """One ``UID MOVE``; or COPY + STORE \\Deleted + ``UID EXPUNGE`` of just these UIDs."""
-        with self.guard(f"MOVE to {dest}"):
-            if "MOVE" in self.caps:
-                self._raw(
-                    b"UID MOVE "
-                    + uid_set(uids).encode()
-                    + b" "
-                    + self.client._normalise_folder(dest)
-                )
+        """One ``UID MOVE``; or COPY + STORE \\Deleted + ``UID EXPUNGE`` of just these UIDs.
+
+        Messages expunged meanwhile by another session (``NO [EXPUNGEISSUED]``) are looked for
+        again, not failed. When finishing an interrupted plan (`recovery`), what is already in
+        ``dest`` is not moved again (see `avflow_email.recover`).
+        """
+        todo = list(uids)
+        for _ in range(8):
+            if self.recovery is not None:
+                todo = self.recovery.to_move(self, todo, dest)
+            if not todo:
                 return
-            if "UIDPLUS" not in self.caps:
-                raise avflow.StepFailed(
-                    f"{self.where}: the server offers neither MOVE nor UIDPLUS, "
-                    "so a move could expunge other messages; not moving"
-                )
-            self.copy(uids, dest)
+            try:
+                self._move_once(todo, dest)
+                return
+            except ExpungeIssued:
+                todo = self.present(todo)  # some were expunged meanwhile: move the others
+        raise avflow.StepFailed(
+            f"{self.where}: MOVE to {dest}: messages kept disappearing while moving; try again"
+        )
+
+    def _move_once(self, uids: Sequence[Any], dest: str) -> None:
+        if "MOVE" in self.caps:
+            with self.guard(f"MOVE to {dest}"), passing_expunge_issued():
+                self._raw(b"UID MOVE " + uid_set(uids).encode() + b" " + quoted_folder(dest))
+            return
+        if "UIDPLUS" not in self.caps:
+            raise avflow.StepFailed(
+                f"{self.where}: the server offers neither MOVE nor UIDPLUS, "
+                "so a move could expunge other messages; not moving"
+            )
+        self.copy(uids, dest)
+        with self.guard(f"MOVE to {dest}"):
             self.client.add_flags(uid_set(uids), [DELETED], silent=True)
             self.client.uid_expunge(uid_set(uids))
-
-    def copy(self, uids: Sequence[Any], dest: str) -> None:
-        """Copy, skipping messages whose Message-ID is already in ``dest`` (safe to repeat)."""
-        with self.guard(f"COPY to {dest}"):
-            ids = self._message_ids(uids)
-            present = self.find_message_ids(dest, [i for i in ids.values() if i])
-            todo = [u for u in uids if not ids.get(u) or ids[u] not in present]
-            if todo:
-                self.client.copy(uid_set(todo), dest)
-
-    def _message_ids(self, uids: Sequence[Any]) -> dict[Any, str]:
-        data = self._fetch_parsed(uid_set(uids), ["UID", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
-        out = {}
-        for uid, d in data.items():
-            raw = next((v for k, v in d.items() if k.startswith(b"BODY[HEADER")), b"") or b""
-            values = parse_headers(raw).get("message-id", [])
-            out[uid] = values[0].strip() if values else ""
-        return out
-
-    def find_message_ids(self, folder: str, ids: Sequence[str]) -> set[str]:
-        """Which of ``ids`` are in ``folder`` (searched with EXAMINE, so the selection is kept)."""
-        if not ids:
-            return set()
-        found: set[str] = set()
-        with self.guard(f"SEARCH {folder}"):
-            if not self.client.folder_exists(folder):
-                return set()
-            back = self.selected
-            self.client.select_folder(folder, readonly=True)
-            try:
-                for i in range(0, len(ids), 40):
-                    chunk = list(ids[i : i + 40])
-                    criteria: list[Any] = ["HEADER", "Message-ID", chunk[-1]]
-                    for mid in chunk[:-1]:
-                        criteria = ["OR", "HEADER", "Message-ID", mid, *criteria]
-                    uids = self.client.search(criteria)
-                    if uids:
-                        found.update(v for v in self._message_ids(uids).values() if v in chunk)
-            finally:
-                if back is not None:
-                    self.client.select_folder(back)
-        return found
 
     def append(self, folder: str, data: bytes, flags: Sequence[str] = ()) -> None:
         with self.guard(f"APPEND {folder}"):

@@ -16,7 +16,6 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
-CAPS = re.compile(rb"\[CAPABILITY ([^\]]*)\]", re.I)
 TAGGED = re.compile(rb"(AVF\d+) ")
 FETCH_LINE = re.compile(rb"\* (\d+) FETCH (.*)", re.S)
 LITERAL = re.compile(rb"\{(\d+)\}\r\n$")

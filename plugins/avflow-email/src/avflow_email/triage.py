@@ -15,6 +15,7 @@ from typing import Any
 import avflow
 from avflow_email import moves as moving
 from avflow_email import plan as planning
+from avflow_email import recover
 from avflow_email.accounts import open_mailbox
 from avflow_email.backend import FolderState, Mailbox
 from avflow_email.execute import Executor
@@ -84,7 +85,7 @@ class Triage:
         plan_key, folder_key = f"plan:{self.where}", f"folder:{self.where}"
         pending = None if ctx.dry_run else ctx.cursor.get(plan_key)
         if pending is not None:
-            self.finish(pending, plan_key, folder_key)
+            self.finish(pending, plan_key, folder_key, resumed=True)
         cursor = ctx.cursor.get(folder_key) or {}
         status = self.box.status(p.folder)
         if cursor and cursor.get("uidvalidity") != status.uidvalidity:
@@ -120,6 +121,8 @@ class Triage:
             return self.outputs
         if plan["ops"]:
             self._prepare_moves(plan)
+            if self.box.kind == "imap":  # where each destination stood (avflow_email.recover)
+                recover.record_marks(self.box, plan)
             ctx.cursor.set(plan_key, plan)
             self.finish(plan, plan_key, folder_key, selected)
         else:
@@ -133,6 +136,7 @@ class Triage:
         plan_key: str,
         folder_key: str,
         current: FolderState | None = None,
+        resumed: bool = False,
     ) -> None:
         """Carry out ``plan`` (new, or left by an interrupted run), then advance the cursor.
 
@@ -147,7 +151,7 @@ class Triage:
             )
             self.ctx.cursor.delete(plan_key)
             return
-        ex = Executor(self.ctx, self.account, self.box, plan)
+        ex = Executor(self.ctx, self.account, self.box, plan, resumed)
         ex.run(self.p.create_folders)
         self.ctx.cursor.set(folder_key, plan["cursor"])
         self.ctx.cursor.delete(plan_key)
