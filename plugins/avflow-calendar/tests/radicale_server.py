@@ -77,7 +77,11 @@ class Radicale:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(10)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def request(
@@ -87,10 +91,11 @@ def request(
     body: bytes | None = None,
     user: str = "av",
     depth: str | None = None,
+    timeout: float = 30,
 ) -> tuple[int, bytes]:
     import base64
 
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     auth = base64.b64encode(f"{user}:x".encode()).decode()
     headers = {"Authorization": f"Basic {auth}"}
     if depth is not None:

@@ -10,7 +10,7 @@ from filelock import FileLock, Timeout
 
 from avflow import StepContext, StepFailed
 from avflow_calendar.backends import LOCK_TIMEOUT, Backend, IcsBackend
-from avflow_calendar.settings import CaldavSettings, IcsSettings
+from avflow_calendar.settings import CaldavSettings, GoogleCalendarSettings, IcsSettings
 
 
 def open_backend(ctx: StepContext, name: str) -> Backend:
@@ -23,6 +23,10 @@ def open_backend(ctx: StepContext, name: str) -> Backend:
         from avflow_calendar.caldavs import CaldavBackend
 
         return CaldavBackend(name, settings, client_lock(ctx, name))
+    if isinstance(settings, GoogleCalendarSettings):
+        from avflow_calendar.gcal import GoogleBackend
+
+        return GoogleBackend(name, settings, ctx.client.id, client_lock(ctx, name))
     raise StepFailed(f"account {name!r} is a {account.type} account, not a calendar")
 
 

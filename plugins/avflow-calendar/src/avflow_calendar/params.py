@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from avflow import AccountRef
 
-CALENDAR_TYPES = ("ics", "caldav")
+CALENDAR_TYPES = ("ics", "caldav", "google_calendar")
 Calendar = Annotated[str, AccountRef(*CALENDAR_TYPES)]
 
 

@@ -20,6 +20,11 @@ def register_account_types(register: Any) -> None:
             "A calendar on a CalDAV server (Nextcloud, iCloud, Fastmail, Radicale).",
         )
     )
+    register(
+        avflow.AccountType(
+            "google_calendar", settings.GoogleCalendarSettings, "A Google Calendar (OAuth)."
+        )
+    )
 
 
 @avflow.hookimpl

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Literal
 
-ACCOUNT_TYPES = ("ics", "caldav")
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ACCOUNT_TYPES = ("ics", "caldav", "google_calendar")
 
 
 class IcsSettings(BaseModel):
@@ -49,3 +51,34 @@ class CaldavSettings(BaseModel):
         if not v.startswith(("http://", "https://")):
             raise ValueError("caldav url must start with https:// (or http://)")
         return v if v.endswith("/") else v + "/"
+
+
+class GoogleCalendarSettings(BaseModel):
+    """``type: google_calendar``: a Google Calendar, with OAuth user credentials (the refresh
+    token `avflow auth google` stores in the client's vault)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calendar_id: str = Field(default="primary", description="The calendar's id, or 'primary'.")
+    refresh_token: str | None = Field(default=None, description="A secret: ${secret:NAME}.")
+    token: str | None = Field(default=None, description="An access token (a secret), if any.")
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, description="A secret.")
+    token_uri: str | None = Field(default=None, description="Google's by default.")
+    api_endpoint: str | None = Field(default=None, description="Google's by default.")
+    timeout: float = Field(default=30.0, gt=0, le=600)
+    retries: int = Field(default=5, ge=0, le=20)
+    max_retry_after: float = Field(default=120.0, ge=0, description="Longest wait honoured, s.")
+    send_updates: Literal["all", "externalOnly", "none"] = Field(
+        default="all", description="Who Google e-mails an invitation when an event is booked."
+    )
+
+    @model_validator(mode="after")
+    def _credentials(self) -> GoogleCalendarSettings:
+        if not self.token and not self.refresh_token:
+            raise ValueError("google_calendar needs 'refresh_token' (use ${secret:NAME})")
+        if self.refresh_token and not (self.client_id and self.client_secret):
+            raise ValueError(
+                "google_calendar: 'refresh_token' needs 'client_id' and 'client_secret'"
+            )
+        return self

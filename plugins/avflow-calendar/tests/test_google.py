@@ -1,0 +1,189 @@
+"""``type: google_calendar`` through the real google-api-python-client, against a local server
+implementing the Calendar v3 endpoints used and Google's token endpoint (gcal_server.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from gcal_server import Failure, GoogleCalendarServer
+
+
+@pytest.fixture
+def google() -> Iterator[GoogleCalendarServer]:
+    server = GoogleCalendarServer()
+    server.calendars["primary"].update(
+        {
+            "busy1": {
+                "id": "busy1",
+                "start": {"dateTime": "2026-03-10T09:00:00+01:00"},
+                "end": {"dateTime": "2026-03-10T10:00:00+01:00"},
+                "summary": "Dentist",
+            },
+            "free1": {
+                "id": "free1",
+                "transparency": "transparent",
+                "start": {"dateTime": "2026-03-10T10:00:00+01:00"},
+                "end": {"dateTime": "2026-03-10T11:00:00+01:00"},
+            },
+            "away": {"id": "away", "start": {"date": "2026-03-11"}, "end": {"date": "2026-03-12"}},
+        }
+    )
+    yield server
+    server.stop()
+
+
+def setup(h: Any, g: GoogleCalendarServer, token: str = "valid-token", **extra: Any) -> None:
+    account = {
+        "type": "google_calendar",
+        "token": token,
+        "refresh_token": "${secret:google}",
+        "client_id": "app.apps.example",
+        "client_secret": "${secret:google_app}",
+        "token_uri": g.token_uri,
+        "api_endpoint": g.api,
+        "timeout": 2,
+        **extra,
+    }
+    h.client(
+        "acme",
+        {
+            "name": "Acme",
+            "timezone": "Europe/Rome",
+            "accounts": {"cal": account},
+            "working_hours": {"mon-fri": "09:00-13:00"},
+        },
+    )
+    h.secret("acme", "google", "refresh-1")
+    h.secret("acme", "google_app", "app-secret")
+    h.clock.set("2026-03-09T12:00:00+00:00")  # Monday 13:00 in Rome
+    h.workflow(
+        "acme",
+        "slots",
+        {
+            "steps": [
+                {
+                    "id": "f",
+                    "uses": "calendar.free_slots",
+                    "with": {
+                        "account": "cal",
+                        "duration_minutes": 60,
+                        "step_minutes": 60,
+                        "count": 5,
+                    },
+                }
+            ]
+        },
+    )
+    h.workflow(
+        "acme",
+        "book",
+        {
+            "steps": [
+                {
+                    "id": "b",
+                    "uses": "calendar.book",
+                    "with": {
+                        "account": "cal",
+                        "start": "2026-03-10T11:00",
+                        "duration_minutes": 60,
+                        "title": "Intro",
+                        "attendees": ["anna@example.com"],
+                        "location": "Roma",
+                    },
+                }
+            ]
+        },
+    )
+
+
+def starts(result: Any) -> list[str]:
+    assert result.status == "succeeded", result.error
+    return [s["start"][11:16] + s["start"][8:10] for s in result.outputs["f"]["slots"]]
+
+
+def test_slots_and_a_booking(avflow_harness, google) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    setup(h, google)
+    # Tue 10: 09-10 busy, 10-11 transparent; Wed 11 all day; Thu 12.
+    assert starts(h.run("acme/slots")) == ["10:0010", "11:0010", "12:0010", "09:0012", "10:0012"]
+    booked = h.run("acme/book")
+    assert booked.status == "succeeded", booked.error
+    stored = google.calendars["primary"][booked.outputs["b"]["uid"].removeprefix("avflow-")]
+    assert stored["start"] == {"dateTime": "2026-03-10T10:00:00Z"}
+    assert stored["attendees"] == [{"email": "anna@example.com"}]
+    assert stored["location"] == "Roma"
+    assert "avflowBooking" in stored["extendedProperties"]["private"]
+    assert any(k == "insert" and "sendUpdates=all" in p for k, p, _ in google.log)
+    assert google.kinds()[-2:] == ["list", "insert"]  # the re-check, the creation
+    assert starts(h.run("acme/slots"))[:2] == ["10:0010", "12:0010"]
+    clash = h.run("acme/book")  # another run, the same slot: Google's 409, a clear conflict
+    assert clash.status == "failed" and "booked by another run" in (clash.error or "")
+    assert len(google.calendars["primary"]) == 4
+
+
+def test_expired_access_token_is_refreshed(avflow_harness, google) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    setup(h, google, token="expired")
+    assert starts(h.run("acme/slots"))[0] == "10:0010"
+    assert google.kinds() == ["list", "token", "list"]
+    assert [s for _, _, s in google.log] == [401, 200, 200]
+
+
+def test_revoked_sign_in_fails_at_once_naming_the_command(avflow_harness, google) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    google.refresh_tokens.clear()  # the client revoked avflow's access
+    setup(h, google, token="expired")
+    result = h.run("acme/slots")
+    assert result.status == "failed"
+    error = result.error or ""
+    assert "invalid_grant" in error and "avflow auth google acme" in error
+    assert "\n" not in error and "Traceback" not in error
+    assert google.kinds() == ["list", "token"]  # no retrying against a revoked grant
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        Failure("list", 429, "rateLimitExceeded", {"Retry-After": "1"}),
+        Failure("list", 403, "userRateLimitExceeded"),
+        Failure("list", 500),
+    ],
+)
+def test_rate_limits_and_server_errors_are_retried(avflow_harness, google, failure) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    setup(h, google)
+    google.failures.append(failure)
+    assert starts(h.run("acme/slots"))[0] == "10:0010"
+    assert [s for _, _, s in google.log] == [failure.status, 200]
+
+
+def test_a_403_that_is_not_a_rate_limit_fails(avflow_harness, google) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    setup(h, google)
+    google.failures.append(Failure("list", 403, "forbidden"))
+    result = h.run("acme/slots")
+    assert result.status == "failed" and "HTTP 403" in (result.error or "")
+    assert len(google.log) == 1
+
+
+def test_timeout_after_the_server_created_the_event(avflow_harness, google) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    setup(h, google)
+    google.failures.append(Failure("insert", delay=4, perform=True))  # longer than timeout 2
+    booked = h.run("acme/book")
+    assert booked.status == "succeeded", booked.error
+    assert len(google.calendars["primary"]) == 4  # exactly one event was added
+    inserts = [s for k, _, s in google.log if k == "insert"]
+    assert inserts == [200, 409]  # the lost answer, then the retry finding the event
+    assert booked.outputs["b"]["status"] == "booked"
+
+
+def test_server_error_on_insert_then_success(avflow_harness, google) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    setup(h, google)
+    google.failures.append(Failure("insert", 503))
+    booked = h.run("acme/book")
+    assert booked.status == "succeeded", booked.error
+    assert len(google.calendars["primary"]) == 4
