@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Triage benchmark: avflow's email.triage against imapfilter on the same Dovecot mailbox.
 
-usage: .venv/bin/python bench/triage.py [--messages 10000] [--trials 5]
+usage: .venv/bin/python bench/triage.py [--messages 10000] [--trials 5] [--shared DIR]
 
 Builds a Maildir with ../shared/bench/make_corpus.py, serves it with a private Dovecot (loopback,
 plain IMAP), and runs the rules of ../shared/bench/triage.lua both ways on a freshly reset copy,
@@ -77,8 +77,9 @@ steps:
 
 
 class Bench:
-    def __init__(self, root: Path, messages: int) -> None:
+    def __init__(self, root: Path, messages: int, shared: Path = SHARED) -> None:
         self.root = root
+        self.shared = shared
         self.dovecot = Dovecot(root / "dovecot", ssl=False)
         self.user = self.dovecot.new_user()
         self.live = self.dovecot.maildir(self.user)
@@ -91,7 +92,7 @@ class Bench:
         (self.workflows / "bench" / "triage.yaml").write_text(WORKFLOW)
         os.environ["BENCH_IMAP_PASSWORD"] = "secret"
         subprocess.run(
-            [sys.executable, str(SHARED / "make_corpus.py"), str(self.pristine), str(messages)],
+            [sys.executable, str(shared / "make_corpus.py"), str(self.pristine), str(messages)],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -152,7 +153,7 @@ class Bench:
         (self.root / "imapfilter-home").mkdir(exist_ok=True)
         t0 = time.perf_counter()
         subprocess.run(
-            ["/usr/bin/imapfilter", "-c", str(SHARED / "triage.lua")],
+            ["/usr/bin/imapfilter", "-c", str(self.shared / "triage.lua")],
             env=env,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -243,6 +244,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=10000)
     ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument(
+        "--shared", type=Path, default=SHARED, help="folder of make_corpus.py and triage.lua"
+    )
     args = ap.parse_args()
     from avflow.app import configure_logging
     from avflow.plugins import PluginManager
@@ -250,7 +254,7 @@ def main() -> None:
     configure_logging("warning", json_logs=True)
     root = Path(tempfile.mkdtemp(prefix="avflow-bench-"))
     os.chmod(root, 0o755)
-    bench = Bench(root, args.messages)
+    bench = Bench(root, args.messages, args.shared)
     bench.pm = PluginManager()  # type: ignore[attr-defined]
     tools = ["avflow", "imapfilter", "cold"]
     times: dict[str, list[float]] = {f"{t}{n}": [] for t in tools for n in (1, 2)}

@@ -28,6 +28,7 @@ from avflow.errors import (
     StepFailed,
 )
 from avflow.notifiers import Failure, Notifier, NotifierSettings
+from avflow.personal import Personal
 from avflow.pluginmarker import hookimpl, hookspec
 
 
@@ -56,6 +57,7 @@ __all__ = [
     "Failure",
     "Notifier",
     "NotifierSettings",
+    "Personal",
     "PluginError",
     "RunInfo",
     "SecretError",

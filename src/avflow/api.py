@@ -40,6 +40,8 @@ class Action(Generic[P]):
     ``template_vars`` names the variables the action supplies itself when it renders one of its
     own templates with `StepContext.render` (for example ``file`` for a path template): a
     template in ``with:`` that uses them is left for the action to render, not the engine.
+    ``outputs`` (optional) is the pydantic model of those outputs; its fields marked
+    `avflow.Personal` name the personal data the audit trail masks (see avflow.personal).
     """
 
     name: str
@@ -47,6 +49,7 @@ class Action(Generic[P]):
     run: Callable[[StepContext, P], Mapping[str, Any] | None]
     description: str = ""
     template_vars: frozenset[str] = frozenset()
+    outputs: type[BaseModel] | None = None
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ class Engine:
         self.vault = vault
         for client in project.clients.values():  # masking and checkpoint interval (docs/audit.md)
             self.audit.configure(client.id, client.profile.audit)
+        self.audit.declare_personal(self.registry.personal)
         self._tz: dict[str, ZoneInfo] = {}
         self.steps = StepRunner(
             actions=self.registry.actions,

@@ -18,6 +18,7 @@ from avflow import hookspecs
 from avflow.api import AccountType, Action, Trigger
 from avflow.errors import PluginError
 from avflow.notifiers import Notifier
+from avflow.personal import personal_fields
 
 ENTRY_POINT_GROUP = "avflow"
 DISABLE_AUTOLOAD_ENV = "AVFLOW_DISABLE_PLUGIN_AUTOLOAD"
@@ -32,6 +33,8 @@ class Registry:
     account_types: dict[str, AccountType[Any]] = field(default_factory=dict)
     triggers: dict[str, Trigger[Any]] = field(default_factory=dict)
     notifiers: dict[str, Notifier[Any]] = field(default_factory=dict)
+    # field names the actions' outputs models mark avflow.Personal (masked in audit records)
+    personal: frozenset[str] = frozenset()
     owners: dict[str, str] = field(default_factory=dict)  # "action:email.triage" -> plugin name
 
 
@@ -124,6 +127,12 @@ class PluginManager:
                     raise
                 except Exception as exc:
                     raise PluginError(current, f"{hook_name} failed: {exc}") from None
+        reg.personal = frozenset(
+            name.lower()
+            for action in reg.actions.values()
+            if action.outputs is not None
+            for name in personal_fields(action.outputs)
+        )
         return reg
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:

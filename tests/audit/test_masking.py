@@ -41,7 +41,7 @@ def test_details_mask_personal_keys_and_addresses_anywhere() -> None:
         "error": 'mailbox of anna@bianchi.it is full for "Rinnovo"',
         "nested": {"from": "x@y.com", "folder": "Fatture"},
     }
-    assert mask_details(details) == {
+    assert mask_details(details, {"subject", "to", "from"}) == {
         "kind": "email.send",
         "subject": "R***",
         "to": ["m***@r***.it", "A***"],
@@ -49,3 +49,40 @@ def test_details_mask_personal_keys_and_addresses_anywhere() -> None:
         "error": 'mailbox of a***@b***.it is full for "R***"',
         "nested": {"from": "x***@y***.com", "folder": "Fatture"},
     }
+
+
+def test_personal_fields_come_from_the_plugins_models() -> None:
+    """The core names no personal key: a plugin marks its outputs' fields `avflow.Personal`."""
+    from typing import Annotated
+
+    from pydantic import BaseModel, Field
+
+    import avflow
+    from avflow.personal import personal_fields
+
+    class Attendee(BaseModel):
+        email: Annotated[str, avflow.Personal]
+        role: str
+
+    class Event(BaseModel):
+        summary: str = Field(json_schema_extra={"personal": True})
+        organiser: Annotated[str | None, avflow.Personal()] = Field(None, alias="organizer")
+        attendees: list[Attendee] = []
+        by_room: dict[str, Attendee | None] = {}
+        count: int = 0
+
+    assert personal_fields(Event) == {"summary", "organiser", "organizer", "email"}
+    assert mask_details({"summary": "Call", "subject": "kept"}, personal_fields(Event)) == {
+        "summary": "C***",
+        "subject": "kept",
+    }
+
+
+def test_the_registry_gathers_the_installed_plugins_declarations() -> None:
+    from pathlib import Path
+
+    from avflow.plugins import PluginManager
+
+    pm = PluginManager(autoload=False, plugins_dirs=[Path(__file__).parent / "plugins"])
+    assert {"subject", "sender", "to"} <= pm.registry.personal
+    assert "moved" not in pm.registry.personal

@@ -6,6 +6,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 from avflow_email.message import parse_headers
+from avflow_email.outputs import TriageOutputs
 
 from conftest import make_mail, setup_client
 
@@ -16,6 +17,9 @@ def ids(box, folder: str = "INBOX") -> set[str]:  # type: ignore[no-untyped-def]
 
 def test_plugin_is_installed(avflow_harness) -> None:  # type: ignore[no-untyped-def]
     reg = avflow_harness.pm.registry
+    # Personal data, as the plugin's outputs model declares it (masked in audit trails).
+    assert {"subject", "from", "sender", "to", "name"} <= reg.personal
+    assert not {"folder", "rule", "destination", "message_id"} & reg.personal
     assert "email.triage" in reg.actions
     assert {"imap", "maildir"} <= set(reg.account_types)
     assert "email.new_mail" in reg.triggers
@@ -272,6 +276,7 @@ def test_attachment_conditions_and_collect(avflow_harness, box) -> None:  # type
     assert files[0]["subject"] == "Fattura marzo" and files[0]["date"]
     # The run succeeded, so its spool is cleared; the file existed while the run lasted.
     assert files[0]["path"].endswith("fattura_03.pdf")
+    TriageOutputs.model_validate(result.outputs["triage"])  # the declared model holds
 
 
 def test_flag_actions_copy_label_delete(avflow_harness, box) -> None:  # type: ignore[no-untyped-def]
@@ -372,6 +377,8 @@ def test_forward_reply_and_draft(avflow_harness, box, smtp) -> None:  # type: ig
     )
     result = avflow_harness.run("acme/triage")
     assert result.status == "succeeded", result.error
+    outputs = TriageOutputs.model_validate(result.outputs["triage"])
+    assert outputs.sent and all(m.subject for m in outputs.messages)
     rcpts = sorted(tuple(r) for _, r, _ in smtp.messages)
     assert rcpts == [("anna@cliente.example",), ("boss@acme.example",)]  # no auto-reply to the list
     by_rcpt = {r[0]: message_from_bytes(c, policy=policy.default) for _, r, c in smtp.messages}

@@ -7,7 +7,8 @@ these processors run in order on the event dict:
    escaped or encoded forms, is replaced by ``[REDACTED]``;
 2. `drop_bodies`: message bodies never reach the trail, whatever a plugin passes;
 3. `PersonalDataMasker`: when the client's profile says ``audit.personal_data: masked``,
-   addresses and subjects are masked (see docs/audit.md for what counts as each);
+   addresses, quoted text and the fields plugins mark `avflow.Personal` are masked
+   (see docs/audit.md);
 4. `render_body`: the canonical bytes of the record's middle part (`format.encode_body`).
 
 The sink then adds sequence number, time and chain hashes under the client's lock.
@@ -16,7 +17,7 @@ The sink then adds sequence number, time and chain hashes under the client's loc
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping
 from typing import Any
 
 from avflow import redact
@@ -28,28 +29,6 @@ BODY_KEYS = frozenset(
     {"body", "html", "raw", "mime", "body_text", "body_html", "text_body", "html_body"}
 )
 BODY_OMITTED = "[body not recorded]"
-PERSONAL_KEYS = frozenset(
-    {
-        "subject",
-        "title",
-        "summary",
-        "from",
-        "to",
-        "cc",
-        "bcc",
-        "sender",
-        "recipient",
-        "recipients",
-        "reply_to",
-        "address",
-        "addresses",
-        "email",
-        "attendee",
-        "attendees",
-        "organizer",
-        "filename",
-    }
-)
 ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 # Text a plugin quoted in a description: "…", “…”, «…», and '…' as Python's repr() writes it
 # (an apostrophe inside a word, as in "client's", opens nothing).
@@ -102,14 +81,16 @@ def _mask_value(value: Any) -> Any:
     return value
 
 
-def mask_details(details: Any) -> Any:
+def mask_details(details: Any, personal: Collection[str]) -> Any:
+    """Mask the values under ``personal`` keys (lower-case field names plugins mark
+    `avflow.Personal`), and addresses and quoted text anywhere."""
     if isinstance(details, dict):
         return {
-            k: (_mask_value(v) if k.lower() in PERSONAL_KEYS else mask_details(v))
+            k: (_mask_value(v) if k.lower() in personal else mask_details(v, personal))
             for k, v in details.items()
         }
     if isinstance(details, list):
-        return [mask_details(v) for v in details]
+        return [mask_details(v, personal) for v in details]
     if isinstance(details, str):
         return mask_description(details)
     return details
@@ -142,14 +123,17 @@ def drop_bodies(_logger: Any, _name: str, ed: EventDict) -> EventDict:
 class PersonalDataMasker:
     """Masks addresses and subjects for clients whose profile asks for it."""
 
-    def __init__(self, masked: Callable[[str], bool]) -> None:
+    def __init__(
+        self, masked: Callable[[str], bool], personal: Callable[[], Collection[str]]
+    ) -> None:
         self.masked = masked
+        self.personal = personal  # the field names plugins declared personal
 
     def __call__(self, _logger: Any, _name: str, ed: EventDict) -> EventDict:
         if self.masked(ed["client"]):
             if isinstance(ed.get("description"), str):
                 ed["description"] = mask_description(ed["description"])
-            ed["details"] = mask_details(ed["details"])
+            ed["details"] = mask_details(ed["details"], self.personal())
             if isinstance(ed.get("effect"), str):  # keys like "reply:mario@acme.example"
                 ed["effect"] = ADDRESS.sub(mask_address, ed["effect"])
         return ed

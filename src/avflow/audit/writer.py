@@ -6,7 +6,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,6 +86,7 @@ class AuditTrail:
         self.key = AuditKey(home)
         self.state: Any = None  # state.db, for the trail's high-water marks (opened when sealing)
         self._settings: dict[str, AuditSettings] = {}
+        self.personal: frozenset[str] = frozenset()  # see declare_personal
         self._locks: dict[str, _ClientLock] = {}
         self._guard = threading.Lock()
         self._tails: dict[str, _Tail] = {}
@@ -96,7 +97,7 @@ class AuditTrail:
             processors=[
                 pipeline.redact_secrets,
                 pipeline.drop_bodies,
-                pipeline.PersonalDataMasker(self._masked),
+                pipeline.PersonalDataMasker(self._masked, lambda: self.personal),
                 pipeline.render_body,
             ],
             wrapper_class=structlog.BoundLogger,
@@ -107,6 +108,10 @@ class AuditTrail:
     def configure(self, client: str, settings: AuditSettings | None) -> None:
         """Apply a client's ``audit:`` profile settings (masking, checkpoint interval)."""
         self._settings[client] = settings or AuditSettings()
+
+    def declare_personal(self, names: Iterable[str]) -> None:
+        """The field names plugins mark `avflow.Personal` (the registry's ``personal``)."""
+        self.personal = frozenset(n.lower() for n in names)
 
     def settings(self, client: str) -> AuditSettings:
         return self._settings.get(client) or AuditSettings()

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 import avflow
 
@@ -88,6 +88,19 @@ def body(ctx: avflow.StepContext, params: BodyParams) -> dict[str, Any]:
     return {}
 
 
+class Filed(BaseModel):
+    """What the notes of ``demo.mail`` hold: the plugin declares which fields are personal."""
+
+    subject: Annotated[str, avflow.Personal]
+    sender: str = Field(json_schema_extra={"personal": True})
+    to: Annotated[list[str], avflow.Personal()] = []
+
+
+class MailOutputs(BaseModel):
+    moved: list[int]
+    last: Filed | None = None
+
+
 class DummySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     password: str
@@ -95,7 +108,9 @@ class DummySettings(BaseModel):
 
 @avflow.hookimpl
 def register_actions(register: Any) -> None:
-    register(avflow.Action("demo.mail", MailParams, mail, "File messages (test)."))
+    register(
+        avflow.Action("demo.mail", MailParams, mail, "File messages (test).", outputs=MailOutputs)
+    )
     register(avflow.Action("demo.body", BodyParams, body, "Try to record a body (test)."))
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import avflow
 from avflow_email import triage, trigger
+from avflow_email.outputs import TriageOutputs
 from avflow_email.rules import TriageParams
 from avflow_email.settings import ImapSettings, MaildirSettings
 
@@ -29,6 +30,7 @@ def register_actions(register: Any) -> None:
             triage.run,
             "Sort new mail by ordered rules: move, flag, forward, reply, collect attachments.",
             template_vars=frozenset({"message"}),
+            outputs=TriageOutputs,
         )
     )
 
