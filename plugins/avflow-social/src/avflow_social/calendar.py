@@ -7,8 +7,8 @@ is reported as ``file:line:column: message`` (`CalendarError`), lines counted in
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -183,9 +183,12 @@ def _invalid(exc: ValidationError, node: Any, path: Path, offset: int) -> Calend
     return CalendarError(path, line, col, f"{name}: {msg}")
 
 
-def _digest(data: dict[str, Any], body: str) -> str:
-    content = {k: v for k, v in data.items() if k != "status"}
-    blob = json.dumps(content, sort_keys=True, default=str) + "\0" + body
+STATUS_LINE = re.compile(r"^status[ \t]*:.*$", re.M)
+
+
+def _digest(head: str, body: str) -> str:
+    """The content approved: the file as written, but for its ``status:`` line."""
+    blob = STATUS_LINE.sub("", head) + "\0" + body
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -214,7 +217,7 @@ def parse(raw: str, path: Path, rel: str, tz: tzinfo) -> Post:
     local, utc = _publish_time(fm.publish, tz, path, line_of.get("publish", offset))
     body = body.strip("\n")
     return Post(
-        id=fm.id or Path(rel).with_suffix("").as_posix().replace("/", "-"),
+        id=fm.id or rel.removesuffix(".md").replace("/", "-"),
         path=path,
         rel=rel,
         local=local,
@@ -231,30 +234,34 @@ def parse(raw: str, path: Path, rel: str, tz: tzinfo) -> Post:
         excerpt=fm.excerpt,
         body=body,
         revision=fm.revision,
-        digest=_digest(data, body),
+        digest=_digest(head, body),
         lines=line_of,
     )
 
 
 def post_files(folder: Path) -> list[Path]:
-    """The calendar's ``*.md`` files, sorted; links and files leading out are not followed."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-        for name in sorted(filenames):
-            if name.endswith(".md") and not name.startswith((".", "_")):
-                p = Path(dirpath, name)
-                if not p.is_symlink():
-                    found.append(p)
+    """The calendar's ``*.md`` files, sorted; links and names starting with . or _ are skipped
+    (a link could lead out of the client's folder)."""
+    found: list[Path] = []
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name.startswith((".", "_")) or entry.is_symlink():
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                found.extend(post_files(Path(entry.path)))
+            elif entry.name.endswith(".md") and entry.is_file(follow_symlinks=False):
+                found.append(Path(entry.path))
     return found
 
 
 def read_post(path: Path, folder: Path, tz: tzinfo) -> Post:
-    rel = path.relative_to(folder).as_posix()
-    if path.stat().st_size > MAX_FILE:
-        raise CalendarError(rel, 1, 1, f"larger than {MAX_FILE} bytes: not a post")
+    rel = str(path)[len(str(folder)) + 1 :].replace(os.sep, "/")
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size > MAX_FILE:
+            raise CalendarError(path, 1, 1, f"larger than {MAX_FILE} bytes: not a post")
+        data = f.read()
     try:
-        raw = path.read_bytes().decode("utf-8")
+        raw = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CalendarError(path, 1, exc.start + 1, "not UTF-8 text") from None
     return parse(raw, path, rel, tz)

@@ -4,8 +4,10 @@ errors among them keep a post from being published."""
 from __future__ import annotations
 
 import mimetypes
+import os
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,22 +43,29 @@ def approval_state(post: Post, approvals: dict[str, str]) -> str:
     return "edited"
 
 
+@lru_cache(maxsize=256)
+def _resolved(root: Path) -> str:
+    return os.path.realpath(root) + os.sep
+
+
 def media_files(post: Post, root: Path) -> tuple[list[MediaFile], list[str]]:
     """The post's media inside the calendar folder, and what is wrong with them."""
-    found, wrong = [], []
-    base = root.resolve()
+    found: list[MediaFile] = []
+    wrong: list[str] = []
+    if not post.media:
+        return found, wrong
+    base = _resolved(root)
     for m in post.media:
-        candidate = post.path.parent / m.file
-        path = candidate.resolve()
-        if Path(m.file).is_absolute() or not path.is_relative_to(base):
+        real = os.path.realpath(os.path.join(post.path.parent, m.file))
+        if os.path.isabs(m.file) or not real.startswith(base):
             wrong.append(f"media {m.file!r} is outside the calendar folder")
-        elif not path.is_file():
+        elif not os.path.isfile(real):
             wrong.append(f"media {m.file!r} is missing")
         elif not m.alt.strip():
             wrong.append(f"media {m.file!r} has no alt text")
         else:
-            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            found.append(MediaFile(path, m.alt.strip(), mime))
+            mime = mimetypes.guess_type(real)[0] or "application/octet-stream"
+            found.append(MediaFile(Path(real), m.alt.strip(), mime))
     return found, wrong
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 import yaml
@@ -19,18 +21,32 @@ from avflow_social.checks import Channel, Problem, approval_state, post_problems
 from avflow_social.provider import Provider
 from avflow_social.store import Store
 
-UTC = UTC
 CHANNEL_KEYS = ("quiet", "daily_limit", "min_gap", "max_chars")
 
 
-def _channels(folder: Path, providers: dict[str, Provider]) -> dict[str, Channel]:
-    """The client's social accounts, read from client.yaml (secrets are never needed here)."""
-    try:
-        doc = yaml.load((folder / "client.yaml").read_text(), Loader=yaml.CSafeLoader) or {}
-    except (OSError, yaml.YAMLError):
-        return {}  # the core reports a broken profile when it loads the client
+def _profile(cctx: Any, client_id: str) -> tuple[avflow.ClientInfo, dict[str, Any]]:
+    """The client and its profile, read from its client.yaml alone (the queue must not load
+    every client's workflows); anything unusual is left to the core, which reports it."""
+    path = cctx.workflows / client_id / "client.yaml"
+    doc: Any = None
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", client_id) and path.is_file():
+        try:
+            doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            tz = ZoneInfo(str(doc["timezone"]))
+            info = avflow.ClientInfo(
+                client_id, str(doc.get("name", client_id)), str(doc["timezone"]), tz, path.parent
+            )
+            return info, doc
+        except Exception:
+            pass
+    return cctx.client(client_id), doc if isinstance(doc, dict) else {}
+
+
+def _channels(doc: dict[str, Any], providers: dict[str, Provider]) -> dict[str, Channel]:
+    """The client's social accounts (secrets are never needed to check posts)."""
     out = {}
-    for name, raw in (doc.get("accounts") or {}).items():
+    accounts = doc.get("accounts") if isinstance(doc, dict) else None
+    for name, raw in (accounts if isinstance(accounts, dict) else {}).items():
         if isinstance(raw, dict) and raw.get("type") in providers:
             settings = {"min_gap": 30, "quiet": [], "daily_limit": None, "max_chars": None}
             settings.update({k: raw[k] for k in CHANNEL_KEYS if k in raw})
@@ -38,9 +54,11 @@ def _channels(folder: Path, providers: dict[str, Provider]) -> dict[str, Channel
     return out
 
 
-def _load(client_id: str, calendar: str, providers: dict[str, Provider]) -> Any:
+def _load(
+    client_id: str, calendar: str, providers: dict[str, Provider], *, writable: bool = False
+) -> Any:
     cctx = avflow.command_context()
-    client = cctx.client(client_id)
+    client, doc = _profile(cctx, client_id)
     if client.folder is None:
         raise click.UsageError(f"client {client_id} has no folder")
     folder = (client.folder / calendar).resolve()
@@ -51,8 +69,11 @@ def _load(client_id: str, calendar: str, providers: dict[str, Provider]) -> Any:
     if not folder.is_dir():
         raise click.BadParameter(f"no folder {client.folder / calendar}", param_hint="--calendar")
     posts, errors = read_calendar(folder, client.tz)
-    store = Store(cctx.data_dir("social"))
-    return cctx, client, folder, posts, errors, store, _channels(client.folder, providers)
+    if writable:
+        store = Store(cctx.data_dir("social"))
+    else:  # reading only: nothing is created for a home that has published nothing yet
+        store = Store(cctx.home / "plugins" / "social", create=False)
+    return cctx, client, folder, posts, errors, store, _channels(doc, providers)
 
 
 def _now(at: str | None, tz: Any) -> datetime:
@@ -192,7 +213,7 @@ def approve(client: str, posts: tuple[str, ...], calendar: str) -> None:
 
     A post edited after its approval is held back until it is approved again.
     """
-    _, _, _, found, errors, store, _ = _load(client, calendar, _providers())
+    _, _, _, found, errors, store, _ = _load(client, calendar, _providers(), writable=True)
     by_id = {p.id: p for p in found}
     try:
         missing = [p for p in posts if p not in by_id]

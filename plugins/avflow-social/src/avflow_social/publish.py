@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 import avflow
 from avflow_social.calendar import Post, read_calendar
 from avflow_social.checks import Channel, approval_state, media_files, post_problems, quiet_until
+from avflow_social.hours import next_open
 from avflow_social.provider import Outgoing, Provider, ProviderError, RateLimited, Target
 from avflow_social.store import Store
 
@@ -34,6 +35,11 @@ class PublishParams(BaseModel):
     calendar: str = Field(
         default="posts", description="The content calendar: a folder inside the client's folder."
     )
+    when: Literal["always", "working_hours"] = Field(
+        default="always",
+        description="working_hours: posts go out only in the client's working hours (holidays and "
+        "closed days excluded); one due outside them goes out when the client next opens.",
+    )
     channels: list[str] | None = Field(
         default=None, description="Only these channels (default: every channel posts name)."
     )
@@ -52,6 +58,8 @@ class Pass:
     held: list[dict[str, Any]] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     blocked: dict[str, datetime] = field(default_factory=dict)  # channel -> not before
+    backoff: dict[str, str | None] = field(default_factory=dict)  # channel -> stored backoff
+    closed_until: datetime | None = None  # outside working hours: the next opening
     done: dict[tuple[str, str, int], Any] = field(default_factory=dict)
 
 
@@ -90,6 +98,8 @@ def publish(ctx: Any, params: PublishParams, providers: dict[str, Provider]) -> 
     try:
         run = Pass(ctx, store, resolve_channels(ctx, names, providers), ctx.now())
         run.done = store.published(ctx.client.id)
+        if params.when == "working_hours":
+            run.closed_until = next_open(ctx.client, run.now)
         approvals = store.approvals(ctx.client.id)
         if not ctx.dry_run:  # an approval in the front matter is recorded the first time it is seen
             new = [
@@ -143,9 +153,13 @@ def _schedules(ch: Channel | None) -> bool:
 
 def _not_before(run: Pass, ch: Channel) -> tuple[datetime, str] | None:
     ctx, tz = run.ctx, run.ctx.client.tz
+    if run.closed_until is not None:
+        return run.closed_until, "outside working hours"
     if ch.name in run.blocked:
         return run.blocked[ch.name], "rate limited"
-    until = ctx.cursor.get(f"backoff:{ch.name}")
+    if ch.name not in run.backoff:  # read once per pass
+        run.backoff[ch.name] = ctx.cursor.get(f"backoff:{ch.name}")
+    until = run.backoff[ch.name]
     if until and datetime.fromisoformat(until) > run.now:
         return datetime.fromisoformat(until), "rate limited"
     local = run.now.astimezone(tz)
@@ -190,7 +204,7 @@ def _channel(run: Pass, post: Post, ch: Channel, folder: Path) -> None:
     out = outgoing(post, ch, folder, run.now)
     target = Target(ch.name, ch.settings, ctx.client, ctx.data_dir, ctx.log)
     try:
-        result = _effect(ctx, ch.provider, target, out)
+        result = _effect(ctx, run.store, ch.provider, target, out)
     except NotPublished as exc:
         if isinstance(exc.error, RateLimited):
             until = run.now + timedelta(seconds=max(1.0, exc.error.retry_after))
@@ -225,21 +239,23 @@ def _channel(run: Pass, post: Post, ch: Channel, folder: Path) -> None:
     run.published.append({"post": post.id, "channel": ch.name, **result})
 
 
-def _effect(ctx: Any, provider: Provider, target: Target, out: Outgoing) -> Any:
+def _effect(ctx: Any, store: Store, provider: Provider, target: Target, out: Outgoing) -> Any:
+    client = ctx.client.id
+
     def perform() -> dict[str, str]:
-        if ctx.cursor.get(f"unsent:{out.key}"):  # stale: this attempt's outcome is its own
-            ctx.cursor.delete(f"unsent:{out.key}")
+        if store.refused(client, out.key):  # stale: this attempt's outcome is its own
+            store.set_refused(client, out.key, False)
         try:
             return provider.publish(target, out).as_dict()
         except ProviderError as exc:
             if exc.sent is False:
-                ctx.cursor.set(f"unsent:{out.key}", True)
+                store.set_refused(client, out.key, True)
                 raise NotPublished(exc) from None
             raise
 
     def reconcile() -> dict[str, str] | None:
-        if ctx.cursor.get(f"unsent:{out.key}"):  # the last attempt was certainly refused
-            ctx.cursor.delete(f"unsent:{out.key}")
+        if store.refused(client, out.key):  # the last attempt was certainly refused
+            store.set_refused(client, out.key, False)
             return None
         if not provider.can_lookup(target):
             raise avflow.EffectUnknown(

@@ -16,18 +16,26 @@ CREATE TABLE IF NOT EXISTS published (
   client TEXT NOT NULL, post TEXT NOT NULL, channel TEXT NOT NULL, revision INTEGER NOT NULL,
   remote_id TEXT NOT NULL, url TEXT NOT NULL, at TEXT NOT NULL,
   PRIMARY KEY (client, post, channel, revision));
+CREATE TABLE IF NOT EXISTS refused (
+  client TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (client, key));
 """
 
 
 class Store:
     """``social.db`` in the plugin's data folder."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, create: bool = True) -> None:
+        path = data_dir / "social.db"
+        if not create and not path.exists():  # a reader with nothing recorded yet
+            self.db = sqlite3.connect(":memory:", isolation_level=None)
+            self.db.executescript(SCHEMA)
+            return
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(data_dir / "social.db", timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        if self.db.execute("PRAGMA user_version").fetchone()[0] < 1:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA + "PRAGMA user_version = 1;")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
 
     def close(self) -> None:
         self.db.close()
@@ -79,3 +87,15 @@ class Store:
             (client, channel, since.isoformat()),
         ).fetchone()
         return int(row[0])
+
+    # A post the network certainly refused (429, a validation error): when its effect is met
+    # again, it is sent again without asking the network (the flag is cleared by each attempt).
+    def refused(self, client: str, key: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM refused WHERE client = ? AND key = ?", (client, key))
+        return row.fetchone() is not None
+
+    def set_refused(self, client: str, key: str, refused: bool) -> None:
+        if refused:
+            self.db.execute("INSERT OR IGNORE INTO refused VALUES (?, ?)", (client, key))
+        else:
+            self.db.execute("DELETE FROM refused WHERE client = ? AND key = ?", (client, key))
