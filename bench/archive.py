@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/archive.py [--files 3000] [--trials 3] [--work DIR]
 
 The corpus (written once to ``WORK/corpus-N/``, deterministic): 80% PDFs of 5-200 KB with one to
-three pages of real text (pypdf reads it back) and a binary stream as a scan's image would be,
+three pages of real text (PDFium reads it back) and a binary stream as a scan's image would be,
 20% plain-text files of 5-50 KB; each with a sender, subject and date, as the email plugin hands
 attachments over.
 
@@ -17,7 +17,7 @@ Each trial runs every side once, in an order that changes every trial:
   per batch of 64 files, atomic durable write of each (temporary file, fsync, link; one folder
   fsync per folder per batch) and the index rows (one transaction per batch).
 - avflow, full-text index: the same with ``index_text: true`` (the default): the text of every
-  PDF and text file is extracted (pypdf, first 50 pages) and indexed with FTS5.
+  PDF and text file is extracted (PDFium, first 50 pages) and indexed with FTS5.
 - durable filer: a separate Python process doing what a careful minimal filer must: SHA-256,
   copy to a temporary file, fsync, link to its name, fsync the folder.
 - cp + sha256sum: ``cp -R`` of the files, then ``sha256sum`` over the copies (no fsync at all).

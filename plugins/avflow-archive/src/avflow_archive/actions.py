@@ -49,8 +49,9 @@ def file_action(ctx: StepContext, params: FileParams) -> dict[str, Any]:
                 entries.append(entry)
             if n % BATCH == 0:
                 filer.flush()
+        filer.flush()
     finally:
-        filer.close()  # flushes the last batch
+        filer.close()
     outputs = _outputs(params, entries)
     ctx.log.info("files filed", account=params.account, **outputs["counts"])
     bad = [e for e in entries if e["status"] in ("failed", "unreadable", "changed")]

@@ -86,6 +86,9 @@ class Filer:
         write their index rows in one transaction."""
         self.commit()
         self.store.flush()
+        self._write_index()
+
+    def _write_index(self) -> None:
         pending, self.pending = self.pending, []
         if not pending:
             return
@@ -111,8 +114,14 @@ class Filer:
         return write.entry
 
     def close(self) -> None:
+        """Release everything; writes still waiting for their batch are not made (a step that
+        stops on an error performs no more effects): the next attempt files those files."""
+        writes, self.writes = self.writes, []
+        for write in writes:
+            write.source.close()
         try:
-            self.flush()
+            self.store.flush()
+            self._write_index()
         finally:
             if self.pool is not None:
                 self.pool.close()

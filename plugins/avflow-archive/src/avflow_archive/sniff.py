@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import logging
 import os
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
 
 import filetype
 import structlog
@@ -25,8 +23,7 @@ MAX_PDF_BYTES = 50 << 20
 EOF_WINDOW = 64 << 10
 POOL_MAX_BYTES = 16 << 20  # larger PDFs are read in this process, not copied to a worker
 
-# pypdf reports damaged files through the logging module; a damaged PDF is normal input here.
-logging.getLogger("pypdf").setLevel(logging.ERROR)
+_PDFIUM = threading.Lock()
 
 _EXT = {
     "application/pdf": "pdf",
@@ -87,7 +84,7 @@ def sniff(head: bytes) -> str:
 
 
 def extract_text(source: Source, content: Content) -> str:
-    """The searchable text of a PDF (pypdf) or plain-text file; empty when there is none."""
+    """The searchable text of a PDF (PDFium) or plain-text file; empty when there is none."""
     if content.type == "text/plain":
         with source.reader() as f:
             return f.read(MAX_TEXT_CHARS * 4).decode("utf-8", errors="replace")[:MAX_TEXT_CHARS]
@@ -96,39 +93,52 @@ def extract_text(source: Source, content: Content) -> str:
     with source.reader() as f:
         f.seek(max(0, content.size - EOF_WINDOW))
         if b"%%EOF" not in f.read():
-            return ""  # no end-of-file marker: damaged or truncated, pypdf could not read it
-    return pdf_text(source.reader(), source.path.name)
+            return ""  # no end-of-file marker: damaged or truncated: no text to read
+    return pdf_text(os.pread(source.fd, content.size, 0), source.path.name)
 
 
-def pdf_text(stream: BinaryIO, label: str = "") -> str:
-    """The text of the PDF in ``stream``: its first `MAX_PDF_PAGES` pages, `MAX_TEXT_CHARS` at most."""
-    from pypdf import PdfReader
+def pdf_text(data: bytes, label: str = "") -> str:
+    """The text of the PDF ``data``: its first `MAX_PDF_PAGES` pages, `MAX_TEXT_CHARS` at most.
 
-    try:
-        reader = PdfReader(stream, strict=False)
-        parts: list[str] = []
-        total = 0
-        for page in reader.pages[:MAX_PDF_PAGES]:
-            text = page.extract_text() or ""
-            parts.append(text)
-            total += len(text)
-            if total >= MAX_TEXT_CHARS:
-                break
-        return "\n".join(parts)[:MAX_TEXT_CHARS]
-    except Exception as exc:  # a damaged or encrypted PDF is filed all the same, without text
-        log.debug("no text from pdf", file=label, error=str(exc)[:200])
-        return ""
+    PDFium (pypdfium2) reads it; PDFium is not thread-safe, so one extraction runs at a time in
+    a process (the worker pool gives parallelism across processes).
+    """
+    import pypdfium2
+
+    parts: list[str] = []
+    total = 0
+    with _PDFIUM:
+        try:
+            doc = pypdfium2.PdfDocument(data)
+        except Exception as exc:  # a damaged or encrypted PDF is filed all the same, without text
+            log.debug("no text from pdf", file=label, error=str(exc)[:200])
+            return ""
+        try:
+            for i in range(min(len(doc), MAX_PDF_PAGES)):
+                page = doc[i]
+                textpage = page.get_textpage()
+                text = textpage.get_text_range()
+                textpage.close()
+                page.close()
+                parts.append(text)
+                total += len(text)
+                if total >= MAX_TEXT_CHARS:
+                    break
+        except Exception as exc:
+            log.debug("text cut short", file=label, error=str(exc)[:200])
+        finally:
+            doc.close()
+    return "\n".join(parts)[:MAX_TEXT_CHARS]
 
 
 def _pdf_text_of(data: bytes) -> str:
     """In a worker process: the text of a whole PDF given as bytes."""
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    return pdf_text(io.BytesIO(data))
+    return pdf_text(data)
 
 
 class TextPool:
-    """Worker processes extracting PDF text beside the filing (pypdf is pure Python: threads
-    would wait on one another). Started on first use; each job is one PDF's bytes."""
+    """Worker processes extracting PDF text beside the filing (PDFium runs one extraction at a
+    time per process). Started on first use; each job is one PDF's bytes."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -170,7 +180,7 @@ class LazyText:
             return
         tail = os.pread(self._source.fd, EOF_WINDOW, max(0, content.size - EOF_WINDOW))
         if b"%%EOF" not in tail:
-            self._text = ""  # damaged or truncated: pypdf could not read it
+            self._text = ""  # damaged or truncated: no text to read
             return
         self._future = pool.submit(os.pread(self._source.fd, content.size, 0))
 
