@@ -242,7 +242,7 @@ def avflow_side(index_text: bool) -> Callable[[Path, Path, int], tuple[float, fl
             d.mkdir(parents=True)
         (plugins / "benchsrc.py").write_text(SOURCE_PLUGIN)
         (workflows / "bench" / "client.yaml").write_text(
-            "name: Bench\ntimezone: Europe/Rome\n"
+            f"name: Bench\ntimezone: Europe/Rome\nroots: [{archive}]\n"
             f"accounts:\n  archive: {{ type: local, path: {archive} }}\n"
         )
         (workflows / "bench" / "file.yaml").write_text(

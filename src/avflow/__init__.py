@@ -27,7 +27,15 @@ from avflow.errors import (
     SecretError,
     StepFailed,
 )
+from avflow.fsutil import private_dir, private_file
 from avflow.notifiers import Failure, Notifier, NotifierSettings
+from avflow.paths import (
+    LocalPath,
+    PathRefused,
+    confine,
+    confined_folder,
+    open_confined,
+)
 from avflow.personal import Personal
 from avflow.pluginmarker import hookimpl, hookspec
 
@@ -55,8 +63,10 @@ __all__ = [
     "EffectRecord",
     "EffectUnknown",
     "Failure",
+    "LocalPath",
     "Notifier",
     "NotifierSettings",
+    "PathRefused",
     "Personal",
     "PluginError",
     "RunInfo",
@@ -67,6 +77,11 @@ __all__ = [
     "TriggerContext",
     "__version__",
     "command_context",
+    "confine",
+    "confined_folder",
     "hookimpl",
     "hookspec",
+    "open_confined",
+    "private_dir",
+    "private_file",
 ]

@@ -10,9 +10,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from avflow.paths import Confinement
 
 P = TypeVar("P", bound=BaseModel)
 S = TypeVar("S", bound=BaseModel)
@@ -95,6 +98,9 @@ class ClientInfo:
     working_hours: Mapping[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
     holidays: tuple[str, str | None] | None = None
     closed: tuple[tuple[date, date], ...] = ()
+    # What local paths the client may use: resolve every path through `avflow.confine` or
+    # `avflow.open_confined`, never by hand (see docs/security.md).
+    paths: Confinement | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

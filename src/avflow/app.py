@@ -23,6 +23,8 @@ from avflow.engine import Engine
 from avflow.errors import ConfigErrors
 from avflow.ledger import EffectLedger, FaultPoint
 from avflow.loader import Loader, Project
+from avflow.pathrules import PathRules
+from avflow.paths import client_folder
 from avflow.plugins import PluginManager
 from avflow.state import State
 from avflow.vault import Vault
@@ -91,8 +93,19 @@ class App:
         return Vault(self.home)
 
     @cached_property
+    def path_rules(self) -> PathRules:
+        """What local paths each client may use (its folder, its roots; never the home)."""
+        from avflow.scheduler.settings import load_settings
+
+        settings = load_settings(self.home / "service.yaml")
+        return PathRules(self.home, self.workflows_dir, settings.roots)
+
+    @cached_property
     def loader(self) -> Loader:
-        return Loader(self.pm.registry, secret_names=self.vault.names)
+        loader = Loader(self.pm.registry, secret_names=self.vault.names)
+        loader.path_rules = self.path_rules
+        loader.path_rules.read_yaml = loader.read_yaml
+        return loader
 
     def load(self) -> tuple[Project, list[Exception]]:
         project, errors = self.loader.load(self.workflows_dir)
@@ -107,11 +120,7 @@ class App:
 
     def focus(self, client_id: str) -> Project:
         """Load only ``client_id``'s folder (so one client's broken file never blocks another's run)."""
-        from avflow.errors import UsageError
-
-        cdir = self.workflows_dir / client_id
-        if not (cdir / "client.yaml").is_file():
-            raise UsageError(f"unknown client {client_id!r}: no {cdir / 'client.yaml'}")
+        cdir = client_folder(self.workflows_dir, client_id)
         client, errors = self.loader.load_client(cdir)
         if errors or client is None:
             raise ConfigErrors(errors)

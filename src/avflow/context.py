@@ -19,6 +19,7 @@ from avflow.api import Account, AccountType, ClientInfo, Cursor, RunInfo
 from avflow.audit import AuditTrail
 from avflow.clock import Clock
 from avflow.errors import SecretError, StepFailed
+from avflow.fsutil import private_dir
 from avflow.ledger import Effect, EffectLedger, EffectSite
 from avflow.loader import REF_RE, Client
 from avflow.state import State
@@ -138,13 +139,11 @@ class RunStepContext:
 
     @property
     def spool(self) -> Path:
-        self._spool.mkdir(parents=True, exist_ok=True)
-        return self._spool
+        return private_dir(self._spool)
 
     @property
     def data_dir(self) -> Path:
-        self._data_dir.mkdir(parents=True, exist_ok=True)
-        return self._data_dir
+        return private_dir(self._data_dir)
 
     def now(self) -> datetime:
         return self._clock.now()

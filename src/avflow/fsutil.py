@@ -1,4 +1,9 @@
-"""Small filesystem helpers: durable atomic writes and advisory locks."""
+"""Small filesystem helpers: private files and folders, durable atomic writes, advisory locks.
+
+Everything avflow creates under its home folder goes through `private_dir`, `private_open`,
+`private_file` or `atomic_write`: folders 0700 and files 0600 whatever the umask (the mode is
+set with ``fchmod``/``chmod`` after creation, as the umask only ever removes bits).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,55 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+
+def private_dir(path: Path) -> Path:
+    """Make ``path`` (and its missing parents) as folders only their owner can enter: 0700.
+
+    Folders that exist already keep their mode (the home folder may be the user's choice)."""
+    missing = []
+    current = Path(path)
+    while not os.path.lexists(current):
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, PRIVATE_DIR)
+        except FileExistsError:
+            if not d.is_dir():
+                raise
+            continue  # made meanwhile by another process
+        os.chmod(d, PRIVATE_DIR)
+    return path
+
+
+def private_open(path: str | os.PathLike[str], flags: int = os.O_RDWR) -> int:
+    """``os.open`` a file of the home folder, creating it 0600 (and its folder 0700) if missing."""
+    private_dir(Path(path).parent)
+    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        if os.fstat(fd).st_mode & 0o777 != PRIVATE_FILE:
+            os.fchmod(fd, PRIVATE_FILE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def private_file(path: Path) -> Path:
+    """Make sure ``path`` exists as a file only its owner can read (before SQLite opens it:
+    SQLite gives its -wal and -shm files the mode of the database file)."""
+    os.close(private_open(path, os.O_RDONLY))
+    return path
+
+
+def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
     """Write ``data`` to ``path`` so that a crash leaves the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -42,8 +92,7 @@ class FileLock:
         self._f: IO[str] | None = None
 
     def acquire(self, blocking: bool = False) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, "a+")  # noqa: SIM115 - held open while the lock is held
+        f = os.fdopen(private_open(self.path, os.O_RDWR | os.O_APPEND), "a+")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:

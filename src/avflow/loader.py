@@ -17,10 +17,11 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from avflow import templates
+from avflow import paths, templates
 from avflow.api import AccountRef, ClientInfo
 from avflow.errors import ConfigError, ConfigErrors, Location
 from avflow.models import IDENT, ClientProfile, Workflow
+from avflow.pathrules import PathRules
 from avflow.plugins import Registry
 from avflow.yamlfile import load_yaml, locate, plain
 
@@ -51,6 +52,7 @@ class Client:
     path: Path
     profile: ClientProfile
     workflows: dict[str, LoadedWorkflow] = field(default_factory=dict)
+    paths: paths.Confinement | None = None  # the local paths it may use (avflow.paths)
 
     def info(self, tz: tzinfo | None = None) -> ClientInfo:
         """The client as plugins see it (`avflow.ClientInfo`), working time included."""
@@ -69,6 +71,7 @@ class Client:
             working_hours={d: tuple(r) for d, r in parse_working_hours(p.working_hours).items()},
             holidays=holiday_country(p.holidays),
             closed=tuple(parse_closed(str(c)) for c in p.closed),
+            paths=self.paths,
         )
 
 
@@ -185,9 +188,12 @@ def _account_refs(model: type[BaseModel]) -> dict[str, AccountRef]:
 class Loader:
     """Loads a workflows folder against the plugins' registry and the clients' vaults."""
 
-    def __init__(self, registry: Registry, secret_names: Any = None) -> None:
+    def __init__(
+        self, registry: Registry, secret_names: Any = None, path_rules: Any = None
+    ) -> None:
         self.registry = registry
         self.secret_names = secret_names  # callable(client) -> list[str], or None to skip
+        self.path_rules: PathRules | None = path_rules  # None: paths are not checked here
         self._positionless: set[Path] = set()  # read without line numbers
         self._exact: set[Path] = set()  # being read again, with line numbers, for its errors
 
@@ -211,6 +217,8 @@ class Loader:
     def load(self, root: Path) -> tuple[Project, list[ConfigError]]:
         project = Project(root)
         errors: list[ConfigError] = []
+        if self.path_rules is not None:
+            self.path_rules.forget()  # the clients' roots are read again with their files
         if not root.is_dir():
             return project, [ConfigError("workflows folder does not exist", Location(root))]
         for cdir in sorted(
@@ -235,10 +243,11 @@ class Loader:
 
     def _load_client(self, cdir: Path) -> tuple[Client | None, list[ConfigError]]:
         profile_path = cdir / PROFILE
-        if not re.match(IDENT, cdir.name):
-            return None, [
-                ConfigError("a client folder name must be letters, digits, _ or -", Location(cdir))
-            ]
+        bad_id = paths.client_id_problem(cdir.name) or (
+            "a client folder may not be a symbolic link" if cdir.is_symlink() else None
+        )
+        if bad_id is not None:
+            return None, [ConfigError(bad_id, Location(cdir))]
         if not profile_path.exists():
             return None, [ConfigError(f"client folder has no {PROFILE}", Location(cdir))]
         errors: list[ConfigError] = []
@@ -255,6 +264,7 @@ class Loader:
         except ValidationError as exc:
             return None, _model_errors(exc, profile_path, raw, [], ClientProfile)
         client = Client(cdir.name, cdir, profile)
+        errors += self._confine(client, profile_path, raw)
         errors += self._check_accounts(client, profile_path, raw)
         for wpath in sorted([*cdir.glob("*.yaml"), *cdir.glob("*.yml")]):
             if wpath.name in (PROFILE, "client.yml"):
@@ -324,6 +334,7 @@ class Loader:
                 atype.settings.model_validate(settings)
             except ValidationError as exc:
                 errors += _model_errors(exc, path, raw, loc, atype.settings)
+            errors += self._check_paths(client, atype.settings, settings, path, raw, loc)
             errors += self._check_refs(client, settings, path, raw, loc)
         return errors
 
@@ -385,6 +396,7 @@ class Loader:
             errors += self._check_account_refs(
                 client, trig.params, ev.with_, path, raw, [*loc, "with"]
             )
+            errors += self._check_paths(client, trig.params, ev.with_, path, raw, [*loc, "with"])
         earlier: list[str] = []
         for i, step in enumerate(wf.model.steps):
             loc = ["steps", i]
@@ -407,6 +419,9 @@ class Loader:
                 except ValidationError as exc:
                     errors += _model_errors(exc, path, raw, [*loc, "with"], action.params)
                 errors += self._check_account_refs(
+                    client, action.params, step.with_, path, raw, [*loc, "with"]
+                )
+                errors += self._check_paths(
                     client, action.params, step.with_, path, raw, [*loc, "with"]
                 )
             allowed = templates.ENGINE_VARS | (action.template_vars if action else frozenset())
@@ -452,6 +467,38 @@ class Loader:
                         locate(path, raw, [*loc, key]),
                     )
                 )
+        return errors
+
+    # -- path confinement (avflow.paths) --------------------------------------------------------
+    def _confine(self, client: Client, path: Path, raw: Any) -> list[ConfigError]:
+        """Give the client its `Confinement`; a granted root it may not have is an error."""
+        rules = self.path_rules
+        if rules is None:
+            return []
+        own = client.profile.roots
+        client.paths = rules.for_client(client.id, client.path, own)
+        return [
+            ConfigError(msg, locate(path, raw, ["roots", i]) if i < len(own) else rules.where())
+            for i, msg in rules.problems(client.id, own)
+        ]
+
+    def _check_paths(
+        self,
+        client: Client,
+        model: type[BaseModel],
+        values: dict[str, Any],
+        path: Path,
+        raw: Any,
+        loc: list[str | int],
+    ) -> list[ConfigError]:
+        """Every value of a field marked `avflow.LocalPath` must be a path the client may use."""
+        errors = []
+        for key, value in paths.marked_values(model, values):
+            if templates.is_template(value) or REF_RE.search(value):
+                continue  # checked at use
+            why = paths.problem_of(client.paths, value)
+            if why is not None:
+                errors.append(ConfigError(why, locate(path, raw, [*loc, key])))
         return errors
 
     def _check_templates(

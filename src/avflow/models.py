@@ -151,6 +151,7 @@ class ClientProfile(Strict):
     holidays: str | Holidays | None = None
     closed: list[ClosedSpec] = Field(default_factory=list)
     accounts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    roots: list[str] = Field(default_factory=list)  # folders outside its own it may use
     audit: AuditSettings = Field(default_factory=AuditSettings)
     notify: Notify | None = None
 

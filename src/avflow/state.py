@@ -18,7 +18,7 @@ from typing import Any
 
 from avflow import redact
 from avflow.errors import UsageError
-from avflow.fsutil import FileLock
+from avflow.fsutil import FileLock, private_dir, private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -75,7 +75,7 @@ class State:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
         except OSError as exc:  # e.g. --home names a file, or a folder we may not write
             raise UsageError(
                 f"cannot use {path.parent} as the home folder: {exc.strerror or exc}"
@@ -86,6 +86,7 @@ class State:
         # answers "database is locked" at once instead of waiting. Creating it one at a time
         # avoids that: once the file is in WAL mode, opening it takes no such lock.
         with FileLock(path.with_name(path.name + ".init")):
+            private_file(path)  # 0600 before SQLite opens it: its -wal and -shm take its mode
             self.db.executescript(SCHEMA)
 
     @property

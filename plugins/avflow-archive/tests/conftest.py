@@ -135,6 +135,7 @@ class ArchiveEnv:
                 "name": "Acme S.r.l.",
                 "timezone": "Europe/Rome",
                 "accounts": {"archive": self.account},
+                "roots": [str(self.area)],  # the archive and the drop folder (docs/security.md)
             },
         )
 

@@ -18,7 +18,8 @@ def test_avflow_run_files_a_dropped_scan(tmp_path):
     for d in (workflows / "acme", home, drop, archive):
         d.mkdir(parents=True)
     (workflows / "acme" / "client.yaml").write_text(
-        f"name: Acme\ntimezone: Europe/Rome\naccounts:\n  archivio: {{ type: local, path: {archive} }}\n"
+        f"name: Acme\ntimezone: Europe/Rome\nroots: [{drop}, {archive}]\n"
+        f"accounts:\n  archivio: {{ type: local, path: {archive} }}\n"
     )
     (workflows / "acme" / "scans.yaml").write_text(
         "name: Scansioni\non:\n  events:\n    - uses: archive.new_file\n"

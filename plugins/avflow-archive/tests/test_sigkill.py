@@ -25,7 +25,8 @@ def _write_project(tmp: Path) -> tuple[Path, Path, Path, Path]:
     for d in (workflows / "acme", home, archive, drop):
         d.mkdir(parents=True)
     (workflows / "acme" / "client.yaml").write_text(
-        f"name: Acme S.r.l.\ntimezone: Europe/Rome\naccounts:\n  archive: {{ type: local, path: {archive} }}\n"
+        f"name: Acme S.r.l.\ntimezone: Europe/Rome\nroots: [{archive}, {drop}]\n"
+        f"accounts:\n  archive: {{ type: local, path: {archive} }}\n"
     )
     (workflows / "acme" / "scan.yaml").write_text(
         "name: File the scanner's folder\n"

@@ -14,6 +14,7 @@ from avflow_archive.trigger import watch
 from pydantic import ValidationError
 
 import avflow
+from avflow.paths import Confinement
 
 
 class Watcher:
@@ -21,7 +22,15 @@ class Watcher:
         self.events: list[dict] = []
         self.fired = threading.Event()
         self.ctx = avflow.TriggerContext(
-            client=avflow.ClientInfo("acme", "Acme", "UTC", UTC),
+            client=avflow.ClientInfo(
+                "acme",
+                "Acme",
+                "UTC",
+                UTC,
+                paths=Confinement.build(
+                    "acme", folder / "no-client", [folder], home=folder.parent / "no-home"
+                ),
+            ),
             workflow="scans",
             account=lambda name: None,
             fire=self._fire,

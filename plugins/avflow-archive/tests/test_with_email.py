@@ -47,6 +47,7 @@ def test_triage_collects_and_archive_files(archive, tmp_path):
         {
             "name": "Acme",
             "timezone": "Europe/Rome",
+            "roots": [str(archive.area), str(maildir)],
             "accounts": {
                 "mail": {"type": "maildir", "path": str(maildir)},
                 "archive": {"type": "local", "path": str(archive.root)},

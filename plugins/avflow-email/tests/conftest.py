@@ -130,6 +130,7 @@ class ImapBox:
     """A fresh Dovecot user, seen from the test through its own IMAP connection."""
 
     kind = "imap"
+    roots: list[str] = []
 
     def __init__(self, server: Dovecot, smtp: dict[str, Any] | None = None) -> None:
         self.server = server
@@ -211,6 +212,7 @@ class MaildirBox:
 
     def __init__(self, root: Path, smtp: dict[str, Any] | None = None) -> None:
         self.root = root
+        self.roots = [str(root)]  # granted to the client: outside its folder (docs/security.md)
         self.mbox = MaildirMailbox("mail", str(root))
         self.account: dict[str, Any] = {
             "type": "maildir",
@@ -283,7 +285,9 @@ def setup_client(
     harness: Any, box: ImapBox | MaildirBox, workflow: dict[str, Any] | None = None, **triage: Any
 ) -> None:
     """Write client ``acme`` with account ``mail`` and, if given, workflow ``triage``."""
-    harness.client("acme", name="Acme", timezone="Europe/Rome", accounts={"mail": box.account})
+    harness.client(
+        "acme", name="Acme", timezone="Europe/Rome", accounts={"mail": box.account}, roots=box.roots
+    )
     if box.kind == "imap":
         harness.secret("acme", "mail", "secret")
     if workflow is None and triage:

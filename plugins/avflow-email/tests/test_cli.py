@@ -14,7 +14,7 @@ AVFLOW = Path(sys.executable).parent / "avflow"
 def test_seed_then_triage_a_maildir_demo(avflow_harness, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     box = MaildirBox(tmp_path / "Mail")
     avflow_harness.client(
-        "acme", name="Acme", timezone="Europe/Rome", accounts={"mail": box.account}
+        "acme", name="Acme", timezone="Europe/Rome", accounts={"mail": box.account}, roots=box.roots
     )
     avflow_harness.workflow(
         "acme",

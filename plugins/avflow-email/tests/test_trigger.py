@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from avflow_email.settings import ImapSettings, MaildirSettings
 from avflow_email.trigger import NewMailParams, watch
 
 import avflow
+from avflow.paths import Confinement
 from conftest import ImapBox, MaildirBox, make_mail
 
 
@@ -21,7 +23,9 @@ class Watching:
 
     def __init__(self, account: avflow.Account[Any], **params: Any) -> None:
         self.fired: queue.Queue[dict[str, Any]] = queue.Queue()
-        client = avflow.ClientInfo("acme", "Acme", "UTC", __import__("datetime").UTC)
+        root = Path(getattr(account.settings, "path", "/nonexistent"))
+        paths = Confinement.build("acme", root / "no-client", [root], home=root.parent / "no-home")
+        client = avflow.ClientInfo("acme", "Acme", "UTC", __import__("datetime").UTC, paths=paths)
         self.ctx = avflow.TriggerContext(
             client=client,
             workflow="triage",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from avflow.audit.format import last_line
-from avflow.fsutil import atomic_write
+from avflow.fsutil import atomic_write, private_open
 
 CHECKPOINTS = "checkpoints.jsonl"
 SEAL = "seal.json"
@@ -100,7 +100,7 @@ def last_checkpoint(path: Path) -> Checkpoint | None:
 
 def append_checkpoint(path: Path, cp: Checkpoint) -> None:
     """Append durably: a checkpoint is written only after the records it names are on disk."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = private_open(path, os.O_WRONLY | os.O_APPEND)
     try:
         os.write(fd, cp.to_json().encode() + b"\n")
         os.fsync(fd)

@@ -138,8 +138,8 @@ class AuditKey:
             serialization.NoEncryption(),
         )
         self.public_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.public_path, public_pem(key.public_key()), mode=0o644)
-        atomic_write(self.private_path, pem, mode=0o600)
+        atomic_write(self.public_path, public_pem(key.public_key()))  # 0600, as all of home
+        atomic_write(self.private_path, pem)
 
     def public(self) -> Ed25519PublicKey:
         """The public key: from the private key when there is one, else from the .pub file

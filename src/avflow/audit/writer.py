@@ -34,7 +34,7 @@ from avflow.audit.format import (
 )
 from avflow.audit.keys import AuditKey
 from avflow.errors import AvflowError
-from avflow.fsutil import fsync_dir
+from avflow.fsutil import fsync_dir, private_dir, private_open
 from avflow.models import AuditSettings
 
 HOURLY = timedelta(hours=1)
@@ -169,7 +169,7 @@ class AuditTrail:
             stamp = utc_stamp(now)
             tail = self._current_tail(client, stamp[:7])
             line, digest = seal_line(tail.seq + 1, stamp, body, tail.hash)
-            fd = os.open(tail.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = private_open(tail.path, os.O_WRONLY | os.O_APPEND)
             try:
                 os.write(fd, line)
                 size = os.fstat(fd).st_size
@@ -218,8 +218,7 @@ class AuditTrail:
         return tail
 
     def _load_tail(self, client: str, month_path: Path) -> _Tail:
-        directory = self.client_dir(client)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = private_dir(self.client_dir(client))
         seq, digest = 0, GENESIS
         files = month_files(directory)
         for path in reversed(files):
@@ -328,8 +327,7 @@ class _ClientLock:
         self.lock.acquire()
         try:
             if self._pid != os.getpid():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                self._fd = private_open(self.path, os.O_RDWR)
                 self._pid = os.getpid()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:

@@ -26,6 +26,8 @@ from avflow.api import ClientInfo
 from avflow.app import App, configure_logging, default_home
 from avflow.clock import Clock
 from avflow.errors import AvflowError, ConfigError, ConfigErrors
+from avflow.fsutil import private_dir
+from avflow.paths import check_client_id, client_folder
 from avflow.plugins import PluginManager
 
 
@@ -52,13 +54,12 @@ class Obj:
         return self.app.project
 
     def data_dir(self, plugin: str) -> Path:
-        path = self.home / "plugins" / plugin
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return private_dir(self.home / "plugins" / plugin)
 
     def client(self, client_id: str) -> ClientInfo:
         from avflow.errors import UsageError
 
+        check_client_id(client_id)
         client = self.project.clients.get(client_id)
         if client is None:
             raise UsageError(
@@ -69,12 +70,7 @@ class Obj:
     def _known_client(self, client_id: str) -> None:
         """Like `avflow secrets`: the client's folder is enough (its workflows may still name
         the secret being stored, so the project is not loaded)."""
-        from avflow.errors import UsageError
-
-        if not (self.workflows / client_id / "client.yaml").is_file():
-            raise UsageError(
-                f"unknown client {client_id!r}: no {self.workflows / client_id / 'client.yaml'}"
-            )
+        client_folder(self.workflows, client_id)
 
     def set_secret(self, client_id: str, name: str, value: str) -> None:
         """Store a secret in the client's vault (sign-in commands that obtain tokens use it)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,11 @@ import click
 
 from avflow.cli import Obj
 from avflow.errors import UsageError
-
-CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+from avflow.paths import check_client_id
 
 
 def _trail_dir(obj: Obj, client: str, must_exist: bool = True) -> Path:
-    if not CLIENT_ID.fullmatch(client):
-        raise UsageError(f"{client!r} is not a client id (a workflows folder name)")
+    check_client_id(client)  # the one client-id rule (avflow.paths)
     directory = obj.app.audit.client_dir(client)
     if must_exist and not directory.is_dir():
         root = obj.app.audit.root

@@ -8,6 +8,7 @@ import sys
 import click
 
 from avflow.cli import Obj, pass_obj
+from avflow.paths import check_client_id
 
 
 def register(cli: click.Group) -> None:
@@ -98,6 +99,8 @@ def resume(obj: Obj) -> None:
 def runs(obj: Obj, ref: str | None, limit: int, as_json: bool) -> None:
     """Show recent runs, newest first."""
     client, _, workflow = (ref or "").partition("/")
+    if client:
+        check_client_id(client)
     for row in obj.app.state.recent_runs(client or None, workflow or None, limit):
         if as_json:
             click.echo(json.dumps(dict(row)))

@@ -1,4 +1,4 @@
-"""``avflow secrets set|list|rm``: the per-client vault."""
+"""``avflow secrets set|list|rm`` and ``avflow vault rotate``: the per-client vault."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ import click
 
 from avflow.cli import Obj, pass_obj
 from avflow.errors import UsageError
+from avflow.paths import client_folder
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(secrets)
+    cli.add_command(vault)
 
 
 def _client(obj: Obj, client: str) -> str:
-    cdir = obj.workflows / client
-    if not (cdir / "client.yaml").exists():
-        raise UsageError(f"unknown client {client!r}: no {cdir / 'client.yaml'}")
+    """The one client-id rule, then a real (not linked) client folder with a client.yaml."""
+    client_folder(obj.workflows, client)
     return client
 
 
@@ -63,3 +64,19 @@ def rm_secret(obj: Obj, client: str, name: str) -> None:
     if not obj.app.vault.remove(client, name):
         raise UsageError(f"client {client!r} has no secret {name!r}")
     click.echo(f"removed secret {name!r} from {client}")
+
+
+@click.group()
+def vault() -> None:
+    """The vault key (docs/secrets.md)."""
+
+
+@vault.command("rotate")
+@pass_obj
+def rotate(obj: Obj) -> None:
+    """Re-encrypt every client's vault with a new key, then retire the old key.
+
+    Crash-safe: until every vault is re-encrypted the old key stays in place, and running the
+    command again finishes an interrupted rotation."""
+    count = obj.app.vault.rotate()
+    click.echo(f"vault key rotated: {count} client vault(s) re-encrypted")

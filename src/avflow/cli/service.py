@@ -15,6 +15,7 @@ import click
 from avflow.cli import Obj, pass_obj
 from avflow.errors import UsageError
 from avflow.loader import LoadedWorkflow, Project
+from avflow.paths import check_client_id
 
 
 def register(cli: click.Group) -> None:
@@ -99,6 +100,7 @@ def _parse_from(value: str | None) -> datetime | None:
 def _select(project: Project, ref: str | None) -> list[LoadedWorkflow]:
     if not ref:
         return project.workflows()
+    check_client_id(ref.partition("/")[0])
     if "/" in ref:
         return [project.find(ref)]
     if ref not in project.clients:

@@ -26,8 +26,9 @@ from avflow.app import App
 from avflow.clock import Clock
 from avflow.engine import Engine
 from avflow.errors import ConfigErrors, UsageError
-from avflow.fsutil import FileLock
+from avflow.fsutil import FileLock, atomic_write, private_dir
 from avflow.loader import LoadedWorkflow, Project
+from avflow.pathrules import PathRules
 from avflow.plugins import PluginManager
 from avflow.scheduler.fastload import CachingLoader
 from avflow.scheduler.gating import Gate
@@ -84,7 +85,7 @@ class Service:
     # -- lifecycle --------------------------------------------------------------------------------
     def run(self) -> int:
         """Run until stopped (or, with ``once``, until what was due has run). Returns the exit code."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        private_dir(self.home)
         if not self._lock.acquire():
             pid = _read(self.home / "service.pid")
             raise UsageError(
@@ -95,7 +96,7 @@ class Service:
             self._on_stop_signal, lambda: self.request_reload("SIGHUP"), self.waker
         )
         try:
-            (self.home / "service.pid").write_text(f"{os.getpid()}\n")
+            atomic_write(self.home / "service.pid", f"{os.getpid()}\n".encode())
             return self._run()
         finally:
             if self.watcher is not None:  # started before the workflows were read: stop it here
@@ -112,6 +113,9 @@ class Service:
         self.store = ScheduleStore(self.state)
         self.loader = CachingLoader(
             self.pm.registry, self.vault.names, self.home / "cache" / "yaml.pickle"
+        )
+        self.loader.path_rules = PathRules(
+            self.home, self.workflows, self.settings.roots, self.loader.read_yaml
         )
         if self.watch and not self.once:  # watching before reading: no edit slips in between
             self.watcher = FileWatcher(self.workflows, lambda: self.request_reload("files changed"))

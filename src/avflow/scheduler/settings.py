@@ -18,6 +18,11 @@ Every key is optional; the file itself is optional. Example::
 
 The keys under ``notify:`` are notifier names; plugins supply notifiers (``email`` comes with the
 email plugin, which also checks its ``to``, ``from`` and ``smtp`` keys).
+
+``roots:`` grants clients folders outside their own (docs/security.md)::
+
+    roots:
+      acme: [/srv/scans/acme]
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class ServiceSettings(Strict):
     heartbeat: float = Field(default=60.0, ge=1)
     # notifier name -> its settings, checked by that notifier's model (`configure_notifiers`)
     notify: dict[str, Any] = Field(default_factory=dict)
+    roots: dict[str, list[str]] = Field(default_factory=dict)  # client -> folders granted to it
 
     @field_validator("stop_timeout", "heartbeat", mode="before")
     @classmethod

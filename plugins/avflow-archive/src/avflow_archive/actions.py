@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import avflow
 from avflow import AvflowError, StepContext, StepFailed
 from avflow_archive import dropfolder
 from avflow_archive.filing import Filer
@@ -174,7 +175,7 @@ class Journal:
         self.entries[entry["source"]] = entry
         self.paths[entry["source"]] = path
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            avflow.private_file(self.path)  # 0600 in a 0700 folder, whatever the umask
             with open(self.path, "a") as f:
                 f.write(json.dumps({"entry": entry, "raw": os.fsencode(path).hex()}) + "\n")
 
@@ -184,7 +185,7 @@ class Journal:
 
 
 def _file_drop(ctx: StepContext, params: FilingParams, drop: DropFolderParams) -> dict[str, Any]:
-    folder = dropfolder.folder_of(drop, getattr(ctx.client, "folder", None))
+    folder = dropfolder.folder_of(drop, ctx.client)
     _check_overlap(ctx, params, folder)
     book = ArchiveIndex(ctx.data_dir / "index.db")
     try:
@@ -253,10 +254,7 @@ def _check_overlap(ctx: StepContext, params: FilingParams, folder: Path) -> None
     settings = ctx.account(params.account).settings
     if not isinstance(settings, LocalSettings):
         return
-    root = Path(settings.path).expanduser()
-    base = getattr(ctx.client, "folder", None)
-    if not root.is_absolute() and base is not None:
-        root = base / root
+    root = avflow.confine(ctx.client, settings.path)
     if dropfolder.overlaps(folder, root):
         raise StepFailed(f"drop folder {folder} and archive {root} overlap: use separate folders")
 

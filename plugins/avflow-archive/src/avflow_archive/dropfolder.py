@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from avflow import StepFailed
+import avflow
+from avflow import ClientInfo
 from avflow_archive.items import Incoming
 from avflow_archive.params import DropFolderParams
 
@@ -26,16 +27,10 @@ SHORT_WAIT = 10.0  # seconds a scan may wait for files it sees for the first tim
 _TEMPORARY = (".part", ".tmp", ".crdownload", ".download", ".partial", ".swp")
 
 
-def folder_of(params: DropFolderParams, base: Path | None = None) -> Path:
-    """The drop folder; a relative path is read from ``base`` (the client's workflows folder)."""
-    folder = Path(params.folder).expanduser()
-    if not folder.is_absolute():
-        if base is None:
-            raise StepFailed(f"drop folder {params.folder!r} must be an absolute path")
-        folder = base / folder
-    if not folder.is_dir():
-        raise StepFailed(f"drop folder {folder} does not exist")
-    return folder
+def folder_of(params: DropFolderParams, client: ClientInfo) -> Path:
+    """The drop folder, confined to the client (`avflow.confined_folder`: its folder and granted
+    roots, never the home folder or another client's; a relative path is read from its folder)."""
+    return avflow.confined_folder(client, params.folder)
 
 
 def ignored(name: str) -> bool:

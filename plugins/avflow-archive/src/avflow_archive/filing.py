@@ -49,9 +49,7 @@ class Filer:
         self.params = params
         self.account = ctx.account(params.account)
         self.settings = self.account.settings
-        self.store: Store = open_store(
-            self.account, dry_run=ctx.dry_run, base=getattr(ctx.client, "folder", None)
-        )
+        self.store: Store = open_store(self.account, dry_run=ctx.dry_run, client=ctx.client)
         self.index = ArchiveIndex(ctx.data_dir / "index.db")
         self.quarantine = PurePosixPath(self.settings.quarantine)
         self.pending: list[tuple[str, Callable[[], None]]] = []  # index writes, for flush()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import avflow
 from avflow_archive.sanitize import decode_name
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -127,6 +128,7 @@ class ArchiveIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        avflow.private_file(path)  # 0600 whatever the umask; SQLite's -wal and -shm follow it
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode = WAL")

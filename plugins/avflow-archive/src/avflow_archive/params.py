@@ -12,6 +12,7 @@ from avflow_archive.rules import Rule
 from avflow_archive.settings import ACCOUNT_TYPES
 
 ArchiveAccount = Annotated[str, avflow.AccountRef(*ACCOUNT_TYPES)]
+LocalFolder = Annotated[str, avflow.LocalPath()]  # confined to the client (docs/security.md)
 DEFAULT_PATH = "{{ file.year }}/{{ file.name }}"
 
 
@@ -43,7 +44,10 @@ class FilingParams(BaseModel):
 class DropFolderParams(BaseModel):
     """Reading a drop folder (a scanner's output folder)."""
 
-    folder: str = Field(description="The drop folder (absolute; ~ is expanded).")
+    folder: LocalFolder = Field(
+        description="The drop folder: in the client's folder (a relative path is read from "
+        "there) or in a root granted to the client (absolute; ~ is expanded)."
+    )
     settle: float = Field(
         default=5.0, ge=0, description="Seconds a file must stay unchanged before it is taken."
     )
@@ -62,7 +66,7 @@ class FileParams(FilingParams):
     files: list[FileItem] | None = Field(
         default=None, description="Files from an earlier step: a list of items (docs/archive.md)."
     )
-    folder: str | None = Field(
+    folder: LocalFolder | None = Field(
         default=None, description="Or: a drop folder to file (see archive.scan)."
     )
     settle: float = Field(default=5.0, ge=0)

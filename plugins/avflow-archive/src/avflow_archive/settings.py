@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+import avflow
 
 ACCOUNT_TYPES = ("local", "google_drive", "sftp", "webdav")
 
@@ -38,7 +42,10 @@ class ArchiveSettings(BaseModel):
 class LocalSettings(ArchiveSettings):
     """``type: local``: a folder on this machine (or a mounted share)."""
 
-    path: str = Field(description="The archive's root folder (absolute; ~ is expanded).")
+    path: Annotated[str, avflow.LocalPath()] = Field(
+        description="The archive's root folder: in the client's folder (a relative path is read "
+        "from there) or in a root granted to the client (docs/security.md)."
+    )
     create: bool = Field(default=False, description="Create the root folder if it is missing.")
 
 

@@ -95,7 +95,7 @@ class Settler:
 
 def watch(ctx: TriggerContext, params: NewFileParams) -> None:
     """Block, firing one event per batch of settled files, until ``ctx.stopping`` is set."""
-    folder = dropfolder.folder_of(params, getattr(ctx.client, "folder", None))
+    folder = dropfolder.folder_of(params, ctx.client)
     settler = Settler(params, folder)
     settler.scan(time.monotonic())
     tick_ms = max(50, int(min(params.poll, max(params.settle, 0.05)) * 1000))

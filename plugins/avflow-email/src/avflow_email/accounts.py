@@ -13,17 +13,20 @@ from avflow_email.maildir import MaildirMailbox
 from avflow_email.settings import ImapSettings, MaildirSettings
 
 
-def maildir_path(path: str, base: Path | None) -> Path:
-    """A Maildir path: ``~`` expanded; a relative one is read from the client's folder."""
-    p = Path(path).expanduser()
-    return base / p if not p.is_absolute() and base is not None else p
+def maildir_path(path: str, client: avflow.ClientInfo) -> Path:
+    """A Maildir path confined to the client (`avflow.confine`: its folder and granted roots;
+    a relative one is read from its folder); an existing one is checked again as it is opened."""
+    target = avflow.confine(client, path)
+    if target.exists():
+        return avflow.confined_folder(client, path)
+    return target
 
 
-def open_mailbox(account: avflow.Account[Any], base: Path | None = None) -> Mailbox:
-    """Connect (IMAP) or open (Maildir) the account's mailbox; ``base`` is the client's folder."""
+def open_mailbox(account: avflow.Account[Any], client: avflow.ClientInfo) -> Mailbox:
+    """Connect (IMAP) or open (Maildir) the account's mailbox, for ``client``."""
     s = account.settings
     if isinstance(s, MaildirSettings):
-        return MaildirMailbox(account.name, str(maildir_path(s.path, base)), s.create)
+        return MaildirMailbox(account.name, str(maildir_path(s.path, client)), s.create)
     assert isinstance(s, ImapSettings)
     if s.auth != "xoauth2":
         return ImapMailbox(account.name, s)

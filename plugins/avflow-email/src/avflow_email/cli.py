@@ -85,7 +85,7 @@ def seed(client_id: str, account: str, count: int) -> None:
     path = str(raw.get("path", ""))
     if "${" in path:
         raise click.UsageError(f"account {account!r}: seed needs a plain path, not {path!r}")
-    target = maildir_path(path, getattr(client, "folder", None))
+    target = maildir_path(path, client)
     box = MaildirMailbox(account, str(target))
     domain = client_id.lower().replace("_", "-") + ".example"
     for i in range(count):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+import avflow
 
 
 class _Strict(BaseModel):
@@ -96,5 +98,8 @@ class MaildirSettings(_MailSettings):
     Without ``smtp:``, mail avflow sends is delivered to the local ``Outbox`` folder instead.
     """
 
-    path: str
+    path: Annotated[str, avflow.LocalPath()] = Field(
+        description="The Maildir: in the client's folder (a relative path is read from there) "
+        "or in a root granted to the client (docs/security.md)."
+    )
     create: bool = Field(default=True, description="Create the Maildir if it does not exist.")

@@ -183,7 +183,7 @@ class Triage:
 def run(ctx: avflow.StepContext, params: TriageParams) -> dict[str, Any]:
     """``email.triage``: sort the new messages of ``folder`` by ``rules``."""
     account = ctx.account(params.account)
-    box = open_mailbox(account, getattr(ctx.client, "folder", None))
+    box = open_mailbox(account, ctx.client)
     try:
         return Triage(ctx, params, account, box).run()
     finally:

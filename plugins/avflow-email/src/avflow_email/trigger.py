@@ -107,9 +107,7 @@ class _Watch:
         delay = 1.0
         while not self.ctx.stopping.is_set():
             try:
-                box = open_mailbox(
-                    self.ctx.account(self.p.account), getattr(self.ctx.client, "folder", None)
-                )
+                box = open_mailbox(self.ctx.account(self.p.account), self.ctx.client)
                 try:
                     self.check(box)
                     delay = 1.0

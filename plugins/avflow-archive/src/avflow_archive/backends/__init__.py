@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from avflow import StepFailed
+import avflow
+from avflow import ClientInfo, StepFailed
 from avflow_archive.backends.base import Placement, Store, file_into, find_existing
 from avflow_archive.settings import GoogleDriveSettings, LocalSettings, SftpSettings, WebdavSettings
 
 
-def open_store(account: Any, *, dry_run: bool = False, base: Path | None = None) -> Store:
-    """Connect to the archive of a resolved `avflow.Account`.
+def open_store(account: Any, *, client: ClientInfo, dry_run: bool = False) -> Store:
+    """Connect to the archive of a resolved `avflow.Account` of ``client``.
 
-    A relative local path is read from ``base`` (the client's workflows folder).
+    A local archive's root is confined to the client (`avflow.confine`: its folder and granted
+    roots; a relative path is read from its folder), checked again as it is opened.
     """
     s = account.settings
     if isinstance(s, LocalSettings):
         from avflow_archive.backends.local import LocalStore
 
-        root = Path(s.path).expanduser()
-        if not root.is_absolute() and base is not None:
-            root = base / root
-        if s.create and not root.exists():
-            if dry_run:  # a dry run writes nothing: an archive still to create is an empty one
-                return LocalStore(root, s.retention_years)
-            root.mkdir(parents=True)
-        if not root.is_dir():
+        root = avflow.confine(client, s.path)
+        if s.create and not root.exists() and dry_run:
+            return LocalStore(root, s.retention_years)  # a dry run writes nothing
+        if not s.create and not root.is_dir():
             raise StepFailed(f"archive {account.name!r}: folder {root} does not exist")
-        return LocalStore(root, s.retention_years)
+        return LocalStore(
+            avflow.confined_folder(client, s.path, create=s.create), s.retention_years
+        )
     if isinstance(s, GoogleDriveSettings):
         from avflow_archive.backends.gdrive import open_drive
 
