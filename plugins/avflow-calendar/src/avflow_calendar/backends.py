@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import icalendar
 from filelock import FileLock, Timeout
 
+import avflow
 from avflow import ClientInfo, StepFailed
 from avflow_calendar import ical
 from avflow_calendar.settings import IcsSettings
@@ -45,21 +46,10 @@ class Backend(Protocol):
 
 
 def ics_path(settings: IcsSettings, client: ClientInfo) -> Path:
-    """The .ics file of an account: a relative path stays inside the client's folder, and no
-    path may lead into another client's folder."""
-    path = Path(settings.path).expanduser()
-    folder = client.folder
-    if folder is None:
-        if not path.is_absolute():
-            raise StepFailed(f"ics path {settings.path!r} is relative and the client has no folder")
-        return path
-    home = Path(os.path.realpath(folder))
-    real = Path(os.path.realpath(path if path.is_absolute() else folder / path))
-    if not path.is_absolute() and not real.is_relative_to(home):
-        raise StepFailed(f"ics path {settings.path!r} leads out of the client's folder")
-    if real.is_relative_to(home.parent) and not real.is_relative_to(home):
-        raise StepFailed(f"ics path {settings.path!r} leads into another client's folder")
-    return real
+    """The .ics file of an account, confined to the client (`avflow.confine`: its folder, a
+    relative path read from there, and its granted roots; never the home folder, another
+    client's folder or roots, nor through a symbolic link)."""
+    return avflow.confine(client, settings.path)
 
 
 # Parsed files by (path, inode, mtime, size): a service asked every few minutes parses once.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+import avflow
 
 ACCOUNT_TYPES = ("ics", "caldav", "google_calendar")
 
@@ -14,9 +16,9 @@ class IcsSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(
-        description="The .ics file. A relative path is read inside the client's folder and may "
-        "not leave it; ~ is expanded."
+    path: Annotated[str, avflow.LocalPath()] = Field(
+        description="The .ics file: in the client's folder (a relative path is read from there) "
+        "or in a root granted to it (docs/security.md); ~ is expanded."
     )
     create: bool = Field(
         default=False, description="Create an empty calendar there if the file is missing."
