@@ -13,32 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from avflow.errors import Location
-from avflow.paths import _CONTROL, Confinement, _absolute, _overlap, _real
+from avflow.paths import _CONTROL, Area, Confinement, Forbidden, _absolute, _real
 
 
-def root_problems(
-    client: str, roots: Iterable[str], *, home: Path, others: Iterable[tuple[str, Path]]
-) -> list[tuple[int, str]]:
-    """(index, message) for each granted root that is relative, or overlaps the home folder,
-    another client's folder or another client's root."""
-    out = []
-    home_real = _real(home)
-    banned = [("the avflow home folder", home_real)] + [(lab, _real(p)) for lab, p in others]
-    for i, text in enumerate(roots):
-        if not text or _CONTROL.search(text):
-            out.append((i, f"root {text!r} is empty or holds a control character"))
-            continue
-        if not os.path.isabs(os.path.expanduser(text)):
-            out.append((i, f"root {text!r} must be an absolute path (or start with ~)"))
-            continue
-        written, real = _absolute(Path(text)), _real(Path(text))
-        for label, bad in banned:
-            if _overlap(written, bad) or _overlap(real, bad):
-                out.append(
-                    (i, f"root {text!r} overlaps {label}: client {client!r} may not have it")
-                )
-                break
-    return out
+def root_problem(client: str, text: str, index: Forbidden) -> str | None:
+    """Why ``client`` may not be granted root ``text``: relative, or overlapping the home
+    folder, another client's folder or another client's root (None: it may)."""
+    if not text or _CONTROL.search(text):
+        return f"root {text!r} is empty or holds a control character"
+    if not os.path.isabs(os.path.expanduser(text)):
+        return f"root {text!r} must be an absolute path (or start with ~)"
+    written, real = _absolute(Path(text)), _real(Path(text))
+    label = index.hit(real, client) or index.hit(written, client)
+    if label is not None:
+        return f"root {text!r} overlaps {label}: client {client} may not have it"
+    return None
 
 
 class PathRules:
@@ -59,6 +48,8 @@ class PathRules:
         self.service_roots = service_roots or {}
         self.read_yaml = read_yaml
         self._profiles: dict[str, list[str]] | None = None
+        self._index: Forbidden | None = None
+        self._home_real = _real(home)
 
     def _profile_roots(self) -> dict[str, list[str]]:
         """Every client folder's ``roots:`` (read once; a broken profile counts as none)."""
@@ -77,25 +68,33 @@ class PathRules:
         return self._profiles
 
     def forget(self) -> None:
-        """Read the clients' ``roots:`` again on next use (their files may have changed)."""
+        """Read the clients' folders and ``roots:`` again on next use (they may have changed)."""
         self._profiles = None
+        self._index = None
 
-    def others(self, client: str) -> list[tuple[str, Path]]:
-        """What ``client`` may never reach besides the home folder."""
-        out: list[tuple[str, Path]] = []
+    def index(self) -> Forbidden:
+        """Every place some client may not reach, built on first use (shared by all clients)."""
+        if self._index is None:
+            self._index = Forbidden(source=self._entries)
+        return self._index
+
+    def _entries(self) -> list[tuple[str, str, Path]]:
+        out = [(Forbidden.HOME, "the avflow home folder", self._home_real)]
         try:
             entries = sorted(self.workflows.iterdir())
         except OSError:
             entries = []
         for cdir in entries:
-            if cdir.name != client and not cdir.name.startswith((".", "_")) and cdir.is_dir():
-                out.append((f"client {cdir.name}'s folder", cdir))
+            if not cdir.name.startswith((".", "_")) and cdir.is_dir():
+                out.append((cdir.name, f"client {cdir.name}'s folder", _real(cdir)))
         granted = {**self._profile_roots()}
         for other, roots in self.service_roots.items():
             granted[other] = [*granted.get(other, []), *roots]
         for other, roots in granted.items():
-            if other != client:
-                out += [(f"a root of client {other}", Path(r).expanduser()) for r in roots]
+            for r in roots:
+                if r and not _CONTROL.search(r) and os.path.isabs(os.path.expanduser(r)):
+                    label = f"a root of client {other}"
+                    out += [(other, label, _absolute(Path(r))), (other, label, _real(Path(r)))]
         return out
 
     def where(self) -> Location:
@@ -107,13 +106,19 @@ class PathRules:
 
     def problems(self, client: str, profile_roots: list[str]) -> list[tuple[int, str]]:
         """(index into ``roots(client, ...)``, message) for each root the client may not have."""
-        roots = self.roots(client, profile_roots)
-        return root_problems(client, roots, home=self.home, others=self.others(client))
+        out = []
+        for i, text in enumerate(self.roots(client, profile_roots)):
+            why = root_problem(client, text, self.index())
+            if why is not None:
+                out.append((i, why))
+        return out
 
     def for_client(self, client: str, folder: Path, profile_roots: list[str]) -> Confinement:
         bad = {i for i, _ in self.problems(client, profile_roots)}
         roots = [r for i, r in enumerate(self.roots(client, profile_roots)) if i not in bad]
-        return Confinement.build(client, folder, roots, home=self.home, others=self.others(client))
+        areas = tuple(Area.of(Path(r)) for r in roots)
+        folder_area = Area.of(folder, inclusive=False)
+        return Confinement(client, folder_area, areas, self.index(), self._home_real)
 
 
 def _roots_of(profile: Path, read_yaml: Callable[[Path], Any] | None) -> list[str]:

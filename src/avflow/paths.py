@@ -18,12 +18,13 @@ the way is refused, so what was checked is what is used. See docs/security.md.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,10 +100,6 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(_absolute(path)))
 
 
-def _overlap(a: Path, b: Path) -> bool:
-    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
-
-
 @dataclass(frozen=True)
 class Area:
     """An allowed folder, as written (absolute) and as it really is (symbolic links resolved)."""
@@ -123,6 +120,55 @@ class Area:
         return None
 
 
+class Forbidden:
+    """Places some clients may never reach, indexed so a check costs O(depth + log n), not one
+    comparison per client: with a thousand clients, validate stays linear."""
+
+    HOME = ""  # the owner of places no client owns (the home folder)
+
+    def __init__(
+        self,
+        entries: Iterable[tuple[str, str, Path]] = (),
+        source: Callable[[], Iterable[tuple[str, str, Path]]] | None = None,
+    ) -> None:
+        """``entries``: (owner client, label, real path); ``source``: a function giving them,
+        called on first use (so a load that checks no path reads no other profile)."""
+        self._entries = list(entries)
+        self._source = source
+        self._at: dict[str, list[tuple[str, str]]] | None = None
+        self._sorted: list[str] = []
+
+    def _index(self) -> dict[str, list[tuple[str, str]]]:
+        if self._at is None:
+            if self._source is not None:
+                self._entries += list(self._source())
+            at: dict[str, list[tuple[str, str]]] = {}
+            for owner, label, path in self._entries:
+                at.setdefault(str(path), []).append((owner, label))
+            self._sorted = sorted(at)
+            self._at = at
+        return self._at
+
+    def _label(self, key: str, client: str) -> str | None:
+        return next((lab for owner, lab in self._index().get(key, ()) if owner != client), None)
+
+    def hit(self, path: Path, client: str) -> str | None:
+        """What ``path`` reaches or contains that ``client`` may not have (its label), or None."""
+        self._index()
+        for anc in (path, *path.parents):
+            label = self._label(str(anc), client)
+            if label is not None:
+                return label
+        prefix = str(path).rstrip("/") + "/"
+        i = bisect.bisect_left(self._sorted, prefix)
+        while i < len(self._sorted) and self._sorted[i].startswith(prefix):
+            label = self._label(self._sorted[i], client)
+            if label is not None:
+                return label
+            i += 1
+        return None
+
+
 @dataclass(frozen=True)
 class Confinement:
     """The folders one client may use; see the module's docstring."""
@@ -130,8 +176,8 @@ class Confinement:
     client: str
     folder: Area
     roots: tuple[Area, ...] = ()
-    forbidden: tuple[Path, ...] = ()  # real paths: home, other clients' folders and roots
-    labels: dict[Path, str] = field(default_factory=dict, compare=False, hash=False)
+    forbidden: Forbidden = field(default_factory=Forbidden, compare=False)
+    home: Path | None = None  # real path of the home folder (compared by inode at use)
 
     @classmethod
     def build(
@@ -145,16 +191,16 @@ class Confinement:
     ) -> Confinement:
         """``others``: (label, path) of each thing the client may never reach besides the home
         folder: other clients' folders and roots."""
-        labels = {_real(home): "the avflow home folder"}
-        for label, path in others:
-            labels.setdefault(_real(path), label)
+        real_home = _real(home)
+        entries = [(Forbidden.HOME, "the avflow home folder", real_home)]
+        entries += [(Forbidden.HOME, label, _real(path)) for label, path in others]
         areas = tuple(Area.of(Path(r)) for r in roots)
-        return cls(client, Area.of(folder, inclusive=False), areas, tuple(labels), labels)
+        return cls(client, Area.of(folder, inclusive=False), areas, Forbidden(entries), real_home)
 
     def _why_not(self, written: Path, real: Path) -> str | None:
-        for bad in self.forbidden:
-            if _overlap(real, bad) or _overlap(written, bad):
-                return f"it leads into {self.labels.get(bad, bad)}"
+        label = self.forbidden.hit(real, self.client) or self.forbidden.hit(written, self.client)
+        if label is not None:
+            return f"it leads into {label}"
         for area in (self.folder, *self.roots):
             rel = area.relative(written)
             if rel is None:
@@ -205,7 +251,7 @@ class Confinement:
 
     def _walk(self, base: Path, parts: tuple[str, ...], create: bool, value: Any) -> int:
         flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-        banned = {_ident(p) for p in self.forbidden if p.exists()}
+        banned = {_ident(self.home)} if self.home is not None and self.home.exists() else set()
         if create:  # a granted root still to make (the AV named it: it is made as written)
             os.makedirs(base, exist_ok=True)
         try:
