@@ -174,3 +174,23 @@ def test_a_bad_client_id_never_names_a_vault_file(vault: Vault) -> None:
         with pytest.raises(SecretError, match="is not a client id"):
             vault.set(bad, "pw", "x")
     assert sorted(p.name for p in vault.dir.iterdir()) == [".lock", "acme.json", "beta.json"]
+
+
+def test_vault_rotate_command(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from avflow.cli import main
+
+    (tmp_path / "workflows" / "acme").mkdir(parents=True)
+    (tmp_path / "workflows" / "acme" / "client.yaml").write_text("name: Acme\n")
+    v = Vault(tmp_path / "home")
+    v.set("acme", "mail", "pw")
+    old = v.key_path.read_bytes()
+    argv = ["--workflows", str(tmp_path / "workflows"), "--home", str(tmp_path / "home")]
+    with CliRunner().isolation() as (out, _err, *_):
+        try:
+            main([*argv, "vault", "rotate"])
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+        assert "1 client vault(s) re-encrypted" in out.getvalue().decode()
+    assert v.key_path.read_bytes() != old and Vault(v.home).get("acme", "mail") == "pw"

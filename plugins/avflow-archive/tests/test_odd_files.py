@@ -60,7 +60,11 @@ def anywhere(request, archive):
         archive.files_root = dav.root / folder
     archive.kind = kind
     archive.accounts = accounts
-    archive.h.client("acme", {"name": "Acme", "timezone": "Europe/Rome", "accounts": accounts})
+    roots = [str(archive.area)]  # the archive and the drop folder are outside acme's folder
+    archive.h.client(
+        "acme",
+        {"name": "Acme", "timezone": "Europe/Rome", "accounts": accounts, "roots": roots},
+    )
     return archive
 
 
@@ -253,7 +257,10 @@ def test_colliding_attachment_names_each_content_filed_once(anywhere, tmp_path):
     box.add(m)
     box.close()
     accounts = {**env.accounts, "mail": {"type": "maildir", "path": str(maildir)}}
-    env.h.client("acme", {"name": "Acme", "timezone": "Europe/Rome", "accounts": accounts})
+    roots = [str(env.area), str(maildir)]
+    env.h.client(
+        "acme", {"name": "Acme", "timezone": "Europe/Rome", "accounts": accounts, "roots": roots}
+    )
     env.h.workflow(
         "acme",
         "inbox",
