@@ -84,6 +84,27 @@ class Trigger(Generic[P]):
 
 
 @dataclass(frozen=True)
+class OAuthScopes:
+    """The OAuth scopes an account type needs from a provider (``google``, ``microsoft``).
+
+    `avflow auth PROVIDER CLIENT SECRET_NAME` asks for the union of the scopes the client's
+    accounts need, so one sign-in covers them all. ``applies``, given an account's settings as
+    written in ``client.yaml`` (secrets unresolved), says whether this account uses the provider
+    (an IMAP account on Gmail does; one on another host does not); None: every account of the
+    type does.
+    """
+
+    provider: str
+    account_type: str
+    scopes: tuple[str, ...]
+    applies: Callable[[Mapping[str, Any]], bool] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.provider}:{self.account_type}"
+
+
+@dataclass(frozen=True)
 class ClientInfo:
     """The client a step runs for."""
 

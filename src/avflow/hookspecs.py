@@ -16,7 +16,7 @@ from avflow.pluginmarker import hookspec
 if TYPE_CHECKING:
     import click
 
-    from avflow.api import AccountType, Action, RunInfo, Trigger
+    from avflow.api import AccountType, Action, OAuthScopes, RunInfo, Trigger
     from avflow.notifiers import Notifier
 
 # --------------------------------------------------------------------------------------------
@@ -71,6 +71,16 @@ def register_notifiers(register: Callable[[Notifier[Any]], None], hook: Any) -> 
         ``notify: <name>:``. The core decides when to notify (failure bursts, batching,
         reminders); the notifier only delivers.
     :param hook: the plugin manager's hooks, to call hooks the plugin declared itself.
+    """
+
+
+@hookspec
+def register_oauth_scopes(register: Callable[[OAuthScopes], None], hook: Any) -> None:
+    """Declare the OAuth scopes the plugin's account types need, for ``avflow auth``.
+
+    :param register: call it once per `avflow.OAuthScopes` (provider, account type, scopes,
+        and optionally which accounts of the type use that provider).
+    :param hook: the plugin manager's hook caller.
     """
 
 

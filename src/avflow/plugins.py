@@ -15,7 +15,7 @@ from typing import Any
 import pluggy
 
 from avflow import hookspecs
-from avflow.api import AccountType, Action, Trigger
+from avflow.api import AccountType, Action, OAuthScopes, Trigger
 from avflow.errors import PluginError
 from avflow.notifiers import Notifier
 from avflow.personal import personal_fields
@@ -33,6 +33,7 @@ class Registry:
     account_types: dict[str, AccountType[Any]] = field(default_factory=dict)
     triggers: dict[str, Trigger[Any]] = field(default_factory=dict)
     notifiers: dict[str, Notifier[Any]] = field(default_factory=dict)
+    oauth_scopes: dict[str, OAuthScopes] = field(default_factory=dict)  # "google:imap" -> ...
     # field names the actions' outputs models mark avflow.Personal (masked in audit records)
     personal: frozenset[str] = frozenset()
     owners: dict[str, str] = field(default_factory=dict)  # "action:email.triage" -> plugin name
@@ -114,6 +115,7 @@ class PluginManager:
                 ("register_account_types", "account_type", reg.account_types, AccountType),
                 ("register_triggers", "trigger", reg.triggers, Trigger),
                 ("register_notifiers", "notifier", reg.notifiers, Notifier),
+                ("register_oauth_scopes", "oauth_scope", reg.oauth_scopes, OAuthScopes),
             ):
                 impl = getattr(plugin, hook_name, None)
                 if impl is None or self.pm.parse_hookimpl_opts(plugin, hook_name) is None:

@@ -98,8 +98,26 @@ def _redirect_uri(address: str) -> str:
     return parse_qs(urlsplit(address).query)["redirect_uri"][0]
 
 
+MAILBOXES = {  # `avflow auth` asks for the scopes the client's accounts need
+    "gmail": {
+        "type": "imap",
+        "host": "imap.gmail.com",
+        "username": "studio@gmail.com",
+        "auth": "xoauth2",
+        "oauth": {"client_id": "x", "refresh_token": "${secret:gmail_refresh}"},
+    },
+    "outlook": {
+        "type": "imap",
+        "host": "outlook.office365.com",
+        "username": "s@acme.example",
+        "auth": "xoauth2",
+        "oauth": {"client_id": "x", "refresh_token": "${secret:ms_refresh}"},
+    },
+}
+
+
 def _client(harness: Any, accounts: dict[str, Any] | None = None) -> None:
-    harness.client("acme", name="Acme", timezone="Europe/Rome", accounts=accounts or {})
+    harness.client("acme", name="Acme", timezone="Europe/Rome", accounts=accounts or MAILBOXES)
 
 
 def _secret_names(harness: Any) -> list[str]:
@@ -311,7 +329,10 @@ def test_the_stored_token_logs_in_to_imap(
         avflow_harness.workflow("acme", "triage", triage_workflow(rules=RULES))
         avflow_harness.secret("acme", "app_secret", token_server.client_secret)
         box.add(make_mail("Fattura 7", mid=f"<{uuid.uuid4().hex}@t>"))
-        run = SignIn(avflow_harness, provider, *_args(provider))
+        # The account's token endpoint is this machine's, not Google's: name the scope.
+        run = SignIn(
+            avflow_harness, provider, *_args(provider, "--scope", "https://mail.google.com/")
+        )
         requests.get(run.address(), timeout=10)
         code, _, err = run.finish()
         assert code == 0, err

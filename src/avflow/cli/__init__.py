@@ -147,9 +147,9 @@ def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
         configure_logging(log_level, log_json)
         ctx.obj = Obj(workflows, home or default_home(), pm, clock)
 
-    from avflow.cli import effects, plugins, runs, secrets, validate
+    from avflow.cli import auth, effects, plugins, runs, secrets, validate
 
-    for module in (validate, runs, effects, secrets, plugins):
+    for module in (validate, runs, effects, secrets, plugins, auth):
         module.register(cli)
     _register_optional(cli)
     pm.hook.register_commands(cli=cli, hook=pm.hook)

@@ -76,6 +76,16 @@ def register_triggers(register: Any) -> None:
 
 
 @avflow.hookimpl
+def register_oauth_scopes(register: Any) -> None:
+    """`avflow auth google` asks for Drive access when the client has a google_drive archive."""
+    register(
+        avflow.OAuthScopes(
+            "google", "google_drive", ("https://www.googleapis.com/auth/drive.file",)
+        )
+    )
+
+
+@avflow.hookimpl
 def register_commands(cli: Any) -> None:
     from avflow_archive.cli import archive
 

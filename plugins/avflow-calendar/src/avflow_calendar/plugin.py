@@ -45,3 +45,11 @@ def register_actions(register: Any) -> None:
             "Book an appointment once, after re-checking that its slot is still free.",
         )
     )
+
+
+@avflow.hookimpl
+def register_oauth_scopes(register: Any) -> None:
+    """`avflow auth google` asks for Calendar access when the client has a Google calendar."""
+    from avflow_calendar.gcal import SCOPES
+
+    register(avflow.OAuthScopes("google", "google_calendar", tuple(SCOPES)))

@@ -49,11 +49,40 @@ def register_triggers(register: Any) -> None:
 
 @avflow.hookimpl
 def register_commands(cli: Any) -> None:
-    from avflow_email.auth_cli import auth_group
     from avflow_email.cli import email_group
 
     cli.add_command(email_group)
-    cli.add_command(auth_group)
+
+
+GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
+MICROSOFT_MAIL_SCOPES = (
+    "https://outlook.office.com/IMAP.AccessAsUser.All",
+    "https://outlook.office.com/SMTP.Send",
+    "offline_access",
+)
+
+
+def _signs_in_with(*hosts: str) -> Any:
+    """Whether an IMAP account (as written) uses XOAUTH2 with that provider: its token
+    endpoint or its host says which."""
+
+    def applies(settings: Any) -> bool:
+        if settings.get("auth") != "xoauth2":
+            return False
+        oauth = settings.get("oauth") if isinstance(settings.get("oauth"), dict) else {}
+        where = f"{settings.get('host', '')} {oauth.get('token_uri', '')}".lower()
+        return any(h in where for h in hosts)
+
+    return applies
+
+
+@avflow.hookimpl
+def register_oauth_scopes(register: Any) -> None:
+    """`avflow auth google|microsoft` asks for mail access when an IMAP account needs it."""
+    google = _signs_in_with("gmail.com", "googlemail.com", "googleapis.com", "google.com")
+    microsoft = _signs_in_with("office365.com", "outlook.com", "office.com", "microsoftonline")
+    register(avflow.OAuthScopes("google", "imap", (GOOGLE_MAIL_SCOPE,), google))
+    register(avflow.OAuthScopes("microsoft", "imap", MICROSOFT_MAIL_SCOPES, microsoft))
 
 
 @avflow.hookimpl

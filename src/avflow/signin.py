@@ -6,8 +6,9 @@ the provider redirects the browser back to the listener with a code and the stat
 code is exchanged, with the PKCE verifier (S256), for a refresh token. Nothing here prints or logs
 a token: `sign_in` hands the tokens back to the caller, which stores them in the client's vault.
 
-This module is provider-neutral (`Provider` names the endpoints), so the calendar and archive
-plugins' Google sign-ins are the same call with other scopes.
+This module is provider-neutral (`Provider` names the endpoints); the scopes asked for come from
+the plugins (`avflow.OAuthScopes`): one Google sign-in per client covers every scope the
+client's accounts use (Gmail, Calendar, Drive).
 """
 
 from __future__ import annotations
@@ -23,20 +24,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import avflow
+from avflow.errors import AvflowError
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
-GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
-MICROSOFT_MAIL_SCOPES = (
-    "https://outlook.office.com/IMAP.AccessAsUser.All",
-    "https://outlook.office.com/SMTP.Send",
-    "offline_access",
-)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-class SigninError(avflow.AvflowError):
+class SigninError(AvflowError):
     """A sign-in that did not end with a refresh token: one line, exit code 2."""
 
     exit_code = 2
@@ -59,7 +54,7 @@ def google(scopes: tuple[str, ...] = ()) -> Provider:
         "google",
         GOOGLE_AUTH_URI,
         GOOGLE_TOKEN_URI,
-        scopes or (GOOGLE_MAIL_SCOPE,),
+        scopes,
         {"access_type": "offline", "prompt": "consent"},
     )
 
@@ -67,7 +62,7 @@ def google(scopes: tuple[str, ...] = ()) -> Provider:
 def microsoft(tenant: str = "common", scopes: tuple[str, ...] = ()) -> Provider:
     """Microsoft identity platform (Microsoft 365, Outlook.com) for one tenant."""
     base = f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0"
-    wanted = scopes or MICROSOFT_MAIL_SCOPES
+    wanted = scopes
     if "offline_access" not in wanted:  # without it Microsoft returns no refresh token
         wanted = (*wanted, "offline_access")
     return Provider("microsoft", f"{base}/authorize", f"{base}/token", wanted)

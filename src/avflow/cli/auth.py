@@ -1,7 +1,9 @@
 """``avflow auth``: sign in to Google, Microsoft or another OAuth provider for one client.
 
 The refresh token goes to the client's vault under the name given, for ``${secret:NAME}``
-in an account's ``oauth:`` settings; it is never printed. The OAuth app's client secret is read
+in an account's settings; it is never printed. The scopes asked for are the union of those the
+client's accounts need, as the plugins declare them (`avflow.OAuthScopes`), plus any --scope:
+one sign-in per client Google account covers Gmail, Calendar and Drive. The OAuth app's client secret is read
 from the vault (``--client-secret-name``) or asked for without echo, never taken from argv.
 """
 
@@ -14,8 +16,7 @@ from typing import Any
 
 import click
 
-import avflow
-from avflow_email import signin
+from avflow import signin
 
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -31,7 +32,12 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="The vault secret holding the app's client secret; asked for (and stored "
             "under NAME) when the vault has none.",
         ),
-        click.option("--scope", "scopes", multiple=True, help="A scope to ask for (repeatable)."),
+        click.option(
+            "--scope",
+            "scopes",
+            multiple=True,
+            help="A scope to ask for besides those the client's accounts need (repeatable).",
+        ),
         click.option("--no-browser", is_flag=True, help="Only print the address to open."),
         click.option(
             "--timeout",
@@ -55,17 +61,51 @@ def auth_group() -> None:
 
 @auth_group.command("google")
 @_common
-def google_cmd(**kw: Any) -> None:
-    """Sign in with Google (Gmail by default; --scope for Calendar or Drive)."""
-    _run(signin.google(tuple(kw["scopes"])), **kw)
+@click.pass_obj
+def google_cmd(obj: Any, **kw: Any) -> None:
+    """Sign in with Google for every scope the client's accounts use (Gmail, Calendar, Drive)."""
+    _run(signin.google(_scopes(obj, "google", kw)), **kw)
 
 
 @auth_group.command("microsoft")
 @click.option("--tenant", default="common", show_default=True, help="Directory (tenant) id.")
 @_common
-def microsoft_cmd(tenant: str, **kw: Any) -> None:
-    """Sign in with Microsoft 365 / Outlook.com (IMAP and SMTP by default)."""
-    _run(signin.microsoft(tenant, tuple(kw["scopes"])), **kw)
+@click.pass_obj
+def microsoft_cmd(obj: Any, tenant: str, **kw: Any) -> None:
+    """Sign in with Microsoft 365 / Outlook.com for every scope the client's accounts use."""
+    _run(signin.microsoft(tenant, _scopes(obj, "microsoft", kw)), **kw)
+
+
+def _scopes(obj: Any, provider: str, kw: dict[str, Any]) -> tuple[str, ...]:
+    """The union of the scopes the client's accounts need from ``provider``, then --scope."""
+    client_id = kw["client_id"]
+    profile = obj.workflows / client_id / "client.yaml"
+    if "/" in client_id or not profile.is_file():
+        raise signin.SigninError(f"unknown client {client_id!r}: no {profile}")
+    import yaml
+
+    try:
+        # Read as written: the profile may already name the secret this command stores.
+        accounts = (yaml.safe_load(profile.read_text(encoding="utf-8")) or {}).get("accounts")
+    except (yaml.YAMLError, UnicodeDecodeError, AttributeError) as exc:
+        raise signin.SigninError(f"{profile}: cannot be read ({signin.one_line(exc)})") from None
+    wanted: dict[str, None] = {}
+    declared = [d for d in obj.pm.registry.oauth_scopes.values() if d.provider == provider]
+    for settings in (accounts or {}).values():
+        if not isinstance(settings, dict):
+            continue
+        for d in declared:
+            if settings.get("type") == d.account_type and (
+                d.applies is None or d.applies(settings)
+            ):
+                wanted.update(dict.fromkeys(d.scopes))
+    wanted.update(dict.fromkeys(kw["scopes"]))
+    if not wanted:
+        raise signin.SigninError(
+            f"client {client_id!r} has no account that signs in with {provider}: "
+            "add the account to client.yaml first, or name scopes with --scope"
+        )
+    return tuple(wanted)
 
 
 @auth_group.command("oauth")
@@ -90,7 +130,7 @@ def _run(
     token_uri: str | None,
     **_: Any,
 ) -> None:
-    ctx = avflow.command_context()
+    ctx = _command_context()
     folder = ctx.workflows / client_id
     if "/" in client_id or not (folder / "client.yaml").is_file():
         # Not ctx.client(): the client's files may already name the secret this stores.
@@ -138,6 +178,10 @@ def _run(
     click.echo("Account settings:\n" + "\n".join("    " + line for line in lines))
 
 
+def register(cli: click.Group) -> None:
+    cli.add_command(auth_group)
+
+
 def _ask_client_secret(app_id: str, name: str) -> str:
     """The OAuth app's client secret, typed without echo (or piped on stdin), never argv."""
     if sys.stdin is not None and sys.stdin.isatty():
@@ -154,3 +198,9 @@ def _ask_client_secret(app_id: str, name: str) -> str:
             f"the vault has no client secret {name!r} and none was typed (or piped on stdin)"
         )
     return value
+
+
+def _command_context() -> Any:
+    from avflow.cli import command_context
+
+    return command_context()
