@@ -8,7 +8,9 @@ Fixtures:
 
 The harness writes clients and workflows, runs them, and returns a `RunResult` with the run's
 status, outputs, effects and audit records. `check_action_contract` runs the checks every action
-must pass.
+must pass. It builds its process through `avflow.app.App` like the command line and the service,
+injecting only a clock and a fault point (`Harness.fault`, `Harness.crash_at`): see
+docs/architecture.md.
 """
 
 from __future__ import annotations

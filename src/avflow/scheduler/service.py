@@ -149,16 +149,7 @@ class Service:
         )
         self.triggers = Triggers(self.pm.registry, self.vault, self.fire_event)
         try:
-            resumed = self._engine().resume_interrupted()
-            for outcome in resumed:
-                log.info(
-                    "interrupted run finished",
-                    client=outcome.client,
-                    workflow=outcome.workflow,
-                    run=outcome.id,
-                    status=outcome.status,
-                )
-                self.failed_runs += outcome.status == "failed"
+            self._finish_interrupted()
             self._schedule_all(self.clock.now(), start=True)
             n_jobs = len(self.planner.jobs)
             log.info(
@@ -177,6 +168,18 @@ class Service:
         finally:
             self._shutdown()
         return 1 if (self.once and self.failed_runs) else 0
+
+    def _finish_interrupted(self) -> None:
+        """Finish the runs a killed process left behind, before anything new starts."""
+        for outcome in self._engine().resume_interrupted():
+            log.info(
+                "interrupted run finished",
+                client=outcome.client,
+                workflow=outcome.workflow,
+                run=outcome.id,
+                status=outcome.status,
+            )
+            self.failed_runs += outcome.status == "failed"
 
     def _loop(self) -> None:
         beat_every = self.settings.heartbeat
