@@ -183,6 +183,8 @@ def test_rerun_while_the_killed_runs_moves_are_half_done_at_the_server(
         )
         assert len(invoices) == 600
         server.copy(invoices[:400], "Fatture")
+        # and 100 of them a second time (two commands racing over the same messages)
+        server.copy(invoices[300:400], "Fatture")
     finally:
         server.logout()
     try:
