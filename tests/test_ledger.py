@@ -322,3 +322,71 @@ def test_state_of_the_first_layout_is_migrated(tmp_path: Path) -> None:
     result = h.run("acme/inbox")
     assert calls == []  # done ones are not repeated; the unknown one is not blindly repeated
     assert result.status == "failed" and "'old'" in (result.error or "")
+
+
+# -- two performers ---------------------------------------------------------------------------------
+def test_a_key_in_flight_is_never_started_twice(tmp_path: Path) -> None:
+    """Two workflows of one client reach the same client-scoped key at once: one perform."""
+    import threading
+
+    calls: list[str] = []
+
+    def act(ctx: avflow.StepContext, params: NoParams) -> None:
+        def perform() -> str:
+            calls.append(ctx.run.workflow)
+            time.sleep(0.6)
+            return "sent"
+
+        ctx.effect("invoice-42", "send invoice 42", perform, scope="client")
+
+    h = keys_harness(tmp_path, act)
+    h.client("acme")
+    h.workflow("acme", "a", {"steps": [{"uses": "keys.make"}]})
+    h.workflow("acme", "b", {"steps": [{"uses": "keys.make"}]})
+    wf_a, wf_b = h.find("acme/a"), h.find("acme/b")
+    results: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: results.update(a=h.app.engine.trigger(wf_a)))
+    first.start()
+    time.sleep(0.2)
+    results["b"] = h.app.engine.trigger(wf_b)
+    first.join()
+    assert calls == ["a"]
+    assert results["a"].status == "succeeded"
+    assert results["b"].status == "failed"
+    assert "being performed by another attempt or process" in (results["b"].error or "")
+    again = h.run("acme/b")
+    assert again.status == "succeeded" and calls == ["a"]
+
+
+def test_a_key_claimed_by_another_live_process_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    calls: list[int] = []
+
+    def act(ctx: avflow.StepContext, params: NoParams) -> None:
+        ctx.effect("doc", "write doc", lambda: calls.append(1), scope="client")
+
+    h = keys_harness(tmp_path, act)
+    h.client("acme")
+    h.workflow("acme", "wf", {"steps": [{"uses": "keys.make"}]})
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ledger = h.app.ledger  # creates the tables
+        with h.app.state.tx() as db:
+            db.execute(
+                "INSERT INTO effects VALUES ('acme', 'client', '', 'doc', 'r0', 's', 'k', 'd',"
+                " 'pending', NULL, NULL, ?, 't', 't')",
+                (other.pid,),
+            )
+        busy = h.run("acme/wf")
+        assert busy.status == "failed" and f"(pid {other.pid})" in (busy.error or "")
+        assert calls == []
+    finally:
+        other.kill()
+        other.wait()
+    # its owner is gone: the outcome is unknown, and this effect can neither be checked nor
+    # repeated, so the AV is asked
+    after = h.run("acme/wf")
+    assert after.status == "failed" and "outcome unknown" in (after.error or "")
+    assert calls == [] and ledger is h.app.ledger

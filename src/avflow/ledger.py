@@ -108,11 +108,7 @@ class EffectLedger:
         if status == "done":
             return _decode(row["result"] if row is not None else None)
         if status == "pending":
-            raise StepFailed(
-                f"effect {effect.key!r} is being performed by another attempt or process"
-                + (f" (pid {row['owner']})" if row is not None and row["owner"] else "")
-                + "; it is not started twice"
-            )
+            raise _busy(effect, row)
         if status == "unknown":
             found = self._settle_unknown(site, effect, eid)
             if found is not None:
@@ -167,8 +163,9 @@ class EffectLedger:
         now, claimed = utcnow_iso(), False
         try:
             with self.state.tx() as db:
-                if self._status(db.execute(_SELECT, eid).fetchone(), eid) in ("done", "pending"):
-                    raise StepFailed(f"effect {effect.key!r} was claimed meanwhile; not repeated")
+                row = db.execute(_SELECT, eid).fetchone()
+                if self._status(row, eid) in ("done", "pending"):  # claimed since we looked
+                    raise _busy(effect, row)
                 with self._guard:  # before the commit: another thread of ours sees it in flight
                     self._inflight.add(eid)
                 claimed = True
@@ -345,6 +342,14 @@ class EffectLedger:
 
 
 _SELECT = "SELECT * FROM effects WHERE client = ? AND scope = ? AND scope_id = ? AND key = ?"
+
+
+def _busy(effect: Effect, row: Any) -> StepFailed:
+    owner = f" (pid {row['owner']})" if row is not None and row["owner"] else ""
+    return StepFailed(
+        f"effect {effect.key!r} is being performed by another attempt or process{owner}; "
+        "it is not started twice"
+    )
 
 
 def _never() -> None:
