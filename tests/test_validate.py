@@ -9,8 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
+import avflow
 from avflow.cli import main
+from avflow.loader import Loader
+from avflow.plugins import Registry
 
 PLUGINS_DIR = Path(__file__).parent / "plugins_dir"
 GOOD_PROFILE = (
@@ -292,6 +296,41 @@ CASES: list[tuple[str, str, str, str, int | None]] = [
     ),
     ("wf-bad-enabled", "wf.yaml", "enabled: maybe #<\n" + GOOD_STEP, "valid boolean", None),
     ("wf-steps-not-list", "wf.yaml", "steps: { uses: core.log } #<\n", "valid list", None),
+    (
+        "wf-yaml-tab-hint",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n\t  with: {}\n",
+        "a tab character: YAML indents with spaces only",
+        3,
+    ),
+    (
+        "wf-top-level-schedule",
+        "wf.yaml",
+        "schedule: #<\n  - cron: '0 9 * * *'\n" + GOOD_STEP,
+        "unknown key 'schedule' ('schedule:' belongs under 'on:'",
+        None,
+    ),
+    (
+        "wf-dedented-with",
+        "wf.yaml",
+        "steps:\n- uses: core.log\nwith: { message: hi } #<\n",
+        "'with:' belongs to a step: indent it under 'steps:'",
+        None,
+    ),
+    (
+        "wf-dedented-with-in-list",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n  with: { message: hi } #<\n",
+        "indent it like that item's other keys",
+        None,
+    ),
+    (
+        "profile-misspelt-required-key",
+        "client.yaml",
+        "nam: a #<\ntimezone: UTC\n",
+        "unknown key 'nam' (did you mean 'name'?): 'name' is required and missing",
+        None,
+    ),
 ]
 
 
@@ -398,3 +437,68 @@ def test_a_home_that_is_not_a_folder_is_one_line_exit_2(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: cannot use {not_a_folder}/home as the home folder: Not a directory"]
+
+
+def test_one_workflow_in_two_files_and_two_workflows_with_one_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
+    folder = tmp_path / "workflows" / "acme"
+    folder.mkdir(parents=True)
+    (folder / "client.yaml").write_text(GOOD_PROFILE)
+    (folder / "inbox.yaml").write_text("name: Inbox\n" + GOOD_STEP)
+    (folder / "inbox.yml").write_text("name: Inbox again\n" + GOOD_STEP)
+    (folder / "notes.yaml").write_text("description: x\nname: Inbox\n" + GOOD_STEP)
+    code, err = validate(tmp_path / "workflows", capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        f"{folder / 'inbox.yml'}:1:1: inbox.yaml and inbox.yml are both workflow 'inbox': keep one",
+        f"{folder / 'notes.yaml'}:2:1: workflow name 'Inbox' is already used by inbox.yaml "
+        "(line 1): each workflow of a client needs its own name",
+    ]
+
+
+def test_a_misspelt_required_key_is_one_error_not_two(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
+    folder = tmp_path / "workflows" / "acme"
+    folder.mkdir(parents=True)
+    (folder / "client.yaml").write_text("timezone: UTC\nnam: Acme\n")
+    code, err = validate(tmp_path / "workflows", capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"{folder / 'client.yaml'}:2:1: unknown key 'nam' (did you mean 'name'?): "
+        "'name' is required and missing"
+    ]
+
+
+class _FileParams(BaseModel):
+    path: str
+
+
+def test_an_unknown_attribute_of_an_actions_own_variable_gets_a_suggestion(
+    tmp_path: Path,
+) -> None:
+    registry = Registry()
+    registry.actions["files.put"] = avflow.Action(
+        "files.put",
+        _FileParams,
+        lambda ctx, params: None,
+        template_vars=frozenset({"file"}),
+        template_attrs={"file": frozenset({"name", "month", "year"})},
+    )
+    folder = tmp_path / "acme"
+    folder.mkdir()
+    (folder / "client.yaml").write_text("name: Acme\n")
+    (folder / "wf.yaml").write_text(
+        "steps:\n  - uses: files.put\n    with:\n"
+        "      path: '{{ file.year }}/{{ file.mont }}/{{ file.name }}'\n"
+    )
+    (folder / "ok.yaml").write_text(
+        "steps:\n  - uses: files.put\n    with: { path: '{{ file.year }}/{{ file.month }}' }\n"
+    )
+    _, errors = Loader(registry).load(tmp_path)
+    assert [str(e) for e in errors] == [
+        f"{folder / 'wf.yaml'}:4:7: 'file' has no attribute 'mont' (did you mean file.month?)"
+    ]

@@ -53,6 +53,9 @@ class Action(Generic[P]):
     description: str = ""
     template_vars: frozenset[str] = frozenset()
     outputs: type[BaseModel] | None = None
+    #: for each of ``template_vars`` whose attributes are known, their names: a template that
+    #: uses another one (``{{ file.mont }}``) is a validation error with a suggestion
+    template_attrs: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -123,12 +123,9 @@ class PathRules:
 
 def _roots_of(profile: Path, read_yaml: Callable[[Path], Any] | None) -> list[str]:
     try:
-        if read_yaml is not None:
-            data = read_yaml(profile)
-        else:
-            from avflow.yamlfile import load_yaml, plain
+        from avflow.yamlfile import plain, read_doc
 
-            data = plain(load_yaml(profile))
+        data = plain((read_yaml or read_doc)(profile))  # a `Doc`: its plain data
     except Exception:  # reported when that client is loaded
         return []
     roots = data.get("roots") if isinstance(data, dict) else None

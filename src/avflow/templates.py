@@ -74,6 +74,7 @@ class Refs:
 
     variables: frozenset[str]
     steps: frozenset[str]
+    attrs: frozenset[tuple[str, str]] = frozenset()  # (variable, attribute): ``file.month``
 
 
 def references(template: str) -> Refs:
@@ -87,15 +88,18 @@ def references(template: str) -> Refs:
         names = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
         variables = frozenset(names - env().globals.keys())
     steps: set[str] = set()
+    attrs: set[tuple[str, str]] = set()
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         assert isinstance(node, nodes.Getattr | nodes.Getitem)
         target = node.node
+        if isinstance(target, nodes.Name) and isinstance(node, nodes.Getattr):
+            attrs.add((target.name, node.attr))
         if isinstance(target, nodes.Name) and target.name == "steps":
             if isinstance(node, nodes.Getattr):
                 steps.add(node.attr)
             elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
                 steps.add(node.arg.value)
-    return Refs(variables, frozenset(steps))
+    return Refs(variables, frozenset(steps), frozenset(attrs))
 
 
 class Compiled:

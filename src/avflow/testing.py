@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from avflow.app import App
 from avflow.clock import FakeClock
@@ -51,13 +50,9 @@ class RunResult(RunOutcome):
 def _dump(doc: Mapping[str, Any] | str) -> str:
     if isinstance(doc, str):
         return doc
-    import io
+    from avflow.yamlfile import dump
 
-    y = YAML()
-    y.default_flow_style = False
-    buf = io.StringIO()
-    y.dump(json.loads(json.dumps(doc)), buf)
-    return buf.getvalue()
+    return dump(json.loads(json.dumps(doc)))
 
 
 class Harness:

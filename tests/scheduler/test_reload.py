@@ -11,13 +11,13 @@ import pytest
 from sched_helpers import PLUGINS, ServiceProc, client, wait_for, write
 
 from avflow.clock import FakeClock
+from avflow.loader import Loader
 from avflow.plugins import PluginManager
-from avflow.scheduler.fastload import CachingLoader
 from avflow.scheduler.service import Service
 
 
 def wf(cron: str, message: str = "hi") -> str:
-    return f'name: W\non:\n  schedule:\n    - cron: "{cron}"\nsteps:\n  - uses: core.log\n    with: {{message: {message}}}\n'
+    return f'on:\n  schedule:\n    - cron: "{cron}"\nsteps:\n  - uses: core.log\n    with: {{message: {message}}}\n'
 
 
 def scheduled(root: Path) -> dict[str, str]:
@@ -66,7 +66,7 @@ def test_reload_on_file_changes_keeps_the_last_good_version(
     rec = wait_for(
         lambda: [r for r in svc.logs if "core.lgo" in str(r.get("error"))], 20, "the error"
     )[0]
-    assert f"{a}:6:5:" in rec["error"] and "did you mean 'core.log'" in rec["error"]
+    assert f"{a}:5:5:" in rec["error"] and "did you mean 'core.log'" in rec["error"]
     assert scheduled(project)["acme/a"] == "2026-03-02T09:00:00Z"
 
     m = svc.mark()
@@ -113,17 +113,17 @@ def test_an_edit_made_while_the_service_reads_its_workflows_is_not_missed(
     """The watch is set up before the files are read: an edit landing mid-load causes a reload."""
     client(project, "acme", "Europe/Rome")
     a = write(project / "workflows/acme/a.yaml", wf("0 9 * * *"))
-    real_load = CachingLoader.load
+    real_load = Loader.load
     edited = []
 
-    def load_then_edit(self: CachingLoader, root: Path) -> object:
+    def load_then_edit(self: Loader, root: Path) -> object:
         result = real_load(self, root)
         if not edited:  # the AV saves her edit just after the service read the old version
             write(a, wf("0 10 * * *"))
             edited.append(True)
         return result
 
-    monkeypatch.setattr(CachingLoader, "load", load_then_edit)
+    monkeypatch.setattr(Loader, "load", load_then_edit)
     svc = Service(
         project / "workflows",
         project / "home",

@@ -9,14 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ruamel.yaml import YAML
+import yaml
 
 DEMO = Path(__file__).parents[1] / "demo"
 
 
 def test_demo_scanner_workflow(avflow_harness):
     h = avflow_harness
-    accounts = YAML(typ="safe").load((DEMO / "client-accounts.yaml").read_text())["accounts"]
+    accounts = yaml.safe_load((DEMO / "client-accounts.yaml").read_text())["accounts"]
     h.client("acme", {"name": "Acme S.r.l.", "timezone": "Europe/Rome", **{"accounts": accounts}})
     client_dir = h.workflows / "acme"
     shutil.copy(DEMO / "scanner.yaml", client_dir / "scanner.yaml")

@@ -27,10 +27,9 @@ from avflow.clock import Clock
 from avflow.engine import Engine
 from avflow.errors import ConfigErrors, UsageError
 from avflow.fsutil import FileLock, atomic_write, private_dir
-from avflow.loader import LoadedWorkflow, Project
+from avflow.loader import LoadedWorkflow, Loader, Project
 from avflow.pathrules import PathRules
 from avflow.plugins import PluginManager
-from avflow.scheduler.fastload import CachingLoader
 from avflow.scheduler.gating import Gate
 from avflow.scheduler.notify import FailureNotifier, configure
 from avflow.scheduler.planner import ON_TIME, Decision, Job, Planner, decide, job_for
@@ -111,9 +110,7 @@ class Service:
         self.app = App(self.workflows, self.home, self.pm, self.clock)  # the object graph
         self.state, self.audit, self.vault = self.app.state, self.app.audit, self.app.vault
         self.store = ScheduleStore(self.state)
-        self.loader = CachingLoader(
-            self.pm.registry, self.vault.names, self.home / "cache" / "yaml.pickle"
-        )
+        self.loader = Loader(self.pm.registry, self.vault.names, compact=True)
         self.loader.path_rules = PathRules(
             self.home, self.workflows, self.settings.roots, self.loader.read_yaml
         )

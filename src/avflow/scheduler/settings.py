@@ -71,24 +71,24 @@ def load_settings(
     With ``notifiers`` (the registry's), each ``notify:`` section is checked by its notifier here,
     so its errors name their line too.
     """
-    from avflow.loader import _model_errors
-    from avflow.yamlfile import load_yaml, locate, plain
+    from avflow.modelerrors import model_errors
+    from avflow.yamlfile import read_doc
 
     if not path.exists():
         if required:
             raise ConfigError("service settings file does not exist", Location(path))
         return ServiceSettings()
-    raw = load_yaml(path)
-    if raw is None:
+    doc = read_doc(path)
+    if doc.data is None:
         return ServiceSettings()
-    if not isinstance(raw, dict):
+    if not isinstance(doc.data, dict):
         raise ConfigError(
             "service settings must be a mapping (concurrency:, notify:, ...)", Location(path, 1, 1)
         )
     try:
-        settings = ServiceSettings.model_validate(plain(raw))
+        settings = ServiceSettings.model_validate(doc.data)
     except ValidationError as exc:
-        raise ConfigErrors(_model_errors(exc, path, raw, [], ServiceSettings)) from None
+        raise ConfigErrors(model_errors(exc, path, doc, [], ServiceSettings)) from None
     if notifiers is not None:
         errors: list[ConfigError] = []
         for name, section in settings.notify.items():
@@ -98,14 +98,14 @@ def load_settings(
                 errors.append(
                     ConfigError(
                         f"notify.{name}: no plugin offers this notifier (known: {known})",
-                        locate(path, raw, ["notify", name]),
+                        doc.locate(["notify", name]),
                     )
                 )
                 continue
             try:
                 settings.notify[name] = notifier.settings.model_validate(section)
             except ValidationError as exc:
-                errors += _model_errors(exc, path, raw, ["notify", name], notifier.settings)
+                errors += model_errors(exc, path, doc, ["notify", name], notifier.settings)
         if errors:
             raise ConfigErrors(errors)
     return settings

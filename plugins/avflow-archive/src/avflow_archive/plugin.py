@@ -7,8 +7,11 @@ from typing import Any
 import avflow
 from avflow_archive import settings
 from avflow_archive.actions import file_action, scan_action
+from avflow_archive.items import FileVars
 from avflow_archive.params import FileParams, NewFileParams, ScanParams
 from avflow_archive.trigger import watch
+
+FILE_ATTRS = frozenset(n for n in dir(FileVars) if not n.startswith("_"))  # {{ file.<attr> }}
 
 
 @avflow.hookimpl
@@ -50,6 +53,7 @@ def register_actions(register: Any) -> None:
             file_action,
             "File documents from an earlier step or a drop folder into an archive.",
             template_vars=frozenset({"file"}),
+            template_attrs={"file": FILE_ATTRS},
         )
     )
     register(
@@ -59,6 +63,7 @@ def register_actions(register: Any) -> None:
             scan_action,
             "File what a drop folder holds, removing each file once it is filed.",
             template_vars=frozenset({"file"}),
+            template_attrs={"file": FILE_ATTRS},
         )
     )
 
