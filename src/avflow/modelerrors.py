@@ -117,7 +117,7 @@ def model_errors(
             )
             continue
         known = known_keys(model, loc[:-1]) if model else []
-        hint = _where_it_belongs(str(loc[-1]), tuple(prefix) + tuple(loc[:-1]), model)
+        hint = _where_it_belongs(str(loc[-1]), (*prefix, *loc[:-1]), model) if loc else ""
         out.append(ConfigError(_message(err, known, hint), where))
     return out
 

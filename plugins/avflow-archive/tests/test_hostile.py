@@ -122,7 +122,7 @@ HOSTILE_TEMPLATES = [
     ("/", True),
     ("", True),
     ("   ", True),
-    ("{{ file.no_such_thing }}", True),
+    ("{{ file['no_such_thing'] }}", True),  # file.no_such_thing: refused by validate
     ("{{ file.date.no_such_attr }}/x", True),
     ("{{ file.size / 0 }}", True),
     ("{{ 'a/' * 600 }}x", True),
