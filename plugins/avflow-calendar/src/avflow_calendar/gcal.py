@@ -203,7 +203,15 @@ def _span(item: dict[str, Any], tz: tzinfo) -> Busy | None:
         return None
     private = item.get("extendedProperties", {}).get("private", {})
     uid = item.get("iCalUID") or item.get("id", "")
-    return Busy(start, end, booking=TOKEN in private, uid=str(uid))
+    return Busy(
+        start,
+        end,
+        booking=TOKEN in private,
+        uid=str(uid),
+        title=str(item.get("summary", "")),
+        location=str(item.get("location", "")),
+        all_day="date" in item["start"],
+    )
 
 
 def _as_vevent(item: dict[str, Any], uid: str) -> icalendar.Event:

@@ -51,7 +51,15 @@ def span(event: Any, tz: tzinfo) -> Busy | None:
         return None  # no end, no duration: an instant (RFC 5545), it blocks nothing
     else:
         end = _instant(raw_start + timedelta(days=1), tz)  # an all-day event with no end
-    return Busy(start, end, booking=event.get(BOOKING) is not None, uid=str(event.get("UID", "")))
+    return Busy(
+        start,
+        end,
+        booking=event.get(BOOKING) is not None,
+        uid=str(event.get("UID", "")),
+        title=str(event.get("SUMMARY", "")),
+        location=str(event.get("LOCATION", "")),
+        all_day=not isinstance(raw_start, datetime),
+    )
 
 
 def _recurring(event: Any) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -90,3 +90,21 @@ class BookParams(_Params):
         if v and not v.startswith(("https://", "http://")):
             raise ValueError("video_link must be an https:// address")
         return v
+
+
+class AgendaParams(BaseModel):
+    """``calendar.agenda``: a day's or a week's appointments, for a digest e-mail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: Calendar = Field(description="The client's calendar account.")
+    also: list[str] = Field(
+        default_factory=list, max_length=20, description="More calendar accounts to include."
+    )
+    period: Literal["day", "week"] = Field(
+        default="day", description="One day, or the seven days from it."
+    )
+    day: date | None = Field(default=None, description="The first day (default: today).")
+    days_ahead: int = Field(
+        default=0, ge=0, le=366, description="Added to the day: 1 is tomorrow's agenda."
+    )

@@ -7,7 +7,8 @@ from typing import Any
 import avflow
 from avflow_calendar import settings
 from avflow_calendar.actions import book, free_slots
-from avflow_calendar.params import BookParams, FreeSlotsParams
+from avflow_calendar.agenda import agenda
+from avflow_calendar.params import AgendaParams, BookParams, FreeSlotsParams
 
 
 @avflow.hookimpl
@@ -43,6 +44,14 @@ def register_actions(register: Any) -> None:
             BookParams,
             book,
             "Book an appointment once, after re-checking that its slot is still free.",
+        )
+    )
+    register(
+        avflow.Action(
+            "calendar.agenda",
+            AgendaParams,
+            agenda,
+            "A day's or a week's appointments, ready for a digest e-mail.",
         )
     )
 

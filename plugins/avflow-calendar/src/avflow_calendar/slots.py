@@ -24,6 +24,9 @@ class Busy:
     end: datetime
     booking: bool = False
     uid: str = ""
+    title: str = ""  # for agendas
+    location: str = ""
+    all_day: bool = False
 
 
 @dataclass(frozen=True)
