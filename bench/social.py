@@ -18,21 +18,26 @@ Prints the medians and avflow's ratio to the bare loop for each (goal: at most 2
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import shutil
-import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import yaml
-from click.testing import CliRunner
+# bench/ is on the path when a script in it runs: its calendar.py must not hide the standard
+# library's calendar module (http.cookiejar, under httpx, imports it).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from avflow.clock import FakeClock
-from avflow.testing import Harness
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import yaml  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from avflow.clock import FakeClock  # noqa: E402
+from avflow.testing import Harness  # noqa: E402
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 WORKFLOW = "steps:\n  - id: publish\n    uses: social.publish\n"

@@ -33,6 +33,8 @@ class Network:
     log: list[str] = field(default_factory=list)  # "METHOD /path" in order
     script: list[tuple[str, Any]] = field(default_factory=list)  # (METHOD /path prefix, action)
     idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refresh: str = "ref-1"  # the refresh token the token endpoint accepts
+    issued: int = 0  # access tokens issued by refreshes
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(self, route: str, *actions: Any) -> None:
@@ -105,6 +107,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
 
 
 class Server(ThreadingHTTPServer):
@@ -284,3 +289,51 @@ def webhook(
                 return 200, {}, {"id": f"h{i}", "url": f"https://hook.example/{i}"}
         return 404, {}, {"error": "not found"}
     return 404, {}, {"error": "no route"}
+
+
+# -- LinkedIn ----------------------------------------------------------------------------------
+def linkedin(
+    net: Network, method: str, path: str, q: dict[str, list[str]], h: Any, body: bytes
+) -> Answer:
+    if path == "/oauth/v2/accessToken":
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        if form.get("grant_type") != "refresh_token" or form.get("client_id") != "app":
+            return 400, {}, {"error": "invalid_request"}
+        if form.get("refresh_token") != net.refresh or form.get("client_secret") != "shh":
+            return 400, {}, {"error": "invalid_grant", "error_description": "revoked"}
+        net.issued += 1
+        net.token = f"acc-{net.issued + 1}"
+        return 200, {}, {"access_token": net.token, "expires_in": 5183999}  # no new refresh token
+    if h.get("Authorization") != f"Bearer {net.token}":
+        return 401, {}, {"status": 401, "code": "EXPIRED_ACCESS_TOKEN"}
+    if path.startswith("/rest/") and (
+        h.get("LinkedIn-Version") is None or h.get("X-Restli-Protocol-Version") != "2.0.0"
+    ):
+        return 400, {}, {"message": "LinkedIn-Version and X-Restli-Protocol-Version are required"}
+    if method == "POST" and path == "/rest/images" and q.get("action") == ["initializeUpload"]:
+        mid = str(len(net.media) + 1)
+        net.media[f"urn:li:image:{mid}"] = {"uploaded": False}
+        upload = f"http://{h.get('Host')}/upload/{mid}"
+        return 200, {}, {"value": {"uploadUrl": upload, "image": f"urn:li:image:{mid}"}}
+    if method == "PUT" and path.startswith("/upload/"):
+        net.media[f"urn:li:image:{path.split('/')[-1]}"]["uploaded"] = bool(body)
+        return 201, {}, {}
+    if method == "POST" and path == "/rest/posts":
+        doc = _json(body) or {}
+        ok = (
+            doc.get("author") == "urn:li:organization:42"
+            and doc.get("lifecycleState") == "PUBLISHED"
+        )
+        media = (doc.get("content") or {}).get("media")
+        if media and not (
+            net.media.get(media.get("id"), {}).get("uploaded") and media.get("altText")
+        ):
+            ok = False
+        if not ok or not doc.get("commentary") or len(doc["commentary"]) > 3000:
+            return 422, {}, {"message": "invalid post"}
+        urn = f"urn:li:share:{len(net.posts) + 7000}"
+        net.posts.append({**doc, "id": urn, "key": doc["commentary"]})
+        return 201, {"x-restli-id": urn}, {}
+    if method == "GET" and path == "/rest/posts" and q.get("q") == ["author"]:
+        return 200, {}, {"elements": list(reversed(net.posts))[: int(q.get("count", ["10"])[0])]}
+    return 404, {}, {"message": "no route"}
