@@ -231,10 +231,10 @@ class WorkflowChecks:
         if rules is None:
             return []
         own = client.profile.roots
-        client.paths = rules.for_client(client.id, client.path, own)
+        client.paths, problems = rules.confine(client.id, client.path, own)
         return [
             ConfigError(msg, locate(path, raw, ["roots", i]) if i < len(own) else rules.where())
-            for i, msg in rules.problems(client.id, own)
+            for i, msg in problems
         ]
 
     def _check_paths(

@@ -114,11 +114,18 @@ class PathRules:
         return out
 
     def for_client(self, client: str, folder: Path, profile_roots: list[str]) -> Confinement:
-        bad = {i for i, _ in self.problems(client, profile_roots)}
+        return self.confine(client, folder, profile_roots)[0]
+
+    def confine(
+        self, client: str, folder: Path, profile_roots: list[str]
+    ) -> tuple[Confinement, list[tuple[int, str]]]:
+        """The client's `Confinement` (its valid roots only), and the problems of the others."""
+        problems = self.problems(client, profile_roots)
+        bad = {i for i, _ in problems}
         roots = [r for i, r in enumerate(self.roots(client, profile_roots)) if i not in bad]
         areas = tuple(Area.of(Path(r)) for r in roots)
         folder_area = Area.of(folder, inclusive=False)
-        return Confinement(client, folder_area, areas, self.index(), self._home_real)
+        return Confinement(client, folder_area, areas, self.index(), self._home_real), problems
 
 
 def _roots_of(profile: Path, read_yaml: Callable[[Path], Any] | None) -> list[str]:

@@ -149,20 +149,22 @@ class Forbidden:
             self._at = at
         return self._at
 
-    def _label(self, key: str, client: str) -> str | None:
-        return next((lab for owner, lab in self._index().get(key, ()) if owner != client), None)
-
     def hit(self, path: Path, client: str) -> str | None:
         """What ``path`` reaches or contains that ``client`` may not have (its label), or None."""
-        self._index()
-        for anc in (path, *path.parents):
-            label = self._label(str(anc), client)
+        at = self._index()
+        key = str(path)
+        while True:  # the path itself and its ancestors (strings: pathlib is slow here)
+            label = next((lab for owner, lab in at.get(key, ()) if owner != client), None)
             if label is not None:
                 return label
-        prefix = str(path).rstrip("/") + "/"
+            parent = os.path.dirname(key)
+            if parent == key:
+                break
+            key = parent
+        prefix = str(path).rstrip("/") + "/"  # what lies inside the path
         i = bisect.bisect_left(self._sorted, prefix)
         while i < len(self._sorted) and self._sorted[i].startswith(prefix):
-            label = self._label(self._sorted[i], client)
+            label = next((lab for own, lab in at[self._sorted[i]] if own != client), None)
             if label is not None:
                 return label
             i += 1
