@@ -259,3 +259,17 @@ def test_contract(avflow_harness: Harness, posts: Path) -> None:
 
     check_action_contract(h, "bloom/publish", remote_state=state)
     assert len(outbox(h, "news")) == 2
+
+
+def test_paths_leading_out_are_refused_by_validate(avflow_harness: Harness) -> None:
+    h = avflow_harness
+    social_client(h, accounts={"news": {"type": "social_outbox", "folder": "../../elsewhere"}})
+    h.client("other")
+    out = avflow_cli(h, "validate")
+    assert out.returncode == 2 and "client.yaml:" in out.stderr and "Traceback" not in out.stderr
+    social_client(h, client="third")
+    h.workflow("third", "publish", {"steps": [
+        {"id": "publish", "uses": "social.publish", "with": {"calendar": "../other"}}
+    ]})  # fmt: skip
+    out = avflow_cli(h, "validate")
+    assert out.returncode == 2 and "publish.yaml:" in out.stderr and "Traceback" not in out.stderr

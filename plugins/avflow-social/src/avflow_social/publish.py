@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,7 +32,7 @@ class PublishParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    calendar: str = Field(
+    calendar: Annotated[str, avflow.LocalPath()] = Field(
         default="posts", description="The content calendar: a folder inside the client's folder."
     )
     when: Literal["always", "working_hours"] = Field(
@@ -64,13 +64,10 @@ class Pass:
 
 
 def calendar_folder(client: avflow.ClientInfo, name: str) -> Path:
-    if client.folder is None:
-        raise avflow.StepFailed("the client has no folder for a content calendar")
-    folder = (client.folder / name).resolve()
-    if Path(name).is_absolute() or not folder.is_relative_to(client.folder.resolve()):
-        raise avflow.StepFailed(f"calendar {name!r} is outside the client's folder")
+    """The content calendar, through avflow's confinement (the client's folder and its roots)."""
+    folder = avflow.confine(client, name)  # PathRefused (a StepFailed) names what is wrong
     if not folder.is_dir():
-        raise avflow.StepFailed(f"no content calendar folder {client.folder / name}")
+        raise avflow.StepFailed(f"no content calendar folder {folder}")
     return folder
 
 

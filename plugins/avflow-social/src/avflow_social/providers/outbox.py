@@ -8,9 +8,11 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 
+import avflow
 from avflow_social.provider import (
     ChannelSettings,
     Outgoing,
@@ -22,19 +24,18 @@ from avflow_social.provider import (
 
 
 class OutboxSettings(ChannelSettings):
-    folder: str = Field(description="Folder inside the client's folder the posts are written to.")
+    folder: Annotated[str, avflow.LocalPath()] = Field(
+        description="Folder the posts are written to (relative: inside the client's folder)."
+    )
     max_chars: int | None = Field(default=None, ge=1, description="Hold back longer texts.")
 
 
 def _folder(target: Target) -> Path:
-    base = target.client.folder
-    if base is None:
-        raise ProviderError("the client has no folder to write the outbox in")
-    rel = Path(target.settings.folder)
-    folder = (base / rel).resolve()
-    if rel.is_absolute() or not folder.is_relative_to(base.resolve()):
-        raise ProviderError(f"outbox folder {rel} is outside the client's folder")
-    return folder
+    """The outbox folder, through avflow's confinement (the client's folder and its roots)."""
+    try:
+        return avflow.confined_folder(target.client, target.settings.folder, create=True)
+    except avflow.PathRefused as exc:
+        raise ProviderError(f"outbox folder: {exc}") from None
 
 
 class Outbox(Provider):
