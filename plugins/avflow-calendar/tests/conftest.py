@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from gcal_server import GoogleCalendarServer
 from radicale_server import Radicale
 
 
@@ -23,3 +24,28 @@ def radicale() -> Iterator[Radicale]:
     yield server
     server.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def google() -> Iterator[GoogleCalendarServer]:
+    """A local Google Calendar v3 with three events on Tue 10 and Wed 11 March 2026."""
+    server = GoogleCalendarServer()
+    server.calendars["primary"].update(
+        {
+            "busy1": {
+                "id": "busy1",
+                "start": {"dateTime": "2026-03-10T09:00:00+01:00"},
+                "end": {"dateTime": "2026-03-10T10:00:00+01:00"},
+                "summary": "Dentist",
+            },
+            "free1": {
+                "id": "free1",
+                "transparency": "transparent",
+                "start": {"dateTime": "2026-03-10T10:00:00+01:00"},
+                "end": {"dateTime": "2026-03-10T11:00:00+01:00"},
+            },
+            "away": {"id": "away", "start": {"date": "2026-03-11"}, "end": {"date": "2026-03-12"}},
+        }
+    )
+    yield server
+    server.stop()

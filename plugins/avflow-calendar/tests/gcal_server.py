@@ -61,6 +61,9 @@ class GoogleCalendarServer:
             def do_POST(self) -> None:
                 server._handle(self, "POST")
 
+            def do_DELETE(self) -> None:
+                server._handle(self, "DELETE")
+
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])
@@ -94,6 +97,8 @@ class GoogleCalendarServer:
             kind = "get" if m.group(2) else "list"
         elif m and method == "POST" and not m.group(2):
             kind = "insert"
+        elif m and method == "DELETE" and m.group(2):
+            kind = "delete"
         else:
             return self._send(h, "unknown", 404, {"error": {"code": 404, "message": "no route"}})
         failure = self._failure(kind)
@@ -180,6 +185,9 @@ class GoogleCalendarServer:
         event = self.calendars.get(cal, {}).get(eid)
         return (200, event) if event else (404, _error(404, "Not Found", "notFound"))
 
+    def _delete(self, cal: str, eid: str, q: dict[str, str], body: bytes) -> tuple[int, Any]:
+        return _delete_event(self, cal, eid, q)
+
     def _insert(self, cal: str, _: Any, q: dict[str, str], body: bytes) -> tuple[int, Any]:
         ev = json.loads(body)
         if q.get("sendUpdates") not in ("all", "externalOnly", "none"):
@@ -197,6 +205,21 @@ class GoogleCalendarServer:
             ev["status"] = "confirmed"
             self.calendars[cal][ev["id"]] = ev
         return 200, ev
+
+
+def _delete_event(
+    server: GoogleCalendarServer, cal: str, eid: str, q: dict[str, str]
+) -> tuple[int, Any]:
+    """Google keeps a deleted event, cancelled: a second delete is 410 Gone."""
+    if q.get("sendUpdates") not in (None, "all", "externalOnly", "none"):
+        return 400, _error(400, "bad sendUpdates", "invalid")
+    event = server.calendars.get(cal, {}).get(eid)
+    if event is None:
+        return 404, _error(404, "Not Found", "notFound")
+    if event.get("status") == "cancelled":
+        return 410, _error(410, "Resource has been deleted", "deleted")
+    event["status"] = "cancelled"
+    return 204, None
 
 
 def _error(code: int, message: str, reason: str) -> dict[str, Any]:

@@ -3,35 +3,10 @@ implementing the Calendar v3 endpoints used and Google's token endpoint (gcal_se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from gcal_server import Failure, GoogleCalendarServer
-
-
-@pytest.fixture
-def google() -> Iterator[GoogleCalendarServer]:
-    server = GoogleCalendarServer()
-    server.calendars["primary"].update(
-        {
-            "busy1": {
-                "id": "busy1",
-                "start": {"dateTime": "2026-03-10T09:00:00+01:00"},
-                "end": {"dateTime": "2026-03-10T10:00:00+01:00"},
-                "summary": "Dentist",
-            },
-            "free1": {
-                "id": "free1",
-                "transparency": "transparent",
-                "start": {"dateTime": "2026-03-10T10:00:00+01:00"},
-                "end": {"dateTime": "2026-03-10T11:00:00+01:00"},
-            },
-            "away": {"id": "away", "start": {"date": "2026-03-11"}, "end": {"date": "2026-03-12"}},
-        }
-    )
-    yield server
-    server.stop()
 
 
 def setup(h: Any, g: GoogleCalendarServer, token: str = "valid-token", **extra: Any) -> None:

@@ -41,6 +41,7 @@ class Backend(Protocol):
     def busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]: ...
     def get(self, uid: str) -> Any | None: ...
     def create(self, uid: str, event: icalendar.Event) -> None: ...
+    def delete(self, uid: str) -> bool: ...
     def lock(self) -> contextlib.AbstractContextManager[Any]: ...
     def close(self) -> None: ...
 
@@ -133,6 +134,17 @@ class IcsBackend:
             cal.add("PRODID", ical.PRODID)
         cal.add_component(event)
         _replace(self.path, cal.to_ical())
+
+    def delete(self, uid: str) -> bool:
+        """Remove the event (the caller holds `lock`); False if it was not there."""
+        cal = self._read()
+        keep = [c for c in cal.subcomponents if str(c.get("UID", "")) != uid]
+        if len(keep) == len(cal.subcomponents):
+            return False
+        _PARSED.pop(self.path, None)
+        cal.subcomponents[:] = keep
+        _replace(self.path, cal.to_ical())
+        return True
 
     def close(self) -> None:
         pass

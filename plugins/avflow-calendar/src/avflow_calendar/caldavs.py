@@ -95,6 +95,19 @@ class CaldavBackend:
                 f"calendar {self.name!r}: creating event {uid} answered HTTP {response.status}"
             )
 
+    def delete(self, uid: str) -> bool:
+        try:
+            response = self.client.request(self.href(uid), "DELETE")
+        except Exception as exc:
+            raise self._fail("deleting the event", exc) from None
+        if response.status == 404:
+            return False
+        if response.status >= 300:
+            raise StepFailed(
+                f"calendar {self.name!r}: deleting event {uid} answered HTTP {response.status}"
+            )
+        return True
+
     def lock(self) -> contextlib.AbstractContextManager[Any]:
         return self._lock()
 

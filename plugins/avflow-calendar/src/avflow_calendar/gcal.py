@@ -149,6 +149,18 @@ class GoogleBackend:
         if isinstance(got, int):
             raise StepFailed(f"calendar {self.name!r}: creating the event answered HTTP {got}")
 
+    def delete(self, uid: str) -> bool:
+        got = self._call(
+            "delete the event",
+            lambda: self.events.delete(
+                calendarId=self.s.calendar_id,
+                eventId=event_id(uid),
+                sendUpdates=self.s.send_updates,
+            ),
+            conflict_ok=True,
+        )
+        return not isinstance(got, int)  # 404/410: not there, or deleted already
+
     def lock(self) -> contextlib.AbstractContextManager[Any]:
         return self._lock()
 

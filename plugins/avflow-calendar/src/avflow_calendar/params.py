@@ -108,3 +108,15 @@ class AgendaParams(BaseModel):
     days_ahead: int = Field(
         default=0, ge=0, le=366, description="Added to the day: 1 is tomorrow's agenda."
     )
+
+
+class CancelParams(BaseModel):
+    """``calendar.cancel``: cancel a booked appointment (its event is deleted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: Calendar = Field(description="The calendar the appointment is in.")
+    uid: str = Field(min_length=1, max_length=300, description="The booking's uid (book's output).")
+    any_event: bool = Field(
+        default=False, description="Also cancel an event avflow did not book (default: refuse)."
+    )

@@ -8,7 +8,8 @@ import avflow
 from avflow_calendar import settings
 from avflow_calendar.actions import book, free_slots
 from avflow_calendar.agenda import agenda
-from avflow_calendar.params import AgendaParams, BookParams, FreeSlotsParams
+from avflow_calendar.cancel import cancel
+from avflow_calendar.params import AgendaParams, BookParams, CancelParams, FreeSlotsParams
 
 
 @avflow.hookimpl
@@ -53,6 +54,9 @@ def register_actions(register: Any) -> None:
             agenda,
             "A day's or a week's appointments, ready for a digest e-mail.",
         )
+    )
+    register(
+        avflow.Action("calendar.cancel", CancelParams, cancel, "Cancel a booked appointment, once.")
     )
 
 

@@ -1,0 +1,65 @@
+"""``calendar.cancel``: the booked event goes, once; others' events are refused."""
+
+from __future__ import annotations
+
+from test_book import events, setup
+from test_google import setup as google_setup
+
+
+def cancel_workflow(h, uid: str, **extra) -> str:  # type: ignore[no-untyped-def]
+    h.workflow(
+        "acme",
+        "cancel",
+        {
+            "steps": [
+                {
+                    "id": "c",
+                    "uses": "calendar.cancel",
+                    "with": {"account": "cal", "uid": uid, **extra},
+                }
+            ]
+        },
+    )
+    return "acme/cancel"
+
+
+def test_cancel_an_ics_booking(avflow_harness) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    booked = h.run(setup(h))
+    uid = booked.outputs["book"]["uid"]
+    cal = h.workflows / "acme" / "cal.ics"
+    ref = cancel_workflow(h, uid)
+    dry = h.run(ref, dry_run=True)
+    assert dry.outputs["c"]["status"] == "would_cancel" and len(events(cal)) == 2
+    done = h.run(ref)
+    assert done.status == "succeeded", done.error
+    assert done.outputs["c"]["status"] == "cancelled"
+    assert [str(e["UID"]) for e in events(cal)] == ["dentist@test"]
+    again = h.run(ref)  # another run: nothing left to cancel
+    assert again.outputs["c"]["status"] == "not_found"
+    # The slot is free again: booking it anew works (the same UID, no longer there).
+    assert h.run("acme/book").status == "succeeded"
+
+
+def test_an_event_avflow_did_not_book_is_refused(avflow_harness) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    setup(h)
+    cal = h.workflows / "acme" / "cal.ics"
+    refused = h.run(cancel_workflow(h, "dentist@test"))
+    assert refused.status == "failed" and "not booked by avflow" in (refused.error or "")
+    assert len(events(cal)) == 1
+    forced = h.run(cancel_workflow(h, "dentist@test", any_event=True))
+    assert forced.status == "succeeded", forced.error
+    assert events(cal) == []
+
+
+def test_cancel_a_google_booking(avflow_harness, google) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    google_setup(h, google)
+    booked = h.run("acme/book")
+    uid = booked.outputs["b"]["uid"]
+    done = h.run(cancel_workflow(h, uid))
+    assert done.status == "succeeded", done.error
+    assert google.calendars["primary"][uid.removeprefix("avflow-")]["status"] == "cancelled"
+    assert any(k == "delete" and "sendUpdates=all" in p for k, p, _ in google.log)
+    assert h.run("acme/cancel").outputs["c"]["status"] == "not_found"
