@@ -337,3 +337,53 @@ def linkedin(
     if method == "GET" and path == "/rest/posts" and q.get("q") == ["author"]:
         return 200, {}, {"elements": list(reversed(net.posts))[: int(q.get("count", ["10"])[0])]}
     return 404, {}, {"message": "no route"}
+
+
+# -- Facebook Graph API ------------------------------------------------------------------------
+def facebook(
+    net: Network, method: str, path: str, q: dict[str, list[str]], h: Any, body: bytes
+) -> Answer:
+    ctype = h.get("Content-Type") or ""
+    form: dict[str, Any] = (
+        {
+            k: v.decode() if isinstance(v, bytes) and k != "source" else v
+            for k, v in _multipart(h, body).items()
+        }
+        if "multipart" in ctype
+        else {k: v[0] for k, v in parse_qs(body.decode()).items()}
+    )
+    token = form.get("access_token") or q.get("access_token", [None])[0]
+    if token != net.token:
+        return (
+            400,
+            {},
+            {
+                "error": {
+                    "type": "OAuthException",
+                    "code": 190,
+                    "message": "Invalid OAuth access token.",
+                }
+            },
+        )
+    if method == "POST" and path == "/v19.0/42/photos":
+        if not form.get("source") or form.get("published") != "false":
+            return 400, {}, {"error": {"code": 100, "message": "source and published=false"}}
+        mid = f"ph{len(net.media) + 1}"
+        net.media[mid] = {"alt": form.get("alt_text_custom", "")}
+        return 200, {}, {"id": mid}
+    if method == "POST" and path == "/v19.0/42/feed":
+        attached = [
+            json.loads(v)["media_fbid"]
+            for k, v in sorted(form.items())
+            if k.startswith("attached_media")
+        ]
+        if not form.get("message") or any(m not in net.media for m in attached):
+            return 400, {}, {"error": {"code": 100, "message": "message and known media"}}
+        pid = f"42_{len(net.posts) + 500}"
+        post = {"id": pid, "message": form["message"], "link": form.get("link"), "media": attached,
+                "permalink_url": f"https://www.facebook.com/42/posts/{pid}", "key": form["message"]}  # fmt: skip
+        net.posts.append(post)
+        return 200, {}, {"id": pid}
+    if method == "GET" and path == "/v19.0/42/feed":
+        return 200, {}, {"data": list(reversed(net.posts))[: int(q.get("limit", ["25"])[0])]}
+    return 404, {}, {"error": {"code": 803, "message": "no route"}}

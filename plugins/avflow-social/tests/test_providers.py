@@ -36,6 +36,10 @@ def _account(name: str, url: str) -> tuple[dict[str, Any], str, str]:
     if name == "mastodon":
         acc = {"type": "mastodon", "base_url": url, "access_token": "${secret:pw}"}
         return acc, "tok-123", "POST /api/v1/statuses"
+    if name == "facebook":
+        acc = {"type": "facebook_page", "page_id": "42", "page_token": "${secret:pw}",
+               "graph_url": f"{url}/v19.0"}  # fmt: skip
+        return acc, "tok-123", "POST /v19.0/42/feed"
     if name == "linkedin":
         acc = {"type": "linkedin", "author": "urn:li:organization:42", "access_token": "${secret:pw}",
                "api_url": url, "token_url": f"{url}/oauth/v2/accessToken"}  # fmt: skip
@@ -52,12 +56,14 @@ APPS = {
     "mastodon": srv.mastodon,
     "webhook": srv.webhook,
     "linkedin": srv.linkedin,
+    "facebook": srv.facebook,
 }
 MEDIA = {
     "wordpress": "POST /wp-json/wp/v2/media",
     "mastodon": "POST /api/v",
     "webhook": "-",
     "linkedin": "PUT /upload/",
+    "facebook": "POST /v19.0/42/photos",
 }
 
 
@@ -98,6 +104,12 @@ def test_media_first_then_the_post_with_its_permalink(avflow_harness: Harness, n
         assert "Spring menu is out<br /><br />https://bloom.example/menu" in post["content"]
         assert post["media_attachments"][0]["description"] == "A cinnamon bun"
         assert post["key"] == "menu:ch:r1" and out["url"] == post["url"]
+    elif net.name == "facebook":
+        assert (
+            post["message"] == "Spring menu is out" and post["link"] == "https://bloom.example/menu"
+        )
+        assert net.server.net.media[post["media"][0]]["alt"] == "A cinnamon bun"
+        assert out["url"] == f"https://www.facebook.com/{post['id']}"
     elif net.name == "linkedin":
         assert post["commentary"] == "Spring menu is out\n\nhttps://bloom.example/menu"
         assert post["content"]["media"]["altText"] == "A cinnamon bun"

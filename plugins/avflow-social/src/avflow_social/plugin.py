@@ -36,13 +36,14 @@ def register_hookspecs(register: Any) -> None:
 
 @avflow.hookimpl
 def register_social_providers(register: Any) -> None:
+    from avflow_social.providers.facebook import Facebook
     from avflow_social.providers.linkedin import LinkedIn
     from avflow_social.providers.mastodon import Mastodon
     from avflow_social.providers.outbox import Outbox
     from avflow_social.providers.webhook import Webhook
     from avflow_social.providers.wordpress import WordPress
 
-    for provider in (Outbox(), Webhook(), WordPress(), Mastodon(), LinkedIn()):
+    for provider in (Outbox(), Webhook(), WordPress(), Mastodon(), LinkedIn(), Facebook()):
         register(provider)
 
 
