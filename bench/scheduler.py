@@ -36,6 +36,8 @@ import threading
 import time
 from pathlib import Path
 
+# bench/ holds scripts named like standard modules (calendar.py): never import from it
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 SETTLE = 5.0
 SUNDAY = "2026-03-08T10:00:00Z"  # Sunday in every zone below
 ZONES = [
