@@ -38,12 +38,21 @@ def alias_bomb() -> str:
 def many_steps(limit: int = 256 * 1024) -> str:
     step = "  - id: s{i}\n    uses: core.log\n    with: {{ message: hi }}\n"
     parts, size, i = ["steps:\n"], 7, 0
-    while size + 80 < limit:
+    while size + 200 < limit:
         parts.append(step.format(i=i))
         size += len(parts[-1])
         i += 1
     parts.append(step.format(i=0))  # a duplicate id at the very end
     return "".join(parts)
+
+
+def write_50_mb(path: Path) -> None:
+    """In 1 MB writes: this process stays small, and its children (forked from it) with it; a
+    child's peak memory (``ru_maxrss``) starts from its parent's at the fork."""
+    with path.open("wb") as f:
+        f.write(b"steps:\n")
+        for _ in range(50):
+            f.write(b"  - uses: core.log\n" * 55_000)
 
 
 def make_cases(work: Path) -> dict[str, Path]:
@@ -64,7 +73,7 @@ def make_cases(work: Path) -> dict[str, Path]:
         "link to /dev/zero": lambda p: p.symlink_to("/dev/zero"),
         "link to /etc/shadow": lambda p: p.symlink_to("/etc/shadow"),
         "link out of the folder": lambda p: p.symlink_to(outside / "secret.yaml"),
-        "50 MB file": lambda p: p.write_bytes(b"steps:\n" + b"  - uses: core.log\n" * 2_900_000),
+        "50 MB file": write_50_mb,
         "alias bomb": lambda p: p.write_text(alias_bomb()),
         "deep flow nesting": lambda p: p.write_text("steps: " + "[" * 100_000 + "]" * 100_000),
         "deep block nesting": lambda p: p.write_text("steps:\n" + "- " * 100_000 + "x\n"),
