@@ -20,7 +20,7 @@ from avflow import redact
 from avflow.audit import AuditTrail
 from avflow.clock import Clock
 from avflow.engine import Engine
-from avflow.errors import ConfigErrors
+from avflow.errors import ConfigErrors, UsageError
 from avflow.ledger import EffectLedger, FaultPoint
 from avflow.loader import Loader, Project
 from avflow.pathrules import PathRules
@@ -29,9 +29,36 @@ from avflow.plugins import PluginManager
 from avflow.state import State
 from avflow.vault import Vault
 
+HOME_BESIDE = ".avflow-home"  # a home folder next to the workflows folder (what `make run` makes)
 
-def default_home() -> Path:
-    return Path(os.environ.get("AVFLOW_HOME") or platformdirs.user_data_dir("avflow"))
+
+def resolve_home(option: Path | None, workflows: Path) -> tuple[Path, str]:
+    """The home folder every command uses, and where it came from (docs/operations.md).
+
+    ``--home``, else ``$AVFLOW_HOME``, else a ``.avflow-home`` folder next to the workflows
+    folder when there is one, else the platform's user data folder. A ``.avflow-home`` that is a
+    symbolic link, not a folder or not the user's own is a `UsageError` (one line, exit 2): it
+    is never followed, nor silently passed over for another home.
+    """
+    if option is not None:
+        return option, "--home"
+    env = os.environ.get("AVFLOW_HOME")
+    if env:
+        return Path(env), "AVFLOW_HOME"
+    beside = Path(os.path.abspath(workflows)).parent / HOME_BESIDE
+    if beside.is_symlink() or (beside.exists() and not beside.is_dir()):
+        raise UsageError(f"{beside} is a symbolic link or not a folder: give the home with --home")
+    if beside.is_dir():
+        if beside.stat().st_uid != os.getuid():
+            raise UsageError(f"{beside} belongs to another user: give the home with --home")
+        return beside, f"{HOME_BESIDE} beside the workflows folder"
+    return Path(platformdirs.user_data_dir("avflow")), "the platform default"
+
+
+def default_home(workflows: Path | None = None) -> Path:
+    """The home folder when no ``--home`` is given (see `resolve_home`)."""
+    where = workflows or Path(os.environ.get("AVFLOW_WORKFLOWS") or "workflows")
+    return resolve_home(None, where)[0]
 
 
 class _CurrentStderr:

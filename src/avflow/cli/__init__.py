@@ -5,6 +5,7 @@ This is the process's entry point, so process-wide choices are made here, not on
 
 from __future__ import annotations
 
+import os
 import sys
 
 if "structlog" not in sys.modules and "rich" not in sys.modules:
@@ -23,7 +24,7 @@ import click
 
 from avflow import redact
 from avflow.api import ClientInfo
-from avflow.app import App, configure_logging, default_home
+from avflow.app import App, configure_logging, resolve_home
 from avflow.clock import Clock
 from avflow.errors import AvflowError, ConfigError, ConfigErrors
 from avflow.fsutil import private_dir
@@ -35,10 +36,16 @@ class Obj:
     """The click context object: options, and the `App` built from them on first use."""
 
     def __init__(
-        self, workflows: Path, home: Path, pm: PluginManager, clock: Clock | None = None
+        self,
+        workflows: Path,
+        home: Path,
+        pm: PluginManager,
+        clock: Clock | None = None,
+        home_source: str = "--home",
     ) -> None:
         self.workflows = workflows
         self.home = home
+        self.home_source = home_source  # how `resolve_home` found it, for `status` and `runs`
         self.pm = pm
         self.clock = clock or Clock()
         self._app: App | None = None
@@ -86,6 +93,11 @@ class Obj:
         return self.app.vault.get(client_id, name)  # registers the value for redaction
 
 
+def say_home(obj: Obj) -> None:
+    """One line on stderr naming the home folder a command reads, and how it was found."""
+    click.echo(f"home: {os.path.abspath(obj.home)} ({obj.home_source})", err=True)
+
+
 def command_context() -> Obj:
     """The `avflow.CommandContext` of the running command (for plugins' CLI commands)."""
     ctx = click.get_current_context()
@@ -114,9 +126,9 @@ def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
     @click.option(
         "--home",
         type=click.Path(path_type=Path),
-        envvar="AVFLOW_HOME",
         default=None,
-        help="State, audit trail, vault and keys. [default: the user data folder]",
+        help="State, audit trail, vault and keys. [default: $AVFLOW_HOME, else a .avflow-home "
+        "folder next to the workflows folder, else the user data folder]",
     )
     @click.option(
         "--plugins-dir",
@@ -145,7 +157,8 @@ def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
     ) -> None:
         """avflow: per-client automation for virtual assistants."""
         configure_logging(log_level, log_json)
-        ctx.obj = Obj(workflows, home or default_home(), pm, clock)
+        found, source = resolve_home(home, workflows)
+        ctx.obj = Obj(workflows, found, pm, clock, home_source=source)
 
     from avflow.cli import auth, effects, plugins, runs, secrets, validate
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from avflow.cli import Obj, pass_obj
+from avflow.cli import Obj, pass_obj, say_home
 from avflow.paths import check_client_id
 
 
@@ -97,11 +97,15 @@ def resume(obj: Obj) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_obj
 def runs(obj: Obj, ref: str | None, limit: int, as_json: bool) -> None:
-    """Show recent runs, newest first."""
+    """Show recent runs, newest first (the home folder read is named first, on stderr)."""
     client, _, workflow = (ref or "").partition("/")
     if client:
         check_client_id(client)
-    for row in obj.app.state.recent_runs(client or None, workflow or None, limit):
+    rows = obj.app.state.recent_runs(client or None, workflow or None, limit)
+    say_home(obj)  # once the home opened: a home that cannot be used is the one line printed
+    if not rows and not as_json:
+        click.echo("no runs yet")
+    for row in rows:
         if as_json:
             click.echo(json.dumps(dict(row)))
         else:

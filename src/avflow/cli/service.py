@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from avflow.cli import Obj, pass_obj
+from avflow.cli import Obj, pass_obj, say_home
 from avflow.errors import UsageError
 from avflow.loader import LoadedWorkflow, Project
 from avflow.paths import check_client_id
@@ -194,11 +195,15 @@ def status(obj: Obj, as_json: bool) -> None:
     from avflow.scheduler.status import collect
 
     report = collect(obj.app, obj.home)
-    if as_json:
+    if as_json:  # the home inside the object: a line on stderr would not be JSON for `2>&1`
+        report = {"home": str(os.path.abspath(obj.home)), "home_from": obj.home_source, **report}
         click.echo(json.dumps(report, indent=2))
         return
+    say_home(obj)
     svc = report["service"]
     click.echo(f"service: {svc['summary']}")
+    if not any(w["last_run"] for w in report["workflows"]):
+        click.echo("no runs yet")
     for w in report["workflows"]:
         last = f"{w['last_status']} {w['last_run'][:16]}" if w["last_run"] else "never run"
         nxt = w["next_local"][:16] if w["next_local"] else "-"

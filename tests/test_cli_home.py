@@ -1,0 +1,114 @@
+"""One home folder, found the same way by every command: ``--home``, else ``$AVFLOW_HOME``, else
+a ``.avflow-home`` folder next to the workflows folder, else the platform default. ``status``
+and ``runs`` name the home they read; ``runs`` says when there are none (docs/operations.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BESIDE = ".avflow-home beside the workflows folder"
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Path:
+    """A workflows folder (one client, one workflow) in ``proj/``; the platform default home
+    points into ``xdg/`` so a test can see that it was not used."""
+    acme = tmp_path / "proj" / "workflows" / "acme"
+    acme.mkdir(parents=True)
+    (acme / "client.yaml").write_text("name: Acme\ntimezone: Europe/Rome\n")
+    (acme / "hello.yaml").write_text("steps: [{uses: core.log, with: {message: hi}}]\n")
+    return tmp_path
+
+
+def avflow(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if k not in ("AVFLOW_HOME", "AVFLOW_WORKFLOWS")}
+    full.update(AVFLOW_DISABLE_PLUGIN_AUTOLOAD="1", XDG_DATA_HOME=str(root / "xdg"), **(env or {}))
+    full.pop("AVFLOW_VAULT_KEY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "avflow", "--workflows", str(root / "proj" / "workflows"), *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=root,
+        timeout=120,
+    )
+
+
+def first_line(err: str) -> str:
+    return err.splitlines()[0]
+
+
+def test_avflow_home_beside_the_workflows_folder_is_read_without_avflow_home(proj: Path) -> None:
+    home = proj / "proj" / ".avflow-home"
+    home.mkdir()
+    done = avflow(proj, "trigger", "acme/hello")
+    assert done.returncode == 0, done.stderr
+    assert (home / "state.db").is_file() and not (proj / "xdg").exists()
+    runs = avflow(proj, "runs")
+    assert runs.returncode == 0, runs.stderr
+    assert first_line(runs.stderr) == f"home: {home} ({BESIDE})"
+    [line] = runs.stdout.splitlines()
+    assert "acme/hello" in line and "succeeded" in line
+    status = avflow(proj, "status")
+    assert status.returncode == 0, status.stderr
+    assert first_line(status.stderr) == f"home: {home} ({BESIDE})"
+    assert "no runs yet" not in status.stdout and "succeeded" in status.stdout
+    report = json.loads(avflow(proj, "status", "--json").stdout)
+    assert (report["home"], report["home_from"]) == (str(home), BESIDE)
+    assert report["workflows"][0]["last_status"] == "succeeded"
+    [row] = [json.loads(x) for x in avflow(proj, "runs", "--json").stdout.splitlines()]
+    assert row["status"] == "succeeded"
+
+
+def test_home_option_and_avflow_home_still_win(proj: Path) -> None:
+    (proj / "proj" / ".avflow-home").mkdir()
+    assert avflow(proj, "trigger", "acme/hello").returncode == 0
+    env_home, opt_home = proj / "env-home", proj / "opt-home"
+    by_env = avflow(proj, "runs", env={"AVFLOW_HOME": str(env_home)})
+    assert first_line(by_env.stderr) == f"home: {env_home} (AVFLOW_HOME)", by_env.stderr
+    assert by_env.stdout == "no runs yet\n"
+    by_opt = avflow(proj, "--home", str(opt_home), "runs", env={"AVFLOW_HOME": str(env_home)})
+    assert first_line(by_opt.stderr) == f"home: {opt_home} (--home)", by_opt.stderr
+    assert by_opt.stdout == "no runs yet\n"
+    status = avflow(proj, "--home", str(opt_home), "status", env={"AVFLOW_HOME": str(env_home)})
+    assert first_line(status.stderr) == f"home: {opt_home} (--home)", status.stderr
+    assert "no runs yet" in status.stdout
+    assert not (opt_home / "audit").exists() and not (env_home / "audit").exists()
+
+
+def test_platform_default_when_nothing_else_and_no_runs_yet(proj: Path) -> None:
+    runs = avflow(proj, "runs")
+    default = proj / "xdg" / "avflow"
+    assert runs.returncode == 0, runs.stderr
+    assert first_line(runs.stderr) == f"home: {default} (the platform default)"
+    assert runs.stdout == "no runs yet\n"
+    assert avflow(proj, "runs", "--json").stdout == ""  # JSON lines: none, not a sentence
+    status = avflow(proj, "status")
+    assert status.returncode == 0, status.stderr
+    assert "never started" in status.stdout and "no runs yet" in status.stdout
+
+
+@pytest.mark.parametrize("kind", ["symlink", "file"])
+def test_avflow_home_that_is_a_link_or_a_file_is_refused_in_one_line(proj: Path, kind: str) -> None:
+    beside = proj / "proj" / ".avflow-home"
+    elsewhere = proj / "elsewhere"
+    elsewhere.mkdir()
+    if kind == "symlink":
+        beside.symlink_to(elsewhere)
+    else:
+        beside.write_text("not a folder\n")
+    for args in (("runs",), ("status",), ("trigger", "acme/hello")):
+        done = avflow(proj, *args)
+        assert done.returncode == 2, done
+        assert done.stderr.count("\n") == 1 and ".avflow-home" in done.stderr, done.stderr
+        assert "--home" in done.stderr and "Traceback" not in done.stderr
+    assert list(elsewhere.iterdir()) == [] and not (proj / "xdg").exists()
+    assert avflow(proj, "--home", str(proj / "h"), "runs").returncode == 0  # a way out
