@@ -76,6 +76,16 @@ def register(value: str) -> None:
         _pattern = re.compile("|".join(re.escape(v) for v in _ordered))
 
 
+def forget_all() -> None:
+    """Forget every registered value: for a test harness that stands for a fresh process, so one
+    test's secrets (say, the word "secret") do not mask another test's text."""
+    global _ordered, _pattern
+    with _lock:
+        _values.clear()
+        _ordered = ()
+        _pattern = None
+
+
 def registered() -> Iterable[str]:
     """The registered forms, longest first (for tests and checks)."""
     return _ordered

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from avflow import redact
 from avflow.app import App
 from avflow.clock import FakeClock
 from avflow.engine import RunOutcome
@@ -208,7 +209,8 @@ def check_action_contract(
 
 @pytest.fixture
 def avflow_harness(tmp_path: Path) -> Iterator[Harness]:
-    """A fresh `Harness` in a temporary folder."""
+    """A fresh `Harness` in a temporary folder, with no secrets remembered from earlier tests."""
+    redact.forget_all()
     h = Harness(tmp_path)
     yield h
     if h._app is not None and "state" in vars(h._app):

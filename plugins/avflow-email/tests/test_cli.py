@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import MaildirBox
+from email_testkit import MaildirBox
 
 AVFLOW = Path(sys.executable).parent / "avflow"
 

@@ -22,7 +22,7 @@ from dovecot import Dovecot
 from move_gate import MoveGate
 
 from avflow.testing import SimulatedCrash
-from conftest import ImapBox, make_mail, setup_client
+from email_testkit import ImapBox, make_mail, setup_client
 
 KINDS = {"Fattura": "Fatture", "Newsletter": "Newsletter", "Appuntamento": "Appuntamenti"}
 RULES = [

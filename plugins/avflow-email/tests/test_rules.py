@@ -8,7 +8,7 @@ from pathlib import Path
 from avflow_email.message import parse_headers
 from avflow_email.outputs import TriageOutputs
 
-from conftest import make_mail, setup_client
+from email_testkit import make_mail, setup_client
 
 
 def ids(box, folder: str = "INBOX") -> set[str]:  # type: ignore[no-untyped-def]
@@ -434,7 +434,7 @@ def test_wrong_folder_is_one_clear_line(avflow_harness, box) -> None:  # type: i
 
 
 def test_bad_rules_are_caught_by_validate(avflow_harness, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from conftest import MaildirBox
+    from email_testkit import MaildirBox
 
     b = MaildirBox(tmp_path / "M")
     setup_client(

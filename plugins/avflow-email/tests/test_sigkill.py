@@ -20,7 +20,7 @@ import pytest
 from dovecot import free_port
 from move_gate import HoldingGate, MoveGate
 
-from conftest import ImapBox, make_mail, setup_client
+from email_testkit import ImapBox, make_mail, setup_client
 
 AVFLOW = Path(sys.executable).parent / "avflow"
 

@@ -17,7 +17,7 @@ import requests
 from signin_provider import SigninProvider
 
 from avflow.vault import Vault
-from conftest import ImapBox, make_mail, triage_workflow
+from email_testkit import ImapBox, make_mail, triage_workflow
 
 RULES = [{"name": "inv", "match": {"subject": "fattura"}, "actions": [{"move": "Fatture"}]}]
 

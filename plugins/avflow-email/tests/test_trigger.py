@@ -15,7 +15,7 @@ from avflow_email.trigger import NewMailParams, watch
 
 import avflow
 from avflow.paths import Confinement
-from conftest import ImapBox, MaildirBox, make_mail
+from email_testkit import ImapBox, MaildirBox, make_mail
 
 
 class Watching:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ImapBox, make_mail, setup_client
+from email_testkit import ImapBox, make_mail, setup_client
 
 RULES = [{"name": "inv", "match": {"subject": "fattura"}, "actions": [{"move": "Fatture"}]}]
 
