@@ -7,9 +7,9 @@ import time
 from collections import Counter
 
 import pytest
+from email_testkit import ImapBox, make_mail, setup_client, triage_workflow
 
 from avflow.testing import SimulatedCrash, check_action_contract
-from email_testkit import ImapBox, make_mail, setup_client, triage_workflow
 
 INVOICES = [{"name": "invoices", "match": {"subject": "fattura"}, "actions": [{"move": "Fatture"}]}]
 

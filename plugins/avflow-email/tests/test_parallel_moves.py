@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from avflow_email.moves import PARALLEL_MIN, plan_moves
 from dovecot import Dovecot
+from email_testkit import ImapBox, make_mail, setup_client
 from move_gate import MoveGate
 
 from avflow.testing import SimulatedCrash
-from email_testkit import ImapBox, make_mail, setup_client
 
 KINDS = {"Fattura": "Fatture", "Newsletter": "Newsletter", "Appuntamento": "Appuntamenti"}
 RULES = [

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from avflow_email.message import parse_headers
 from avflow_email.outputs import TriageOutputs
-
 from email_testkit import make_mail, setup_client
 
 

@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 from dovecot import free_port
-from move_gate import HoldingGate, MoveGate
-
 from email_testkit import ImapBox, make_mail, setup_client
+from move_gate import HoldingGate, MoveGate
 
 AVFLOW = Path(sys.executable).parent / "avflow"
 

@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from email_testkit import ImapBox, make_mail, triage_workflow
 from signin_provider import SigninProvider
 
 from avflow.vault import Vault
-from email_testkit import ImapBox, make_mail, triage_workflow
 
 RULES = [{"name": "inv", "match": {"subject": "fattura"}, "actions": [{"move": "Fatture"}]}]
 

@@ -12,10 +12,10 @@ import pytest
 import structlog
 from avflow_email.settings import ImapSettings, MaildirSettings
 from avflow_email.trigger import NewMailParams, watch
+from email_testkit import ImapBox, MaildirBox, make_mail
 
 import avflow
 from avflow.paths import Confinement
-from email_testkit import ImapBox, MaildirBox, make_mail
 
 
 class Watching:

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import pytest
-
 from email_testkit import ImapBox, make_mail, setup_client
 
 RULES = [{"name": "inv", "match": {"subject": "fattura"}, "actions": [{"move": "Fatture"}]}]
