@@ -330,11 +330,13 @@ def test_a_key_in_flight_is_never_started_twice(tmp_path: Path) -> None:
     import threading
 
     calls: list[str] = []
+    performing, release = threading.Event(), threading.Event()
 
     def act(ctx: avflow.StepContext, params: NoParams) -> None:
         def perform() -> str:
             calls.append(ctx.run.workflow)
-            time.sleep(0.6)
+            performing.set()  # a is inside perform(): b arrives now, however slow the machine
+            assert release.wait(30)
             return "sent"
 
         ctx.effect("invoice-42", "send invoice 42", perform, scope="client")
@@ -347,8 +349,9 @@ def test_a_key_in_flight_is_never_started_twice(tmp_path: Path) -> None:
     results: dict[str, Any] = {}
     first = threading.Thread(target=lambda: results.update(a=h.app.engine.trigger(wf_a)))
     first.start()
-    time.sleep(0.2)
+    assert performing.wait(30)
     results["b"] = h.app.engine.trigger(wf_b)
+    release.set()
     first.join()
     assert calls == ["a"]
     assert results["a"].status == "succeeded"
