@@ -1,6 +1,6 @@
 """Calendar benchmark: free slots over four weeks from three calendars holding 5,000 events.
 
-Usage: .venv/bin/python bench/calendar.py [--events 5000] [--series 200] [--trials 5]
+Usage: .venv/bin/python bench/calendar_slots.py [--events 5000] [--series 200] [--trials 5]
 
 Three .ics calendars are generated (a fixed seed) with ``--events`` events in all, ``--series``
 of them recurring series (daily, weekly, every weekday; with EXDATEs and overridden instances,
