@@ -111,3 +111,15 @@ def test_unknown_client_and_post_are_usage_errors(avflow_harness: Harness, posts
     assert out.returncode == 2 and "no post nope" in out.stderr
     out = avflow_cli(h, "social", "queue", "bloom", "--calendar", "../..")
     assert out.returncode == 2 and "outside the client's folder" in out.stderr
+
+
+def test_client_ids_follow_the_core_rule(avflow_harness: Harness, posts: Path) -> None:
+    """A linked client folder or an id the core refuses never reaches the queue's fast path."""
+    h = avflow_harness
+    (h.workflows / "bloom.x").mkdir()
+    (h.workflows / "bloom.x" / "client.yaml").write_text("name: X\ntimezone: Europe/Rome\n")
+    (h.workflows / "twin").symlink_to(h.workflows / "bloom")
+    for client in ("bloom.x", "twin"):
+        out = avflow_cli(h, "social", "queue", client)
+        assert out.returncode == 2, (client, out.stdout, out.stderr)
+        assert client in out.stderr and "Traceback" not in out.stderr

@@ -29,7 +29,10 @@ def _profile(cctx: Any, client_id: str) -> tuple[avflow.ClientInfo, dict[str, An
     every client's workflows); anything unusual is left to the core, which reports it."""
     path = cctx.workflows / client_id / "client.yaml"
     doc: Any = None
-    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", client_id) and path.is_file():
+    # The core's client-id rule and no linked client folder; anything else goes to the core,
+    # which refuses it in one line.
+    plain = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", client_id) is not None
+    if plain and not path.parent.is_symlink() and path.is_file():
         try:
             doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
             tz = ZoneInfo(str(doc["timezone"]))
