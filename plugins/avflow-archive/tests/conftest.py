@@ -39,7 +39,8 @@ def need(condition: bool, what: str) -> None:
 class SourceFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data: str  # base64
-    name: str
+    name: str = ""
+    name_bytes: str | None = None  # base64 of a name that is not UTF-8 (YAML cannot hold one)
     sender: str = ""
     subject: str = ""
     date: str | None = None
@@ -62,7 +63,7 @@ def _attachments(ctx: avflow.StepContext, params: SourceParams) -> dict[str, Any
         out.append(
             {
                 "path": str(path),
-                "name": f.name,
+                "name": os.fsdecode(base64.b64decode(f.name_bytes)) if f.name_bytes else f.name,
                 "sender": f.sender,
                 "subject": f.subject,
                 "date": f.date,
