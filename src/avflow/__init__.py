@@ -28,7 +28,7 @@ from avflow.errors import (
     SecretError,
     StepFailed,
 )
-from avflow.fsutil import private_dir, private_file
+from avflow.fsutil import atomic_write, private_dir, private_file
 from avflow.notifiers import Failure, Notifier, NotifierSettings
 from avflow.paths import (
     LocalPath,
@@ -78,6 +78,7 @@ __all__ = [
     "Trigger",
     "TriggerContext",
     "__version__",
+    "atomic_write",
     "command_context",
     "confine",
     "confined_folder",

@@ -8,8 +8,6 @@ given UID only if no event has it (the calendar's own refusal of a second bookin
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -155,22 +153,6 @@ def _empty() -> bytes:
 
 
 def _replace(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically and durably (a kill leaves the old or the new file)."""
+    """Write ``data`` to ``path`` atomically and durably, keeping the file's mode."""
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dirfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
+    avflow.atomic_write(path, data, mode)
