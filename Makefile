@@ -8,15 +8,23 @@ PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 
 .PHONY: setup run test lint fix typecheck clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(VENV)/.sample-installed
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e . -e tests/sample-plugin $(foreach p,$(PLUGINS),-e "$(p)[test]") -r requirements-dev.txt
+	$(BIN)/pip install -q -e . $(foreach p,$(PLUGINS),-e "$(p)[test]") -r requirements-dev.txt
 	touch $@
 
-run: setup
+# The core tests' sample plugin is for `make setup`/`make test` only; `make run` takes it out.
+$(VENV)/.sample-installed: $(VENV)/.installed tests/sample-plugin/pyproject.toml
+	$(BIN)/pip install -q -e tests/sample-plugin
+	touch $@
+
+run: $(VENV)/.installed
+	@rm -f $(VENV)/.sample-installed
+	@if $(BIN)/python -c "import importlib.util as u, sys; sys.exit(not u.find_spec('avflow_sample'))"; \
+		then $(BIN)/pip uninstall -q -y avflow-sample; fi
 	$(BIN)/python workflows/_samples/seed.py
 	AVFLOW_HOME=$(AVFLOW_HOME) $(BIN)/avflow --workflows workflows run
 

@@ -62,18 +62,50 @@ def test_misspelled_hook_fails_loudly(tmp_path: Path) -> None:
         PluginManager(autoload=False, plugins_dirs=[tmp_path])
 
 
-def test_broken_plugin_module_is_one_line(tmp_path: Path) -> None:
+def test_a_plugin_that_does_not_import_is_disabled_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("import nonexistent_module_xyz\n")
     env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    dirs = ["--plugins-dir", str(tmp_path), "--plugins-dir", str(REPO / "tests" / "plugins_dir")]
     result = subprocess.run(
-        [sys.executable, "-m", "avflow", "--plugins-dir", str(tmp_path), "plugins"],
+        [sys.executable, "-m", "avflow", *dirs, "plugins"],
         capture_output=True,
         text=True,
         env=env,
     )
-    assert result.returncode == 2
+    assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    assert "broken.py" in result.stderr and "nonexistent_module_xyz" in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("warning: plugin avflow_local_broken disabled: cannot be imported")
+    assert "broken.py" in line and "nonexistent_module_xyz" in line
+    # `avflow plugins` shows it and why; the other plugins keep working
+    assert "avflow_local_broken (disabled: cannot be imported" in result.stdout
+    assert "crashy.write" in result.stdout and "core.log" in result.stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "avflow", *dirs, "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    table = json.loads(listed.stdout)
+    assert "nonexistent_module_xyz" in table["avflow_local_broken"]["disabled"]
+    assert "crashy.write" in table["avflow_local_crashy"]["actions"]
+
+
+def test_an_entry_point_plugin_that_does_not_import_is_disabled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken installed plugin (entry point group ``avflow``) is left out; the rest load."""
+    dist = tmp_path / "avflow_ghost-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: avflow-ghost\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[avflow]\nghost = avflow_ghost_missing.plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    pm = PluginManager()
+    assert "ghost" in pm.broken and "avflow_ghost_missing" in pm.broken["ghost"]
+    assert "email.triage" in pm.registry.actions  # the built-ins still load
+    assert pm.warnings() == [f"warning: plugin ghost disabled: {pm.broken['ghost']}"]
 
 
 def test_every_hook_is_documented() -> None:

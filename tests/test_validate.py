@@ -75,6 +75,27 @@ CASES: list[tuple[str, str, str, str, int | None]] = [
         None,
     ),
     (
+        "profile-bad-yearly-closed",
+        "client.yaml",
+        "name: a\nclosed:\n  - 2026-12-24/2027-01-06\n  - 12-24/13-01 #<\n",
+        "is not a day of the year (MM-DD)",
+        None,
+    ),
+    (
+        "profile-mixed-closed",
+        "client.yaml",
+        "name: a\nclosed: [12-24/2027-01-06] #<\n",
+        "is not a date",
+        None,
+    ),
+    (
+        "profile-bad-language",
+        "client.yaml",
+        "name: a\nlanguage: klingon #<\n",
+        "'en' or 'it'",
+        None,
+    ),
+    (
         "profile-bad-holidays",
         "client.yaml",
         "name: a\nholidays: XX #<\n",

@@ -36,6 +36,21 @@ class AccountRef:
 
 
 @dataclass(frozen=True)
+class EffectWords:
+    """How one kind of effect is told to a client, in plain words, in one language.
+
+    ``label`` names the kind in the client report's summary ("Messages moved"); ``text`` says
+    what one effect did ("{count} messages moved to the folder {folder}"), its ``{fields}``
+    taken from the ``words`` the action passed to `StepContext.effect`. Without ``text`` (or when
+    a field is missing) the report shows the label. Paths in ``words`` are relative to the
+    client's archive or folder, never the AV's absolute paths.
+    """
+
+    label: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class Action(Generic[P]):
     """A step type, used in a workflow as ``uses: <name>``.
 
@@ -45,6 +60,8 @@ class Action(Generic[P]):
     template in ``with:`` that uses them is left for the action to render, not the engine.
     ``outputs`` (optional) is the pydantic model of those outputs; its fields marked
     `avflow.Personal` name the personal data the audit trail masks (see avflow.personal).
+    ``effects`` (optional) tells the client report how to describe the kinds of effect the
+    action performs, in plain words per language: ``{kind: {"en": EffectWords(...), "it": ...}}``.
     """
 
     name: str
@@ -56,6 +73,7 @@ class Action(Generic[P]):
     #: for each of ``template_vars`` whose attributes are known, their names: a template that
     #: uses another one (``{{ file.mont }}``) is a validation error with a suggestion
     template_attrs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    effects: Mapping[str, Mapping[str, EffectWords]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,13 +136,15 @@ class ClientInfo:
     folder: Path | None = None  # workflows/<client>/: resolve relative paths in settings against it
     # The profile's working time, parsed: weekday (0 = Monday) -> [(start, end)] on the client's
     # wall clock (an end of 23:59 means the end of the day); public holidays as (country,
-    # subdivision) for the `holidays` package; closed dates as inclusive (first, last) ranges.
+    # subdivision) for the `holidays` package; closed dates as inclusive (first, last) ranges
+    # (dates that come back every year, ``12-24/12-31``, from last year to ten years ahead).
     working_hours: Mapping[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
     holidays: tuple[str, str | None] | None = None
     closed: tuple[tuple[date, date], ...] = ()
     # What local paths the client may use: resolve every path through `avflow.confine` or
     # `avflow.open_confined`, never by hand (see docs/security.md).
     paths: Confinement | None = field(default=None, repr=False, compare=False)
+    language: str = "en"  # the client's language (``language:`` in client.yaml): en, it
 
 
 @dataclass(frozen=True)
@@ -210,6 +230,7 @@ class StepContext(Protocol):
         reconcile: Callable[[], Any] | None = None,
         idempotent: bool = False,
         scope: str = "run",
+        words: Mapping[str, Any] | None = None,
     ) -> Any: ...
 
     def effect_status(self, key: str, *, scope: str = "run") -> str | None: ...

@@ -181,6 +181,7 @@ class RunStepContext:
         reconcile: Callable[[], Any] | None = None,
         idempotent: bool = False,
         scope: str = "run",
+        words: Mapping[str, Any] | None = None,
     ) -> Any:
         """Perform one effect through the ledger (`avflow.ledger`; docs/plugins.md)."""
         if self.cancelled.is_set():
@@ -194,6 +195,7 @@ class RunStepContext:
             reconcile,
             idempotent,
             scope,
+            _plain(words),
         )
         if self.dry_run:
             self._ledger.record_dry(self._site, effect)
@@ -204,3 +206,13 @@ class RunStepContext:
             return self._ledger.perform(self._site, effect, self.cancelled)
         finally:
             self.performing = None
+
+
+def _plain(words: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """An effect's words as the audit trail keeps them: JSON scalars, secrets masked."""
+    if not words:
+        return None
+    return {
+        str(k): v if isinstance(v, bool | int | float) or v is None else redact.redact(str(v))
+        for k, v in words.items()
+    }

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -82,6 +82,7 @@ class Effect:
     reconcile: Callable[[], Any] | None = None
     idempotent: bool = False
     scope: str = "run"
+    words: Mapping[str, Any] | None = None  # for the client report (`avflow.EffectWords`)
 
 
 _Id = tuple[str, str, str, str]  # client, scope, scope id, key
@@ -224,7 +225,12 @@ class EffectLedger:
             step=site.step,
             effect=effect.key,
             description=effect.description,
-            details={"kind": effect.kind, "scope": effect.scope, **details},
+            details={
+                "kind": effect.kind,
+                "scope": effect.scope,
+                **({"words": dict(effect.words)} if effect.words else {}),
+                **details,
+            },
         )
 
     # -- reading ----------------------------------------------------------------------------------

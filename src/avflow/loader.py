@@ -103,9 +103,10 @@ class Client:
 
     def info(self, tz: tzinfo | None = None) -> ClientInfo:
         """The client as plugins see it (`avflow.ClientInfo`), working time included."""
+        from datetime import date
         from zoneinfo import ZoneInfo
 
-        from avflow.models import parse_closed, parse_working_hours
+        from avflow.models import closed_ranges, parse_working_hours
         from avflow.scheduler.gating import holiday_country
 
         p = self.profile
@@ -117,8 +118,9 @@ class Client:
             self.path,
             working_hours={d: tuple(r) for d, r in parse_working_hours(p.working_hours).items()},
             holidays=holiday_country(p.holidays),
-            closed=tuple(parse_closed(str(c)) for c in p.closed),
+            closed=closed_ranges(p.closed, range(date.today().year - 1, date.today().year + 11)),
             paths=self.paths,
+            language=p.language,
         )
 
 

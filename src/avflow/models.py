@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import functools
 import re
 from datetime import date, time
@@ -85,6 +86,36 @@ def parse_working_hours(raw: dict[str, str]) -> dict[int, list[tuple[time, time]
     return table
 
 
+MonthDay = tuple[int, int]
+_MONTH_DAY = re.compile(r"\d{2}-\d{2}")
+
+
+def _month_day(text: str) -> MonthDay:
+    month, day = (int(x) for x in text.split("-"))
+    date(2000, month, day)  # a leap year: 02-29 is a date that comes back every four years
+    return month, day
+
+
+def parse_yearly(spec: str) -> tuple[MonthDay, MonthDay] | None:
+    """``12-24`` or ``12-24/12-31`` (every year; ``12-24/01-06`` runs into the next year) ->
+    (first, last) as (month, day) pairs; None if ``spec`` is not a yearly spec."""
+    parts = [x.strip() for x in spec.split("/", 1)]
+    if not all(_MONTH_DAY.fullmatch(x) for x in parts):
+        return None
+    try:
+        first = _month_day(parts[0])
+        return first, _month_day(parts[-1])
+    except ValueError:
+        raise ValueError(f"{spec!r} is not a day of the year (MM-DD)") from None
+
+
+def closed_every_year(yearly: tuple[MonthDay, MonthDay], day: date) -> bool:
+    """Whether ``day`` falls in a yearly closed range (wrapping past 31 December)."""
+    first, last = yearly
+    md = (day.month, day.day)
+    return first <= md <= last if first <= last else (md >= first or md <= last)
+
+
 def parse_closed(spec: str) -> tuple[date, date]:
     """``2026-12-24`` or ``2026-12-24/2027-01-06`` -> inclusive date range."""
     try:
@@ -95,11 +126,35 @@ def parse_closed(spec: str) -> tuple[date, date]:
             start = end = date.fromisoformat(spec.strip())
     except ValueError:
         raise ValueError(
-            f"{spec!r} is not a date (YYYY-MM-DD) or range (YYYY-MM-DD/YYYY-MM-DD)"
+            f"{spec!r} is not a date (YYYY-MM-DD), a range (YYYY-MM-DD/YYYY-MM-DD), or a day "
+            "or range of days every year (MM-DD, MM-DD/MM-DD)"
         ) from None
     if end < start:
         raise ValueError(f"{spec!r} ends before it starts")
     return start, end
+
+
+def _in_year(year: int, md: MonthDay, leap_day: MonthDay) -> date:
+    if md == (2, 29) and not calendar.isleap(year):
+        md = leap_day
+    return date(year, *md)
+
+
+def closed_ranges(specs: list[str], years: range) -> tuple[tuple[date, date], ...]:
+    """Every closed spec as inclusive date ranges; yearly ones once per year of ``years``."""
+    out: list[tuple[date, date]] = []
+    for spec in specs:
+        yearly = parse_yearly(spec)
+        if yearly is None:
+            out.append(parse_closed(spec))
+            continue
+        first, last = yearly
+        for year in years:
+            start = _in_year(year, first, leap_day=(3, 1))
+            end = _in_year(year + (last < first), last, leap_day=(2, 28))
+            if start <= end:  # a lone 02-29 outside a leap year is no day at all
+                out.append((start, end))
+    return tuple(out)
 
 
 class Holidays(Strict):
@@ -133,7 +188,8 @@ def _check_hours(v: str) -> str:
 
 
 def _check_closed(v: str) -> str:
-    parse_closed(v)
+    if parse_yearly(v) is None:
+        parse_closed(v)
     return v
 
 
@@ -150,6 +206,7 @@ class ClientProfile(Strict):
     )
     holidays: str | Holidays | None = None
     closed: list[ClosedSpec] = Field(default_factory=list)
+    language: Literal["en", "it"] = "en"  # of the client report and notifications
     accounts: dict[str, dict[str, Any]] = Field(default_factory=dict)
     roots: list[str] = Field(default_factory=list)  # folders outside its own it may use
     audit: AuditSettings = Field(default_factory=AuditSettings)

@@ -15,7 +15,7 @@ from typing import Any
 import pluggy
 
 from avflow import hookspecs
-from avflow.api import AccountType, Action, OAuthScopes, Trigger
+from avflow.api import AccountType, Action, EffectWords, OAuthScopes, Trigger
 from avflow.errors import PluginError
 from avflow.notifiers import Notifier
 from avflow.personal import personal_fields
@@ -36,6 +36,8 @@ class Registry:
     oauth_scopes: dict[str, OAuthScopes] = field(default_factory=dict)  # "google:imap" -> ...
     # field names the actions' outputs models mark avflow.Personal (masked in audit records)
     personal: frozenset[str] = frozenset()
+    # effect kind -> language -> plain words, from the actions' ``effects`` (the client report)
+    effect_words: dict[str, dict[str, EffectWords]] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)  # "action:email.triage" -> plugin name
 
 
@@ -60,15 +62,14 @@ class PluginManager:
         self.pm.register(builtin, name="core")
         if autoload is None:
             autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
+        #: plugins that could not be imported, disabled: name -> why (one line)
+        self.broken: dict[str, str] = {}
         if autoload:
-            try:
-                self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-            except Exception as exc:  # a broken third-party plugin must not be a traceback
-                raise PluginError("entry point", f"cannot be loaded: {exc}") from None
+            self._load_entry_points()
         for directory in plugins_dirs:
-            for module in _load_dir(directory):
-                if not self.pm.is_blocked(module.__name__):
-                    self.pm.register(module, name=module.__name__)
+            for name, module in _load_dir(directory, self.broken):
+                if not self.pm.is_blocked(name):
+                    self.pm.register(module, name=name)
         for name, plugin in extra:
             self.pm.register(plugin, name=name)
         try:
@@ -87,6 +88,25 @@ class PluginManager:
 
     def plugin_names(self) -> list[str]:
         return sorted(name for name, _ in self.pm.list_name_plugin())
+
+    def _load_entry_points(self) -> None:
+        """Import each plugin of the ``avflow`` entry-point group. One that fails to import is
+        disabled (the reason kept in `broken`); the others load as usual."""
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if self.pm.is_blocked(ep.name) or self.pm.get_plugin(ep.name) is not None:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken third-party plugin must not stop avflow
+                self.broken[ep.name] = f"cannot be imported ({ep.value}): {_one_line(exc)}"
+                continue
+            self.pm.register(plugin, name=ep.name)
+
+    def warnings(self) -> list[str]:
+        """One line per disabled plugin, for the command line to print on stderr."""
+        return [f"warning: plugin {n} disabled: {why}" for n, why in sorted(self.broken.items())]
 
     def _collect(self) -> Registry:
         reg = Registry()
@@ -135,6 +155,9 @@ class PluginManager:
             if action.outputs is not None
             for name in personal_fields(action.outputs)
         )
+        for action in reg.actions.values():
+            for kind, languages in action.effects.items():
+                reg.effect_words.setdefault(kind, {}).update(languages)
         return reg
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
@@ -149,8 +172,14 @@ class PluginManager:
             )
 
 
-def _load_dir(directory: Path) -> list[ModuleType]:
-    """Import every ``*.py`` module of a loose plugins folder (``--plugins-dir``)."""
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, ImportError) else text
+
+
+def _load_dir(directory: Path, broken: dict[str, str]) -> list[tuple[str, ModuleType]]:
+    """Import every ``*.py`` module of a loose plugins folder (``--plugins-dir``); one that fails
+    to import is left out, with the reason in ``broken``."""
     if not directory.is_dir():
         raise PluginError(str(directory), "plugins folder does not exist")
     modules = []
@@ -164,6 +193,8 @@ def _load_dir(directory: Path) -> list[ModuleType]:
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
-            raise PluginError(str(path), f"cannot be imported: {exc}") from None
-        modules.append(module)
+            del sys.modules[name]
+            broken[name] = f"cannot be imported ({path}): {_one_line(exc)}"
+            continue
+        modules.append((name, module))
     return modules

@@ -17,11 +17,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
 
 from avflow.audit.export import Filter, iter_records, record_time
+from avflow.audit.report_text import TEXT, Describer, month_label
 from avflow.audit.verify import Verification
 
 
@@ -69,10 +71,12 @@ class ActivityReport:
     first_seq: int
     last_seq: int
     verification: Verification | None = None
+    language: str = "en"
+    kind_labels: dict[str, str] = field(default_factory=dict)  # effect kind -> plain words
 
     @property
     def totals(self) -> WorkflowSummary:
-        t = WorkflowSummary("", "All workflows")
+        t = WorkflowSummary("", TEXT.get(self.language, TEXT["en"])["all_workflows"])
         for w in self.workflows:
             t.runs, t.succeeded, t.failed = (
                 t.runs + w.runs,
@@ -102,35 +106,63 @@ def build(
     workflow_names: dict[str, str] | None = None,
     verification: Verification | None = None,
     now: datetime | None = None,
+    describer: Describer | None = None,
 ) -> ActivityReport:
-    """Compute the report for ``month`` (``YYYY-MM``, in the client's ``timezone``)."""
+    """Compute the report for ``month`` (``YYYY-MM``, in the client's ``timezone``).
+
+    ``describer`` tells each effect in plain words in the client's language (its plugins'
+    `avflow.EffectWords`); without one, effects show their own descriptions.
+    """
     tz = ZoneInfo(timezone)
     start, end = month_bounds(month, tz)
-    names = workflow_names or {}
-    summaries: dict[str, WorkflowSummary] = {}
-    effects: list[EffectRow] = []
-    dry_runs: set[str] = set()
-    count, first, last = 0, 0, 0
+    tally = _Tally(tz, workflow_names or {}, describer or Describer({}))
     # Read from a little earlier so that a dry run started before the month is still known as one.
     for _, rec in iter_records(directory, Filter(since=start - timedelta(days=2), until=end)):
+        tally.add(rec, start)
+    return ActivityReport(
+        client,
+        client_name,
+        timezone,
+        month,
+        (now or datetime.now(UTC)).astimezone(tz),
+        sorted(tally.summaries.values(), key=lambda s: s.name.lower()),
+        tally.effects,
+        tally.count,
+        tally.first,
+        tally.last,
+        verification,
+        tally.describer.language,
+        {kind: tally.describer.label(kind) for kind in tally.kinds},
+    )
+
+
+class _Tally:
+    """The month's figures, gathered one audit record at a time."""
+
+    def __init__(self, tz: ZoneInfo, names: dict[str, str], describer: Describer) -> None:
+        self.tz, self.names, self.describer = tz, names, describer
+        self.summaries: dict[str, WorkflowSummary] = {}
+        self.effects: list[EffectRow] = []
+        self.dry_runs: set[str] = set()
+        self.kinds: set[str] = set()
+        self.count, self.first, self.last = 0, 0, 0
+
+    def add(self, rec: dict[str, Any], start: datetime) -> None:
         event, details, run = rec.get("event"), rec.get("details") or {}, rec.get("run")
         if event in ("run.started", "run.resumed") and details.get("dry_run"):
-            dry_runs.add(str(run))
+            self.dry_runs.add(str(run))
         when = record_time(rec)
         if when < start:
-            continue
-        count += 1
-        first = first or int(rec["seq"])
-        last = int(rec["seq"])
+            return
+        self.count += 1
+        self.first = self.first or int(rec["seq"])
+        self.last = int(rec["seq"])
         wf = rec.get("workflow")
-        if not wf or run in dry_runs:
-            continue
-        s = summaries.get(wf)
+        if not wf or run in self.dry_runs:
+            return
+        s = self.summaries.get(wf)
         if s is None:
-            s = summaries[wf] = WorkflowSummary(wf, names.get(wf, wf))
-        kind = str(details.get("kind") or "")
-        local = when.astimezone(tz)
-        desc = str(rec.get("description") or "")
+            s = self.summaries[wf] = WorkflowSummary(wf, self.names.get(wf, wf))
         if event == "run.finished":
             s.runs += 1
             if details.get("status") == "succeeded":
@@ -142,39 +174,30 @@ def build(
         elif event == "run.gated":
             s.gated += 1
         elif event == "effect.done" or (event == "effect.reconciled" and details.get("found")):
-            s.effects[kind] += 1
-            outcome = "done" if event == "effect.done" else "confirmed"
-            effects.append(EffectRow(int(rec["seq"]), local, wf, kind, desc, outcome))
+            s.effects[str(details.get("kind") or "")] += 1
+            self._effect(rec, when, "done" if event == "effect.done" else "confirmed")
         elif event == "effect.failed":
             s.effects_failed += 1
-            effects.append(EffectRow(int(rec["seq"]), local, wf, kind, desc, "failed"))
-    return ActivityReport(
-        client,
-        client_name,
-        timezone,
-        month,
-        (now or datetime.now(UTC)).astimezone(tz),
-        sorted(summaries.values(), key=lambda s: s.name.lower()),
-        effects,
-        count,
-        first,
-        last,
-        verification,
-    )
+            self._effect(rec, when, "failed")
 
+    def _effect(self, rec: dict[str, Any], when: datetime, outcome: str) -> None:
+        details = rec.get("details") or {}
+        kind = str(details.get("kind") or "")
+        words = details.get("words") if isinstance(details.get("words"), dict) else None
+        text = self.describer.text(kind, str(rec.get("description") or ""), words)
+        self.kinds.add(kind)
+        local = when.astimezone(self.tz)
+        self.effects.append(
+            EffectRow(int(rec["seq"]), local, str(rec["workflow"]), kind, text, outcome)
+        )
 
-OUTCOME_LABEL = {
-    "done": "done",
-    "confirmed": "done (confirmed after an interruption)",
-    "failed": "failed",
-}
 
 TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
+<html lang="{{ r.language }}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ r.client_name }}: activity report {{ r.month }}</title>
+<title>{{ r.client_name }}: {{ t.title }} {{ r.month }}</title>
 <style>
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2733;
        margin: 2rem auto; max-width: 62rem; padding: 0 1rem; }
@@ -192,21 +215,21 @@ code { font-size: .9em; }
 </head>
 <body>
 <h1>{{ r.client_name }}</h1>
-<p class="muted">Activity report for <strong id="month">{{ month_label }}</strong>.
-Times are in {{ r.timezone }}. Generated {{ r.generated.strftime("%Y-%m-%d %H:%M") }}.</p>
+<p class="muted">{{ t.report_for }} <strong id="month">{{ month_label }}</strong>.
+{{ t.times_in }} {{ r.timezone }}. {{ t.generated }} {{ r.generated.strftime("%Y-%m-%d %H:%M") }}.</p>
 {% set v = r.verification %}
 {% if v is not none %}
 <p id="verification" class="{{ 'verified' if v.ok else 'unverified' }}" data-ok="{{ 'true' if v.ok else 'false' }}">
-{% if v.ok %}The audit trail verifies: {{ v.records }} records (seq {{ v.first_seq }}&ndash;{{ v.last_seq }}),
-{{ v.checkpoints }} signed checkpoints, key <code>{{ v.key }}</code>.
-{% else %}The audit trail does NOT verify: {{ v.first_problem }}.{% endif %}
-This month: records seq <span id="first-seq">{{ r.first_seq }}</span>&ndash;<span id="last-seq">{{ r.last_seq }}</span>.
+{% if v.ok %}{{ t.verifies.format(records=v.records, first=v.first_seq, last=v.last_seq, checkpoints=v.checkpoints) | safe }}
+<code>{{ v.key }}</code>.
+{% else %}{{ t.not_verified }} {{ v.first_problem }}.{% endif %}
+{{ t.this_month }} <span id="first-seq">{{ r.first_seq }}</span>&ndash;<span id="last-seq">{{ r.last_seq }}</span>.
 </p>
 {% endif %}
-<h2>Summary by workflow</h2>
+<h2>{{ t.summary }}</h2>
 <table id="summary">
-<thead><tr><th>Workflow</th><th class="num">Runs</th><th class="num">Succeeded</th><th class="num">Failed</th>
-<th class="num">Skipped</th><th class="num">Held back</th><th>Effects performed</th></tr></thead>
+<thead><tr><th>{{ t.workflow }}</th><th class="num">{{ t.runs }}</th><th class="num">{{ t.succeeded }}</th><th class="num">{{ t.failed }}</th>
+<th class="num">{{ t.skipped }}</th><th class="num">{{ t.gated }}</th><th>{{ t.effects_performed }}</th></tr></thead>
 <tbody>
 {% for s in r.workflows + [r.totals] %}
 <tr {% if loop.last %}class="total" data-workflow="*"{% else %}data-workflow="{{ s.workflow }}"{% endif %}>
@@ -216,32 +239,30 @@ This month: records seq <span id="first-seq">{{ r.first_seq }}</span>&ndash;<spa
 <td class="num" data-field="failed">{{ s.failed }}</td>
 <td class="num" data-field="skipped">{{ s.skipped }}</td>
 <td class="num" data-field="gated">{{ s.gated }}</td>
-<td><ul class="kinds">{% for kind, n in s.effects | dictsort %}<li data-kind="{{ kind }}" data-count="{{ n }}">{{ kind or "other" }}: {{ n }}</li>{% endfor %}
-{% if not s.effects %}<li class="muted">none</li>{% endif %}
-{% if s.effects_failed %}<li class="failed" data-kind="failed" data-count="{{ s.effects_failed }}">failed: {{ s.effects_failed }}</li>{% endif %}</ul></td>
+<td><ul class="kinds">{% for kind, n in s.effects | dictsort %}<li data-kind="{{ kind }}" data-count="{{ n }}">{{ r.kind_labels.get(kind, kind or "other") }}: {{ n }}</li>{% endfor %}
+{% if not s.effects %}<li class="muted">{{ t.none }}</li>{% endif %}
+{% if s.effects_failed %}<li class="failed" data-kind="failed" data-count="{{ s.effects_failed }}">{{ t.failed_outcome }}: {{ s.effects_failed }}</li>{% endif %}</ul></td>
 </tr>
 {% endfor %}
 </tbody>
 </table>
-<h2>Effects</h2>
+<h2>{{ t.effects }}</h2>
 {% if r.effects %}
 <table id="effects">
-<thead><tr><th>Date and time</th><th>Workflow</th><th>Kind</th><th>What was done</th><th>Outcome</th></tr></thead>
+<thead><tr><th>{{ t.when }}</th><th>{{ t.workflow }}</th><th>{{ t.kind }}</th><th>{{ t.what }}</th><th>{{ t.outcome }}</th></tr></thead>
 <tbody>
 {% for e in r.effects %}
 <tr data-seq="{{ e.seq }}" data-outcome="{{ e.outcome }}">
 <td data-field="time">{{ e.time.strftime("%Y-%m-%d %H:%M") }}</td>
-<td>{{ names.get(e.workflow, e.workflow) }}</td><td data-field="kind">{{ e.kind }}</td>
+<td>{{ names.get(e.workflow, e.workflow) }}</td><td data-field="kind" data-kind="{{ e.kind }}">{{ r.kind_labels.get(e.kind, e.kind) }}</td>
 <td>{{ e.description }}</td>
 <td class="{{ 'failed' if e.outcome == 'failed' else '' }}">{{ labels[e.outcome] }}</td>
 </tr>
 {% endfor %}
 </tbody>
 </table>
-{% else %}<p id="no-effects" class="muted">No effect was performed this month.</p>{% endif %}
-<p class="muted">Runs count the runs that finished this month; trial (dry) runs are not counted.
-"Held back" counts scheduled runs that gating (working hours, holidays) did not start.
-Each figure can be checked against the audit records with the verification bundle.</p>
+{% else %}<p id="no-effects" class="muted">{{ t.no_effects }}</p>{% endif %}
+<p class="muted">{{ t.footer }}</p>
 </body>
 </html>
 """
@@ -253,9 +274,13 @@ _ENV = jinja2.Environment(
 
 def render_html(report: ActivityReport) -> str:
     """The report as one HTML document with no external resource."""
-    year, mon = (int(x) for x in report.month.split("-"))
-    label = datetime(year, mon, 1).strftime("%B %Y")
+    t = TEXT.get(report.language, TEXT["en"])
     names = {s.workflow: s.name for s in report.workflows}
+    labels = {"done": t["done"], "confirmed": t["confirmed"], "failed": t["failed_outcome"]}
     return _ENV.from_string(TEMPLATE).render(
-        r=report, month_label=label, names=names, labels=OUTCOME_LABEL
+        r=report,
+        t=t,
+        month_label=month_label(report.month, report.language),
+        names=names,
+        labels=labels,
     )

@@ -160,9 +160,9 @@ def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
         found, source = resolve_home(home, workflows)
         ctx.obj = Obj(workflows, found, pm, clock, home_source=source)
 
-    from avflow.cli import auth, effects, plugins, runs, secrets, validate
+    from avflow.cli import auth, effects, plugins, runs, scaffold, secrets, validate
 
-    for module in (validate, runs, effects, secrets, plugins, auth):
+    for module in (validate, runs, effects, secrets, plugins, auth, scaffold):
         module.register(cli)
     _register_optional(cli)
     pm.hook.register_commands(cli=cli, hook=pm.hook)
@@ -201,6 +201,8 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         pm = PluginManager(plugins_dirs=_plugins_dirs(args))
+        for line in pm.warnings():  # a plugin that does not import is disabled, not fatal
+            click.echo(line, err=True)
         cli = build_cli(pm, clock)
         return cli.main(args, prog_name="avflow", standalone_mode=False)
     except AvflowError as exc:

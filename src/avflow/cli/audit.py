@@ -15,9 +15,12 @@ from avflow.cli.audit_support import (
     _profile,
     _trail_dir,
     _tz,
+    describer,
     known_end,
+    last_complete_month,
 )
 from avflow.errors import UsageError
+from avflow.fsutil import private_dir
 
 
 def register(cli: click.Group) -> None:
@@ -214,12 +217,15 @@ def export(
 # -- report -------------------------------------------------------------------------------------------
 @audit.command()
 @click.argument("client")
-@click.option("--month", required=True, help="The month, YYYY-MM, in the client's local time.")
+@click.option(
+    "--month",
+    help="The month, YYYY-MM, in the client's local time. [default: the last complete month]",
+)
 @click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="The HTML file. [default: CLIENT-activity-YYYY-MM.html]",
+    help="The HTML file. [default: HOME/reports/CLIENT/CLIENT-activity-YYYY-MM.html]",
 )
 @click.option(
     "--bundle/--no-bundle",
@@ -233,15 +239,21 @@ def export(
 )
 @pass_obj
 def report(
-    obj: Obj, client: str, month: str, output: Path | None, bundle: bool, timezone: str | None
+    obj: Obj,
+    client: str,
+    month: str | None,
+    output: Path | None,
+    bundle: bool,
+    timezone: str | None,
 ) -> None:
-    """Write the client's monthly activity report: a self-contained HTML file (and a bundle)."""
+    """Write the client's monthly activity report: a self-contained HTML file (and a bundle),
+    in the client's language, into the home folder's reports/CLIENT/ unless -o says where."""
     from avflow.audit import export as ex
     from avflow.audit import report as rp
     from avflow.audit.retention import MONTH
     from avflow.audit.verify import verify_trail
 
-    if not MONTH.match(month):
+    if month is not None and not MONTH.match(month):
         raise UsageError(f"--month {month!r}: expected a month as YYYY-MM")
     directory = _trail_dir(obj, client)
     project, _ = obj.app.load()
@@ -251,8 +263,8 @@ def report(
             f"client {client!r} is not in {obj.workflows}: pass --timezone to report on its trail anyway"
         )
     tz = _tz(obj, client, timezone)
-    names = {wid: wf.name for wid, wf in c.workflows.items()} if c else {}
     trail = obj.app.audit
+    month = month or last_complete_month(trail.clock(), tz)
     public = trail.key.public() if trail.key.exists() else None
     check = verify_trail(directory, client, public)
     data = rp.build(
@@ -261,12 +273,16 @@ def report(
         c.profile.name if c else client,
         tz.key,
         month,
-        workflow_names=names,
+        workflow_names={wid: wf.name for wid, wf in c.workflows.items()} if c else {},
         verification=check,
         now=trail.clock(),
+        describer=describer(obj, c),
     )
-    dest = output or Path(f"{client}-activity-{month}.html")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = output or obj.home / "reports" / client / f"{client}-activity-{month}.html"
+    if output is None:
+        private_dir(dest.parent)  # the home folder's reports/CLIENT/, 0700 like the rest of it
+    else:
+        dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(rp.render_html(data), encoding="utf-8")
     click.echo(f"wrote {dest}: {data.totals.runs} runs, {data.totals.effects_total} effects")
     if bundle and public is not None:

@@ -53,6 +53,29 @@ def _tz(obj: Obj, client: str, override: str | None = None) -> ZoneInfo:
         ) from None
 
 
+def last_complete_month(now: datetime, tz: ZoneInfo) -> str:
+    """``YYYY-MM`` of the month before the current one on the client's calendar."""
+    local = now.astimezone(tz)
+    year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def describer(obj: Obj, client: Any) -> Any:
+    """The client report's `Describer`: the plugins' plain words in the client's language, and
+    the client's folders (its own, its roots, its accounts' paths) kept out of paths."""
+    from avflow.audit.report_text import Describer
+
+    if client is None:
+        return Describer(obj.pm.registry.effect_words)
+    folders = [client.path, *(Path(r).expanduser() for r in client.profile.roots)]
+    for account in client.profile.accounts.values():
+        for value in account.values():
+            if isinstance(value, str) and "/" in value and "${" not in value and "://" not in value:
+                folders.append(client.path / Path(value).expanduser())
+    real = [f.resolve() for f in folders]  # as the plugins name them once links are resolved
+    return Describer(obj.pm.registry.effect_words, client.profile.language, [*folders, *real])
+
+
 def _when(option: str, value: str | None, tz: ZoneInfo) -> datetime | None:
     if value is None:
         return None

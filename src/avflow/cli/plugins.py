@@ -37,8 +37,11 @@ def plugins(obj: Obj, as_json: bool) -> None:
         for names in entry.values():
             names.sort()
     if as_json:
-        click.echo(json.dumps(table, indent=2, sort_keys=True))
+        disabled = {n: {"disabled": why} for n, why in obj.pm.broken.items()}
+        click.echo(json.dumps(table | disabled, indent=2, sort_keys=True))
         return
+    for name, why in sorted(obj.pm.broken.items()):
+        click.echo(f"{name} (disabled: {why})")
     for name in sorted(table):
         entry = table[name]
         click.echo(name)

@@ -11,7 +11,14 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from avflow.models import ClientProfile, Holidays, parse_closed, parse_working_hours
+from avflow.models import (
+    ClientProfile,
+    Holidays,
+    closed_every_year,
+    parse_closed,
+    parse_working_hours,
+    parse_yearly,
+)
 
 _HOLIDAYS: dict[tuple[str, str | None, int], Any] = {}
 
@@ -40,7 +47,7 @@ def holiday_country(spec: str | Holidays | None) -> tuple[str, str | None] | Non
 class Gate:
     """Decides whether a client's working-hours workflow may run at a given instant."""
 
-    __slots__ = ("closed", "holidays", "hours", "tz")
+    __slots__ = ("closed", "holidays", "hours", "tz", "yearly")
 
     def __init__(self, profile: ClientProfile) -> None:
         self.tz = ZoneInfo(profile.timezone)
@@ -51,7 +58,9 @@ class Gate:
             ]
             for day, ranges in parse_working_hours(profile.working_hours).items()
         }
-        self.closed = [parse_closed(str(spec)) for spec in profile.closed]
+        specs = [str(spec) for spec in profile.closed]
+        self.yearly = [(s, y) for s in specs if (y := parse_yearly(s)) is not None]
+        self.closed = [parse_closed(s) for s in specs if parse_yearly(s) is None]
         self.holidays = holiday_country(profile.holidays)
 
     def reason(self, instant: datetime) -> str | None:
@@ -61,6 +70,9 @@ class Gate:
         for first, last in self.closed:
             if first <= day <= last:
                 return f"closed ({first}" + ("" if first == last else f" to {last}") + ")"
+        for spec, yearly in self.yearly:
+            if closed_every_year(yearly, day):
+                return f"closed ({spec.replace('/', ' to ')} every year)"
         if self.holidays is not None:
             name = holiday_name(*self.holidays, day)
             if name is not None:

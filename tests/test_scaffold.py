@@ -1,0 +1,83 @@
+"""`avflow init` and `avflow client new`: valid as written, never overwriting, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from avflow.cli import main
+from avflow.loader import Loader
+from avflow.plugins import PluginManager
+
+
+def avflow(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_writes_a_commented_client_that_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "wf"
+    code, out, _ = avflow(capsys, "--home", str(tmp_path / "home"), "init", str(root))
+    assert code == 0 and "my-client" in out
+    profile = (root / "my-client" / "client.yaml").read_text()
+    assert profile.count("#") > 10  # commented for the AV who edits it
+    project, errors = Loader(PluginManager(autoload=False).registry).load(root)
+    assert not errors, errors
+    client = project.clients["my-client"]
+    assert client.profile.language == "en" and "12-24/12-31" in client.profile.closed
+    assert set(client.workflows) == {"hello"}
+    code, out, err = avflow(
+        capsys, "--workflows", str(root), "--home", str(tmp_path / "h"), "validate"
+    )
+    assert code == 0, out + err
+    code, out, err = avflow(
+        capsys,
+        "--workflows",
+        str(root),
+        "--home",
+        str(tmp_path / "h"),
+        "trigger",
+        "my-client/hello",
+    )
+    assert code == 0, out + err
+
+
+def test_init_refuses_a_folder_with_something_in_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "wf" / "acme").mkdir(parents=True)
+    code, _, err = avflow(capsys, "--home", str(tmp_path / "home"), "init", str(tmp_path / "wf"))
+    assert code == 2 and err.count("\n") == 1 and "is not empty" in err
+    assert not (tmp_path / "wf" / "my-client").exists()
+
+
+def test_client_new_adds_a_valid_client(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "wf"
+    base = ["--workflows", str(root), "--home", str(tmp_path / "home")]
+    assert avflow(capsys, *base, "client", "new", "studio-rossi")[0] == 0
+    project, errors = Loader(PluginManager(autoload=False).registry).load(root)
+    assert not errors and "studio-rossi" in project.clients
+    before = (root / "studio-rossi" / "client.yaml").read_text()
+    code, _, err = avflow(capsys, *base, "client", "new", "studio-rossi")
+    assert code == 2 and "already exists" in err and err.count("\n") == 1
+    assert (root / "studio-rossi" / "client.yaml").read_text() == before
+
+
+@pytest.mark.parametrize("bad", ["../escape", "a/b", ".hidden", "con sp", "x" * 200])
+def test_client_new_refuses_bad_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    root = tmp_path / "wf"
+    code, _, err = avflow(
+        capsys, "--workflows", str(root), "--home", str(tmp_path / "home"), "client", "new", bad
+    )
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err and not any(tmp_path.rglob("client.yaml"))
