@@ -15,7 +15,7 @@ from avflow.clock import FakeClock
 from avflow.plugins import PluginManager
 from avflow.testing import Harness
 
-PLUGIN = '''
+PLUGIN = """
 from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 import avflow
@@ -46,7 +46,7 @@ WORDS = {
 @avflow.hookimpl
 def register_actions(register):
     register(avflow.Action("words.store", P, store, effects=WORDS))
-'''
+"""
 
 
 def run_cli(h: Harness, plugins: Path, *args: str) -> tuple[int, str, str]:
