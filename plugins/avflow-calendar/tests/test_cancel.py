@@ -63,3 +63,18 @@ def test_cancel_a_google_booking(avflow_harness, google) -> None:  # type: ignor
     assert google.calendars["primary"][uid.removeprefix("avflow-")]["status"] == "cancelled"
     assert any(k == "delete" and "sendUpdates=all" in p for k, p, _ in google.log)
     assert h.run("acme/cancel").outputs["c"]["status"] == "not_found"
+
+
+def test_a_cancelled_google_slot_can_be_booked_again(avflow_harness, google) -> None:  # type: ignore[no-untyped-def]
+    """Google keeps a deleted event under its id (insert answers 409): booking the slot again
+    restores that event with a patch conditional on its etag, so it stays one event."""
+    h = avflow_harness
+    google_setup(h, google)
+    uid = h.run("acme/book").outputs["b"]["uid"]
+    assert h.run(cancel_workflow(h, uid)).status == "succeeded"
+    again = h.run("acme/book")
+    assert again.status == "succeeded", again.error
+    stored = google.calendars["primary"][uid.removeprefix("avflow-")]
+    assert stored["status"] == "confirmed" and stored["summary"] == "Intro"
+    assert [s for k, _, s in google.log if k in ("insert", "patch")][-2:] == [409, 200]
+    assert any(k == "patch" for k, _, _ in google.log)

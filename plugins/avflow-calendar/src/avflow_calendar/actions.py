@@ -10,7 +10,8 @@ from avflow_calendar import ical
 from avflow_calendar.accounts import open_all
 from avflow_calendar.backends import Backend, EventExists
 from avflow_calendar.params import BookParams, FreeSlotsParams
-from avflow_calendar.slots import BusyIndex, Rules, bookings_per_day, find
+from avflow_calendar.release import expired, release_expired
+from avflow_calendar.slots import BusyIndex, Rules, bookings_per_day, find, live
 
 
 def _aware(value: datetime | date, ctx: StepContext) -> datetime:
@@ -57,7 +58,11 @@ def free_slots(ctx: StepContext, params: FreeSlotsParams) -> dict[str, Any]:
     first = datetime.combine(_local(start + rules.notice, ctx).date(), time(0), tzinfo=client.tz)
     window = (first.astimezone(UTC) - rules.buffer_before, end + rules.buffer_after)
     with open_all(ctx, params.accounts()) as backends:
-        spans = [b for backend in backends for b in backend.busy(*window, client.tz)]
+        spans = []
+        for backend in backends:
+            got = backend.busy(*window, client.tz)
+            release_expired(ctx, backend, got)
+            spans += live(got, ctx.now())
     found = find(
         rules, BusyIndex(spans), bookings_per_day(spans, client.tz), start, end, params.count
     )
@@ -66,19 +71,52 @@ def free_slots(ctx: StepContext, params: FreeSlotsParams) -> dict[str, Any]:
     return {"slots": slots, "count": len(slots), "timezone": client.timezone}
 
 
-def _conflicts(
-    backends: list[Backend], start: datetime, end: datetime, uid: str, ctx: StepContext
+def conflicts(
+    backends: list[Backend],
+    start: datetime,
+    end: datetime,
+    uid: str,
+    ctx: StepContext,
+    ignore: str = "",
 ) -> tuple[list[str], bool]:
-    """What is busy in [start, end) in every calendar (one query each), and whether the first
-    calendar already holds an event with ``uid``."""
+    """What is busy in [start, end) in every calendar (one query each; holds past their
+    deadline are free, ``ignore`` is an event being moved), and whether the first calendar
+    already holds an event with ``uid``."""
     found, own = [], False
     for i, backend in enumerate(backends):
-        for b in backend.busy(start, end, ctx.client.tz):
+        for b in live(backend.busy(start, end, ctx.client.tz), ctx.now()):
             if b.uid == uid:
                 own = own or i == 0
-            elif b.start < end and b.end > start:
+            elif b.uid != ignore and b.start < end and b.end > start:
                 found.append(f"{backend.name}: busy {slot_output(b.start, b.end, ctx)['label']}")
     return found, own
+
+
+def check_owner(event: Any, tok: str, label: str, account: str) -> None:
+    """A conflict unless ``event`` carries the booking token ``tok``."""
+    if str(event.get(ical.BOOKING, "")) == tok:
+        return
+    until = ical.hold_until(event)
+    if until is not None:
+        raise StepFailed(
+            f"conflict: {label} in {account!r} is held for another request until "
+            f"{until:%Y-%m-%d %H:%M} UTC"
+        )
+    raise StepFailed(f"conflict: {label} in {account!r} was booked by another run")
+
+
+def create(target: Backend, uid: str, event: Any, ctx: StepContext) -> Any:
+    """Create ``event`` (the caller holds the lock): the event now under ``uid``. A hold of that
+    very slot whose deadline has passed gives way; any other event there is `EventExists`."""
+    try:
+        target.create(uid, event)
+    except EventExists as exc:
+        if not expired(exc.event, ctx.now()):
+            raise
+        ctx.note("expired hold replaced", uid=uid, account=target.name)
+        target.delete(uid)
+        target.create(uid, event)
+    return event
 
 
 def book(ctx: StepContext, params: BookParams) -> dict[str, Any]:
@@ -94,8 +132,7 @@ def book(ctx: StepContext, params: BookParams) -> dict[str, Any]:
     after = timedelta(minutes=params.buffer_after_minutes)
 
     def mine(event: Any) -> dict[str, Any]:
-        if str(event.get(ical.BOOKING, "")) != tok:
-            raise StepFailed(f"conflict: {label} in {params.account!r} was booked by another run")
+        check_owner(event, tok, label, params.account)
         return {**ical.describe(event), "account": params.account, "status": "booked"}
 
     with open_all(ctx, params.accounts()) as backends:
@@ -103,7 +140,7 @@ def book(ctx: StepContext, params: BookParams) -> dict[str, Any]:
 
         def perform() -> dict[str, Any]:
             with target.lock():
-                busy, own = _conflicts(backends, start - before, end + after, uid, ctx)
+                busy, own = conflicts(backends, start - before, end + after, uid, ctx)
                 existing = target.get(uid) if own else None
                 if existing is not None:
                     return mine(existing)
@@ -125,7 +162,7 @@ def book(ctx: StepContext, params: BookParams) -> dict[str, Any]:
                     attendees=params.attendees,
                 )
                 try:
-                    target.create(uid, event)
+                    create(target, uid, event, ctx)
                 except EventExists as exc:
                     return mine(exc.event)
                 return {**ical.describe(event), "account": params.account, "status": "booked"}
@@ -142,7 +179,7 @@ def book(ctx: StepContext, params: BookParams) -> dict[str, Any]:
             reconcile=reconcile,
         )
         if result is None:  # a dry run: say whether it would succeed
-            busy, _ = _conflicts(backends, start - before, end + after, uid, ctx)
+            busy, _ = conflicts(backends, start - before, end + after, uid, ctx)
             result = {
                 "uid": uid,
                 "start": start.isoformat(),

@@ -8,6 +8,8 @@ from typing import Any
 from avflow import StepContext
 from avflow_calendar.accounts import open_all
 from avflow_calendar.params import AgendaParams
+from avflow_calendar.release import release_expired
+from avflow_calendar.slots import live
 
 
 def agenda(ctx: StepContext, params: AgendaParams) -> dict[str, Any]:
@@ -21,7 +23,9 @@ def agenda(ctx: StepContext, params: AgendaParams) -> dict[str, Any]:
     found = []
     with open_all(ctx, names) as backends:
         for backend in backends:
-            found += [(b, backend.name) for b in backend.busy(start, end, tz)]
+            got = backend.busy(start, end, tz)
+            release_expired(ctx, backend, got)
+            found += [(b, backend.name) for b in live(got, ctx.now())]
     found.sort(key=lambda item: (item[0].start, item[0].end, item[0].title))
     events, lines, day = [], [], None
     for b, calendar in found:
@@ -36,13 +40,15 @@ def agenda(ctx: StepContext, params: AgendaParams) -> dict[str, Any]:
                 "location": b.location,
                 "calendar": calendar,
                 "all_day": b.all_day,
+                "held": b.hold_until is not None,
             }
         )
         shown = max(s.date(), first)
         if shown != day:
             day = shown
             lines.append(f"{shown:%A %d %B %Y}")
-        lines.append(f"  {when}  {b.title}" + (f" ({b.location})" if b.location else ""))
+        held = " [held]" if b.hold_until is not None else ""
+        lines.append(f"  {when}  {b.title}{held}" + (f" ({b.location})" if b.location else ""))
     return {
         "from": first.isoformat(),
         "to": (first + timedelta(days=days - 1)).isoformat(),

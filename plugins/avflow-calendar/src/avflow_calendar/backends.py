@@ -39,6 +39,7 @@ class Backend(Protocol):
     def busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]: ...
     def get(self, uid: str) -> Any | None: ...
     def create(self, uid: str, event: icalendar.Event) -> None: ...
+    def update(self, uid: str, event: icalendar.Event) -> None: ...
     def delete(self, uid: str) -> bool: ...
     def lock(self) -> contextlib.AbstractContextManager[Any]: ...
     def close(self) -> None: ...
@@ -131,6 +132,18 @@ class IcsBackend:
         if not cal.get("PRODID"):
             cal.add("PRODID", ical.PRODID)
         cal.add_component(event)
+        _replace(self.path, cal.to_ical())
+
+    def update(self, uid: str, event: icalendar.Event) -> None:
+        """Replace the event with that UID (the caller holds `lock`)."""
+        cal = self._read()
+        _PARSED.pop(self.path, None)
+        for i, comp in enumerate(cal.subcomponents):
+            if str(comp.get("UID", "")) == uid and comp.get("RECURRENCE-ID") is None:
+                cal.subcomponents[i] = event
+                break
+        else:
+            raise StepFailed(f"calendar {self.name!r}: event {uid} is no longer there")
         _replace(self.path, cal.to_ical())
 
     def delete(self, uid: str) -> bool:

@@ -45,6 +45,7 @@ class CaldavBackend:
             ssl_verify_cert=settings.verify_tls,
         )
         self.calendar = self.client.calendar(url=settings.url)
+        self.etags: dict[str, str] = {}  # the ETag of each event read: updates are conditional
 
     def _fail(self, what: str, exc: Exception) -> StepFailed:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -74,6 +75,9 @@ class CaldavBackend:
             raise StepFailed(
                 f"calendar {self.name!r}: reading event {uid} answered HTTP {response.status}"
             )
+        etag = response.headers.get("ETag") if response.headers else None
+        if etag:
+            self.etags[uid] = etag
         cal = icalendar.Calendar.from_ical(response.raw)
         for comp in cal.walk("VEVENT"):
             if comp.get("RECURRENCE-ID") is None:
@@ -95,13 +99,37 @@ class CaldavBackend:
                 f"calendar {self.name!r}: creating event {uid} answered HTTP {response.status}"
             )
 
-    def delete(self, uid: str) -> bool:
+    def update(self, uid: str, event: icalendar.Event) -> None:
+        """PUT over the event, only if it is still the version read (If-Match its ETag)."""
+        headers = {"Content-Type": "text/calendar; charset=utf-8"}
+        if uid in self.etags:
+            headers["If-Match"] = self.etags[uid]
         try:
-            response = self.client.request(self.href(uid), "DELETE")
+            response = self.client.put(self.href(uid), ical.wrap(event).decode(), headers)
+        except Exception as exc:
+            raise self._fail("changing the event", exc) from None
+        if response.status == 412:
+            raise StepFailed(
+                f"calendar {self.name!r}: event {uid} was changed by someone else meanwhile"
+            )
+        if response.status not in (200, 201, 204):
+            raise StepFailed(
+                f"calendar {self.name!r}: changing event {uid} answered HTTP {response.status}"
+            )
+        self.etags.pop(uid, None)
+
+    def delete(self, uid: str) -> bool:
+        headers = {"If-Match": self.etags.pop(uid)} if uid in self.etags else None
+        try:
+            response = self.client.request(self.href(uid), "DELETE", "", headers or {})
         except Exception as exc:
             raise self._fail("deleting the event", exc) from None
         if response.status == 404:
             return False
+        if response.status == 412:
+            raise StepFailed(
+                f"calendar {self.name!r}: event {uid} was changed by someone else meanwhile"
+            )
         if response.status >= 300:
             raise StepFailed(
                 f"calendar {self.name!r}: deleting event {uid} answered HTTP {response.status}"

@@ -14,25 +14,19 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 import icalendar
 
 from avflow import StepFailed
-from avflow_calendar import ical
 from avflow_calendar.backends import EventExists
+from avflow_calendar.gconv import as_vevent, body, event_id, rfc3339, span
 from avflow_calendar.settings import GoogleCalendarSettings
 from avflow_calendar.slots import Busy
 
 SCOPES = ["https://www.googleapis.com/auth/calendar"]
 RETRY = frozenset({429, 500, 502, 503, 504})
-TOKEN = "avflowBooking"  # the booking token, in the event's private extended properties
-
-
-def event_id(uid: str) -> str:
-    """Google's event ids are base32hex (a-v, 0-9): the UID's hex digest is one."""
-    return uid.removeprefix("avflow-")
 
 
 class GoogleBackend:
@@ -49,9 +43,16 @@ class GoogleBackend:
         self.name, self.s, self.client, self._lock, self.sleep = name, s, client, lock, sleep
         self.service = _service(s)
         self.events = self.service.events()
+        self.etags: dict[str, str] = {}
 
     # -- requests ---------------------------------------------------------------------------------
-    def _call(self, what: str, request: Callable[[], Any], conflict_ok: bool = False) -> Any:
+    def _call(
+        self,
+        what: str,
+        request: Callable[[], Any],
+        conflict_ok: bool = False,
+        also_ok: tuple[int, ...] = (),
+    ) -> Any:
         from google.auth.exceptions import RefreshError
         from googleapiclient.errors import HttpError
 
@@ -60,7 +61,7 @@ class GoogleBackend:
                 return request().execute()
             except HttpError as exc:
                 status = int(exc.resp.status)
-                if conflict_ok and status in (404, 409, 410):
+                if (conflict_ok and status in (404, 409, 410)) or status in also_ok:
                     return status
                 limited = status == 403 and "ratelimit" in _reason(exc).lower().replace(" ", "")
                 if status in (401, 403) and not limited:
@@ -103,8 +104,8 @@ class GoogleBackend:
         while True:
             kw: dict[str, Any] = {
                 "calendarId": self.s.calendar_id,
-                "timeMin": _rfc3339(start),
-                "timeMax": _rfc3339(end),
+                "timeMin": rfc3339(start),
+                "timeMax": rfc3339(end),
                 "singleEvents": True,
                 "maxResults": 2500,
             }
@@ -112,42 +113,85 @@ class GoogleBackend:
                 kw["pageToken"] = page
             got = self._call("read busy time", functools.partial(self.events.list, **kw))
             for item in got.get("items", []):
-                b = _span(item, tz)
+                b = span(item, tz)
                 if b is not None:
                     out.append(b)
             page = got.get("nextPageToken")
             if not page:
                 return out
 
-    def get(self, uid: str) -> Any | None:
+    def _item(self, uid: str) -> dict[str, Any] | None:
+        """The event as Google has it (a deleted one too: Google keeps it, cancelled)."""
         got = self._call(
             "read an event",
             lambda: self.events.get(calendarId=self.s.calendar_id, eventId=event_id(uid)),
             conflict_ok=True,
         )
-        if isinstance(got, int) or got.get("status") == "cancelled":
+        return None if isinstance(got, int) else dict(got)
+
+    def get(self, uid: str) -> Any | None:
+        item = self._item(uid)
+        if item is None or item.get("status") == "cancelled":
             return None
-        return _as_vevent(got, uid)
+        self.etags[uid] = str(item.get("etag", ""))
+        return as_vevent(item, uid)
 
     def create(self, uid: str, event: icalendar.Event) -> None:
-        body = _body(uid, event)
+        new = body(uid, event)
         got = self._call(
             "create the event",
             lambda: self.events.insert(
-                calendarId=self.s.calendar_id, body=body, sendUpdates=self.s.send_updates
+                calendarId=self.s.calendar_id, body=new, sendUpdates=self.s.send_updates
             ),
             conflict_ok=True,
         )
-        if got == 409:  # the id exists: this booking's lost answer, or another's
+        if got == 409:  # the id exists: this booking's lost answer, another's, or deleted
+            item = self._item(uid)
+            if item is not None and item.get("status") == "cancelled":
+                return self._restore(uid, item, new)
             existing = self.get(uid)
             if existing is None:
-                raise StepFailed(
-                    f"calendar {self.name!r}: event {event_id(uid)} was booked and deleted; "
-                    "this slot cannot be booked again under the same id"
-                )
+                raise StepFailed(f"calendar {self.name!r}: event {event_id(uid)} is unreadable")
             raise EventExists(existing)
         if isinstance(got, int):
             raise StepFailed(f"calendar {self.name!r}: creating the event answered HTTP {got}")
+
+    def _restore(self, uid: str, item: dict[str, Any], new: dict[str, Any]) -> None:
+        """Google keeps a deleted event under its id: booking its slot again brings it back
+        (a patch of the deleted version only, If-Match its ETag: of two, one wins)."""
+        self.etags[uid] = str(item.get("etag", ""))
+        if self._patch(uid, new, "book the slot again") == 412:
+            existing = self.get(uid)
+            if existing is None:
+                raise StepFailed(f"calendar {self.name!r}: event {event_id(uid)} is unreadable")
+            raise EventExists(existing)
+
+    def _patch(self, uid: str, changes: dict[str, Any], what: str) -> Any:
+        etag = self.etags.pop(uid, "")
+
+        def request() -> Any:
+            req = self.events.patch(
+                calendarId=self.s.calendar_id,
+                eventId=event_id(uid),
+                body=changes,
+                sendUpdates=self.s.send_updates,
+            )
+            if etag:
+                req.headers["If-Match"] = etag
+            return req
+
+        got = self._call(what, request, conflict_ok=True, also_ok=(412,))
+        if isinstance(got, int) and got != 412:
+            raise StepFailed(f"calendar {self.name!r}: event {event_id(uid)} is gone (HTTP {got})")
+        return got
+
+    def update(self, uid: str, event: icalendar.Event) -> None:
+        changes = body(uid, event)
+        changes.pop("id")
+        if self._patch(uid, changes, "change the event") == 412:
+            raise StepFailed(
+                f"calendar {self.name!r}: event {uid} was changed by someone else meanwhile"
+            )
 
     def delete(self, uid: str) -> bool:
         got = self._call(
@@ -193,71 +237,6 @@ def _service(s: GoogleCalendarSettings) -> Any:
         static_discovery=True,
         client_options=options,
     )
-
-
-def _rfc3339(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _when(value: dict[str, Any], tz: tzinfo) -> datetime:
-    if "dateTime" in value:
-        return datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00")).astimezone(UTC)
-    day = date.fromisoformat(value["date"])
-    return datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
-
-
-def _span(item: dict[str, Any], tz: tzinfo) -> Busy | None:
-    if item.get("status") == "cancelled" or item.get("transparency") == "transparent":
-        return None
-    try:
-        start, end = _when(item["start"], tz), _when(item["end"], tz)
-    except (KeyError, ValueError):
-        return None
-    private = item.get("extendedProperties", {}).get("private", {})
-    uid = item.get("iCalUID") or item.get("id", "")
-    return Busy(
-        start,
-        end,
-        booking=TOKEN in private,
-        uid=str(uid),
-        title=str(item.get("summary", "")),
-        location=str(item.get("location", "")),
-        all_day="date" in item["start"],
-    )
-
-
-def _as_vevent(item: dict[str, Any], uid: str) -> icalendar.Event:
-    """A Google event as the VEVENT the actions compare (UID, times, title, booking token)."""
-    ev = icalendar.Event()
-    ev.add("UID", uid)
-    ev.add("DTSTART", _when(item["start"], UTC))
-    ev.add("DTEND", _when(item["end"], UTC))
-    ev.add("SUMMARY", item.get("summary", ""))
-    token = item.get("extendedProperties", {}).get("private", {}).get(TOKEN)
-    if token:
-        ev.add(ical.BOOKING, token)
-    return ev
-
-
-def _body(uid: str, event: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": event_id(uid),
-        "iCalUID": uid,
-        "summary": str(event.get("SUMMARY", "")),
-        "start": {"dateTime": _rfc3339(event["DTSTART"].dt)},
-        "end": {"dateTime": _rfc3339(event["DTEND"].dt)},
-        "extendedProperties": {"private": {TOKEN: str(event[ical.BOOKING])}},
-    }
-    for key, prop in (("description", "DESCRIPTION"), ("location", "LOCATION")):
-        if event.get(prop):
-            body[key] = str(event[prop])
-    if event.get("URL"):
-        body["source"] = {"title": "Video call", "url": str(event["URL"])}
-    attendees = event.get("ATTENDEE")
-    if attendees:
-        items = attendees if isinstance(attendees, list) else [attendees]
-        body["attendees"] = [{"email": str(a).removeprefix("mailto:")} for a in items]
-    return body
 
 
 def _backoff(attempt: int) -> float:

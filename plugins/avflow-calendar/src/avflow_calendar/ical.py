@@ -18,6 +18,9 @@ from avflow_calendar.slots import Busy
 
 BOOKING = "X-AVFLOW-BOOKING"  # the booking token: which run (or idempotency key) made the event
 PRODID = "-//avflow//avflow-calendar//EN"
+HOLD_UNTIL = "X-AVFLOW-HOLD-UNTIL"  # a tentative hold: released at this UTC instant
+HOLD_GROUP = "X-AVFLOW-HOLD-GROUP"  # the UIDs of the holds proposed together
+MOVED_FROM = "X-AVFLOW-MOVED-FROM"  # a rescheduled booking: the UID it replaced
 
 
 def _instant(value: Any, tz: tzinfo) -> datetime:
@@ -59,7 +62,23 @@ def span(event: Any, tz: tzinfo) -> Busy | None:
         title=str(event.get("SUMMARY", "")),
         location=str(event.get("LOCATION", "")),
         all_day=not isinstance(raw_start, datetime),
+        hold_until=hold_until(event),
     )
+
+
+def hold_until(event: Any) -> datetime | None:
+    """When a hold is released, or None for an event that is not a hold."""
+    value = str(event.get(HOLD_UNTIL, "") or "").strip()
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def utc_text(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _recurring(event: Any) -> bool:
@@ -161,8 +180,11 @@ def make_event(
     url: str = "",
     organizer: str = "",
     attendees: Sequence[str] = (),
+    held_until: datetime | None = None,
+    group: Sequence[str] = (),
 ) -> icalendar.Event:
-    """The VEVENT of a booking (times in UTC; attendees asked to reply)."""
+    """The VEVENT of a booking (times in UTC; attendees asked to reply), or of a tentative hold
+    released at ``held_until`` (``group``: the UIDs of the holds proposed with it)."""
     ev = icalendar.Event()
     ev.add("UID", uid)
     ev.add("DTSTAMP", now.astimezone(UTC))
@@ -170,8 +192,11 @@ def make_event(
     ev.add("DTSTART", start.astimezone(UTC))
     ev.add("DTEND", end.astimezone(UTC))
     ev.add("SUMMARY", title)
-    ev.add("STATUS", "CONFIRMED")
+    ev.add("STATUS", "CONFIRMED" if held_until is None else "TENTATIVE")
     ev.add("TRANSP", "OPAQUE")
+    if held_until is not None:
+        ev.add(HOLD_UNTIL, utc_text(held_until))
+        ev.add(HOLD_GROUP, " ".join(group))
     if description:
         ev.add("DESCRIPTION", description)
     if location:
@@ -206,4 +231,35 @@ def describe(event: Any) -> dict[str, Any]:
         "start": event["DTSTART"].dt.astimezone(UTC).isoformat(),
         "end": event["DTEND"].dt.astimezone(UTC).isoformat(),
         "title": str(event.get("SUMMARY", "")),
+        "status": "held" if hold_until(event) is not None else "booked",
     }
+
+
+def group_of(event: Any) -> list[str]:
+    """The UIDs of the holds proposed together with this one."""
+    return str(event.get(HOLD_GROUP, "") or "").replace(",", " ").split()
+
+
+def attendees_of(event: Any) -> list[str]:
+    found = event.get("ATTENDEE")
+    items = found if isinstance(found, list) else [found] if found else []
+    return [str(a).removeprefix("mailto:").removeprefix("MAILTO:") for a in items]
+
+
+_NOT_COPIED = {"BEGIN", "END", "UID", "DTSTART", "DTEND", "DURATION", "DTSTAMP", MOVED_FROM}
+
+
+def copy_event(
+    event: Any, uid: str, start: datetime, end: datetime, now: datetime
+) -> icalendar.Event:
+    """``event`` moved to [start, end) under ``uid``: everything else kept."""
+    ev = icalendar.Event()
+    for key, value in event.property_items(recursive=False):
+        if key not in _NOT_COPIED:
+            ev.add(key, value, encode=False)
+    ev.add("UID", uid)
+    ev.add("DTSTAMP", now.astimezone(UTC))
+    ev.add("DTSTART", start.astimezone(UTC))
+    ev.add("DTEND", end.astimezone(UTC))
+    ev.add(MOVED_FROM, str(event.get("UID", "")))
+    return ev

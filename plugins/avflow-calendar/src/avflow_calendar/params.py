@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from avflow import AccountRef
 
 CALENDAR_TYPES = ("ics", "caldav", "google_calendar")
 Calendar = Annotated[str, AccountRef(*CALENDAR_TYPES)]
+
+
+def emails(v: list[str]) -> list[str]:
+    for who in v:
+        if "@" not in who or any(c in who for c in " \r\n<>,;:"):
+            raise ValueError(f"{who!r} is not an e-mail address")
+    return v
 
 
 class _Params(BaseModel):
@@ -79,10 +86,7 @@ class BookParams(_Params):
     @field_validator("attendees")
     @classmethod
     def _emails(cls, v: list[str]) -> list[str]:
-        for who in v:
-            if "@" not in who or any(c in who for c in " \r\n<>,;:"):
-                raise ValueError(f"{who!r} is not an e-mail address")
-        return v
+        return emails(v)
 
     @field_validator("video_link")
     @classmethod
@@ -120,3 +124,80 @@ class CancelParams(BaseModel):
     any_event: bool = Field(
         default=False, description="Also cancel an event avflow did not book (default: refuse)."
     )
+
+
+def _starts(v: object) -> object:
+    """Slots as free_slots gives them (mappings with ``start``) or plain start times."""
+    if isinstance(v, list):
+        return [item.get("start") if isinstance(item, dict) else item for item in v]
+    return v
+
+
+class HoldParams(_Params):
+    """``calendar.hold``: tentative holds on proposed slots, released after a deadline."""
+
+    slots: Annotated[list[datetime], BeforeValidator(_starts)] = Field(
+        max_length=100,
+        description="The slots to hold: free_slots' `slots`, or start times (no zone: "
+        "the client's time).",
+    )
+    duration_minutes: int = Field(ge=5, le=24 * 60)
+    title: str = Field(default="Held", min_length=1, max_length=500)
+    description: str = Field(default="", max_length=20000)
+    hold_minutes: int = Field(
+        default=48 * 60,
+        ge=5,
+        le=60 * 24 * 60,
+        description="Released this long after the hold is made (at the latest when the slot "
+        "starts), unless confirmed.",
+    )
+    requests: list[str] | None = Field(
+        default=None,
+        max_length=30,
+        description="One group of holds per request (e.g. the messages' Message-IDs), `each` "
+        "slots apiece; without it, one group holding every slot.",
+    )
+    each: int = Field(default=3, ge=1, le=20, description="Holds per request.")
+    idempotency_key: str | None = Field(
+        default=None, max_length=500, description="Without `requests`: the group's key."
+    )
+
+
+class ConfirmParams(BaseModel):
+    """``calendar.confirm``: turn a hold into a booked appointment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: Calendar = Field(description="The calendar the hold is in.")
+    uid: str = Field(min_length=1, max_length=300, description="The hold's uid (hold's output).")
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    description: str | None = Field(default=None, max_length=20000)
+    location: str | None = Field(default=None, max_length=1000)
+    attendees: list[str] = Field(default_factory=list, max_length=100)
+    release_others: bool = Field(
+        default=True, description="Release the other holds proposed together with this one."
+    )
+
+    @field_validator("attendees")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        return emails(v)
+
+
+class RescheduleParams(_Params):
+    """``calendar.reschedule``: move a booked appointment to another slot."""
+
+    uid: str = Field(min_length=1, max_length=300, description="The booking's uid.")
+    start: datetime = Field(description="The new start (no zone: the client's time).")
+    duration_minutes: int | None = Field(
+        default=None, ge=5, le=24 * 60, description="The new length (default: unchanged)."
+    )
+
+
+class ReleaseParams(BaseModel):
+    """``calendar.release_holds``: delete the holds whose deadline has passed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: Calendar = Field(description="The calendar to sweep.")
+    days: int = Field(default=60, ge=1, le=366, description="How far ahead to look.")

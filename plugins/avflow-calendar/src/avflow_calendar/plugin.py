@@ -9,7 +9,18 @@ from avflow_calendar import settings
 from avflow_calendar.actions import book, free_slots
 from avflow_calendar.agenda import agenda
 from avflow_calendar.cancel import cancel
-from avflow_calendar.params import AgendaParams, BookParams, CancelParams, FreeSlotsParams
+from avflow_calendar.holds import confirm, hold, release_holds
+from avflow_calendar.params import (
+    AgendaParams,
+    BookParams,
+    CancelParams,
+    ConfirmParams,
+    FreeSlotsParams,
+    HoldParams,
+    ReleaseParams,
+    RescheduleParams,
+)
+from avflow_calendar.reschedule import reschedule
 
 
 @avflow.hookimpl
@@ -58,6 +69,13 @@ def register_actions(register: Any) -> None:
     register(
         avflow.Action("calendar.cancel", CancelParams, cancel, "Cancel a booked appointment, once.")
     )
+    for name, model, run, text in (
+        ("hold", HoldParams, hold, "Tentative holds on proposed slots, released at a deadline."),
+        ("confirm", ConfirmParams, confirm, "Turn a hold into the appointment; release the rest."),
+        ("reschedule", RescheduleParams, reschedule, "Move a booking to another free slot, once."),
+        ("release_holds", ReleaseParams, release_holds, "Delete the holds past their deadline."),
+    ):
+        register(avflow.Action(f"calendar.{name}", model, run, text))  # type: ignore[arg-type]
 
 
 @avflow.hookimpl

@@ -27,6 +27,12 @@ class Busy:
     title: str = ""  # for agendas
     location: str = ""
     all_day: bool = False
+    hold_until: datetime | None = None  # a tentative hold, released at this instant
+
+
+def live(spans: Iterable[Busy], now: datetime) -> list[Busy]:
+    """The spans that block time at ``now``: a hold past its deadline no longer does."""
+    return [b for b in spans if b.hold_until is None or b.hold_until > now]
 
 
 @dataclass(frozen=True)
