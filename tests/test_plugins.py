@@ -143,7 +143,7 @@ def test_plugins_command_lists_actions(tmp_path: Path) -> None:
         check=True,
     )
     table = json.loads(result.stdout)
-    assert table["core"]["actions"] == ["core.fail", "core.log", "core.set"]
+    assert table["core"]["actions"] == ["core.approval", "core.fail", "core.log", "core.set"]
     assert sorted(table["avflow_local_crashy"]["actions"]) == [
         "crashy.leak",
         "crashy.send",

@@ -20,7 +20,9 @@ from avflow.api import (
     Trigger,
     TriggerContext,
 )
+from avflow.approvals import Approval
 from avflow.errors import (
+    ApprovalRejected,
     AvflowError,
     ConfigError,
     EffectFailed,
@@ -56,6 +58,8 @@ __all__ = [
     "AccountRef",
     "AccountType",
     "Action",
+    "Approval",
+    "ApprovalRejected",
     "AvflowError",
     "ClientInfo",
     "CommandContext",

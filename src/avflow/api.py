@@ -6,7 +6,7 @@ Everything here is re-exported by ``avflow/__init__.py``; plugins import only fr
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from avflow.approvals import Approval
     from avflow.paths import Confinement
 
 P = TypeVar("P", bound=BaseModel)
@@ -234,6 +235,25 @@ class StepContext(Protocol):
     ) -> Any: ...
 
     def effect_status(self, key: str, *, scope: str = "run") -> str | None: ...
+
+    def request_approval(
+        self,
+        summary: str,
+        *,
+        preview: Sequence[str] | None = None,
+        timeout: float | str | None = None,
+        default: str | None = None,
+        key: str = "approval",
+    ) -> Approval:
+        """Wait for a person's decision (docs/approvals.md). Returns the `avflow.Approval`
+        once approved; raises `avflow.ApprovalRejected` once rejected, which stops the run as
+        ``rejected``. Until someone decides, the run stops here and the step is run again from
+        its start when the decision comes: ask before performing effects. ``preview``: what
+        this step will do once approved (the following steps' effects are added by the core).
+        ``timeout`` is counted in the client's working time; ``default`` (``approve`` or
+        ``reject``) is then taken, or, with none, the AV is told. ``key`` tells apart several
+        approvals asked by one step. In a dry run it returns at once, as if approved."""
+        ...
 
     def note(self, message: str, **details: Any) -> None: ...
 

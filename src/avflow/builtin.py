@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from avflow.api import Action, StepContext
 from avflow.errors import StepFailed
+from avflow.models import parse_duration
 from avflow.pluginmarker import hookimpl
 
 
@@ -48,8 +49,51 @@ def _fail(ctx: StepContext, params: FailParams) -> None:
     raise StepFailed(params.message)
 
 
+class ApprovalParams(BaseModel):
+    """``core.approval``: wait for a person's decision before the following steps run."""
+
+    model_config = ConfigDict(extra="forbid")
+    summary: str = Field(
+        min_length=1, description="What is to be decided; a template (docs/approvals.md)."
+    )
+    timeout: float | None = Field(
+        default=None, description="Working time to wait (30m, 2h, 1d: client's working hours)."
+    )
+    default: Literal["approve", "reject"] | None = Field(
+        default=None, description="Taken when the timeout passes; none: it keeps waiting."
+    )
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, v: Any) -> float | None:
+        return None if v is None else parse_duration(v)
+
+    @model_validator(mode="after")
+    def _default_needs_timeout(self) -> ApprovalParams:
+        if self.default is not None and self.timeout is None:
+            raise ValueError("default needs a timeout")
+        return self
+
+
+def _approval(ctx: StepContext, params: ApprovalParams) -> dict[str, Any]:
+    from avflow.approval_flow import approved_outputs
+
+    approval = ctx.request_approval(
+        params.summary, timeout=params.timeout, default=params.default, key="approval"
+    )
+    return approved_outputs(approval)
+
+
 @hookimpl
 def register_actions(register: Any) -> None:
     register(Action("core.log", LogParams, _log, "Write a message to the log and the audit trail."))
     register(Action("core.set", SetParams, _set, "Expose computed values as step outputs."))
     register(Action("core.fail", FailParams, _fail, "Fail the run with a message."))
+    register(
+        Action(
+            "core.approval",
+            ApprovalParams,
+            _approval,
+            "Wait for a person to approve or reject before the following steps run.",
+        )
+    )

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -23,6 +23,10 @@ from avflow.fsutil import private_dir
 from avflow.ledger import Effect, EffectLedger, EffectSite
 from avflow.loader import REF_RE, Client
 from avflow.state import State
+
+if TYPE_CHECKING:
+    from avflow.approval_store import ApprovalStore
+    from avflow.approvals import Approval
 
 
 class StoreCursor:
@@ -115,6 +119,7 @@ class RunStepContext:
         spool: Path,
         data_dir: Path,
         clock: Clock,
+        approvals: ApprovalStore | None = None,
     ) -> None:
         self.client = client
         self.run = run
@@ -131,6 +136,7 @@ class RunStepContext:
         self._spool = spool
         self._data_dir = data_dir
         self._clock = clock
+        self._approvals = approvals
         self._site = EffectSite(client.id, run.workflow, run.id, run.key, step_id)
 
     @property
@@ -167,6 +173,28 @@ class RunStepContext:
             description=message,
             details=details,
         )
+
+    def request_approval(
+        self,
+        summary: str,
+        *,
+        preview: Sequence[str] | None = None,
+        timeout: float | str | None = None,
+        default: str | None = None,
+        key: str = "approval",
+    ) -> Approval:
+        """Wait for a person's decision before going on (docs/approvals.md, docs/plugins.md)."""
+        from avflow import approval_flow
+
+        request = approval_flow.make_request(
+            summary, preview=preview, timeout=timeout, default=default, key=key
+        )
+        if self.dry_run:
+            self.note(f"would ask for approval: {request.summary}")
+            return approval_flow.dry_approval(self.run, self.step_id, request, self.now())
+        if self._approvals is None:
+            raise StepFailed("approvals are not available here")
+        return approval_flow.ask(self._approvals, self.run, self.step_id, request)
 
     def effect_status(self, key: str, *, scope: str = "run") -> str | None:
         return self._ledger.status(self._site, key, scope)

@@ -20,10 +20,13 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from avflow import approval_flow
 from avflow.api import EffectRecord, RunInfo
+from avflow.approval_store import ApprovalStore
 from avflow.audit import AuditTrail
 from avflow.clock import Clock
 from avflow.context import Accounts
+from avflow.errors import ApprovalPending, ApprovalRejected
 from avflow.fsutil import FileLock
 from avflow.ledger import EffectLedger
 from avflow.loader import Client, LoadedWorkflow, Project
@@ -43,7 +46,7 @@ class RunOutcome:
     key: str
     client: str
     workflow: str
-    status: str  # succeeded | failed | skipped
+    status: str  # succeeded | failed | skipped | waiting (for an approval) | rejected
     error: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     steps: dict[str, str] = field(default_factory=dict)
@@ -90,6 +93,7 @@ class Engine:
             self.audit.configure(client.id, client.profile.audit)
         self.audit.declare_personal(self.registry.personal)
         self._tz: dict[str, ZoneInfo] = {}
+        self.approvals = ApprovalStore(state)
         self.steps = StepRunner(
             actions=self.registry.actions,
             accounts=lambda c: Accounts(c, self.registry.account_types, vault),
@@ -98,6 +102,7 @@ class Engine:
             audit=audit,
             clock=clock,
             home=home,
+            approvals=self.approvals,
         )
 
     def tz(self, client: Client) -> ZoneInfo:
@@ -167,8 +172,35 @@ class Engine:
     def execute(self, wf: LoadedWorkflow, run_id: str) -> RunOutcome:
         row = self.state.run_by_id(run_id)
         assert row is not None
-        run = RunInfo(
-            id=run_id,
+        run = self._run_info(wf, row)
+        lock = self.workflow_lock(wf)
+        if not lock.acquire():
+            return self._skip(run, "the workflow is already running")
+        try:
+            return self._execute(wf, run, resumed=row["status"] == "running")
+        finally:
+            lock.release()
+
+    def resume_waiting(self, wf: LoadedWorkflow, approval_id: str) -> RunOutcome | None:
+        """Take up the run of a decided approval (docs/approvals.md). None: another process
+        claimed it first, or the workflow is running now (then the caller tries again later)."""
+        lock = self.workflow_lock(wf)
+        if not lock.acquire():
+            return None
+        try:
+            if not self.approvals.claim(approval_id):
+                return None
+            found = self.approvals.by_id(approval_id)
+            row = self.state.run_by_id(found["run_id"]) if found is not None else None
+            if row is None:
+                return None
+            return self._execute(wf, self._run_info(wf, row), resumed=True)
+        finally:
+            lock.release()
+
+    def _run_info(self, wf: LoadedWorkflow, row: Any) -> RunInfo:
+        return RunInfo(
+            id=row["id"],
             key=row["key"],
             client=wf.client,
             workflow=wf.id,
@@ -179,13 +211,6 @@ class Engine:
             dry_run=bool(row["dry_run"]),
             event=json.loads(row["event"]) if row["event"] else None,
         )
-        lock = self.workflow_lock(wf)
-        if not lock.acquire():
-            return self._skip(run, "the workflow is already running")
-        try:
-            return self._execute(wf, run, resumed=row["status"] == "running")
-        finally:
-            lock.release()
 
     def _skip(self, run: RunInfo, reason: str) -> RunOutcome:
         row = self.state.run_by_id(run.id)
@@ -217,8 +242,9 @@ class Engine:
             "run resumed" if resumed else "run started", trigger=run.trigger, dry_run=run.dry_run
         )
         self.pm.notify("run_started", run=run)
-        error = self._steps(wf, run, rlog)
-        status = "failed" if error else "succeeded"
+        status, error = self._steps(wf, run, rlog)
+        if status == "waiting":
+            return self._waiting(run, rlog)
         self.state.set_run(run.id, status=status, error=error, finished_at=utcnow_iso())
         self.audit.record(
             run.client,
@@ -229,14 +255,23 @@ class Engine:
             details={"status": status, "error": error},
         )
         self.audit.sync()
-        (rlog.warning if error else rlog.info)("run finished", status=status, error=error)
-        if status == "succeeded":
+        (rlog.warning if status == "failed" else rlog.info)(
+            "run finished", status=status, error=error
+        )
+        if status in ("succeeded", "rejected"):
             shutil.rmtree(self.home / "spool" / run.id, ignore_errors=True)
         self.pm.notify("run_finished", run=run, status=status, error=error)
         return self.outcome(run.id)
 
-    def _steps(self, wf: LoadedWorkflow, run: RunInfo, rlog: Any) -> str | None:
-        """Run the steps not finished yet, in order; the run's error, if a step stops it."""
+    def _waiting(self, run: RunInfo, rlog: Any) -> RunOutcome:
+        """The run stopped at an approval: it is taken up again once someone decides."""
+        self.audit.record(run.client, "run.waiting", workflow=run.workflow, run=run.id, details={})
+        self.audit.sync()
+        rlog.info("run waiting for an approval")
+        return self.outcome(run.id)
+
+    def _steps(self, wf: LoadedWorkflow, run: RunInfo, rlog: Any) -> tuple[str, str | None]:
+        """Run the steps not finished yet, in order: the run's status and error."""
         client = self.project.clients[wf.client]
         info = client.info(self.tz(client))
         stored = self.state.steps(run.id)
@@ -248,16 +283,51 @@ class Engine:
                 outputs = json.loads(done["outputs"] or "null") or {}
                 steps_ctx[sid] = {"outputs": outputs, "status": done["status"]}
                 if done["status"] == "failed" and not step.continue_on_error:
-                    return str(done["error"])
+                    return "failed", str(done["error"])
                 continue
             tctx = self.template_context(client, wf, run, steps_ctx)
             call = StepCall(client, info, run, position, sid, step, tctx, rlog.bind(step=sid))
-            status, outputs, step_error = self.steps.run(call)
+            try:
+                status, outputs, step_error = self.steps.run(call)
+            except ApprovalPending as pending:
+                self._wait(call, wf, pending, steps_ctx)
+                return "waiting", None
+            except ApprovalRejected as rejected:
+                message = str(rejected)
+                self.steps.stopped(call, "rejected", message)
+                return "rejected", message
             steps_ctx[sid] = {"outputs": outputs, "status": status}
             self.pm.notify("step_finished", run=run, step=sid, status=status, error=step_error)
             if status == "failed" and not step.continue_on_error:
-                return f"step {sid}: {step_error}"
-        return None
+                return "failed", f"step {sid}: {step_error}"
+        return "succeeded", None
+
+    def _wait(
+        self, call: StepCall, wf: LoadedWorkflow, pending: ApprovalPending, seen: dict[str, Any]
+    ) -> None:
+        """Store the approval the step asked for, with the preview of the following steps."""
+        from avflow.preview import following_effects
+
+        preview: list[str] = []
+        if pending.existing is None:
+            granted = approval_flow.approved_outputs(
+                approval_flow.dry_approval(call.run, call.sid, pending.request, self.clock.now())
+            )
+            preview = following_effects(
+                self, wf, call.client, call.info, call.run, call.position, seen, granted, call.log
+            )
+        approval = approval_flow.begin_wait(
+            store=self.approvals,
+            audit=self.audit,
+            info=call.info,
+            run=call.run,
+            step=call.sid,
+            position=call.position,
+            signal=pending,
+            preview=preview,
+            now=self.clock.now(),
+        )
+        call.log.info("waiting for approval", approval=approval.id, summary=approval.summary)
 
     def template_context(
         self, client: Client, wf: LoadedWorkflow, run: RunInfo, steps: dict[str, Any]

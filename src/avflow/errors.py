@@ -12,6 +12,12 @@ The hierarchy::
     │   └── EffectFailed        raised by an effect's perform(): certainly not done, safe to retry
     └── EffectUnknown           an effect whose outcome cannot be established
 
+    ApprovalPending             (BaseException) a step waits for a person's decision
+    ApprovalRejected            (BaseException) that decision was "reject": the run stops
+
+The two approval signals are not errors and derive from ``BaseException``, so that an action's
+``except Exception`` cannot swallow them (docs/approvals.md).
+
 `AvflowError` subclasses carry an ``exit_code``: 2 for bad input or configuration, 1 for a run
 that failed. The command line prints ``str(error)`` and exits with that code.
 """
@@ -20,7 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import final
+from typing import TYPE_CHECKING, Any, final
+
+if TYPE_CHECKING:
+    from avflow.approvals import Approval
 
 
 class AvflowError(Exception):
@@ -109,3 +118,25 @@ class EffectUnknown(AvflowError):
     """
 
     exit_code = 1
+
+
+class ApprovalPending(BaseException):
+    """The step waits for a decision: the engine stores the request (or finds it stored).
+
+    Raised by `StepContext.request_approval`; never caught by an action.
+    """
+
+    def __init__(self, request: Any, existing: Approval | None = None) -> None:
+        super().__init__(getattr(request, "summary", "waiting for approval"))
+        self.request = request
+        self.existing = existing
+
+
+class ApprovalRejected(BaseException):
+    """The approval was rejected (or expired with ``default: reject``): the run stops as
+    ``rejected``, not failed. An action may catch it to clean up, and must re-raise it."""
+
+    def __init__(self, approval: Approval) -> None:
+        reason = f": {approval.reason}" if approval.reason else ""
+        super().__init__(f"approval {approval.id} {approval.status}{reason}")
+        self.approval = approval

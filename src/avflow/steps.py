@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from avflow import redact, templates
 from avflow.api import Action, ClientInfo, RunInfo
+from avflow.approval_store import ApprovalStore
 from avflow.audit import AuditTrail
 from avflow.clock import Clock
 from avflow.context import Accounts, RunStepContext, StoreCursor
@@ -67,8 +68,10 @@ class StepRunner:
         audit: AuditTrail,
         clock: Clock,
         home: Path,
+        approvals: ApprovalStore | None = None,
     ) -> None:
         self.actions = actions
+        self.approvals = approvals
         self.accounts = accounts
         self.state = state
         self.ledger = ledger
@@ -180,6 +183,7 @@ class StepRunner:
             spool=self.home / "spool" / call.run.id,
             data_dir=self.home / "plugins" / plugin,
             clock=self.clock,
+            approvals=self.approvals,
         )
 
     def _retry_later(self, call: StepCall, attempt: int, message: str) -> None:
@@ -193,6 +197,14 @@ class StepRunner:
         self._record(call, "step.skipped", f"condition false: {call.step.if_}", {})
         call.log.info("step skipped", condition=call.step.if_)
         return "skipped", {}, None
+
+    def stopped(self, call: StepCall, status: str, message: str) -> None:
+        """The step ended the run without failing (an approval was rejected)."""
+        self.state.save_step(
+            call.run.id, call.sid, call.position, status, outputs={}, error=message, attempts=1
+        )
+        self._record(call, f"step.{status}", message, {})
+        call.log.info(f"step {status}", reason=message)
 
     def _fail(self, call: StepCall, message: str, attempts: int) -> tuple[str, dict[str, Any], str]:
         message = redact.redact(message)

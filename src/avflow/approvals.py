@@ -1,0 +1,262 @@
+"""Approvals: a run waits durably for a person's decision (docs/approvals.md).
+
+This module is the API the command line and the dashboard use: `pending`, `count_pending`,
+`get` and `decide`, each given the process's `avflow.app.App`. The step side (asking, the preview,
+resuming the run) is in `avflow.approval_flow`; the SQL in `avflow.approval_store`.
+
+A decision is committed first (a conditional update: of two deciders, one wins, the other gets a
+one-line error), then written with what the decider saw (summary and preview) to the client's
+audit trail and fsynced, then marked as recorded. A process killed between the commit and the
+record leaves the mark unset; the service writes the missing record later (`catch_up_audit`),
+after checking the trail, so the record is never missing and never doubled.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from avflow.errors import UsageError
+
+if TYPE_CHECKING:
+    from avflow.app import App
+    from avflow.approval_store import ApprovalStore
+    from avflow.audit import AuditTrail
+
+Status = Literal["pending", "approved", "rejected", "expired"]
+Choice = Literal["approve", "reject"]
+ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or typed from a screen
+ID_LENGTH = 10  # about 49 bits
+AUDIT_GRACE = timedelta(seconds=30)  # a decider's own record is written well within this
+
+
+class UnknownApproval(UsageError):
+    """No such approval (or not one of the client's): exit 2."""
+
+
+class AlreadyDecided(UsageError):
+    """The approval was decided before (or expired): exit 2."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One approval a run asked for, as stored.
+
+    ``preview``: plain descriptions of the effects the following steps would perform (from a dry
+    run when the approval was asked for). ``default``: what happens when ``deadline`` passes
+    (None: it stays pending and the AV is told). ``status`` ``expired``: the default was taken.
+    """
+
+    id: str
+    client: str
+    workflow: str
+    run_id: str
+    step: str
+    summary: str
+    preview: list[str]
+    created_at: datetime
+    deadline: datetime | None
+    default: Choice | None
+    status: Status
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+
+    @property
+    def outcome(self) -> Choice | None:
+        """``approve`` or ``reject`` once decided (an expired one took its default), else None."""
+        if self.status == "approved":
+            return "approve"
+        if self.status == "rejected":
+            return "reject"
+        if self.status == "expired":
+            return self.default
+        return None
+
+    @property
+    def approved(self) -> bool:
+        return self.outcome == "approve"
+
+
+def new_id() -> str:
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def from_row(row: sqlite3.Row) -> Approval:
+    created = datetime.fromisoformat(row["created_at"])
+    return Approval(
+        id=row["id"],
+        client=row["client"],
+        workflow=row["workflow"],
+        run_id=row["run_id"],
+        step=row["step"],
+        summary=row["summary"],
+        preview=list(json.loads(row["preview"] or "[]")),
+        created_at=created,
+        deadline=_time(row["deadline"]),
+        default=row["on_timeout"],
+        status=row["status"],
+        decided_by=row["decided_by"],
+        decided_at=_time(row["decided_at"]),
+        reason=row["reason"],
+    )
+
+
+def store(app: App) -> ApprovalStore:
+    from avflow.approval_store import ApprovalStore
+
+    return ApprovalStore(app.state)
+
+
+def pending(
+    app: App, client: str | None = None, *, limit: int = 50, offset: int = 0
+) -> list[Approval]:
+    """Pending approvals, oldest first; ``client``: only that client's. One page at a time."""
+    limit = max(0, min(int(limit), 500))
+    offset = max(0, int(offset))
+    return [from_row(r) for r in store(app).pending(client, limit, offset)]
+
+
+def count_pending(app: App, client: str | None = None) -> int:
+    """How many approvals wait for a decision (``client``: only that client's)."""
+    return store(app).count_pending(client)
+
+
+def _lookup(app: App, approval_id: str, client: str | None) -> sqlite3.Row:
+    row = store(app).by_id(approval_id) if isinstance(approval_id, str) else None
+    if row is None or (client is not None and row["client"] != client):
+        shown = approval_id if isinstance(approval_id, str) and approval_id.isprintable() else "?"
+        raise UnknownApproval(f"no approval {shown[:40]!r} (see `avflow approvals`)")
+    return row
+
+
+def get(app: App, approval_id: str, *, client: str | None = None) -> Approval:
+    """The approval ``approval_id``; `UnknownApproval` (a `UsageError`) if there is none, or if
+    ``client`` is given and it is another client's (the same error: nothing leaks)."""
+    return from_row(_lookup(app, approval_id, client))
+
+
+def decide(
+    app: App,
+    approval_id: str,
+    *,
+    approve: bool,
+    by: str,
+    reason: str | None = None,
+    client: str | None = None,
+) -> Approval:
+    """Approve or reject a pending approval; the decision and what the decider saw go into the
+    client's audit trail. The run is handed back to the engine by whoever claims it first (the
+    service within about two seconds, or `avflow approve` when no service runs).
+
+    Raises `UnknownApproval` (also for another client's approval when ``client`` is given) and
+    `AlreadyDecided`, both one-line `UsageError`s.
+    """
+    row = _lookup(app, approval_id, client)
+    status: Status = "approved" if approve else "rejected"
+    if not store(app).decide(row["id"], status, by, app.clock.now(), reason):
+        raise _already(from_row(_lookup(app, approval_id, client)))
+    approval = from_row(_lookup(app, approval_id, client))
+    record_decision(app.audit, approval)
+    store(app).set_audited(approval.id, 2)
+    return approval
+
+
+def expire(app: App, approval: Approval, now: datetime) -> Approval | None:
+    """Take the default of an approval whose deadline has passed (None: someone decided first)."""
+    assert approval.default is not None
+    reason = f"no decision by the deadline: default {approval.default}"
+    if not store(app).decide(approval.id, "expired", "avflow (timeout)", now, reason):
+        return None
+    done = from_row(_lookup(app, approval.id, None))
+    record_decision(app.audit, done)
+    store(app).set_audited(done.id, 2)
+    return done
+
+
+def _already(approval: Approval) -> AlreadyDecided:
+    if approval.status == "expired":
+        what = f"expired ({approval.default} by default)"
+    else:
+        what = f"already {approval.status}"
+    by = f" by {approval.decided_by}" if approval.decided_by else ""
+    when = f" at {approval.decided_at.isoformat(timespec='seconds')}" if approval.decided_at else ""
+    return AlreadyDecided(f"approval {approval.id} was {what}{by}{when}")
+
+
+# -- the audit trail ------------------------------------------------------------------------------
+def request_details(approval: Approval) -> dict[str, Any]:
+    return {
+        "approval": approval.id,
+        "summary": approval.summary,
+        "preview": approval.preview,
+        "deadline": approval.deadline.isoformat() if approval.deadline else None,
+        "default": approval.default,
+    }
+
+
+def record_request(audit: AuditTrail, approval: Approval) -> None:
+    audit.record(
+        approval.client,
+        "approval.requested",
+        workflow=approval.workflow,
+        run=approval.run_id,
+        step=approval.step,
+        description=f"waiting for approval {approval.id}: {approval.summary}",
+        details=request_details(approval),
+    )
+    audit.sync()
+
+
+def record_decision(audit: AuditTrail, approval: Approval) -> None:
+    """What was decided, by whom, when, and what they were shown (fsynced)."""
+    audit.record(
+        approval.client,
+        "approval.decided",
+        workflow=approval.workflow,
+        run=approval.run_id,
+        step=approval.step,
+        description=f"approval {approval.id} {approval.status}"
+        + (f" by {approval.decided_by}" if approval.decided_by else ""),
+        details={
+            **request_details(approval),
+            "decision": approval.outcome,
+            "status": approval.status,
+            "by": approval.decided_by,
+            "at": approval.decided_at.isoformat() if approval.decided_at else None,
+            "reason": approval.reason,
+        },
+    )
+    audit.sync()
+
+
+def catch_up_audit(app: App) -> int:
+    """Write the records a process killed mid-way left out (checked against the trail first)."""
+    rows = store(app).unaudited(app.clock.now() - AUDIT_GRACE)
+    written = 0
+    for row in rows:
+        approval = from_row(row)
+        seen = {
+            r.get("event")
+            for r in app.audit.records(approval.client)
+            if (r.get("details") or {}).get("approval") == approval.id
+        }
+        if "approval.requested" not in seen:
+            record_request(app.audit, approval)
+            written += 1
+        level = 1
+        if approval.status != "pending":
+            if "approval.decided" not in seen:
+                record_decision(app.audit, approval)
+                written += 1
+            level = 2
+        store(app).set_audited(approval.id, level)
+    return written

@@ -1,0 +1,119 @@
+"""What the steps after an approval would do: a dry run of them, shown to the person deciding.
+
+The following steps are rendered and run as in ``avflow trigger --dry-run``, with the approval
+taken as granted, but nothing of the preview is kept: effects are collected instead of recorded,
+notes are not written to the audit trail, cursors are read but never moved, and the spool folder
+is removed afterwards. It stops at a second approval. A step that cannot be previewed (its
+templates need an output only a real run produces, its action fails) is shown as such; the
+preview never fails the run.
+"""
+
+from __future__ import annotations
+
+import shutil
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from avflow import redact
+from avflow.context import RunStepContext, StoreCursor
+from avflow.steps import SKIPPED, StepCall
+
+if TYPE_CHECKING:
+    from avflow.api import ClientInfo, RunInfo
+    from avflow.engine import Engine
+    from avflow.ledger import Effect, EffectSite
+    from avflow.loader import Client, LoadedWorkflow
+
+PREVIEW_TIMEOUT = 60.0  # seconds per step when the step declares no timeout
+
+
+class _Collector:
+    """Stands in for the effect ledger in a preview: keeps what would be performed."""
+
+    def __init__(self, ledger: Any) -> None:
+        self._ledger = ledger
+        self.lines: list[str] = []
+
+    def record_dry(self, site: EffectSite, effect: Effect) -> None:
+        self.lines.append(effect.description)
+
+    def status(self, site: EffectSite, key: str, scope: str) -> str | None:
+        return self._ledger.status(site, key, scope)
+
+
+class _Silent:
+    """Stands in for the audit trail: a preview writes nothing to it."""
+
+    def record(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {}
+
+
+class _ReadOnlyCursor(StoreCursor):
+    def set(self, key: str, value: Any) -> None:
+        return None
+
+    def delete(self, key: str) -> None:
+        return None
+
+
+def following_effects(
+    engine: Engine,
+    wf: LoadedWorkflow,
+    client: Client,
+    info: ClientInfo,
+    run: RunInfo,
+    position: int,
+    steps_ctx: dict[str, Any],
+    approved: dict[str, Any],
+    log: Any,
+) -> list[str]:
+    """Descriptions of the effects the steps after ``position`` would perform, in order."""
+    from dataclasses import replace
+
+    dry = replace(run, dry_run=True)
+    seen = dict(steps_ctx)
+    seen[wf.model.steps[position].id or f"step{position + 1}"] = {
+        "outputs": approved,
+        "status": "succeeded",
+    }
+    collector = _Collector(engine.ledger)
+    spool = engine.home / "spool" / f"{run.id}-preview"
+    try:
+        for pos in range(position + 1, len(wf.model.steps)):
+            step = wf.model.steps[pos]
+            sid = step.id or f"step{pos + 1}"
+            if step.uses == "core.approval":
+                collector.lines.append(f"(then another approval, step {sid})")
+                break
+            tctx = engine.template_context(client, wf, dry, seen)
+            call = StepCall(client, info, dry, pos, sid, step, tctx, log.bind(step=sid))
+            action = engine.registry.actions[step.uses]
+            ctx = RunStepContext(
+                client=info,
+                run=dry,
+                step_id=sid,
+                action=action.name,
+                log=call.log,
+                template_context=tctx,
+                ledger=collector,  # type: ignore[arg-type]
+                audit=_Silent(),  # type: ignore[arg-type]
+                accounts=engine.steps.accounts(client),
+                cursor=_ReadOnlyCursor(engine.state, client.id, wf.id, action.name.split(".")[0]),
+                spool=spool,
+                data_dir=engine.home / "plugins" / action.name.split(".")[0],
+                clock=engine.clock,
+            )
+            body = partial(engine.steps._attempt, call, action, ctx)
+            try:
+                result = engine.steps._timed(body, ctx, step.timeout or PREVIEW_TIMEOUT)
+            except Exception as exc:
+                why = redact.redact(str(exc) or type(exc).__name__)
+                collector.lines.append(f"(step {sid} cannot be previewed: {why})")
+                result = {}
+            if result is SKIPPED:
+                seen[sid] = {"outputs": {}, "status": "skipped"}
+            else:
+                seen[sid] = {"outputs": dict(result or {}), "status": "succeeded"}
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+    return collector.lines

@@ -1,0 +1,186 @@
+"""Approvals: ``core.approval`` stops a run durably; approve continues it, reject stops it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from avflow import approvals
+from avflow.errors import UsageError
+from avflow.testing import Harness
+
+WORKING = {"mon-fri": "09:00-18:00"}
+
+
+def setup_post(h: Harness, tmp_path: Path, client: str = "acme", **approval: Any) -> Path:
+    """A workflow: prepare, ask for approval, then write two files (one effect each)."""
+    out = tmp_path / f"out-{client}"
+    h.client(client, name=client.title(), timezone="Europe/Rome", working_hours=WORKING)
+    h.workflow(
+        client,
+        "post",
+        {
+            "steps": [
+                {"id": "draft", "uses": "core.set", "with": {"values": {"title": "Winter sale"}}},
+                {
+                    "id": "check",
+                    "uses": "core.approval",
+                    "with": {"summary": "Publish '{{ steps.draft.outputs.title }}'?", **approval},
+                },
+                {
+                    "id": "publish",
+                    "uses": "crashy.write",
+                    "with": {"folder": str(out), "count": 2, "prefix": "post"},
+                },
+            ]
+        },
+    )
+    return out
+
+
+def performed(out: Path) -> list[str]:
+    log = out / "performed.log"
+    return log.read_text().split() if log.exists() else []
+
+
+def the_only_pending(h: Harness, client: str | None = None) -> approvals.Approval:
+    waiting = approvals.pending(h.app, client)
+    assert len(waiting) == 1, waiting
+    return waiting[0]
+
+
+def test_approve_continues_the_run_and_the_effect_happens_once(
+    harness: Harness, tmp_path: Path
+) -> None:
+    out = setup_post(harness, tmp_path)
+    first = harness.run("acme/post")
+    assert first.status == "waiting"
+    assert first.steps == {"draft": "succeeded", "check": "waiting"}
+    assert performed(out) == []
+    pending = the_only_pending(harness)
+    assert pending.summary == "Publish 'Winter sale'?"
+    assert pending.preview == ["write post1.txt", "write post2.txt"]  # from a dry run
+    assert pending.status == "pending" and pending.run_id == first.id
+    assert len(pending.id) >= 8 and pending.created_at.tzinfo is not None
+    assert approvals.count_pending(harness.app) == 1
+    assert not list(out.glob("*.txt")), "the preview performed something"
+
+    decided = approvals.decide(harness.app, pending.id, approve=True, by="maria")
+    assert decided.status == "approved" and decided.decided_by == "maria"
+    assert approvals.count_pending(harness.app) == 0
+    engine = harness.app.engine
+    wf = harness.find("acme/post")
+    outcome = engine.resume_waiting(wf, pending.id)
+    assert outcome is not None and outcome.status == "succeeded", outcome
+    assert outcome.outputs["check"]["approved"] is True
+    assert outcome.outputs["check"]["decided_by"] == "maria"
+    assert performed(out) == ["post1.txt", "post2.txt"]
+    assert engine.resume_waiting(wf, pending.id) is None, "a decision resumes its run once"
+    assert harness.run("acme/post").status == "waiting"  # a new run asks again
+    assert performed(out) == ["post1.txt", "post2.txt"]
+
+
+def test_reject_stops_the_run_as_rejected(harness: Harness, tmp_path: Path) -> None:
+    out = setup_post(harness, tmp_path)
+    run = harness.run("acme/post")
+    pending = the_only_pending(harness)
+    approvals.decide(harness.app, pending.id, approve=False, by="maria", reason="wrong price")
+    outcome = harness.app.engine.resume_waiting(harness.find("acme/post"), pending.id)
+    assert outcome is not None
+    assert outcome.status == "rejected"
+    assert outcome.steps["check"] == "rejected"
+    assert "publish" not in outcome.steps
+    assert "wrong price" in (outcome.error or "")
+    assert performed(out) == []
+    row = harness.app.state.run_by_id(run.id)
+    assert row is not None and row["status"] == "rejected" and row["finished_at"]
+
+
+def test_deciding_twice_or_an_unknown_id_is_a_one_line_error(
+    harness: Harness, tmp_path: Path
+) -> None:
+    setup_post(harness, tmp_path)
+    harness.run("acme/post")
+    pending = the_only_pending(harness)
+    approvals.decide(harness.app, pending.id, approve=True, by="maria")
+    with pytest.raises(UsageError, match="already approved by maria") as twice:
+        approvals.decide(harness.app, pending.id, approve=False, by="luca")
+    assert "\n" not in str(twice.value)
+    assert approvals.get(harness.app, pending.id).status == "approved"
+    with pytest.raises(UsageError, match="no approval 'nope'"):
+        approvals.get(harness.app, "nope")
+    with pytest.raises(UsageError, match="no approval"):
+        approvals.decide(harness.app, "nope", approve=True, by="maria")
+
+
+def test_another_clients_approval_is_refused_as_unknown(harness: Harness, tmp_path: Path) -> None:
+    setup_post(harness, tmp_path, "acme")
+    setup_post(harness, tmp_path, "bolt")
+    harness.run("acme/post")
+    harness.run("bolt/post")
+    acme = the_only_pending(harness, "acme")
+    bolt = the_only_pending(harness, "bolt")
+    assert approvals.count_pending(harness.app) == 2
+    with pytest.raises(UsageError) as leak:
+        approvals.decide(harness.app, acme.id, approve=True, by="bolt-user", client="bolt")
+    with pytest.raises(UsageError) as unknown:
+        approvals.decide(harness.app, "zzzzzzzzzz", approve=True, by="bolt-user", client="bolt")
+    assert str(leak.value).replace(acme.id, "ID") == str(unknown.value).replace("zzzzzzzzzz", "ID")
+    with pytest.raises(UsageError):
+        approvals.get(harness.app, acme.id, client="bolt")
+    assert approvals.get(harness.app, acme.id).status == "pending"
+    assert approvals.decide(harness.app, bolt.id, approve=True, by="b", client="bolt").approved
+
+
+def test_pending_is_paginated_oldest_first(harness: Harness, tmp_path: Path) -> None:
+    setup_post(harness, tmp_path)
+    for _ in range(5):
+        harness.clock.advance(60)
+        harness.run("acme/post")
+    everything = approvals.pending(harness.app, "acme")
+    assert len(everything) == 5
+    assert [a.created_at for a in everything] == sorted(a.created_at for a in everything)
+    page = approvals.pending(harness.app, "acme", limit=2, offset=2)
+    assert [a.id for a in page] == [a.id for a in everything[2:4]]
+    assert approvals.pending(harness.app, "other") == []
+    assert approvals.count_pending(harness.app, "acme") == 5
+
+
+def test_the_audit_trail_records_request_decider_and_preview(
+    harness: Harness, tmp_path: Path
+) -> None:
+    setup_post(harness, tmp_path)
+    harness.run("acme/post")
+    pending = the_only_pending(harness)
+    approvals.decide(harness.app, pending.id, approve=True, by="maria", reason="looks right")
+    harness.app.engine.resume_waiting(harness.find("acme/post"), pending.id)
+    records = harness.audit("acme")
+    events = [r["event"] for r in records]
+    assert events.index("approval.requested") < events.index("run.waiting")
+    assert events.index("approval.decided") < events.index("run.resumed")
+    decided = next(r for r in records if r["event"] == "approval.decided")
+    assert decided["details"]["by"] == "maria"
+    assert decided["details"]["decision"] == "approve"
+    assert decided["details"]["reason"] == "looks right"
+    assert decided["details"]["summary"] == "Publish 'Winter sale'?"
+    assert decided["details"]["preview"] == ["write post1.txt", "write post2.txt"]
+    assert decided["step"] == "check" and decided["run"] == pending.run_id
+    assert [e for e in events if e.startswith("effect.")].count("effect.done") == 2
+    assert not any(e == "effect.dry_run" for e in events), "the preview went into the trail"
+
+
+def test_a_dry_run_does_not_wait(harness: Harness, tmp_path: Path) -> None:
+    out = setup_post(harness, tmp_path)
+    dry = harness.run("acme/post", dry_run=True)
+    assert dry.status == "succeeded"
+    assert [e.description for e in dry.effects] == ["write post1.txt", "write post2.txt"]
+    assert approvals.count_pending(harness.app) == 0
+    assert performed(out) == []
+
+
+def test_a_default_without_a_timeout_is_refused_at_load(harness: Harness, tmp_path: Path) -> None:
+    setup_post(harness, tmp_path, default="approve")
+    _project, errors = harness.app.load()
+    assert errors and "default needs a timeout" in str(errors[0])
