@@ -21,6 +21,7 @@ from avflow.api import (
     TriggerContext,
 )
 from avflow.approvals import Approval
+from avflow.console import Progress, progress
 from avflow.errors import (
     ApprovalRejected,
     AvflowError,
@@ -77,6 +78,7 @@ __all__ = [
     "PathRefused",
     "Personal",
     "PluginError",
+    "Progress",
     "RunInfo",
     "SecretError",
     "StepContext",
@@ -93,4 +95,5 @@ __all__ = [
     "open_confined",
     "private_dir",
     "private_file",
+    "progress",
 ]

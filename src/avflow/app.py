@@ -71,14 +71,18 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def configure_logging(level: str = "info", json_logs: bool | None = None) -> None:
-    """structlog to stderr: human-readable on a terminal, JSON lines otherwise; secrets redacted."""
+def configure_logging(
+    level: str = "info", json_logs: bool | None = None, *, utc: bool = False
+) -> None:
+    """structlog to stderr, secrets redacted: human lines (`avflow.console`) unless JSON lines
+    are asked for (``json_logs``, else ``$AVFLOW_LOG_FORMAT=json``); ``utc``: times in UTC."""
+    from avflow import console
+
     if json_logs is None:
-        json_logs = not sys.stderr.isatty()
+        json_logs = console.wants_json(None)
+    console.setup(utc=utc, bars=None if not json_logs else False)
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
-        if json_logs
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json_logs else console.render
     )
     structlog.configure(
         processors=[

@@ -46,6 +46,7 @@ class Obj:
         self.workflows = workflows
         self.home = home
         self.home_source = home_source  # how `resolve_home` found it, for `status` and `runs`
+        self.utc = False  # --utc: times in UTC rather than each client's local time
         self.pm = pm
         self.clock = clock or Clock()
         self._app: App | None = None
@@ -143,8 +144,14 @@ def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
         type=click.Choice(["debug", "info", "warning", "error"]),
     )
     @click.option(
-        "--log-json/--log-text", default=None, help="Log format. [default: text on a terminal]"
+        "--log-format",
+        type=click.Choice(["human", "json"]),
+        default=None,
+        help="Log lines on stderr: one line per event for people, or JSON lines. "
+        "[default: $AVFLOW_LOG_FORMAT, else human]",
     )
+    @click.option("--log-json/--log-text", default=None, hidden=True)  # older spelling
+    @click.option("--utc", is_flag=True, help="Show times in UTC, not the clients' local time.")
     @click.version_option(package_name="avflow")
     @click.pass_context
     def cli(
@@ -153,12 +160,16 @@ def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
         home: Path | None,
         plugins_dir: tuple[Path, ...],
         log_level: str,
+        log_format: str | None,
         log_json: bool | None,
+        utc: bool,
     ) -> None:
         """avflow: per-client automation for virtual assistants."""
-        configure_logging(log_level, log_json)
+        as_json = log_json if log_format is None else log_format == "json"
+        configure_logging(log_level, as_json, utc=utc)
         found, source = resolve_home(home, workflows)
         ctx.obj = Obj(workflows, found, pm, clock, home_source=source)
+        ctx.obj.utc = utc
 
     from avflow.cli import auth, effects, plugins, runs, scaffold, secrets, validate
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
 from avflow.cli import Obj, pass_obj, say_home
+from avflow.console import show_time
 from avflow.paths import check_client_id
 
 
@@ -95,22 +99,47 @@ def resume(obj: Obj) -> None:
 @click.argument("ref", required=False, metavar="[CLIENT[/WORKFLOW]]")
 @click.option("-n", "--limit", default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--utc", is_flag=True, help="Times in UTC, not each client's local time.")
 @pass_obj
-def runs(obj: Obj, ref: str | None, limit: int, as_json: bool) -> None:
-    """Show recent runs, newest first (the home folder read is named first, on stderr)."""
+def runs(obj: Obj, ref: str | None, limit: int, as_json: bool, utc: bool) -> None:
+    """Show recent runs, newest first (the home folder read is named first, on stderr).
+
+    Each run's time (when it was scheduled, else when it was started) is shown in its client's
+    local time with the zone's abbreviation; ``dry`` marks dry runs; the trigger is
+    ``schedule``, ``manual``, ``demo`` (the demo's first pass) or an event's name.
+    """
     client, _, workflow = (ref or "").partition("/")
     if client:
         check_client_id(client)
     rows = obj.app.state.recent_runs(client or None, workflow or None, limit)
     say_home(obj)  # once the home opened: a home that cannot be used is the one line printed
-    if not rows and not as_json:
-        click.echo("no runs yet")
-    for row in rows:
-        if as_json:
+    if as_json:
+        for row in rows:
             click.echo(json.dumps(dict(row)))
-        else:
-            when = (row["scheduled_at"] or row["created_at"])[:19]
-            err = f"  {row['error']}" if row["error"] else ""
-            click.echo(
-                f"{row['id']}  {when}  {row['client']}/{row['workflow']:24} {row['trigger']:9} {row['status']}{err}"
-            )
+        return
+    if not rows:
+        click.echo("no runs yet")
+        return
+    zones = _zones(obj) if not (utc or obj.utc) else {}
+    for row in rows:
+        click.echo(_run_line(row, zones))
+
+
+def _zones(obj: Obj) -> dict[str, ZoneInfo]:
+    """Each client's zone, from the profiles that load (a broken file elsewhere is no reason
+    not to list runs); a client whose profile does not load is shown in UTC."""
+    project, _ = obj.app.load()
+    return {cid: ZoneInfo(c.profile.timezone) for cid, c in project.clients.items()}
+
+
+def _run_line(row: Any, zones: dict[str, ZoneInfo]) -> str:
+    when = datetime.fromisoformat(
+        str(row["scheduled_at"] or row["created_at"]).replace("Z", "+00:00")
+    )
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    shown = show_time(when, zones.get(row["client"]))
+    dry = "dry" if row["dry_run"] else "-"
+    err = f"  {row['error']}" if row["error"] else ""
+    ref = f"{row['client']}/{row['workflow']}"
+    return f"{row['id']}  {shown:24} {ref:32} {row['trigger']:9} {dry:4} {row['status']}{err}"

@@ -7,8 +7,9 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -116,17 +117,11 @@ def upcoming(
 ) -> Iterator[datetime]:
     """Firings of ``wf`` at or after ``start`` that gating lets run (at most ``limit`` examined)."""
     from avflow.scheduler.planner import job_for
+    from avflow.scheduler.upcoming import allowed_firings
 
     job = job_for(project.clients[wf.client], wf)
-    if job is None:
-        return
-    t = job.schedule.next_after(start - timedelta(microseconds=1))
-    for _ in range(limit):
-        if t is None:
-            return
-        if job.gate is None or job.gate.reason(t) is None:
-            yield t
-        t = job.schedule.next_after(t)
+    if job is not None:
+        yield from allowed_firings(job, start, limit)
 
 
 def _tagged(
@@ -146,8 +141,11 @@ def _tagged(
     help="Start here instead of now; a time without offset is read in each client's timezone.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per firing.")
+@click.option("--utc", is_flag=True, help="Times in UTC, not each client's local time.")
 @pass_obj
-def next_firings(obj: Obj, ref: str | None, count: int, from_: str | None, as_json: bool) -> None:
+def next_firings(
+    obj: Obj, ref: str | None, count: int, from_: str | None, as_json: bool, utc: bool
+) -> None:
     """Show the next firings (gating applied), in each client's local time."""
     project = obj.app.project
     start = _parse_from(from_)
@@ -160,8 +158,9 @@ def next_firings(obj: Obj, ref: str | None, count: int, from_: str | None, as_js
         )
         streams.append(_tagged(project, wf, tz, begin))
     shown = 0
+    shown_tz = UTC if (utc or obj.utc) else None
     for t, _, wf, tz in heapq.merge(*streams, key=lambda x: (x[0], x[1])):
-        local = t.astimezone(tz)
+        local = t.astimezone(shown_tz or tz)
         if as_json:
             click.echo(
                 json.dumps(
@@ -189,9 +188,13 @@ def next_firings(obj: Obj, ref: str | None, count: int, from_: str | None, as_js
 @click.option(
     "--json", "as_json", is_flag=True, help="The service and each workflow as JSON objects."
 )
+@click.option("--utc", is_flag=True, help="Times in UTC, not each client's local time.")
 @pass_obj
-def status(obj: Obj, as_json: bool) -> None:
-    """Show the service's heartbeat and each workflow's last and next run; flag failing or silent ones."""
+def status(obj: Obj, as_json: bool, utc: bool) -> None:
+    """Show the service's heartbeat and each workflow's last and next run; flag failing or silent ones.
+
+    The next run is the first firing gating lets run, exactly as ``avflow next`` shows it.
+    """
     from avflow.scheduler.status import collect
 
     report = collect(obj.app, obj.home)
@@ -205,12 +208,25 @@ def status(obj: Obj, as_json: bool) -> None:
     if not any(w["last_run"] for w in report["workflows"]):
         click.echo("no runs yet")
     for w in report["workflows"]:
-        last = f"{w['last_status']} {w['last_run'][:16]}" if w["last_run"] else "never run"
-        nxt = w["next_local"][:16] if w["next_local"] else "-"
-        flags = " ".join(f.upper() for f in w["flags"])
-        click.echo(
-            f"  {w['client'] + '/' + w['workflow']:32} last: {last:28} next: {nxt:17} {flags}".rstrip()
-        )
+        click.echo(_status_line(w, utc or obj.utc))
     problems = [w for w in report["workflows"] if w["flags"]]
     if problems:
         click.echo(f"{len(problems)} workflow(s) need attention")
+
+
+def _status_line(w: dict[str, Any], utc: bool) -> str:
+    """One workflow of ``avflow status``: times in its client's zone, with the abbreviation."""
+    from avflow.console import show_time
+
+    tz = ZoneInfo(w["timezone"])
+
+    def shown(value: str | None) -> str:
+        return show_time(datetime.fromisoformat(value), tz, utc) if value else "-"
+
+    last = f"{w['last_status']} {shown(w['last_run'])}" if w["last_run"] else "never run"
+    nxt = shown(w["next_local"])
+    if w.get("next_skips"):
+        nxt += f" ({w['next_skips']} until then)"
+    flags = " ".join(f.upper() for f in w["flags"])
+    ref = f"{w['client']}/{w['workflow']}"
+    return f"  {ref:32} last: {last:34} next: {nxt} {flags}".rstrip()

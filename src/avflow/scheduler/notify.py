@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from avflow.api import RunInfo
 from avflow.clock import Clock
 from avflow.errors import ConfigError
+from avflow.loader import Project
 from avflow.notifiers import Failure, Notifier, NotifierSettings
 from avflow.pluginmarker import hookimpl
 from avflow.scheduler.store import ScheduleStore, parse_iso
@@ -160,3 +161,12 @@ class FailureNotifier:
             self.cond.notify_all()
         for channel in self.channels:
             channel.thread.join(timeout)
+
+
+def client_address(project: Project, client: str, notifier: str) -> str | None:
+    """A client's own address for one notifier (``notify: {<notifier>: ...}`` in its profile)."""
+    c = project.clients.get(client)
+    if c is None or c.profile.notify is None:
+        return None
+    value = c.profile.notify.model_dump().get(notifier)
+    return value if isinstance(value, str) and value else None

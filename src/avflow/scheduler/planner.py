@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from avflow.loader import Client, LoadedWorkflow
+from avflow.loader import Client, LoadedWorkflow, Project
 from avflow.scheduler.firing import Schedule, schedule_of
 from avflow.scheduler.gating import Gate
 
@@ -97,6 +97,18 @@ def job_for(client: Client, wf: LoadedWorkflow, gates: dict[str, Gate] | None = 
         on.max_catch_up,
         fingerprint(crons, tz),
     )
+
+
+def jobs_of(project: Project) -> dict[tuple[str, str], Job]:
+    """The job of every scheduled workflow of ``project``, one `Gate` per client."""
+    gates: dict[str, Gate] = {}
+    jobs = {}
+    for client in project.clients.values():
+        for wf in client.workflows.values():
+            job = job_for(client, wf, gates)
+            if job is not None:
+                jobs[job.key] = job
+    return jobs
 
 
 class Planner:

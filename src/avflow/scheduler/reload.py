@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,37 @@ import structlog
 
 from avflow.errors import ConfigError
 from avflow.loader import Client, Project
+from avflow.scheduler.planner import Job, Planner
 
 log = structlog.get_logger("avflow.scheduler")
+
+
+def apply_jobs(
+    planner: Planner, new_jobs: dict[tuple[str, str], Job], now: datetime
+) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """Bring the planner to ``new_jobs`` after a reload: the refs added and changed, the keys
+    removed. An unchanged schedule keeps its next firing; a changed one restarts from ``now``."""
+    added, changed, removed = [], [], []
+    for key in [k for k in planner.jobs if k not in new_jobs]:
+        planner.remove(key)
+        removed.append(key)
+    for key, job in new_jobs.items():
+        old = planner.jobs.get(key)
+        if old is not None and old.fingerprint == job.fingerprint:
+            old.gate, old.catch_up, old.grace, old.max_catch_up = (
+                job.gate,
+                job.catch_up,
+                job.grace,
+                job.max_catch_up,
+            )
+            continue
+        if old is not None:
+            job.inflight = old.inflight
+            changed.append(job.ref)
+        else:
+            added.append(job.ref)
+        planner.add(job, job.schedule.next_after(now))
+    return added, changed, removed
 
 
 def _path(err: ConfigError) -> Path | None:

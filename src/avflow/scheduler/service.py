@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 
+from avflow import console
 from avflow.app import App
 from avflow.clock import Clock
 from avflow.engine import Engine
@@ -31,12 +31,13 @@ from avflow.loader import LoadedWorkflow, Loader, Project
 from avflow.pathrules import PathRules
 from avflow.plugins import PluginManager
 from avflow.scheduler.gating import Gate
-from avflow.scheduler.notify import FailureNotifier, configure
-from avflow.scheduler.planner import ON_TIME, Decision, Job, Planner, decide, job_for
+from avflow.scheduler.notify import FailureNotifier, client_address, configure
+from avflow.scheduler.planner import ON_TIME, Decision, Job, Planner, decide, jobs_of
 from avflow.scheduler.records import record_decision, record_gated_event, record_overlap
-from avflow.scheduler.reload import FileWatcher, merge
+from avflow.scheduler.reload import FileWatcher, apply_jobs, merge
 from avflow.scheduler.runner import Runner, Task
 from avflow.scheduler.settings import ServiceSettings
+from avflow.scheduler.startup import DemoPass, announce_next, started_fields
 from avflow.scheduler.store import ScheduleStore, iso
 from avflow.scheduler.triggers import Triggers
 from avflow.scheduler.waking import Waker, install_signals, restore_signals, until
@@ -80,6 +81,7 @@ class Service:
         self.failed_runs = 0
         self.ready = threading.Event()  # set once start-up is over (tests, bench)
         self.watcher: FileWatcher | None = None
+        self.demo = DemoPass()
 
     # -- lifecycle --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -125,7 +127,7 @@ class Service:
             self.store,
             configure(self.settings.notify, self.pm.registry.notifiers),
             self.clock,
-            self._client_address,
+            lambda client, notifier: client_address(self._project(), client, notifier),
         )
         self.pm.pm.register(self.notifier, name="avflow.notify")
         now = self.clock.now()
@@ -148,16 +150,8 @@ class Service:
         try:
             self._finish_interrupted()
             self._schedule_all(self.clock.now(), start=True)
-            n_jobs = len(self.planner.jobs)
-            log.info(
-                "service started",
-                workflows=len(self.project.workflows()) if self.project else 0,
-                scheduled=n_jobs,
-                next=self._next_firing(),
-                seconds=round(time.perf_counter() - t0, 3),
-                pid=os.getpid(),
-                once=self.once,
-            )
+            self._announce(t0)
+            self.demo.start(self.store, self._project(), self.runner.submit, self.clock.now())
             if not self.once:
                 self.triggers.sync(self._project())
             self.ready.set()
@@ -165,6 +159,16 @@ class Service:
         finally:
             self._shutdown()
         return 1 if (self.once and self.failed_runs) else 0
+
+    def _announce(self, t0: float) -> None:
+        """The start-up line, in plain words, then the next real firing (gating applied)."""
+        project, now = self._project(), self.clock.now()
+        jobs = list(self.planner.jobs.values())
+        console.set_zones({c.id: c.profile.timezone for c in project.clients.values()})
+        fields = started_fields(project, jobs, self.workflows, self.home, now)
+        fields.update(seconds=round(time.perf_counter() - t0, 3), pid=os.getpid(), once=self.once)
+        log.info("service started", **fields)
+        announce_next(project, jobs, now)
 
     def _finish_interrupted(self) -> None:
         """Finish the runs a killed process left behind, before anything new starts."""
@@ -246,38 +250,12 @@ class Service:
         self.project = project
         self.engine = self.app.engine_for(project)
 
-    def _next_firing(self) -> str | None:
-        """``client/workflow at <local time>`` of the first firing to come, for the start-up log."""
-        job = self.planner.next_job()
-        if job is None or job.due is None:
-            return None
-        tz = ZoneInfo(self._project().clients[job.client].profile.timezone)
-        return f"{job.ref} at {job.due.astimezone(tz).isoformat(timespec='minutes')}"
-
-    def _client_address(self, client: str, notifier: str) -> str | None:
-        """A client's own address for one notifier (``notify: {<notifier>: ...}`` in its profile)."""
-        c = self._project().clients.get(client)
-        if c is None or c.profile.notify is None:
-            return None
-        value = c.profile.notify.model_dump().get(notifier)
-        return value if isinstance(value, str) and value else None
-
-    def _jobs(self, project: Project) -> dict[tuple[str, str], Job]:
-        gates: dict[str, Gate] = {}
-        jobs = {}
-        for client in project.clients.values():
-            for wf in client.workflows.values():
-                job = job_for(client, wf, gates)
-                if job is not None:
-                    jobs[job.key] = job
-        return jobs
-
     def _schedule_all(self, now: datetime, start: bool) -> None:
         """At start: catch up missed firings from what ``state.db`` remembers, then schedule."""
         persisted = self.store.load()
         decisions = []
         lookback = ON_TIME if self.once else timedelta(0)
-        for key, job in self._jobs(self._project()).items():
+        for key, job in jobs_of(self._project()).items():
             fp, next_at, _ = persisted.get(key, (None, None, None))
             if fp == job.fingerprint and next_at is not None:
                 if next_at <= now:
@@ -314,29 +292,10 @@ class Service:
             )
         self._set_project(merged)
         now = self.clock.now()
-        new_jobs = self._jobs(merged)
-        added, changed, removed = [], [], []
-        for key in [k for k in self.planner.jobs if k not in new_jobs]:
-            self.planner.remove(key)
-            removed.append("/".join(key))
+        new_jobs = jobs_of(merged)
+        added, changed, removed = apply_jobs(self.planner, new_jobs, now)
         if removed:
-            self.store.forget([tuple(r.split("/", 1)) for r in removed])  # type: ignore[misc]
-        for key, job in new_jobs.items():
-            old = self.planner.jobs.get(key)
-            if old is not None and old.fingerprint == job.fingerprint:
-                old.gate, old.catch_up, old.grace, old.max_catch_up = (
-                    job.gate,
-                    job.catch_up,
-                    job.grace,
-                    job.max_catch_up,
-                )
-                continue
-            if old is not None:
-                job.inflight = old.inflight
-                changed.append(job.ref)
-            else:
-                added.append(job.ref)
-            self.planner.add(job, job.schedule.next_after(now))
+            self.store.forget(removed)
         self._persist([self.planner.jobs[k] for k in new_jobs])
         if not self.once:
             self.triggers.sync(merged)
@@ -345,7 +304,7 @@ class Service:
             reason=reason,
             added=added,
             changed=changed,
-            removed=removed,
+            removed=["/".join(k) for k in removed],
             kept_last_good=kept,
             errors=len(errors),
             scheduled=len(self.planner.jobs),
@@ -410,6 +369,8 @@ class Service:
             job = self._release(task)
             if job is not None:
                 touched.append(job)
+            if self.demo.finished(task):
+                announce_next(self._project(), list(self.planner.jobs.values()), self.clock.now())
         if touched:
             self._persist(touched)
 

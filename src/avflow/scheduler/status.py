@@ -16,6 +16,15 @@ from avflow.app import App
 from avflow.scheduler.planner import ON_TIME, job_for
 from avflow.scheduler.service import service_lock
 from avflow.scheduler.store import ScheduleStore, iso, parse_iso
+from avflow.scheduler.upcoming import next_firing
+
+
+def _shown(t: datetime | None) -> str:
+    """A service time in this machine's zone, with its abbreviation (``UTC`` under ``TZ=UTC``)."""
+    if t is None:
+        return "?"
+    local = t.astimezone()
+    return f"{local:%a %Y-%m-%d %H:%M:%S} {local.tzname()}"
 
 
 def _service(store: ScheduleStore, home: Path, now: datetime) -> dict[str, Any]:
@@ -28,11 +37,11 @@ def _service(store: ScheduleStore, home: Path, now: datetime) -> dict[str, Any]:
         if age is not None and age > 3 * float(st.get("heartbeat_every", 60)):
             summary += " (STALE: the service may be hung)"
     elif st.get("state") == "stopped":
-        summary = f"not running (stopped cleanly at {st.get('heartbeat', '?')})"
+        summary = f"not running (stopped cleanly at {_shown(beat)})"
     elif st:
         summary = (
             f"not running (did not stop cleanly: killed or crashed after its last heartbeat, "
-            f"{st.get('heartbeat', '?')}; interrupted runs finish at the next start)"
+            f"{_shown(beat)}; interrupted runs finish at the next start)"
         )
     else:
         summary = "never started for this home folder"
@@ -64,13 +73,11 @@ def collect(app: App, home: Path) -> dict[str, Any]:
         job = job_for(client, wf)
         flags = []
         nxt = None
+        reason = None
         if job is not None:
-            fp, next_at, first_seen = persisted.get(job.key, (None, None, None))
-            nxt = (
-                next_at
-                if fp == job.fingerprint and next_at is not None and next_at > now
-                else job.schedule.next_after(now)
-            )
+            _, _, first_seen = persisted.get(job.key, (None, None, None))
+            found = next_firing(job, now)  # gating applied, as `avflow next` and the start-up do
+            nxt, reason = (found.at, found.reason) if found else (None, None)
             since = parse_iso(rows["scheduled_at"] or rows["created_at"]) if rows else first_seen
             if since is not None:
                 expected = 0
@@ -96,6 +103,8 @@ def collect(app: App, home: Path) -> dict[str, Any]:
                 "last_error": rows["error"] if rows else None,
                 "next": iso(nxt),
                 "next_local": nxt.astimezone(tz).isoformat() if nxt else None,
+                "next_skips": reason,  # why earlier firings are skipped (gating), if any
+                "timezone": tz.key,
                 "flags": flags,
             }
         )
