@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,8 @@ def test_status_heartbeat_failing_and_silent(
         rome / "workflows", rome / "home", pm, clock=FakeClock("2026-03-02T13:00:10Z"), once=True
     ).run()
     code, out = cli(rome, "status", fake_now="2026-03-02T13:20:00Z")
-    assert "not running (stopped cleanly at 2026-03-02T13:00:10Z)" in out
+    beat = datetime(2026, 3, 2, 13, 0, 10, tzinfo=UTC).astimezone()  # this machine's zone
+    assert f"not running (stopped cleanly at {beat:%a %Y-%m-%d %H:%M:%S} {beat.tzname()})" in out
     code, out = cli(rome, "status", "--json", fake_now="2026-03-02T13:20:00Z")
     report = json.loads(out)
     assert (
