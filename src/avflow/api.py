@@ -290,3 +290,6 @@ class TriggerContext:
     fire: Callable[[Mapping[str, Any]], None]
     log: Any
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: ``$AVFLOW_HOME/plugins/<plugin>/``: where a trigger keeps what must survive a restart
+    #: (a sync token, what it has already fired for); None where no home is known.
+    data_dir: Path | None = None

@@ -146,7 +146,7 @@ class Service:
             self.settings.concurrency.max_runs_per_client,
             self._finished,
         )
-        self.triggers = Triggers(self.pm.registry, self.vault, self.fire_event)
+        self.triggers = Triggers(self.pm.registry, self.vault, self.fire_event, self.home)
         try:
             self._finish_interrupted()
             self._schedule_all(self.clock.now(), start=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -19,6 +20,7 @@ from avflow import redact
 from avflow.api import Account, TriggerContext
 from avflow.context import resolve_refs
 from avflow.errors import AvflowError, SecretError
+from avflow.fsutil import private_dir
 from avflow.loader import Client, Project
 from avflow.plugins import Registry
 
@@ -37,8 +39,11 @@ class _Watcher:
 class Triggers:
     """Starts, restarts and stops the event-trigger threads to match the loaded workflows."""
 
-    def __init__(self, registry: Registry, vault: Any, fire: Fire) -> None:
+    def __init__(
+        self, registry: Registry, vault: Any, fire: Fire, home: Path | None = None
+    ) -> None:
         self.registry = registry
+        self.home = home
         self.vault = vault
         self.fire = fire
         self.watchers: dict[tuple[str, str, int], _Watcher] = {}
@@ -76,6 +81,7 @@ class Triggers:
             account=lambda name: self._account(client, name),
             fire=lambda payload: self.fire(wf_key, uses, payload),
             log=wlog,
+            data_dir=self._data_dir(uses),
         )
         model = trigger.params.model_validate(params)
         thread = threading.Thread(
@@ -86,6 +92,12 @@ class Triggers:
         )
         self.watchers[key] = _Watcher(thread, ctx, sig)
         thread.start()
+
+    def _data_dir(self, uses: str) -> Path | None:
+        plugin = self.registry.owners.get(f"trigger:{uses}")
+        if self.home is None or plugin is None:
+            return None
+        return private_dir(self.home / "plugins" / plugin)
 
     @staticmethod
     def _loop(

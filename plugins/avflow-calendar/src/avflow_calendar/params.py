@@ -201,3 +201,19 @@ class ReleaseParams(BaseModel):
 
     account: Calendar = Field(description="The calendar to sweep.")
     days: int = Field(default=60, ge=1, le=366, description="How far ahead to look.")
+
+
+class EventChangedParams(BaseModel):
+    """``calendar.event_changed``: a run for each new, moved, changed or cancelled event."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: Calendar = Field(description="The calendar to watch.")
+    poll_seconds: float = Field(
+        default=300, ge=1, le=86400, description="Seconds between two looks at the calendar."
+    )
+    include_own: bool = Field(
+        default=False,
+        description="Also fire for avflow's own holds and bookings (default: only when "
+        "someone moves one of its bookings).",
+    )

@@ -15,6 +15,7 @@ from avflow_calendar.params import (
     BookParams,
     CancelParams,
     ConfirmParams,
+    EventChangedParams,
     FreeSlotsParams,
     HoldParams,
     ReleaseParams,
@@ -76,6 +77,20 @@ def register_actions(register: Any) -> None:
         ("release_holds", ReleaseParams, release_holds, "Delete the holds past their deadline."),
     ):
         register(avflow.Action(f"calendar.{name}", model, run, text))  # type: ignore[arg-type]
+
+
+@avflow.hookimpl
+def register_triggers(register: Any) -> None:
+    from avflow_calendar.trigger import watch
+
+    register(
+        avflow.Trigger(
+            "calendar.event_changed",
+            EventChangedParams,
+            watch,
+            "A run for each new, moved, changed or cancelled event of a calendar.",
+        )
+    )
 
 
 @avflow.hookimpl
