@@ -171,18 +171,53 @@ def test_schema_covers_each_action(tmp_path: Path) -> None:
     json.dumps(schema)
 
 
-def test_plugin_new_scaffold_passes_its_own_tests(tmp_path: Path) -> None:
+def test_plugin_new_scaffold_writes_a_file_once(tmp_path: Path) -> None:
+    """Fast check of the scaffold's action, loaded as a loose plugin (the full kit, in a fresh
+    virtual environment, is tests/test_plugin_kit.py)."""
     from avflow.cli import main
 
     main(["plugin", "new", "hello", "--dir", str(tmp_path)])
     root = tmp_path / "avflow-hello"
     assert (root / "pyproject.toml").read_text().count('hello = "avflow_hello.plugin"') == 1
-    # Load the generated module as a loose plugin and run its generated test's workflow.
     pm = PluginManager(autoload=False, plugins_dirs=[root / "src" / "avflow_hello"])
     h = Harness(tmp_path / "h", pm=pm)
-    h.client("acme")
-    h.workflow("acme", "greet", {"steps": [{"uses": "hello.hello"}]})
-    assert h.run("acme/greet").outputs["step1"] == {"greeting": "hello"}
+    h.client("acme", name="Acme")
+    h.workflow(
+        "acme",
+        "note",
+        {
+            "steps": [
+                {"uses": "hello.write_note", "with": {"folder": "n", "name": "a.txt", "text": "hi"}}
+            ]
+        },
+    )
+    result = h.run("acme/note")
+    assert result.ok, result.error
+    assert (h.workflows / "acme" / "n" / "a.txt").read_text() == "hi"
+    assert pm.registry.effect_words["hello.note"]["it"].label == "Note scritte"
+
+
+@pytest.mark.parametrize("name", ["Hello", "1x", "a-b", "../x", ""])
+def test_plugin_new_refuses_a_bad_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    from avflow.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["plugin", "new", name, "--dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "plugin name" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_plugin_new_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from avflow.cli import main
+
+    (tmp_path / "avflow-hello").mkdir()
+    with pytest.raises(SystemExit) as exc:
+        main(["plugin", "new", "hello", "--dir", str(tmp_path)])
+    assert exc.value.code == 2 and "already exists" in capsys.readouterr().err
+    assert not any((tmp_path / "avflow-hello").iterdir())
 
 
 def test_a_plugin_declares_hooks_of_its_own(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 Fixtures:
 
 ``avflow_harness``
-    A `Harness` with a temporary workflows folder and home, a fake clock and a plugin manager
+    A `Harness` with a temporary workflows folder and home (``h.workflows``, ``h.home``: in a
+    folder of their own, never in the test's ``tmp_path``), a fake clock and a plugin manager
     built for the test (entry-point plugins included, so an installed plugin is under test).
 
 The harness writes clients and workflows, runs them, and returns a `RunResult` with the run's
@@ -208,10 +209,14 @@ def check_action_contract(
 
 
 @pytest.fixture
-def avflow_harness(tmp_path: Path) -> Iterator[Harness]:
-    """A fresh `Harness` in a temporary folder, with no secrets remembered from earlier tests."""
+def avflow_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """A fresh `Harness` with no secrets remembered from earlier tests.
+
+    Its folders are in a temporary folder of their own, not in the test's ``tmp_path`` (which
+    stays the test's): ``h.workflows`` and ``h.home``, under pytest's base temporary folder.
+    """
     redact.forget_all()
-    h = Harness(tmp_path)
+    h = Harness(tmp_path_factory.mktemp("avflow-harness"))
     yield h
     if h._app is not None and "state" in vars(h._app):
         h._app.state.close()

@@ -55,79 +55,34 @@ def plugin() -> None:
     """Plugin development helpers."""
 
 
-TEMPLATE_PYPROJECT = """[build-system]
-requires = ["setuptools>=68"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "avflow-{name}"
-version = "0.1.0"
-requires-python = ">=3.11"
-dependencies = ["avflow"]
-
-[project.entry-points.avflow]
-{name} = "avflow_{module}.plugin"
-"""
-
-TEMPLATE_PLUGIN = '''"""avflow-{name}: an avflow plugin."""
-
-from __future__ import annotations
-
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict
-
-import avflow
-
-
-class HelloParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    greeting: str = "hello"
-
-
-def hello(ctx: avflow.StepContext, params: HelloParams) -> dict[str, Any]:
-    ctx.note(f"{{params.greeting}} from {{ctx.client.name}}")
-    return {{"greeting": params.greeting}}
-
-
-@avflow.hookimpl
-def register_actions(register: Any) -> None:
-    register(avflow.Action("{module}.hello", HelloParams, hello, "Say hello in the audit trail."))
-'''
-
-TEMPLATE_TEST = """from avflow.testing import Harness
-
-
-def test_plugin_is_installed(avflow_harness: Harness) -> None:
-    assert "{module}.hello" in avflow_harness.pm.registry.actions
-
-
-def test_hello(avflow_harness: Harness) -> None:
-    avflow_harness.client("acme")
-    avflow_harness.workflow("acme", "greet", {{"steps": [{{"uses": "{module}.hello"}}]}})
-    result = avflow_harness.run("acme/greet")
-    assert result.ok
-    assert result.outputs["step1"] == {{"greeting": "hello"}}
-"""
-
-
 @plugin.command("new")
 @click.argument("name")
 @click.option(
     "--dir", "directory", type=click.Path(path_type=Path), default=Path("."), show_default=True
 )
 def new(name: str, directory: Path) -> None:
-    """Create a plugin package ``avflow-NAME`` with an action and its first tests."""
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise UsageError(f"plugin name {name!r} must be lower-case letters, digits and _")
+    """Create a plugin distribution ``avflow-NAME``: an action that writes a file into a folder
+    of the client's, once (with a reconcile), and tests that pass after ``pip install -e``."""
+    from avflow.cli import plugin_kit as kit
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+        raise UsageError(
+            f"plugin name {name!r}: use lower-case letters, digits and _, starting with a letter"
+        )
     root = directory / f"avflow-{name}"
-    if root.exists():
+    if root.exists() or root.is_symlink():
         raise UsageError(f"{root} already exists")
     pkg = root / "src" / f"avflow_{name}"
     pkg.mkdir(parents=True)
     (root / "tests").mkdir()
-    (root / "pyproject.toml").write_text(TEMPLATE_PYPROJECT.format(name=name, module=name))
-    (pkg / "__init__.py").write_text("")
-    (pkg / "plugin.py").write_text(TEMPLATE_PLUGIN.format(name=name, module=name))
-    (root / "tests" / f"test_{name}.py").write_text(TEMPLATE_TEST.format(module=name))
-    click.echo(f"created {root}: pip install -e {root} && pytest {root}/tests")
+    files = {
+        root / "pyproject.toml": kit.PYPROJECT,
+        root / "README.md": kit.README,
+        pkg / "__init__.py": '"""avflow-{name}: an avflow plugin."""\n',
+        pkg / "plugin.py": kit.PLUGIN,
+        root / "tests" / f"test_{name}.py": kit.TESTS,
+    }
+    for path, template in files.items():
+        path.write_text(template.format(name=name), encoding="utf-8")
+    click.echo(f"created {root}")
+    click.echo(f'next: pip install -e "{root}[test]" && pytest {root}')
