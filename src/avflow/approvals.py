@@ -14,6 +14,7 @@ after checking the trail, so the record is never missing and never doubled.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ Status = Literal["pending", "approved", "rejected", "expired"]
 Choice = Literal["approve", "reject"]
 ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or typed from a screen
 ID_LENGTH = 10  # about 49 bits
+ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # anything else is unknown without a look-up
 AUDIT_GRACE = timedelta(seconds=30)  # a decider's own record is written well within this
 
 
@@ -131,10 +133,11 @@ def count_pending(app: App, client: str | None = None) -> int:
 
 
 def _lookup(app: App, approval_id: str, client: str | None) -> sqlite3.Row:
-    row = store(app).by_id(approval_id) if isinstance(approval_id, str) else None
+    well_formed = isinstance(approval_id, str) and ID_SHAPE.fullmatch(approval_id) is not None
+    row = store(app).by_id(approval_id) if well_formed else None
     if row is None or (client is not None and row["client"] != client):
-        shown = approval_id if isinstance(approval_id, str) and approval_id.isprintable() else "?"
-        raise UnknownApproval(f"no approval {shown[:40]!r} (see `avflow approvals`)")
+        shown = approval_id[:40] if well_formed else "?"
+        raise UnknownApproval(f"no approval {shown!r} (see `avflow approvals`)")
     return row
 
 

@@ -171,9 +171,9 @@ def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
         ctx.obj = Obj(workflows, found, pm, clock, home_source=source)
         ctx.obj.utc = utc
 
-    from avflow.cli import auth, effects, plugins, runs, scaffold, secrets, validate
+    from avflow.cli import approvals, auth, effects, plugins, runs, scaffold, secrets, validate
 
-    for module in (validate, runs, effects, secrets, plugins, auth, scaffold):
+    for module in (validate, runs, effects, secrets, plugins, auth, scaffold, approvals):
         module.register(cli)
     _register_optional(cli)
     pm.hook.register_commands(cli=cli, hook=pm.hook)

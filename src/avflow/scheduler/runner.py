@@ -30,6 +30,7 @@ class Task:
     scheduled: list[datetime] = field(default_factory=list)  # empty: an event or manual run
     trigger: str = "schedule"
     event: dict[str, Any] | None = None
+    resume: str | None = None  # a decided approval whose waiting run to take up
     outcomes: list[RunOutcome] = field(default_factory=list)
     error: str | None = None
 
@@ -107,6 +108,9 @@ class Runner:
                     task.outcomes.append(
                         engine.trigger(task.wf, scheduled_at=when, trigger="schedule")
                     )
+            elif task.resume is not None:
+                resumed = engine.resume_waiting(task.wf, task.resume)
+                task.outcomes.extend([resumed] if resumed is not None else [])
             else:
                 task.outcomes.append(
                     engine.trigger(task.wf, trigger=task.trigger, event=task.event)

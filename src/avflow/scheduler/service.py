@@ -23,6 +23,7 @@ import structlog
 
 from avflow import console
 from avflow.app import App
+from avflow.approval_watch import ApprovalWatch
 from avflow.clock import Clock
 from avflow.engine import Engine
 from avflow.errors import ConfigErrors, UsageError
@@ -181,6 +182,9 @@ class Service:
                 status=outcome.status,
             )
             self.failed_runs += outcome.status == "failed"
+        # approvals decided, or past their deadline, while no service ran; then watch them
+        self.approval_watch = ApprovalWatch(self.app, self._engine, self.runner.submit)
+        self.approval_watch.start(thread=not self.once)  # docs/approvals.md
 
     def _loop(self) -> None:
         beat_every = self.settings.heartbeat
@@ -208,6 +212,8 @@ class Service:
     def _shutdown(self) -> None:
         log.info("service stopping")
         if hasattr(self, "runner"):
+            if hasattr(self, "approval_watch"):
+                self.approval_watch.stop()
             self.runner.stop()  # queued tasks never started: their firings stay pending in state.db
             self.triggers.stop_all()
             if not self.runner.wait_idle(self.settings.stop_timeout):

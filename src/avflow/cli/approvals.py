@@ -1,0 +1,156 @@
+"""``avflow approvals [CLIENT]``, ``avflow approve ID`` and ``avflow reject ID --reason TEXT``.
+
+See docs/approvals.md. A decision is recorded at once; the run is then taken up by the service
+(``avflow run`` notices within about two seconds) or, when no service runs for this home
+folder, by the command itself, which prints how the run ended.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+import click
+
+from avflow import approvals as api
+from avflow.cli import Obj, pass_obj, say_home
+from avflow.errors import UsageError
+from avflow.paths import check_client_id
+
+MAX_REASON = 1000
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(approvals)
+    cli.add_command(approve)
+    cli.add_command(reject)
+
+
+def _zones(obj: Obj, clients: set[str]) -> dict[str, tzinfo]:
+    """Each client's timezone from its profile (UTC for one that cannot be read now)."""
+    zones: dict[str, tzinfo] = {}
+    for client in clients:
+        try:
+            loaded, _ = obj.app.loader.load_client(obj.workflows / client)
+            zones[client] = ZoneInfo(loaded.profile.timezone) if loaded else ZoneInfo("UTC")
+        except Exception:  # a broken profile must not hide what waits for a decision
+            zones[client] = ZoneInfo("UTC")
+    return zones
+
+
+def _local(when: datetime | None, tz: tzinfo) -> str:
+    if when is None:
+        return "-"
+    local = when.astimezone(tz)
+    return f"{local:%a %Y-%m-%d %H:%M} {local.tzname()}"
+
+
+@click.command()
+@click.argument("client", required=False)
+@click.option("-n", "--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per approval.")
+@pass_obj
+def approvals(obj: Obj, client: str | None, limit: int, offset: int, as_json: bool) -> None:
+    """List the approvals waiting for a decision, oldest first (times in each client's zone)."""
+    if client is not None:
+        check_client_id(client)
+    page = api.pending(obj.app, client, limit=limit, offset=offset)
+    total = api.count_pending(obj.app, client)
+    if client is not None and not total and not (obj.workflows / client).is_dir():
+        raise UsageError(f"unknown client {client!r}")
+    say_home(obj)
+    if as_json:
+        for a in page:
+            click.echo(json.dumps(_as_json(a)))
+        return
+    if not page:
+        click.echo("no approvals waiting" + (f" for {client}" if client else ""))
+        return
+    zones = _zones(obj, {a.client for a in page})
+    for a in page:
+        tz = zones[a.client]
+        deadline = _local(a.deadline, tz)
+        then = f", then {a.default}" if a.default else ""
+        click.echo(f"{a.id}  {a.client}/{a.workflow}  step {a.step}")
+        click.echo(f"    asked {_local(a.created_at, tz)}   deadline {deadline}{then}")
+        click.echo(f"    {a.summary}")
+        for line in a.preview:
+            click.echo(f"      - {line}")
+        if not a.preview:
+            click.echo("      (the following steps perform no effect)")
+    shown = offset + len(page)
+    if shown < total:
+        click.echo(f"{total - shown} more: --offset {shown}")
+
+
+def _as_json(a: api.Approval) -> dict[str, object]:
+    return {
+        "id": a.id,
+        "client": a.client,
+        "workflow": a.workflow,
+        "run": a.run_id,
+        "step": a.step,
+        "summary": a.summary,
+        "preview": a.preview,
+        "created_at": a.created_at.isoformat(),
+        "deadline": a.deadline.isoformat() if a.deadline else None,
+        "default": a.default,
+        "status": a.status,
+    }
+
+
+def _decide(obj: Obj, approval_id: str, approve: bool, reason: str | None, resume: bool) -> None:
+    if reason is not None:
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_REASON or not reason.isprintable():
+            raise UsageError(f"--reason: one line of text, at most {MAX_REASON} characters")
+    done = api.decide(obj.app, approval_id, approve=approve, by=getpass.getuser(), reason=reason)
+    click.echo(
+        f"approval {done.id} {done.status} ({done.client}/{done.workflow}, run {done.run_id})"
+    )
+    if not resume:
+        return
+    from avflow.scheduler.service import service_lock
+
+    if service_lock(obj.home).is_held_elsewhere():
+        click.echo("the running service takes the run up")
+        return
+    wf = obj.app.focus(done.client).clients[done.client].workflows.get(done.workflow)
+    if wf is None:
+        raise UsageError(f"workflow {done.client}/{done.workflow} no longer exists")
+    outcome = obj.app.engine.resume_waiting(wf, done.id)
+    if outcome is None:  # the service, or another command, took it up first
+        click.echo("the run was taken up elsewhere")
+        return
+    error = f": {outcome.error}" if outcome.error else ""
+    click.echo(f"run {outcome.id} {outcome.status}{error}")
+    if outcome.status == "failed":
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("approval_id", metavar="ID")
+@click.option("--reason", default=None, help="Why (goes into the client's audit trail).")
+@click.option("--no-resume", is_flag=True, help="Only record the decision.")
+@pass_obj
+def approve(obj: Obj, approval_id: str, reason: str | None, no_resume: bool) -> None:
+    """Approve a waiting step: its run goes on (exit 2: no such approval, or already decided).
+
+    With no service running for this home folder, the run goes on here (exit 1 if it fails).
+    """
+    _decide(obj, approval_id, True, reason, not no_resume)
+
+
+@click.command()
+@click.argument("approval_id", metavar="ID")
+@click.option("--reason", required=True, help="Why (goes into the client's audit trail).")
+@click.option("--no-resume", is_flag=True, help="Only record the decision.")
+@pass_obj
+def reject(obj: Obj, approval_id: str, reason: str, no_resume: bool) -> None:
+    """Reject a waiting step: its run stops, recorded as rejected (exit 2: no such approval,
+    or already decided)."""
+    _decide(obj, approval_id, False, reason, not no_resume)

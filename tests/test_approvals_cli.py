@@ -1,0 +1,120 @@
+"""``avflow approvals``, ``avflow approve`` and ``avflow reject`` (no service running)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from approvals_testkit import performed, setup_post, the_only_pending
+
+from avflow.cli import main
+from avflow.testing import Harness
+
+PLUGINS = Path(__file__).parent / "plugins_dir"
+
+
+@dataclass
+class Cli:
+    code: int
+    out: str
+    err: str
+
+
+def avflow(h: Harness, *args: str) -> Cli:
+    argv = ["--workflows", str(h.workflows), "--home", str(h.home)]
+    argv += ["--plugins-dir", str(PLUGINS), "--log-json", *args]
+    with CliRunner().isolation() as streams:
+        try:
+            main(argv, clock=h.clock)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
+    return Cli(code, out, err)
+
+
+@pytest.fixture(autouse=True)
+def _no_autoload(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+def test_list_shows_local_times_with_the_zone_and_the_preview(
+    harness: Harness, tmp_path: Path
+) -> None:
+    setup_post(harness, tmp_path, timeout="10m", default="reject")
+    harness.clock.set("2026-12-04T16:55:00+00:00")  # Friday 17:55 in Rome
+    harness.run("acme/post")
+    pending = the_only_pending(harness)
+    listed = avflow(harness, "approvals")
+    assert listed.code == 0, listed.err
+    assert f"{pending.id}  acme/post  step check" in listed.out
+    assert "asked Fri 2026-12-04 17:55 CET" in listed.out
+    assert "deadline Mon 2026-12-07 09:05 CET, then reject" in listed.out
+    assert "Publish 'Winter sale'?" in listed.out
+    assert "- write post1.txt" in listed.out and "- write post2.txt" in listed.out
+    assert avflow(harness, "approvals", "acme").out == listed.out
+    as_json = avflow(harness, "approvals", "acme", "--json")
+    [row] = [json.loads(line) for line in as_json.out.splitlines()]
+    assert row["id"] == pending.id and row["preview"] == ["write post1.txt", "write post2.txt"]
+    setup_post(harness, tmp_path, "bolt")
+    assert "no approvals waiting for bolt" in avflow(harness, "approvals", "bolt").out
+    unknown = avflow(harness, "approvals", "nobody")
+    assert unknown.code == 2 and unknown.err.strip() == "error: unknown client 'nobody'"
+
+
+def test_approve_runs_the_rest_once_and_a_second_decision_is_refused(
+    harness: Harness, tmp_path: Path
+) -> None:
+    out = setup_post(harness, tmp_path)
+    run = harness.run("acme/post")
+    pending = the_only_pending(harness)
+    approved = avflow(harness, "approve", pending.id, "--reason", "fine")
+    assert approved.code == 0, approved.err
+    assert f"approval {pending.id} approved" in approved.out
+    assert f"run {run.id} succeeded" in approved.out
+    assert performed(out) == ["post1.txt", "post2.txt"]
+    again = avflow(harness, "reject", pending.id, "--reason", "changed my mind")
+    assert again.code == 2
+    assert again.err.startswith(f"error: approval {pending.id} was already approved by ")
+    assert len(again.err.strip().splitlines()) == 1 and "Traceback" not in again.err
+    assert performed(out) == ["post1.txt", "post2.txt"]
+    verify = avflow(harness, "audit", "verify", "acme")
+    assert verify.code == 0, verify.out + verify.err
+
+
+def test_reject_stops_the_run_and_needs_a_reason(harness: Harness, tmp_path: Path) -> None:
+    out = setup_post(harness, tmp_path)
+    run = harness.run("acme/post")
+    pending = the_only_pending(harness)
+    no_reason = avflow(harness, "reject", pending.id)
+    assert no_reason.code == 2 and "--reason" in no_reason.err
+    blank = avflow(harness, "reject", pending.id, "--reason", "  ")
+    assert blank.code == 2 and "--reason" in blank.err
+    rejected = avflow(harness, "reject", pending.id, "--reason", "wrong price")
+    assert rejected.code == 0, rejected.err
+    assert f"run {run.id} rejected: approval {pending.id} rejected: wrong price" in rejected.out
+    assert performed(out) == []
+    runs = avflow(harness, "runs", "--json")
+    assert json.loads(runs.out.splitlines()[0])["status"] == "rejected"
+    decided = [
+        r for r in harness.reload().audit.records("acme") if r["event"] == "approval.decided"
+    ]
+    assert decided[0]["details"]["reason"] == "wrong price"
+    assert avflow(harness, "audit", "verify", "acme").code == 0
+
+
+@pytest.mark.parametrize("bad", ["nope", "x" * 300, "../../etc", "a\udcff"])
+def test_unknown_ids_are_one_line_exit_2(harness: Harness, tmp_path: Path, bad: str) -> None:
+    setup_post(harness, tmp_path)
+    for command in (["approve", bad], ["reject", bad, "--reason", "no"]):
+        result = avflow(harness, *command)
+        assert result.code == 2
+        assert result.err.startswith("error: no approval ")
+        assert len(result.err.strip().splitlines()) == 1

@@ -1,0 +1,164 @@
+"""A real ``avflow run`` killed with SIGKILL while a run waits for approval, restarted, and the
+approval given from another process (``avflow approve``): the run finishes, its effects once."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PLUGINS = Path(__file__).parent / "plugins_dir"
+
+WORKFLOW = """\
+name: Publish the post
+on:
+  schedule:
+    - cron: "0 9 * * *"
+steps:
+  - id: check
+    uses: core.approval
+    with:
+      summary: "Publish the winter sale post?"
+  - id: publish
+    uses: crashy.write
+    with: {{ folder: "{out}", count: 2, prefix: post }}
+"""
+
+
+def _argv(root: Path, start: str | None) -> list[str]:
+    clock = f"ShiftedClock({start!r})" if start else "None"
+    code = (
+        "import sys; from avflow.cli import main; from avflow.clock import ShiftedClock; "
+        f"sys.exit(main(clock={clock}))"
+    )
+    folders = ["--workflows", str(root / "workflows"), "--home", str(root / "home")]
+    return [sys.executable, "-c", code, *folders, "--plugins-dir", str(PLUGINS), "--log-json"]
+
+
+ENV = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+class Service:
+    """``avflow run`` in a subprocess, its JSON log lines collected."""
+
+    def __init__(self, root: Path, start: str) -> None:
+        self.proc = subprocess.Popen(
+            [*_argv(root, start), "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        self.logs: list[dict[str, Any]] = []
+        self.text: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.text.append(line)
+            with contextlib.suppress(ValueError):
+                self.logs.append(json.loads(line))
+
+    def wait_log(self, event: str, timeout: float = 30, **match: Any) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            if self.proc.poll() is not None:
+                raise AssertionError("service exited:\n" + "".join(self.text)[-3000:])
+            for rec in list(self.logs):
+                if rec.get("event") == event and all(rec.get(k) == v for k, v in match.items()):
+                    return rec
+            return None
+
+        return wait_for(found, timeout, f"{event} {match}\n" + "".join(self.text)[-2000:])
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    started: list[Service] = []
+    yield started
+    for svc in started:
+        if svc.proc.poll() is None:
+            svc.proc.kill()
+            svc.proc.wait(10)
+
+
+def query(root: Path, sql: str) -> list[sqlite3.Row]:
+    db = sqlite3.connect(root / "home" / "state.db", timeout=30)
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # not created yet
+        return []
+    finally:
+        db.close()
+
+
+def avflow(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_argv(root, None), *args], capture_output=True, text=True, env=ENV, timeout=120
+    )
+
+
+def test_sigkill_while_waiting_then_restart_then_approve_from_the_cli(
+    tmp_path: Path, services: list[Service]
+) -> None:
+    out = tmp_path / "out"
+    (tmp_path / "workflows" / "acme").mkdir(parents=True)
+    (tmp_path / "workflows" / "acme" / "client.yaml").write_text(
+        "name: Acme\ntimezone: Europe/Rome\n"
+    )
+    (tmp_path / "workflows" / "acme" / "post.yaml").write_text(WORKFLOW.format(out=out))
+    first = Service(tmp_path, "2026-12-04T07:59:58Z")  # Friday, 08:59:58 in Rome
+    services.append(first)
+    first.wait_log("run waiting for an approval")
+    [pending] = query(tmp_path, "SELECT * FROM approvals WHERE status = 'pending'")
+    assert json.loads(pending["preview"]) == ["write post1.txt", "write post2.txt"]
+    first.proc.kill()  # SIGKILL between the request and the decision
+    assert first.proc.wait(10) == -9
+    [run] = query(tmp_path, "SELECT * FROM runs")
+    assert run["status"] == "waiting"
+    assert not (out / "performed.log").exists()
+
+    second = Service(tmp_path, "2026-12-04T08:05:00Z")
+    services.append(second)
+    second.wait_log("service started")
+    assert query(tmp_path, "SELECT status FROM runs")[0]["status"] == "waiting"
+    listed = avflow(tmp_path, "approvals", "acme")
+    assert pending["id"] in listed.stdout, listed.stderr
+    approved = avflow(tmp_path, "approve", pending["id"])
+    assert approved.returncode == 0, approved.stderr
+    assert "the running service takes the run up" in approved.stdout
+    second.wait_log("run finished", status="succeeded", run=run["id"])
+    assert (out / "performed.log").read_text().split() == ["post1.txt", "post2.txt"]
+    [done] = query(tmp_path, "SELECT * FROM runs")
+    assert done["status"] == "succeeded"
+    assert sum(1 for r in second.logs if r.get("event") == "run resumed") == 1
+
+    again = avflow(tmp_path, "approve", pending["id"])
+    assert again.returncode == 2 and "already approved" in again.stderr
+    verify = avflow(tmp_path, "audit", "verify", "acme")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    second.proc.terminate()
+    assert second.proc.wait(30) == 0
+    assert (out / "performed.log").read_text().split() == ["post1.txt", "post2.txt"]
