@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from approvals_testkit import performed, setup_post, the_only_pending
 
+import avflow
 from avflow import approvals
+from avflow.approval_store import ApprovalStore
 from avflow.errors import UsageError
 from avflow.testing import Harness
+
+PLUGINS_DIR = Path(__file__).parent / "plugins_dir"
 
 
 def test_approve_continues_the_run_and_the_effect_happens_once(
@@ -149,3 +156,115 @@ def test_a_default_without_a_timeout_is_refused_at_load(harness: Harness, tmp_pa
     setup_post(harness, tmp_path, default="approve")
     _project, errors = harness.app.load()
     assert errors and "default needs a timeout" in str(errors[0])
+
+
+class AskParams(BaseModel):
+    folder: str
+
+
+def _ask_then_write(ctx: avflow.StepContext, params: AskParams) -> dict[str, Any]:
+    """A plugin's step: one effect, then an approval, then another effect."""
+    folder = Path(params.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "performed.log"
+
+    def write(name: str) -> Any:
+        def perform() -> str:
+            with log.open("a") as f:
+                f.write(name + "\n")
+            return name
+
+        return ctx.effect(name, f"write {name}", perform)
+
+    write("before")
+    try:
+        approval = ctx.request_approval(
+            "Write the rest?", preview=["write after (asked by the plugin)"], key="rest"
+        )
+    except Exception:  # a careless plugin: the signal must not be swallowed here
+        return {"swallowed": True}
+    write("after")
+    return {"by": approval.decided_by}
+
+
+class AskPlugin:
+    @avflow.hookimpl
+    def register_actions(self, register: Any) -> None:
+        register(avflow.Action("ask.write", AskParams, _ask_then_write))
+
+
+def test_a_plugin_asks_through_the_step_context(tmp_path: Path) -> None:
+    from avflow.plugins import PluginManager
+
+    pm = PluginManager(autoload=False, plugins_dirs=[PLUGINS_DIR], extra=[("ask", AskPlugin())])
+    h = Harness(tmp_path, pm=pm)
+    out = tmp_path / "out"
+    h.client("acme", timezone="Europe/Rome")
+    h.workflow(
+        "acme",
+        "ask",
+        {
+            "steps": [
+                {"id": "ask", "uses": "ask.write", "with": {"folder": str(out)}},
+                {
+                    "id": "more",
+                    "uses": "crashy.write",
+                    "with": {"folder": str(out), "count": 1, "prefix": "more"},
+                },
+            ]
+        },
+    )
+    run = h.run("acme/ask")
+    assert run.status == "waiting" and run.steps["ask"] == "waiting"
+    assert performed(out) == ["before"]
+    pending = the_only_pending(h)
+    assert pending.preview == ["write after (asked by the plugin)", "write more1.txt"]
+    approvals.decide(h.app, pending.id, approve=True, by="maria")
+    done = h.app.engine.resume_waiting(h.find("acme/ask"), pending.id)
+    assert done is not None and done.status == "succeeded", done
+    assert done.outputs["ask"] == {"by": "maria"}
+    assert performed(out) == ["before", "after", "more1.txt"], "the step's first effect repeated"
+    h.app.state.close()
+
+
+def test_two_deciders_at_once_one_wins(harness: Harness, tmp_path: Path) -> None:
+    setup_post(harness, tmp_path)
+    harness.run("acme/post")
+    pending = the_only_pending(harness)
+    results: list[str] = []
+    start = threading.Barrier(4)
+
+    def decide(approve: bool) -> None:
+        start.wait()
+        try:
+            approvals.decide(harness.app, pending.id, approve=approve, by=f"u{approve}")
+            results.append("won")
+        except UsageError as exc:
+            results.append(str(exc))
+
+    threads = [threading.Thread(target=decide, args=(i % 2 == 0,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("won") == 1, results
+    decided = [r for r in harness.audit("acme") if r["event"] == "approval.decided"]
+    assert len(decided) == 1
+
+
+def test_a_decision_lost_before_its_audit_record_is_caught_up_once(
+    harness: Harness, tmp_path: Path
+) -> None:
+    setup_post(harness, tmp_path)
+    harness.run("acme/post")
+    pending = the_only_pending(harness)
+    store = ApprovalStore(harness.app.state)
+    # as if the deciding process died right after its commit, before writing the trail
+    assert store.decide(pending.id, "approved", "maria", harness.clock.now(), None)
+    assert approvals.catch_up_audit(harness.app) == 0  # the decider may still be writing
+    harness.clock.advance(60)
+    assert approvals.catch_up_audit(harness.app) == 1
+    assert approvals.catch_up_audit(harness.app) == 0
+    decided = [r for r in harness.audit("acme") if r["event"] == "approval.decided"]
+    assert len(decided) == 1 and decided[0]["details"]["by"] == "maria"
+    assert decided[0]["details"]["preview"] == ["write post1.txt", "write post2.txt"]

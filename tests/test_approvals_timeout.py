@@ -109,11 +109,23 @@ def test_no_default_keeps_waiting_and_tells_the_av_once(harness: Harness, tmp_pa
     harness.clock.set(rome("2026-12-07 10:00"))
     harness.run("acme/post")
     pending = the_only_pending(harness)
+    told: list[dict[str, Any]] = []
+
+    class Notifier:  # stands where the service registers its failure notifier
+        def run_finished(self, **kw: Any) -> None:
+            told.append(kw)
+
+    harness.pm.pm.register(Notifier(), name="avflow.notify")
     w = watch(harness)
-    harness.clock.set(rome("2026-12-07 12:00"))
+    harness.clock.set(rome("2026-12-07 10:29"))
     w.start(thread=False)
+    assert told == []
+    harness.clock.set(rome("2026-12-07 12:00"))
+    w.tick()
     w.tick(force=True)
     assert approvals.get(harness.app, pending.id).status == "pending"
+    assert len(told) == 1 and told[0]["run"].workflow == "post"
+    assert pending.id in told[0]["error"] and "Publish" in told[0]["error"]
     overdue = [r for r in harness.audit("acme") if r["event"] == "approval.overdue"]
     assert len(overdue) == 1 and pending.id in overdue[0]["description"]
     # decided through another connection to state.db (as by another process or thread)

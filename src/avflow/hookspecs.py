@@ -119,9 +119,11 @@ def step_finished(run: RunInfo, step: str, status: str, error: str | None) -> No
 
 @hookspec
 def run_finished(run: RunInfo, status: str, error: str | None) -> None:
-    """A run has finished; notifiers use it to report failures.
+    """A run has finished; notifiers use it to report failures. A run that stops to wait for
+    an approval has not finished: this is called when it ends, after the decision.
 
     :param run: the run.
-    :param status: ``succeeded``, ``failed`` or ``skipped``.
+    :param status: ``succeeded``, ``failed``, ``skipped`` or ``rejected`` (an approval was
+        rejected: docs/approvals.md).
     :param error: the error message when the run failed, secrets redacted.
     """

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from avflow import redact
@@ -56,6 +57,27 @@ class _ReadOnlyCursor(StoreCursor):
         return None
 
 
+def _context(
+    engine: Engine, call: StepCall, action: str, collector: _Collector, spool: Path
+) -> RunStepContext:
+    plugin = action.split(".")[0]
+    return RunStepContext(
+        client=call.info,
+        run=call.run,
+        step_id=call.sid,
+        action=action,
+        log=call.log,
+        template_context=call.tctx,
+        ledger=collector,  # type: ignore[arg-type]
+        audit=_Silent(),  # type: ignore[arg-type]
+        accounts=engine.steps.accounts(call.client),
+        cursor=_ReadOnlyCursor(engine.state, call.client.id, call.run.workflow, plugin),
+        spool=spool,
+        data_dir=engine.home / "plugins" / plugin,
+        clock=engine.clock,
+    )
+
+
 def following_effects(
     engine: Engine,
     wf: LoadedWorkflow,
@@ -88,21 +110,7 @@ def following_effects(
             tctx = engine.template_context(client, wf, dry, seen)
             call = StepCall(client, info, dry, pos, sid, step, tctx, log.bind(step=sid))
             action = engine.registry.actions[step.uses]
-            ctx = RunStepContext(
-                client=info,
-                run=dry,
-                step_id=sid,
-                action=action.name,
-                log=call.log,
-                template_context=tctx,
-                ledger=collector,  # type: ignore[arg-type]
-                audit=_Silent(),  # type: ignore[arg-type]
-                accounts=engine.steps.accounts(client),
-                cursor=_ReadOnlyCursor(engine.state, client.id, wf.id, action.name.split(".")[0]),
-                spool=spool,
-                data_dir=engine.home / "plugins" / action.name.split(".")[0],
-                clock=engine.clock,
-            )
+            ctx = _context(engine, call, action.name, collector, spool)
             body = partial(engine.steps._attempt, call, action, ctx)
             try:
                 result = engine.steps._timed(body, ctx, step.timeout or PREVIEW_TIMEOUT)
