@@ -217,11 +217,11 @@ def test_a_plugin_asks_through_the_step_context(tmp_path: Path) -> None:
     run = h.run("acme/ask")
     assert run.status == "waiting" and run.steps["ask"] == "waiting"
     assert performed(out) == ["before"]
-    pending = the_only_pending(h)
+    [pending] = h.approvals()
     assert pending.preview == ["write after (asked by the plugin)", "write more1.txt"]
-    approvals.decide(h.app, pending.id, approve=True, by="maria")
-    done = h.app.engine.resume_waiting(h.find("acme/ask"), pending.id)
+    done = h.decide(pending.id, approve=True, by="maria")  # as the service would take it up
     assert done is not None and done.status == "succeeded", done
+    assert [r["event"] for r in done.audit].count("approval.decided") == 1
     assert done.outputs["ask"] == {"by": "maria"}
     assert performed(out) == ["before", "after", "more1.txt"], "the step's first effect repeated"
     h.app.state.close()

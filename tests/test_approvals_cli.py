@@ -118,3 +118,51 @@ def test_unknown_ids_are_one_line_exit_2(harness: Harness, tmp_path: Path, bad: 
         assert result.code == 2
         assert result.err.startswith("error: no approval ")
         assert len(result.err.strip().splitlines()) == 1
+
+
+def test_a_busy_workflow_is_taken_up_by_the_next_service_run(
+    harness: Harness, tmp_path: Path
+) -> None:
+    out = setup_post(harness, tmp_path)
+    run = harness.run("acme/post")
+    pending = the_only_pending(harness)
+    lock = harness.app.engine.workflow_lock(harness.find("acme/post"))
+    assert lock.acquire()  # another run of the workflow is going on
+    try:
+        approved = avflow(harness, "approve", pending.id)
+    finally:
+        lock.release()
+    assert approved.code == 0, approved.err
+    assert "acme/post is running now: `avflow run` takes it up" in approved.out
+    assert performed(out) == []
+    once = avflow(harness, "run", "--once")
+    assert once.code == 0, once.err
+    assert performed(out) == ["post1.txt", "post2.txt"]
+    row = harness.app.state.run_by_id(run.id)
+    assert row is not None and row["status"] == "succeeded"
+
+
+def test_control_characters_in_a_summary_do_not_reach_the_terminal(
+    harness: Harness, tmp_path: Path
+) -> None:
+    setup_post(harness, tmp_path)
+    title = "\x1b[2J\x1b]0;pwned\x07Winter sale"  # e.g. from a mail's subject
+    harness.workflow(
+        "acme",
+        "post",
+        {
+            "steps": [
+                {"id": "draft", "uses": "core.set", "with": {"values": {"title": title}}},
+                {
+                    "id": "check",
+                    "uses": "core.approval",
+                    "with": {"summary": "Publish '{{ steps.draft.outputs.title }}'?"},
+                },
+            ]
+        },
+    )
+    harness.run("acme/post")
+    assert the_only_pending(harness).summary == f"Publish '{title}'?"
+    listed = avflow(harness, "approvals")
+    assert "pwned Winter sale'?" in listed.out
+    assert "\x1b" not in listed.out and "\x07" not in listed.out

@@ -28,6 +28,7 @@ import pytest
 
 from avflow import redact
 from avflow.app import App
+from avflow.approvals import Approval
 from avflow.clock import FakeClock
 from avflow.engine import RunOutcome
 from avflow.loader import LoadedWorkflow
@@ -145,6 +146,23 @@ class Harness:
     def resume(self) -> list[RunResult]:
         """Resume interrupted runs, as a restarted service would."""
         return [self._result(o) for o in self.app.engine.resume_interrupted()]
+
+    def approvals(self, client_id: str | None = None) -> list[Approval]:
+        """The approvals waiting for a decision (docs/approvals.md)."""
+        from avflow import approvals
+
+        return approvals.pending(self.app, client_id, limit=500)
+
+    def decide(
+        self, approval_id: str, *, approve: bool = True, by: str = "test", reason: str | None = None
+    ) -> RunResult | None:
+        """Approve or reject, then take up the waiting run as the service would: how it ended."""
+        from avflow import approvals
+
+        decided = approvals.decide(self.app, approval_id, approve=approve, by=by, reason=reason)
+        wf = self.app.project.clients[decided.client].workflows[decided.workflow]
+        outcome = self.app.engine.resume_waiting(wf, decided.id)
+        return None if outcome is None else self._result(outcome)
 
     def _fault(self, point: str, key: str) -> None:
         if self.fault is not None:

@@ -41,6 +41,11 @@ def _zones(obj: Obj, clients: set[str]) -> dict[str, tzinfo]:
     return zones
 
 
+def _shown(text: str) -> str:
+    """One line, no control characters: a summary may come from a mail subject (escape codes)."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
 def _local(when: datetime | None, tz: tzinfo) -> str:
     if when is None:
         return "-"
@@ -75,11 +80,13 @@ def approvals(obj: Obj, client: str | None, limit: int, offset: int, as_json: bo
         tz = zones[a.client]
         deadline = _local(a.deadline, tz)
         then = f", then {a.default}" if a.default else ""
+        if a.deadline is not None and a.deadline <= obj.clock.now() and not a.default:
+            then = " (overdue)"
         click.echo(f"{a.id}  {a.client}/{a.workflow}  step {a.step}")
         click.echo(f"    asked {_local(a.created_at, tz)}   deadline {deadline}{then}")
-        click.echo(f"    {a.summary}")
+        click.echo(f"    {_shown(a.summary)}")
         for line in a.preview:
-            click.echo(f"      - {line}")
+            click.echo(f"      - {_shown(line)}")
         if not a.preview:
             click.echo("      (the following steps perform no effect)")
     shown = offset + len(page)
@@ -123,13 +130,21 @@ def _decide(obj: Obj, approval_id: str, approve: bool, reason: str | None, resum
     if wf is None:
         raise UsageError(f"workflow {done.client}/{done.workflow} no longer exists")
     outcome = obj.app.engine.resume_waiting(wf, done.id)
-    if outcome is None:  # the service, or another command, took it up first
-        click.echo("the run was taken up elsewhere")
+    if outcome is None:
+        if _claimed(obj, done.id):
+            click.echo("the run was taken up by another process")
+        else:
+            click.echo(f"{done.client}/{done.workflow} is running now: `avflow run` takes it up")
         return
     error = f": {outcome.error}" if outcome.error else ""
     click.echo(f"run {outcome.id} {outcome.status}{error}")
     if outcome.status == "failed":
         sys.exit(1)
+
+
+def _claimed(obj: Obj, approval_id: str) -> bool:
+    row = api.store(obj.app).by_id(approval_id)
+    return row is not None and bool(row["resumed"])
 
 
 @click.command()
