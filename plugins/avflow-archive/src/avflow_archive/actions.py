@@ -304,6 +304,7 @@ def _remove(
         f"remove {decode_name(str(item.path))} from the drop folder (filed as {entry['path']})",
         lambda: dropfolder.remove_source(item, unsynced),
         kind="archive.remove_source",
+        words={"name": entry["name"]},
         reconcile=lambda: None if item.path.exists() else {"removed": True, "note": "already gone"},
     )
     return bool(result and result.get("removed"))

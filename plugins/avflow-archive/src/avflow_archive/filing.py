@@ -216,7 +216,14 @@ class Filer:
             return None if found is None else {"path": str(found), "status": "filed"}
 
         try:
-            result = self.ctx.effect(key, description, perform, kind=kind, reconcile=reconcile)
+            result = self.ctx.effect(
+                key,
+                description,
+                perform,
+                kind=kind,
+                reconcile=reconcile,
+                words={"name": rel.name, "folder": str(rel.parent)},  # within the archive
+            )
         except (AvflowError, SourceChanged):
             raise
         except OSError as exc:

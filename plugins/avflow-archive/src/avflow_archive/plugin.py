@@ -10,6 +10,7 @@ from avflow_archive.actions import file_action, scan_action
 from avflow_archive.items import FileVars
 from avflow_archive.params import FileParams, NewFileParams, ScanParams
 from avflow_archive.trigger import watch
+from avflow_archive.words import EFFECTS
 
 FILE_ATTRS = frozenset(n for n in dir(FileVars) if not n.startswith("_"))  # {{ file.<attr> }}
 
@@ -54,6 +55,7 @@ def register_actions(register: Any) -> None:
             "File documents from an earlier step or a drop folder into an archive.",
             template_vars=frozenset({"file"}),
             template_attrs={"file": FILE_ATTRS},
+            effects=EFFECTS,
         )
     )
     register(
@@ -64,6 +66,7 @@ def register_actions(register: Any) -> None:
             "File what a drop folder holds, removing each file once it is filed.",
             template_vars=frozenset({"file"}),
             template_attrs={"file": FILE_ATTRS},
+            effects=EFFECTS,
         )
     )
 

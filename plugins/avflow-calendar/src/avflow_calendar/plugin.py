@@ -22,6 +22,7 @@ from avflow_calendar.params import (
     RescheduleParams,
 )
 from avflow_calendar.reschedule import reschedule
+from avflow_calendar.words import EFFECTS
 
 
 @avflow.hookimpl
@@ -57,6 +58,7 @@ def register_actions(register: Any) -> None:
             BookParams,
             book,
             "Book an appointment once, after re-checking that its slot is still free.",
+            effects=EFFECTS,  # every kind of the plugin's, for the client's report
         )
     )
     register(

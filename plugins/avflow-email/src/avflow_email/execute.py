@@ -84,6 +84,7 @@ class Executor(Outgoing):
         reconcile: Callable[[], Any] | None = None,
         idempotent: bool = True,
         scope: str = "run",
+        words: dict[str, Any] | None = None,
     ) -> Any:
         return self.ctx.effect(
             f"{self.base}/{key}",
@@ -93,6 +94,7 @@ class Executor(Outgoing):
             reconcile=reconcile,
             idempotent=idempotent,
             scope=scope,
+            words=words,
         )
 
     def run(self, create_folders: bool) -> None:
@@ -146,6 +148,7 @@ class Executor(Outgoing):
                     f"{'set' if op['add'] else 'clear'} {op['flag']} on {n} in {self.folder}",
                     partial(self.box.set_flag, uids, op["flag"], op["add"]),
                     "email.flag",
+                    words={"count": len(uids), "folder": self.folder},
                 )
             elif kind == "label":
                 self.effect(
@@ -153,6 +156,7 @@ class Executor(Outgoing):
                     f"label {n} in {self.folder} {op['label']!r}",
                     partial(self.box.add_label, uids, op["label"]),
                     "email.label",
+                    words={"count": len(uids), "label": op["label"]},
                 )
             elif kind == "copy":
                 self.effect(
@@ -160,6 +164,7 @@ class Executor(Outgoing):
                     f"copy {n} from {self.folder} to {op['dest']}",
                     partial(self.box.copy, uids, op["dest"]),
                     "email.copy",
+                    words={"count": len(uids), "folder": op["dest"]},
                 )
             elif kind == "move":
                 self.effect(
@@ -167,6 +172,7 @@ class Executor(Outgoing):
                     f"move {n} from {self.folder} to {op['dest']}",
                     partial(self.box.move, uids, op["dest"]),
                     "email.move",
+                    words={"count": len(uids), "folder": op["dest"]},
                 )
             elif kind == "collect":
                 self._collect(op, full.get(op["uid"]))
@@ -196,6 +202,10 @@ class Executor(Outgoing):
             f"move {total} messages from {self.folder}: {parts}",
             partial(moving.move_batches, self.box, batches, connections),
             "email.move",
+            words={
+                "count": total,
+                "folder": ", ".join(sorted({str(b.dest) for b in batches if b.dest})),
+            },
         )
 
     @staticmethod
@@ -226,6 +236,7 @@ class Executor(Outgoing):
                 partial(self.box.create_folder, folder),
                 kind="email.create_folder",
                 idempotent=True,
+                words={"folder": folder},
             )
 
     def _bodies(self, singles: list[dict[str, Any]]) -> dict[Any, bytes]:

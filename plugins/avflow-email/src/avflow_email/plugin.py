@@ -9,6 +9,7 @@ from avflow_email import triage, trigger
 from avflow_email.outputs import TriageOutputs
 from avflow_email.rules import TriageParams
 from avflow_email.settings import ImapSettings, MaildirSettings
+from avflow_email.words import EFFECTS
 
 
 @avflow.hookimpl
@@ -31,6 +32,7 @@ def register_actions(register: Any) -> None:
             "Sort new mail by ordered rules: move, flag, forward, reply, collect attachments.",
             template_vars=frozenset({"message"}),
             outputs=TriageOutputs,
+            effects=EFFECTS,
         )
     )
 

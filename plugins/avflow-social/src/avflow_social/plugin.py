@@ -56,6 +56,7 @@ def register_account_types(register: Any, hook: Any) -> None:
 @avflow.hookimpl
 def register_actions(register: Any, hook: Any) -> None:
     from avflow_social.publish import PublishParams, publish
+    from avflow_social.words import EFFECTS
 
     def run(ctx: avflow.StepContext, params: PublishParams) -> dict[str, Any]:
         return publish(ctx, params, providers(hook))
@@ -66,6 +67,7 @@ def register_actions(register: Any, hook: Any) -> None:
             PublishParams,
             run,
             "Publish the content calendar's due, approved posts, once per channel.",
+            effects=EFFECTS,
         )
     )
 
