@@ -6,7 +6,7 @@ Everything here is re-exported by ``avflow/__init__.py``; plugins import only fr
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from pathlib import Path
@@ -193,6 +193,28 @@ class Cursor(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+class EffectBatch(Protocol):
+    """Effects a step planned with `StepContext.effect_batch`: ``effect()`` as on the step
+    context. Use it as a context manager: leaving it releases the intents of planned effects that
+    were not performed. See docs/plugins.md, "Many effects at once"."""
+
+    def __enter__(self) -> EffectBatch: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+    def effect(
+        self,
+        key: str,
+        description: str,
+        perform: Callable[[], Any],
+        *,
+        kind: str = "",
+        reconcile: Callable[[], Any] | None = None,
+        idempotent: bool = False,
+        scope: str = "run",
+        words: Mapping[str, Any] | None = None,
+    ) -> Any: ...
+
+
 class StepContext(Protocol):
     """What an action's ``run`` is handed. See docs/plugins.md for the contract."""
 
@@ -233,6 +255,18 @@ class StepContext(Protocol):
         scope: str = "run",
         words: Mapping[str, Any] | None = None,
     ) -> Any: ...
+
+    def effect_batch(
+        self,
+        plan: Iterable[tuple[str, str]],
+        *,
+        kind: str = "",
+        scope: str = "run",
+        chunk: int = 100,
+    ) -> EffectBatch:
+        """The effects this step plans, ``(key, description)`` in the order it will perform them:
+        their intents are made durable ``chunk`` at a time instead of one by one."""
+        ...
 
     def effect_status(self, key: str, *, scope: str = "run") -> str | None: ...
 

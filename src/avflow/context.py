@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from avflow.clock import Clock
 from avflow.errors import SecretError, StepFailed
 from avflow.fsutil import private_dir
 from avflow.ledger import Effect, EffectLedger, EffectSite
+from avflow.ledger_batch import EffectBatch
 from avflow.loader import REF_RE, Client
 from avflow.state import State
 
@@ -212,6 +213,22 @@ class RunStepContext:
         words: Mapping[str, Any] | None = None,
     ) -> Any:
         """Perform one effect through the ledger (`avflow.ledger`; docs/plugins.md)."""
+        return self._effect(
+            key, description, perform, kind, reconcile, idempotent, scope, words, None
+        )
+
+    def _effect(
+        self,
+        key: str,
+        description: str,
+        perform: Callable[[], Any],
+        kind: str,
+        reconcile: Callable[[], Any] | None,
+        idempotent: bool,
+        scope: str,
+        words: Mapping[str, Any] | None,
+        batch: EffectBatch | None,
+    ) -> Any:
         if self.cancelled.is_set():
             raise StepFailed("the step was cancelled (timeout); no further effects are performed")
         self._site.scope_id(scope)  # a wrong scope is the plugin's error, before anything
@@ -231,9 +248,72 @@ class RunStepContext:
             return None
         self.performing = key
         try:
+            if batch is not None:
+                return batch.perform(effect)
             return self._ledger.perform(self._site, effect, self.cancelled)
         finally:
             self.performing = None
+
+    def effect_batch(
+        self,
+        plan: Iterable[tuple[str, str]],
+        *,
+        kind: str = "",
+        scope: str = "run",
+        chunk: int = 100,
+    ) -> StepEffectBatch:
+        """The effects this step plans, as ``(key, description)`` in order: their intents are
+        committed ``chunk`` at a time (`avflow.ledger_batch`; docs/plugins.md)."""
+        self._site.scope_id(scope)
+        planned = [
+            Effect(key, redact.redact(description), _unplanned, kind or self.action, scope=scope)
+            for key, description in plan
+        ]
+        batch = (
+            None
+            if self.dry_run
+            else EffectBatch(self._ledger, self._site, planned, self.cancelled, chunk)
+        )
+        return StepEffectBatch(self, batch)
+
+
+class StepEffectBatch:
+    """What `RunStepContext.effect_batch` returns: ``effect()`` as on the step context; use it
+    as a context manager, whose exit releases the intents of planned effects not performed."""
+
+    def __init__(self, ctx: RunStepContext, batch: EffectBatch | None) -> None:
+        self._ctx, self._batch = ctx, batch
+
+    def __enter__(self) -> StepEffectBatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._batch is not None:
+            self._batch.close()
+
+    def effect(
+        self,
+        key: str,
+        description: str,
+        perform: Callable[[], Any],
+        *,
+        kind: str = "",
+        reconcile: Callable[[], Any] | None = None,
+        idempotent: bool = False,
+        scope: str = "run",
+        words: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Perform one effect through the ledger, as `RunStepContext.effect` does."""
+        return self._ctx._effect(
+            key, description, perform, kind, reconcile, idempotent, scope, words, self._batch
+        )
+
+
+def _unplanned() -> None:
+    raise AssertionError("a planned effect is performed with the perform() given to effect()")
 
 
 def _plain(words: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -34,7 +34,7 @@ from avflow import redact
 from avflow.api import EffectRecord
 from avflow.audit import AuditTrail
 from avflow.errors import EffectFailed, EffectUnknown, StepFailed, UsageError
-from avflow.ledger_tables import ensure_schema
+from avflow.ledger_tables import CLAIM, claim_row, ensure_schema
 from avflow.state import State, utcnow_iso
 
 SCOPES = ("run", "workflow", "client")
@@ -161,7 +161,7 @@ class EffectLedger:
 
     def _claim(self, site: EffectSite, effect: Effect, eid: _Id) -> None:
         """Record the intent durably, unless another performer claimed the row meanwhile."""
-        now, claimed = utcnow_iso(), False
+        claimed = False
         try:
             with self.state.tx() as db:
                 row = db.execute(_SELECT, eid).fetchone()
@@ -170,24 +170,7 @@ class EffectLedger:
                 with self._guard:  # before the commit: another thread of ours sees it in flight
                     self._inflight.add(eid)
                 claimed = True
-                db.execute(
-                    """INSERT INTO effects (client, scope, scope_id, key, run_id, step, kind,
-                         description, status, result, error, owner, created_at, updated_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, ?, ?)
-                       ON CONFLICT (client, scope, scope_id, key) DO UPDATE SET status = 'pending',
-                         run_id = excluded.run_id, step = excluded.step, error = NULL,
-                         owner = excluded.owner, updated_at = excluded.updated_at""",
-                    (
-                        *eid,
-                        site.run_id,
-                        site.step,
-                        effect.kind,
-                        effect.description,
-                        os.getpid(),
-                        now,
-                        now,
-                    ),
-                )
+                db.execute(CLAIM, claim_row(eid, site, effect))
         except BaseException:
             if claimed:
                 with self._guard:

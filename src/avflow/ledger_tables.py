@@ -8,6 +8,8 @@ See docs/architecture.md.
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA = """
@@ -39,6 +41,20 @@ CREATE TABLE IF NOT EXISTS dry_effects (
     PRIMARY KEY (run_id, seq)
 );
 """
+
+# Claiming an effect's row as pending (its intent); a failed or new row only (the caller checks).
+CLAIM = """INSERT INTO effects (client, scope, scope_id, key, run_id, step, kind, description,
+             status, result, error, owner, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, ?, ?)
+           ON CONFLICT (client, scope, scope_id, key) DO UPDATE SET status = 'pending',
+             run_id = excluded.run_id, step = excluded.step, error = NULL,
+             owner = excluded.owner, updated_at = excluded.updated_at"""
+
+
+def claim_row(eid: tuple[str, ...], site: Any, effect: Any) -> tuple[Any, ...]:
+    """The parameters of `CLAIM` for effect ``eid`` requested at ``site`` by this process."""
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    return (*eid, site.run_id, site.step, effect.kind, effect.description, os.getpid(), now, now)
 
 
 def ensure_schema(db: Any) -> None:

@@ -1,6 +1,7 @@
 """A loose test plugin (loaded with --plugins-dir): file-writing effects that can kill the process.
 
-``crashy.write`` writes ``count`` files into ``folder``, one effect each. Every perform appends the
+``crashy.write`` writes ``count`` files into ``folder``, one effect each (with ``batch: N``,
+through an effect batch whose intents are committed N at a time). Every perform appends the
 file's name to ``performed.log`` in that folder, so a test can count how often each effect really
 happened. Environment variables make the process SIGKILL itself at chosen points:
 
@@ -33,6 +34,7 @@ class WriteParams(BaseModel):
     folder: str
     count: int = 3
     prefix: str = "file"
+    batch: int = 0  # >0: through ctx.effect_batch, intents committed this many at a time
 
 
 def _kill_if(var: str, k: int) -> None:
@@ -41,6 +43,15 @@ def _kill_if(var: str, k: int) -> None:
 
 
 def write(ctx: avflow.StepContext, params: WriteParams) -> dict[str, Any]:
+    if params.batch:
+        names = [f"{params.prefix}{i}.txt" for i in range(1, params.count + 1)]
+        plan = [(f"write:{n}", f"write {n}") for n in names]
+        with ctx.effect_batch(plan, kind="crashy.write", chunk=params.batch) as batch:
+            return _write(ctx, params, batch.effect)
+    return _write(ctx, params, ctx.effect)
+
+
+def _write(ctx: avflow.StepContext, params: WriteParams, effect: Any) -> dict[str, Any]:
     folder = Path(params.folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -62,9 +73,7 @@ def write(ctx: avflow.StepContext, params: WriteParams) -> dict[str, Any]:
             return name if target.exists() else None
 
         _kill_if("CRASHY_KILL_BEFORE", i)
-        ctx.effect(
-            f"write:{name}", f"write {name}", perform, kind="crashy.write", reconcile=reconcile
-        )
+        effect(f"write:{name}", f"write {name}", perform, kind="crashy.write", reconcile=reconcile)
         written.append(name)
     if os.environ.get("CRASHY_KILL_END") == params.prefix:
         os.kill(os.getpid(), signal.SIGKILL)

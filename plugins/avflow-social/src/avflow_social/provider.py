@@ -60,6 +60,9 @@ class Target:
     client: avflow.ClientInfo
     state_dir: Path  # the plugin's data folder: tokens a provider refreshes live here
     log: Any = None
+    # The provider's own things for one publishing pass on this channel (a checked folder, a
+    # session): the same dict for every post of the pass, a new one for the next pass.
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,10 @@ class Pass:
     backoff: dict[str, str | None] = field(default_factory=dict)  # channel -> stored backoff
     closed_until: datetime | None = None  # outside working hours: the next opening
     done: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+    jobs: list[tuple[Post, Channel]] = field(default_factory=list)  # to publish, in order
+    batch: Any = None  # the ledger batch the jobs' effects go through
+    caches: dict[str, dict[str, Any]] = field(default_factory=dict)  # channel -> Target.cache
+    data_dir: Path = Path()
 
 
 def calendar_folder(client: avflow.ClientInfo, name: str) -> Path:
@@ -94,7 +98,7 @@ def publish(ctx: Any, params: PublishParams, providers: dict[str, Provider]) -> 
     store = Store(ctx.data_dir)
     try:
         run = Pass(ctx, store, resolve_channels(ctx, names, providers), ctx.now())
-        run.done = store.published(ctx.client.id)
+        run.done, run.data_dir = store.published(ctx.client.id), ctx.data_dir
         if params.when == "working_hours":
             run.closed_until = next_open(ctx.client, run.now)
         approvals = store.approvals(ctx.client.id)
@@ -106,6 +110,14 @@ def publish(ctx: Any, params: PublishParams, providers: dict[str, Provider]) -> 
             approvals.update(new)
         for post in posts:
             _post(run, post, folder, approvals, wanted)
+        plan = [(_key(p, ch), _description(p, ch)) for p, ch in run.jobs]
+        # One durable commit for many posts' intents (the ledger's batch): see docs/social.md.
+        try:
+            with ctx.effect_batch(plan, kind="social.publish", scope="client") as run.batch:
+                for post, ch in run.jobs:
+                    _channel(run, post, ch, folder)
+        finally:
+            _notes(ctx, [p for p in run.published if "url" in p])
     finally:
         store.close()
     failures = [str(e) for e in errors] + run.failed
@@ -140,7 +152,38 @@ def _post(
             continue
         if (post.id, name, post.revision) in run.done:
             continue
-        _channel(run, post, run.channels[name], folder)
+        if not _deferred(run, post, run.channels[name]):
+            run.jobs.append((post, run.channels[name]))
+
+
+def _notes(ctx: Any, published: list[dict[str, Any]]) -> None:
+    """The permalinks in the client's audit trail: one record per 20 posts of the pass (each
+    post's ledger effect has its own records already)."""
+    for i in range(0, len(published), 20):
+        part = published[i : i + 20]
+        lines = "; ".join(f"{p['post']} on {p['channel']}: {p['url']}" for p in part)
+        ctx.note(
+            f"published {lines}",
+            published=[{k: p[k] for k in ("post", "channel", "url")} for p in part],
+        )
+
+
+def _key(post: Post, ch: Channel) -> str:
+    return f"{post.id}:{ch.name}:r{post.revision}"
+
+
+def _description(post: Post, ch: Channel) -> str:
+    return f"publish {post.id} on {ch.name} ({ch.provider.name})"
+
+
+def _deferred(run: Pass, post: Post, ch: Channel) -> bool:
+    """Whether the channel waits (working hours, quiet window, limits): noted in the outputs."""
+    wait = _not_before(run, ch)
+    if wait is not None:
+        run.deferred.append(
+            {"post": post.id, "channel": ch.name, "reason": wait[1], "until": wait[0].isoformat()}
+        )
+    return wait is not None
 
 
 def _schedules(ch: Channel | None) -> bool:
@@ -174,7 +217,7 @@ def _not_before(run: Pass, ch: Channel) -> tuple[datetime, str] | None:
 def outgoing(post: Post, ch: Channel, folder: Path, now: datetime) -> Outgoing:
     media, _ = media_files(post, folder)
     return Outgoing(
-        key=f"{post.id}:{ch.name}:r{post.revision}",
+        key=_key(post, ch),
         post=post.id,
         channel=ch.name,
         text=ch.provider.compose(post.text_for(ch.name), post.link),
@@ -192,16 +235,13 @@ def outgoing(post: Post, ch: Channel, folder: Path, now: datetime) -> Outgoing:
 
 def _channel(run: Pass, post: Post, ch: Channel, folder: Path) -> None:
     ctx = run.ctx
-    wait = _not_before(run, ch)
-    if wait is not None:
-        run.deferred.append(
-            {"post": post.id, "channel": ch.name, "reason": wait[1], "until": wait[0].isoformat()}
-        )
+    if _deferred(run, post, ch):  # a 429 or a daily limit met during this pass
         return
     out = outgoing(post, ch, folder, run.now)
-    target = Target(ch.name, ch.settings, ctx.client, ctx.data_dir, ctx.log)
+    cache = run.caches.setdefault(ch.name, {})
+    target = Target(ch.name, ch.settings, ctx.client, run.data_dir, ctx.log, cache)
     try:
-        result = _effect(ctx, run.store, ch.provider, target, out)
+        result = _effect(run.batch, ctx, run.store, ch.provider, target, out)
     except NotPublished as exc:
         if isinstance(exc.error, RateLimited):
             until = run.now + timedelta(seconds=max(1.0, exc.error.retry_after))
@@ -227,16 +267,12 @@ def _channel(run: Pass, post: Post, ch: Channel, folder: Path) -> None:
     run.store.record(
         ctx.client.id, post.id, ch.name, post.revision, result["id"], result["url"], run.now
     )
-    ctx.note(
-        f"published {post.id} on {ch.name}: {result['url']}",
-        post=post.id,
-        channel=ch.name,
-        url=result["url"],
-    )
     run.published.append({"post": post.id, "channel": ch.name, **result})
 
 
-def _effect(ctx: Any, store: Store, provider: Provider, target: Target, out: Outgoing) -> Any:
+def _effect(
+    batch: Any, ctx: Any, store: Store, provider: Provider, target: Target, out: Outgoing
+) -> Any:
     client = ctx.client.id
 
     def perform() -> dict[str, str]:
@@ -262,14 +298,14 @@ def _effect(ctx: Any, store: Store, provider: Provider, target: Target, out: Out
         found = provider.lookup(target, out)
         return None if found is None else found.as_dict()
 
-    description = f"publish {out.post} on {out.channel} ({provider.name})"
+    description = f"publish {out.post} on {out.channel} ({provider.name})"  # as _description
     kwargs = dict(kind="social.publish", reconcile=reconcile, scope="client")
     try:
-        return ctx.effect(out.key, description, perform, **kwargs)
+        return batch.effect(out.key, description, perform, **kwargs)
     except (NotPublished, avflow.AvflowError):
         raise
     except Exception as exc:  # outcome unknown (a timeout after sending): look it up now
         ctx.log.warning("outcome unknown; looking the post up", effect=out.key, error=str(exc))
         if not provider.can_lookup(target):
             raise avflow.StepFailed(f"outcome unknown ({type(exc).__name__}: {exc})") from None
-        return ctx.effect(out.key, description, perform, **kwargs)
+        return batch.effect(out.key, description, perform, **kwargs)

@@ -31,11 +31,15 @@ class OutboxSettings(ChannelSettings):
 
 
 def _folder(target: Target) -> Path:
-    """The outbox folder, through avflow's confinement (the client's folder and its roots)."""
-    try:
-        return avflow.confined_folder(target.client, target.settings.folder, create=True)
-    except avflow.PathRefused as exc:
-        raise ProviderError(f"outbox folder: {exc}") from None
+    """The outbox folder, through avflow's confinement (the client's folder and its roots),
+    checked once per publishing pass."""
+    if "folder" not in target.cache:
+        try:
+            folder = avflow.confined_folder(target.client, target.settings.folder, create=True)
+        except avflow.PathRefused as exc:
+            raise ProviderError(f"outbox folder: {exc}") from None
+        target.cache["folder"] = folder
+    return target.cache["folder"]  # type: ignore[no-any-return]
 
 
 class Outbox(Provider):
