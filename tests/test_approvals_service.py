@@ -51,13 +51,13 @@ ENV = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
 class Service:
     """``avflow run`` in a subprocess, its JSON log lines collected."""
 
-    def __init__(self, root: Path, start: str) -> None:
+    def __init__(self, root: Path, start: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [*_argv(root, start), "run"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            env=ENV,
+            env={**ENV, **(env or {})},
         )
         self.logs: list[dict[str, Any]] = []
         self.text: list[str] = []
@@ -120,15 +120,18 @@ def avflow(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def project(root: Path) -> Path:
+    out = root / "out"
+    (root / "workflows" / "acme").mkdir(parents=True)
+    (root / "workflows" / "acme" / "client.yaml").write_text("name: Acme\ntimezone: Europe/Rome\n")
+    (root / "workflows" / "acme" / "post.yaml").write_text(WORKFLOW.format(out=out))
+    return out
+
+
 def test_sigkill_while_waiting_then_restart_then_approve_from_the_cli(
     tmp_path: Path, services: list[Service]
 ) -> None:
-    out = tmp_path / "out"
-    (tmp_path / "workflows" / "acme").mkdir(parents=True)
-    (tmp_path / "workflows" / "acme" / "client.yaml").write_text(
-        "name: Acme\ntimezone: Europe/Rome\n"
-    )
-    (tmp_path / "workflows" / "acme" / "post.yaml").write_text(WORKFLOW.format(out=out))
+    out = project(tmp_path)
     first = Service(tmp_path, "2026-12-04T07:59:58Z")  # Friday, 08:59:58 in Rome
     services.append(first)
     first.wait_log("run waiting for an approval")
@@ -162,3 +165,26 @@ def test_sigkill_while_waiting_then_restart_then_approve_from_the_cli(
     second.proc.terminate()
     assert second.proc.wait(30) == 0
     assert (out / "performed.log").read_text().split() == ["post1.txt", "post2.txt"]
+
+
+def test_sigkill_in_the_resumed_run_then_restart_finishes_it_once(
+    tmp_path: Path, services: list[Service]
+) -> None:
+    out = project(tmp_path)
+    # the first service dies right after the first effect of the approved run, before recording it
+    first = Service(tmp_path, "2026-12-04T07:59:58Z", env={"CRASHY_KILL_AFTER": "1"})
+    services.append(first)
+    first.wait_log("run waiting for an approval")
+    [pending] = query(tmp_path, "SELECT * FROM approvals")
+    approved = avflow(tmp_path, "approve", pending["id"], "--reason", "ok")
+    assert approved.returncode == 0, approved.stderr
+    assert first.proc.wait(30) == -9
+    assert (out / "performed.log").read_text().split() == ["post1.txt"]
+    assert query(tmp_path, "SELECT status FROM runs")[0]["status"] == "running"
+    second = Service(tmp_path, "2026-12-04T08:05:00Z")
+    services.append(second)
+    second.wait_log("interrupted run finished", status="succeeded")
+    assert (out / "performed.log").read_text().split() == ["post1.txt", "post2.txt"]
+    assert avflow(tmp_path, "audit", "verify", "acme").returncode == 0
+    second.proc.terminate()
+    assert second.proc.wait(30) == 0
