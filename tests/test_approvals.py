@@ -95,6 +95,7 @@ def test_another_clients_approval_is_refused_as_unknown(harness: Harness, tmp_pa
     acme = the_only_pending(harness, "acme")
     bolt = the_only_pending(harness, "bolt")
     assert approvals.count_pending(harness.app) == 2
+    assert approvals.pending_counts(harness.app) == {"acme": 1, "bolt": 1}
     with pytest.raises(UsageError) as leak:
         approvals.decide(harness.app, acme.id, approve=True, by="bolt-user", client="bolt")
     with pytest.raises(UsageError) as unknown:

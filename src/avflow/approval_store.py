@@ -110,6 +110,13 @@ class ApprovalStore:
             )
         return int(row.fetchone()[0])
 
+    def pending_by_client(self) -> dict[str, int]:
+        """Client -> how many approvals wait (clients with none are left out): one indexed query."""
+        rows = self.state.db.execute(
+            "SELECT client, COUNT(*) FROM approvals WHERE status = 'pending' GROUP BY client"
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
     def overdue(self, now: datetime, limit: int = 100) -> list[sqlite3.Row]:
         """Pending approvals whose deadline has passed (expired, or to notify the AV about)."""
         return self.state.db.execute(

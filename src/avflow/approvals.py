@@ -132,6 +132,11 @@ def count_pending(app: App, client: str | None = None) -> int:
     return store(app).count_pending(client)
 
 
+def pending_counts(app: App) -> dict[str, int]:
+    """How many approvals wait, per client (clients with none are left out); one query."""
+    return store(app).pending_by_client()
+
+
 def _lookup(app: App, approval_id: str, client: str | None) -> sqlite3.Row:
     well_formed = isinstance(approval_id, str) and ID_SHAPE.fullmatch(approval_id) is not None
     row = store(app).by_id(approval_id) if well_formed else None
