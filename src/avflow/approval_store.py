@@ -213,7 +213,7 @@ class ApprovalStore:
 
     def claim(self, approval_id: str) -> bool:
         """Take the decided approval's run back from ``waiting`` to ``running``: exactly one
-        caller, across processes, gets True."""
+        caller, across processes, gets True (none does if the run is no longer waiting)."""
         with self.state.tx() as db:
             cur = db.execute(
                 """UPDATE approvals SET resumed = 1
@@ -223,20 +223,8 @@ class ApprovalStore:
             if cur.rowcount != 1:
                 return False
             row = db.execute("SELECT run_id FROM approvals WHERE id = ?", (approval_id,)).fetchone()
-            db.execute(
+            moved = db.execute(
                 "UPDATE runs SET status = 'running' WHERE id = ? AND status = 'waiting'",
                 (row["run_id"],),
             )
-        return True
-
-    def release(self, approval_id: str) -> None:
-        """Undo a claim whose run could not be taken up (its workflow is busy): try again later."""
-        with self.state.tx() as db:
-            row = db.execute("SELECT run_id FROM approvals WHERE id = ?", (approval_id,)).fetchone()
-            if row is None:
-                return
-            db.execute("UPDATE approvals SET resumed = 0 WHERE id = ?", (approval_id,))
-            db.execute(
-                "UPDATE runs SET status = 'waiting' WHERE id = ? AND status = 'running'",
-                (row["run_id"],),
-            )
+        return moved.rowcount == 1  # a run no longer waiting has nothing to take up
