@@ -45,6 +45,8 @@ class Failure:
     """One failing workflow to report.
 
     ``failures`` counts the failed runs of this burst so far; ``at`` is when this one failed.
+    ``language`` is the reader's: the client's ``language:`` (``client.yaml``) when the notice
+    goes to the client's own address, else ``en``; a notifier writes its notice in it.
     """
 
     client: str
@@ -54,6 +56,7 @@ class Failure:
     scheduled_at: datetime | None
     at: datetime
     failures: int
+    language: str = "en"
 
 
 @dataclass(frozen=True)

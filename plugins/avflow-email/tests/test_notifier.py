@@ -76,3 +76,23 @@ def test_notify_email_settings_errors_name_their_line(avflow_harness, tmp_path: 
     settings = load_settings(path, notifiers=avflow_harness.pm.registry.notifiers)
     assert settings.notify["email"].smtp.sender_settings().effective_port == 465
     assert settings.notify["email"].batch == 120.0
+
+
+def test_a_notice_to_the_client_is_in_the_clients_language(avflow_harness, smtp) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    service_yaml(h.home, smtp.port)
+    h.client("acme")  # no address of its own: the AV's notice, in English
+    h.client("rossi", notify={"email": "studio@rossi.example"}, language="it")
+    h.workflow("acme", "inbox", FAIL)
+    h.workflow("rossi", "scanner", FAIL)
+    assert day(h, "2026-03-02T09:00:05Z") == 1
+    by_rcpt = {
+        tuple(rcpt): message_from_bytes(raw, policy=policy.default)
+        for _, rcpt, raw in smtp.messages
+    }
+    italian, english = by_rcpt[("studio@rossi.example",)], by_rcpt[("ava@example.com",)]
+    assert "non riuscito" in italian["Subject"] and "rossi/scanner" in italian["Subject"]
+    assert "Questi flussi di lavoro non sono riusciti" in italian.get_content()
+    assert "errore: " in italian.get_content() and "mailbox unreachable" in italian.get_content()
+    assert english["Subject"] == "avflow: 1 workflow failing: acme/inbox"
+    assert "These workflows failed" in english.get_content()

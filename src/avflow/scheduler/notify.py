@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -84,6 +85,8 @@ class _Channel:
                 item
             )
         for to, items in by_to.items():
+            if to is not None:  # the client's own address: in the client's language
+                items = [replace(i, language=self.owner.client_language(i.client)) for i in items]
             names = [f"{i.client}/{i.workflow}" for i in items]
             try:
                 self.notifier.send(self.settings, items, to)
@@ -105,10 +108,12 @@ class FailureNotifier:
         channels: list[tuple[Notifier[Any], NotifierSettings]],
         clock: Clock,
         client_address: Callable[[str, str], str | None] | None = None,
+        client_language: Callable[[str], str] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.client_address = client_address or (lambda client, notifier: None)
+        self.client_language = client_language or (lambda client: "en")
         self.cond = threading.Condition()
         self.closing = False
         self.channels = [_Channel(self, n, s) for n, s in channels]
@@ -170,3 +175,9 @@ def client_address(project: Project, client: str, notifier: str) -> str | None:
         return None
     value = c.profile.notify.model_dump().get(notifier)
     return value if isinstance(value, str) and value else None
+
+
+def client_language(project: Project, client: str) -> str:
+    """The client's ``language:`` (``client.yaml``), for notices sent to the client."""
+    c = project.clients.get(client)
+    return c.profile.language if c is not None else "en"

@@ -32,7 +32,12 @@ from avflow.loader import LoadedWorkflow, Loader, Project
 from avflow.pathrules import PathRules
 from avflow.plugins import PluginManager
 from avflow.scheduler.gating import Gate
-from avflow.scheduler.notify import FailureNotifier, client_address, configure
+from avflow.scheduler.notify import (
+    FailureNotifier,
+    client_address,
+    client_language,
+    configure,
+)
 from avflow.scheduler.planner import ON_TIME, Decision, Job, Planner, decide, jobs_of
 from avflow.scheduler.records import record_decision, record_gated_event, record_overlap
 from avflow.scheduler.reload import FileWatcher, apply_jobs, merge
@@ -129,6 +134,7 @@ class Service:
             configure(self.settings.notify, self.pm.registry.notifiers),
             self.clock,
             lambda client, notifier: client_address(self._project(), client, notifier),
+            lambda client: client_language(self._project(), client),
         )
         self.pm.pm.register(self.notifier, name="avflow.notify")
         now = self.clock.now()

@@ -70,28 +70,50 @@ class EmailNotifySettings(avflow.NotifierSettings):
         return [v] if isinstance(v, str) else v
 
 
+# The notice's words per language (the reader's: avflow.Failure.language).
+NOTICE = {
+    "en": {
+        "subject": "avflow: {n} workflow(s) failing: {names}",
+        "intro": "These workflows failed. No further message is sent for them until they "
+        "succeed again.",
+        "run": "run",
+        "error": "error",
+        "outro": "See `avflow status` and `avflow runs CLIENT/WORKFLOW` for details.",
+    },
+    "it": {
+        "subject": "avflow: {n} flusso/i di lavoro non riuscito/i: {names}",
+        "intro": "Questi flussi di lavoro non sono riusciti. Non arriveranno altri messaggi "
+        "su di essi finché non riusciranno di nuovo.",
+        "run": "esecuzione",
+        "error": "errore",
+        "outro": "I dettagli sono in `avflow status` e `avflow runs CLIENTE/FLUSSO`.",
+    },
+}
+
+
 def compose(sender: str, to: list[str], items: list[avflow.Failure]) -> EmailMessage:
-    """One message about one or more failing workflows."""
+    """One message about one or more failing workflows, in the reader's language."""
+    words = NOTICE.get(items[0].language if items else "en", NOTICE["en"])
     msg = EmailMessage(policy=policy.SMTP)
     names = sorted({f"{i.client}/{i.workflow}" for i in items})
-    plural = "s" if len(names) > 1 else ""
-    msg["Subject"] = f"avflow: {len(names)} workflow{plural} failing: {', '.join(names)[:150]}"
+    if words is NOTICE["en"]:
+        plural = "s" if len(names) > 1 else ""
+        msg["Subject"] = f"avflow: {len(names)} workflow{plural} failing: {', '.join(names)[:150]}"
+    else:
+        msg["Subject"] = words["subject"].format(n=len(names), names=", ".join(names)[:150])
     msg["From"] = sender
     msg["To"] = ", ".join(to)
-    lines = [
-        "These workflows failed. No further message is sent for them until they succeed again.",
-        "",
-    ]
+    lines = [words["intro"], ""]
     for i in items:
         when = i.scheduled_at or i.at
         when_s = when.isoformat() if isinstance(when, datetime) else str(when)
         lines += [
             f"{i.client}/{i.workflow}",
-            f"  run: {i.run}  ({when_s})",
-            f"  error: {i.error}",
+            f"  {words['run']}: {i.run}  ({when_s})",
+            f"  {words['error']}: {i.error}",
             "",
         ]
-    lines.append("See `avflow status` and `avflow runs CLIENT/WORKFLOW` for details.")
+    lines.append(words["outro"])
     msg.set_content("\n".join(lines))
     return msg
 
