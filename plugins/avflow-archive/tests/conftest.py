@@ -54,10 +54,10 @@ class SourceParams(BaseModel):
 
 def _attachments(ctx: avflow.StepContext, params: SourceParams) -> dict[str, Any]:
     out = []
+    folder = ctx.spool / "attachments"  # one folder, as the email plugin writes them
+    folder.mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(params.files):
-        folder = ctx.spool / "attachments" / str(i)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "payload"
+        path = folder / f"{i}+001-payload"
         data = base64.b64decode(f.data)
         path.write_bytes(data)
         out.append(

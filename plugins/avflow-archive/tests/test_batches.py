@@ -100,3 +100,28 @@ def test_same_content_twice_in_a_batch_is_a_duplicate(archive):
     got = result.outputs["archive"]["files"]
     assert got[-1]["status"] == "duplicate" and got[-1]["path"] == "doc3.pdf"
     assert result.outputs["archive"]["counts"] == {"duplicate": 1, "filed": N}
+
+
+def test_a_big_step_indexes_the_text_of_every_pdf(archive):
+    """Text extracted by the worker processes, a few PDFs per job: each document gets its own
+    text (none swapped, none lost), and a damaged PDF is filed without text."""
+    from avflow_archive.index import ArchiveIndex
+
+    words = [f"parola{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(N)]
+    files = [
+        {"data": archive.b64(archive.pdf(f"Fattura {w}")), "name": f"f{i}.pdf"}
+        for i, w in enumerate(words)
+    ]
+    broken = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ngarbage\n%%EOF\n"
+    files.append({"data": archive.b64(broken), "name": "broken.pdf"})
+    result = archive.h.run(archive.email_workflow(files, path="{{ file.name }}"))
+    assert result.status == "succeeded", result.error
+    assert result.outputs["archive"]["counts"] == {"filed": N + 1}
+    index = ArchiveIndex(archive.h.home / "plugins" / "archive" / "index.db")
+    try:
+        for i, w in enumerate(words):
+            assert [d.name for d in index.search("acme", w)] == [f"f{i}.pdf"], w
+        assert len(index.search("acme", "fattura", limit=100)) == N
+        assert [d.name for d in index.search("acme", "broken")] == ["broken.pdf"]  # its name
+    finally:
+        index.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,7 +114,7 @@ def _spool_items(ctx: StepContext, files: list[FileItem]) -> list[Incoming]:
     items = []
     for i, f in enumerate(files):
         given = Path(os.path.abspath(f.path))
-        real = Path(os.path.realpath(f.path))
+        real = _real_in_spool(ctx.spool, spool, f.path) or Path(os.path.realpath(f.path))
         shown = decode_name(f.path)
         if not real.is_relative_to(spool):
             if given.is_relative_to(spool):
@@ -143,6 +144,26 @@ def _spool_items(ctx: StepContext, files: list[FileItem]) -> list[Incoming]:
             )
         )
     return items
+
+
+def _real_in_spool(spool: Path, real_spool: Path, path: str) -> Path | None:
+    """``path``'s real path when it is a file below ``spool`` reached through no link (one
+    lstat per part below the spool, not a realpath of every part); else None (ask realpath)."""
+    try:
+        rest = Path(path).relative_to(spool).parts
+    except ValueError:
+        return None
+    if not rest or ".." in rest or "." in rest:
+        return None
+    current = str(real_spool)
+    for part in rest:
+        current = os.path.join(current, part)
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return None
+        except OSError:
+            return None
+    return Path(current)
 
 
 def _mtime(path: Path) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from email.utils import parseaddr
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,13 @@ class Incoming:
         return parseaddr(self.sender)[0].strip()
 
 
+@lru_cache(maxsize=1024)
+def _parse_sender(sender: str) -> tuple[str, str]:
+    """``Name <address>`` as (name, lower-case address); a step's files share a few senders."""
+    name, address = parseaddr(sender)
+    return name.strip(), address.strip().lower()
+
+
 class FileVars:
     """What a path template sees as ``file``: every text value is already a safe path component.
 
@@ -139,8 +146,7 @@ class FileVars:
 
     @cached_property
     def _address(self) -> tuple[str, str]:
-        name, address = parseaddr(self._item.sender)
-        return name.strip(), address.strip().lower()
+        return _parse_sender(self._item.sender)
 
     @cached_property
     def sender(self) -> str:

@@ -131,31 +131,72 @@ def pdf_text(data: bytes, label: str = "") -> str:
     return "\n".join(parts)[:MAX_TEXT_CHARS]
 
 
-def _pdf_text_of(data: bytes) -> str:
-    """In a worker process: the text of a whole PDF given as bytes."""
-    return pdf_text(data)
+def _pdf_texts_of(datas: list[bytes]) -> list[str]:
+    """In a worker process: the text of each whole PDF given as bytes."""
+    return [pdf_text(data) for data in datas]
 
 
 class TextPool:
     """Worker processes extracting PDF text beside the filing (PDFium runs one extraction at a
-    time per process). Started on first use; each job is one PDF's bytes."""
+    time per process). Started on first use. PDFs go to the workers a few at a time (one job
+    each `CHUNK_PDFS` PDFs or `CHUNK_BYTES`, or when a text is asked for): one round trip per
+    job, not per PDF."""
+
+    CHUNK_PDFS = 8
+    CHUNK_BYTES = 2 << 20
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._waiting: list[tuple[bytes, Future[str]]] = []
+        self._bytes = 0
 
     def submit(self, data: bytes) -> Future[str]:
+        future: Future[str] = Future()
+        self._waiting.append((data, future))
+        self._bytes += len(data)
+        if len(self._waiting) >= self.CHUNK_PDFS or self._bytes >= self.CHUNK_BYTES:
+            self.send()
+        return future
+
+    def send(self) -> None:
+        """Hand the PDFs waiting for a job to the workers now."""
+        waiting, self._waiting, self._bytes = self._waiting, [], 0
+        if not waiting:
+            return
         if self._pool is None:
             import multiprocessing
 
             context = multiprocessing.get_context("spawn")  # no fork of a threaded process
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
-        return self._pool.submit(_pdf_text_of, data)
+        futures = [f for _, f in waiting]
+        try:
+            job = self._pool.submit(_pdf_texts_of, [d for d, _ in waiting])
+        except Exception as exc:  # a pool broken by a worker that died
+            for f in futures:
+                f.set_exception(RuntimeError(str(exc) or type(exc).__name__))
+            return
+        job.add_done_callback(lambda done: _settle(done, futures))
 
     def close(self) -> None:
+        for _, future in self._waiting:
+            future.cancel()
+        self._waiting, self._bytes = [], 0
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _settle(job: Future[list[str]], futures: list[Future[str]]) -> None:
+    """Hand each PDF of a finished job its text (or the job's failure)."""
+    try:
+        texts = job.result()
+    except BaseException as exc:  # a worker that died, a cancelled job
+        for f in futures:
+            f.set_exception(RuntimeError(str(exc) or type(exc).__name__))
+        return
+    for f, text in zip(futures, texts, strict=True):
+        f.set_result(text)
 
 
 class LazyText:
@@ -170,6 +211,7 @@ class LazyText:
         self._content = content
         self._text: str | None = None
         self._future: Future[str] | None = None
+        self._pool: TextPool | None = None
 
     def prefetch(self, pool: TextPool | None) -> None:
         content = self._content
@@ -182,11 +224,14 @@ class LazyText:
         if b"%%EOF" not in tail:
             self._text = ""  # damaged or truncated: no text to read
             return
+        self._pool = pool
         self._future = pool.submit(os.pread(self._source.fd, content.size, 0))
 
     def __call__(self) -> str:
         if self._text is None:
             if self._future is not None:
+                if not self._future.done() and self._pool is not None:
+                    self._pool.send()  # its job may still be gathering PDFs
                 try:
                     self._text = self._future.result()
                 except Exception as exc:  # a worker that died: the document is filed without text

@@ -50,6 +50,14 @@ def safe_name(name: str) -> str:
     return cleaned[:120]
 
 
+def spool_name(prefix: str, name: str) -> str:
+    """``prefix`` and the safe form of ``name``, cut to fit a file name (255 bytes)."""
+    safe = safe_name(name)
+    while len((prefix + safe).encode()) > 240:
+        safe = safe[:-1]
+    return prefix + (safe or "attachment")
+
+
 class Executor(Outgoing):
     """Performs one plan against an open mailbox."""
 
@@ -275,7 +283,8 @@ class Executor(Outgoing):
                     "message gone before its attachments were collected", uid=op["uid"]
                 )
                 return []
-            folder = self.ctx.spool / "attachments" / safe_name(str(op["uid"]))
+            folder = self.ctx.spool / "attachments"
+            prefix = f"{safe_name(str(op['uid']))}+"  # '+' is never in a safe name
             files = []
             for n, (name, mtype, payload) in enumerate(mail.attachment_payloads(), 1):
                 if name_test and not text_matches(name_test, [name]):
@@ -283,9 +292,10 @@ class Executor(Outgoing):
                 if type_test and not text_matches(type_test, [mtype]):
                     continue
                 folder.mkdir(parents=True, exist_ok=True)
-                # numbered: two names alike once made safe (a/b.pdf, a\b.pdf) never share a file;
-                # the original name travels in the item's "name"
-                path = folder / f"{n:03d}-{safe_name(name)}"
+                # one folder for the run's attachments, each named by its message and numbered by
+                # its place in it: two names alike once made safe (a/b.pdf, a\b.pdf) never share
+                # a file; the original name travels in the item's "name"
+                path = folder / spool_name(f"{prefix}{n:03d}-", name)
                 path.write_bytes(payload)
                 files.append(
                     {

@@ -14,7 +14,7 @@ from typing import Any
 from avflow_email.backend import FLAGGED, SEEN, Mailbox
 from avflow_email.match import matching_rules, needs_of
 from avflow_email.message import Mail, NeedBody, NeedStructure
-from avflow_email.rules import Rule, TriageParams
+from avflow_email.rules import ActionSpec, Rule, TriageParams
 
 
 def classify(
@@ -45,6 +45,99 @@ def _flag_name(value: bool | str) -> str:
     return FLAGGED if value is True else str(value)
 
 
+def _flag_change(a: ActionSpec) -> tuple[str, bool] | None:
+    """The flag an action sets (True) or clears (False), if it is a flag change."""
+    if a.flag:
+        return _flag_name(a.flag), True
+    if a.unflag:
+        return _flag_name(a.unflag), False
+    if a.mark_read:
+        return SEEN, True
+    if a.mark_unread:
+        return SEEN, False
+    return None
+
+
+def _single(uid: Any, rule: Rule, a: ActionSpec) -> dict[str, Any] | None:
+    """The per-message operation of a forward, reply or collect action (else None)."""
+    if a.forward:
+        return {
+            "op": "forward",
+            "uid": uid,
+            "rule": rule.name,
+            "to": a.forward.to,
+            "note": a.forward.note,
+        }
+    if a.reply:
+        return {"op": "reply", "uid": uid, "rule": rule.name, **a.reply.model_dump()}
+    if a.collect_attachments is not None:
+        found = a.collect_attachments.model_dump(mode="json")
+        return {"op": "collect", "uid": uid, "rule": rule.name, **found}
+    return None
+
+
+class _Batches:
+    """The plan's operations, gathered message by message (see `build`)."""
+
+    def __init__(self, params: TriageParams, trash: str) -> None:
+        self.folder = params.folder
+        self.trash = trash
+        self.verbs = {id(r): [(a.verb, a) for a in r.actions] for r in params.rules}
+        self.flags: dict[tuple[str, bool], list[Any]] = {}
+        self.labels: dict[str, list[Any]] = {}
+        self.copies: dict[str, list[Any]] = {}
+        self.moves: dict[str, list[Any]] = {}
+        self.singles: list[dict[str, Any]] = []
+        self.rule_counts: dict[str, int] = {}
+        self.dest_counts: dict[str, int] = {}
+
+    def add(self, uid: Any, rules: list[Rule]) -> tuple[str | None, list[str]]:
+        """Gather one message's actions; its destination (if it moves) and the verbs done."""
+        destination: str | None = None
+        done: list[str] = []
+        for rule in rules:
+            self.rule_counts[rule.name] = self.rule_counts.get(rule.name, 0) + 1
+            for verb, a in self.verbs[id(rule)]:
+                done.append(verb)
+                destination = self._action(uid, rule, a, destination)
+        return destination, done
+
+    def _action(self, uid: Any, rule: Rule, a: ActionSpec, destination: str | None) -> str | None:
+        flag = _flag_change(a)
+        if flag is not None:
+            self.flags.setdefault(flag, []).append(uid)
+        elif a.label:
+            self.labels.setdefault(a.label, []).append(uid)
+        elif a.copy_:
+            self.copies.setdefault(a.copy_, []).append(uid)
+            self.dest_counts[a.copy_] = self.dest_counts.get(a.copy_, 0) + 1
+        elif (a.move or a.delete) and destination is None:
+            destination = a.move or self.trash
+            if destination != self.folder:
+                self.moves.setdefault(destination, []).append(uid)
+                self.dest_counts[destination] = self.dest_counts.get(destination, 0) + 1
+        elif (single := _single(uid, rule, a)) is not None:
+            self.singles.append(single)
+        return destination
+
+    def ops(self) -> list[dict[str, Any]]:
+        """Flag changes, labels, copies, per-message work, then moves (largest first)."""
+        ops: list[dict[str, Any]] = []
+        ops += [
+            {"op": "flag", "flag": f, "add": add, "uids": u} for (f, add), u in self.flags.items()
+        ]
+        ops += [{"op": "label", "label": lab, "uids": u} for lab, u in self.labels.items()]
+        ops += [{"op": "copy", "dest": d, "uids": u} for d, u in self.copies.items()]
+        ops += self.singles
+        # Largest batch first: each MOVE makes the server sync the source folder, which is then
+        # smaller for the moves that follow.
+        ops += [
+            {"op": "move", "dest": d, "uids": u}
+            for d, u in sorted(self.moves.items(), key=lambda m: -len(m[1]))
+        ]
+        return ops
+
+
 def build(
     params: TriageParams,
     account: str,
@@ -59,69 +152,16 @@ def build(
     per-message work (collect, forward, reply: the message is still where it was), then moves
     (one per destination) last.
     """
-    flags: dict[tuple[str, bool], list[Any]] = {}
-    labels: dict[str, list[Any]] = {}
-    copies: dict[str, list[Any]] = {}
-    moves: dict[str, list[Any]] = {}
-    singles: list[dict[str, Any]] = []
+    batches = _Batches(params, trash)
     handled: list[dict[str, Any]] = []
-    rule_counts: dict[str, int] = {}
-    dest_counts: dict[str, int] = {}
     infos: dict[str, dict[str, Any]] = {}
-    verbs = {id(r): [(a.verb, a) for a in r.actions] for r in params.rules}
     for mail in mails:
         rules = decided.get(mail.uid) or []
         if not rules:
             continue
-        destination: str | None = None
-        done: list[str] = []
-        for rule in rules:
-            rule_counts[rule.name] = rule_counts.get(rule.name, 0) + 1
-            for verb, a in verbs[id(rule)]:
-                done.append(verb)
-                if a.flag:
-                    flags.setdefault((_flag_name(a.flag), True), []).append(mail.uid)
-                elif a.unflag:
-                    flags.setdefault((_flag_name(a.unflag), False), []).append(mail.uid)
-                elif a.mark_read:
-                    flags.setdefault((SEEN, True), []).append(mail.uid)
-                elif a.mark_unread:
-                    flags.setdefault((SEEN, False), []).append(mail.uid)
-                elif a.label:
-                    labels.setdefault(a.label, []).append(mail.uid)
-                elif a.copy_:
-                    copies.setdefault(a.copy_, []).append(mail.uid)
-                    dest_counts[a.copy_] = dest_counts.get(a.copy_, 0) + 1
-                elif (a.move or a.delete) and destination is None:
-                    destination = a.move or trash
-                    if destination != params.folder:
-                        moves.setdefault(destination, []).append(mail.uid)
-                        dest_counts[destination] = dest_counts.get(destination, 0) + 1
-                elif a.forward:
-                    singles.append(
-                        {
-                            "op": "forward",
-                            "uid": mail.uid,
-                            "rule": rule.name,
-                            "to": a.forward.to,
-                            "note": a.forward.note,
-                        }
-                    )
-                elif a.reply:
-                    singles.append(
-                        {"op": "reply", "uid": mail.uid, "rule": rule.name, **a.reply.model_dump()}
-                    )
-                elif a.collect_attachments is not None:
-                    singles.append(
-                        {
-                            "op": "collect",
-                            "uid": mail.uid,
-                            "rule": rule.name,
-                            **a.collect_attachments.model_dump(mode="json"),
-                        }
-                    )
+        destination, done = batches.add(mail.uid, rules)
         summary = mail.summary()
-        if singles and singles[-1]["uid"] == mail.uid:
+        if batches.singles and batches.singles[-1]["uid"] == mail.uid:
             infos[str(mail.uid)] = summary
         handled.append(
             {
@@ -131,26 +171,15 @@ def build(
                 "actions": done,
             }
         )
-    ops: list[dict[str, Any]] = []
-    ops += [{"op": "flag", "flag": f, "add": add, "uids": u} for (f, add), u in flags.items()]
-    ops += [{"op": "label", "label": lab, "uids": u} for lab, u in labels.items()]
-    ops += [{"op": "copy", "dest": d, "uids": u} for d, u in copies.items()]
-    ops += singles
-    # Largest batch first: each MOVE makes the server sync the source folder, which is then
-    # smaller for the moves that follow.
-    ops += [
-        {"op": "move", "dest": d, "uids": u}
-        for d, u in sorted(moves.items(), key=lambda m: -len(m[1]))
-    ]
     return {
         "version": 1,
         "account": account,
         "folder": params.folder,
         "uidvalidity": uidvalidity,
-        "ops": ops,
+        "ops": batches.ops(),
         "handled": handled,
         "infos": infos,
-        "counts": {"rules": rule_counts, "destinations": dest_counts},
+        "counts": {"rules": batches.rule_counts, "destinations": batches.dest_counts},
     }
 
 

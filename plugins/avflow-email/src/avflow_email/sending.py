@@ -14,7 +14,8 @@ import hashlib
 import re
 import smtplib
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, parseaddr
@@ -116,41 +117,62 @@ def smtp_send(
 
     With ``oauth_token`` (an XOAUTH2 account) and no SMTP password of its own, log in with XOAUTH2.
     """
-    where = f"smtp {s.host}:{s.effective_port}"
     context = tls_context(s.ca_file)
-    try:
-        smtp: smtplib.SMTP
-        if s.security == "tls":
-            smtp = smtplib.SMTP_SSL(s.host, s.effective_port, timeout=s.timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout)
+    with _one_line_errors(f"smtp {s.host}:{s.effective_port}"):
+        smtp = _connect(s, context)
         try:
             smtp.ehlo()
             if s.security == "starttls":
                 smtp.starttls(context=context)
                 smtp.ehlo()
-            user, pw = s.username or username, s.password or password
-            if user and oauth_token is not None and not s.password and smtp.has_extn("auth"):
-                token = oauth_token()
-                smtp.auth(
-                    "XOAUTH2", lambda challenge=None: f"user={user}\x01auth=Bearer {token}\x01\x01"
-                )
-            elif user and pw and smtp.has_extn("auth"):
-                smtp.login(user, pw)
-            sender = parseaddr(str(msg["From"]))[1]
-            code, resp = smtp.mail(sender)
-            if code != 250:
-                raise smtplib.SMTPSenderRefused(code, resp, sender)
-            for rcpt in recipients(msg):
-                code, resp = smtp.rcpt(rcpt)
-                if code not in (250, 251):
-                    raise smtplib.SMTPRecipientsRefused({rcpt: (code, resp)})
-            _data_with_mark(smtp, msg.as_bytes(), mark)
+            _log_in(smtp, s, s.username or username, password, oauth_token)
+            _transfer(smtp, msg, mark)
         finally:
             try:
                 smtp.quit()
             except (smtplib.SMTPException, OSError):
                 smtp.close()
+
+
+def _connect(s: SmtpSettings, context: ssl.SSLContext) -> smtplib.SMTP:
+    if s.security == "tls":
+        return smtplib.SMTP_SSL(s.host, s.effective_port, timeout=s.timeout, context=context)
+    return smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout)
+
+
+def _log_in(
+    smtp: smtplib.SMTP,
+    s: SmtpSettings,
+    user: str | None,
+    password: str | None,
+    oauth_token: Callable[[], str] | None,
+) -> None:
+    pw = s.password or password
+    if user and oauth_token is not None and not s.password and smtp.has_extn("auth"):
+        token = oauth_token()
+        smtp.auth("XOAUTH2", lambda challenge=None: f"user={user}\x01auth=Bearer {token}\x01\x01")
+    elif user and pw and smtp.has_extn("auth"):
+        smtp.login(user, pw)
+
+
+def _transfer(smtp: smtplib.SMTP, msg: EmailMessage, mark: Callable[[], None]) -> None:
+    """MAIL FROM, RCPT TO each recipient, then DATA with the mark (see `_data_with_mark`)."""
+    sender = parseaddr(str(msg["From"]))[1]
+    code, resp = smtp.mail(sender)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, resp, sender)
+    for rcpt in recipients(msg):
+        code, resp = smtp.rcpt(rcpt)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({rcpt: (code, resp)})
+    _data_with_mark(smtp, msg.as_bytes(), mark)
+
+
+@contextmanager
+def _one_line_errors(where: str) -> Iterator[None]:
+    """What the server or the network says, as one line naming the server."""
+    try:
+        yield
     except smtplib.SMTPAuthenticationError:
         raise avflow.StepFailed(f"{where}: login failed: wrong user name or password") from None
     except smtplib.SMTPRecipientsRefused as exc:
@@ -158,10 +180,9 @@ def smtp_send(
             f"{where}: recipient refused: {', '.join(exc.recipients)}"
         ) from None
     except smtplib.SMTPResponseException as exc:
-        raise avflow.StepFailed(
-            f"{where}: the server said {exc.smtp_code} "
-            f"{exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
-        ) from None
+        error = exc.smtp_error
+        text = error.decode(errors="replace") if isinstance(error, bytes) else error
+        raise avflow.StepFailed(f"{where}: the server said {exc.smtp_code} {text}") from None
     except ssl.SSLCertVerificationError as exc:
         raise avflow.StepFailed(
             f"{where}: the server's certificate was rejected ({exc.verify_message})"

@@ -43,7 +43,24 @@ class LocalStore(Store):
         return self.real_root.joinpath(*rel.parts)
 
     def inside(self, rel: PurePosixPath) -> bool:
-        real = os.path.realpath(self._full(rel))
+        # ``rel`` is clean (no ``..``, no empty part), so it can leave the root only through a
+        # link: look at each of its parts that exists (one lstat each, not a realpath of the
+        # root's every part) and resolve the whole path only when one is a link
+        if rel.is_absolute() or ".." in rel.parts:
+            return self._resolves_inside(rel)
+        current = str(self.real_root)
+        for part in rel.parts:
+            current = os.path.join(current, part)
+            try:
+                mode = os.lstat(current).st_mode
+            except OSError:  # missing (or a parent is a file): nothing further to follow
+                return True
+            if stat.S_ISLNK(mode):
+                return self._resolves_inside(rel)
+        return True
+
+    def _resolves_inside(self, rel: PurePosixPath) -> bool:
+        real = os.path.realpath(self.real_root / rel)
         return os.path.commonpath([real, self.real_root]) == str(self.real_root)
 
     def stat(self, rel: PurePosixPath) -> Existing | Absent:
