@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -243,3 +244,39 @@ def test_a_plugin_declares_hooks_of_its_own(tmp_path: Path) -> None:
     )
     with pytest.raises(PluginError, match="register_gadget"):
         PluginManager(autoload=False, plugins_dirs=[tmp_path])
+
+
+def test_the_service_runs_with_a_plugin_that_does_not_import(tmp_path: Path) -> None:
+    """`avflow run --once` names the broken plugin in one line and runs the other plugins'
+    workflows; `validate` says a workflow needing the broken plugin cannot run, and why."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "broken.py").write_text("raise RuntimeError('half-installed')\n")
+    shutil.copy(REPO / "tests" / "plugins_dir" / "crashy.py", plugins / "crashy.py")
+    workflows, out = tmp_path / "workflows", tmp_path / "out"
+    (workflows / "acme").mkdir(parents=True)
+    (workflows / "demo.yaml").write_text("first_pass: true\n")  # run each workflow at start
+    (workflows / "acme" / "client.yaml").write_text("name: Acme\ntimezone: UTC\n")
+    (workflows / "acme" / "files.yaml").write_text(
+        f"steps: [{{uses: crashy.write, with: {{folder: '{out}', count: 2}}}}]\n"
+    )
+    env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    base = [sys.executable, "-m", "avflow", "--plugins-dir", str(plugins)]
+    base += ["--workflows", str(workflows), "--home", str(tmp_path / "home")]
+    done = subprocess.run(
+        [*base, "run", "--once", "--no-watch"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    why = f"cannot be imported ({plugins / 'broken.py'}): RuntimeError: half-installed"
+    warnings = [line for line in done.stderr.splitlines() if "disabled" in line]
+    assert warnings == [f"warning: plugin avflow_local_broken disabled: {why}"]
+    assert sorted(p.name for p in out.glob("file*")) == ["file1.txt", "file2.txt"]
+
+    (workflows / "acme" / "broken.yaml").write_text("steps: [{uses: broken.thing}]\n")
+    checked = subprocess.run([*base, "validate"], capture_output=True, text=True, env=env)
+    assert checked.returncode == 2
+    assert checked.stderr.splitlines()[-1] == (
+        f"{workflows / 'acme' / 'broken.yaml'}:1:10: unknown action 'broken.thing': "
+        f"plugin avflow_local_broken is disabled ({why})"
+    )

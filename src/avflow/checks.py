@@ -138,7 +138,7 @@ class WorkflowChecks:
             if trig is None:
                 errors.append(
                     ConfigError(
-                        f"unknown trigger {ev.uses!r}{self._hint(ev.uses, self.registry.triggers)}",
+                        f"unknown trigger {ev.uses!r}{self._missing(ev.uses, self.registry.triggers)}",
                         locate(path, raw, [*loc, "uses"]),
                     )
                 )
@@ -163,7 +163,7 @@ class WorkflowChecks:
             if action is None:
                 errors.append(
                     ConfigError(
-                        f"unknown action {step.uses!r}{self._hint(step.uses, self.registry.actions)}",
+                        f"unknown action {step.uses!r}{self._missing(step.uses, self.registry.actions)}",
                         locate(path, raw, [*loc, "uses"]),
                     )
                 )
@@ -322,6 +322,14 @@ class WorkflowChecks:
                     )
                 )
         return errors
+
+    def _missing(self, name: str, known: dict[str, Any]) -> str:
+        """The hint for an unknown action or trigger: its plugin is disabled, or a close name."""
+        prefix = name.partition(".")[0]
+        for plugin, why in self.registry.disabled.items():
+            if plugin in (prefix, f"avflow_local_{prefix}", f"avflow-{prefix}"):
+                return f": plugin {plugin} is disabled ({why})"
+        return self._hint(name, known)
 
     @staticmethod
     def _hint(name: str, known: dict[str, Any]) -> str:

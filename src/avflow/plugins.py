@@ -39,6 +39,7 @@ class Registry:
     # effect kind -> language -> plain words, from the actions' ``effects`` (the client report)
     effect_words: dict[str, dict[str, EffectWords]] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)  # "action:email.triage" -> plugin name
+    disabled: dict[str, str] = field(default_factory=dict)  # plugins that did not import -> why
 
 
 class PluginManager:
@@ -81,6 +82,7 @@ class PluginManager:
         except pluggy.PluginValidationError as exc:
             raise PluginError(getattr(exc, "plugin_name", "?"), str(exc)) from None
         self.registry = self._collect()
+        self.registry.disabled = dict(self.broken)
 
     @property
     def hook(self) -> Any:
