@@ -64,7 +64,7 @@ class ApprovalWatch:
 
     def start(self, *, thread: bool = True) -> None:
         """One pass now (what happened while no service ran), then every ``poll`` seconds."""
-        self.tick(force=True)
+        self._safe_tick(force=True)
         if thread:
             self._thread = threading.Thread(target=self._loop, name="approvals", daemon=True)
             self._thread.start()
@@ -76,11 +76,15 @@ class ApprovalWatch:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll):
-            try:
-                self.tick()
-            except Exception as exc:  # a locked database, a broken notifier: try again later
-                log.error("approvals check failed", error=f"{type(exc).__name__}: {exc}")
+            self._safe_tick()
         self.app.state.close()  # this thread's connection
+
+    def _safe_tick(self, *, force: bool = False) -> None:
+        try:
+            self.tick(force=force)
+        except Exception as exc:  # a locked database, a broken notifier: try again later
+            self._backlog = True
+            log.error("approvals check failed", error=f"{type(exc).__name__}: {exc}")
 
     def tick(self, *, force: bool = False) -> None:
         now = self.app.clock.now()

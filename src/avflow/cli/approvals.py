@@ -76,22 +76,35 @@ def approvals(obj: Obj, client: str | None, limit: int, offset: int, as_json: bo
         click.echo("no approvals waiting" + (f" for {client}" if client else ""))
         return
     zones = _zones(obj, {a.client for a in page})
-    for a in page:
-        tz = zones[a.client]
-        deadline = _local(a.deadline, tz)
-        then = f", then {a.default}" if a.default else ""
-        if a.deadline is not None and a.deadline <= obj.clock.now() and not a.default:
-            then = " (overdue)"
-        click.echo(f"{a.id}  {a.client}/{a.workflow}  step {a.step}")
-        click.echo(f"    asked {_local(a.created_at, tz)}   deadline {deadline}{then}")
+    rows = [_row(obj, a, zones[a.client]) for a in page]
+    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER) - 1)]
+    click.echo(_line(HEADER, widths))
+    for a, row in zip(page, rows, strict=True):
+        click.echo(_line(row, widths))
         click.echo(f"    {_shown(a.summary)}")
-        for line in a.preview:
-            click.echo(f"      - {_shown(line)}")
+        for item in a.preview:
+            click.echo(f"      - {_shown(item)}")
         if not a.preview:
             click.echo("      (the following steps perform no effect)")
     shown = offset + len(page)
     if shown < total:
         click.echo(f"{total - shown} more: --offset {shown}")
+
+
+HEADER = ("ID", "CLIENT/WORKFLOW", "STEP", "ASKED", "DEADLINE")
+
+
+def _row(obj: Obj, a: api.Approval, tz: tzinfo) -> tuple[str, ...]:
+    then = f", then {a.default}" if a.default else ""
+    if a.deadline is not None and a.deadline <= obj.clock.now() and not a.default:
+        then = " (overdue)"
+    where = f"{a.client}/{a.workflow}"
+    return (a.id, where, a.step, _local(a.created_at, tz), _local(a.deadline, tz) + then)
+
+
+def _line(cells: tuple[str, ...], widths: list[int]) -> str:
+    padded = [c.ljust(w) for c, w in zip(cells, widths, strict=False)]
+    return "  ".join([*padded, cells[-1]]).rstrip()
 
 
 def _as_json(a: api.Approval) -> dict[str, object]:
