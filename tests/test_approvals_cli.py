@@ -64,7 +64,9 @@ def test_list_shows_local_times_with_the_zone_and_the_preview(
         "Fri 2026-12-04 17:55 CET",
         "Mon 2026-12-07 09:05 CET, then reject",
     ]
-    assert header.index("ASKED") == row.index("Fri") and header.index("DEADLINE") == row.index("Mon")
+    assert header.index("ASKED") == row.index("Fri") and header.index("DEADLINE") == row.index(
+        "Mon"
+    )
     assert "Publish 'Winter sale'?" in listed.out
     assert "- write post1.txt" in listed.out and "- write post2.txt" in listed.out
     assert avflow(harness, "approvals", "acme").out == listed.out
