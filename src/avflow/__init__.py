@@ -22,7 +22,7 @@ from avflow.api import (
     TriggerContext,
 )
 from avflow.approvals import Approval
-from avflow.console import Progress, progress
+from avflow.console import Progress, progress, track
 from avflow.errors import (
     ApprovalRejected,
     AvflowError,
@@ -98,4 +98,5 @@ __all__ = [
     "private_dir",
     "private_file",
     "progress",
+    "track",
 ]

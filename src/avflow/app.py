@@ -178,6 +178,9 @@ class App:
 
     def engine_for(self, project: Project) -> Engine:
         """An engine for ``project`` (the service makes a new one when the workflows reload)."""
+        from avflow import console
+
+        console.set_zones({c.id: c.profile.timezone for c in project.clients.values()})
         return Engine(
             self.home,
             self.pm,

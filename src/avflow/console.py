@@ -18,7 +18,7 @@ service wrote for people) is shown as that sentence; JSON lines keep every field
             ...
             bar.advance()
 
-On a terminal it draws a bar on stderr (several at once share one display); anywhere else it
+or, for a loop, ``for uid in avflow.track(uids, "first triage"): ...``. On a terminal it draws a bar on stderr (several at once share one display); anywhere else it
 does nothing, so a step may call it unconditionally.
 """
 
@@ -27,12 +27,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sized
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+T = TypeVar("T")
 _zones: dict[str, ZoneInfo] = {}
 _settings = {"utc": False, "bars": False, "color": False}
 _lock = threading.Lock()
@@ -168,6 +169,10 @@ class Progress:
         if self._task is not None:
             _BARS["progress"].update(self._task, advance=n)
 
+    def set(self, done: float) -> None:
+        """How much is done so far (instead of `advance`)."""
+        self.advance(done - self.done)
+
     def update(self, *, total: float | None = None, description: str | None = None) -> None:
         if total is not None:
             self.total = total
@@ -226,6 +231,16 @@ def progress(description: str, total: float | None = None) -> Iterator[Progress]
         _stop_bar(p)
 
 
+def track(items: Iterable[T], description: str, total: float | None = None) -> Iterator[T]:
+    """``items``, one by one, with a progress bar on a terminal (``total``: ``len(items)``)."""
+    if total is None and isinstance(items, Sized):
+        total = len(items)
+    with progress(description, total) as bar:
+        for item in items:
+            yield item
+            bar.advance()
+
+
 __all__ = [
     "Progress",
     "local_time",
@@ -234,5 +249,6 @@ __all__ = [
     "set_zones",
     "setup",
     "show_time",
+    "track",
     "wants_json",
 ]

@@ -9,7 +9,7 @@ with the home folder's key (or checked against the public key the client holds),
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +84,7 @@ def verify_trail(
     public: Ed25519PublicKey | None,
     extra_checkpoints: Iterable[Checkpoint] = (),
     known: tuple[int, str] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Verification:
     """Check ``client``'s trail in ``directory`` (records, ``checkpoints.jsonl``, ``seal.json``).
 
@@ -91,6 +92,7 @@ def verify_trail(
     (a warning says so). ``extra_checkpoints`` are ones the client kept from an earlier bundle.
     ``known`` is the (seq, hash) state.db remembers as the sealed end of the trail: the trail must
     reach it, with that record unchanged, even if the trail's own signatures were removed.
+    ``progress`` is told the bytes of the trail read so far, now and then (a progress bar).
     """
     result = Verification(client)
     result.key = fingerprint(public) if public is not None else None
@@ -111,10 +113,13 @@ def verify_trail(
     gaps: list[tuple[int, int, int]] = []  # (problem index, first missing seq, seq found instead)
     files = month_files(directory)
     result.files = [p.name for p in files]
+    read_before = 0
     for path in files:
         name = path.name
         with open(path, "rb") as f:
             for n, raw in enumerate(f, 1):
+                if progress is not None and not n & 0x3FFF:
+                    progress(read_before + f.tell())
                 line = raw[:-1]
                 if (
                     raw[-1:] != b"\n"
@@ -197,6 +202,7 @@ def verify_trail(
                 expected = seq + 1
                 last = own
                 last_at = (name, n)
+            read_before += f.tell()
     result.records = count
     result.last_seq = expected - 1 if expected else result.anchored_at
     result.last_hash = last.decode()

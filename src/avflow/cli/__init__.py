@@ -111,6 +111,19 @@ def command_context() -> Obj:
 pass_obj = click.make_pass_decorator(Obj)
 
 
+def _output_options(f: Any) -> Any:
+    """``--log-format`` (``--log-json``/``--log-text``, the older spelling) and ``--utc``."""
+    f = click.option("--utc", is_flag=True, help="Show times in UTC, not the clients' zones.")(f)
+    f = click.option("--log-json/--log-text", default=None, hidden=True)(f)
+    return click.option(
+        "--log-format",
+        type=click.Choice(["human", "json"]),
+        default=None,
+        help="Log lines on stderr: one line per event for people, or JSON lines. "
+        "[default: $AVFLOW_LOG_FORMAT, else human]",
+    )(f)
+
+
 def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
     """The ``avflow`` command group for ``pm``; ``clock``: the time every command sees."""
 
@@ -143,15 +156,7 @@ def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
         show_default=True,
         type=click.Choice(["debug", "info", "warning", "error"]),
     )
-    @click.option(
-        "--log-format",
-        type=click.Choice(["human", "json"]),
-        default=None,
-        help="Log lines on stderr: one line per event for people, or JSON lines. "
-        "[default: $AVFLOW_LOG_FORMAT, else human]",
-    )
-    @click.option("--log-json/--log-text", default=None, hidden=True)  # older spelling
-    @click.option("--utc", is_flag=True, help="Show times in UTC, not the clients' local time.")
+    @_output_options
     @click.version_option(package_name="avflow")
     @click.pass_context
     def cli(

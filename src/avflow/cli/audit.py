@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -91,6 +92,19 @@ def show(
 
 
 # -- verify -------------------------------------------------------------------------------------------
+def _verify_with_bar(directory: Path, client: str, public: Any, extra: Any, mark: Any) -> Any:
+    """`verify_trail` under a progress bar over the trail's bytes (drawn only on a terminal)."""
+    from avflow.audit.format import month_files
+    from avflow.audit.verify import verify_trail
+    from avflow.console import progress
+
+    total = sum(p.stat().st_size for p in month_files(directory)) if directory.is_dir() else 0
+    with progress(f"verifying {client}'s trail", total=total or None) as bar:
+        return verify_trail(
+            directory, client, public, extra, known=mark, progress=lambda n: bar.set(n)
+        )
+
+
 @audit.command()
 @click.argument("client")
 @click.option(
@@ -110,7 +124,7 @@ def verify(obj: Obj, client: str, pubkey: Path | None, anchors: tuple[Path, ...]
     """Check a client's trail: hashes, order, checkpoints and seal. Exits 1 naming the first bad record."""
     from avflow.audit.checkpoints import CheckpointError, read_checkpoints
     from avflow.audit.keys import load_public
-    from avflow.audit.verify import Problem, verify_trail
+    from avflow.audit.verify import Problem
 
     mark, runs = known_end(obj, client)
     directory = _trail_dir(obj, client, must_exist=mark is None and runs == 0)
@@ -124,7 +138,7 @@ def verify(obj: Obj, client: str, pubkey: Path | None, anchors: tuple[Path, ...]
             extra += read_checkpoints(path)
         except CheckpointError as exc:
             raise UsageError(str(exc)) from None
-    result = verify_trail(directory, client, public, extra, known=mark)
+    result = _verify_with_bar(directory, client, public, extra, mark)
     if runs and not result.records and not result.problems:
         result.problems.append(
             Problem(f"state.db has {runs} run(s) of client {client!r} but its trail has no records")

@@ -21,7 +21,6 @@ from typing import Any
 
 import structlog
 
-from avflow import console
 from avflow.app import App
 from avflow.approval_watch import ApprovalWatch
 from avflow.clock import Clock
@@ -43,7 +42,12 @@ from avflow.scheduler.records import record_decision, record_gated_event, record
 from avflow.scheduler.reload import FileWatcher, apply_jobs, merge
 from avflow.scheduler.runner import Runner, Task
 from avflow.scheduler.settings import ServiceSettings
-from avflow.scheduler.startup import DemoPass, announce_next, started_fields
+from avflow.scheduler.startup import (
+    DemoPass,
+    announce_next,
+    announce_start,
+    finish_interrupted,
+)
 from avflow.scheduler.store import ScheduleStore, iso
 from avflow.scheduler.triggers import Triggers
 from avflow.scheduler.waking import Waker, install_signals, restore_signals, until
@@ -128,6 +132,7 @@ class Service:
         project, errors = self.loader.load(self.workflows)
         if errors:
             raise ConfigErrors(errors)
+        self.demo.read(self.workflows)
         self._set_project(project)
         self.notifier = FailureNotifier(
             self.store,
@@ -169,25 +174,12 @@ class Service:
 
     def _announce(self, t0: float) -> None:
         """The start-up line, in plain words, then the next real firing (gating applied)."""
-        project, now = self._project(), self.clock.now()
-        jobs = list(self.planner.jobs.values())
-        console.set_zones({c.id: c.profile.timezone for c in project.clients.values()})
-        fields = started_fields(project, jobs, self.workflows, self.home, now)
-        fields.update(seconds=round(time.perf_counter() - t0, 3), pid=os.getpid(), once=self.once)
-        log.info("service started", **fields)
-        announce_next(project, jobs, now)
+        extra = {"seconds": round(time.perf_counter() - t0, 3), "pid": os.getpid()}
+        announce_start(self._project(), list(self.planner.jobs.values()), self, extra)
 
     def _finish_interrupted(self) -> None:
         """Finish the runs a killed process left behind, before anything new starts."""
-        for outcome in self._engine().resume_interrupted():
-            log.info(
-                "interrupted run finished",
-                client=outcome.client,
-                workflow=outcome.workflow,
-                run=outcome.id,
-                status=outcome.status,
-            )
-            self.failed_runs += outcome.status == "failed"
+        self.failed_runs += finish_interrupted(self._engine())
         # approvals decided, or past their deadline, while no service ran; then watch them
         self.approval_watch = ApprovalWatch(self.app, self._engine, self.runner.submit)
         self.approval_watch.start(thread=not self.once)  # docs/approvals.md

@@ -24,9 +24,10 @@ from avflow.models import Strict
 from avflow.scheduler.planner import Job
 from avflow.scheduler.runner import Task
 from avflow.scheduler.store import ScheduleStore, iso
-from avflow.scheduler.upcoming import first_firing, next_words
+from avflow.scheduler.upcoming import NextFiring, first_firing, next_words
 
 if TYPE_CHECKING:
+    from avflow.engine import Engine
     from avflow.loader import Project
 
 log = structlog.get_logger("avflow.scheduler")
@@ -65,13 +66,18 @@ class DemoPass:
     """Runs each workflow once on the first start of a home (see the module's docstring)."""
 
     def __init__(self) -> None:
+        self.wanted = False  # the workflows folder is a demo (`read`)
         self.pending: set[tuple[str, str]] = set()
         self.results: dict[str, int] = {}
         self.active = False
 
+    def read(self, workflows: Path) -> None:
+        """Read ``demo.yaml`` before the service starts (a mistake in it: exit 2, file:line)."""
+        self.wanted = read_demo(workflows).first_pass
+
     def start(self, store: ScheduleStore, project: Project, submit: Any, now: datetime) -> None:
         """Submit the first pass if this is a demo and this home has not had one."""
-        if not read_demo(project.root).first_pass or store.status().get(DEMO_DONE_KEY):
+        if not self.wanted or store.status().get(DEMO_DONE_KEY):
             return
         workflows = [wf for wf in project.workflows() if wf.model.enabled]
         store.set_status(**{DEMO_DONE_KEY: iso(now)})  # once per home, even if killed midway
@@ -109,9 +115,11 @@ def zone_of(project: Project, client: str) -> ZoneInfo | None:
     return ZoneInfo(c.profile.timezone) if c is not None else None
 
 
-def announce_next(project: Project, jobs: list[Job], now: datetime, utc: bool = False) -> None:
+def announce_next(
+    project: Project, jobs: list[Job], now: datetime, found: NextFiring | None = None
+) -> None:
     """Log the next real firing (gating applied), with the reason earlier ones are skipped."""
-    found = first_firing(jobs, now)
+    found = found or first_firing(jobs, now)
     tz = zone_of(project, found.job.client) if found else None
     log.info(
         "next firing",
@@ -119,30 +127,55 @@ def announce_next(project: Project, jobs: list[Job], now: datetime, utc: bool = 
         at=iso(found.at) if found else None,
         skipped=found.skipped if found else 0,
         reason=found.reason if found else None,
-        said=next_words(found, tz, now, utc),
+        said=next_words(found, tz, now, False),
     )
 
 
 def started_fields(
-    project: Project, jobs: list[Job], workflows: Path, home: Path, now: datetime
+    project: Project, found: NextFiring | None, workflows: Path, home: Path
 ) -> dict[str, Any]:
     """The fields of the ``service started`` line (``next``: the first allowed firing)."""
-    found = first_firing(jobs, now)
     nxt = None
     if found is not None:
         tz = zone_of(project, found.job.client)
         nxt = f"{found.ref} at {found.at.astimezone(tz).isoformat(timespec='minutes')}"
     n_wf = len(project.workflows())
     n_cl = len(project.clients)
+    n_jobs = sum(1 for wf in project.workflows() if wf.model.enabled and wf.model.on.schedule)
     return {
         "clients": n_cl,
         "workflows": n_wf,
-        "scheduled": len(jobs),
+        "scheduled": n_jobs,
         "next": nxt,
         "home": str(home),
         "said": f"loaded {n_cl} client{'s' * (n_cl != 1)} and {n_wf} workflow"
-        f"{'s' * (n_wf != 1)} ({len(jobs)} scheduled) from {workflows}; home {home}",
+        f"{'s' * (n_wf != 1)} ({n_jobs} scheduled) from {workflows}; home {home}",
     }
+
+
+def finish_interrupted(engine: Engine) -> int:
+    """Finish the runs a killed process left behind (logged); how many failed."""
+    failed = 0
+    for outcome in engine.resume_interrupted():
+        log.info(
+            "interrupted run finished",
+            client=outcome.client,
+            workflow=outcome.workflow,
+            run=outcome.id,
+            status=outcome.status,
+        )
+        failed += outcome.status == "failed"
+    return failed
+
+
+def announce_start(project: Project, jobs: list[Job], service: Any, extra: dict[str, Any]) -> None:
+    """The ``service started`` line and the ``next firing`` line (the first allowed firing is
+    found once, for both)."""
+    now = service.clock.now()
+    found = first_firing(jobs, now)
+    fields = started_fields(project, found, service.workflows, service.home)
+    log.info("service started", **fields, **extra, once=service.once)
+    announce_next(project, jobs, now, found)
 
 
 __all__ = [
@@ -151,6 +184,8 @@ __all__ = [
     "DemoPass",
     "DemoSettings",
     "announce_next",
+    "announce_start",
+    "finish_interrupted",
     "read_demo",
     "started_fields",
 ]

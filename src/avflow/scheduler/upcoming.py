@@ -32,14 +32,11 @@ class NextFiring:
 
 
 def allowed_firings(job: Job, start: datetime, limit: int = SCAN_LIMIT) -> Iterator[datetime]:
-    """Firings of ``job`` at or after ``start`` that gating lets run (``limit`` examined)."""
-    t = job.schedule.next_after(start - timedelta(microseconds=1))
-    for _ in range(limit):
-        if t is None:
-            return
-        if job.gate is None or job.gate.reason(t) is None:
-            yield t
-        t = job.schedule.next_after(t)
+    """Firings of ``job`` at or after ``start`` that gating lets run (`next_firing`, repeated)."""
+    t = start - timedelta(microseconds=1)
+    while (found := next_firing(job, t, limit)) is not None:
+        yield found.at
+        t = found.at
 
 
 def next_firing(job: Job, after: datetime, limit: int = SCAN_LIMIT) -> NextFiring | None:
@@ -61,8 +58,8 @@ def first_firing(jobs: Iterable[Job], after: datetime) -> NextFiring | None:
     """The earliest allowed firing among ``jobs``; jobs are examined in order of their ungated
     next firing and the search stops once no later job can come sooner (10,000 jobs stay fast)."""
     ordered = []
-    for job in jobs:
-        t = job.schedule.next_after(after)
+    for job in jobs:  # the planner's next firing when it has one (no cron arithmetic per job)
+        t = job.due if job.due is not None and job.due > after else job.schedule.next_after(after)
         if t is not None:
             ordered.append((t, job.ref, job))
     ordered.sort(key=lambda x: (x[0], x[1]))

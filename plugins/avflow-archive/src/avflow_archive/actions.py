@@ -245,7 +245,7 @@ def _file_items(ctx: StepContext, filer: Filer, items: list[Incoming], journal: 
         if entry.get("status") in ("filed", "duplicate") and entry.get("sha256"):
             filer.seen.setdefault(entry["sha256"], (entry["path"], journal.paths[entry["source"]]))
     filer.start_batch(len(items))
-    for start in range(0, len(items), BATCH):
+    for start in avflow.track(range(0, len(items), BATCH), f"filing {len(items)} files"):
         done = []
         for item in items[start : start + BATCH]:
             entry = _file_one(ctx, filer, item)

@@ -101,7 +101,7 @@ class Triage:
         selected = self.box.select(p.folder)
         after = None if p.rescan else cursor.get("after")
         trash = self._trash() if any(a.delete for r in p.rules for a in r.actions) else "Trash"
-        with _collector_paused():
+        with _collector_paused(), avflow.progress(f"reading {p.folder}"):
             mails, decided = planning.scan(self.box, p, after, ctx.now())
             plan = planning.build(p, self.account.name, selected.uidvalidity, mails, decided, trash)
         self.outputs["scanned"] = len(mails)
