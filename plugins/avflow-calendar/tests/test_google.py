@@ -162,3 +162,94 @@ def test_server_error_on_insert_then_success(avflow_harness, google) -> None:  #
     booked = h.run("acme/book")
     assert booked.status == "succeeded", booked.error
     assert len(google.calendars["primary"]) == 4
+
+
+class _Notices:
+    """A notifier plugin, as the email plugin's would be configured in service.yaml."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import avflow
+
+        self.sent: list[tuple[list[str], list[str | None]]] = []
+        self.arrived = threading.Event()
+        outer = self
+
+        class Settings(avflow.NotifierSettings):
+            pass
+
+        def send(settings: Any, failures: list[Any], to: str | None) -> None:
+            outer.sent.append(
+                ([f"{f.client}/{f.workflow}" for f in failures], [f.error for f in failures])
+            )
+            outer.arrived.set()
+
+        self.notifier = avflow.Notifier("test_notices", Settings, send)
+        self.settings = Settings(batch=0)
+
+
+def test_revoked_sign_in_notifies_the_av_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The run fails with the reconnect line, and the service's failure notifier (the core
+    hook every notifier plugin is driven by) sends it to the AV right away."""
+    from avflow.clock import FakeClock
+    from avflow.scheduler.notify import FailureNotifier
+    from avflow.scheduler.store import ScheduleStore
+    from avflow.testing import Harness
+
+    google = GoogleCalendarServer()
+    notices = _Notices()
+    h = Harness(tmp_path, clock=FakeClock())
+    try:
+        google.refresh_tokens.clear()
+        setup(h, google, token="expired")
+        notifier = FailureNotifier(
+            ScheduleStore(h.app.state), [(notices.notifier, notices.settings)], h.clock
+        )
+        h.pm.pm.register(notifier, name="avflow.notify")
+        result = h.run("acme/slots")
+        assert result.status == "failed"
+        assert notices.arrived.wait(10), "no failure notice was sent"
+        [(workflows, errors)] = notices.sent
+        assert workflows == ["acme/slots"]
+        assert "invalid_grant" in (errors[0] or "")
+        assert "avflow auth google acme" in (errors[0] or "")
+        notifier.close()
+    finally:
+        google.stop()
+        h.app.state.close()
+
+
+def test_another_google_calendar_is_read_with_freebusy(avflow_harness, google) -> None:  # type: ignore[no-untyped-def]
+    """A calendar listed under also_busy needs only its busy time: one freeBusy query, in the
+    search and in the booking's re-check."""
+    h = avflow_harness
+    setup(h, google)
+    google.calendars["team"] = {
+        "standup": {
+            "id": "standup",
+            "start": {"dateTime": "2026-03-10T10:00:00+01:00"},
+            "end": {"dateTime": "2026-03-10T12:00:00+01:00"},
+            "summary": "Team day",
+        }
+    }
+    profile = h.workflows / "acme" / "client.yaml"
+    text = profile.read_text()
+    import yaml
+
+    doc = yaml.safe_load(text)
+    doc["accounts"]["team"] = {**doc["accounts"]["cal"], "calendar_id": "team"}
+    h.client("acme", doc)
+    ref = "acme/slots"
+    wf = yaml.safe_load((h.workflows / "acme" / "slots.yaml").read_text())
+    wf["steps"][0]["with"]["also_busy"] = ["team"]
+    h.workflow("acme", "slots", wf)
+    assert starts(h.run(ref)) == ["12:0010", "09:0012", "10:0012", "11:0012", "12:0012"]
+    assert google.kinds() == ["list", "freebusy"]
+    book = yaml.safe_load((h.workflows / "acme" / "book.yaml").read_text())
+    book["steps"][0]["with"]["also_busy"] = ["team"]
+    h.workflow("acme", "book", book)
+    clash = h.run("acme/book")  # 11:00 on Tuesday: busy in the team calendar
+    assert clash.status == "failed" and "team: busy" in (clash.error or "")
+    assert google.kinds()[-2:] == ["list", "freebusy"]
+    assert len(google.calendars["primary"]) == 3

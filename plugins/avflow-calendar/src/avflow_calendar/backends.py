@@ -37,6 +37,7 @@ class Backend(Protocol):
     name: str
 
     def busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]: ...
+    def free_busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]: ...
     def get(self, uid: str) -> Any | None: ...
     def create(self, uid: str, event: icalendar.Event) -> None: ...
     def update(self, uid: str, event: icalendar.Event) -> None: ...
@@ -103,6 +104,9 @@ class IcsBackend:
         except ValueError as exc:
             raise StepFailed(f"calendar {self.name!r}: {exc}") from None
         return ical.busy_of([cal], start, end, tz)
+
+    def free_busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
+        return self.busy(start, end, tz)
 
     def get(self, uid: str) -> Any | None:
         for comp in self._read().walk("VEVENT"):

@@ -61,6 +61,9 @@ class CaldavBackend:
             raise self._fail("reading busy time", exc) from None
         return ical.busy_of(cals, start, end, tz)
 
+    def free_busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
+        return self.busy(start, end, tz)
+
     def href(self, uid: str) -> str:
         return self.url + quote(uid, safe="") + ".ics"
 

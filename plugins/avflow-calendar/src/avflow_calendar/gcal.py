@@ -21,7 +21,7 @@ import icalendar
 
 from avflow import StepFailed
 from avflow_calendar.backends import EventExists
-from avflow_calendar.gconv import as_vevent, body, event_id, rfc3339, span
+from avflow_calendar.gconv import as_vevent, body, event_id, rfc3339, span, when
 from avflow_calendar.settings import GoogleCalendarSettings
 from avflow_calendar.slots import Busy
 
@@ -119,6 +119,27 @@ class GoogleBackend:
             page = got.get("nextPageToken")
             if not page:
                 return out
+
+    def free_busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
+        """Busy time only (another calendar's, for a search or a re-check): one freeBusy query."""
+        query = {
+            "timeMin": rfc3339(start),
+            "timeMax": rfc3339(end),
+            "items": [{"id": self.s.calendar_id}],
+        }
+        got = self._call(
+            "read busy time", functools.partial(self.service.freebusy().query, body=query)
+        )
+        found = got.get("calendars", {}).get(self.s.calendar_id, {})
+        if found.get("errors"):
+            reason = found["errors"][0].get("reason", "error")
+            raise StepFailed(
+                f"calendar {self.name!r}: Google could not read its busy time ({reason})"
+            )
+        out = []
+        for b in found.get("busy", []):
+            out.append(Busy(when({"dateTime": b["start"]}, tz), when({"dateTime": b["end"]}, tz)))
+        return out
 
     def _item(self, uid: str) -> dict[str, Any] | None:
         """The event as Google has it (a deleted one too: Google keeps it, cancelled)."""
