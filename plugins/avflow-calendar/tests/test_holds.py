@@ -238,3 +238,22 @@ def test_reschedule_killed_after_the_new_event_exists(cal: Calendar) -> None:
     resumed = h.resume()
     assert [r.status for r in resumed] == ["succeeded"]
     assert list(cal.events().values()) == [("CONFIRMED", "2026-03-10T10:00:00Z", "")]
+
+
+def test_hold_killed_after_the_holds_exist(cal: Calendar) -> None:
+    """Killed after the holds were made but before the ledger knew: the resumed run finds the
+    same holds (same UIDs, same token) and makes none twice; a dry run holds nothing."""
+    h = cal.h
+    propose(h)
+    dry = h.run("acme/propose", dry_run=True)
+    assert dry.status == "succeeded" and dry.outputs["s"]["status"] == "would_hold"
+    assert cal.events() == {}
+    h.crash_at(1, "after")
+    with contextlib.suppress(SimulatedCrash):
+        h.run("acme/propose")
+    assert len(cal.events()) == 3  # the first group was made, its outcome lost
+    resumed = h.resume()
+    assert [r.status for r in resumed] == ["succeeded"], resumed[0].error
+    events = cal.events()
+    assert len(events) == 6 and {s for s, _, _ in events.values()} == {"TENTATIVE"}
+    assert resumed[0].outputs["s"]["count"] == 6
