@@ -128,3 +128,26 @@ def test_the_report_defaults_to_the_last_complete_month(words_harness: Harness) 
     path = h.home / "reports" / "acme" / f"acme-activity-{year:04d}-{month:02d}.html"
     assert path.is_file() and str(path) in out
     assert (path.parent.stat().st_mode & 0o777) == 0o700
+
+
+def test_describer_paths_fields_and_fallbacks() -> None:
+    from avflow import EffectWords
+    from avflow.audit.report_text import Describer
+
+    words = {
+        "k.file": {
+            "en": EffectWords("Filed", "Filed {name}"),
+            "it": EffectWords("Archiviati", "Archiviato {name}"),
+        },
+        "k.evil": {"en": EffectWords("Evil", "{name.__class__} {0}")},
+    }
+    d = Describer(words, "it", [Path("/srv/acme/archive"), Path("/srv/acme")])
+    assert d.text("k.file", "", {"name": "a.pdf"}) == "Archiviato a.pdf"
+    assert d.text("k.file", "", {}) == "Archiviati"  # a missing field: the label
+    assert d.text("k.evil", "", {"name": "x"}) == "Evil"  # no attribute or index lookups
+    assert d.label("k.other") == "k.other"
+    assert (
+        d.text("k.other", "copy /srv/acme/archive/2026/a.pdf to /srv/acme/out", None)
+        == "copy 2026/a.pdf to out"
+    )
+    assert d.relative("/srv/acme2/x and /srv/acme.") == "/srv/acme2/x and .."

@@ -8,6 +8,7 @@ taken out of its paths.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -134,7 +135,8 @@ class Describer:
     def relative(self, text: str) -> str:
         """``text`` with the AV's own folders taken out of the paths in it."""
         for folder in self.folders:
-            text = text.replace(folder + "/", "").replace(folder, ".")
+            text = text.replace(folder + "/", "")
+            text = re.sub(re.escape(folder) + r"(?![\w-]|\.\w)", ".", text)
         return text
 
 
