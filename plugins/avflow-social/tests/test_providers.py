@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import bluesky_server as bsky
 import pytest
 import social_server as srv
 from social_helpers import social_client, write_post
@@ -40,6 +41,10 @@ def _account(name: str, url: str) -> tuple[dict[str, Any], str, str]:
         acc = {"type": "facebook_page", "page_id": "42", "page_token": "${secret:pw}",
                "graph_url": f"{url}/v19.0"}  # fmt: skip
         return acc, "tok-123", "POST /v19.0/42/feed"
+    if name == "bluesky":
+        acc = {"type": "bluesky", "handle": bsky.HANDLE, "app_password": "${secret:pw}",
+               "service": url}  # fmt: skip
+        return acc, "abcd efgh ijkl", "POST /xrpc/com.atproto.repo.createRecord"
     if name == "linkedin":
         acc = {"type": "linkedin", "author": "urn:li:organization:42", "access_token": "${secret:pw}",
                "api_url": url, "token_url": f"{url}/oauth/v2/accessToken"}  # fmt: skip
@@ -57,6 +62,7 @@ APPS = {
     "webhook": srv.webhook,
     "linkedin": srv.linkedin,
     "facebook": srv.facebook,
+    "bluesky": bsky.bluesky,
 }
 MEDIA = {
     "wordpress": "POST /wp-json/wp/v2/media",
@@ -64,6 +70,7 @@ MEDIA = {
     "webhook": "-",
     "linkedin": "PUT /upload/",
     "facebook": "POST /v19.0/42/photos",
+    "bluesky": "POST /xrpc/com.atproto.repo.uploadBlob",
 }
 
 
@@ -110,6 +117,14 @@ def test_media_first_then_the_post_with_its_permalink(avflow_harness: Harness, n
         )
         assert net.server.net.media[post["media"][0]]["alt"] == "A cinnamon bun"
         assert out["url"] == f"https://www.facebook.com/{post['id']}"
+    elif net.name == "bluesky":
+        assert post["text"] == "Spring menu is out\n\nhttps://bloom.example/menu"
+        [facet] = post["facets"]  # checked by the server against the UTF-8 bytes
+        assert facet["features"][0]["uri"] == "https://bloom.example/menu"
+        [image] = post["embed"]["images"]
+        assert image["alt"] == "A cinnamon bun" and net.server.net.media
+        assert out["url"] == f"https://bsky.app/profile/{bsky.HANDLE}/post/{post['rkey']}"
+        assert out["id"] == post["uri"]
     elif net.name == "linkedin":
         assert post["commentary"] == "Spring menu is out\n\nhttps://bloom.example/menu"
         assert post["content"]["media"]["altText"] == "A cinnamon bun"

@@ -36,6 +36,7 @@ def register_hookspecs(register: Any) -> None:
 
 @avflow.hookimpl
 def register_social_providers(register: Any) -> None:
+    from avflow_social.providers.bluesky import Bluesky
     from avflow_social.providers.facebook import Facebook
     from avflow_social.providers.linkedin import LinkedIn
     from avflow_social.providers.mastodon import Mastodon
@@ -43,7 +44,8 @@ def register_social_providers(register: Any) -> None:
     from avflow_social.providers.webhook import Webhook
     from avflow_social.providers.wordpress import WordPress
 
-    for provider in (Outbox(), Webhook(), WordPress(), Mastodon(), LinkedIn(), Facebook()):
+    builtin = (Outbox(), Webhook(), WordPress(), Mastodon(), Bluesky(), LinkedIn(), Facebook())
+    for provider in builtin:
         register(provider)
 
 

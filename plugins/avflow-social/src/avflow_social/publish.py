@@ -13,7 +13,14 @@ import avflow
 from avflow_social.calendar import Post, read_calendar
 from avflow_social.checks import Channel, approval_state, media_files, post_problems, quiet_until
 from avflow_social.hours import next_open
-from avflow_social.provider import Outgoing, Provider, ProviderError, RateLimited, Target
+from avflow_social.provider import (
+    AuthExpired,
+    Outgoing,
+    Provider,
+    ProviderError,
+    RateLimited,
+    Target,
+)
 from avflow_social.store import Store
 
 UTC = UTC
@@ -59,6 +66,7 @@ class Pass:
     failed: list[str] = field(default_factory=list)
     blocked: dict[str, datetime] = field(default_factory=dict)  # channel -> not before
     backoff: dict[str, str | None] = field(default_factory=dict)  # channel -> stored backoff
+    refused: dict[str, str] = field(default_factory=dict)  # channel -> credentials refused
     closed_until: datetime | None = None  # outside working hours: the next opening
     done: dict[tuple[str, str, int], Any] = field(default_factory=dict)
     jobs: list[tuple[Post, Channel]] = field(default_factory=list)  # to publish, in order
@@ -235,6 +243,9 @@ def outgoing(post: Post, ch: Channel, folder: Path, now: datetime) -> Outgoing:
 
 def _channel(run: Pass, post: Post, ch: Channel, folder: Path) -> None:
     ctx = run.ctx
+    if ch.name in run.refused:  # not asked again in this pass with refused credentials
+        run.failed.append(f"{post.rel} on {ch.name}: {run.refused[ch.name]}")
+        return
     if _deferred(run, post, ch):  # a 429 or a daily limit met during this pass
         return
     out = outgoing(post, ch, folder, run.now)
@@ -256,6 +267,8 @@ def _channel(run: Pass, post: Post, ch: Channel, folder: Path) -> None:
                 }
             )
             return
+        if isinstance(exc.error, AuthExpired):
+            run.refused[ch.name] = str(exc)
         run.failed.append(f"{post.rel} on {ch.name}: {exc}")
         return
     except avflow.AvflowError as exc:
