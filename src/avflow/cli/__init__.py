@@ -189,7 +189,7 @@ def _register_optional(cli: click.Group) -> None:
     """Command modules owned by other parts of the core (scheduler, audit) register here."""
     import importlib
 
-    for name in ("avflow.cli.service", "avflow.cli.audit"):
+    for name in ("avflow.cli.service", "avflow.cli.audit", "avflow.cli.dashboard"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

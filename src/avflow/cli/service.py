@@ -83,7 +83,10 @@ def run(
         watch=not no_watch,
         once=once,
     )
-    code = service.run()
+    from avflow.dashboard.server import serving
+
+    with serving(service, settings.dashboard, once=once):  # docs/dashboard.md
+        code = service.run()
     if code:
         sys.exit(code)
 

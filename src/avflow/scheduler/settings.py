@@ -23,6 +23,13 @@ email plugin, which also checks its ``to``, ``from`` and ``smtp`` keys).
 
     roots:
       acme: [/srv/scans/acme]
+
+``dashboard:`` is the web dashboard the service serves (docs/dashboard.md)::
+
+    dashboard:
+      port: 8765               # 0: any free port (the URL is logged and kept in state.db)
+      host: 127.0.0.1          # another address needs tls_cert and tls_key
+      enabled: true
 """
 
 from __future__ import annotations
@@ -47,6 +54,16 @@ class Concurrency(Strict):
     max_runs_per_client: int = Field(default=2, ge=1)
 
 
+class DashboardSettings(Strict):
+    """Where ``avflow run`` serves the dashboard (docs/dashboard.md)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    tls_cert: str | None = None  # PEM files; required when host is not a loopback address
+    tls_key: str | None = None
+
+
 class ServiceSettings(Strict):
     """The settings of ``avflow run``."""
 
@@ -56,6 +73,7 @@ class ServiceSettings(Strict):
     # notifier name -> its settings, checked by that notifier's model (`configure_notifiers`)
     notify: dict[str, Any] = Field(default_factory=dict)
     roots: dict[str, list[str]] = Field(default_factory=dict)  # client -> folders granted to it
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @field_validator("stop_timeout", "heartbeat", mode="before")
     @classmethod

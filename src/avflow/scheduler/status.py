@@ -7,16 +7,18 @@ first saw it) without a run: "no run in twice its expected interval".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from avflow.app import App
+from avflow.loader import Client, LoadedWorkflow
 from avflow.scheduler.planner import ON_TIME, job_for
 from avflow.scheduler.service import service_lock
 from avflow.scheduler.store import ScheduleStore, iso, parse_iso
-from avflow.scheduler.upcoming import next_firing
+from avflow.scheduler.upcoming import NextFiring, next_firing
 
 
 def _shown(t: datetime | None) -> str:
@@ -55,6 +57,41 @@ def _service(store: ScheduleStore, home: Path, now: datetime) -> dict[str, Any]:
     }
 
 
+def health(
+    client: Client,
+    wf: LoadedWorkflow,
+    last: Any,
+    persisted: Mapping[tuple[str, str], tuple[str, datetime | None, datetime]],
+    now: datetime,
+) -> tuple[NextFiring | None, list[str]]:
+    """A workflow's next firing gating lets run, and its flags (``silent``, ``failing``).
+
+    ``last``: its last run that counts (not dry, not skipped; a row with ``status``,
+    ``scheduled_at`` and ``created_at``) or None; ``persisted``: `ScheduleStore.load`'s answer.
+    Shared with the dashboard, so both say the same of a workflow.
+    """
+    job = job_for(client, wf)
+    flags = []
+    found = None
+    if job is not None:
+        _, _, first_seen = persisted.get(job.key, (None, None, None))
+        found = next_firing(job, now)  # gating applied, as `avflow next` and the start-up do
+        since = parse_iso(last["scheduled_at"] or last["created_at"]) if last else first_seen
+        if since is not None:
+            expected = 0
+            for t in job.schedule.between(
+                since + timedelta(microseconds=1), now - ON_TIME, limit=10_000
+            ):
+                if job.gate is None or job.gate.reason(t) is None:
+                    expected += 1
+                    if expected >= 2:
+                        flags.append("silent")
+                        break
+    if last is not None and last["status"] == "failed":
+        flags.append("failing")
+    return found, flags
+
+
 def collect(app: App, home: Path) -> dict[str, Any]:
     project = app.project
     store = ScheduleStore(app.state)
@@ -70,27 +107,8 @@ def collect(app: App, home: Path) -> dict[str, Any]:
                ORDER BY created_at DESC LIMIT 1""",
             (wf.client, wf.id),
         ).fetchone()
-        job = job_for(client, wf)
-        flags = []
-        nxt = None
-        reason = None
-        if job is not None:
-            _, _, first_seen = persisted.get(job.key, (None, None, None))
-            found = next_firing(job, now)  # gating applied, as `avflow next` and the start-up do
-            nxt, reason = (found.at, found.reason) if found else (None, None)
-            since = parse_iso(rows["scheduled_at"] or rows["created_at"]) if rows else first_seen
-            if since is not None:
-                expected = 0
-                for t in job.schedule.between(
-                    since + timedelta(microseconds=1), now - ON_TIME, limit=10_000
-                ):
-                    if job.gate is None or job.gate.reason(t) is None:
-                        expected += 1
-                        if expected >= 2:
-                            flags.append("silent")
-                            break
-        if rows is not None and rows["status"] == "failed":
-            flags.append("failing")
+        found, flags = health(client, wf, rows, persisted, now)
+        nxt, reason = (found.at, found.reason) if found else (None, None)
         last = parse_iso(rows["scheduled_at"] or rows["created_at"]) if rows else None
         out.append(
             {

@@ -61,12 +61,18 @@ class ScheduleStore:
         state.db.executescript(SCHEMA)
 
     # -- next firings -----------------------------------------------------------------------------
-    def load(self) -> dict[tuple[str, str], tuple[str, datetime | None, datetime]]:
-        """(client, workflow) -> (fingerprint, next_at, first_seen)."""
+    def load(
+        self, client: str | None = None
+    ) -> dict[tuple[str, str], tuple[str, datetime | None, datetime]]:
+        """(client, workflow) -> (fingerprint, next_at, first_seen); of one client if named."""
         out = {}
-        for r in self.state.db.execute(
-            "SELECT client, workflow, fingerprint, next_at, first_seen FROM schedule_state"
-        ):
+        sql = "SELECT client, workflow, fingerprint, next_at, first_seen FROM schedule_state"
+        rows = (
+            self.state.db.execute(sql + " WHERE client = ?", (client,))
+            if client is not None
+            else self.state.db.execute(sql)
+        )
+        for r in rows:
             first = parse_iso(r["first_seen"])
             assert first is not None
             out[(r["client"], r["workflow"])] = (r["fingerprint"], parse_iso(r["next_at"]), first)

@@ -1,0 +1,10 @@
+"""The local web dashboard that ``avflow run`` serves (docs/dashboard.md).
+
+- `store`: the dashboard's read queries on ``state.db`` (the only SQL of this package);
+- `views`: what a page shows, built from the store, the loaded project and the scheduler;
+- `security`: the login token, the session, CSRF and Origin checks;
+- `web`: the Starlette application and its routes; `server`: uvicorn inside the service.
+
+Importing this package imports no web framework: `avflow.dashboard.web` and
+`avflow.dashboard.server` do.
+"""

@@ -1,0 +1,200 @@
+"""Serving the dashboard from inside ``avflow run``: uvicorn on a thread of the service process.
+
+`serving` is the one call the service's command makes. Before the service starts it checks the
+settings (another address than loopback needs TLS: one line and exit 2 otherwise), binds the
+port (a port in use is one line and exit 2), makes the login token on the first start and prints
+it once; then it serves until the service stops.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from avflow import redact
+from avflow.errors import UsageError
+from avflow.scheduler.settings import DashboardSettings
+
+log = structlog.get_logger("avflow.dashboard")
+URL_KEY = "dashboard_url"  # where the service notes its dashboard's address (service_status)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_tls(settings: DashboardSettings) -> tuple[str, str] | None:
+    """The TLS files to use, or None on loopback without them; a `UsageError` when missing."""
+    cert, key = settings.tls_cert, settings.tls_key
+    if not is_loopback(settings.host) and not (cert and key):
+        raise UsageError(
+            f"dashboard: listening on {settings.host} needs dashboard.tls_cert and "
+            "dashboard.tls_key in service.yaml (or host: 127.0.0.1)"
+        )
+    if not (cert or key):
+        return None
+    if not (cert and key):
+        raise UsageError("dashboard: give both dashboard.tls_cert and dashboard.tls_key")
+    for name, value in (("tls_cert", cert), ("tls_key", key)):
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise UsageError(f"dashboard.{name}: {path}: no such file")
+    return str(Path(cert).expanduser()), str(Path(key).expanduser())
+
+
+def url_of(settings: DashboardSettings, port: int, tls: bool) -> str:
+    host = settings.host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"{'https' if tls else 'http'}://{shown}:{port}/"
+
+
+def _socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(64)
+    sock.set_inheritable(False)
+    return sock
+
+
+def _bind(settings: DashboardSettings) -> socket.socket:
+    """The listening socket. A port set in service.yaml is that port or an error; the default
+    port, when taken (another home's service), gives way to any free one (the URL is logged)."""
+    port = settings.port
+    try:
+        try:
+            return _socket(settings.host, port)
+        except OSError:
+            if "port" in settings.model_fields_set:
+                raise
+            log.warning("dashboard: the default port is in use; any free port instead", port=port)
+            port = 0
+            return _socket(settings.host, 0)
+    except OSError as exc:
+        raise UsageError(
+            f"dashboard: cannot listen on {settings.host}:{port or 'any port'}: "
+            f"{exc.strerror or exc} (set dashboard.host and dashboard.port in service.yaml)"
+        ) from None
+
+
+class ServiceSource:
+    """The pages read the running service's object graph and its current (reloaded) project."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+
+    @property
+    def app(self) -> Any:
+        app = getattr(self.service, "app", None)
+        if app is None:
+            from starlette.exceptions import HTTPException
+
+            raise HTTPException(503, "the service is starting: try again in a moment")
+        return app
+
+    @property
+    def project(self) -> Any:
+        project = getattr(self.service, "project", None)
+        if project is None:
+            from starlette.exceptions import HTTPException
+
+            raise HTTPException(503, "the service is starting: try again in a moment")
+        return project
+
+
+def _announce(home: Path, url: str, token: str, new: bool) -> None:
+    if new:  # the only time the token is shown; it is in the file for later
+        sys.stderr.write(
+            f"dashboard login token (shown once; kept in {home / 'dashboard-token'}): {token}\n"
+        )
+        sys.stderr.flush()
+    redact.register(token)  # never in a log line, an audit record or state.db
+    from avflow.scheduler.store import ScheduleStore
+    from avflow.state import State
+
+    state = State(home / "state.db")
+    try:
+        ScheduleStore(state).set_status(**{URL_KEY: url})
+    finally:
+        state.close()
+
+
+@contextmanager
+def serving(
+    service: Any, settings: DashboardSettings, *, once: bool = False
+) -> Iterator[str | None]:
+    """Serve the dashboard of ``service`` (an `avflow.scheduler.service.Service`) while inside.
+
+    Yields its URL, or None when it is not served (``--once``, ``enabled: false``, or another
+    service already runs for this home: the service itself then says so).
+    """
+    from avflow.scheduler.service import service_lock
+
+    if not settings.enabled:
+        yield None
+        return
+    tls = check_tls(settings)  # a wrong setting is an error even when not served this time
+    if once or service_lock(service.home).is_held_elsewhere():
+        yield None
+        return
+    sock = _bind(settings)
+    server, thread = None, None
+    try:
+        import uvicorn
+
+        from avflow.dashboard.security import load_token
+        from avflow.dashboard.web import create_app
+
+        port = sock.getsockname()[1]
+        token, new = load_token(service.home)
+        url = url_of(settings, port, tls is not None)
+        hosts = ["127.0.0.1", "localhost", "[::1]"] if is_loopback(settings.host) else ["*"]
+        app = create_app(
+            ServiceSource(service),
+            token,
+            https=tls is not None,
+            hosts=hosts,
+            cookie=f"avflow_session_{port}",
+        )
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="avflow-dashboard", daemon=True
+        )
+        thread.start()
+        _announce(service.home, url, token, new)
+        log.info("dashboard listening", url=url)
+        yield url
+    finally:
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(10)
+        sock.close()

@@ -1,0 +1,227 @@
+"""What each dashboard page shows, built from the store, the loaded project and the scheduler.
+
+Nothing here renders HTML or knows of requests: `avflow.dashboard.web` does. Times are shown in
+the client's local time with its zone's abbreviation. Upcoming firings and a workflow's health
+come from the scheduler's own code (`job_for`, its `Schedule` and `Gate`, `status.health`), so
+the dashboard and ``avflow next``/``avflow status`` always agree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from avflow import redact
+from avflow.app import App
+from avflow.dashboard.store import DashboardStore
+from avflow.loader import Client, Project
+from avflow.scheduler.planner import job_for
+from avflow.scheduler.status import health
+from avflow.scheduler.store import ScheduleStore, parse_iso
+
+PAGE = 50  # clients a page of the home page lists
+RUNS_PAGE = 25  # runs a page lists
+
+
+class Source(Protocol):
+    """Where the pages read from: the service's object graph and its current project."""
+
+    @property
+    def app(self) -> App: ...
+
+    @property
+    def project(self) -> Project: ...
+
+
+class AppSource:
+    """A `Source` over an `App` (tests, benchmarks, a dashboard without the service)."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    @property
+    def app(self) -> App:
+        return self._app
+
+    @property
+    def project(self) -> Project:
+        return self._app.project
+
+
+def local(value: str | datetime | None, tz: ZoneInfo) -> str:
+    """``Tue 2026-03-03 09:00 CET``: a stored UTC time on the client's wall clock."""
+    t = parse_iso(value) if isinstance(value, str) else value
+    if t is None:
+        return ""
+    lt = t.astimezone(tz)
+    return f"{lt:%a %Y-%m-%d %H:%M} {lt.tzname()}"
+
+
+def zone_of(client: Client) -> ZoneInfo:
+    return ZoneInfo(client.profile.timezone)
+
+
+@dataclass
+class Firing:
+    """One upcoming firing of a client's workflow, gated or not."""
+
+    workflow: str
+    name: str
+    at: datetime
+    local: str
+    gated: str | None  # why gating would skip it, or None
+
+
+def upcoming(client: Client, now: datetime, count: int = 12, scan: int = 500) -> list[Firing]:
+    """The client's next ``count`` firings, all workflows merged, gated ones marked.
+
+    A workflow gated for a long stretch (a night, a holiday) shows its gated firings up to
+    ``scan`` per workflow, never an endless loop.
+    """
+    tz = zone_of(client)
+    gates: dict[str, Any] = {}
+    found: list[Firing] = []
+    for wf in client.workflows.values():
+        job = job_for(client, wf, gates)
+        if job is None:
+            continue
+        t = job.schedule.next_after(now)
+        for _ in range(min(count, scan)):
+            if t is None:
+                break
+            reason = job.gate.reason(t) if job.gate is not None else None
+            found.append(Firing(wf.id, wf.name, t, local(t, tz), reason))
+            t = job.schedule.next_after(t)
+    found.sort(key=lambda f: (f.at, f.workflow))
+    return found[:count]
+
+
+def next_allowed(client: Client, wf_id: str, now: datetime, scan: int = 2000) -> datetime | None:
+    """A workflow's next firing that gating lets run (None past ``scan`` firings)."""
+    job = job_for(client, client.workflows[wf_id])
+    if job is None:
+        return None
+    t = job.schedule.next_after(now)
+    for _ in range(scan):
+        if t is None or job.gate is None or job.gate.reason(t) is None:
+            return t
+        t = job.schedule.next_after(t)
+    return None
+
+
+@dataclass
+class ClientRow:
+    """One line of the home page's client list."""
+
+    id: str
+    name: str
+    zone: str
+    workflows: int
+    last_status: str | None = None
+    last_workflow: str | None = None
+    last_at: str = ""
+    failing: list[str] = field(default_factory=list)
+    pending: int = 0
+
+
+def client_page(project: Project, scope: list[str] | None, page: int) -> tuple[list[str], bool]:
+    """The ids of one page of the clients the viewer may see, and whether more follow."""
+    ids = sorted(project.clients) if scope is None else sorted(set(scope) & set(project.clients))
+    first = max(page, 0) * PAGE
+    return ids[first : first + PAGE], len(ids) > first + PAGE
+
+
+def client_rows(
+    src: Source, store: DashboardStore, ids: list[str], pending: dict[str, int], now: datetime
+) -> list[ClientRow]:
+    """The home page's lines for ``ids`` (three queries, whatever the number of clients)."""
+    project = src.project
+    last = store.last_runs(ids)
+    failing = store.failing(ids)
+    rows = []
+    for cid in ids:
+        client = project.clients[cid]
+        tz = zone_of(client)
+        row = ClientRow(
+            cid,
+            client.profile.name,
+            f"{client.profile.timezone} ({now.astimezone(tz).tzname()})",
+            len(client.workflows),
+            failing=sorted(failing.get(cid, [])),
+            pending=pending.get(cid, 0),
+        )
+        run = last.get(cid)
+        if run is not None:
+            row.last_status, row.last_workflow = run["status"], run["workflow"]
+            row.last_at = local(run["scheduled_at"] or run["created_at"], tz)
+        rows.append(row)
+    return rows
+
+
+@dataclass
+class WorkflowHealth:
+    """A workflow on its client's page: last run, next firing, flags."""
+
+    id: str
+    name: str
+    enabled: bool
+    last_status: str | None
+    last_at: str
+    last_error: str | None
+    next_at: str
+    next_allowed: str
+    flags: list[str]
+
+
+def workflows_health(src: Source, store: DashboardStore, client: Client) -> list[WorkflowHealth]:
+    """Each workflow of ``client`` with ``avflow status``'s failing and silent flags."""
+    now = src.app.clock.now()
+    tz = zone_of(client)
+    persisted = ScheduleStore(src.app.state).load(client.id)
+    out = []
+    for wf in sorted(client.workflows.values(), key=lambda w: w.id):
+        last = store.last_real_run(client.id, wf.id)
+        nxt, flags = health(client, wf, last, persisted, now)
+        allowed = next_allowed(client, wf.id, now) if nxt is not None else None
+        out.append(
+            WorkflowHealth(
+                wf.id,
+                wf.name,
+                wf.model.enabled,
+                last["status"] if last else None,
+                local(last["scheduled_at"] or last["created_at"], tz) if last else "",
+                last["error"] if last else None,
+                local(nxt, tz),
+                local(allowed, tz),
+                flags,
+            )
+        )
+    return out
+
+
+def effects_of(app: App, run_id: str) -> list[dict[str, Any]]:
+    """A run's effects as the ledger reports them (status worked out as ``avflow effects`` does)."""
+    return [
+        {
+            "step": e.step,
+            "kind": e.kind,
+            "key": e.key,
+            "description": e.description,
+            "status": e.status,
+            "result": json.dumps(e.result, default=str)[:500] if e.result is not None else "",
+        }
+        for e in app.ledger.of_run(run_id)
+    ]
+
+
+def register_secrets(app: App, client: str, seen: set[str]) -> None:
+    """Make sure ``client``'s vault values are known to the redaction before its pages render
+    (a value the service never used in this process would not be yet)."""
+    if client in seen:
+        return
+    for name in app.vault.names(client):
+        redact.register(app.vault.get(client, name))
+    seen.add(client)

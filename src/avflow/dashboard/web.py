@@ -1,0 +1,148 @@
+"""The dashboard's Starlette application: pages, their live fragments, and the login.
+
+Every page is rendered by Jinja2 from the package's templates; a request made by htmx (header
+``HX-Request``) gets the page's fragment only, which the page polls for live updates. Every value
+a template prints passes through `avflow.redact` (the environment's ``finalize``), so a secret
+value known to the process is never rendered. Routes under ``/clients/{client}`` check that the
+session may see that client (`security.allowed`) and pass it to every query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from avflow import redact
+from avflow.dashboard import inbox, pages, security
+from avflow.dashboard.store import DashboardStore
+from avflow.dashboard.views import Source
+
+SESSION_HOURS = 12
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("avflow.dashboard", "templates"),
+        autoescape=True,
+        finalize=lambda v: redact.redact(v) if isinstance(v, str) else v,
+        auto_reload=False,
+    )
+    env.filters["status_class"] = lambda s: f"st-{s}" if s else "st-none"
+    return env
+
+
+class Dashboard:
+    """What the routes share: where to read, the templates, the token, the secrets seen."""
+
+    def __init__(self, source: Source, token: str) -> None:
+        self.source = source
+        self.token = token
+        self.env = _environment()
+        self.registered: set[str] = set()  # clients whose vault values redaction knows
+        self._store: DashboardStore | None = None
+
+    @property
+    def store(self) -> DashboardStore:
+        if self._store is None:
+            self._store = DashboardStore(self.source.app.state)
+        return self._store
+
+    def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        context.setdefault("csrf", security.csrf_token(request.session))
+        context.setdefault("request", request)
+        context.setdefault("partial", "hx-request" in request.headers)
+        html = self.env.get_template(name).render(**context)
+        return HTMLResponse(html, status_code=status)
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run blocking work (SQLite, verification) off the event loop."""
+        return await asyncio.to_thread(partial(fn, *args, **kwargs))
+
+
+async def login_page(request: Request) -> Response:
+    dash: Dashboard = request.app.state.dashboard
+    return dash.render(request, "login.html", error=None)
+
+
+@security.csrf_protected
+async def login(request: Request, form: dict[str, str]) -> Response:
+    dash: Dashboard = request.app.state.dashboard
+    if not security.token_matches(dash.token, form.get("token", "")):
+        return dash.render(request, "login.html", status=401, error="That is not the login token.")
+    security.log_in(request.session)
+    return RedirectResponse("/", status_code=303)
+
+
+@security.csrf_protected
+async def logout(request: Request, form: dict[str, str]) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    dash: Dashboard = request.app.state.dashboard
+    return dash.render(
+        request, "error.html", status=exc.status_code, message=exc.detail, code=exc.status_code
+    )
+
+
+def create_app(
+    source: Source,
+    token: str,
+    *,
+    https: bool = False,
+    hosts: list[str] | None = None,
+    cookie: str = "avflow_session",
+) -> Starlette:
+    """The dashboard over ``source``, logged into with ``token``.
+
+    ``hosts``: the ``Host`` names it answers to (the others are refused: DNS rebinding).
+    ``cookie``: the session cookie's name (the service adds its port: cookies ignore ports).
+    """
+    from importlib.resources import files
+
+    static = StaticFiles(directory=str(files("avflow.dashboard") / "static"))
+    routes = [
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        *pages.routes(),
+        *inbox.routes(),
+        Mount("/static", static, name="static"),
+    ]
+    middleware = [
+        Middleware(
+            TrustedHostMiddleware,
+            allowed_hosts=hosts or ["127.0.0.1", "localhost", "[::1]"],
+        ),
+        Middleware(
+            SessionMiddleware,
+            secret_key=security.session_key(token),
+            session_cookie=cookie,
+            max_age=SESSION_HOURS * 3600,
+            same_site="strict",
+            https_only=https,
+        ),
+        Middleware(security.AuthGate),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: not_found},
+    )
+    app.state.dashboard = Dashboard(source, token)
+    return app

@@ -1,0 +1,202 @@
+"""Dashboard security: the token, the session cookie, CSRF and Origin, Host, secrets."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dashboard_testkit import TOKEN, HarnessSource, csrf_of, log_in, make_client
+
+from avflow.dashboard.security import load_token
+from avflow.dashboard.web import create_app
+
+WF = {
+    "name": "Inbox",
+    "on": {"schedule": [{"cron": "0 * * * *"}]},
+    "steps": [{"id": "say", "uses": "core.log", "with": {"message": "hello"}}],
+}
+
+
+def _paths(h: Any) -> tuple[list[str], list[str]]:
+    """Every GET and POST route of the app, with its parameters filled in."""
+    h.client("acme")
+    h.workflow("acme", "inbox", WF)
+    run = h.run("acme/inbox")
+    app = create_app(HarnessSource(h), TOKEN)
+    gets, posts = [], []
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        methods = getattr(route, "methods", None) or set()
+        if not path or path.startswith(("/static", "/login")):
+            continue
+        path = (
+            path.replace("{client}", "acme")
+            .replace("{run_id}", run.id)
+            .replace("{approval_id}", "abcdefghjk")
+        )
+        (posts if "POST" in methods else gets).append(path)
+    return gets, posts
+
+
+def test_no_page_or_api_answers_without_the_token(h: Any, web: Any) -> None:
+    gets, posts = _paths(h)
+    assert len(gets) >= 8 and len(posts) >= 3  # every route the app has, not a chosen few
+    for path in gets:
+        r = web.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login", path
+        assert "acme" not in r.text.lower(), path
+        r = web.get(path, headers={"HX-Request": "true"})
+        assert r.status_code == 401 and r.text == "log in first", path
+    for path in posts:
+        r = web.post(path, data={"csrf": "x"}, follow_redirects=False)
+        assert r.status_code == 401, path
+    # a forged cookie (signed with another key) is no session either
+    web.cookies.set("avflow_session", "eyJhdXRoIjogdHJ1ZX0=.aaaa.bbbb")
+    assert web.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_wrong_token_does_not_log_in(web: Any) -> None:
+    csrf = csrf_of(web.get("/login").text)
+    r = web.post("/login", data={"token": TOKEN + "x", "csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 401 and "not the login token" in r.text
+    assert web.get("/", follow_redirects=False).status_code == 303
+
+
+def test_the_session_cookie_is_httponly_samesite_strict_and_signed(h: Any, web: Any) -> None:
+    csrf = csrf_of(web.get("/login").text)
+    r = web.post("/login", data={"token": TOKEN, "csrf": csrf}, follow_redirects=False)
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert TOKEN.lower() not in cookie  # the token itself never travels back
+    assert web.get("/").status_code == 200
+    # a session of another token (another home, or a token made anew) is no session here
+    from starlette.testclient import TestClient
+
+    other = TestClient(create_app(HarnessSource(h), "another-token"), base_url="http://127.0.0.1")
+    page = other.get("/login")
+    other.post("/login", data={"token": "another-token", "csrf": csrf_of(page.text)})
+    assert other.get("/", follow_redirects=False).status_code == 200
+    web.cookies.clear()
+    web.cookies.set("avflow_session", other.cookies["avflow_session"])
+    assert web.get("/", follow_redirects=False).status_code == 303
+
+
+def test_https_sessions_are_secure_cookies(h: Any) -> None:
+    web = make_client(h, https=True)
+    csrf = csrf_of(web.get("/login").text)
+    r = web.post("/login", data={"token": TOKEN, "csrf": csrf}, follow_redirects=False)
+    assert "secure" in r.headers["set-cookie"].lower()
+
+
+@pytest.mark.parametrize(
+    "headers, data",
+    [
+        ({}, {}),  # no CSRF token
+        ({}, {"csrf": "wrong-token-wrong-token"}),
+        ({"X-CSRF-Token": "wrong-token-wrong-token"}, {}),
+        ({"Origin": "http://evil.example"}, None),  # the right token, from another site
+        ({"Sec-Fetch-Site": "cross-site"}, None),
+        ({"Origin": "null"}, None),
+    ],
+)
+def test_a_cross_site_post_is_refused(h: Any, headers: dict[str, str], data: Any) -> None:
+    h.client("acme")
+    web = make_client(h)
+    csrf = log_in(web)
+    form = {"csrf": csrf} if data is None else data
+    _, posts = _paths(h)
+    for path in [*posts, "/logout"]:
+        r = web.post(path, data=form, headers=headers, follow_redirects=False)
+        assert r.status_code == 403, (path, r.status_code, r.text[:300])
+    assert web.get("/").status_code == 200  # still logged in: the refused logout did nothing
+    # the login form is protected too (login CSRF)
+    fresh = make_client(h)
+    r = fresh.post(
+        "/login", data={"token": TOKEN, **({} if data is None else data)}, headers=headers
+    )
+    assert r.status_code == 403
+
+
+def test_the_right_csrf_token_is_accepted_by_header_and_by_field(h: Any) -> None:
+    web = make_client(h)
+    csrf = log_in(web)
+    r = web.post(
+        "/logout",
+        headers={"X-CSRF-Token": csrf, "Origin": "http://127.0.0.1"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert web.get("/", follow_redirects=False).status_code == 303  # logged out
+    csrf = log_in(web)
+    r = web.post("/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+
+
+def test_another_host_name_is_refused(h: Any, logged: Any) -> None:
+    r = logged.get("/", headers={"Host": "evil.example"})  # DNS rebinding
+    assert r.status_code == 400
+
+
+def test_security_headers(logged: Any) -> None:
+    r = logged.get("/")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert "unsafe" not in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
+
+
+def test_the_token_file_is_made_once_with_mode_0600(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        token, new = load_token(tmp_path)
+    finally:
+        os.umask(old)
+    assert new and len(token) >= 40
+    mode = stat.S_IMODE((tmp_path / "dashboard-token").stat().st_mode)
+    assert mode == 0o600
+    again, new2 = load_token(tmp_path)
+    assert again == token and not new2
+    os.chmod(tmp_path / "dashboard-token", 0o644)
+    load_token(tmp_path)
+    assert stat.S_IMODE((tmp_path / "dashboard-token").stat().st_mode) == 0o600
+
+
+def test_a_canary_secret_never_appears_in_any_page(h: Any) -> None:
+    from avflow import redact
+
+    canary = "CanarY-7f3e9a1c-secret"
+    # the value in the vault, and (carelessly) in the profile's display name as well
+    h.client("acme", {"name": f"Acme {canary}", "timezone": "Europe/Rome"})
+    h.secret("acme", "mail_password", canary)
+    h.workflow(
+        "acme",
+        "leaky",
+        {
+            "name": "Leaky",
+            "on": {"schedule": [{"cron": "0 * * * *"}]},
+            "steps": [
+                {"id": "a", "uses": "core.log", "with": {"message": "${secret:mail_password}"}},
+                {
+                    "id": "b",
+                    "uses": "core.fail",
+                    "with": {"message": "bad ${secret:mail_password}"},
+                },
+            ],
+        },
+    )
+    run = h.run("acme/leaky")
+    assert run.status == "failed"
+    redact.forget_all()  # the dashboard process may never have seen the value
+    web = make_client(h)
+    log_in(web)
+    gets, _ = _paths(h)
+    gets += [f"/clients/acme/runs/{run.id}", "/clients/acme/runs?workflow=leaky"]
+    for path in gets:
+        for headers in ({}, {"HX-Request": "true"}):
+            r = web.get(path, headers=headers)
+            assert r.status_code == 200, path
+            assert canary not in r.text and canary.lower() not in r.text.lower(), path
+    for asset in ("/static/dashboard.css", "/static/htmx.min.js", "/static/login.js"):
+        assert canary not in web.get(asset).text

@@ -1,0 +1,154 @@
+"""The dashboard inside a real ``avflow run`` process, and ``avflow dashboard``."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from dashboard_testkit import csrf_of
+from sched_helpers import PLUGINS, ServiceProc, client, main_with_clock, write
+
+WF = """\
+name: Hourly
+on:
+  schedule:
+    - cron: "0 * * * *"
+steps:
+  - id: say
+    uses: core.log
+    with: { message: hello }
+"""
+
+
+def _avflow(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            main_with_clock(None),
+            "--workflows",
+            str(project / "workflows"),
+            "--home",
+            str(project / "home"),
+            "--plugins-dir",
+            str(PLUGINS),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})},
+    )
+
+
+def _settings(project: Path, text: str) -> None:
+    write(project / "home" / "service.yaml", text)
+
+
+def _start(project: Path, services: list[ServiceProc]) -> tuple[ServiceProc, str]:
+    svc = ServiceProc(project, "run")
+    services.append(svc)
+    url = svc.wait_log("dashboard listening")["url"]
+    svc.wait_log("service started")
+    return svc, url
+
+
+def test_another_address_without_tls_is_one_line_and_exit_2(project: Path) -> None:
+    client(project, "acme")
+    _settings(project, "dashboard:\n  host: 0.0.0.0\n")
+    result = _avflow(project, "run", "--once")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: dashboard: listening on 0.0.0.0 needs dashboard.tls_cert and dashboard.tls_key "
+        "in service.yaml (or host: 127.0.0.1)"
+    ]
+    _settings(project, "dashboard:\n  host: 0.0.0.0\n  tls_cert: /nonexistent/cert.pem\n  tls_key: k.pem\n")
+    result = _avflow(project, "run", "--once")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "error: dashboard.tls_cert: /nonexistent/cert.pem: no such file"
+    _settings(project, "dashboard:\n  port: 99999\n")
+    result = _avflow(project, "run", "--once")
+    assert result.returncode == 2 and "service.yaml:2" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_port_set_and_taken_is_one_line_and_exit_2(project: Path) -> None:
+    client(project, "acme")
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        port = taken.getsockname()[1]
+        _settings(project, f"dashboard:\n  port: {port}\n")
+        result = _avflow(project, "run")
+    finally:
+        taken.close()
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: dashboard: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(set dashboard.host and dashboard.port in service.yaml)"
+    ]
+
+
+def test_the_service_serves_the_dashboard_token_printed_once(
+    project: Path, services: list[ServiceProc]
+) -> None:
+    client(project, "acme", timezone="Europe/Rome")
+    write(project / "workflows/acme/hourly.yaml", WF)
+    _settings(project, "dashboard:\n  port: 0\n")
+    svc, url = _start(project, services)
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url)
+    token_file = project / "home" / "dashboard-token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    token = token_file.read_text().strip()
+    printed = [line for line in svc.lines if token in line]
+    assert len(printed) == 1 and "shown once" in printed[0]
+    with httpx.Client(base_url=url) as web:
+        assert web.get("/").status_code == 303
+        csrf = csrf_of(web.get("/login").text)
+        r = web.post("/login", data={"token": token, "csrf": csrf})
+        assert r.status_code == 303
+        page = web.get("/clients/acme").text
+        assert "Hourly" in page and ("CET" in page or "CEST" in page)
+        assert "service running (pid" in web.get("/").text
+        shown = _avflow(project, "dashboard", "--no-browser")
+        assert shown.returncode == 0 and shown.stdout.strip() == url
+        opened = _avflow(project, "dashboard", env={"BROWSER": str(project / "no-such-browser")})
+        assert opened.returncode == 0 and opened.stdout.strip() == url
+        assert "dashboard-token" in opened.stderr and token not in opened.stdout + opened.stderr
+    assert svc.stop() == 0
+    assert all(token not in line for line in svc.lines if line.startswith("{"))  # not in logs
+    again, _ = _start(project, services)
+    assert not any(token in line for line in again.lines)  # shown on the first start only
+    assert again.stop() == 0
+    gone = _avflow(project, "dashboard", "--no-browser")
+    assert gone.returncode == 1 and "start `avflow run`" in gone.stderr
+
+
+def test_the_default_port_taken_gives_way_to_a_free_one(
+    project: Path, services: list[ServiceProc]
+) -> None:
+    from avflow.scheduler.settings import DashboardSettings
+
+    client(project, "acme")
+    default = DashboardSettings().port
+    taken = socket.socket()
+    taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        taken.bind(("127.0.0.1", default))
+        taken.listen(1)
+    except OSError:
+        pass  # already taken by something else: the same case
+    try:
+        svc, url = _start(project, services)
+        assert not url.endswith(f":{default}/")
+        svc.wait_log("dashboard: the default port is in use; any free port instead")
+        assert httpx.get(url).status_code == 303
+        assert svc.stop() == 0
+    finally:
+        taken.close()
