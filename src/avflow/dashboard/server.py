@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -122,21 +122,62 @@ class ServiceSource:
         return project
 
 
-def _announce(home: Path, url: str, token: str, new: bool) -> None:
+def _announce(service: Any, url: str, token: str, new: bool) -> None:
+    from avflow.dashboard.security import TOKEN_FILE
+
     if new:  # the only time the token is shown; it is in the file for later
         sys.stderr.write(
-            f"dashboard login token (shown once; kept in {home / 'dashboard-token'}): {token}\n"
+            f"dashboard login token (shown once; kept in {service.home / TOKEN_FILE}): {token}\n"
         )
         sys.stderr.flush()
     redact.register(token)  # never in a log line, an audit record or state.db
     from avflow.scheduler.store import ScheduleStore
-    from avflow.state import State
 
-    state = State(home / "state.db")
-    try:
-        ScheduleStore(state).set_status(**{URL_KEY: url})
-    finally:
-        state.close()
+    ScheduleStore(service.app.state).set_status(**{URL_KEY: url})
+    log.info("dashboard listening", url=url)
+
+
+def _serve(
+    service: Any,
+    settings: DashboardSettings,
+    sock: socket.socket,
+    tls: tuple[str, str] | None,
+    stop: threading.Event,
+    box: list[Any],
+) -> None:
+    """The dashboard's thread: once the service has started (so that the web stack's imports
+    never delay its first firings, and no token is made for a service that fails to start),
+    serve on ``sock`` until told to stop."""
+    while not service.ready.wait(0.2):
+        if stop.is_set():
+            return
+    import uvicorn
+
+    from avflow.dashboard.security import load_token
+    from avflow.dashboard.web import create_app
+
+    port = sock.getsockname()[1]
+    token, new = load_token(service.home)
+    _announce(service, url_of(settings, port, tls is not None), token, new)
+    app = create_app(
+        ServiceSource(service),
+        token,
+        https=tls is not None,
+        hosts=["127.0.0.1", "localhost", "[::1]"] if is_loopback(settings.host) else ["*"],
+        cookie=f"avflow_session_{port}",
+    )
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
+    )
+    server = uvicorn.Server(config)
+    box.append(server)
+    if not stop.is_set():
+        server.run(sockets=[sock])
 
 
 @contextmanager
@@ -146,7 +187,8 @@ def serving(
     """Serve the dashboard of ``service`` (an `avflow.scheduler.service.Service`) while inside.
 
     Yields its URL, or None when it is not served (``--once``, ``enabled: false``, or another
-    service already runs for this home: the service itself then says so).
+    service already runs for this home: the service itself then says so). The port is bound
+    at once (connections wait in its queue); pages are served once the service has started.
     """
     from avflow.scheduler.service import service_lock
 
@@ -158,42 +200,20 @@ def serving(
         yield None
         return
     sock = _bind(settings)
-    server, thread = None, None
+    stop, box, thread = threading.Event(), cast(list[Any], []), None
     try:
-        import uvicorn
-
-        from avflow.dashboard.security import load_token
-        from avflow.dashboard.web import create_app
-
-        port = sock.getsockname()[1]
-        token, new = load_token(service.home)
-        url = url_of(settings, port, tls is not None)
-        hosts = ["127.0.0.1", "localhost", "[::1]"] if is_loopback(settings.host) else ["*"]
-        app = create_app(
-            ServiceSource(service),
-            token,
-            https=tls is not None,
-            hosts=hosts,
-            cookie=f"avflow_session_{port}",
-        )
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            ssl_certfile=tls[0] if tls else None,
-            ssl_keyfile=tls[1] if tls else None,
-        )
-        server = uvicorn.Server(config)
+        url = url_of(settings, sock.getsockname()[1], tls is not None)
         thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="avflow-dashboard", daemon=True
+            target=_serve,
+            args=(service, settings, sock, tls, stop, box),
+            name="avflow-dashboard",
+            daemon=True,
         )
         thread.start()
-        _announce(service.home, url, token, new)
-        log.info("dashboard listening", url=url)
         yield url
     finally:
-        if server is not None:
+        stop.set()
+        for server in box:
             server.should_exit = True
         if thread is not None:
             thread.join(10)

@@ -14,14 +14,17 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from avflow import redact
+import structlog
+
 from avflow.app import App
 from avflow.dashboard.store import DashboardStore
+from avflow.errors import AvflowError
 from avflow.loader import Client, Project
 from avflow.scheduler.planner import job_for
 from avflow.scheduler.status import health
 from avflow.scheduler.store import ScheduleStore, parse_iso
 
+log = structlog.get_logger("avflow.dashboard")
 PAGE = 50  # clients a page of the home page lists
 RUNS_PAGE = 25  # runs a page lists
 
@@ -217,11 +220,21 @@ def effects_of(app: App, run_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def register_secrets(app: App, client: str, seen: set[str]) -> None:
-    """Make sure ``client``'s vault values are known to the redaction before its pages render
-    (a value the service never used in this process would not be yet)."""
-    if client in seen:
+def register_secrets(app: App, client: str, seen: dict[str, tuple[int, int]]) -> None:
+    """Make sure ``client``'s vault values are known to the redaction before its data is shown
+    (a value the service has not used since it started is not known yet). ``seen``: the vault
+    file's (mtime, size) at the last look, so a secret set meanwhile is taken in too."""
+    try:
+        st = (app.vault.dir / f"{client}.json").stat()
+    except OSError:
+        return  # no vault: no secret
+    stamp = (st.st_mtime_ns, st.st_size)
+    if seen.get(client) == stamp:
         return
-    for name in app.vault.names(client):
-        redact.register(app.vault.get(client, name))
-    seen.add(client)
+    try:
+        for name in app.vault.names(client):
+            app.vault.get(client, name)  # registers the value with `avflow.redact`
+    except AvflowError as exc:  # a damaged vault: its values cannot have been used either
+        log.warning("dashboard: cannot read a client's vault", client=client, error=str(exc))
+        return
+    seen[client] = stamp

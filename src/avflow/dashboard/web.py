@@ -51,7 +51,7 @@ class Dashboard:
         self.source = source
         self.token = token
         self.env = _environment()
-        self.registered: set[str] = set()  # clients whose vault values redaction knows
+        self.registered: dict[str, tuple[int, int]] = {}  # vaults redaction knows (views)
         self._store: DashboardStore | None = None
 
     @property
