@@ -139,7 +139,9 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-def alternate(page: Callable[[], Any], queries: Callable[[], Any], trials: int) -> tuple[float, float]:
+def alternate(
+    page: Callable[[], Any], queries: Callable[[], Any], trials: int
+) -> tuple[float, float]:
     for _ in range(3):  # warm both
         page()
         queries()
@@ -176,7 +178,6 @@ def main() -> None:
         t0 = time.perf_counter()
         ids = make_workflows(work / "workflows", args.clients)
         app = App(work / "workflows", work / "home", PluginManager(autoload=False))
-        app.state  # creates state.db and its tables
         ScheduleStore(app.state)
         fill_runs(work / "home" / "state.db", ids, args.runs)
         fill_approvals(app, ids, args.approvals)
@@ -185,7 +186,9 @@ def main() -> None:
             f"{len(project.clients)} clients, {args.runs} runs, {approvals.count_pending(app)} "
             f"pending approvals (set up in {time.perf_counter() - t0:.1f}s)"
         )
-        web = TestClient(create_app(views.AppSource(app), "bench-token"), base_url="http://127.0.0.1")
+        web = TestClient(
+            create_app(views.AppSource(app), "bench-token"), base_url="http://127.0.0.1"
+        )
         login = web.get("/login").text
         csrf = re.search(r'name="csrf" value="([^"]+)"', login).group(1)  # type: ignore[union-attr]
         assert web.post("/login", data={"token": "bench-token", "csrf": csrf}).status_code == 200

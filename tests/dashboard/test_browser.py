@@ -14,7 +14,9 @@ from sched_helpers import ServiceProc, client, write
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 if not Path(CHROMIUM).exists():  # the root conftest turns this skip into a failure under CI
-    pytest.skip("needs the Debian chromium package (apt-get install chromium)", allow_module_level=True)
+    pytest.skip(
+        "needs the Debian chromium package (apt-get install chromium)", allow_module_level=True
+    )
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
@@ -82,7 +84,9 @@ def test_log_in_and_see_a_run_appear_while_the_service_fires_it(
     assert not out.exists()
     page.evaluate("window.stillTheSamePage = true")  # gone if the page were reloaded
     row = page.locator("#runs tr.run").first
-    expect(row).to_contain_text("succeeded", timeout=60_000)  # the 09:00 firing, fired by the service
+    expect(row).to_contain_text(
+        "succeeded", timeout=60_000
+    )  # the 09:00 firing, fired by the service
     expect(row).to_contain_text("Mon 2026-03-02 10:00 CET")
     assert page.evaluate("window.stillTheSamePage") is True
     assert out.read_text().count("acme/tick@2026-03-02T09:00:00Z") == 2

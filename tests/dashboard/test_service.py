@@ -26,7 +26,9 @@ steps:
 """
 
 
-def _avflow(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _avflow(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
@@ -68,13 +70,20 @@ def test_another_address_without_tls_is_one_line_and_exit_2(project: Path) -> No
         "error: dashboard: listening on 0.0.0.0 needs dashboard.tls_cert and dashboard.tls_key "
         "in service.yaml (or host: 127.0.0.1)"
     ]
-    _settings(project, "dashboard:\n  host: 0.0.0.0\n  tls_cert: /nonexistent/cert.pem\n  tls_key: k.pem\n")
+    _settings(
+        project,
+        "dashboard:\n  host: 0.0.0.0\n  tls_cert: /nonexistent/cert.pem\n  tls_key: k.pem\n",
+    )
     result = _avflow(project, "run", "--once")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == "error: dashboard.tls_cert: /nonexistent/cert.pem: no such file"
     _settings(project, "dashboard:\n  port: 99999\n")
     result = _avflow(project, "run", "--once")
-    assert result.returncode == 2 and "service.yaml:2" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2
+        and "service.yaml:2" in result.stderr
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_a_port_set_and_taken_is_one_line_and_exit_2(project: Path) -> None:

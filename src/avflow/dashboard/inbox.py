@@ -7,7 +7,6 @@ approval of client A cannot be decided through client B's page.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import asdict
 from typing import Any
 
@@ -16,10 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-try:  # the approvals step lands separately; until then the inbox is empty
-    approvals: Any = importlib.import_module("avflow.approvals")
-except ImportError:
-    approvals = None
+from avflow import approvals
 from avflow.app import App
 from avflow.dashboard import security, views
 from avflow.dashboard.params import client_of, page_of
@@ -31,14 +27,10 @@ DECIDED_BY = "dashboard"
 
 
 def pending_counts(app: App, ids: list[str]) -> dict[str, int]:
-    if approvals is None:
-        return {}
     return {cid: n for cid in ids if (n := approvals.count_pending(app, cid))}
 
 
 def count_all(app: App, scope: list[str] | None) -> int:
-    if approvals is None:
-        return 0
     if scope is None:
         return approvals.count_pending(app)
     return sum(approvals.count_pending(app, cid) for cid in scope)
@@ -57,8 +49,6 @@ def pending_of(
     app: App, client: Client, limit: int = PAGE, offset: int = 0
 ) -> list[dict[str, Any]]:
     """``client``'s pending approvals, as cards for the templates."""
-    if approvals is None:
-        return []
     project = Project(app.workflows_dir, {client.id: client})
     return [
         _card(project, a) for a in approvals.pending(app, client.id, limit=limit, offset=offset)
@@ -68,8 +58,6 @@ def pending_of(
 def _inbox_data(dash: Any, scope: list[str] | None, page: int) -> dict[str, Any]:
     src = dash.source
     app, project = src.app, src.project
-    if approvals is None:
-        return {"cards": [], "page": page, "more": False}
     if scope is None:
         items = approvals.pending(app, None, limit=PAGE + 1, offset=page * PAGE)
     else:  # a session limited to some clients: only theirs, newest first
@@ -93,17 +81,19 @@ async def inbox_page(request: Request) -> Response:
     return dash.render(request, name, **data)
 
 
-def _decide(dash: Any, client: str, approval_id: str, approve: bool, reason: str | None) -> str:
+def _decide(
+    dash: Any, client: str, approval_id: str, approve: bool, reason: str | None
+) -> tuple[int, str]:
     app = dash.source.app
-    if approvals is None:
-        return "approvals are not available"
     try:
         approvals.decide(
             app, approval_id, approve=approve, by=DECIDED_BY, reason=reason, client=client
         )
-    except AvflowError as exc:
-        return str(exc)
-    return ""
+    except approvals.UnknownApproval as exc:  # another client's id too: the same answer
+        return 404, str(exc)
+    except AvflowError as exc:  # decided already, or expired
+        return 409, str(exc)
+    return 0, ""
 
 
 def _back(form: dict[str, str], client: str) -> str:
@@ -119,11 +109,11 @@ async def _decision(request: Request, form: dict[str, str], approve: bool) -> Re
     reason = (form.get("reason") or "").strip()[:500] or None
     if not approve and reason is None:
         raise HTTPException(400, "Say why you reject it: the reason goes into the audit trail.")
-    error = await dash.call(
+    code, error = await dash.call(
         _decide, dash, client.id, request.path_params["approval_id"], approve, reason
     )
-    if error:
-        raise HTTPException(409, error)
+    if code:
+        raise HTTPException(code, error)
     return RedirectResponse(_back(form, client.id), status_code=303)
 
 

@@ -102,19 +102,6 @@ def upcoming(client: Client, now: datetime, count: int = 12, scan: int = 500) ->
     return found[:count]
 
 
-def next_allowed(client: Client, wf_id: str, now: datetime, scan: int = 2000) -> datetime | None:
-    """A workflow's next firing that gating lets run (None past ``scan`` firings)."""
-    job = job_for(client, client.workflows[wf_id])
-    if job is None:
-        return None
-    t = job.schedule.next_after(now)
-    for _ in range(scan):
-        if t is None or job.gate is None or job.gate.reason(t) is None:
-            return t
-        t = job.schedule.next_after(t)
-    return None
-
-
 @dataclass
 class ClientRow:
     """One line of the home page's client list."""
@@ -174,8 +161,8 @@ class WorkflowHealth:
     last_status: str | None
     last_at: str
     last_error: str | None
-    next_at: str
-    next_allowed: str
+    next_at: str  # the next firing gating lets run
+    skips: str | None  # why earlier firings would be skipped (gating), if any
     flags: list[str]
 
 
@@ -187,8 +174,7 @@ def workflows_health(src: Source, store: DashboardStore, client: Client) -> list
     out = []
     for wf in sorted(client.workflows.values(), key=lambda w: w.id):
         last = store.last_real_run(client.id, wf.id)
-        nxt, flags = health(client, wf, last, persisted, now)
-        allowed = next_allowed(client, wf.id, now) if nxt is not None else None
+        found, flags = health(client, wf, last, persisted, now)
         out.append(
             WorkflowHealth(
                 wf.id,
@@ -197,8 +183,8 @@ def workflows_health(src: Source, store: DashboardStore, client: Client) -> list
                 last["status"] if last else None,
                 local(last["scheduled_at"] or last["created_at"], tz) if last else "",
                 last["error"] if last else None,
-                local(nxt, tz),
-                local(allowed, tz),
+                local(found.at, tz) if found else "",
+                found.reason if found else None,
                 flags,
             )
         )
