@@ -4,8 +4,9 @@
 
 Fills a temporary home with ``--clients`` clients (8 timezones, two workflows each, one gated
 to working hours), ``--runs`` runs spread over them (about 1 in 20 failed) and ``--approvals``
-pending approvals, then times three pages through the ASGI app (Starlette's TestClient, logged
-in, warm): the home page (first page of clients), a client page and the approvals inbox, each
+pending approvals, then times three pages as a browser gets them (the dashboard served by uvicorn
+on a loopback port, one logged-in keep-alive HTTP connection, warm): the home page (first page of
+clients), a client page and the approvals inbox, each
 beside the same queries made alone through the same classes (`DashboardStore`,
 `avflow.approvals`, `ScheduleStore`). Trials alternate page and queries; the figures are medians
 of ``--trials`` warm requests, and their ratio. Goal: each page at most 3x its queries.
@@ -21,6 +22,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -163,11 +165,13 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=20)
     args = ap.parse_args()
 
-    from starlette.testclient import TestClient
+    import httpx
+    import uvicorn
 
     from avflow import approvals
     from avflow.app import App
     from avflow.dashboard import inbox, views
+    from avflow.dashboard.server import listening_socket
     from avflow.dashboard.store import DashboardStore
     from avflow.dashboard.web import create_app
     from avflow.plugins import PluginManager
@@ -186,12 +190,21 @@ def main() -> None:
             f"{len(project.clients)} clients, {args.runs} runs, {approvals.count_pending(app)} "
             f"pending approvals (set up in {time.perf_counter() - t0:.1f}s)"
         )
-        web = TestClient(
-            create_app(views.AppSource(app), "bench-token"), base_url="http://127.0.0.1"
+        sock = listening_socket("127.0.0.1", 0)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(views.AppSource(app), "bench-token"),
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
         )
+        threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+        web = httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}")
         login = web.get("/login").text
         csrf = re.search(r'name="csrf" value="([^"]+)"', login).group(1)  # type: ignore[union-attr]
-        assert web.post("/login", data={"token": "bench-token", "csrf": csrf}).status_code == 200
+        done = web.post("/login", data={"token": "bench-token", "csrf": csrf})
+        assert done.status_code == 303, done.text
         store = DashboardStore(app.state)
         target = ids[len(ids) // 2]
         client = project.clients[target]
@@ -199,7 +212,7 @@ def main() -> None:
         def home_queries() -> None:
             page_ids = sorted(project.clients)[: views.PAGE]
             store.last_runs(page_ids)
-            store.failing(page_ids)
+            store.failing(views.page_workflows(project, page_ids))
             inbox.pending_counts(app, page_ids)
             approvals.count_pending(app)
             ScheduleStore(app.state).status()
@@ -230,6 +243,7 @@ def main() -> None:
         ):
             page_ms, sql_ms = alternate(get(path), queries, args.trials)
             results.append((name, page_ms, sql_ms))
+        server.should_exit = True
         print(f"\n{'page':18} {'page ms':>9} {'queries ms':>11} {'ratio':>7}   goal <= 3x")
         for name, page_ms, sql_ms in results:
             ratio = page_ms / sql_ms

@@ -107,3 +107,99 @@ def test_avflow_dashboard_link_logs_in_through_the_fragment(
     expect(page.locator("h1")).to_have_text("Clients")
     assert "#token" not in page.url and all(token not in r for r in requests)
     assert svc.stop() == 0
+
+
+POST = """\
+name: Winter post
+on:
+  schedule:
+    - cron: "0 9 * * *"
+steps:
+  - id: check
+    uses: core.approval
+    with: {{ summary: "Publish the winter post?" }}
+  - id: publish
+    uses: fx.write
+    with: {{ path: "{out}", lines: 2 }}
+"""
+
+
+def waiting_card(page: Page, url: str) -> Any:
+    """The inbox, once the service's 09:00 firing has stopped at its approval step."""
+    page.goto(f"{url}approvals")
+    card = page.locator("article.approval")
+    expect(card).to_contain_text("Publish the winter post?", timeout=60_000)
+    expect(card.locator(".preview")).to_contain_text("write line 0 to out.txt")
+    return card
+
+
+def run_status(page: Page, url: str, project: Path) -> Any:
+    from sched_helpers import runs
+
+    [row] = runs(project, "acme", "post")
+    page.goto(f"{url}clients/acme/runs/{row['id']}")
+    return page.locator(".run-status")
+
+
+def test_approve_a_waiting_step_and_see_the_run_finish(
+    project: Path, services: list[Any], page: Page
+) -> None:
+    out = project / "out.txt"
+    client(project, "acme", timezone="Europe/Rome")
+    write(project / "workflows/acme/post.yaml", POST.format(out=out))
+    svc, url, token = start(project, services, fake_now="2026-03-02T08:59:55Z")
+    log_in(page, url, token)
+    card = waiting_card(page, url)
+    status = run_status(page, url, project)
+    expect(status).to_have_text("waiting")
+    assert not out.exists()
+    card = waiting_card(page, url)
+    card.locator("button.approve").click()
+    expect(page.locator("#inbox")).to_contain_text("Nothing waits for a decision.")
+    status = run_status(page, url, project)
+    expect(status).to_have_text("succeeded", timeout=30_000)  # live: the page polls the run
+    assert out.read_text().count("acme/post@2026-03-02T09:00:00Z") == 2
+    assert svc.stop() == 0
+
+
+def test_reject_a_waiting_step_and_see_the_run_stop(
+    project: Path, services: list[Any], page: Page
+) -> None:
+    out = project / "out.txt"
+    client(project, "acme", timezone="Europe/Rome")
+    write(project / "workflows/acme/post.yaml", POST.format(out=out))
+    svc, url, token = start(project, services, fake_now="2026-03-02T08:59:55Z")
+    log_in(page, url, token)
+    card = waiting_card(page, url)
+    card.locator("button.reject").click()  # no reason: the browser does not send it
+    expect(card).to_be_visible()
+    card.locator("input[name=reason]").fill("wrong photo")
+    card.locator("button.reject").click()
+    expect(page.locator("#inbox")).to_contain_text("Nothing waits for a decision.")
+    status = run_status(page, url, project)
+    expect(status).to_have_text("rejected", timeout=30_000)
+    assert not out.exists()
+    assert svc.stop() == 0
+
+
+def test_an_approval_survives_a_sigkill_of_the_service_before_the_decision(
+    project: Path, services: list[Any], page: Page
+) -> None:
+    out = project / "out.txt"
+    client(project, "acme", timezone="Europe/Rome")
+    write(project / "workflows/acme/post.yaml", POST.format(out=out))
+    svc, url, token = start(project, services, fake_now="2026-03-02T08:59:55Z")
+    log_in(page, url, token)
+    waiting_card(page, url)
+    svc.kill()  # SIGKILL between the request and the decision
+    svc2 = ServiceProc(project, "run", fake_now="2026-03-02T09:05:00Z")
+    services.append(svc2)
+    url2 = svc2.wait_log("dashboard listening", timeout=30)["url"]
+    if url2 != url:  # port 0: a new port, so a new cookie; the token is the same
+        log_in(page, url2, token)
+    card = waiting_card(page, url2)
+    card.locator("button.approve").click()
+    status = run_status(page, url2, project)
+    expect(status).to_have_text("succeeded", timeout=30_000)
+    assert out.read_text().count("acme/post@2026-03-02T09:00:00Z") == 2
+    assert svc2.stop() == 0

@@ -63,7 +63,8 @@ def url_of(settings: DashboardSettings, port: int, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}/"
 
 
-def _socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (0: any free port) and listening."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -83,13 +84,13 @@ def _bind(settings: DashboardSettings) -> socket.socket:
     port = settings.port
     try:
         try:
-            return _socket(settings.host, port)
+            return listening_socket(settings.host, port)
         except OSError:
             if "port" in settings.model_fields_set:
                 raise
             log.warning("dashboard: the default port is in use; any free port instead", port=port)
             port = 0
-            return _socket(settings.host, 0)
+            return listening_socket(settings.host, 0)
     except OSError as exc:
         raise UsageError(
             f"dashboard: cannot listen on {settings.host}:{port or 'any port'}: "

@@ -41,16 +41,18 @@ class DashboardStore:
         ).fetchall()
         return {r["client"]: r for r in rows}
 
-    def failing(self, clients: Sequence[str]) -> dict[str, list[str]]:
-        """client -> its workflows whose last real run (not dry, not skipped) failed."""
-        if not clients:
+    def failing(self, workflows: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+        """client -> those of the listed (client, workflow) pairs whose last real run (not dry,
+        not skipped) failed: one index look-up per workflow, in one query."""
+        if not workflows:
             return {}
         rows = self.db.execute(
-            """SELECT client, workflow, status, MAX(created_at) FROM runs
-               WHERE client IN (SELECT value FROM json_each(?)) AND dry_run = 0
-                 AND status != 'skipped'
-               GROUP BY client, workflow""",
-            (json.dumps(list(clients)),),
+            """SELECT j.value ->> 0 AS client, j.value ->> 1 AS workflow,
+                 (SELECT status FROM runs WHERE client = j.value ->> 0 AND workflow = j.value ->> 1
+                    AND dry_run = 0 AND status != 'skipped'
+                  ORDER BY created_at DESC LIMIT 1) AS status
+               FROM json_each(?) AS j""",
+            (json.dumps([list(w) for w in workflows]),),
         ).fetchall()
         out: dict[str, list[str]] = {}
         for r in rows:

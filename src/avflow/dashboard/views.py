@@ -124,13 +124,18 @@ def client_page(project: Project, scope: list[str] | None, page: int) -> tuple[l
     return ids[first : first + PAGE], len(ids) > first + PAGE
 
 
+def page_workflows(project: Project, ids: list[str]) -> list[tuple[str, str]]:
+    """The (client, workflow) pairs of a page of clients."""
+    return [(cid, wf) for cid in ids for wf in sorted(project.clients[cid].workflows)]
+
+
 def client_rows(
     src: Source, store: DashboardStore, ids: list[str], pending: dict[str, int], now: datetime
 ) -> list[ClientRow]:
     """The home page's lines for ``ids`` (three queries, whatever the number of clients)."""
     project = src.project
     last = store.last_runs(ids)
-    failing = store.failing(ids)
+    failing = store.failing(page_workflows(project, ids))
     rows = []
     for cid in ids:
         client = project.clients[cid]
