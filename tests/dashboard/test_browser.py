@@ -125,7 +125,7 @@ steps:
 
 
 def waiting_card(page: Page, url: str) -> Any:
-    """The inbox, once the service's 09:00 firing has stopped at its approval step."""
+    """The inbox, once the service's 09:00 (Rome) firing has stopped at its approval step."""
     page.goto(f"{url}approvals")
     card = page.locator("article.approval")
     expect(card).to_contain_text("Publish the winter post?", timeout=60_000)
@@ -147,7 +147,7 @@ def test_approve_a_waiting_step_and_see_the_run_finish(
     out = project / "out.txt"
     client(project, "acme", timezone="Europe/Rome")
     write(project / "workflows/acme/post.yaml", POST.format(out=out))
-    svc, url, token = start(project, services, fake_now="2026-03-02T08:59:55Z")
+    svc, url, token = start(project, services, fake_now="2026-03-02T07:59:35Z")
     log_in(page, url, token)
     card = waiting_card(page, url)
     status = run_status(page, url, project)
@@ -158,7 +158,7 @@ def test_approve_a_waiting_step_and_see_the_run_finish(
     expect(page.locator("#inbox")).to_contain_text("Nothing waits for a decision.")
     status = run_status(page, url, project)
     expect(status).to_have_text("succeeded", timeout=30_000)  # live: the page polls the run
-    assert out.read_text().count("acme/post@2026-03-02T09:00:00Z") == 2
+    assert out.read_text().count("acme/post@2026-03-02T08:00:00Z") == 2
     assert svc.stop() == 0
 
 
@@ -168,7 +168,7 @@ def test_reject_a_waiting_step_and_see_the_run_stop(
     out = project / "out.txt"
     client(project, "acme", timezone="Europe/Rome")
     write(project / "workflows/acme/post.yaml", POST.format(out=out))
-    svc, url, token = start(project, services, fake_now="2026-03-02T08:59:55Z")
+    svc, url, token = start(project, services, fake_now="2026-03-02T07:59:35Z")
     log_in(page, url, token)
     card = waiting_card(page, url)
     card.locator("button.reject").click()  # no reason: the browser does not send it
@@ -188,11 +188,11 @@ def test_an_approval_survives_a_sigkill_of_the_service_before_the_decision(
     out = project / "out.txt"
     client(project, "acme", timezone="Europe/Rome")
     write(project / "workflows/acme/post.yaml", POST.format(out=out))
-    svc, url, token = start(project, services, fake_now="2026-03-02T08:59:55Z")
+    svc, url, token = start(project, services, fake_now="2026-03-02T07:59:35Z")
     log_in(page, url, token)
     waiting_card(page, url)
     svc.kill()  # SIGKILL between the request and the decision
-    svc2 = ServiceProc(project, "run", fake_now="2026-03-02T09:05:00Z")
+    svc2 = ServiceProc(project, "run", fake_now="2026-03-02T08:05:00Z")
     services.append(svc2)
     url2 = svc2.wait_log("dashboard listening", timeout=30)["url"]
     if url2 != url:  # port 0: a new port, so a new cookie; the token is the same
@@ -201,5 +201,5 @@ def test_an_approval_survives_a_sigkill_of_the_service_before_the_decision(
     card.locator("button.approve").click()
     status = run_status(page, url2, project)
     expect(status).to_have_text("succeeded", timeout=30_000)
-    assert out.read_text().count("acme/post@2026-03-02T09:00:00Z") == 2
+    assert out.read_text().count("acme/post@2026-03-02T08:00:00Z") == 2
     assert svc2.stop() == 0

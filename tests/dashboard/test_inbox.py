@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from avflow import approvals
+from avflow.dashboard.inbox import decider
 
 
 def _post_workflow(h: Any, client: str, out: Path, **approval: Any) -> None:
@@ -75,9 +76,10 @@ def test_approve_from_the_dashboard_then_the_run_finishes(
     )
     assert r.status_code == 303 and r.headers["location"] == "/approvals"
     decided = approvals.get(h.app, pending.id)
-    assert (decided.status, decided.decided_by) == ("approved", "dashboard")
+    assert decided.status == "approved" and decided.decided_by == decider()
+    assert decider().endswith("(dashboard)")
     records = [r for r in h.audit("acme") if r.get("event") == "approval.decided"]
-    assert records and records[-1]["details"]["by"] == "dashboard"
+    assert records and records[-1]["details"]["by"] == decider()
     assert "Nothing waits for a decision." in logged.get("/approvals").text
     outcome = h.app.engine.resume_waiting(h.find("acme/post"), pending.id)
     assert outcome is not None and outcome.status == "succeeded"
@@ -86,7 +88,7 @@ def test_approve_from_the_dashboard_then_the_run_finishes(
         f"/clients/acme/approvals/{pending.id}/reject",
         data={"csrf": _csrf(logged), "reason": "late"},
     )
-    assert again.status_code == 409 and "already approved by dashboard" in again.text
+    assert again.status_code == 409 and f"already approved by {decider()}" in again.text
 
 
 def test_reject_needs_a_reason_then_stops_the_run(h: Any, logged: Any, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ approval of client A cannot be decided through client B's page.
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -22,7 +23,15 @@ from avflow.errors import AvflowError
 from avflow.loader import Client, Project
 
 PAGE = 25
-DECIDED_BY = "dashboard"
+
+
+def decider() -> str:
+    """Who decided, as the audit trail records it: this user, through the dashboard (the
+    command line records the user alone)."""
+    try:
+        return f"{getpass.getuser()} (dashboard)"
+    except (KeyError, OSError):  # no name for this uid
+        return "dashboard"
 
 
 def pending_counts(app: App, ids: list[str]) -> dict[str, int]:
@@ -86,7 +95,7 @@ def _decide(
     app = dash.source.app
     try:
         approvals.decide(
-            app, approval_id, approve=approve, by=DECIDED_BY, reason=reason, client=client
+            app, approval_id, approve=approve, by=decider(), reason=reason, client=client
         )
     except approvals.UnknownApproval as exc:  # another client's id too: the same answer
         return 404, str(exc)

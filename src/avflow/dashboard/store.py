@@ -34,9 +34,9 @@ class DashboardStore:
         if not clients:
             return {}
         rows = self.db.execute(
-            f"""SELECT {RUN_COLUMNS} FROM runs WHERE id IN (
-                  SELECT (SELECT id FROM runs WHERE client = c.value
-                          ORDER BY created_at DESC LIMIT 1) FROM json_each(?) AS c)""",
+            f"""SELECT {", ".join("r." + c for c in RUN_COLUMNS.split(", "))}
+                FROM json_each(?) AS c JOIN runs AS r ON r.id = (
+                  SELECT id FROM runs WHERE client = c.value ORDER BY created_at DESC LIMIT 1)""",
             (json.dumps(list(clients)),),
         ).fetchall()
         return {r["client"]: r for r in rows}
@@ -47,11 +47,12 @@ class DashboardStore:
         if not workflows:
             return {}
         rows = self.db.execute(
-            """SELECT j.value ->> 0 AS client, j.value ->> 1 AS workflow,
-                 (SELECT status FROM runs WHERE client = j.value ->> 0 AND workflow = j.value ->> 1
-                    AND dry_run = 0 AND status != 'skipped'
+            """WITH w (client, workflow) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?))
+               SELECT client, workflow,
+                 (SELECT status FROM runs AS r WHERE r.client = w.client
+                    AND r.workflow = w.workflow AND dry_run = 0 AND status != 'skipped'
                   ORDER BY created_at DESC LIMIT 1) AS status
-               FROM json_each(?) AS j""",
+               FROM w""",
             (json.dumps([list(w) for w in workflows]),),
         ).fetchall()
         out: dict[str, list[str]] = {}
