@@ -175,3 +175,31 @@ def test_google_sync_token_and_410_gone(watch: Watch, google: Any) -> None:
     google.touch("primary", uid)
     assert watch.changes(3)[2] == ("moved", "Intro", "14:00")
     assert watch.fired[2]["booked_by_avflow"] is True
+
+
+def test_a_revoked_google_sign_in_in_the_trigger_notifies_the_av(watch: Watch, google: Any) -> None:
+    """The trigger cannot sync any more: it keeps failing, and after a few attempts the
+    service's failure notifier tells the AV, with the command that reconnects it."""
+    from test_google import _Notices
+
+    from avflow.scheduler.notify import FailureNotifier
+    from avflow.scheduler.store import ScheduleStore
+
+    h = watch.h
+    google.refresh_tokens.clear()  # revoked
+    google_setup(h, google, token="expired")
+    notices = _Notices()
+    app = h.reload()
+    notifier = FailureNotifier(
+        ScheduleStore(app.state), [(notices.notifier, notices.settings)], h.clock
+    )
+    watch.triggers = Triggers(h.pm.registry, app.vault, lambda *a: None, h.home)
+    watch.triggers.failed = notifier.trigger_failed
+    watch.triggers.sync(app.project)
+    assert notices.arrived.wait(30), "no failure notice was sent"
+    watch.stop()
+    notifier.close()
+    [(workflows, errors)] = notices.sent
+    assert workflows == ["acme/changed"]
+    assert "its trigger failed" in (errors[0] or "")
+    assert "invalid_grant" in (errors[0] or "") and "avflow auth google acme" in (errors[0] or "")

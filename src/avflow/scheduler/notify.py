@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -128,19 +128,33 @@ class FailureNotifier:
             return
         if status != "failed":
             return
-        log.error(
-            "workflow failed", client=run.client, workflow=run.workflow, run=run.id, error=error
-        )
+        self.report(run.client, run.workflow, run.id, error, run.scheduled_at)
+
+    def trigger_failed(self, key: tuple[str, str], error: str) -> None:
+        """A workflow's event trigger failed (a revoked sign-in, a server gone): the workflow
+        can no longer start, so it is failing like a failed run (reported once per burst)."""
+        self.report(key[0], key[1], "trigger", f"its trigger failed: {error}", None)
+
+    def report(
+        self,
+        client: str,
+        workflow: str,
+        run: str,
+        error: str | None,
+        scheduled_at: datetime | None,
+    ) -> None:
+        """Record a failure of ``client/workflow`` and queue a notice if it starts a burst."""
+        log.error("workflow failed", client=client, workflow=workflow, run=run, error=error)
         now = self.clock.now()
-        row = self.store.failing(run.client, run.workflow)
-        self.store.mark_failing(run.client, run.workflow, now)
+        row = self.store.failing(client, workflow)
+        self.store.mark_failing(client, workflow, now)
         notified = parse_iso(row["notified_at"]) if row is not None else None
         failure = Failure(
-            client=run.client,
-            workflow=run.workflow,
-            run=run.id,
+            client=client,
+            workflow=workflow,
+            run=run,
             error=error,
-            scheduled_at=run.scheduled_at,
+            scheduled_at=scheduled_at,
             at=now,
             failures=1 if row is None else row["failures"] + 1,
         )
@@ -152,9 +166,7 @@ class FailureNotifier:
                     and (not repeat or now - notified < timedelta(seconds=repeat))
                 ):
                     continue  # the same burst, already reported
-                if any(
-                    (p.client, p.workflow) == (run.client, run.workflow) for p in channel.pending
-                ):
+                if any((p.client, p.workflow) == (client, workflow) for p in channel.pending):
                     continue  # about to be reported
                 channel.pending.append(failure)
             self.cond.notify_all()

@@ -159,6 +159,7 @@ class Service:
             self._finished,
         )
         self.triggers = Triggers(self.pm.registry, self.vault, self.fire_event, self.home)
+        self.triggers.failed = self.notifier.trigger_failed
         try:
             self._finish_interrupted()
             self._schedule_all(self.clock.now(), start=True)

@@ -2,13 +2,16 @@
 
 A trigger's ``watch(ctx, params)`` blocks and calls ``ctx.fire(payload)`` per event. If it raises
 or returns while the service is running, the error is logged and it is started again after a
-back-off (1 s, doubling up to 5 minutes), so a trigger never stops silently.
+back-off (1 s, doubling up to 5 minutes), so a trigger never stops silently; a trigger that
+keeps raising (``REPORT_AFTER`` times in a row) also counts as a failure of its workflow for the
+failure notifier (``failed``).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,9 @@ from avflow.loader import Client, Project
 from avflow.plugins import Registry
 
 log = structlog.get_logger("avflow.scheduler")
+#: a trigger failing this many times in a row (each within a minute of its start) is reported
+#: as a failure of its workflow: a revoked sign-in is, a passing network error is not
+REPORT_AFTER = 3
 
 Fire = Callable[[tuple[str, str], str, Mapping[str, Any]], None]
 
@@ -47,6 +53,9 @@ class Triggers:
         self.vault = vault
         self.fire = fire
         self.watchers: dict[tuple[str, str, int], _Watcher] = {}
+        #: told when a trigger fails, with (client, workflow) and the error: the service's
+        #: failure notifier, so a trigger that stopped working (a revoked sign-in) is not silent
+        self.failed: Callable[[tuple[str, str], str], None] | None = None
 
     def sync(self, project: Project) -> None:
         wanted: dict[tuple[str, str, int], tuple[Client, str, str, dict[str, Any]]] = {}
@@ -86,7 +95,7 @@ class Triggers:
         model = trigger.params.model_validate(params)
         thread = threading.Thread(
             target=self._loop,
-            args=(trigger.watch, ctx, model, wlog),
+            args=(trigger.watch, ctx, model, wlog, wf_key),
             name=f"trigger-{key[0]}/{key[1]}#{key[2]}",
             daemon=True,
         )
@@ -99,27 +108,40 @@ class Triggers:
             return None
         return private_dir(self.home / "plugins" / plugin)
 
-    @staticmethod
     def _loop(
-        watch: Callable[[TriggerContext, Any], None], ctx: TriggerContext, params: Any, wlog: Any
+        self,
+        watch: Callable[[TriggerContext, Any], None],
+        ctx: TriggerContext,
+        params: Any,
+        wlog: Any,
+        wf_key: tuple[str, str],
     ) -> None:
-        delay = 1.0
+        delay, streak = 1.0, 0
         while not ctx.stopping.is_set():
             wlog.info("trigger watching")
+            started = time.monotonic()
             try:
                 watch(ctx, params)
                 if ctx.stopping.is_set():
                     break
                 wlog.warning("trigger stopped by itself; starting it again", delay=delay)
             except Exception as exc:
-                wlog.error(
-                    "trigger failed; starting it again",
-                    error=redact.redact(str(exc) or type(exc).__name__),
-                    delay=delay,
-                )
+                error = redact.redact(str(exc) or type(exc).__name__)
+                wlog.error("trigger failed; starting it again", error=error, delay=delay)
+                streak = 1 if time.monotonic() - started > 60 else streak + 1
+                if streak == REPORT_AFTER and not ctx.stopping.is_set():
+                    self._report(wf_key, error, wlog)
             ctx.stopping.wait(delay)
             delay = min(delay * 2, 300.0)
         wlog.info("trigger stopped")
+
+    def _report(self, wf_key: tuple[str, str], error: str, wlog: Any) -> None:
+        if self.failed is None:
+            return
+        try:
+            self.failed(wf_key, error)
+        except Exception as exc:  # reporting never stops the trigger
+            wlog.error("trigger failure not reported", error=str(exc))
 
     def _account(self, client: Client, name: str) -> Account[Any]:
         raw = client.profile.accounts.get(name)
