@@ -12,6 +12,7 @@ demo workflow that is gated to working hours would wait until Monday. The demo's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -52,7 +53,8 @@ class Output:
     """The lines `make run` prints (stdout and stderr together, as on a terminal)."""
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc, self.lines, self.seen = proc, [], {}
+        self.proc, self.lines = proc, []
+        self.closed = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -60,6 +62,7 @@ class Output:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
+        self.closed.set()
 
     def find(self, words: str) -> str | None:
         return next((line for line in list(self.lines) if words in line), None)
@@ -168,12 +171,11 @@ def test_make_run_on_a_saturday_night_in_rome(tmp_path: Path) -> None:
         )
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches make and the service
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches faketime, make and the service
+        out.closed.wait(60)  # everyone who writes to the pipe is gone (not only faketime)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # nothing is left behind, whatever happened
+        proc.wait(10)
     # Ctrl-C: make reports the interrupt as 2; faketime's wrapper may itself die of the SIGINT
     assert proc.returncode in (0, 2, 130, -signal.SIGINT), out.text()
     assert out.find("service stopped"), out.text()

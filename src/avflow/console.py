@@ -38,7 +38,18 @@ _zones: dict[str, ZoneInfo] = {}
 _settings = {"utc": False, "bars": False, "color": False}
 _lock = threading.Lock()
 
-QUIET_KEYS = {"timestamp", "level", "event", "client", "workflow", "run", "step", "said", "logger"}
+QUIET_KEYS = {
+    "timestamp",
+    "level",
+    "event",
+    "client",
+    "workflow",
+    "run",
+    "step",
+    "said",
+    "logger",
+    "error",
+}
 
 
 def set_zones(zones: Mapping[str, str]) -> None:
@@ -89,7 +100,13 @@ def show_time(t: datetime, tz: tzinfo | None, utc: bool = False) -> str:
 
 
 def _rest(ev: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in ev.items() if k not in QUIET_KEYS and v is not None)
+    """The other fields as ``key=value``, less those the event's text already shows."""
+    text = str(ev.get("event", ""))
+    return " ".join(
+        f"{k}={v}"
+        for k, v in ev.items()
+        if k not in QUIET_KEYS and v is not None and str(v) not in text
+    )
 
 
 def message(ev: Mapping[str, Any]) -> tuple[str, str]:

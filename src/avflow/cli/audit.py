@@ -71,8 +71,8 @@ def show(
     from rich.console import Console
     from rich.table import Table
 
-    tz = _tz(obj, client)
-    table = Table(title=f"audit trail of {client} (times in {tz.key})", title_justify="left")
+    tz = UTC if obj.utc else _tz(obj, client)  # avflow --utc audit show: UTC
+    table = Table(title=f"audit trail of {client} (times in {tz})", title_justify="left")
     for col in ("seq", "time", "workflow", "step", "event", "description"):
         table.add_column(col, justify="right" if col == "seq" else "left", overflow="fold")
     n = 0
@@ -80,7 +80,7 @@ def show(
         n += 1
         table.add_row(
             str(rec["seq"]),
-            record_time(rec).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+            record_time(rec).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
             rec.get("workflow") or "",
             rec.get("step") or "",
             rec.get("event") or "",
