@@ -4,6 +4,9 @@ This module is the public API for plugins: import from ``avflow`` only. See docs
 for how the core fits together, docs/architecture.md. Importing it changes no global state.
 """
 
+import os
+from pathlib import Path
+
 from avflow.api import (
     Account,
     AccountRef,
@@ -44,6 +47,23 @@ from avflow.paths import (
 )
 from avflow.personal import Personal
 from avflow.pluginmarker import hookimpl, hookspec
+from avflow.yamlfile import Doc as YamlDoc
+
+
+def read_yaml(
+    path: str | os.PathLike[str], *, text: str | None = None, first_line: int = 1
+) -> YamlDoc:
+    """Read a YAML file a user wrote as avflow reads workflows and profiles (YAML 1.2 values,
+    one document, size and nesting limits, no links, UTF-8), or ``text`` taken from ``path``
+    whose first line is line ``first_line`` of that file (front matter). Every problem is a
+    `ConfigError` naming ``file:line:column``. The result's ``data`` is plain data (dicts,
+    lists, text, numbers, booleans, None; dates stay text); ``locate(("key", 0, "sub"))`` gives
+    the position of a key path, for errors found later (``str()`` of it is file:line:column)."""
+    from avflow import yamlfile
+
+    if text is None:
+        return yamlfile.read_doc(Path(path))
+    return yamlfile.parse("\n" * max(0, first_line - 1) + text, Path(path))
 
 
 def command_context() -> CommandContext:
@@ -87,6 +107,7 @@ __all__ = [
     "StepFailed",
     "Trigger",
     "TriggerContext",
+    "YamlDoc",
     "__version__",
     "atomic_write",
     "command_context",
@@ -98,5 +119,6 @@ __all__ = [
     "private_dir",
     "private_file",
     "progress",
+    "read_yaml",
     "track",
 ]

@@ -53,6 +53,16 @@ def test_a_post_is_read(tmp_path: Path) -> None:
             "p.md:6:5",
             "unknown key 'alts'",
         ),
+        (
+            "---\npublish: 2026-03-16 09:30\nchannels: [news]\nchannels: [blog]\n---\n",
+            "p.md:4:1",
+            "duplicate key 'channels'",
+        ),
+        (
+            "---\npublish: 2026-03-16 09:30\nchannels: [news]\ntitle: !!python/name:os.system\n---\n",
+            "p.md:4:8",
+            "unsupported YAML tag",
+        ),
         ("publish: 2026-03-16\n", "p.md:1:1", "starts with a line '---'"),
         ("---\npublish: 2026-03-16 09:30\n", "p.md:1:1", "no closing"),
     ],

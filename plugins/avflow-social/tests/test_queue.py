@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from social_helpers import avflow_cli, social_client, write_post
 
 from avflow.testing import Harness
@@ -101,6 +102,26 @@ def test_broken_front_matter_is_one_line_exit_2(avflow_harness: Harness, posts: 
     assert out.returncode == 2
     [line] = out.stderr.splitlines()
     assert line.startswith(f"{posts / 'bad.md'}:4:") and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        # PyYAML would have kept the last one silently
+        ("name: Bloom\ntimezone: Europe/Rome\ntimezone: Europe/Paris\n", "3:1", "duplicate key"),
+        ("name: Bloom\ntimezone: Europe/Rome\naccounts:\n  news: {type: x, folder: [x}\n", "4:",
+         "YAML syntax error"),
+    ],
+)  # fmt: skip
+def test_a_broken_profile_is_its_file_line_column_exit_2(
+    avflow_harness: Harness, posts: Path, text: str, where: str, message: str
+) -> None:
+    profile = avflow_harness.workflows / "bloom" / "client.yaml"
+    profile.write_text(text)
+    out = avflow_cli(avflow_harness, "social", "queue", "bloom")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    [error] = out.stderr.splitlines()
+    assert error.startswith(f"{profile}:{where}") and message in error, error
 
 
 def test_unknown_client_and_post_are_usage_errors(avflow_harness: Harness, posts: Path) -> None:

@@ -14,12 +14,10 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 import avflow
 
-Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_FILE = 1_000_000  # a post is small: a bigger file is a mistake, not a post
 UTC = UTC
 
@@ -149,38 +147,17 @@ def _publish_time(
     return value, local_to_utc(value, tz)
 
 
-def _marks(node: Any, prefix: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
-    """Each key path of the front matter -> the YAML mark where it is written."""
-    out: dict[tuple[Any, ...], Any] = {}
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            loc = (*prefix, k.value)
-            out[loc] = k.start_mark
-            out.update(_marks(v, loc))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            out[(*prefix, i)] = v.start_mark
-            out.update(_marks(v, (*prefix, i)))
-    return out
-
-
-def _invalid(exc: ValidationError, node: Any, path: Path, offset: int) -> CalendarError:
+def _invalid(exc: ValidationError, doc: Any, path: Path) -> CalendarError:
     err = exc.errors()[0]
     loc = tuple(err["loc"])
-    marks = _marks(node)
-    mark = None
-    for n in range(len(loc), 0, -1):
-        mark = marks.get(loc[:n])
-        if mark is not None:
-            break
+    where = doc.locate(loc)  # the deepest key of loc that is written (a missing one: its parent)
     name = ".".join(str(p) for p in loc) or "front matter"
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = f"unknown key {loc[-1]!r}"
     elif err["type"] == "missing":
         msg = "is required"
-    line, col = (mark.line + offset, mark.column + 1) if mark else (offset, 1)
-    return CalendarError(path, line, col, f"{name}: {msg}")
+    return CalendarError(path, where.line or 1, where.column or 1, f"{name}: {msg}")
 
 
 STATUS_LINE = re.compile(r"^status[ \t]*:.*$", re.M)
@@ -195,24 +172,20 @@ def _digest(head: str, body: str) -> str:
 def parse(raw: str, path: Path, rel: str, tz: tzinfo) -> Post:
     """Read one post file's text; raise `CalendarError` naming file:line:column."""
     head, body, offset = split(raw, path)
-    loader = Loader(head)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + offset, mark.column + 1) if mark else (offset, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise CalendarError(path, line, col, f"front matter: {problem}") from None
-    finally:
-        loader.dispose()
+    try:  # avflow's one YAML reader: YAML 1.2, limits, positions counted in the file
+        doc = avflow.read_yaml(path, text=head, first_line=offset)
+    except avflow.ConfigError as exc:
+        where = exc.location
+        line, col = getattr(where, "line", None) or offset, getattr(where, "column", None) or 1
+        raise CalendarError(path, line, col, f"front matter: {exc.message}") from None
+    data = doc.data
     if not isinstance(data, dict):
         raise CalendarError(path, offset, 1, "the front matter must be a mapping of keys")
     try:
         fm = FrontMatter.model_validate(data)
     except ValidationError as exc:
-        raise _invalid(exc, node, path, offset) from None
-    line_of = {str(k.value): k.start_mark.line + offset for k, _ in node.value}
+        raise _invalid(exc, doc, path) from None
+    line_of = {str(k): doc.locate((k,)).line or offset for k in data}
     line_of["body"] = offset + head.count("\n") + 1
     local, utc = _publish_time(fm.publish, tz, path, line_of.get("publish", offset))
     body = body.strip("\n")

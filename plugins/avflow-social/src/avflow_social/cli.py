@@ -13,7 +13,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-import yaml
 
 import avflow
 from avflow_social.calendar import Post, read_calendar
@@ -33,8 +32,8 @@ def _profile(cctx: Any, client_id: str) -> tuple[avflow.ClientInfo, dict[str, An
     # which refuses it in one line.
     plain = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", client_id) is not None
     if plain and not path.parent.is_symlink() and path.is_file():
+        doc = avflow.read_yaml(path).data  # a broken file: its file:line:column, exit 2
         try:
-            doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
             tz = ZoneInfo(str(doc["timezone"]))
             info = avflow.ClientInfo(
                 client_id, str(doc.get("name", client_id)), str(doc["timezone"]), tz, path.parent
