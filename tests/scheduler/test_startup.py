@@ -79,9 +79,11 @@ def test_no_demo_file_no_first_pass(demo: Path) -> None:
 
 
 def test_a_mistake_in_demo_yaml_names_its_line(
-    demo: Path, capsys: pytest.CaptureFixture[str]
+    demo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from avflow.cli import main
+
+    monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")  # the test's plugins only
 
     write(demo / "workflows/demo.yaml", "# a demo\nfirst_pass: maybe\n")
     with pytest.raises(ConfigErrors) as exc:
