@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from avflow.errors import UsageError
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from avflow.app import App
     from avflow.approval_store import ApprovalStore
     from avflow.audit import AuditTrail
