@@ -17,6 +17,7 @@ from approvals_testkit import performed, setup_post, the_only_pending
 import avflow
 from avflow import approvals
 from avflow.approval_store import ApprovalStore
+from avflow.audit.report import build
 from avflow.errors import UsageError
 from avflow.testing import Harness
 
@@ -68,6 +69,11 @@ def test_reject_stops_the_run_as_rejected(harness: Harness, tmp_path: Path) -> N
     assert performed(out) == []
     row = harness.app.state.run_by_id(run.id)
     assert row is not None and row["status"] == "rejected" and row["finished_at"]
+    harness.app.audit.sync()
+    month = harness.clock.now().strftime("%Y-%m")
+    report = build(harness.home / "audit" / "acme", "acme", "Acme", "Europe/Rome", month)
+    [summary] = report.workflows
+    assert (summary.runs, summary.succeeded, summary.failed) == (1, 0, 0)  # rejected: no failure
 
 
 def test_deciding_twice_or_an_unknown_id_is_a_one_line_error(

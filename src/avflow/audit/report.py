@@ -5,7 +5,8 @@ successes and failures, runs skipped or held back by gating, effects performed b
 effect in the client's local time, and the state of the trail's verification. Figures come from
 the audit records only:
 
-- runs / succeeded / failed: ``run.finished`` records (dry runs are not counted);
+- runs / succeeded / failed: ``run.finished`` records (dry runs are not counted; a run stopped
+  by a rejected approval is counted in runs only);
 - skipped / gated: ``run.skipped`` / ``run.gated`` records;
 - effects by kind: ``effect.done``, plus ``effect.reconciled`` that found the effect done;
 - the effect list adds ``effect.failed`` (shown as failed, not counted as performed).
@@ -167,7 +168,7 @@ class _Tally:
             s.runs += 1
             if details.get("status") == "succeeded":
                 s.succeeded += 1
-            else:
+            elif details.get("status") != "rejected":  # a rejected approval is no failure
                 s.failed += 1
         elif event == "run.skipped":
             s.skipped += 1
