@@ -176,3 +176,17 @@ def test_control_characters_in_a_summary_do_not_reach_the_terminal(
     listed = avflow(harness, "approvals")
     assert "pwned Winter sale'?" in listed.out
     assert "\x1b" not in listed.out and "\x07" not in listed.out
+
+
+def test_no_resume_leaves_the_run_to_avflow_resume(harness: Harness, tmp_path: Path) -> None:
+    out = setup_post(harness, tmp_path)
+    run = harness.run("acme/post")
+    pending = the_only_pending(harness)
+    recorded = avflow(harness, "approve", pending.id, "--no-resume")
+    assert recorded.code == 0 and "run " not in recorded.out.replace(f"run {run.id})", "")
+    assert performed(out) == []
+    resumed = avflow(harness, "resume")
+    assert resumed.code == 0, resumed.err
+    assert f"acme/post run {run.id} succeeded" in resumed.out
+    assert performed(out) == ["post1.txt", "post2.txt"]
+    assert avflow(harness, "resume").out.strip() == "no interrupted runs"

@@ -161,11 +161,17 @@ class Engine:
         return out
 
     def resume_interrupted(self) -> list[RunOutcome]:
-        """Finish every interrupted run whose workflow still exists."""
+        """Finish every interrupted run whose workflow still exists, and take up the runs of
+        approvals decided while nothing took them up (docs/approvals.md)."""
         results = []
         for row in self.interrupted_runs():
             wf = self.project.clients[row["client"]].workflows[row["workflow"]]
             results.append(self.execute(wf, row["id"]))
+        for row in self.approvals.to_resume():
+            client = self.project.clients.get(row["client"])
+            waiting = client.workflows.get(row["workflow"]) if client else None
+            outcome = self.resume_waiting(waiting, row["id"]) if waiting is not None else None
+            results.extend([outcome] if outcome is not None else [])
         return results
 
     # -- execution --------------------------------------------------------------------------------
