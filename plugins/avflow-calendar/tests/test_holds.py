@@ -257,3 +257,19 @@ def test_hold_killed_after_the_holds_exist(cal: Calendar) -> None:
     events = cal.events()
     assert len(events) == 6 and {s for s, _, _ in events.values()} == {"TENTATIVE"}
     assert resumed[0].outputs["s"]["count"] == 6
+
+
+def test_more_requests_than_slots(avflow_harness: Any) -> None:
+    """The third request finds no slot left: an empty group, and no effect recorded for it, so
+    a later run still holds slots for it."""
+    cal = Calendar("ics", avflow_harness)
+    h = cal.h
+    ref = step(h, "few", "calendar.hold", account="cal", duration_minutes=60, each=2,
+               slots=["2026-03-10T09:00", "2026-03-10T11:00", "2026-03-10T12:00"],
+               requests=["<a@mail>", "<b@mail>", "<c@mail>"])  # fmt: skip
+    out = run(h, ref)
+    assert [len(out["groups"][k]) for k in ("<a@mail>", "<b@mail>", "<c@mail>")] == [2, 1, 0]
+    assert len(cal.events()) == 3
+    later = step(h, "later", "calendar.hold", account="cal", duration_minutes=60,
+                 slots=["2026-03-11T09:00"], requests=["<c@mail>"])  # fmt: skip
+    assert run(h, later)["count"] == 1 and len(cal.events()) == 4

@@ -89,6 +89,9 @@ def hold(ctx: StepContext, params: HoldParams) -> dict[str, Any]:
     refused: list[str] = []
     with open_all(ctx, params.accounts()) as backends:
         for key, starts in _groups(params, ctx):
+            if not starts:  # no slot left for this request: nothing recorded, a later run tries
+                groups[key] = []
+                continue
             tok = ical.token(ctx.client.id, f"hold\x00{key}")
             span = timedelta(minutes=params.duration_minutes)
             uids = [ical.slot_uid(ctx.client.id, params.account, s, s + span) for s in starts]
