@@ -203,3 +203,32 @@ def test_a_revoked_google_sign_in_in_the_trigger_notifies_the_av(watch: Watch, g
     assert workflows == ["acme/changed"]
     assert "its trigger failed" in (errors[0] or "")
     assert "invalid_grant" in (errors[0] or "") and "avflow auth google acme" in (errors[0] or "")
+
+
+def test_own_reschedule_is_quiet_a_cancellation_is_not(watch: Watch, google: Any) -> None:
+    h = watch.h
+    google_setup(h, google)
+    h.clock.set("2030-03-01T00:00:00+00:00")
+    h.workflow(
+        "acme",
+        "book",
+        {"steps": [{"id": "b", "uses": "calendar.book", "with": {"account": "cal",
+         "start": "2030-03-12T11:00", "duration_minutes": 60, "title": "Intro"}}]},
+    )  # fmt: skip
+    uid = h.run("acme/book").outputs["b"]["uid"]
+    watch.start()
+    h.workflow(
+        "acme",
+        "move",
+        {"steps": [{"id": "m", "uses": "calendar.reschedule", "with": {"account": "cal",
+         "uid": uid, "start": "2030-03-13T09:00"}}]},
+    )  # fmt: skip
+    moved = h.run("acme/move")
+    assert moved.status == "succeeded", moved.error
+    time.sleep(2.5)
+    assert watch.fired == []  # avflow moved it itself: nothing to react to
+    new_id = moved.outputs["m"]["uid"].removeprefix("avflow-")
+    google.calendars["primary"][new_id]["status"] = "cancelled"  # the client deletes it
+    google.touch("primary", new_id)
+    assert watch.changes(1) == [("cancelled", "Intro", "09:00")]
+    assert watch.fired[0]["booked_by_avflow"] is True

@@ -45,6 +45,7 @@ def record(event: Any, tz: tzinfo, extra: str = "") -> dict[str, Any]:
         "end": _iso(end.dt, tz) if end is not None else "",
         "avflow": event.get(ical.BOOKING) is not None,
         "hold": ical.hold_until(event) is not None,
+        "moved_from": str(event.get(ical.MOVED_FROM, "") or ""),
     }
     blob = json.dumps(rec, sort_keys=True) + extra
     rec["fp"] = hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -62,15 +62,19 @@ def _change(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str | Non
     return "cancelled" if new["status"] == "CANCELLED" else "changed"
 
 
-def _wanted(change: str, old: dict[str, Any] | None, new: dict[str, Any] | None, own: bool) -> bool:
-    """avflow's own holds and bookings fire only when someone moves a booking (include_own
-    fires for everything)."""
-    if own:
-        return True
+def _wanted(
+    change: str, old: dict[str, Any] | None, new: dict[str, Any] | None, moved: set[str]
+) -> bool:
+    """avflow's own holds never fire; its bookings fire when moved or cancelled, except the
+    old event of its own reschedule (a new event in the same batch names it)."""
     rec = new or old or {}
     if not rec.get("avflow"):
         return True
-    return change == "moved" and not rec.get("hold") and not (old or {}).get("hold")
+    if rec.get("hold") or (old or {}).get("hold"):
+        return False
+    if change == "cancelled":
+        return rec.get("uid") not in moved
+    return change == "moved"
 
 
 def diff(
@@ -80,6 +84,8 @@ def diff(
     seen: dict[str, Any] = state["seen"]
     if full:
         items = {**{k: None for k in seen if k not in items}, **items}
+    records = [*items.values(), *seen.values()]  # a reschedule's new event, this poll or before
+    moved = {str(r.get("moved_from")) for r in records if r and r.get("moved_from")}
     out = []
     for key, new in items.items():
         old = seen.get(key)
@@ -88,7 +94,7 @@ def diff(
             seen.pop(key, None)
         else:
             seen[key] = new
-        if change is None or not _wanted(change, old, new, params.include_own):
+        if change is None or not (params.include_own or _wanted(change, old, new, moved)):
             continue
         rec = new or old or {}
         payload = {
