@@ -1,53 +1,126 @@
 """avflow: an automation engine for freelance virtual assistants.
 
 This module is the public API for plugins: import from ``avflow`` only. See docs/plugins.md and,
-for how the core fits together, docs/architecture.md. Importing it changes no global state.
+for how the core fits together, docs/architecture.md. Importing it changes no global state, and
+costs almost nothing: each name is imported from its module the first time it is used (so
+``avflow --help`` never pays for pydantic or the plugins).
 """
 
-import os
-from pathlib import Path
+from __future__ import annotations
 
-from avflow.api import (
-    Account,
-    AccountRef,
-    AccountType,
-    Action,
-    ClientInfo,
-    CommandContext,
-    Cursor,
-    EffectBatch,
-    EffectRecord,
-    EffectWords,
-    OAuthScopes,
-    RunInfo,
-    StepContext,
-    Trigger,
-    TriggerContext,
-)
-from avflow.approvals import Approval
-from avflow.console import Progress, progress, track
-from avflow.errors import (
-    ApprovalRejected,
-    AvflowError,
-    ConfigError,
-    EffectFailed,
-    EffectUnknown,
-    PluginError,
-    SecretError,
-    StepFailed,
-)
-from avflow.fsutil import atomic_write, private_dir, private_file
-from avflow.notifiers import Failure, Notifier, NotifierSettings
-from avflow.paths import (
-    LocalPath,
-    PathRefused,
-    confine,
-    confined_folder,
-    open_confined,
-)
-from avflow.personal import Personal
-from avflow.pluginmarker import hookimpl, hookspec
-from avflow.yamlfile import Doc as YamlDoc
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import os
+
+    from avflow.api import (
+        Account,
+        AccountRef,
+        AccountType,
+        Action,
+        ClientInfo,
+        CommandContext,
+        Cursor,
+        EffectBatch,
+        EffectRecord,
+        EffectWords,
+        OAuthScopes,
+        RunInfo,
+        StepContext,
+        Trigger,
+        TriggerContext,
+    )
+    from avflow.approvals import Approval
+    from avflow.console import Progress, progress, track
+    from avflow.errors import (
+        ApprovalRejected,
+        AvflowError,
+        ConfigError,
+        EffectFailed,
+        EffectUnknown,
+        PluginError,
+        SecretError,
+        StepFailed,
+    )
+    from avflow.fsutil import atomic_write, private_dir, private_file
+    from avflow.lazyref import lazy
+    from avflow.notifiers import Failure, Notifier, NotifierSettings
+    from avflow.paths import (
+        LocalPath,
+        PathRefused,
+        confine,
+        confined_folder,
+        open_confined,
+    )
+    from avflow.personal import Personal
+    from avflow.pluginmarker import hookimpl, hookspec
+    from avflow.yamlfile import Doc as YamlDoc
+
+# exported name -> the module that defines it
+_EXPORTS = {
+    **dict.fromkeys(
+        [
+            "Account",
+            "AccountRef",
+            "AccountType",
+            "Action",
+            "ClientInfo",
+            "CommandContext",
+            "Cursor",
+            "EffectBatch",
+            "EffectRecord",
+            "EffectWords",
+            "OAuthScopes",
+            "RunInfo",
+            "StepContext",
+            "Trigger",
+            "TriggerContext",
+        ],
+        "avflow.api",
+    ),
+    **dict.fromkeys(
+        [
+            "AvflowError",
+            "ConfigError",
+            "EffectFailed",
+            "EffectUnknown",
+            "PluginError",
+            "SecretError",
+            "StepFailed",
+        ],
+        "avflow.errors",
+    ),
+    **dict.fromkeys(("atomic_write", "private_dir", "private_file"), "avflow.fsutil"),
+    **dict.fromkeys(("Failure", "Notifier", "NotifierSettings"), "avflow.notifiers"),
+    **dict.fromkeys(
+        ("LocalPath", "PathRefused", "confine", "confined_folder", "open_confined"), "avflow.paths"
+    ),
+    "Personal": "avflow.personal",
+    "lazy": "avflow.lazyref",
+    "Approval": "avflow.approvals",
+    "ApprovalRejected": "avflow.errors",
+    "Progress": "avflow.console",
+    "progress": "avflow.console",
+    "track": "avflow.console",
+    "hookimpl": "avflow.pluginmarker",
+    "hookspec": "avflow.pluginmarker",
+    "YamlDoc": "avflow.yamlfile:Doc",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'avflow' has no attribute {name!r}")
+    module, _, attribute = module.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
 
 
 def read_yaml(
@@ -59,6 +132,8 @@ def read_yaml(
     `ConfigError` naming ``file:line:column``. The result's ``data`` is plain data (dicts,
     lists, text, numbers, booleans, None; dates stay text); ``locate(("key", 0, "sub"))`` gives
     the position of a key path, for errors found later (``str()`` of it is file:line:column)."""
+    from pathlib import Path
+
     from avflow import yamlfile
 
     if text is None:
@@ -115,6 +190,7 @@ __all__ = [
     "confined_folder",
     "hookimpl",
     "hookspec",
+    "lazy",
     "open_confined",
     "private_dir",
     "private_file",

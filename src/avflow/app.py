@@ -7,98 +7,27 @@ and engine, each built once on first use. The command line, the service (`avflow
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import platformdirs
-import structlog
-
-from avflow import redact
-from avflow.audit import AuditTrail
 from avflow.clock import Clock
-from avflow.engine import Engine
-from avflow.errors import ConfigErrors, UsageError
-from avflow.ledger import EffectLedger, FaultPoint
-from avflow.loader import Loader, Project
-from avflow.pathrules import PathRules
-from avflow.paths import client_folder
-from avflow.plugins import PluginManager
-from avflow.state import State
-from avflow.vault import Vault
+from avflow.errors import ConfigErrors
 
-HOME_BESIDE = ".avflow-home"  # a home folder next to the workflows folder (what `make run` makes)
+# the home folder and logging moved to avflow.process; these names stay for their callers
+from avflow.process import HOME_BESIDE, configure_logging, default_home, resolve_home
 
+if TYPE_CHECKING:  # each is imported where it is first built: a command pays only for what it uses
+    from avflow.audit import AuditTrail
+    from avflow.engine import Engine
+    from avflow.ledger import EffectLedger, FaultPoint
+    from avflow.loader import Loader, Project
+    from avflow.pathrules import PathRules
+    from avflow.plugins import PluginManager
+    from avflow.state import State
+    from avflow.vault import Vault
 
-def resolve_home(option: Path | None, workflows: Path) -> tuple[Path, str]:
-    """The home folder every command uses, and where it came from (docs/operations.md).
-
-    ``--home``, else ``$AVFLOW_HOME``, else a ``.avflow-home`` folder next to the workflows
-    folder when there is one, else the platform's user data folder. A ``.avflow-home`` that is a
-    symbolic link, not a folder or not the user's own is a `UsageError` (one line, exit 2): it
-    is never followed, nor silently passed over for another home.
-    """
-    if option is not None:
-        return option, "--home"
-    env = os.environ.get("AVFLOW_HOME")
-    if env:
-        return Path(env), "AVFLOW_HOME"
-    beside = Path(os.path.abspath(workflows)).parent / HOME_BESIDE
-    if beside.is_symlink() or (beside.exists() and not beside.is_dir()):
-        raise UsageError(f"{beside} is a symbolic link or not a folder: give the home with --home")
-    if beside.is_dir():
-        if beside.stat().st_uid != os.getuid():
-            raise UsageError(f"{beside} belongs to another user: give the home with --home")
-        return beside, f"{HOME_BESIDE} beside the workflows folder"
-    return Path(platformdirs.user_data_dir("avflow")), "the platform default"
-
-
-def default_home(workflows: Path | None = None) -> Path:
-    """The home folder when no ``--home`` is given (see `resolve_home`)."""
-    where = workflows or Path(os.environ.get("AVFLOW_WORKFLOWS") or "workflows")
-    return resolve_home(None, where)[0]
-
-
-class _CurrentStderr:
-    """Writes to whatever ``sys.stderr`` is now (it may be replaced after logging is set up)."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
-def configure_logging(
-    level: str = "info", json_logs: bool | None = None, *, utc: bool = False
-) -> None:
-    """structlog to stderr, secrets redacted: human lines (`avflow.console`) unless JSON lines
-    are asked for (``json_logs``, else ``$AVFLOW_LOG_FORMAT=json``); ``utc``: times in UTC."""
-    from avflow import console
-
-    if json_logs is None:
-        json_logs = console.wants_json(None)
-    console.setup(utc=utc, bars=None if not json_logs else False)
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json_logs else console.render
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact.structlog_processor,  # type: ignore[list-item]
-            renderer,
-            redact.rendered,  # what the renderer made of objects (reprs, tracebacks) too
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            getattr(logging, level.upper(), logging.INFO)
-        ),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=False,
-    )
+__all__ = ["HOME_BESIDE", "App", "configure_logging", "default_home", "resolve_home"]
 
 
 class App:
@@ -121,11 +50,14 @@ class App:
 
     @cached_property
     def vault(self) -> Vault:
+        from avflow.vault import Vault
+
         return Vault(self.home)
 
     @cached_property
     def path_rules(self) -> PathRules:
         """What local paths each client may use (its folder, its roots; never the home)."""
+        from avflow.pathrules import PathRules
         from avflow.scheduler.settings import load_settings
 
         settings = load_settings(self.home / "service.yaml")
@@ -133,6 +65,8 @@ class App:
 
     @cached_property
     def loader(self) -> Loader:
+        from avflow.loader import Loader
+
         loader = Loader(self.pm.registry, secret_names=self.vault.names)
         loader.path_rules = self.path_rules
         loader.path_rules.read_yaml = loader.read_yaml
@@ -151,6 +85,9 @@ class App:
 
     def focus(self, client_id: str) -> Project:
         """Load only ``client_id``'s folder (so one client's broken file never blocks another's run)."""
+        from avflow.loader import Project
+        from avflow.paths import client_folder
+
         cdir = client_folder(self.workflows_dir, client_id)
         client, errors = self.loader.load_client(cdir)
         if errors or client is None:
@@ -160,16 +97,22 @@ class App:
 
     @cached_property
     def state(self) -> State:
+        from avflow.state import State
+
         return State(self.home / "state.db")
 
     @cached_property
     def audit(self) -> AuditTrail:
+        from avflow.audit import AuditTrail
+
         trail = AuditTrail(self.home, self.clock.now)
         trail.state = self.state  # where the trail's sealed end is remembered
         return trail
 
     @cached_property
     def ledger(self) -> EffectLedger:
+        from avflow.ledger import EffectLedger
+
         return EffectLedger(self.state, self.audit, self.fault)
 
     @cached_property
@@ -179,8 +122,10 @@ class App:
     def engine_for(self, project: Project) -> Engine:
         """An engine for ``project`` (the service makes a new one when the workflows reload)."""
         from avflow import console
+        from avflow.engine import Engine
 
         console.set_zones({c.id: c.profile.timezone for c in project.clients.values()})
+
         return Engine(
             self.home,
             self.pm,

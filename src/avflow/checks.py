@@ -26,7 +26,7 @@ from avflow.plugins import Registry
 from avflow.yamlfile import locate
 
 if TYPE_CHECKING:
-    from avflow.loader import Client, LoadedWorkflow
+    from avflow.project import Client, LoadedWorkflow
 
 _EXPR = re.compile(r"\{\{(.*?)\}\}", re.S)
 
@@ -130,30 +130,11 @@ class WorkflowChecks:
         return errors
 
     def _check_workflow(self, client: Client, wf: LoadedWorkflow) -> list[ConfigError]:
-        errors: list[ConfigError] = []
         path, raw = wf.path, wf.raw
-        for i, ev in enumerate(wf.model.on.events):
-            trig = self.registry.triggers.get(ev.uses)
-            loc: list[str | int] = ["on", "events", i]
-            if trig is None:
-                errors.append(
-                    ConfigError(
-                        f"unknown trigger {ev.uses!r}{self._missing(ev.uses, self.registry.triggers)}",
-                        locate(path, raw, [*loc, "uses"]),
-                    )
-                )
-                continue
-            try:
-                trig.params.model_validate(ev.with_)
-            except ValidationError as exc:
-                errors += model_errors(exc, path, raw, [*loc, "with"], trig.params)
-            errors += self._check_account_refs(
-                client, trig.params, ev.with_, path, raw, [*loc, "with"]
-            )
-            errors += self._check_paths(client, trig.params, ev.with_, path, raw, [*loc, "with"])
+        errors = self._check_events(client, wf)
         earlier: set[str] = set()
         for i, step in enumerate(wf.model.steps):
-            loc = ["steps", i]
+            loc: list[str | int] = ["steps", i]
             assert step.id is not None
             if step.id in earlier:
                 errors.append(
@@ -168,16 +149,7 @@ class WorkflowChecks:
                     )
                 )
             else:
-                try:
-                    action.params.model_validate(step.with_)
-                except ValidationError as exc:
-                    errors += model_errors(exc, path, raw, [*loc, "with"], action.params)
-                errors += self._check_account_refs(
-                    client, action.params, step.with_, path, raw, [*loc, "with"]
-                )
-                errors += self._check_paths(
-                    client, action.params, step.with_, path, raw, [*loc, "with"]
-                )
+                errors += self._check_params(client, action.params, step.with_, wf, [*loc, "with"])
             allowed = templates.ENGINE_VARS | (action.template_vars if action else frozenset())
             self._template_attrs = action.template_attrs if action else {}
             if step.if_ is not None:
@@ -188,6 +160,36 @@ class WorkflowChecks:
             errors += self._check_templates(step.with_, allowed, earlier, path, raw, [*loc, "with"])
             errors += self._check_refs(client, step.with_, path, raw, [*loc, "with"])
             earlier.add(step.id)
+        return errors
+
+    def _check_events(self, client: Client, wf: LoadedWorkflow) -> list[ConfigError]:
+        errors: list[ConfigError] = []
+        for i, ev in enumerate(wf.model.on.events):
+            trig = self.registry.triggers.get(ev.uses)
+            loc: list[str | int] = ["on", "events", i]
+            if trig is None:
+                errors.append(
+                    ConfigError(
+                        f"unknown trigger {ev.uses!r}{self._missing(ev.uses, self.registry.triggers)}",
+                        locate(wf.path, wf.raw, [*loc, "uses"]),
+                    )
+                )
+                continue
+            errors += self._check_params(client, trig.params, ev.with_, wf, [*loc, "with"])
+        return errors
+
+    def _check_params(
+        self, client: Client, model: Any, values: Any, wf: LoadedWorkflow, loc: list[str | int]
+    ) -> list[ConfigError]:
+        """A step's or trigger's ``with:`` against its pydantic model, accounts and paths."""
+        path, raw = wf.path, wf.raw
+        errors: list[ConfigError] = []
+        try:
+            model.model_validate(values)
+        except ValidationError as exc:
+            errors += model_errors(exc, path, raw, loc, model)
+        errors += self._check_account_refs(client, model, values, path, raw, loc)
+        errors += self._check_paths(client, model, values, path, raw, loc)
         return errors
 
     def _check_account_refs(

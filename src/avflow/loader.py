@@ -8,24 +8,21 @@ they check (step ids and names are looked up in sets, not lists).
 
 from __future__ import annotations
 
-import marshal
 import os
 import re
-from dataclasses import dataclass, field
-from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from avflow import paths
-from avflow.api import ClientInfo
 from avflow.checks import WorkflowChecks
 from avflow.errors import ConfigError, ConfigErrors, Location
 from avflow.modelerrors import REF_RE, known_keys, model_errors
 from avflow.models import IDENT, ClientProfile, Workflow
 from avflow.pathrules import PathRules
 from avflow.plugins import Registry
+from avflow.project import Client, CompactWorkflow, LoadedWorkflow, Project
 from avflow.yamlfile import Doc, locate, read_doc
 
 PROFILE = "client.yaml"
@@ -41,111 +38,6 @@ __all__ = [
     "Project",
     "load_or_raise",
 ]
-
-
-@dataclass(slots=True)
-class LoadedWorkflow:
-    client: str
-    id: str
-    path: Path
-    model: Workflow
-    raw: Any = None  # the file's `Doc` while it is being checked; None once loaded
-
-    @property
-    def name(self) -> str:
-        return self.model.name or self.id
-
-    @property
-    def ref(self) -> str:
-        return f"{self.client}/{self.id}"
-
-
-class CompactWorkflow(LoadedWorkflow):
-    """A checked workflow kept small: its file's data, marshalled (about 0.5 KB instead of 3 KB
-    of model objects), validated again (about 20 microseconds) each time ``model`` is read. The
-    service keeps its thousands of workflows this way; the path is kept as text (a `Path` with
-    its cached parts is several times larger)."""
-
-    __slots__ = ("_data", "_model", "_path")
-
-    def __init__(self, wf: LoadedWorkflow, data: Any) -> None:
-        self.client, self.id, self.raw = wf.client, wf.id, None
-        self._path = str(wf.path)
-        self._data = marshal.dumps(data)
-        self._model: Workflow | None = None
-
-    @property
-    def path(self) -> Path:
-        return Path(self._path)
-
-    @path.setter
-    def path(self, value: Path) -> None:
-        self._path = str(value)
-
-    @property
-    def model(self) -> Workflow:
-        if self._model is not None:  # set by hand (a test): kept as given
-            return self._model
-        return Workflow.model_validate(marshal.loads(self._data))
-
-    @model.setter
-    def model(self, value: Workflow) -> None:
-        self._model = value
-
-
-@dataclass
-class Client:
-    id: str
-    path: Path
-    profile: ClientProfile
-    workflows: dict[str, LoadedWorkflow] = field(default_factory=dict)
-    paths: paths.Confinement | None = None  # the local paths it may use (avflow.paths)
-
-    def info(self, tz: tzinfo | None = None) -> ClientInfo:
-        """The client as plugins see it (`avflow.ClientInfo`), working time included."""
-        from datetime import date
-        from zoneinfo import ZoneInfo
-
-        from avflow.models import closed_ranges, parse_working_hours
-        from avflow.scheduler.gating import holiday_country
-
-        p = self.profile
-        return ClientInfo(
-            self.id,
-            p.name,
-            p.timezone,
-            tz or ZoneInfo(p.timezone),
-            self.path,
-            working_hours={d: tuple(r) for d, r in parse_working_hours(p.working_hours).items()},
-            holidays=holiday_country(p.holidays),
-            closed=closed_ranges(p.closed, range(date.today().year - 1, date.today().year + 11)),
-            paths=self.paths,
-            language=p.language,
-        )
-
-
-@dataclass
-class Project:
-    root: Path
-    clients: dict[str, Client] = field(default_factory=dict)
-
-    def workflows(self) -> list[LoadedWorkflow]:
-        return [wf for c in self.clients.values() for wf in c.workflows.values()]
-
-    def find(self, ref: str) -> LoadedWorkflow:
-        from avflow.errors import UsageError
-
-        client, _, wf = ref.partition("/")
-        if not wf:
-            raise UsageError(f"{ref!r}: expected CLIENT/WORKFLOW, e.g. acme/inbox")
-        if client not in self.clients:
-            raise UsageError(
-                f"unknown client {client!r} (clients: {', '.join(sorted(self.clients)) or 'none'})"
-            )
-        if wf not in self.clients[client].workflows:
-            known = ", ".join(sorted(self.clients[client].workflows)) or "none"
-            raise UsageError(f"client {client!r} has no workflow {wf!r} (workflows: {known})")
-        return self.clients[client].workflows[wf]
 
 
 def _first_line(path: Path) -> Location:

@@ -27,14 +27,12 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from avflow.errors import StepFailed, UsageError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
-
-    from avflow.api import ClientInfo
 
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -320,6 +318,17 @@ def marked_values(model: type[BaseModel], values: dict[str, Any]) -> list[tuple[
 def problem_of(confinement: Confinement | None, value: str) -> str | None:
     """Why a client with ``confinement`` may not use ``value`` (None: it may, or unknown)."""
     return None if confinement is None else confinement.problem(value)
+
+
+class ClientInfo(Protocol):
+    """An `avflow.ClientInfo`, as far as confinement reads it (declared here, so that
+    `avflow.api`, which names `Confinement`, and this module do not import each other)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def paths(self) -> Confinement | None: ...
 
 
 def _confinement(client: ClientInfo) -> Confinement:

@@ -16,13 +16,18 @@ import pluggy
 
 from avflow import hookspecs
 from avflow.api import AccountType, Action, EffectWords, OAuthScopes, Trigger
+from avflow.entrypoints import BLOCK_ENV, DISABLE_AUTOLOAD_ENV, ENTRY_POINT_GROUP
 from avflow.errors import PluginError
 from avflow.notifiers import Notifier
 from avflow.personal import personal_fields
 
-ENTRY_POINT_GROUP = "avflow"
-DISABLE_AUTOLOAD_ENV = "AVFLOW_DISABLE_PLUGIN_AUTOLOAD"
-BLOCK_ENV = "AVFLOW_BLOCK_PLUGINS"
+__all__ = [
+    "BLOCK_ENV",
+    "DISABLE_AUTOLOAD_ENV",
+    "ENTRY_POINT_GROUP",
+    "PluginManager",
+    "Registry",
+]
 
 
 @dataclass

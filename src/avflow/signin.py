@@ -225,18 +225,7 @@ def sign_in(
         redirect_uri = f"http://127.0.0.1:{listener.server_address[1]}/"
         verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(24)
-        params = {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "scope": " ".join(provider.scopes),
-            "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            **provider.auth_params,
-        }
-        sep = "&" if urlsplit(provider.auth_uri).query else "?"
-        url = provider.auth_uri + sep + urlencode(params)
+        url = _authorization_url(provider, client_id, redirect_uri, state, challenge)
         say(f"Open this address in a browser and sign in:\n\n    {url}\n")
         if open_browser:
             import contextlib
@@ -248,15 +237,7 @@ def sign_in(
         answer = wait_for_answer(listener, timeout)
     finally:
         listener.server_close()
-    if not secrets.compare_digest(answer.get("state", ""), state):
-        raise SigninError("the answer's state does not match this sign-in: nothing was stored")
-    if "error" in answer:
-        detail = answer.get("error_description")
-        hint = " (consent was not given)" if answer["error"] == "access_denied" else ""
-        raise SigninError(
-            f"{provider.name} refused the sign-in: {one_line(answer['error'])}{hint}"
-            + (f": {one_line(detail)}" if detail else "")
-        )
+    _check_answer(provider, answer, state)
     form = {
         "grant_type": "authorization_code",
         "code": answer["code"],
@@ -266,7 +247,42 @@ def sign_in(
     }
     if client_secret:
         form["client_secret"] = client_secret
-    body = exchange(provider, form)
+    return _tokens(provider, exchange(provider, form))
+
+
+def _authorization_url(
+    provider: Provider, client_id: str, redirect_uri: str, state: str, challenge: str
+) -> str:
+    """The address the AV opens to sign in (authorization code with PKCE, RFC 7636)."""
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": " ".join(provider.scopes),
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **provider.auth_params,
+    }
+    sep = "&" if urlsplit(provider.auth_uri).query else "?"
+    return provider.auth_uri + sep + urlencode(params)
+
+
+def _check_answer(provider: Provider, answer: dict[str, str], state: str) -> None:
+    """The browser's answer must be for this sign-in, and not a refusal."""
+    if not secrets.compare_digest(answer.get("state", ""), state):
+        raise SigninError("the answer's state does not match this sign-in: nothing was stored")
+    if "error" in answer:
+        detail = answer.get("error_description")
+        hint = " (consent was not given)" if answer["error"] == "access_denied" else ""
+        raise SigninError(
+            f"{provider.name} refused the sign-in: {one_line(answer['error'])}{hint}"
+            + (f": {one_line(detail)}" if detail else "")
+        )
+
+
+def _tokens(provider: Provider, body: dict[str, Any]) -> Tokens:
+    """The tokens of the token endpoint's answer; one without a refresh token is refused."""
     refresh = body.get("refresh_token")
     if not isinstance(refresh, str) or not refresh:
         raise SigninError(

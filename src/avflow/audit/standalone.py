@@ -111,12 +111,47 @@ def _checkpoint_message(cp: dict) -> bytes:
     return f"avflow-audit-checkpoint/1\n{cp['client']}\n{cp['seq']}\n{cp['hash']}\n{cp['time']}\n{cp['kind']}\n".encode()
 
 
+class _Bad(Exception):
+    """The first thing wrong with the bundle, and how many records were good before it."""
+
+    def __init__(self, message: str, count: int = 0) -> None:
+        super().__init__(message)
+        self.message, self.count = message, count
+
+
 def verify(folder: Path, public: bytes, client: str | None = None) -> tuple[bool, str, int]:
     """``(ok, message, records)`` for the bundle in ``folder``."""
     records_dir = folder / "records" if (folder / "records").is_dir() else folder
     files = sorted(p for p in records_dir.glob("*.jsonl") if p.stem[:4].isdigit())
     if client is None and (folder / "manifest.json").exists():
         client = json.loads((folder / "manifest.json").read_text())["client"]
+    try:
+        checkpoints = _signed_checkpoints(folder, public, client)
+        chain = _Chain(client, [cp for _, _, cp in checkpoints])
+        for path in files:
+            chain.read(path)
+        for _, _, cp in checkpoints:
+            if int(cp["seq"]) > chain.last_seq:
+                raise _Bad(
+                    f"record seq {chain.last_seq + 1} missing: the trail ends at seq "
+                    f"{chain.last_seq} but a signed {cp['kind']} checkpoint names seq {cp['seq']}",
+                    chain.count,
+                )
+        if chain.count and not checkpoints:
+            raise _Bad("no signed checkpoint in the bundle", chain.count)
+    except _Bad as bad:
+        return False, bad.message, bad.count
+    return (
+        True,
+        f"OK: {chain.count} records of client {chain.client!r}, "
+        f"seq {chain.last_seq - chain.count + 1}..{chain.last_seq}, "
+        f"{len(checkpoints)} signatures checked",
+        chain.count,
+    )
+
+
+def _signed_checkpoints(folder: Path, public: bytes, client: str | None) -> list:
+    """The bundle's checkpoints and seal as ``(file, line, checkpoint)``, each signature checked."""
     checkpoints = []
     cp_path = folder / "checkpoints.jsonl"
     if cp_path.exists():
@@ -131,94 +166,74 @@ def verify(folder: Path, public: bytes, client: str | None = None) -> tuple[bool
         except ValueError:
             sig = b""
         if not ed25519_verify(public, _checkpoint_message(cp), sig):
-            return (
-                False,
-                f"{source}:{n}: checkpoint at seq {cp['seq']} is not signed by this key",
-                0,
-            )
+            raise _Bad(f"{source}:{n}: checkpoint at seq {cp['seq']} is not signed by this key")
         if client is not None and cp["client"] != client:
-            return False, f"{source}:{n}: checkpoint for client {cp['client']!r}, not {client!r}", 0
-    by_seq: dict[int, list[dict]] = {}
-    for _, _, cp in checkpoints:
-        by_seq.setdefault(int(cp["seq"]), []).append(cp)
-    anchors = {int(cp["seq"]): cp["hash"] for _, _, cp in checkpoints if cp["kind"] == "anchor"}
-    last_seq, last_hash, count = 0, "0" * 64, 0
-    for path in files:
+            raise _Bad(f"{source}:{n}: checkpoint for client {cp['client']!r}, not {client!r}")
+    return checkpoints
+
+
+class _Chain:
+    """The records read so far: each must match its hash and follow the one before it."""
+
+    def __init__(self, client: str | None, checkpoints: list) -> None:
+        self.client = client
+        self.by_seq: dict = {}
+        for cp in checkpoints:
+            self.by_seq.setdefault(int(cp["seq"]), []).append(cp)
+        self.anchors = {int(cp["seq"]): cp["hash"] for cp in checkpoints if cp["kind"] == "anchor"}
+        self.last_seq, self.last_hash, self.count = 0, "0" * 64, 0
+
+    def read(self, path: Path) -> None:
         with open(path, "rb") as f:
             for n, raw in enumerate(f, 1):
-                where = f"{path.name}:{n}"
-                line = raw[:-1]
-                if (
-                    not raw.endswith(b"\n")
-                    or line[-75:-66] != b',"hash":"'
-                    or line[-149:-140] != b',"prev":"'
-                ):
-                    return False, f"{where}: not a complete audit record", count
-                rec = json.loads(line)
-                seq, prev, own = int(rec["seq"]), line[-140:-76].decode(), line[-66:-2].decode()
-                h = hashlib.sha256(line[:-75])
-                h.update(b"}")
-                if h.hexdigest() != own or rec["hash"] != own or rec["prev"] != prev:
-                    return (
-                        False,
-                        f"{where}: record seq {seq} was edited: its hash does not match its content",
-                        count,
-                    )
-                if client is None:
-                    client = rec["client"]
-                if rec["client"] != client:
-                    return (
-                        False,
-                        f"{where}: record seq {seq} does not belong to client {client!r}",
-                        count,
-                    )
-                if count == 0 and seq != 1:
-                    if anchors.get(seq - 1) != prev:
-                        return (
-                            False,
-                            f"{where}: the trail starts at record seq {seq}: records 1..{seq - 1} are missing",
-                            count,
-                        )
-                elif count == 0 and prev != "0" * 64:
-                    return False, f"{where}: record seq 1 does not start the chain", count
-                elif count and seq != last_seq + 1:
-                    return (
-                        False,
-                        f"{where}: record seq {seq} follows seq {last_seq}: records deleted, reordered or inserted",
-                        count,
-                    )
-                elif count and prev != last_hash:
-                    return (
-                        False,
-                        f"{where}: record seq {seq} does not chain to record seq {last_seq}",
-                        count,
-                    )
-                for cp in by_seq.get(seq, []):
-                    if cp["hash"] != own:
-                        return (
-                            False,
-                            f"{where}: record seq {seq} differs from the signed {cp['kind']} checkpoint",
-                            count,
-                        )
-                last_seq, last_hash, count = seq, own, count + 1
-    for _, _, cp in checkpoints:
-        if int(cp["seq"]) > last_seq:
-            return (
-                False,
-                (
-                    f"record seq {last_seq + 1} missing: the trail ends at seq {last_seq} but a signed "
-                    f"{cp['kind']} checkpoint names seq {cp['seq']}"
-                ),
-                count,
+                self.record(raw, f"{path.name}:{n}")
+
+    def record(self, raw: bytes, where: str) -> None:
+        line = raw[:-1]
+        if (
+            not raw.endswith(b"\n")
+            or line[-75:-66] != b',"hash":"'
+            or line[-149:-140] != b',"prev":"'
+        ):
+            raise _Bad(f"{where}: not a complete audit record", self.count)
+        rec = json.loads(line)
+        seq, prev, own = int(rec["seq"]), line[-140:-76].decode(), line[-66:-2].decode()
+        h = hashlib.sha256(line[:-75])
+        h.update(b"}")
+        if h.hexdigest() != own or rec["hash"] != own or rec["prev"] != prev:
+            self.bad(f"{where}: record seq {seq} was edited: its hash does not match its content")
+        if self.client is None:
+            self.client = rec["client"]
+        if rec["client"] != self.client:
+            self.bad(f"{where}: record seq {seq} does not belong to client {self.client!r}")
+        self.follows(seq, prev, where)
+        for cp in self.by_seq.get(seq, []):
+            if cp["hash"] != own:
+                self.bad(
+                    f"{where}: record seq {seq} differs from the signed {cp['kind']} checkpoint"
+                )
+        self.last_seq, self.last_hash, self.count = seq, own, self.count + 1
+
+    def follows(self, seq: int, prev: str, where: str) -> None:
+        """Record ``seq`` (linked to ``prev``) must come next in the chain."""
+        if self.count == 0 and seq != 1:
+            if self.anchors.get(seq - 1) != prev:
+                self.bad(
+                    f"{where}: the trail starts at record seq {seq}: "
+                    f"records 1..{seq - 1} are missing"
+                )
+        elif self.count == 0 and prev != "0" * 64:
+            self.bad(f"{where}: record seq 1 does not start the chain")
+        elif self.count and seq != self.last_seq + 1:
+            self.bad(
+                f"{where}: record seq {seq} follows seq {self.last_seq}: "
+                "records deleted, reordered or inserted"
             )
-    if count and not checkpoints:
-        return False, "no signed checkpoint in the bundle", count
-    return (
-        True,
-        f"OK: {count} records of client {client!r}, seq {last_seq - count + 1}..{last_seq}, "
-        f"{len(checkpoints)} signatures checked",
-        count,
-    )
+        elif self.count and prev != self.last_hash:
+            self.bad(f"{where}: record seq {seq} does not chain to record seq {self.last_seq}")
+
+    def bad(self, message: str) -> None:
+        raise _Bad(message, self.count)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,116 +96,17 @@ def verify_trail(
     """
     result = Verification(client)
     result.key = fingerprint(public) if public is not None else None
-    problems = result.problems
     checkpoints, seal = _read_signed(directory, client, public, list(extra_checkpoints), result)
-    anchors = [cp for cp in checkpoints if cp.kind == "anchor"]
     marks = [Checkpoint(client, known[0], known[1], "", STATE_DB, "")] if known else []
-    by_seq: dict[int, list[Checkpoint]] = {}
-    for cp in checkpoints + ([seal] if seal else []) + marks:
-        by_seq.setdefault(cp.seq, []).append(cp)
-
-    prefix = client_prefix(client)
-    sha256 = hashlib.sha256
-    expected = 0  # the next seq, once the first record is read
-    last = GENESIS.encode()
-    count = 0
-    last_at: tuple[str | None, int | None] = (None, None)
-    gaps: list[tuple[int, int, int]] = []  # (problem index, first missing seq, seq found instead)
+    walk = _Walk(client, result, checkpoints + ([seal] if seal else []) + marks)
     files = month_files(directory)
     result.files = [p.name for p in files]
-    read_before = 0
     for path in files:
-        name = path.name
-        with open(path, "rb") as f:
-            for n, raw in enumerate(f, 1):
-                if progress is not None and not n & 0x3FFF:
-                    progress(read_before + f.tell())
-                line = raw[:-1]
-                if (
-                    raw[-1:] != b"\n"
-                    or line[-75:-66] != HASH_MARK
-                    or line[-149:-140] != PREV_MARK
-                    or line[:7] != b'{"seq":'
-                ):
-                    problems.append(
-                        Problem("not a complete audit record (cut short or edited)", None, name, n)
-                    )
-                    if len(problems) >= MAX_PROBLEMS:
-                        return result
-                    continue
-                comma = line.find(b",", 7)
-                try:
-                    seq = int(line[7:comma])
-                except ValueError:
-                    problems.append(
-                        Problem("its sequence number is not a number (edited)", None, name, n)
-                    )
-                    continue
-                h = sha256(line[:-75])
-                h.update(b"}")
-                digest = h.hexdigest().encode()
-                own = line[-66:-2]
-                prev = line[-140:-76]
-                count += 1
-                problem = None
-                if digest != own:
-                    problem = f"record seq {seq} was edited: its hash does not match its content"
-                elif not line.startswith(prefix, comma + 36):
-                    problem = f"record seq {seq} does not belong to client {client!r}"
-                elif expected == 0:
-                    problem = _check_start(seq, prev, anchors, result)
-                elif seq != expected:
-                    if seq > expected:
-                        gone = (
-                            f"seq {expected}"
-                            if seq == expected + 1
-                            else f"seq {expected}..{seq - 1}"
-                        )
-                        problem = (
-                            f"record seq {seq} follows seq {expected - 1}: record {gone} deleted"
-                        )
-                    else:
-                        problem = (
-                            f"record seq {seq} is out of place after seq {expected - 1}: "
-                            "records reordered or inserted"
-                        )
-                        _reordered(problems, gaps, seq)
-                elif prev != last:
-                    problems.append(
-                        Problem(
-                            f"record seq {seq - 1} was replaced: record seq {seq} does not chain to it",
-                            seq - 1,
-                            *last_at,
-                        )
-                    )
-                if problem:
-                    if seq > expected > 0:
-                        gaps.append((len(problems), expected, seq))
-                    problems.append(Problem(problem, seq, name, n))
-                    if len(problems) >= MAX_PROBLEMS:
-                        return result
-                cps = by_seq.get(seq)
-                if cps and digest == own:
-                    for cp in cps:
-                        if cp.hash.encode() != own:
-                            problems.append(
-                                Problem(
-                                    f"record seq {seq} differs from the one {_source(cp)}: "
-                                    f"the trail was rewritten up to seq {seq}",
-                                    seq,
-                                    name,
-                                    n,
-                                )
-                            )
-                if expected == 0:
-                    result.first_seq = seq
-                expected = seq + 1
-                last = own
-                last_at = (name, n)
-            read_before += f.tell()
-    result.records = count
-    result.last_seq = expected - 1 if expected else result.anchored_at
-    result.last_hash = last.decode()
+        if walk.file(path, progress):
+            return result  # too many problems to go on
+    result.records = walk.count
+    result.last_seq = walk.expected - 1 if walk.expected else result.anchored_at
+    result.last_hash = walk.last.decode()
     _check_end(result, checkpoints + marks, seal, files)
     if public is None and (result.records or checkpoints):
         # Every trail that has records was signed: a home folder without its key is suspect.
@@ -215,6 +116,122 @@ def verify_trail(
             )
         )
     return result
+
+
+class _Walk:
+    """The walk along a client's records, in order: each record's hash, its place in the chain,
+    and the checkpoints that name it."""
+
+    def __init__(self, client: str, result: Verification, checkpoints: list[Checkpoint]) -> None:
+        self.client, self.result, self.problems = client, result, result.problems
+        self.anchors = [cp for cp in checkpoints if cp.kind == "anchor"]
+        self.by_seq: dict[int, list[Checkpoint]] = {}
+        for cp in checkpoints:
+            self.by_seq.setdefault(cp.seq, []).append(cp)
+        self.prefix = client_prefix(client)
+        self.expected = 0  # the next seq, once the first record is read
+        self.last = GENESIS.encode()
+        self.count = 0
+        self.last_at: tuple[str | None, int | None] = (None, None)
+        self.gaps: list[tuple[int, int, int]] = []  # (problem index, first missing, seq found)
+        self.read = 0  # bytes of the files already checked
+
+    def file(self, path: Path, progress: Callable[[int], None] | None = None) -> bool:
+        """Check one month's file; True once there are too many problems to go on.
+        ``progress`` is told the bytes read so far (all files) every 16,384 records."""
+        name = path.name
+        with open(path, "rb") as f:
+            for n, raw in enumerate(f, 1):
+                if progress is not None and not n & 0x3FFF:
+                    progress(self.read + f.tell())
+                if self.record(raw, name, n):
+                    return True
+            self.read += f.tell()
+        return False
+
+    def record(self, raw: bytes, name: str, n: int) -> bool:
+        line = raw[:-1]
+        if (
+            raw[-1:] != b"\n"
+            or line[-75:-66] != HASH_MARK
+            or line[-149:-140] != PREV_MARK
+            or line[:7] != b'{"seq":'
+        ):
+            self.problems.append(
+                Problem("not a complete audit record (cut short or edited)", None, name, n)
+            )
+            return len(self.problems) >= MAX_PROBLEMS
+        comma = line.find(b",", 7)
+        try:
+            seq = int(line[7:comma])
+        except ValueError:
+            self.problems.append(
+                Problem("its sequence number is not a number (edited)", None, name, n)
+            )
+            return False
+        h = hashlib.sha256(line[:-75])
+        h.update(b"}")
+        digest = h.hexdigest().encode()
+        own = line[-66:-2]
+        self.count += 1
+        problem: str | None
+        if digest != own:
+            problem = f"record seq {seq} was edited: its hash does not match its content"
+        elif not line.startswith(self.prefix, comma + 36):
+            problem = f"record seq {seq} does not belong to client {self.client!r}"
+        else:
+            problem = self.place(seq, line[-140:-76])
+        if problem:
+            if seq > self.expected > 0:
+                self.gaps.append((len(self.problems), self.expected, seq))
+            self.problems.append(Problem(problem, seq, name, n))
+            if len(self.problems) >= MAX_PROBLEMS:
+                return True
+        if digest == own:
+            self.against_checkpoints(seq, own, name, n)
+        if self.expected == 0:
+            self.result.first_seq = seq
+        self.expected = seq + 1
+        self.last = own
+        self.last_at = (name, n)
+        return False
+
+    def place(self, seq: int, prev: bytes) -> str | None:
+        """What is wrong with record ``seq`` (linked to ``prev``) where it stands, if anything."""
+        expected = self.expected
+        if expected == 0:
+            return _check_start(seq, prev, self.anchors, self.result)
+        if seq > expected:
+            gone = f"seq {expected}" if seq == expected + 1 else f"seq {expected}..{seq - 1}"
+            return f"record seq {seq} follows seq {expected - 1}: record {gone} deleted"
+        if seq < expected:
+            _reordered(self.problems, self.gaps, seq)
+            return (
+                f"record seq {seq} is out of place after seq {expected - 1}: "
+                "records reordered or inserted"
+            )
+        if prev != self.last:
+            self.problems.append(
+                Problem(
+                    f"record seq {seq - 1} was replaced: record seq {seq} does not chain to it",
+                    seq - 1,
+                    *self.last_at,
+                )
+            )
+        return None
+
+    def against_checkpoints(self, seq: int, own: bytes, name: str, n: int) -> None:
+        for cp in self.by_seq.get(seq, ()):
+            if cp.hash.encode() != own:
+                self.problems.append(
+                    Problem(
+                        f"record seq {seq} differs from the one {_source(cp)}: "
+                        f"the trail was rewritten up to seq {seq}",
+                        seq,
+                        name,
+                        n,
+                    )
+                )
 
 
 def _source(cp: Checkpoint) -> str:

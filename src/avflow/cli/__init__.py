@@ -1,35 +1,29 @@
 """The ``avflow`` command line. Each command lives in its own module of this package.
 
 This is the process's entry point, so process-wide choices are made here, not on ``import avflow``.
+Commands are loaded when they are used (`avflow.cli.lazy`): ``avflow --help`` imports no plugin,
+no pydantic and no object graph.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-
-if "structlog" not in sys.modules and "rich" not in sys.modules:
-    # structlog imports rich, pygments and attrs at once, only to draw tracebacks, which avflow
-    # never prints: 4 MB of the service's memory. Import it with rich hidden, then unhide rich.
-    sys.modules["rich"] = None  # type: ignore[assignment]
-    try:
-        import structlog  # noqa: F401
-    finally:
-        del sys.modules["rich"]
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from avflow import redact
-from avflow.api import ClientInfo
-from avflow.app import App, configure_logging, resolve_home
 from avflow.clock import Clock
 from avflow.errors import AvflowError, ConfigError, ConfigErrors
 from avflow.fsutil import private_dir
-from avflow.paths import check_client_id, client_folder
-from avflow.plugins import PluginManager
+from avflow.process import configure_logging, resolve_home
+
+if TYPE_CHECKING:
+    from avflow.api import ClientInfo
+    from avflow.app import App
+    from avflow.plugins import PluginManager
 
 
 class Obj:
@@ -39,7 +33,7 @@ class Obj:
         self,
         workflows: Path,
         home: Path,
-        pm: PluginManager,
+        pm: PluginManager | Callable[[], PluginManager],
         clock: Clock | None = None,
         home_source: str = "--home",
     ) -> None:
@@ -47,13 +41,21 @@ class Obj:
         self.home = home
         self.home_source = home_source  # how `resolve_home` found it, for `status` and `runs`
         self.utc = False  # --utc: times in UTC rather than each client's local time
-        self.pm = pm
+        self._pm = pm  # or what builds it: plugins are loaded by the first command that needs them
         self.clock = clock or Clock()
         self._app: App | None = None
 
     @property
+    def pm(self) -> PluginManager:
+        if callable(self._pm):
+            self._pm = self._pm()
+        return self._pm
+
+    @property
     def app(self) -> App:
         if self._app is None:
+            from avflow.app import App
+
             self._app = App(self.workflows, self.home, self.pm, self.clock)
         return self._app
 
@@ -66,6 +68,7 @@ class Obj:
 
     def client(self, client_id: str) -> ClientInfo:
         from avflow.errors import UsageError
+        from avflow.paths import check_client_id
 
         check_client_id(client_id)
         client = self.project.clients.get(client_id)
@@ -78,10 +81,14 @@ class Obj:
     def _known_client(self, client_id: str) -> None:
         """Like `avflow secrets`: the client's folder is enough (its workflows may still name
         the secret being stored, so the project is not loaded)."""
+        from avflow.paths import client_folder
+
         client_folder(self.workflows, client_id)
 
     def set_secret(self, client_id: str, name: str, value: str) -> None:
         """Store a secret in the client's vault (sign-in commands that obtain tokens use it)."""
+        from avflow import redact
+
         self._known_client(client_id)  # an unknown client is a usage error, not a new vault
         redact.register(value)
         self.app.vault.set(client_id, name, value)
@@ -111,53 +118,31 @@ def command_context() -> Obj:
 pass_obj = click.make_pass_decorator(Obj)
 
 
-def _output_options(f: Any) -> Any:
-    """``--log-format`` (``--log-json``/``--log-text``, the older spelling) and ``--utc``."""
-    f = click.option("--utc", is_flag=True, help="Show times in UTC, not the clients' zones.")(f)
-    f = click.option("--log-json/--log-text", default=None, hidden=True)(f)
-    return click.option(
-        "--log-format",
-        type=click.Choice(["human", "json"]),
-        default=None,
-        help="Log lines on stderr: one line per event for people, or JSON lines. "
-        "[default: $AVFLOW_LOG_FORMAT, else human]",
-    )(f)
+def build_cli(
+    pm: PluginManager | None = None,
+    clock: Clock | None = None,
+    plugins_dirs: Sequence[Path] = (),
+) -> click.Group:
+    """The ``avflow`` command group; ``clock``: the time every command sees.
 
+    ``pm``: the process's plugin manager, or None to build it (with ``plugins_dirs``) only when a
+    command needs the plugins, so ``avflow --help`` loads none.
+    """
+    from avflow.cli.lazy import LazyGroup
 
-def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
-    """The ``avflow`` command group for ``pm``; ``clock``: the time every command sees."""
+    def make_pm() -> PluginManager:
+        from avflow.plugins import PluginManager
 
-    @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-    @click.option(
-        "--workflows",
-        "workflows",
-        type=click.Path(path_type=Path),
-        envvar="AVFLOW_WORKFLOWS",
-        default=Path("workflows"),
-        show_default=True,
-        help="Folder of client workflow folders.",
+        built = PluginManager(plugins_dirs=plugins_dirs)
+        for line in built.warnings():  # a plugin that does not import is disabled, not fatal
+            click.echo(line, err=True)
+        return built
+
+    @click.group(
+        cls=LazyGroup,
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     )
-    @click.option(
-        "--home",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="State, audit trail, vault and keys. [default: $AVFLOW_HOME, else a .avflow-home "
-        "folder next to the workflows folder, else the user data folder]",
-    )
-    @click.option(
-        "--plugins-dir",
-        type=click.Path(path_type=Path),
-        multiple=True,
-        help="Load every *.py in this folder as a plugin (repeatable).",
-    )
-    @click.option(
-        "--log-level",
-        default="info",
-        show_default=True,
-        type=click.Choice(["debug", "info", "warning", "error"]),
-    )
-    @_output_options
-    @click.version_option(package_name="avflow")
+    @_global_options
     @click.pass_context
     def cli(
         ctx: click.Context,
@@ -173,30 +158,62 @@ def build_cli(pm: PluginManager, clock: Clock | None = None) -> click.Group:
         as_json = log_json if log_format is None else log_format == "json"
         configure_logging(log_level, as_json, utc=utc)
         found, source = resolve_home(home, workflows)
-        ctx.obj = Obj(workflows, found, pm, clock, home_source=source)
+        assert isinstance(ctx.command, LazyGroup)
+        ctx.obj = Obj(workflows, found, ctx.command.manager, clock, home_source=source)
         ctx.obj.utc = utc
 
-    from avflow.cli import approvals, auth, effects, plugins, runs, scaffold, secrets, validate
-
-    for module in (validate, runs, effects, secrets, plugins, auth, scaffold, approvals):
-        module.register(cli)
-    _register_optional(cli)
-    pm.hook.register_commands(cli=cli, hook=pm.hook)
+    assert isinstance(cli, LazyGroup)
+    cli.plugin_manager = pm if pm is not None else make_pm
     return cli
 
 
-def _register_optional(cli: click.Group) -> None:
-    """Command modules owned by other parts of the core (scheduler, audit) register here."""
-    import importlib
+def _global_options(command: Any) -> Any:
+    """The options every command takes, before its name (``avflow --home H validate``)."""
+    for option in reversed(_OPTIONS):
+        command = option(command)
+    return command
 
-    for name in ("avflow.cli.service", "avflow.cli.audit", "avflow.cli.dashboard"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(cli)
+
+_OPTIONS = [
+    click.option(
+        "--workflows",
+        "workflows",
+        type=click.Path(path_type=Path),
+        envvar="AVFLOW_WORKFLOWS",
+        default=Path("workflows"),
+        show_default=True,
+        help="Folder of client workflow folders.",
+    ),
+    click.option(
+        "--home",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="State, audit trail, vault and keys. [default: $AVFLOW_HOME, else a .avflow-home "
+        "folder next to the workflows folder, else the user data folder]",
+    ),
+    click.option(
+        "--plugins-dir",
+        type=click.Path(path_type=Path),
+        multiple=True,
+        help="Load every *.py in this folder as a plugin (repeatable).",
+    ),
+    click.option(
+        "--log-level",
+        default="info",
+        show_default=True,
+        type=click.Choice(["debug", "info", "warning", "error"]),
+    ),
+    click.option(
+        "--log-format",
+        type=click.Choice(["human", "json"]),
+        default=None,
+        help="Log lines on stderr: one line per event for people, or JSON lines. "
+        "[default: $AVFLOW_LOG_FORMAT, else human]",
+    ),
+    click.option("--log-json/--log-text", default=None, hidden=True),  # older spelling
+    click.option("--utc", is_flag=True, help="Show times in UTC, not the clients' zones."),
+    click.version_option(package_name="avflow"),
+]
 
 
 def _plugins_dirs(argv: Sequence[str]) -> list[Path]:
@@ -216,10 +233,7 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> Any:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        pm = PluginManager(plugins_dirs=_plugins_dirs(args))
-        for line in pm.warnings():  # a plugin that does not import is disabled, not fatal
-            click.echo(line, err=True)
-        cli = build_cli(pm, clock)
+        cli = build_cli(None, clock, _plugins_dirs(args))
         return cli.main(args, prog_name="avflow", standalone_mode=False)
     except AvflowError as exc:
         located = isinstance(exc, ConfigError) and (

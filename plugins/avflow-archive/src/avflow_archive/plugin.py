@@ -6,12 +6,14 @@ from typing import Any
 
 import avflow
 from avflow_archive import settings
-from avflow_archive.actions import file_action, scan_action
 from avflow_archive.items import FileVars
 from avflow_archive.params import FileParams, NewFileParams, ScanParams
-from avflow_archive.trigger import watch
 from avflow_archive.words import EFFECTS
 
+# imported when a step runs: loading the plugin (avflow validate, next) needs only its models
+file_action = avflow.lazy("avflow_archive.actions:file_action")
+scan_action = avflow.lazy("avflow_archive.actions:scan_action")
+watch = avflow.lazy("avflow_archive.trigger:watch")
 FILE_ATTRS = frozenset(n for n in dir(FileVars) if not n.startswith("_"))  # {{ file.<attr> }}
 
 

@@ -22,10 +22,9 @@ import icalendar
 from avflow import StepFailed
 from avflow_calendar.backends import EventExists
 from avflow_calendar.gconv import as_vevent, body, event_id, rfc3339, span, when
-from avflow_calendar.settings import GoogleCalendarSettings
+from avflow_calendar.settings import SCOPES, GoogleCalendarSettings
 from avflow_calendar.slots import Busy
 
-SCOPES = ["https://www.googleapis.com/auth/calendar"]
 RETRY = frozenset({429, 500, 502, 503, 504})
 
 

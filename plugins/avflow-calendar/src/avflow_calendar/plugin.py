@@ -6,10 +6,6 @@ from typing import Any
 
 import avflow
 from avflow_calendar import settings
-from avflow_calendar.actions import book, free_slots
-from avflow_calendar.agenda import agenda
-from avflow_calendar.cancel import cancel
-from avflow_calendar.holds import confirm, hold, release_holds
 from avflow_calendar.params import (
     AgendaParams,
     BookParams,
@@ -21,8 +17,17 @@ from avflow_calendar.params import (
     ReleaseParams,
     RescheduleParams,
 )
-from avflow_calendar.reschedule import reschedule
 from avflow_calendar.words import EFFECTS
+
+# imported when a step runs: loading the plugin (avflow validate, next) needs only its models
+book = avflow.lazy("avflow_calendar.actions:book")
+free_slots = avflow.lazy("avflow_calendar.actions:free_slots")
+agenda = avflow.lazy("avflow_calendar.agenda:agenda")
+cancel = avflow.lazy("avflow_calendar.cancel:cancel")
+confirm = avflow.lazy("avflow_calendar.holds:confirm")
+hold = avflow.lazy("avflow_calendar.holds:hold")
+release_holds = avflow.lazy("avflow_calendar.holds:release_holds")
+reschedule = avflow.lazy("avflow_calendar.reschedule:reschedule")
 
 
 @avflow.hookimpl
@@ -83,13 +88,11 @@ def register_actions(register: Any) -> None:
 
 @avflow.hookimpl
 def register_triggers(register: Any) -> None:
-    from avflow_calendar.trigger import watch
-
     register(
         avflow.Trigger(
             "calendar.event_changed",
             EventChangedParams,
-            watch,
+            avflow.lazy("avflow_calendar.trigger:watch"),
             "A run for each new, moved, changed or cancelled event of a calendar.",
         )
     )
@@ -98,6 +101,4 @@ def register_triggers(register: Any) -> None:
 @avflow.hookimpl
 def register_oauth_scopes(register: Any) -> None:
     """`avflow auth google` asks for Calendar access when the client has a Google calendar."""
-    from avflow_calendar.gcal import SCOPES
-
-    register(avflow.OAuthScopes("google", "google_calendar", tuple(SCOPES)))
+    register(avflow.OAuthScopes("google", "google_calendar", tuple(settings.SCOPES)))

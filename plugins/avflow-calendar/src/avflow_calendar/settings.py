@@ -55,6 +55,9 @@ class CaldavSettings(BaseModel):
         return v if v.endswith("/") else v + "/"
 
 
+SCOPES = ["https://www.googleapis.com/auth/calendar"]  # what a google_calendar account needs
+
+
 class GoogleCalendarSettings(BaseModel):
     """``type: google_calendar``: a Google Calendar, with OAuth user credentials (the refresh
     token `avflow auth google` stores in the client's vault)."""

@@ -16,7 +16,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import avflow
-from avflow_email.sending import smtp_send
 from avflow_email.settings import SmtpSettings
 
 ENV_RE = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -120,6 +119,8 @@ def compose(sender: str, to: list[str], items: list[avflow.Failure]) -> EmailMes
 
 def send(settings: EmailNotifySettings, failures: list[avflow.Failure], to: str | None) -> None:
     """Mail ``failures`` to the client's own address ``to``, else to ``settings.to``."""
+    from avflow_email.sending import smtp_send  # the SMTP client: only when a mail goes out
+
     rcpt = [to] if to else settings.to
     if not rcpt:
         raise avflow.StepFailed("no recipient: set notify.email.to in service.yaml")

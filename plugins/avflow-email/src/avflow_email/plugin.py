@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import avflow
-from avflow_email import triage, trigger
+from avflow_email import trigger
 from avflow_email.outputs import TriageOutputs
 from avflow_email.rules import TriageParams
 from avflow_email.settings import ImapSettings, MaildirSettings
@@ -28,7 +28,7 @@ def register_actions(register: Any) -> None:
         avflow.Action(
             "email.triage",
             TriageParams,
-            triage.run,
+            avflow.lazy("avflow_email.triage:run"),  # imported when a step runs
             "Sort new mail by ordered rules: move, flag, forward, reply, collect attachments.",
             template_vars=frozenset({"message"}),
             outputs=TriageOutputs,
@@ -43,7 +43,7 @@ def register_triggers(register: Any) -> None:
         avflow.Trigger(
             "email.new_mail",
             trigger.NewMailParams,
-            trigger.watch,
+            avflow.lazy("avflow_email.trigger:watch"),
             "Run the workflow when new mail arrives (IMAP IDLE, or polling).",
         )
     )

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 import avflow
-from avflow_email.accounts import open_mailbox
-from avflow_email.backend import Mailbox
-from avflow_email.imap import ImapMailbox
+
+if TYPE_CHECKING:  # the IMAP client is imported when a watch starts, not when the plugin loads
+    from avflow_email.backend import Mailbox
+    from avflow_email.imap import ImapMailbox
 
 
 class NewMailParams(BaseModel):
@@ -104,6 +105,9 @@ class _Watch:
             self.check(box)
 
     def run(self) -> None:
+        from avflow_email.accounts import open_mailbox
+        from avflow_email.imap import ImapMailbox
+
         delay = 1.0
         while not self.ctx.stopping.is_set():
             try:
