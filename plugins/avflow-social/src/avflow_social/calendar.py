@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +88,15 @@ class Post:
     body: str
     revision: int
     digest: str  # content hash: everything but the status
-    lines: dict[str, int] = field(default_factory=dict)  # front-matter key -> line
+    doc: Any = field(default=None, repr=False, compare=False)  # the front matter as read
+    body_line: int = 1
+
+    @cached_property
+    def lines(self) -> dict[str, int]:
+        """Front-matter key -> its line in the file (and ``body``), for messages."""
+        data = self.doc.data if self.doc is not None else {}
+        found = {str(k): self.doc.locate((k,)).line or 1 for k in data}
+        return {**found, "body": self.body_line}
 
     def text_for(self, channel: str) -> str:
         return self.channel_text.get(channel, self.text)
@@ -132,14 +142,17 @@ def local_to_utc(naive: datetime, tz: tzinfo) -> datetime:
 
 
 def _publish_time(
-    value: datetime | str, tz: tzinfo, path: Path, line: int
+    value: datetime | str, tz: tzinfo, path: Path, line: Callable[[], int | None]
 ) -> tuple[datetime, datetime]:
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip())
         except ValueError:
             raise CalendarError(
-                path, line, 1, f"publish: {value!r} is not a date and time (YYYY-MM-DD HH:MM)"
+                path,
+                line() or 1,
+                1,
+                f"publish: {value!r} is not a date and time (YYYY-MM-DD HH:MM)",
             ) from None
     if value.tzinfo is not None:  # an explicit offset is honoured as written
         utc = value.astimezone(UTC)
@@ -185,9 +198,7 @@ def parse(raw: str, path: Path, rel: str, tz: tzinfo) -> Post:
         fm = FrontMatter.model_validate(data)
     except ValidationError as exc:
         raise _invalid(exc, doc, path) from None
-    line_of = {str(k): doc.locate((k,)).line or offset for k in data}
-    line_of["body"] = offset + head.count("\n") + 1
-    local, utc = _publish_time(fm.publish, tz, path, line_of.get("publish", offset))
+    local, utc = _publish_time(fm.publish, tz, path, lambda: doc.locate(("publish",)).line)
     body = body.strip("\n")
     return Post(
         id=fm.id or rel.removesuffix(".md").replace("/", "-"),
@@ -208,7 +219,8 @@ def parse(raw: str, path: Path, rel: str, tz: tzinfo) -> Post:
         body=body,
         revision=fm.revision,
         digest=_digest(head, body),
-        lines=line_of,
+        doc=doc,
+        body_line=offset + head.count("\n") + 1,
     )
 
 
