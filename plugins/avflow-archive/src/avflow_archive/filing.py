@@ -29,7 +29,7 @@ from avflow_archive.sniff import Content, LazyText, TextPool, inspect
 from avflow_archive.source import Source, SourceChanged
 
 POOL_MIN_FILES = 16  # fewer documents than this: their text is extracted in this process
-POOL_WORKERS = 2
+POOL_WORKERS = 2  # at most; one core is left to the filing itself (one worker on two cores)
 GROUP_MIN_FILES = 16  # a step with at least this many files writes each batch as one effect
 
 
@@ -77,7 +77,7 @@ class Filer:
         self.grouped = not self.ctx.dry_run and self.store.group_effects
         self.grouped = self.grouped and expected >= GROUP_MIN_FILES
         if self.params.index_text and not self.ctx.dry_run and expected >= POOL_MIN_FILES:
-            self.pool = TextPool(max(1, min(POOL_WORKERS, os.cpu_count() or 1)))
+            self.pool = TextPool(max(1, min(POOL_WORKERS, (os.cpu_count() or 2) - 1)))
 
     def flush(self) -> None:
         """Make the files written since the last flush durable (one fsync per folder), then
