@@ -292,19 +292,14 @@ class WorkflowChecks:
         raw: Any,
         loc: list[str | int],
     ) -> list[ConfigError]:
-        where = locate(path, raw, loc)
         try:
             refs = references(text)
         except templates.TemplateSyntaxError as exc:
-            return [ConfigError(f"template syntax error: {exc.message}", where)]
-        errors = []
-        for var in sorted(refs.variables - allowed):
-            errors.append(
-                ConfigError(
-                    f"template uses unknown variable {var!r} (available: {', '.join(sorted(allowed))})",
-                    where,
-                )
-            )
+            return [ConfigError(f"template syntax error: {exc.message}", locate(path, raw, loc))]
+        messages = [
+            f"template uses unknown variable {var!r} (available: {', '.join(sorted(allowed))})"
+            for var in sorted(refs.variables - allowed)
+        ]
         for var, attr in sorted(refs.attrs):
             known = self._template_attrs.get(var) if var in allowed else None
             if known is not None and attr not in known:
@@ -314,16 +309,16 @@ class WorkflowChecks:
                     if close
                     else f"known: {', '.join(sorted(known))}"
                 )
-                errors.append(ConfigError(f"{var!r} has no attribute {attr!r} ({hint})", where))
-        for sid in sorted(refs.steps):
-            if sid not in earlier:
-                errors.append(
-                    ConfigError(
-                        f"template refers to step {sid!r}, which is not an earlier step of this workflow",
-                        where,
-                    )
-                )
-        return errors
+                messages.append(f"{var!r} has no attribute {attr!r} ({hint})")
+        messages += [
+            f"template refers to step {sid!r}, which is not an earlier step of this workflow"
+            for sid in sorted(refs.steps)
+            if sid not in earlier
+        ]
+        if not messages:
+            return []  # located only when wrong: a file's positions are read for its errors
+        where = locate(path, raw, loc)
+        return [ConfigError(message, where) for message in messages]
 
     def _missing(self, name: str, known: dict[str, Any]) -> str:
         """The hint for an unknown action or trigger: its plugin is disabled, or a close name."""

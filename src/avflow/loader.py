@@ -125,7 +125,7 @@ class Loader(WorkflowChecks):
     def _load_workflows(self, client: Client, files: list[Path]) -> list[ConfigError]:
         errors: list[ConfigError] = []
         by_id: dict[str, Path] = {}
-        by_name: dict[str, Location] = {}
+        by_name: dict[str, tuple[Path, Doc]] = {}  # name -> the first file using it
         for wpath in files:
             wid = wpath.name.rsplit(".", 1)[0]
             if wid in by_id:  # inbox.yaml and inbox.yml
@@ -141,21 +141,22 @@ class Loader(WorkflowChecks):
             errors += errs
             if wf is None:
                 continue
-            where = locate(wpath, wf.raw, ["name"])
+            doc = wf.raw
             if self.compact and not errs:
-                wf = CompactWorkflow(wf, wf.raw.data)
+                wf = CompactWorkflow(wf, doc.data)
             wf.raw = None  # positions are needed only while checking
             first = by_name.get(wf.name)
             if first is not None:
+                was = locate(*first, ["name"])  # located only now: positions are read lazily
                 errors.append(
                     ConfigError(
-                        f"workflow name {wf.name!r} is already used by {Path(first.file).name} "
-                        f"(line {first.line}): each workflow of a client needs its own name",
-                        where,
+                        f"workflow name {wf.name!r} is already used by {Path(was.file).name} "
+                        f"(line {was.line}): each workflow of a client needs its own name",
+                        locate(wpath, doc, ["name"]),
                     )
                 )
                 continue
-            by_name[wf.name] = where
+            by_name[wf.name] = (wpath, doc)
             if not errs:
                 client.workflows[wf.id] = wf
         return errors

@@ -63,6 +63,13 @@ class CompactWorkflow(LoadedWorkflow):
     def model(self, value: Workflow) -> None:
         self._model = value
 
+    @property
+    def name(self) -> str:
+        if self._model is not None:
+            return self._model.name or self.id
+        name = marshal.loads(self._data).get("name")  # validated when loaded: text or None
+        return name if isinstance(name, str) and name else self.id
+
 
 @dataclass
 class Client:
