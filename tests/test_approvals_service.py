@@ -71,7 +71,7 @@ class Service:
             with contextlib.suppress(ValueError):
                 self.logs.append(json.loads(line))
 
-    def wait_log(self, event: str, timeout: float = 30, **match: Any) -> dict[str, Any]:
+    def wait_log(self, event: str, timeout: float = 120, **match: Any) -> dict[str, Any]:
         def found() -> dict[str, Any] | None:
             if self.proc.poll() is not None:
                 raise AssertionError("service exited:\n" + "".join(self.text)[-3000:])
@@ -163,7 +163,7 @@ def test_sigkill_while_waiting_then_restart_then_approve_from_the_cli(
     verify = avflow(tmp_path, "audit", "verify", "acme")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     second.proc.terminate()
-    assert second.proc.wait(30) == 0
+    assert second.proc.wait(120) == 0
     assert (out / "performed.log").read_text().split() == ["post1.txt", "post2.txt"]
 
 
@@ -178,7 +178,7 @@ def test_sigkill_in_the_resumed_run_then_restart_finishes_it_once(
     [pending] = query(tmp_path, "SELECT * FROM approvals")
     approved = avflow(tmp_path, "approve", pending["id"], "--reason", "ok")
     assert approved.returncode == 0, approved.stderr
-    assert first.proc.wait(30) == -9
+    assert first.proc.wait(120) == -9
     assert (out / "performed.log").read_text().split() == ["post1.txt"]
     assert query(tmp_path, "SELECT status FROM runs")[0]["status"] == "running"
     second = Service(tmp_path, "2026-12-04T08:05:00Z")
@@ -187,4 +187,4 @@ def test_sigkill_in_the_resumed_run_then_restart_finishes_it_once(
     assert (out / "performed.log").read_text().split() == ["post1.txt", "post2.txt"]
     assert avflow(tmp_path, "audit", "verify", "acme").returncode == 0
     second.proc.terminate()
-    assert second.proc.wait(30) == 0
+    assert second.proc.wait(120) == 0
