@@ -280,3 +280,18 @@ def test_the_service_runs_with_a_plugin_that_does_not_import(tmp_path: Path) -> 
         f"{workflows / 'acme' / 'broken.yaml'}:1:10: unknown action 'broken.thing': "
         f"plugin avflow_local_broken is disabled ({why})"
     )
+
+
+def test_a_dependency_missing_at_registration_disables_the_plugin(tmp_path: Path) -> None:
+    (tmp_path / "lazy.py").write_text(
+        "import avflow\nfrom pydantic import BaseModel\n"
+        "@avflow.hookimpl\ndef register_actions(register):\n"
+        "    register(avflow.Action('lazy.one', BaseModel, lambda c, p: None))\n"
+        "@avflow.hookimpl\ndef register_account_types(register):\n"
+        "    import not_installed_xyz  # noqa: F401\n"
+    )
+    pm = PluginManager(autoload=False, plugins_dirs=[tmp_path, REPO / "tests" / "plugins_dir"])
+    assert "not_installed_xyz" in pm.broken["avflow_local_lazy"]
+    assert "lazy.one" not in pm.registry.actions  # nothing of it is left half-registered
+    assert "action:lazy.one" not in pm.registry.owners
+    assert "crashy.write" in pm.registry.actions and "avflow_local_lazy" not in pm.plugin_names()

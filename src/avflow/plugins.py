@@ -111,6 +111,21 @@ class PluginManager:
                 continue
             self.pm.register(plugin, name=ep.name)
 
+    def _call_register(self, plugin: object, name: str, kind: str, register: Any) -> None:
+        hook_name = f"register_{kind}s"
+        impl = getattr(plugin, hook_name, None)
+        if impl is None or self.pm.parse_hookimpl_opts(plugin, hook_name) is None:
+            return
+        kwargs: dict[str, Any] = {"register": register}
+        if "hook" in inspect.signature(impl).parameters:
+            kwargs["hook"] = self.pm.hook
+        try:
+            impl(**kwargs)
+        except (PluginError, ImportError):
+            raise
+        except Exception as exc:
+            raise PluginError(name, f"{hook_name} failed: {exc}") from None
+
     def warnings(self) -> list[str]:
         """One line per disabled plugin, for the command line to print on stderr."""
         return [f"warning: plugin {n} disabled: {why}" for n, why in sorted(self.broken.items())]
@@ -135,27 +150,26 @@ class PluginManager:
             return register
 
         current = "?"
+        tables: dict[str, tuple[dict[str, Any], type]] = {
+            "action": (reg.actions, Action),
+            "account_type": (reg.account_types, AccountType),
+            "trigger": (reg.triggers, Trigger),
+            "notifier": (reg.notifiers, Notifier),
+            "oauth_scope": (reg.oauth_scopes, OAuthScopes),
+        }
         for name, plugin in self.pm.list_name_plugin():
             current = name or "?"
-            for hook_name, kind, table, cls in (
-                ("register_actions", "action", reg.actions, Action),
-                ("register_account_types", "account_type", reg.account_types, AccountType),
-                ("register_triggers", "trigger", reg.triggers, Trigger),
-                ("register_notifiers", "notifier", reg.notifiers, Notifier),
-                ("register_oauth_scopes", "oauth_scope", reg.oauth_scopes, OAuthScopes),
-            ):
-                impl = getattr(plugin, hook_name, None)
-                if impl is None or self.pm.parse_hookimpl_opts(plugin, hook_name) is None:
-                    continue
-                kwargs: dict[str, Any] = {"register": adder(kind, table, cls)}
-                if "hook" in inspect.signature(impl).parameters:
-                    kwargs["hook"] = self.pm.hook
-                try:
-                    impl(**kwargs)
-                except PluginError:
-                    raise
-                except Exception as exc:
-                    raise PluginError(current, f"{hook_name} failed: {exc}") from None
+            try:
+                for kind, (table, cls) in tables.items():
+                    self._call_register(plugin, current, kind, adder(kind, table, cls))
+            except ImportError as exc:  # a dependency missing at registration: as at import
+                self.broken[current] = f"cannot be imported: {_one_line(exc)}"
+                for key, owner in list(reg.owners.items()):
+                    if owner == current:
+                        kind, item = key.split(":", 1)
+                        tables[kind][0].pop(item, None)
+                        del reg.owners[key]
+                self.pm.unregister(name=current)
         reg.personal = frozenset(
             name.lower()
             for action in reg.actions.values()
