@@ -182,7 +182,7 @@ def main() -> None:
         t0 = time.perf_counter()
         ids = make_workflows(work / "workflows", args.clients)
         app = App(work / "workflows", work / "home", PluginManager(autoload=False))
-        ScheduleStore(app.state)
+        schedule = ScheduleStore(app.state)
         fill_runs(work / "home" / "state.db", ids, args.runs)
         fill_approvals(app, ids, args.approvals)
         project = app.project
@@ -215,12 +215,12 @@ def main() -> None:
             store.failing(views.page_workflows(project, page_ids))
             inbox.pending_counts(app, page_ids)
             approvals.count_pending(app)
-            ScheduleStore(app.state).status()
+            schedule.status()
 
         def client_queries() -> None:
             for wf in client.workflows:
                 store.last_real_run(target, wf)
-            ScheduleStore(app.state).load(target)
+            schedule.load(target)
             store.run_counts(target)
             approvals.pending(app, target, limit=10)
             store.runs(target, limit=views.RUNS_PAGE + 1)

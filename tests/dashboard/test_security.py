@@ -200,3 +200,17 @@ def test_a_canary_secret_never_appears_in_any_page(h: Any) -> None:
             assert canary not in r.text and canary.lower() not in r.text.lower(), path
     for asset in ("/static/dashboard.css", "/static/htmx.min.js", "/static/login.js"):
         assert canary not in web.get(asset).text
+
+
+def test_a_huge_or_unmeasured_form_is_refused_before_it_is_read(h: Any) -> None:
+    web = make_client(h)
+    csrf = log_in(web)
+    big = {"csrf": csrf, "reason": "x" * 70_000}
+    assert web.post("/logout", data=big).status_code == 413
+    chunked = web.post(
+        "/logout",
+        content=iter([f"csrf={csrf}".encode()]),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert chunked.status_code == 413
+    assert web.get("/").status_code == 200  # still logged in

@@ -161,3 +161,68 @@ def test_the_default_port_taken_gives_way_to_a_free_one(
         assert svc.stop() == 0
     finally:
         taken.close()
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM files), made with `cryptography`."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_with_tls_settings_it_serves_https_and_secure_cookies(
+    project: Path, services: list[ServiceProc]
+) -> None:
+    import ssl
+
+    client(project, "acme")
+    cert, key = _self_signed(project)
+    _settings(project, f"dashboard:\n  port: 0\n  tls_cert: {cert}\n  tls_key: {key}\n")
+    svc, url = _start(project, services)
+    assert url.startswith("https://127.0.0.1:")
+    token = (project / "home" / "dashboard-token").read_text().strip()
+    trust = ssl.create_default_context(cafile=str(cert))
+    with httpx.Client(base_url=url, verify=trust) as web:
+        csrf = csrf_of(web.get("/login").text)
+        r = web.post("/login", data={"token": token, "csrf": csrf})
+        assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
+        assert web.get("/").status_code == 200
+    with httpx.Client(base_url=url.replace("https", "http")) as plain:
+        try:
+            answered = plain.get("/login").status_code
+        except httpx.HTTPError:
+            answered = None
+        assert answered != 200  # no page over plain HTTP
+    assert svc.stop() == 0

@@ -18,12 +18,12 @@ from avflow.dashboard import inbox, views
 from avflow.dashboard.auditstatus import audit_status
 from avflow.dashboard.params import client_of, dash_of, page_of
 from avflow.loader import Client
-from avflow.scheduler.store import ScheduleStore, parse_iso
+from avflow.scheduler.store import parse_iso
 
 
 def service_line(dash: Any, now: datetime) -> str:
     """One line on the service: since when it runs, its last heartbeat."""
-    st = ScheduleStore(dash.source.app.state).status()
+    st = dash.schedule.status()
     beat = parse_iso(st.get("heartbeat"))
     if st.get("state") != "running" or beat is None:
         return "service not running"
@@ -87,7 +87,7 @@ def _client_data(dash: Any, client: Client) -> dict[str, Any]:
     return {
         "client": client,
         "zone": f"{client.profile.timezone} ({now.astimezone(views.zone_of(client)).tzname()})",
-        "workflows": views.workflows_health(dash.source, dash.store, client),
+        "workflows": views.workflows_health(dash.source, dash.store, dash.schedule, client),
         "upcoming": views.upcoming(client, now),
         "counts": dash.store.run_counts(client.id),
         "approvals": inbox.pending_of(app, client, limit=10),
@@ -163,7 +163,7 @@ def _attention_data(dash: Any, scope: list[str] | None, page: int) -> dict[str, 
     for cid in ids:
         views.register_secrets(src.app, cid, dash.registered)
         client = src.project.clients[cid]
-        for wf in views.workflows_health(src, dash.store, client):
+        for wf in views.workflows_health(src, dash.store, dash.schedule, client):
             if wf.flags:
                 flagged.append((client, wf))
     return {"flagged": flagged, "page": page, "more": more}

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from avflow.fsutil import atomic_write
 
 TOKEN_FILE = "dashboard-token"
+MAX_FORM = 64 * 1024  # bytes a POSTed form may have
 PUBLIC_PATHS = ("/login", "/static/")
 HEADERS = [
     (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
@@ -99,6 +100,9 @@ async def check_post(request: Request) -> dict[str, str]:
     """The POSTed form, once its origin and CSRF token are checked (403 otherwise)."""
     if not _same_origin(request.headers, request.url.scheme):
         raise HTTPException(403, "cross-site request refused")
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > MAX_FORM:  # forms here are small; never stream one
+        raise HTTPException(413, "a form of at most 64 KiB, with its length, please")
     form = await request.form(max_files=0, max_fields=20, max_part_size=64 * 1024)
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     given = request.headers.get("x-csrf-token") or fields.get("csrf", "")

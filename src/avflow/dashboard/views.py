@@ -171,11 +171,13 @@ class WorkflowHealth:
     flags: list[str]
 
 
-def workflows_health(src: Source, store: DashboardStore, client: Client) -> list[WorkflowHealth]:
+def workflows_health(
+    src: Source, store: DashboardStore, schedule: ScheduleStore, client: Client
+) -> list[WorkflowHealth]:
     """Each workflow of ``client`` with ``avflow status``'s failing and silent flags."""
     now = src.app.clock.now()
     tz = zone_of(client)
-    persisted = ScheduleStore(src.app.state).load(client.id)
+    persisted = schedule.load(client.id)
     out = []
     for wf in sorted(client.workflows.values(), key=lambda w: w.id):
         last = store.last_real_run(client.id, wf.id)

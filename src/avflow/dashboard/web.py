@@ -29,6 +29,7 @@ from avflow import redact
 from avflow.dashboard import inbox, pages, security
 from avflow.dashboard.store import DashboardStore
 from avflow.dashboard.views import Source
+from avflow.scheduler.store import ScheduleStore
 
 SESSION_HOURS = 12
 
@@ -53,12 +54,22 @@ class Dashboard:
         self.env = _environment()
         self.registered: dict[str, tuple[int, int]] = {}  # vaults redaction knows (views)
         self._store: DashboardStore | None = None
+        self._schedule: ScheduleStore | None = None
 
     @property
     def store(self) -> DashboardStore:
-        if self._store is None:
-            self._store = DashboardStore(self.source.app.state)
+        state = self.source.app.state
+        if self._store is None or self._store.state is not state:
+            self._store = DashboardStore(state)
         return self._store
+
+    @property
+    def schedule(self) -> ScheduleStore:
+        """The scheduler's tables (made once: making one checks its schema)."""
+        state = self.source.app.state
+        if self._schedule is None or self._schedule.state is not state:
+            self._schedule = ScheduleStore(state)
+        return self._schedule
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         context.setdefault("csrf", security.csrf_token(request.session))
