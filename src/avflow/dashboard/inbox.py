@@ -84,7 +84,7 @@ def _inbox_data(dash: Any, scope: list[str] | None, page: int) -> dict[str, Any]
 
 async def inbox_page(request: Request) -> Response:
     dash = request.app.state.dashboard
-    data = await dash.call(_inbox_data, dash, request.session.get("scope"), page_of(request))
+    data = await dash.read(_inbox_data, dash, request.session.get("scope"), page_of(request))
     name = "_inbox.html" if "hx-request" in request.headers else "inbox.html"
     return dash.render(request, name, **data)
 
@@ -139,7 +139,7 @@ async def client_inbox(request: Request) -> Response:
     dash = request.app.state.dashboard
     client = client_of(request)
     views.register_secrets(dash.source.app, client.id, dash.registered)
-    cards = await dash.call(pending_of, dash.source.app, client, PAGE)
+    cards = await dash.read(pending_of, dash.source.app, client, PAGE)
     name = "_approvals.html" if "hx-request" in request.headers else "client_inbox.html"
     return dash.render(request, name, client=client, approvals=cards, error=None)
 

@@ -49,7 +49,7 @@ def _home_data(dash: Any, scope: list[str] | None, page: int) -> dict[str, Any]:
 
 async def home(request: Request) -> Response:
     dash = dash_of(request)
-    data = await dash.call(_home_data, dash, request.session.get("scope"), page_of(request))
+    data = await dash.read(_home_data, dash, request.session.get("scope"), page_of(request))
     name = "_clients.html" if "hx-request" in request.headers else "home.html"
     return dash.render(request, name, **data)
 
@@ -98,7 +98,7 @@ def _client_data(dash: Any, client: Client) -> dict[str, Any]:
 async def client_page(request: Request) -> Response:
     dash = dash_of(request)
     client = client_of(request)
-    data = await dash.call(_client_data, dash, client)
+    data = await dash.read(_client_data, dash, client)
     # htmx polls the live part: workflows, firings, runs, approvals
     name = "_client_live.html" if "hx-request" in request.headers else "client.html"
     return dash.render(request, name, **data)
@@ -110,7 +110,7 @@ async def runs_page(request: Request) -> Response:
     workflow = request.query_params.get("workflow") or None
     if workflow is not None and workflow not in client.workflows:
         workflow = None
-    data = await dash.call(_runs_data, dash, client, page_of(request), workflow)
+    data = await dash.read(_runs_data, dash, client, page_of(request), workflow)
     name = "_runs.html" if "hx-request" in request.headers else "runs.html"
     return dash.render(request, name, **data)
 
@@ -144,7 +144,7 @@ def _run_data(dash: Any, client: Client, run_id: str) -> dict[str, Any]:
 async def run_page(request: Request) -> Response:
     dash = dash_of(request)
     client = client_of(request)
-    data = await dash.call(_run_data, dash, client, request.path_params["run_id"])
+    data = await dash.read(_run_data, dash, client, request.path_params["run_id"])
     name = "_run.html" if "hx-request" in request.headers else "run.html"
     return dash.render(request, name, **data)
 

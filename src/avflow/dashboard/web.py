@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -34,11 +35,19 @@ from avflow.scheduler.store import ScheduleStore
 SESSION_HOURS = 12
 
 
+def _redacted(value: Any) -> Any:
+    """Every value a template prints, with the secret values known to the process masked
+    (markup too: a macro's output stays markup)."""
+    if isinstance(value, Markup):
+        return Markup(redact.redact(str(value)))
+    return redact.redact(value) if isinstance(value, str) else value
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("avflow.dashboard", "templates"),
         autoescape=True,
-        finalize=lambda v: redact.redact(v) if isinstance(v, str) else v,
+        finalize=_redacted,
         auto_reload=False,
     )
     env.filters["status_class"] = lambda s: f"st-{s}" if s else "st-none"
@@ -78,8 +87,14 @@ class Dashboard:
         html = self.env.get_template(name).render(**context)
         return HTMLResponse(html, status_code=status)
 
+    async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A page's reading, on the event loop: a few indexed queries on one page of rows (WAL:
+        a reader never waits for the service's writes), cheaper than a hop to a thread."""
+        return fn(*args, **kwargs)
+
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run blocking work (SQLite, verification) off the event loop."""
+        """Longer work off the event loop: verifying a trail, a decision (fsynced), the
+        attention page's health of 50 clients."""
         return await asyncio.to_thread(partial(fn, *args, **kwargs))
 
 
