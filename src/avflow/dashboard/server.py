@@ -9,6 +9,7 @@ it once; then it serves until the service stops.
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 import sys
 import threading
@@ -79,8 +80,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def _bind(settings: DashboardSettings) -> socket.socket:
-    """The listening socket. A port set in service.yaml is that port or an error; the default
-    port, when taken (another home's service), gives way to any free one (the URL is logged)."""
+    """The listening socket. A port set in
+    service.yaml is that port or an error; the default port, when taken (another home's
+    service), gives way to any free one (said once the service has started)."""
     port = settings.port
     try:
         try:
@@ -88,7 +90,6 @@ def _bind(settings: DashboardSettings) -> socket.socket:
         except OSError:
             if "port" in settings.model_fields_set:
                 raise
-            log.warning("dashboard: the default port is in use; any free port instead", port=port)
             port = 0
             return listening_socket(settings.host, 0)
     except OSError as exc:
@@ -149,6 +150,9 @@ def _serve(
     """The dashboard's thread: once the service has started (so that the web stack's imports
     never delay its first firings, and no token is made for a service that fails to start),
     serve on ``sock`` until told to stop."""
+    # The service's stop and reload signals are for its main thread: one delivered to this
+    # thread instead could be lost to the main loop (a Ctrl-C that does not stop the service).
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     while not service.ready.wait(0.2):
         if stop.is_set():
             return
@@ -159,6 +163,10 @@ def _serve(
 
     port = sock.getsockname()[1]
     token, new = load_token(service.home)
+    if settings.port and port != settings.port:  # the default port was taken
+        log.warning(
+            "dashboard: the default port is in use; any free port instead", port=settings.port
+        )
     _announce(service, url_of(settings, port, tls is not None), token, new)
     app = create_app(
         ServiceSource(service),
@@ -214,8 +222,8 @@ def serving(
         yield url
     finally:
         stop.set()
-        for server in box:
-            server.should_exit = True
+        for server in box:  # the service has stopped: no page is worth waiting for
+            server.should_exit = server.force_exit = True
         if thread is not None:
-            thread.join(10)
+            thread.join(5)
         sock.close()
