@@ -88,6 +88,9 @@ def test_every_command_in_the_docs_exists(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.delenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     cli = build_cli(PluginManager())
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):  # the command line loads its commands when used
+        cli.get_command(ctx, name)
     wrong, seen = [], 0
     for path in DOCS:
         code = False
