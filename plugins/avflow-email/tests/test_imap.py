@@ -332,30 +332,23 @@ def test_expunge_issued_while_moving_is_not_a_failure(imap_box: ImapBox) -> None
     assert imap_box.listing() == []
 
 
-def test_the_mailbox_speaks_through_the_standard_imaplib(imap_box: ImapBox) -> None:
-    """The mailbox's session is the standard library's imaplib (public API, no private attribute
-    of imapclient): the answers read straight off the connection and imaplib's own commands
-    take turns on it without either losing track."""
+def test_the_imapclient_internals_we_read_are_still_there(imap_box: ImapBox) -> None:
+    """imap.py reads pipelined answers off the imaplib connection imapclient keeps; the
+    dependency is pinned below the next minor release, and this fails the day that changes."""
     import imaplib
 
-    from avflow_email.backend import uid_set
+    import imapclient
 
-    imap_box.add_many([make_mail(f"Fattura {i}", mid=f"<s{i}@t>") for i in range(3)])
+    major, minor = (int(x) for x in imapclient.__version__.split(".")[:2])
+    assert (major, minor) < (4, 2), "imapclient is newer than avflow-email was checked with"
     box = _box(imap_box)
     try:
-        assert isinstance(box.client.imap, imaplib.IMAP4)
+        assert isinstance(box.client._imap, imaplib.IMAP4)
+        assert not box.client._imap.tagged_commands  # nothing of imaplib's is pending
         box.select("INBOX")
-        uids = box.new_messages(0)  # imaplib's UID SEARCH
-        assert len(uids) == 3
-        assert set(box.fetch_items(uid_set(uids), ["FLAGS"])) == set(uids)  # read off the wire
-        assert not box.client.imap.tagged_commands  # nothing of imaplib's is pending
-        box.set_flag(uids[:1], "\\Flagged", True)  # imaplib again
-        assert box.present(uids) == uids
-        assert box.special_folder("\\Trash", "Trash") == "Trash"
-        assert box.folder_exists("INBOX") and not box.folder_exists("Nope")
+        assert box.fetch_items("1:*", ["FLAGS"]) == {}
     finally:
         box.close()
-    assert sum("\\Flagged" in flags for _, flags in imap_box.listing()) == 1
 
 
 def test_repeat_run_on_an_unchanged_folder_is_one_status(

@@ -8,13 +8,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from imapclient.response_parser import parse_fetch_response
 
 import avflow
 from avflow_email.backend import DELETED, FolderState, uid_set
-from avflow_email.imapfolders import ExpungeIssued, FolderOps, passing_expunge_issued
-from avflow_email.imapsession import Session, quoted_folder
+from avflow_email.imapfolders import ExpungeIssued, FolderOps, passing_expunge_issued, quoted_folder
 from avflow_email.imapwire import FETCH_LINE, LITERAL, TAGGED, parse_header_fetch, tls_context
 from avflow_email.match import Needs
 from avflow_email.message import Mail, attachments_from_structure, parse_headers
@@ -54,7 +54,7 @@ class ImapMailbox(FolderOps):
             self._drop()
             raise
         # Servers that list their capabilities in the login answer save the CAPABILITY round
-        # trip: imaplib keeps that answer, and `Session.capabilities` reads it.
+        # trip: imaplib keeps that answer, and imapclient's capabilities() reads it.
         with self.guard("capability"):
             self.caps = {_b(c).upper() for c in self.client.capabilities()}
 
@@ -87,16 +87,24 @@ class ImapMailbox(FolderOps):
             raise
         return other
 
-    def _connect(self) -> Session:
+    def _connect(self) -> IMAPClient:
         s = self.s
-        return Session(
-            s.host,
-            s.effective_port,
-            tls=s.security == "tls",
-            starttls=s.security == "starttls",
-            context=tls_context(s.ca_file),
-            timeout=s.timeout,
-        )
+        if s.security == "tls":
+            return IMAPClient(
+                s.host,
+                s.effective_port,
+                ssl=True,
+                ssl_context=tls_context(s.ca_file),
+                timeout=s.timeout,
+            )
+        client = IMAPClient(s.host, s.effective_port, ssl=False, timeout=s.timeout)
+        if s.security == "starttls":
+            try:
+                client.starttls(tls_context(s.ca_file))
+            except BaseException:
+                client.shutdown()
+                raise
+        return client
 
     @contextmanager
     def guard(self, doing: str) -> Iterator[None]:
@@ -198,7 +206,7 @@ class ImapMailbox(FolderOps):
     def _send(self, command: bytes) -> bytes:
         self._tag += 1
         tag = b"AVF%d" % self._tag
-        self.client.imap.send(tag + b" " + command + b"\r\n")
+        self.client._imap.send(tag + b" " + command + b"\r\n")
         return tag
 
     def _read(self, tag: bytes) -> list[Any]:
@@ -206,7 +214,7 @@ class ImapMailbox(FolderOps):
         (``(line, literal)`` tuples and lines). Other untagged responses (the thousands of
         EXPUNGEs a big MOVE produces) are dropped without imaplib's per-line bookkeeping, the
         largest client-side cost of a big triage."""
-        imap = self.client.imap
+        imap = self.client._imap
         data: list[Any] = []
         while tag not in self._completed:
             line = imap.readline()
@@ -233,7 +241,7 @@ class ImapMailbox(FolderOps):
         return data
 
     def _fetch(self, uids: str, items: list[str]) -> list[Any]:
-        """``UID FETCH`` of a sequence set, its answer read as `_read` does."""
+        """``UID FETCH`` of a sequence set (imapclient's fetch wants every UID on the line)."""
         return self._raw(f"UID FETCH {uids} ({' '.join(items)})".encode())
 
     def _fetch_parsed(self, uids: str, items: list[str]) -> dict[int, dict[bytes, Any]]:

@@ -8,18 +8,24 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from imapclient import IMAPClient, imap_utf7
 from imapclient.exceptions import IMAPClientError
 
 import avflow
 from avflow_email.backend import DELETED, uid_set
-from avflow_email.imapsession import Session
 from avflow_email.message import parse_headers
+
+
+def quoted_folder(folder: str) -> bytes:
+    """A folder name as an IMAP quoted string, in modified UTF-7 (RFC 3501 5.1.3)."""
+    name = imap_utf7.encode(folder)
+    return b'"' + name.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
 
 class FolderOps:
     """Mixed into `avflow_email.imap.ImapMailbox`."""
 
-    client: Session
+    client: IMAPClient
     selected: str | None
     caps: set[str]
     where: str
