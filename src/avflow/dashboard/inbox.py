@@ -35,13 +35,16 @@ def decider() -> str:
 
 
 def pending_counts(app: App, ids: list[str]) -> dict[str, int]:
-    return {cid: n for cid in ids if (n := approvals.count_pending(app, cid))}
+    """Waiting approvals of the clients ``ids`` (one query for all clients)."""
+    counts = approvals.pending_counts(app)
+    return {cid: counts[cid] for cid in ids if cid in counts}
 
 
 def count_all(app: App, scope: list[str] | None) -> int:
     if scope is None:
         return approvals.count_pending(app)
-    return sum(approvals.count_pending(app, cid) for cid in scope)
+    counts = approvals.pending_counts(app)
+    return sum(counts.get(cid, 0) for cid in scope)
 
 
 def _card(project: Project, a: Any) -> dict[str, Any]:
