@@ -199,6 +199,8 @@ def test_an_approval_survives_a_sigkill_of_the_service_before_the_decision(
         log_in(page, url2, token)
     card = waiting_card(page, url2)
     card.locator("button.approve").click()
+    # the decision's answer first: leaving the page at once could cancel the POST in flight
+    expect(page.locator("#inbox")).to_contain_text("Nothing waits for a decision.")
     status = run_status(page, url2, project)
     expect(status).to_have_text("succeeded", timeout=30_000)
     assert out.read_text().count("acme/post@2026-03-02T08:00:00Z") == 2
