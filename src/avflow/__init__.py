@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         Trigger,
         TriggerContext,
     )
-    from avflow.approvals import Approval
+    from avflow.approval_types import Approval
     from avflow.console import Progress, progress, track
     from avflow.errors import (
         ApprovalRejected,
@@ -98,7 +98,7 @@ _EXPORTS = {
     ),
     "Personal": "avflow.personal",
     "lazy": "avflow.lazyref",
-    "Approval": "avflow.approvals",
+    "Approval": "avflow.approval_types",
     "ApprovalRejected": "avflow.errors",
     "Progress": "avflow.console",
     "progress": "avflow.console",

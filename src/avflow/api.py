@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from avflow.approvals import Approval
+    from avflow.approval_types import Approval
     from avflow.paths import Confinement
 
 P = TypeVar("P", bound=BaseModel)

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from avflow import redact
 from avflow.approval_store import ApprovalStore, iso
-from avflow.approvals import Approval, Choice, from_row, new_id, record_request
+from avflow.approval_types import Approval, Choice
+from avflow.approvals import from_row, new_id, record_request
 from avflow.errors import ApprovalPending, ApprovalRejected, StepFailed
 from avflow.models import parse_duration
 from avflow.worktime import add_working_time

@@ -1,8 +1,9 @@
 """Approvals: a run waits durably for a person's decision (docs/approvals.md).
 
 This module is the API the command line and the dashboard use: `pending`, `count_pending`,
-`get` and `decide`, each given the process's `avflow.app.App`. The step side (asking, the preview,
-resuming the run) is in `avflow.approval_flow`; the SQL in `avflow.approval_store`.
+`get` and `decide`, each given the process's `avflow.app.App` (typed as `AppParts`, the part of
+it they use). The step side (asking, the preview, resuming the run) is in `avflow.approval_flow`;
+the SQL in `avflow.approval_store`; the `Approval` record in `avflow.approval_types`.
 
 A decision is committed first (a conditional update: of two deciders, one wins, the other gets a
 one-line error), then written with what the decider saw (summary and preview) to the client's
@@ -16,25 +17,39 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Protocol
 
+from avflow.approval_types import Approval, Status  # Approval: also from here, as before
 from avflow.errors import UsageError
 
 if TYPE_CHECKING:
     import sqlite3
 
-    from avflow.app import App
     from avflow.approval_store import ApprovalStore
     from avflow.audit import AuditTrail
+    from avflow.clock import Clock
+    from avflow.state import State
 
-Status = Literal["pending", "approved", "rejected", "expired"]
-Choice = Literal["approve", "reject"]
 ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or typed from a screen
 ID_LENGTH = 10  # about 49 bits
 ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # anything else is unknown without a look-up
 AUDIT_GRACE = timedelta(seconds=30)  # a decider's own record is written well within this
+
+
+class AppParts(Protocol):
+    """What these functions use of the process's `avflow.app.App`, which they are given. Typed
+    by this protocol, not by `App`: the engine `App` builds imports the approvals' step side,
+    which imports this module, so naming `App` here would close an import circle."""
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def audit(self) -> AuditTrail: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
 
 class UnknownApproval(UsageError):
@@ -43,46 +58,6 @@ class UnknownApproval(UsageError):
 
 class AlreadyDecided(UsageError):
     """The approval was decided before (or expired): exit 2."""
-
-
-@dataclass(frozen=True)
-class Approval:
-    """One approval a run asked for, as stored.
-
-    ``preview``: plain descriptions of the effects the following steps would perform (from a dry
-    run when the approval was asked for). ``default``: what happens when ``deadline`` passes
-    (None: it stays pending and the AV is told). ``status`` ``expired``: the default was taken.
-    """
-
-    id: str
-    client: str
-    workflow: str
-    run_id: str
-    step: str
-    summary: str
-    preview: list[str]
-    created_at: datetime
-    deadline: datetime | None
-    default: Choice | None
-    status: Status
-    decided_by: str | None
-    decided_at: datetime | None
-    reason: str | None
-
-    @property
-    def outcome(self) -> Choice | None:
-        """``approve`` or ``reject`` once decided (an expired one took its default), else None."""
-        if self.status == "approved":
-            return "approve"
-        if self.status == "rejected":
-            return "reject"
-        if self.status == "expired":
-            return self.default
-        return None
-
-    @property
-    def approved(self) -> bool:
-        return self.outcome == "approve"
 
 
 def new_id() -> str:
@@ -113,14 +88,14 @@ def from_row(row: sqlite3.Row) -> Approval:
     )
 
 
-def store(app: App) -> ApprovalStore:
+def store(app: AppParts) -> ApprovalStore:
     from avflow.approval_store import ApprovalStore
 
     return ApprovalStore(app.state)
 
 
 def pending(
-    app: App, client: str | None = None, *, limit: int = 50, offset: int = 0
+    app: AppParts, client: str | None = None, *, limit: int = 50, offset: int = 0
 ) -> list[Approval]:
     """Pending approvals, oldest first; ``client``: only that client's. One page at a time."""
     limit = max(0, min(int(limit), 500))
@@ -128,17 +103,17 @@ def pending(
     return [from_row(r) for r in store(app).pending(client, limit, offset)]
 
 
-def count_pending(app: App, client: str | None = None) -> int:
+def count_pending(app: AppParts, client: str | None = None) -> int:
     """How many approvals wait for a decision (``client``: only that client's)."""
     return store(app).count_pending(client)
 
 
-def pending_counts(app: App) -> dict[str, int]:
+def pending_counts(app: AppParts) -> dict[str, int]:
     """How many approvals wait, per client (clients with none are left out); one query."""
     return store(app).pending_by_client()
 
 
-def _lookup(app: App, approval_id: str, client: str | None) -> sqlite3.Row:
+def _lookup(app: AppParts, approval_id: str, client: str | None) -> sqlite3.Row:
     well_formed = isinstance(approval_id, str) and ID_SHAPE.fullmatch(approval_id) is not None
     row = store(app).by_id(approval_id) if well_formed else None
     if row is None or (client is not None and row["client"] != client):
@@ -147,14 +122,14 @@ def _lookup(app: App, approval_id: str, client: str | None) -> sqlite3.Row:
     return row
 
 
-def get(app: App, approval_id: str, *, client: str | None = None) -> Approval:
+def get(app: AppParts, approval_id: str, *, client: str | None = None) -> Approval:
     """The approval ``approval_id``; `UnknownApproval` (a `UsageError`) if there is none, or if
     ``client`` is given and it is another client's (the same error: nothing leaks)."""
     return from_row(_lookup(app, approval_id, client))
 
 
 def decide(
-    app: App,
+    app: AppParts,
     approval_id: str,
     *,
     approve: bool,
@@ -179,7 +154,7 @@ def decide(
     return approval
 
 
-def expire(app: App, approval: Approval, now: datetime) -> Approval | None:
+def expire(app: AppParts, approval: Approval, now: datetime) -> Approval | None:
     """Take the default of an approval whose deadline has passed (None: someone decided first)."""
     assert approval.default is not None
     reason = f"no decision by the deadline: default {approval.default}"
@@ -247,7 +222,7 @@ def record_decision(audit: AuditTrail, approval: Approval) -> None:
     audit.sync()
 
 
-def catch_up_audit(app: App) -> int:
+def catch_up_audit(app: AppParts) -> int:
     """Write the records a process killed mid-way left out (checked against the trail first)."""
     rows = store(app).unaudited(app.clock.now() - AUDIT_GRACE)
     written = 0

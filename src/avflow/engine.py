@@ -319,9 +319,7 @@ class Engine:
             granted = approval_flow.approved_outputs(
                 approval_flow.dry_approval(call.run, call.sid, pending.request, self.clock.now())
             )
-            preview = following_effects(
-                self, wf, call.client, call.info, call.run, call.position, seen, granted, call.log
-            )
+            preview = following_effects(self.steps, self.template_context, wf, call, seen, granted)
         approval = approval_flow.begin_wait(
             store=self.approvals,
             audit=self.audit,

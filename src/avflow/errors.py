@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
-    from avflow.approvals import Approval
+    from avflow.approval_types import Approval
 
 
 class AvflowError(Exception):

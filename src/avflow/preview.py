@@ -11,21 +11,24 @@ preview never fails the run.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from avflow import redact
 from avflow.context import RunStepContext, StoreCursor
-from avflow.steps import SKIPPED, StepCall
+from avflow.steps import SKIPPED, StepCall, StepRunner
 
 if TYPE_CHECKING:
-    from avflow.api import ClientInfo, RunInfo
-    from avflow.engine import Engine
+    from avflow.api import RunInfo
     from avflow.ledger import Effect, EffectSite
     from avflow.loader import Client, LoadedWorkflow
 
 PREVIEW_TIMEOUT = 60.0  # seconds per step when the step declares no timeout
+
+# the engine's `Engine.template_context`: (client, workflow, run, steps so far) -> variables
+TemplateContext = Callable[["Client", "LoadedWorkflow", "RunInfo", dict[str, Any]], dict[str, Any]]
 
 
 class _Collector:
@@ -58,7 +61,7 @@ class _ReadOnlyCursor(StoreCursor):
 
 
 def _context(
-    engine: Engine, call: StepCall, action: str, collector: _Collector, spool: Path
+    steps: StepRunner, call: StepCall, action: str, collector: _Collector, spool: Path
 ) -> RunStepContext:
     plugin = action.split(".")[0]
     return RunStepContext(
@@ -70,27 +73,33 @@ def _context(
         template_context=call.tctx,
         ledger=collector,  # type: ignore[arg-type]
         audit=_Silent(),  # type: ignore[arg-type]
-        accounts=engine.steps.accounts(call.client),
-        cursor=_ReadOnlyCursor(engine.state, call.client.id, call.run.workflow, plugin),
+        accounts=steps.accounts(call.client),
+        cursor=_ReadOnlyCursor(steps.state, call.client.id, call.run.workflow, plugin),
         spool=spool,
-        data_dir=engine.home / "plugins" / plugin,
-        clock=engine.clock,
+        data_dir=steps.home / "plugins" / plugin,
+        clock=steps.clock,
     )
 
 
 def following_effects(
-    engine: Engine,
+    steps: StepRunner,
+    template_context: TemplateContext,
     wf: LoadedWorkflow,
-    client: Client,
-    info: ClientInfo,
-    run: RunInfo,
-    position: int,
+    asked: StepCall,
     steps_ctx: dict[str, Any],
     approved: dict[str, Any],
-    log: Any,
 ) -> list[str]:
-    """Descriptions of the effects the steps after ``position`` would perform, in order."""
+    """Descriptions of the effects the steps after ``asked`` (the step that asks for the approval)
+    would perform, in order.
+
+    ``steps``: the engine's step runner (its actions, accounts, state, ledger, clock and home);
+    ``template_context``: the engine's `Engine.template_context`. The engine, which imports this
+    module, passes them rather than itself.
+    """
     from dataclasses import replace
+
+    client, info, log = asked.client, asked.info, asked.log
+    run, position = asked.run, asked.position
 
     dry = replace(run, dry_run=True)
     seen = dict(steps_ctx)
@@ -98,8 +107,8 @@ def following_effects(
         "outputs": approved,
         "status": "succeeded",
     }
-    collector = _Collector(engine.ledger)
-    spool = engine.home / "spool" / f"{run.id}-preview"
+    collector = _Collector(steps.ledger)
+    spool = steps.home / "spool" / f"{run.id}-preview"
     try:
         for pos in range(position + 1, len(wf.model.steps)):
             step = wf.model.steps[pos]
@@ -107,13 +116,13 @@ def following_effects(
             if step.uses == "core.approval":
                 collector.lines.append(f"(then another approval, step {sid})")
                 break
-            tctx = engine.template_context(client, wf, dry, seen)
+            tctx = template_context(client, wf, dry, seen)
             call = StepCall(client, info, dry, pos, sid, step, tctx, log.bind(step=sid))
-            action = engine.registry.actions[step.uses]
-            ctx = _context(engine, call, action.name, collector, spool)
-            body = partial(engine.steps._attempt, call, action, ctx)
+            action = steps.actions[step.uses]
+            ctx = _context(steps, call, action.name, collector, spool)
+            body = partial(steps._attempt, call, action, ctx)
             try:
-                result = engine.steps._timed(body, ctx, step.timeout or PREVIEW_TIMEOUT)
+                result = steps._timed(body, ctx, step.timeout or PREVIEW_TIMEOUT)
             except Exception as exc:
                 why = redact.redact(str(exc) or type(exc).__name__)
                 collector.lines.append(f"(step {sid} cannot be previewed: {why})")
