@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from avflow import yamlcompose
+from avflow import yamlcompose, yamlfile
 from avflow.loader import Loader
 from avflow.plugins import PluginManager
 
@@ -21,15 +21,23 @@ WORKFLOW = (
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> dict[bool, int]:
-    """How many times a file was composed, with positions (True) and without (False)."""
+    """How many times a file was composed, with positions (True) and without (False: by the
+    event composer, or by the quick pass when it read the file)."""
     counts = {True: 0, False: 0}
     real = yamlcompose.Composer.__init__
+    real_quick = yamlfile.quick
+
+    def quick(text: str) -> Any:
+        found = real_quick(text)
+        counts[False] += found is not None
+        return found
 
     def counting(self: Any, text: str, path: Path, positions: bool = True) -> None:
         counts[positions] += 1
         real(self, text, path, positions)
 
     monkeypatch.setattr(yamlcompose.Composer, "__init__", counting)
+    monkeypatch.setattr(yamlfile, "quick", quick)
     return counts
 
 

@@ -4,7 +4,9 @@ once; this is what `avflow social queue` shows and what daily limits count."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -22,23 +24,37 @@ CREATE TABLE IF NOT EXISTS refused (
 
 
 class Store:
-    """``social.db`` in the plugin's data folder."""
+    """``social.db`` in the plugin's data folder.
+
+    `close` keeps the connection for the next `Store` of this process on the same file (one
+    idle connection per file): opening costs little, but closing the last connection to a WAL
+    database checkpoints it, two syncs that every publishing pass and every ``queue`` paid.
+    Nothing is kept open in a transaction: every write is committed when it is made.
+    """
 
     def __init__(self, data_dir: Path, *, create: bool = True) -> None:
         path = data_dir / "social.db"
         if not create and not path.exists():  # a reader with nothing recorded yet
             self.db = sqlite3.connect(":memory:", isolation_level=None)
             self.db.executescript(SCHEMA)
+            self._key: tuple[str, int, int, int] | None = None
+            return
+        pooled = _take(path)
+        if pooled is not None:
+            self.db, self._key = pooled
             return
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         if self.db.execute("PRAGMA user_version").fetchone()[0] < 1:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA + "PRAGMA user_version = 1;")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self._key = _identity(path)
 
     def close(self) -> None:
-        self.db.close()
+        db, key, self._key = self.db, self._key, None
+        if key is None or db.in_transaction or not _give(key, db):
+            db.close()
 
     def approvals(self, client: str) -> dict[str, str]:
         rows = self.db.execute("SELECT post, digest FROM approvals WHERE client = ?", (client,))
@@ -99,3 +115,43 @@ class Store:
             self.db.execute("INSERT OR IGNORE INTO refused VALUES (?, ?)", (client, key))
         else:
             self.db.execute("DELETE FROM refused WHERE client = ? AND key = ?", (client, key))
+
+
+# -- one idle connection per file, for the next pass of this process ---------------------------
+_idle: dict[tuple[str, int, int], tuple[sqlite3.Connection, int]] = {}
+_guard = threading.Lock()
+
+
+def _identity(path: Path) -> tuple[str, int, int, int] | None:
+    """The file as opened: its path, device and inode (a file replaced since is not reused),
+    and this process (a connection never crosses a fork)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return str(path), st.st_dev, st.st_ino, os.getpid()
+
+
+def _take(path: Path) -> tuple[sqlite3.Connection, tuple[str, int, int, int]] | None:
+    key = _identity(path)
+    if key is None:
+        return None
+    with _guard:
+        found = _idle.pop(key[:3], None)
+    if found is None:
+        return None
+    db, pid = found
+    if pid != key[3]:  # made before a fork: the parent's, never used or closed here
+        return None
+    return db, key
+
+
+def _give(key: tuple[str, int, int, int], db: sqlite3.Connection) -> bool:
+    """Keep ``db`` for the next `Store` on this file; False when one is kept already."""
+    if _identity(Path(key[0])) != key:
+        return False
+    with _guard:
+        if key[:3] in _idle:
+            return False
+        _idle[key[:3]] = (db, key[3])
+    return True
