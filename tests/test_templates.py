@@ -39,3 +39,90 @@ def test_templates_with_statements_keep_their_local_names_out() -> None:
     assert refs.variables == {"steps"} and refs.steps == {"triage"}
     refs = templates.references("{% set n = client.name %}{{ n }} {# comment #}{{ run.id }}")
     assert refs.variables == {"client", "run"}
+
+
+class _File:
+    """An object as an action hands one to a template (attributes, a property, a private one)."""
+
+    year = "2026"
+    name = "fattura.pdf"
+    _secret = "hidden"
+
+    @property
+    def sender_domain(self) -> str:
+        return "enel.it"
+
+
+def _nested(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+SUBSTITUTIONS = [
+    ("Fatture/{{ file.year }}/{{ file.sender_domain }}/{{ file.name }}", {}),
+    ("{{ a }}-{{ b }}-{{ c }}-{{ d }}", {"a": None, "b": 3, "c": [1, "x"], "d": {"k": 1.5}}),
+    ("{{ d.k }} {{ d.missing }}", {"d": {"k": "via the item"}}),
+    ("x {{ missing }}", {}),
+    ("x {{ missing.attr }}", {}),
+    ("x {{ file.nope }}", {}),
+    ("x {{ file._secret }}", {}),
+    ("x {{ file.__class__ }}", {}),
+    ("x {{ file.name.upper }}", {}),
+    ("x {{ file.name.encode }}", {}),
+    ("x {{ lst.append }}", {"lst": [1]}),
+    ("{{ range }} {{ dict }}", {}),
+    ("x {{ range }}", {"range": "the context's own"}),
+    ("  {{- file.year -}}  /{{ file.name }}\n", {}),
+    ("a {{ file.year }}\n\n", {}),
+    ("{{ big }}{{ big }}", {"big": "x" * 600_000}),
+    ("deep: {{ deep }}", {"deep": _nested(100_000)}),
+]
+
+
+def _outcome(render: object) -> tuple[str, str]:
+    try:
+        return "ok", str(render())  # type: ignore[operator]
+    except Exception as exc:
+        return type(exc).__name__, str(exc)
+
+
+@pytest.mark.parametrize(("text", "variables"), SUBSTITUTIONS)
+def test_plain_substitutions_render_as_jinja2_does(text: str, variables: dict[str, object]) -> None:
+    """A template of text and ``{{ name.attr }}`` only skips Jinja2's machinery (a path template
+    rendered for every file): the same text, or the same error, as Jinja2 in the same sandbox
+    with the same limits."""
+    context = {"file": _File(), **variables}
+    compiled = templates.Compiled(text)
+    assert compiled._plain is not None  # the quick path is the one under test
+    jinja = templates.env().from_string(text)
+
+    def slow() -> str:
+        with templates.limited():
+            return compiled._chunks(context)
+
+    expected = _outcome(slow)
+    assert _outcome(lambda: compiled.render(**context)) == expected
+    if "big" in variables:
+        assert expected[0] == "TemplateLimitError"
+    elif "deep" in variables:
+        assert expected == ("TemplateLimitError", "template recursion too deep")
+    else:
+        assert _outcome(lambda: jinja.render(**context)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ file.name | upper }}",
+        "{{ file['name'] }}",
+        "{{ self }}",
+        "{{ a ~ b }}",
+        "{% if a %}x{% endif %}",
+        "{{ f() }}",
+        "{{ 'const' }}",
+    ],
+)
+def test_other_templates_are_rendered_by_jinja2(text: str) -> None:
+    assert templates.Compiled(text)._plain is None
