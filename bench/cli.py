@@ -62,6 +62,9 @@ def main() -> None:
         peer.write_text(PEER)
         env = {**os.environ, "AVFLOW_HOME": str(work / "home")}
         env.pop("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", None)
+        # As installed: the warm-up run leaves bytecode (__pycache__) that later runs load,
+        # instead of compiling every module of avflow and its plugins again at each start.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         avflow = [sys.executable, "-m", "avflow", "--workflows", str(ROOT / "workflows")]
         commands = {
             "avflow --help": [*avflow, "--help"],

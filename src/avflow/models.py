@@ -226,7 +226,7 @@ class ClientProfile(Strict):
     @field_validator("holidays")
     @classmethod
     def _holidays(cls, v: str | Holidays | None) -> str | Holidays | None:
-        import holidays as hol
+        from avflow.holidaycal import country_holidays
 
         if v is None:
             return v
@@ -234,7 +234,7 @@ class ClientProfile(Strict):
         if isinstance(v, str) and "-" in v:
             country, subdiv = v.split("-", 1)
         try:
-            hol.country_holidays(country, subdiv=subdiv)
+            country_holidays(country, subdiv=subdiv)
         except NotImplementedError:
             raise ValueError(
                 f"unknown holidays country {country!r} (use an ISO code like IT)"

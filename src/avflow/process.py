@@ -4,9 +4,11 @@ needs these imports nothing heavy (docs/architecture.md)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from avflow.errors import UsageError
 
@@ -58,16 +60,30 @@ def configure_logging(
     level: str = "info", json_logs: bool | None = None, *, utc: bool = False
 ) -> None:
     """structlog to stderr, secrets redacted: human lines (`avflow.console`) unless JSON lines
-    are asked for (``json_logs``, else ``$AVFLOW_LOG_FORMAT=json``); ``utc``: times in UTC."""
+    are asked for (``json_logs``, else ``$AVFLOW_LOG_FORMAT=json``); ``utc``: times in UTC.
+
+    When structlog is not imported yet, it is configured the moment something imports it
+    (see `quiet_structlog`): a command that logs nothing (``validate``, ``next``) never pays
+    for importing it."""
+    from avflow import console
+
+    if json_logs is None:
+        json_logs = console.wants_json(None)
+    console.setup(utc=utc, bars=None if not json_logs else False)
+    if "structlog" in sys.modules:
+        _configure_structlog(level, json_logs)
+    else:
+        _STRUCTLOG_HOOK.settings = (level, json_logs)
+        quiet_structlog()
+
+
+def _configure_structlog(level: str, json_logs: bool) -> None:
     import logging
 
     import structlog
 
     from avflow import console, redact
 
-    if json_logs is None:
-        json_logs = console.wants_json(None)
-    console.setup(utc=utc, bars=None if not json_logs else False)
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json_logs else console.render
     )
@@ -89,15 +105,52 @@ def configure_logging(
 
 
 def quiet_structlog() -> None:
-    """Import structlog with rich hidden, once, before anything else imports it.
+    """Have structlog, when first imported, imported with rich hidden (and configured, once
+    `configure_logging` has been called). Imports nothing now.
 
     structlog imports rich, pygments and attrs at once, only to draw tracebacks, which avflow
-    never prints: 4 MB of the service's memory. Called before a command's module is imported.
+    never prints: 4 MB of the service's memory. The command line calls this before a command's
+    module is imported; importing ``avflow`` alone never does (it changes no global state).
     """
-    if "structlog" in sys.modules or "rich" in sys.modules:
+    if "structlog" in sys.modules or _STRUCTLOG_HOOK in sys.meta_path:
         return
-    sys.modules["rich"] = None  # type: ignore[assignment]
-    try:
-        import structlog  # noqa: F401
-    finally:
-        del sys.modules["rich"]
+    sys.meta_path.insert(0, _STRUCTLOG_HOOK)
+
+
+class _StructlogImport:
+    """The first import of structlog: run with rich hidden, then configured (``settings``).
+    A finder on ``sys.meta_path`` and the loader of structlog's package (duck-typed: importing
+    ``importlib.abc`` would cost more than the rest of this module)."""
+
+    def __init__(self) -> None:
+        self.settings: tuple[str, bool] | None = None
+        self.real: Any = None
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != "structlog":
+            return None
+        sys.meta_path.remove(self)  # once; and the search below does not come back here
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        self.real, spec.loader = spec.loader, self  # type: ignore[assignment]
+        return spec
+
+    def create_module(self, spec: Any) -> Any:
+        return self.real.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        hide = "rich" not in sys.modules
+        if hide:
+            sys.modules["rich"] = None  # type: ignore[assignment]
+        try:
+            self.real.exec_module(module)
+        finally:
+            if hide:
+                del sys.modules["rich"]
+            module.__loader__ = module.__spec__.loader = self.real
+        if self.settings is not None:
+            _configure_structlog(*self.settings)
+
+
+_STRUCTLOG_HOOK = _StructlogImport()

@@ -28,9 +28,9 @@ def holiday_name(country: str, subdiv: str | None, day: date) -> str | None:
     key = (country, subdiv, day.year)
     cal = _HOLIDAYS.get(key)
     if cal is None:
-        import holidays
+        from avflow.holidaycal import country_holidays
 
-        cal = _HOLIDAYS[key] = holidays.country_holidays(country, subdiv=subdiv, years=day.year)
+        cal = _HOLIDAYS[key] = country_holidays(country, subdiv=subdiv, years=day.year)
     name = cal.get(day)
     return None if name is None else str(name)
 

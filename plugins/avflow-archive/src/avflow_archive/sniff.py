@@ -7,13 +7,11 @@ import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import filetype
-import structlog
 
 from avflow_archive.source import Source
-
-log = structlog.get_logger("avflow.archive")
 
 CHUNK = 1 << 20
 SNIFF_BYTES = 8192
@@ -24,6 +22,15 @@ EOF_WINDOW = 64 << 10
 POOL_MAX_BYTES = 16 << 20  # larger PDFs are read in this process, not copied to a worker
 
 _PDFIUM = threading.Lock()
+
+
+def _log() -> Any:
+    """The plugin's logger (structlog is imported when there is something to log, not when
+    ``avflow validate`` loads the plugin)."""
+    import structlog
+
+    return structlog.get_logger("avflow.archive")
+
 
 _EXT = {
     "application/pdf": "pdf",
@@ -111,7 +118,7 @@ def pdf_text(data: bytes, label: str = "") -> str:
         try:
             doc = pypdfium2.PdfDocument(data)
         except Exception as exc:  # a damaged or encrypted PDF is filed all the same, without text
-            log.debug("no text from pdf", file=label, error=str(exc)[:200])
+            _log().debug("no text from pdf", file=label, error=str(exc)[:200])
             return ""
         try:
             for i in range(min(len(doc), MAX_PDF_PAGES)):
@@ -125,7 +132,7 @@ def pdf_text(data: bytes, label: str = "") -> str:
                 if total >= MAX_TEXT_CHARS:
                     break
         except Exception as exc:
-            log.debug("text cut short", file=label, error=str(exc)[:200])
+            _log().debug("text cut short", file=label, error=str(exc)[:200])
         finally:
             doc.close()
     return "\n".join(parts)[:MAX_TEXT_CHARS]
@@ -235,7 +242,7 @@ class LazyText:
                 try:
                     self._text = self._future.result()
                 except Exception as exc:  # a worker that died: the document is filed without text
-                    log.warning("no text from pdf", file=self._source.path.name, error=str(exc))
+                    _log().warning("no text from pdf", file=self._source.path.name, error=str(exc))
                     self._text = ""
                 self._future = None
             else:

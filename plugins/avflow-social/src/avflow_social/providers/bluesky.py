@@ -15,12 +15,9 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import regex
-from atproto import Client, models
-from atproto_client import exceptions as xrpc
-from atproto_client.request import Request
 from pydantic import Field
 
 from avflow_social.provider import (
@@ -33,6 +30,9 @@ from avflow_social.provider import (
     RateLimited,
     Target,
 )
+
+if TYPE_CHECKING:  # the SDK takes seconds to import: only when a post is sent or looked up
+    from atproto import Client
 
 POST = "app.bsky.feed.post"
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
@@ -135,6 +135,9 @@ class Bluesky(Provider):
 
     # -- the session --------------------------------------------------------------------------
     def _client(self, target: Target, *, fresh: bool = False) -> tuple[Client, Session, str]:
+        from atproto import Client
+        from atproto_client.request import Request
+
         s = target.settings
         client = Client(s.service, request=Request(timeout=s.timeout))
         session = Session(target)
@@ -157,6 +160,9 @@ class Bluesky(Provider):
         return client, session, saved["did"]
 
     def _create(self, target: Target, session: Session) -> dict[str, str]:
+        from atproto import Client, models
+        from atproto_client.request import Request
+
         s = target.settings
         client = Client(s.service, request=Request(timeout=s.timeout))
         data = models.ComAtprotoServerCreateSession.Data(
@@ -173,6 +179,9 @@ class Bluesky(Provider):
         self, target: Target, session: Session, saved: dict[str, str]
     ) -> dict[str, str] | None:
         """A new access token from the refresh token (None: refused, sign in again)."""
+        from atproto import Client
+        from atproto_client.request import Request
+
         s = target.settings
         client = Client(s.service, request=Request(timeout=s.timeout))
         bearer = {"Authorization": f"Bearer {saved['refreshJwt']}"}
@@ -189,6 +198,8 @@ class Bluesky(Provider):
     def _call(self, target: Target, state: list[Any], call: Any, what: str) -> Any:
         """``call(client, did)``; an expired access token (401) is refreshed once, then sent
         again (a 401 is a refusal: nothing was created)."""
+        from atproto_client import exceptions as xrpc
+
         for attempt in range(2):
             client, session, did = state[0]
             try:
@@ -207,6 +218,8 @@ class Bluesky(Provider):
 
     # -- publishing ---------------------------------------------------------------------------
     def publish(self, target: Target, out: Outgoing) -> Published:
+        from atproto_client import exceptions as xrpc
+
         state = [self._client(target)]
         images = []
         for m in out.media:  # media first
@@ -271,6 +284,8 @@ def _web_url(did: str, rkey: str, target: Target) -> str:
 def _retrying(call: Any, what: str, reconnect: str) -> Any:
     """A session request: transient failures (5xx, 429, network, timeout) are tried 3 times;
     a refusal (400 or 401: a wrong or revoked password or token) is `AuthExpired`."""
+    from atproto_client import exceptions as xrpc
+
     for attempt in range(3):
         try:
             return call()

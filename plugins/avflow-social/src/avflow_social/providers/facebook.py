@@ -3,9 +3,8 @@ feed post with them attached; a lost answer is looked up in the Page's latest po
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import Field
 
 from avflow_social.provider import (
@@ -19,6 +18,9 @@ from avflow_social.provider import (
     Target,
 )
 from avflow_social.providers.http import check, retry_after
+
+if TYPE_CHECKING:  # httpx is imported when a request is sent, not when the plugin loads
+    import httpx
 
 RATE_CODES = {4, 17, 32, 613}  # Graph API: application, user, page and custom rate limits
 
@@ -65,6 +67,8 @@ class Facebook(Provider):
         return resp.json()
 
     def publish(self, target: Target, out: Outgoing) -> Published:
+        import httpx
+
         s = target.settings
         with httpx.Client(base_url=s.graph_url.rstrip("/"), timeout=s.timeout) as http:
             auth = {"access_token": s.page_token}
@@ -91,6 +95,8 @@ class Facebook(Provider):
         return text  # the link travels in its own field
 
     def lookup(self, target: Target, out: Outgoing) -> Published | None:
+        import httpx
+
         s = target.settings
         with httpx.Client(base_url=s.graph_url.rstrip("/"), timeout=s.timeout) as http:
             params = {

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from email.utils import parsedate_to_datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from avflow_social.provider import AuthExpired, ProviderError, RateLimited
+
+if TYPE_CHECKING:  # httpx is imported when a request is sent, not when the plugin loads
+    import httpx
 
 
 def retry_after(value: str | None, default: float = 60.0) -> float:

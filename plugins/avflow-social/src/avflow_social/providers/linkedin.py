@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 from pydantic import Field
 
 from avflow_social.provider import ChannelSettings, Outgoing, Provider, Published, Target
 from avflow_social.providers.http import check
 from avflow_social.providers.oauth import Tokens
+
+if TYPE_CHECKING:  # httpx is imported when a request is sent, not when the plugin loads
+    import httpx
 
 
 class LinkedInSettings(ChannelSettings):
@@ -34,6 +36,8 @@ class LinkedIn(Provider):
     daily_limit = 150
 
     def _session(self, target: Target) -> tuple[httpx.Client, Tokens]:
+        import httpx
+
         s = target.settings
         headers = {"LinkedIn-Version": s.version, "X-Restli-Protocol-Version": "2.0.0"}
         http = httpx.Client(base_url=s.api_url.rstrip("/"), headers=headers, timeout=s.timeout)

@@ -12,11 +12,12 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from avflow_social.provider import AuthExpired, ProviderError, Target
+
+if TYPE_CHECKING:  # httpx is imported when a request is sent, not when the plugin loads
+    import httpx
 
 
 class Tokens:
@@ -52,6 +53,8 @@ class Tokens:
 
     def renew(self, http: httpx.Client) -> None:
         """Refresh the access token, retrying transient failures; AuthExpired when refused."""
+        import httpx
+
         s = self.target.settings
         if not self.refresh:
             raise AuthExpired(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import Field
 
 from avflow_social.provider import ChannelSettings, Outgoing, Provider, Published, Target
 from avflow_social.providers.http import check
+
+if TYPE_CHECKING:  # httpx is imported when a request is sent, not when the plugin loads
+    pass
 
 
 class WebhookSettings(ChannelSettings):
@@ -48,6 +50,8 @@ class Webhook(Provider):
         }  # fmt: skip
 
     def publish(self, target: Target, out: Outgoing) -> Published:
+        import httpx
+
         s = target.settings
         headers = {**s.headers, "Idempotency-Key": out.key}
         with httpx.Client(timeout=s.timeout) as http:
@@ -64,6 +68,8 @@ class Webhook(Provider):
         return bool(target.settings.lookup_url)
 
     def lookup(self, target: Target, out: Outgoing) -> Published | None:
+        import httpx
+
         s = target.settings
         with httpx.Client(timeout=s.timeout) as http:
             resp = http.get(s.lookup_url, params={"key": out.key}, headers=s.headers)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
-from markdown_it import MarkdownIt
 from pydantic import Field
 
 from avflow_social.provider import ChannelSettings, Outgoing, Provider, Published, Target
 from avflow_social.providers.http import check
+
+if TYPE_CHECKING:  # httpx is imported when a request is sent, not when the plugin loads
+    import httpx
 
 STATUSES = "publish,future,draft,pending,private"
 
@@ -29,6 +30,13 @@ def slug_of(out: Outgoing) -> str:
     return out.slug or out.post.lower().replace(".", "-").replace("_", "-")
 
 
+def markdown_html(body: str) -> str:
+    """The post's Markdown as HTML (the parser is imported when a post is sent)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt().render(body)
+
+
 class WordPress(Provider):
     """A blog post: title, body (Markdown rendered to HTML), excerpt, tags, featured image."""
 
@@ -39,6 +47,8 @@ class WordPress(Provider):
     max_media = 1
 
     def _client(self, target: Target) -> httpx.Client:
+        import httpx
+
         s = target.settings
         return httpx.Client(
             base_url=s.url.rstrip("/") + "/wp-json/wp/v2",
@@ -53,7 +63,7 @@ class WordPress(Provider):
         with self._client(target) as http:
             doc: dict[str, Any] = {
                 "title": out.title or "",
-                "content": MarkdownIt().render(out.body),
+                "content": markdown_html(out.body),
                 "slug": slug_of(out),
                 "status": "publish",
             }
