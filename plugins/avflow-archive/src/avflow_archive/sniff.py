@@ -190,7 +190,10 @@ class TextPool:
             future.cancel()
         self._waiting, self._bytes = [], 0
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            # every text asked for is in: the workers' exit (their Python's own teardown, up to
+            # half a second on a busy machine) overlaps the rest of the run; the pool's thread
+            # joins them, and the process waits for that thread before it exits
+            self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
 
