@@ -3,6 +3,9 @@
 - `store`: the dashboard's read queries on ``state.db`` (the only SQL of this package);
 - `views`: what a page shows, built from the store, the loaded project and the scheduler;
 - `security`: the login token, the session, CSRF and Origin checks;
+- `masking`: secrets masked in every page, a client's vault values made known first;
+- `fragments`, `figures`: a list's lines rendered once for the same values, the schedule
+  figures computed once a minute;
 - `web`: the Starlette application and its routes; `server`: uvicorn inside the service.
 
 Importing this package imports no web framework: `avflow.dashboard.web` and

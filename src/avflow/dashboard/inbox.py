@@ -51,6 +51,7 @@ def _card(project: Project, a: Any) -> dict[str, Any]:
     client = project.clients.get(a.client)
     tz = views.zone_of(client) if client is not None else None
     card = dict(vars(a))  # shallow: asdict would deep-copy every time and list
+    card["preview"] = tuple(a.preview)  # hashable: a card's values are its key (fragments)
     card["created"] = views.local(a.created_at, tz) if tz else str(a.created_at)
     card["due"] = views.local(a.deadline, tz) if tz and a.deadline else ""
     return card
@@ -76,8 +77,7 @@ def _inbox_data(dash: Any, scope: list[str] | None, page: int) -> dict[str, Any]
             (a for cid in scope for a in approvals.pending(app, cid, limit=PAGE * (page + 1) + 1)),
             key=lambda a: str(a.created_at),
         )[page * PAGE : page * PAGE + PAGE + 1]
-    for a in items:
-        views.register_secrets(app, a.client, dash.registered)
+    dash.vaults.register(app, {a.client for a in items})
     return {
         "cards": [_card(project, a) for a in items[:PAGE]],
         "page": page,
@@ -141,7 +141,7 @@ async def reject(request: Request, form: dict[str, str]) -> Response:
 async def client_inbox(request: Request) -> Response:
     dash = request.app.state.dashboard
     client = client_of(request)
-    views.register_secrets(dash.source.app, client.id, dash.registered)
+    dash.vaults.register(dash.source.app, [client.id])
     cards = await dash.read(pending_of, dash.source.app, client, PAGE)
     name = "_approvals.html" if "hx-request" in request.headers else "client_inbox.html"
     return dash.render(request, name, client=client, approvals=cards, error=None)

@@ -35,8 +35,7 @@ def _home_data(dash: Any, scope: list[str] | None, page: int) -> dict[str, Any]:
     src = dash.source
     now = src.app.clock.now()
     ids, more = views.client_page(src.project, scope, page)
-    for cid in ids:
-        views.register_secrets(src.app, cid, dash.registered)
+    dash.vaults.register(src.app, ids)
     pending = inbox.pending_counts(src.app, ids)
     return {
         "rows": views.client_rows(src, dash.store, ids, pending, now),
@@ -55,7 +54,7 @@ async def home(request: Request) -> Response:
 
 
 def _runs_data(dash: Any, client: Client, page: int, workflow: str | None) -> dict[str, Any]:
-    views.register_secrets(dash.source.app, client.id, dash.registered)
+    dash.vaults.register(dash.source.app, [client.id])
     rows = dash.store.runs(
         client.id,
         workflow=workflow,
@@ -82,13 +81,15 @@ def _runs_data(dash: Any, client: Client, page: int, workflow: str | None) -> di
 
 def _client_data(dash: Any, client: Client) -> dict[str, Any]:
     app = dash.source.app
-    views.register_secrets(app, client.id, dash.registered)
+    dash.vaults.register(app, [client.id])
     now = app.clock.now()
     return {
         "client": client,
         "zone": f"{client.profile.timezone} ({now.astimezone(views.zone_of(client)).tzname()})",
-        "workflows": views.workflows_health(dash.source, dash.store, dash.schedule, client),
-        "upcoming": views.upcoming(client, now),
+        "workflows": views.workflows_health(
+            dash.source, dash.store, dash.schedule, client, dash.figures.health
+        ),
+        "upcoming": dash.figures.upcoming(client, now),
         "counts": dash.store.run_counts(client.id),
         "approvals": inbox.pending_of(app, client, limit=10),
         **_runs_data(dash, client, 0, None),
@@ -116,7 +117,7 @@ async def runs_page(request: Request) -> Response:
 
 
 def _run_data(dash: Any, client: Client, run_id: str) -> dict[str, Any]:
-    views.register_secrets(dash.source.app, client.id, dash.registered)
+    dash.vaults.register(dash.source.app, [client.id])
     row = dash.store.run(client.id, run_id)
     if row is None:
         raise HTTPException(404, "no such run")
@@ -160,10 +161,12 @@ def _attention_data(dash: Any, scope: list[str] | None, page: int) -> dict[str, 
     src = dash.source
     ids, more = views.client_page(src.project, scope, page)
     flagged = []
+    dash.vaults.register(src.app, ids)
     for cid in ids:
-        views.register_secrets(src.app, cid, dash.registered)
         client = src.project.clients[cid]
-        for wf in views.workflows_health(src, dash.store, dash.schedule, client):
+        for wf in views.workflows_health(
+            src, dash.store, dash.schedule, client, dash.figures.health
+        ):
             if wf.flags:
                 flagged.append((client, wf))
     return {"flagged": flagged, "page": page, "more": more}

@@ -9,22 +9,21 @@ the dashboard and ``avflow next``/``avflow status`` always agree.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import structlog
-
 from avflow.app import App
 from avflow.dashboard.store import DashboardStore
-from avflow.errors import AvflowError
 from avflow.loader import Client, Project
 from avflow.scheduler.planner import job_for
 from avflow.scheduler.status import health
 from avflow.scheduler.store import ScheduleStore, parse_iso
+from avflow.scheduler.upcoming import NextFiring
 
-log = structlog.get_logger("avflow.dashboard")
 PAGE = 50  # clients a page of the home page lists
 RUNS_PAGE = 25  # runs a page lists
 
@@ -54,8 +53,10 @@ class AppSource:
         return self._app.project
 
 
+@lru_cache(maxsize=8192)
 def local(value: str | datetime | None, tz: ZoneInfo) -> str:
-    """``Tue 2026-03-03 09:00 CET``: a stored UTC time on the client's wall clock."""
+    """``Tue 2026-03-03 09:00 CET``: a stored UTC time on the client's wall clock (kept: a page
+    polled every few seconds shows the same times again)."""
     t = parse_iso(value) if isinstance(value, str) else value
     if t is None:
         return ""
@@ -113,7 +114,7 @@ class ClientRow:
     last_status: str | None = None
     last_workflow: str | None = None
     last_at: str = ""
-    failing: list[str] = field(default_factory=list)
+    failing: tuple[str, ...] = ()  # tuples, not lists: a line's values are its key (fragments)
     pending: int = 0
 
 
@@ -145,7 +146,7 @@ def client_rows(
             client.profile.name,
             f"{client.profile.timezone} ({now.astimezone(tz).tzname()})",
             len(client.workflows),
-            failing=sorted(failing.get(cid, [])),
+            failing=tuple(sorted(failing.get(cid, []))),
             pending=pending.get(cid, 0),
         )
         run = last.get(cid)
@@ -168,20 +169,25 @@ class WorkflowHealth:
     last_error: str | None
     next_at: str  # the next firing gating lets run
     skips: str | None  # why earlier firings would be skipped (gating), if any
-    flags: list[str]
+    flags: tuple[str, ...]
 
 
 def workflows_health(
-    src: Source, store: DashboardStore, schedule: ScheduleStore, client: Client
+    src: Source,
+    store: DashboardStore,
+    schedule: ScheduleStore,
+    client: Client,
+    health_of: Callable[..., tuple[NextFiring | None, list[str]]] = health,
 ) -> list[WorkflowHealth]:
-    """Each workflow of ``client`` with ``avflow status``'s failing and silent flags."""
+    """Each workflow of ``client`` with ``avflow status``'s failing and silent flags
+    (``health_of``: `status.health`, or the dashboard's figures kept for the minute)."""
     now = src.app.clock.now()
     tz = zone_of(client)
     persisted = schedule.load(client.id)
     out = []
     for wf in sorted(client.workflows.values(), key=lambda w: w.id):
         last = store.last_real_run(client.id, wf.id)
-        found, flags = health(client, wf, last, persisted, now)
+        found, flags = health_of(client, wf, last, persisted, now)
         out.append(
             WorkflowHealth(
                 wf.id,
@@ -192,7 +198,7 @@ def workflows_health(
                 last["error"] if last else None,
                 local(found.at, tz) if found else "",
                 found.reason if found else None,
-                flags,
+                tuple(flags),
             )
         )
     return out
@@ -211,23 +217,3 @@ def effects_of(app: App, run_id: str) -> list[dict[str, Any]]:
         }
         for e in app.ledger.of_run(run_id)
     ]
-
-
-def register_secrets(app: App, client: str, seen: dict[str, tuple[int, int]]) -> None:
-    """Make sure ``client``'s vault values are known to the redaction before its data is shown
-    (a value the service has not used since it started is not known yet). ``seen``: the vault
-    file's (mtime, size) at the last look, so a secret set meanwhile is taken in too."""
-    try:
-        st = (app.vault.dir / f"{client}.json").stat()
-    except OSError:
-        return  # no vault: no secret
-    stamp = (st.st_mtime_ns, st.st_size)
-    if seen.get(client) == stamp:
-        return
-    try:
-        for name in app.vault.names(client):
-            app.vault.get(client, name)  # registers the value with `avflow.redact`
-    except AvflowError as exc:  # a damaged vault: its values cannot have been used either
-        log.warning("dashboard: cannot read a client's vault", client=client, error=str(exc))
-        return
-    seen[client] = stamp

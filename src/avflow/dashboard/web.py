@@ -1,9 +1,9 @@
 """The dashboard's Starlette application: pages, their live fragments, and the login.
 
 Every page is rendered by Jinja2 from the package's templates; a request made by htmx (header
-``HX-Request``) gets the page's fragment only, which the page polls for live updates. Every value
-a template prints passes through `avflow.redact` (the environment's ``finalize``), so a secret
-value known to the process is never rendered. Routes under ``/clients/{client}`` check that the
+``HX-Request``) gets the page's fragment only, which the page polls for live updates. Every page
+passes through `avflow.redact` once rendered (`masking.mask_html`), so a secret value known to
+the process is never rendered. Routes under ``/clients/{client}`` check that the
 session may see that client (`security.allowed`) and pass it to every query.
 """
 
@@ -15,7 +15,6 @@ from functools import partial
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -26,8 +25,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from avflow import redact
 from avflow.dashboard import inbox, pages, security
+from avflow.dashboard.figures import ScheduleFigures
+from avflow.dashboard.fragments import Fragments
+from avflow.dashboard.masking import VaultWatch, mask_html
 from avflow.dashboard.store import DashboardStore
 from avflow.dashboard.views import Source
 from avflow.scheduler.store import ScheduleStore
@@ -35,22 +36,17 @@ from avflow.scheduler.store import ScheduleStore
 SESSION_HOURS = 12
 
 
-def _redacted(value: Any) -> Any:
-    """Every value a template prints, with the secret values known to the process masked
-    (markup too: a macro's output stays markup)."""
-    if isinstance(value, Markup):
-        return Markup(redact.redact(str(value)))
-    return redact.redact(value) if isinstance(value, str) else value
-
-
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("avflow.dashboard", "templates"),
         autoescape=True,
-        finalize=_redacted,
         auto_reload=False,
     )
     env.filters["status_class"] = lambda s: f"st-{s}" if s else "st-none"
+    # the items of a list, as filters: ``{{ runs|run_rows(client.id) }}``
+    env.filters["cards"] = Fragments(env, "_card.html", "card")  # approvals waiting
+    for row in ("run_row", "client_row", "workflow_row", "firing_row"):  # lines of a table
+        env.filters[f"{row}s"] = Fragments(env, "_rows.html", row)
     return env
 
 
@@ -61,7 +57,8 @@ class Dashboard:
         self.source = source
         self.token = token
         self.env = _environment()
-        self.registered: dict[str, tuple[int, int]] = {}  # vaults redaction knows (views)
+        self.vaults = VaultWatch()  # the vault values the redaction knows
+        self.figures = ScheduleFigures()  # upcoming firings and health, kept for the minute
         self._store: DashboardStore | None = None
         self._schedule: ScheduleStore | None = None
 
@@ -85,7 +82,7 @@ class Dashboard:
         context.setdefault("request", request)
         context.setdefault("partial", "hx-request" in request.headers)
         html = self.env.get_template(name).render(**context)
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(mask_html(html), status_code=status)
 
     async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """A page's reading, on the event loop: a few indexed queries on one page of rows (WAL:

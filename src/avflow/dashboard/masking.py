@@ -1,0 +1,104 @@
+"""Secrets never rendered: every page passes through avflow's redaction once it is rendered.
+
+- `mask_html`: each registered form of a secret (`avflow.redact.registered`) is masked in the
+  rendered page, as written and as HTML escaping writes it (a template escapes a value character
+  by character, so a secret inside a printed value appears escaped). One pass over the page
+  masks the values, the markup around them and text that spans two values alike; one pass per
+  printed value (hundreds per page) cost more and saw less.
+- `VaultWatch`: a client's vault values are made known to the redaction before that client's data
+  is shown, even those the service has not used since it started; the vault folder is listed
+  only when it changes, and a client's vault file read again only when it changes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import structlog
+from markupsafe import escape
+
+from avflow import redact
+from avflow.errors import AvflowError
+
+if TYPE_CHECKING:
+    from avflow.app import App
+
+log = structlog.get_logger("avflow.dashboard")
+RECENT_NS = 2_000_000_000  # a folder changed this recently may change again within its mtime tick
+
+_lock = threading.Lock()
+_compiled: tuple[object, re.Pattern[str] | None] = ((), None)
+
+
+def _pattern() -> re.Pattern[str] | None:
+    """The registered forms and their HTML-escaped forms, longest first, as one pattern (made
+    again only when a secret has been registered since)."""
+    global _compiled
+    forms = redact.registered()
+    known, pattern = _compiled
+    if known is forms:
+        return pattern
+    every = set(forms) | {str(escape(f)) for f in forms}
+    ordered = sorted(every, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(f) for f in ordered)) if ordered else None
+    with _lock:
+        _compiled = (forms, pattern)
+    return pattern
+
+
+def mask_html(html: str) -> str:
+    """``html`` with every secret value known to the process masked."""
+    pattern = _pattern()
+    return html if pattern is None else pattern.sub(redact.MASK, html)
+
+
+class VaultWatch:
+    """Which clients' vault values the redaction knows, as of which state of their files."""
+
+    def __init__(self) -> None:
+        self._folder: tuple[str, int, int] | None = None  # path, inode, mtime when last listed
+        self._vaults: set[str] = set()  # clients with a vault file in it then
+        self._seen: dict[str, tuple[int, int, int]] = {}  # client -> its file's inode, mtime, size
+
+    def register(self, app: App, clients: Iterable[str]) -> None:
+        """Make ``clients``' vault values known to the redaction (those not known yet, or
+        changed since)."""
+        folder = app.vault.dir
+        try:
+            st = folder.stat()
+        except OSError:
+            return  # no vault folder: no secret
+        stamp = (str(folder), st.st_ino, st.st_mtime_ns)
+        # a file made or replaced (vaults are written by renaming) changes the folder's mtime;
+        # within the mtime's tick a second change may not: list a recently changed folder again
+        if stamp != self._folder or time.time_ns() - st.st_mtime_ns < RECENT_NS:
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                return
+            self._vaults = {n[:-5] for n in names if n.endswith(".json") and n[0] != "."}
+            self._folder = stamp
+        for client in clients:
+            if client in self._vaults:
+                self._register(app, client)
+
+    def _register(self, app: App, client: str) -> None:
+        try:
+            st = (app.vault.dir / f"{client}.json").stat()
+        except OSError:
+            return  # removed meanwhile: no secret
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._seen.get(client) == stamp:
+            return
+        try:
+            for name in app.vault.names(client):
+                app.vault.get(client, name)  # registers the value with `avflow.redact`
+        except AvflowError as exc:  # a damaged vault: its values cannot have been used either
+            log.warning("dashboard: cannot read a client's vault", client=client, error=str(exc))
+            return
+        self._seen[client] = stamp

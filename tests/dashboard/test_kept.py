@@ -1,0 +1,80 @@
+"""What the dashboard keeps between requests (rendered lines, figures of the minute, the vault
+folder's listing) never shows something stale, and the page is masked whole."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+EVERY_MINUTE = {
+    "name": "Ticker",
+    "on": {"schedule": [{"cron": "* * * * *"}]},
+    "steps": [{"id": "say", "uses": "core.log", "with": {"message": "tick"}}],
+}
+
+
+def _next_firing(page: str) -> str:
+    """The 'Next run' cell of the Ticker workflow on a client page."""
+    return page.split(">Ticker</a>", 1)[1].split("</td>", 2)[2]
+
+
+def test_next_firings_follow_the_clock_across_a_minute(h: Any, logged: Any) -> None:
+    h.client("acme", timezone="UTC")
+    h.workflow("acme", "ticker", EVERY_MINUTE)
+    h.clock.set("2026-01-05T09:00:30Z")
+    page = logged.get("/clients/acme").text
+    assert "09:01 UTC" in _next_firing(page)
+    h.clock.set("2026-01-05T09:00:59.999Z")  # the same minute: the same figures
+    assert "09:01 UTC" in _next_firing(logged.get("/clients/acme").text)
+    h.clock.set("2026-01-05T09:01:00Z")  # a firing is strictly after now
+    page = logged.get("/clients/acme").text
+    assert "09:02 UTC" in _next_firing(page)
+    upcoming = page.split("Upcoming firings", 1)[1]
+    assert "Mon 2026-01-05 09:01 UTC" not in upcoming and "Mon 2026-01-05 09:02 UTC" in upcoming
+    h.clock.set("2026-01-05T09:07:10Z")
+    assert "09:08 UTC" in _next_firing(logged.get("/clients/acme").text)
+
+
+def test_a_line_whose_values_change_is_shown_changed(h: Any, logged: Any) -> None:
+    h.client("acme")
+    h.workflow("acme", "ticker", EVERY_MINUTE)
+    run = h.run("acme/ticker")
+    line = logged.get("/clients/acme/runs").text.split(f'data-run="{run.id}"', 1)[1]
+    assert "st-succeeded" in line.split("</tr>", 1)[0]
+    con = sqlite3.connect(h.home / "state.db")
+    con.execute("UPDATE runs SET status = 'failed', error = 'quota' WHERE id = ?", (run.id,))
+    con.commit()
+    con.close()
+    for path in ("/clients/acme/runs", "/clients/acme"):
+        line = logged.get(path).text.split(f'data-run="{run.id}"', 1)[1].split("</tr>", 1)[0]
+        assert "st-failed" in line and "quota" in line and "succeeded" not in line, path
+
+
+def test_a_secret_is_masked_as_html_escaping_writes_it(h: Any, logged: Any) -> None:
+    from avflow import redact
+
+    secret = "p&ss<w\"rd>'9"
+    h.client("acme", {"name": f"Acme {secret}", "timezone": "Europe/Rome"})
+    h.secret("acme", "mail", secret)
+    redact.forget_all()  # a fresh service: the value was never used
+    for path in ("/", "/clients/acme"):
+        page = logged.get(path).text
+        assert "p&amp;ss&lt;w&#34;rd&gt;&#39;9" not in page and "ss&lt;w" not in page, path
+        assert secret not in page and "Acme [REDACTED]" in page, path
+
+
+def test_a_vault_made_after_the_folder_was_listed_is_read(h: Any, logged: Any) -> None:
+    from avflow import redact
+
+    h.client("acme")
+    h.client("beta", {"name": "Beta Zq81xV0pLm", "timezone": "Europe/Rome"})
+    h.secret("acme", "mail", "acme-secret-value")
+    assert "Beta Zq81xV0pLm" in logged.get("/clients/beta").text  # the folder is listed now
+    h.secret("beta", "mail", "Zq81xV0pLm")  # a new file, within the folder's mtime tick
+    redact.forget_all()
+    page = logged.get("/clients/beta").text
+    assert "Zq81xV0pLm" not in page and "Beta [REDACTED]" in page
+    h.secret("beta", "token", "Kx27wq0AbC")  # the same file, rewritten
+    h.client("beta", {"name": "Beta Kx27wq0AbC", "timezone": "Europe/Rome"})
+    redact.forget_all()
+    assert "Kx27wq0AbC" not in logged.get("/").text
