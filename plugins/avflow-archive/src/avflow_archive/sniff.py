@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
-
-import filetype
+from typing import TYPE_CHECKING, Any
 
 from avflow_archive.source import Source
+
+if TYPE_CHECKING:  # the process pool (and filetype): imported when a file is filed
+    from concurrent.futures import ProcessPoolExecutor
 
 CHUNK = 1 << 20
 SNIFF_BYTES = 8192
@@ -50,6 +51,8 @@ class Content:
     @property
     def ext(self) -> str:
         """The usual extension of the sniffed type (``pdf``), or ``bin``."""
+        import filetype
+
         kind = filetype.get_type(mime=self.type)
         if kind is not None:
             return str(kind.extension)
@@ -72,6 +75,8 @@ def inspect(source: Source) -> Content:
 
 def sniff(head: bytes) -> str:
     """The MIME type of content starting with ``head``."""
+    import filetype
+
     kind = filetype.guess(head)
     if kind is not None:
         return str(kind.mime)
@@ -173,6 +178,7 @@ class TextPool:
             return
         if self._pool is None:
             import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
             context = multiprocessing.get_context("spawn")  # no fork of a threaded process
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)

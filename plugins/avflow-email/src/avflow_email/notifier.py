@@ -9,14 +9,15 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime
-from email import policy
-from email.message import EmailMessage
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import avflow
 from avflow_email.settings import SmtpSettings
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 ENV_RE = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -92,6 +93,9 @@ NOTICE = {
 
 def compose(sender: str, to: list[str], items: list[avflow.Failure]) -> EmailMessage:
     """One message about one or more failing workflows, in the reader's language."""
+    from email import policy
+    from email.message import EmailMessage
+
     words = NOTICE.get(items[0].language if items else "en", NOTICE["en"])
     msg = EmailMessage(policy=policy.SMTP)
     names = sorted({f"{i.client}/{i.workflow}" for i in items})

@@ -57,10 +57,12 @@ def register_account_types(register: Any, hook: Any) -> None:
 
 @avflow.hookimpl
 def register_actions(register: Any, hook: Any) -> None:
-    from avflow_social.publish import PublishParams, publish
+    from avflow_social.params import PublishParams
     from avflow_social.words import EFFECTS
 
     def run(ctx: avflow.StepContext, params: PublishParams) -> dict[str, Any]:
+        from avflow_social.publish import publish  # the publishing code: when a step runs
+
         return publish(ctx, params, providers(hook))
 
     register(

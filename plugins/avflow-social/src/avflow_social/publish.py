@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 import avflow
 from avflow_social.calendar import Post, read_calendar
 from avflow_social.checks import Channel, approval_state, media_files, post_problems, quiet_until
 from avflow_social.hours import next_open
+from avflow_social.params import PublishParams
 from avflow_social.provider import (
     AuthExpired,
     Outgoing,
@@ -32,24 +31,6 @@ class NotPublished(_Failed):  # type: ignore[misc,valid-type]
     def __init__(self, error: ProviderError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-class PublishParams(BaseModel):
-    """Parameters of ``social.publish``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    calendar: Annotated[str, avflow.LocalPath()] = Field(
-        default="posts", description="The content calendar: a folder inside the client's folder."
-    )
-    when: Literal["always", "working_hours"] = Field(
-        default="always",
-        description="working_hours: posts go out only in the client's working hours (holidays and "
-        "closed days excluded); one due outside them goes out when the client next opens.",
-    )
-    channels: list[str] | None = Field(
-        default=None, description="Only these channels (default: every channel posts name)."
-    )
 
 
 @dataclass

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import regex
 from pydantic import Field
 
 from avflow_social.provider import (
@@ -36,8 +35,9 @@ if TYPE_CHECKING:  # the SDK takes seconds to import: only when a post is sent o
 
 POST = "app.bsky.feed.post"
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-# A link written in the text: made clickable by a facet (byte offsets in UTF-8).
-LINK = regex.compile(r"https?://[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]}]")
+# A link written in the text: made clickable by a facet (byte offsets in UTF-8). `regex` is
+# imported when a post is counted or sent (it caches the compiled pattern), not with the plugin.
+LINK = r"https?://[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]}]"
 
 
 class BlueskySettings(ChannelSettings):
@@ -59,7 +59,9 @@ def tid(key: str, when: datetime) -> str:
 def link_facets(text: str) -> list[dict[str, Any]]:
     """``app.bsky.richtext.facet`` link facets for the URLs in ``text``."""
     out = []
-    for m in LINK.finditer(text):
+    import regex
+
+    for m in regex.finditer(LINK, text):
         start = len(text[: m.start()].encode())
         out.append(
             {
@@ -130,6 +132,8 @@ class Bluesky(Provider):
     def count(self, text: str) -> int:
         """Graphemes, as Bluesky counts them (300); a text over Bluesky's other limit, 3,000
         UTF-8 bytes, counts as at least 301."""
+        import regex
+
         graphemes = len(regex.findall(r"\X", text))
         return graphemes if len(text.encode()) <= 3000 else max(graphemes, 301)
 

@@ -1,0 +1,28 @@
+"""The parameters of ``social.publish``, apart from the action itself: loading the plugin
+(``avflow validate``, ``next``) needs only these, not the publishing code and its store."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import avflow
+
+
+class PublishParams(BaseModel):
+    """Parameters of ``social.publish``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calendar: Annotated[str, avflow.LocalPath()] = Field(
+        default="posts", description="The content calendar: a folder inside the client's folder."
+    )
+    when: Literal["always", "working_hours"] = Field(
+        default="always",
+        description="working_hours: posts go out only in the client's working hours (holidays and "
+        "closed days excluded); one due outside them goes out when the client next opens.",
+    )
+    channels: list[str] | None = Field(
+        default=None, description="Only these channels (default: every channel posts name)."
+    )
