@@ -132,7 +132,9 @@ class Engine:
                 return self.execute(wf, existing["id"])
             return self.outcome(existing["id"])
         now = utcnow_iso()
-        with self.state.tx() as db:
+        # Not fsynced: nothing leaves the machine before a later commit that is (an effect's
+        # intent, or the run's end) covers it too (docs/architecture.md, "Durability").
+        with self.state.tx(durable=False) as db:
             db.execute(
                 """INSERT INTO runs (id, key, client, workflow, scheduled_at, trigger, event, dry_run, status, created_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)""",
@@ -235,7 +237,7 @@ class Engine:
 
     def _execute(self, wf: LoadedWorkflow, run: RunInfo, resumed: bool) -> RunOutcome:
         rlog = log.bind(client=run.client, workflow=run.workflow, run=run.id)
-        self.state.set_run(run.id, status="running", started_at=utcnow_iso())
+        self.state.set_run(run.id, status="running", started_at=utcnow_iso(), durable=False)
         self.audit.record(
             run.client,
             "run.resumed" if resumed else "run.started",

@@ -1,7 +1,8 @@
 """``$AVFLOW_HOME/state.db``: runs, step results and plugin cursors (docs/architecture.md).
 
-SQLite in WAL mode with a busy timeout, one connection per thread; writes are committed
-(synchronous=FULL) before the code moves on. The effect ledger's tables live in the same file but
+SQLite in WAL mode with a busy timeout, one connection per thread; writes are committed before
+the code moves on, fsynced (synchronous=FULL) unless a later fsynced commit covers them
+(docs/architecture.md, "Durability"). The effect ledger's tables live in the same file but
 belong to `avflow.ledger`, which alone reads and writes them through `State.tx`.
 """
 
@@ -164,9 +165,11 @@ class State:
         sql += " ORDER BY created_at DESC LIMIT ?"
         return self.db.execute(sql, (*args, limit)).fetchall()
 
-    def set_run(self, run_id: str, **fields: Any) -> None:
+    def set_run(self, run_id: str, *, durable: bool = True, **fields: Any) -> None:
+        """Update a run's row (``durable=False``: see `tx`, and "Durability" in
+        docs/architecture.md for when a later commit covers it)."""
         cols = ", ".join(f"{k} = ?" for k in fields)
-        with self.tx() as db:
+        with self.tx(durable) as db:
             db.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
 
     def reopen_run(self, run_id: str, step: str) -> None:
@@ -194,10 +197,11 @@ class State:
         outputs_json: str | None = None,
         error: str | None = None,
         attempts: int = 0,
+        durable: bool = True,
     ) -> None:
         """Record a step's state; ``outputs_json`` is the outputs already encoded, if at hand."""
         now = utcnow_iso()
-        with self.tx() as db:
+        with self.tx(durable) as db:
             db.execute(
                 """INSERT INTO steps (run_id, step, position, status, outputs, error, attempts, started_at, finished_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -85,7 +85,11 @@ class StepRunner:
         accounts = self.accounts(call.client)
         attempts = step.retry.attempts
         for attempt in range(1, attempts + 1):
-            self.state.save_step(call.run.id, call.sid, call.position, "running", attempts=attempt)
+            # Not fsynced, nor the step's success below: a later durable commit (an effect's
+            # intent, the next step's end, the run's end) covers them (docs/architecture.md).
+            self.state.save_step(
+                call.run.id, call.sid, call.position, "running", attempts=attempt, durable=False
+            )
             ctx = self._context(call, action, accounts)
             try:
                 result = self._timed(partial(self._attempt, call, action, ctx), ctx, step.timeout)
@@ -112,6 +116,7 @@ class StepRunner:
                 "succeeded",
                 outputs_json=encoded,
                 attempts=attempt,
+                durable=False,
             )
             self._record(
                 call,

@@ -28,7 +28,8 @@ _MAP = "!avflow/map"
 _SEQ = "!avflow/seq"
 # libyaml's composer reads the non-specific tag "!" (``! 12``: text) as if there were no tag (a
 # number): a file that may hold one, or a directive that could define one, is declined.
-_MAY_TAG_TEXT = re.compile(r"(?:^|[\s\[{,])!(?=[\s,\]}<]|$)|^%", re.M)
+_TAG = re.compile(r"(?:^|[\s\[{,])!(?=[\s,\]}<]|$)", re.M)
+_DIRECTIVE = re.compile(r"^%", re.M)
 _CParser: Any = getattr(yaml.cyaml, "CParser", None) if yaml.__with_libyaml__ else None
 
 
@@ -56,7 +57,9 @@ if _CParser is not None:
 
 def quick(text: str) -> tuple[Any] | None:
     """``(data,)`` as the event composer reads ``text``, or None: declined (see above)."""
-    if _CParser is None or _MAY_TAG_TEXT.search(text):
+    if _CParser is None or ("!" in text and _TAG.search(text)):
+        return None
+    if "%" in text and _DIRECTIVE.search(text):
         return None
     loader = _Loader(text)
     try:

@@ -52,6 +52,13 @@ class _Tail:
     hash: str
     cp_seq: int
     cp_time: datetime | None
+    fd: int = -1  # the file, open for appending while it stays the end of the chain
+    ino: int = 0
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class AuditError(AvflowError):
@@ -92,6 +99,7 @@ class AuditTrail:
         self._tails: dict[str, _Tail] = {}
         self._dirty: dict[str, set[str]] = {}
         self._unsealed: set[str] = set()
+        self._entered: set[tuple[str, int, int]] = set()  # files whose folder was fsynced
         self._log = structlog.wrap_logger(
             _Sink(self),
             processors=[
@@ -169,12 +177,11 @@ class AuditTrail:
             stamp = utc_stamp(now)
             tail = self._current_tail(client, stamp[:7])
             line, digest = seal_line(tail.seq + 1, stamp, body, tail.hash)
-            fd = private_open(tail.path, os.O_WRONLY | os.O_APPEND)
-            try:
-                os.write(fd, line)
-                size = os.fstat(fd).st_size
-            finally:
-                os.close(fd)
+            if tail.fd < 0:
+                tail.fd = private_open(tail.path, os.O_WRONLY | os.O_APPEND)
+                tail.ino = os.fstat(tail.fd).st_ino
+            os.write(tail.fd, line)
+            size = os.fstat(tail.fd).st_size
             prev = tail.hash
             tail.size, tail.seq, tail.hash = size, tail.seq + 1, digest
             self._dirty.setdefault(client, set()).add(tail.path)
@@ -203,16 +210,19 @@ class AuditTrail:
         tail = self._tails.get(client)
         if tail is not None:
             try:
-                unchanged = os.stat(tail.path).st_size == tail.size
+                st = os.stat(tail.path)
+                unchanged = st.st_size == tail.size and (tail.fd < 0 or st.st_ino == tail.ino)
             except FileNotFoundError:
-                unchanged = tail.size == 0
+                unchanged = tail.size == 0 and tail.fd < 0
             if unchanged:
                 if month <= tail.month:  # (a clock set back keeps writing to the newest file)
                     return tail
                 path = os.path.join(self.client_dir(client), f"{month}.jsonl")
                 if not os.path.exists(path):
+                    tail.close()
                     tail.path, tail.month, tail.size = path, month, 0
                     return tail
+            tail.close()
         tail = self._load_tail(client, self.client_dir(client) / f"{month}.jsonl")
         self._tails[client] = tail
         return tail
@@ -271,9 +281,13 @@ class AuditTrail:
             fd = os.open(path, os.O_RDONLY)
             try:
                 os.fsync(fd)
+                info = os.fstat(fd)
             finally:
                 os.close(fd)
-            fsync_dir(Path(path).parent)
+            file = (path, info.st_dev, info.st_ino)
+            if file not in self._entered:  # its name in the folder: once per file and process
+                fsync_dir(Path(path).parent)
+                self._entered.add(file)
 
     def sync(self) -> None:
         """fsync what was written since the last sync and seal each client's chain at its end."""
@@ -302,7 +316,13 @@ class AuditTrail:
 
     def forget(self, client: str) -> None:
         """Drop what is cached of ``client``'s chain (after the files were changed on purpose)."""
-        self._tails.pop(client, None)
+        tail = self._tails.pop(client, None)
+        if tail is not None:
+            tail.close()
+
+    def __del__(self) -> None:
+        for tail in getattr(self, "_tails", {}).values():
+            tail.close()
 
     # -- reading ----------------------------------------------------------------------------------
     def records(self, client: str) -> list[dict[str, Any]]:

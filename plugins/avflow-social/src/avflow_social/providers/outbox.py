@@ -56,12 +56,16 @@ class Outbox(Provider):
         path = self._path(target, out)
         media = path.parent / "media"
         uploaded = []
+        copied = target.cache.setdefault("media", {})  # file -> its name, copied in this pass
         for m in out.media:  # media first, as a network takes them
-            data = m.path.read_bytes()
-            name = hashlib.sha256(data).hexdigest()[:16] + m.path.suffix.lower()
-            media.mkdir(parents=True, exist_ok=True)
-            if not (media / name).exists():
-                shutil.copyfile(m.path, media / name)
+            name = copied.get(m.path)
+            if name is None:
+                data = m.path.read_bytes()
+                name = hashlib.sha256(data).hexdigest()[:16] + m.path.suffix.lower()
+                media.mkdir(parents=True, exist_ok=True)
+                if not (media / name).exists():
+                    shutil.copyfile(m.path, media / name)
+                copied[m.path] = name
             uploaded.append({"file": f"media/{name}", "alt": m.alt, "type": m.mime})
         doc = {
             "key": out.key,
@@ -78,8 +82,11 @@ class Outbox(Provider):
             "media": uploaded,
         }
         tmp = path.with_suffix(".tmp")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
+        try:
+            tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
+        except FileNotFoundError:  # the folder was removed during the pass
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
         os.replace(tmp, path)
         return Published(out.key, path.as_uri())
 
