@@ -1,6 +1,7 @@
 """Benchmark: dashboard pages beside the SQL queries they make, on a large state.db.
 
-    .venv/bin/python bench/dashboard.py [--clients 1000] [--runs 100000] [--approvals 1000] [--trials 20]
+    .venv/bin/python bench/dashboard.py [--clients 1000] [--runs 100000] [--approvals 1000]
+        [--trials 20] [--secrets 0]
 
 Fills a temporary home with ``--clients`` clients (8 timezones, two workflows each, one gated
 to working hours), ``--runs`` runs spread over them (about 1 in 20 failed) and ``--approvals``
@@ -11,9 +12,10 @@ timed twice: calling the ASGI application in this process as uvicorn does (what 
 code costs: wall-clock time, and this thread's CPU time, which other work on the machine does
 not inflate), and over HTTP from uvicorn serving the same files in a process of its own on a
 loopback port (what a browser waits for: the TCP hop between two processes and the standard
-library's HTTP client included). Trials alternate page
-and queries; the figures are medians of ``--trials`` warm requests, and their ratio. Goal: each
-page at most 3x its queries (in process, both ratios).
+library's HTTP client included). Trials alternate page and queries; the figures are medians of
+``--trials`` warm requests, and their ratio. ``--secrets N``: N secret values known to the
+process (as a service knows its clients' vault values), for which every page is masked. Goal:
+each page at most 3x its queries (in process, both ratios).
 """
 
 from __future__ import annotations
@@ -192,7 +194,16 @@ def log_in(get: Callable[[str], Any], post: Callable[[str, dict[str, str]], Any]
     assert done.status_code == 303, done.text
 
 
-def serve(work: Path) -> None:
+def register_secrets(count: int) -> None:
+    """``count`` secret values known to the process, as a service knows its clients' vaults: each
+    page is masked for them (none appear in the pages)."""
+    from avflow import redact
+
+    for i in range(count):
+        redact.register(f"bench-secret-{i:04d}-Vq7x")
+
+
+def serve(work: Path, secrets: int) -> None:
     """The dashboard of ``work`` on a loopback port, in this process (``--serve``: the service's
     side of the HTTP measurement); prints the port, then serves until killed."""
     import uvicorn
@@ -205,13 +216,16 @@ def serve(work: Path) -> None:
 
     app = App(work / "workflows", work / "home", PluginManager(autoload=False))
     asgi = create_app(views.AppSource(app), "bench-token")
+    register_secrets(secrets)
     sock = listening_socket("127.0.0.1", 0)
     print(sock.getsockname()[1], flush=True)
     config = uvicorn.Config(asgi, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def over_http(_asgi: Any, work: Path) -> tuple[Callable[[str], Any], Callable[[], None]]:
+def over_http(
+    _asgi: Any, work: Path, secrets: int
+) -> tuple[Callable[[str], Any], Callable[[], None]]:
     """GET from uvicorn in a process of its own (as in the service; a browser is another
     process), over one keep-alive connection from the standard library's HTTP client."""
     import http.client
@@ -221,7 +235,9 @@ def over_http(_asgi: Any, work: Path) -> tuple[Callable[[str], Any], Callable[[]
     import httpx
 
     child = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(work)], stdout=subprocess.PIPE, text=True
+        [sys.executable, __file__, "--serve", str(work), "--secrets", str(secrets)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout is not None
     port = int(child.stdout.readline())
@@ -249,7 +265,9 @@ def over_http(_asgi: Any, work: Path) -> tuple[Callable[[str], Any], Callable[[]
     return get, stop
 
 
-def in_process(asgi: Any, _work: Path) -> tuple[Callable[[str], Any], Callable[[], None]]:
+def in_process(
+    asgi: Any, _work: Path, _secrets: int
+) -> tuple[Callable[[str], Any], Callable[[], None]]:
     """GET by calling the ASGI application itself, as uvicorn does (no socket, no HTTP client:
     what the dashboard's own code costs, the middleware and the session included)."""
     import asyncio
@@ -366,10 +384,11 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=100_000)
     ap.add_argument("--approvals", type=int, default=1000)
     ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--secrets", type=int, default=0, help="secret values the process knows")
     ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the HTTP side (over_http)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.secrets)
         return
 
     from avflow.dashboard import views
@@ -380,11 +399,12 @@ def main() -> None:
         app, ids = build(args, work)
         sets = query_sets(app, ids)
         asgi = create_app(views.AppSource(app), "bench-token")
+        register_secrets(args.secrets)
         for mode, open_client, cpu in (
             ("calling the ASGI app in this process (no socket, no HTTP client)", in_process, True),
             ("over HTTP: uvicorn in its own process, one keep-alive connection", over_http, False),
         ):
-            get, stop = open_client(asgi, work)
+            get, stop = open_client(asgi, work, args.secrets)
             measure(mode, get, sets, args.trials, cpu)
             stop()
         print(f"\nload average while measuring: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")

@@ -78,3 +78,20 @@ def test_a_vault_made_after_the_folder_was_listed_is_read(h: Any, logged: Any) -
     h.client("beta", {"name": "Beta Kx27wq0AbC", "timezone": "Europe/Rome"})
     redact.forget_all()
     assert "Kx27wq0AbC" not in logged.get("/").text
+
+
+def test_masking_takes_the_longest_secret_found_and_only_what_is_there() -> None:
+    from avflow import redact
+    from avflow.dashboard.masking import mask_html
+
+    redact.forget_all()
+    try:
+        redact.register("Tk9-short")
+        redact.register("Tk9-short-and-longer")
+        page = "<p>Tk9-short-and-longer, Tk9-short &amp; Tk9-shore</p>"
+        assert mask_html(page) == "<p>[REDACTED], [REDACTED] &amp; Tk9-shore</p>"
+        assert mask_html("<p>nothing here</p>") == "<p>nothing here</p>"
+        redact.register("a<b&c>d")  # registered after the first pages: taken in
+        assert mask_html("<td>a&lt;b&amp;c&gt;d</td>") == "<td>[REDACTED]</td>"
+    finally:
+        redact.forget_all()

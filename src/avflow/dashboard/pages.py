@@ -54,7 +54,7 @@ async def home(request: Request) -> Response:
 
 
 def _runs_data(dash: Any, client: Client, page: int, workflow: str | None) -> dict[str, Any]:
-    dash.vaults.register(dash.source.app, [client.id])
+    dash.vaults.register(dash.source.app, [client.id])  # before the page is rendered (masked)
     rows = dash.store.runs(
         client.id,
         workflow=workflow,
@@ -62,9 +62,10 @@ def _runs_data(dash: Any, client: Client, page: int, workflow: str | None) -> di
         offset=page * views.RUNS_PAGE,
     )
     tz = views.zone_of(client)
+    names = rows[0].keys() if rows else []
     runs = [
         {
-            **dict(r),
+            **dict(zip(names, r, strict=True)),
             "when": views.local(r["scheduled_at"] or r["created_at"], tz),
             "finished": views.local(r["finished_at"], tz),
         }
@@ -80,8 +81,7 @@ def _runs_data(dash: Any, client: Client, page: int, workflow: str | None) -> di
 
 
 def _client_data(dash: Any, client: Client) -> dict[str, Any]:
-    app = dash.source.app
-    dash.vaults.register(app, [client.id])
+    app = dash.source.app  # the client's vault is registered by _runs_data
     now = app.clock.now()
     return {
         "client": client,
