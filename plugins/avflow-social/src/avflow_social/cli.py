@@ -180,6 +180,7 @@ def queue(
     now = _now(at, info.tz)
     close = too_close(posts, channels)
     failed = False
+    lines: list[str] = []  # JSON lines, written 200 at a time
     for post in posts:
         problems = post_problems(post, channels, folder, approvals, now, timedelta(hours=soon))
         problems += [p for p in close if p.post == post.id]
@@ -188,9 +189,14 @@ def queue(
         if not show_all and all(row["channels"].values()) and not problems:
             continue
         if as_json:
-            click.echo(json.dumps(row, ensure_ascii=False))
+            lines.append(json.dumps(row, ensure_ascii=False))
+            if len(lines) >= 200:
+                click.echo("\n".join(lines))
+                lines.clear()
         else:
             _print(row)
+    if lines:
+        click.echo("\n".join(lines))
     if not as_json:
         click.echo(f"{len(posts)} post(s), {len(errors)} unreadable")
     for err in errors:

@@ -34,10 +34,9 @@ class Store:
 
     def __init__(self, data_dir: Path, *, create: bool = True) -> None:
         path = data_dir / "social.db"
+        self._key: tuple[str, int, int, int] | None = None
         if not create and not path.exists():  # a reader with nothing recorded yet
-            self.db = sqlite3.connect(":memory:", isolation_level=None)
-            self.db.executescript(SCHEMA)
-            self._key: tuple[str, int, int, int] | None = None
+            self.db = _empty()
             return
         pooled = _take(path)
         if pooled is not None:
@@ -53,6 +52,8 @@ class Store:
 
     def close(self) -> None:
         db, key, self._key = self.db, self._key, None
+        if db is getattr(_local, "empty", None):
+            return
         if key is None or db.in_transaction or not _give(key, db):
             db.close()
 
@@ -118,6 +119,19 @@ class Store:
 
 
 # -- one idle connection per file, for the next pass of this process ---------------------------
+_local = threading.local()
+
+
+def _empty() -> sqlite3.Connection:
+    """This thread's empty, read-only database: what a reader sees before anything is recorded."""
+    db: sqlite3.Connection | None = getattr(_local, "empty", None)
+    if db is None:
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        db.executescript(SCHEMA + "PRAGMA query_only = ON;")
+        _local.empty = db
+    return db
+
+
 _idle: dict[tuple[str, int, int], tuple[sqlite3.Connection, int]] = {}
 _guard = threading.Lock()
 
