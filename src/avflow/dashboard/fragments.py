@@ -52,6 +52,7 @@ class Fragments:
         if self._macro is None:
             self._macro = getattr(self._env.get_template(self._template).module, self._name)
         fields = item if type(item) is dict or isinstance(item, Mapping) else vars(item)
+        # values compare as Python does (1 == True): a kind of item gives each field one type
         key: Any = (type(item), tuple(fields.items()), args)
         try:
             html = self._kept.get(key)
