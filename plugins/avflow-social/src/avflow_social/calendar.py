@@ -241,10 +241,18 @@ def post_files(folder: Path) -> list[Path]:
 
 def read_post(path: Path, folder: Path, tz: tzinfo) -> Post:
     rel = str(path)[len(str(folder)) + 1 :].replace(os.sep, "/")
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size > MAX_FILE:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        if size > MAX_FILE:
             raise CalendarError(path, 1, 1, f"larger than {MAX_FILE} bytes: not a post")
-        data = f.read()
+        data = os.read(fd, MAX_FILE + 1)
+        while len(data) <= MAX_FILE and (more := os.read(fd, MAX_FILE + 1 - len(data))):
+            data += more
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE:  # grown since: still not a post
+        raise CalendarError(path, 1, 1, f"larger than {MAX_FILE} bytes: not a post")
     try:
         raw = data.decode("utf-8")
     except UnicodeDecodeError as exc:
