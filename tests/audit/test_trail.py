@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -211,3 +212,26 @@ def test_a_torn_last_line_is_removed_before_the_next_append(
     assert cli("audit", "verify", "acme").code == 1
     assert h.reload().engine.trigger(h.find("acme/inbox")).ok
     assert cli("audit", "verify", "acme").code == 0
+
+
+def test_no_trail_file_stays_open_after_its_run(audit_harness: Harness) -> None:
+    """The writer keeps a month file open between one run's records only: a service with a
+    thousand clients must not hold a descriptor per client (the limit is often 1,024)."""
+    h = audit_harness
+    for n in range(3):
+        h.client(f"c{n}", name=f"Client {n}")
+        h.workflow(f"c{n}", "inbox", MAIL_WORKFLOW)
+        assert h.run(f"c{n}/inbox").ok
+    audit = str(h.home / "audit")
+    held = [
+        target
+        for fd in os.listdir("/proc/self/fd")
+        if (target := os.path.realpath(f"/proc/self/fd/{fd}")).startswith(audit)
+        and target.endswith(".jsonl")
+    ]
+    assert held == []
+    records = 0
+    for n in range(3):
+        (path,) = (h.home / "audit" / f"c{n}").glob("[0-9]*.jsonl")
+        records += len(path.read_text().splitlines())
+    assert records >= 6  # each run wrote its records (through the descriptor it then closed)

@@ -52,7 +52,7 @@ class _Tail:
     hash: str
     cp_seq: int
     cp_time: datetime | None
-    fd: int = -1  # the file, open for appending while it stays the end of the chain
+    fd: int = -1  # the file, open for appending from a record to the next sync
     ino: int = 0
 
     def close(self) -> None:
@@ -301,6 +301,7 @@ class AuditTrail:
                     self._unsealed.discard(client)
                 self._sync_files(client)
                 tail = self._current_tail(client, utc_stamp(self.clock())[:7])
+                tail.close()  # open only between a run's records: not one descriptor per client
                 if tail.seq:
                     cp = self.sign(client, tail.seq, tail.hash, self.clock(), "seal")
                     write_seal(self.client_dir(client) / SEAL, cp)
