@@ -136,3 +136,24 @@ def test_no_default_keeps_waiting_and_tells_the_av_once(harness: Harness, tmp_pa
     other.join()
     w.tick()
     assert performed(out) == ["post1.txt", "post2.txt"]
+
+
+def test_a_decision_made_before_the_watch_thread_first_looks_is_seen(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """The service's first pass runs in its main thread, then the watch polls in its own thread
+    with its own SQLite connection. A decision committed in between (the AV is quick after a
+    restart) must be seen, though the thread's connection opens after that commit and so never
+    counts it as a change (CI saw the run stay `waiting`)."""
+    out = setup_post(harness, tmp_path)
+    harness.clock.set(rome("2026-12-07 10:00"))
+    assert harness.run("acme/post").status == "waiting"
+    pending = the_only_pending(harness)
+    w = watch(harness)
+    w.start(thread=False)  # the first pass, in this thread: nothing decided yet
+    approvals.decide(harness.app, pending.id, approve=True, by="the AV")
+    polled = threading.Thread(target=w.tick)  # the watch's thread: a connection of its own
+    polled.start()
+    polled.join()
+    assert approvals.get(harness.app, pending.id).status == "approved"
+    assert performed(out) == ["post1.txt", "post2.txt"]

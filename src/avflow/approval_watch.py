@@ -57,7 +57,10 @@ class ApprovalWatch:
         self.store = ApprovalStore(app.state)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._seen: int | None = None
+        # PRAGMA data_version, with the thread whose connection gave it: the numbers of two
+        # connections do not compare (a connection opened after a commit starts where the
+        # first pass's connection stood, and would never see that commit as a change)
+        self._seen: tuple[int, int] | None = None
         self._next: datetime | None = None
         self._backlog = True
         self._audit_at = 0.0
@@ -88,7 +91,7 @@ class ApprovalWatch:
 
     def tick(self, *, force: bool = False) -> None:
         now = self.app.clock.now()
-        version = self.store.data_version()
+        version = (threading.get_ident(), self.store.data_version())
         due = self._next is not None and now >= self._next
         if not (force or due or self._backlog or version != self._seen):
             self._maybe_catch_up()
