@@ -59,43 +59,41 @@ def commit(filer: Any, writes: list[Write]) -> None:
         return _digest(f"{key}\n{w.line}")[:24]
 
     def perform() -> list[dict[str, Any]]:
-        results = []
-        for w in writes:
-            try:
-                placed = file_into(
-                    store,
-                    w.dest,
-                    w.source,
-                    w.content.sha256,
-                    w.content.size,
-                    token(w),
-                    w.content.type,
-                )
-            except AvflowError as exc:  # a server's refusal, as StepFailed: this file only
-                results.append({"path": None, "status": "failed", "reason": _one_line(exc)})
-                continue
-            except Exception as exc:  # a full disk, a file changed while copied: this file only
-                reason = f"cannot write {store.describe(w.dest)}: {_one_line(exc)}"
-                results.append({"path": None, "status": "failed", "reason": reason})
-                continue
-            status = "filed" if tried and placed.status == "duplicate" else placed.status
-            results.append({"path": str(placed.path), "status": status})
-            if w.reason is not None:
-                ctx.note(
-                    f"quarantined {w.entry['name']}: {w.reason}",
-                    sha256=w.content.sha256,
-                    source=w.item.source,
-                )
-        return results
+        for w in writes:  # written and fsynced a few at a time; published below, in order
+            store.stage(w.dest, w.source, token(w))
+        try:
+            return [publish(w) for w in writes]
+        finally:
+            store.discard_staged()
+
+    def publish(w: Write) -> dict[str, Any]:
+        try:
+            placed = file_into(
+                store, w.dest, w.source, w.content.sha256, w.content.size, token(w), w.content.type
+            )
+        except AvflowError as exc:  # a server's refusal, as StepFailed: this file only
+            return {"path": None, "status": "failed", "reason": _one_line(exc)}
+        except Exception as exc:  # a full disk, a file changed while copied: this file only
+            reason = f"cannot write {store.describe(w.dest)}: {_one_line(exc)}"
+            return {"path": None, "status": "failed", "reason": reason}
+        if w.reason is not None:
+            ctx.note(
+                f"quarantined {w.entry['name']}: {w.reason}",
+                sha256=w.content.sha256,
+                source=w.item.source,
+            )
+        status = "filed" if tried and placed.status == "duplicate" else placed.status
+        return {"path": str(placed.path), "status": status}
 
     def reconcile() -> list[dict[str, Any]] | None:
-        found = []
-        for w in writes:
+        found: list[dict[str, Any]] | None = []
+        for w in writes:  # every partial file of the batch removed, whatever is found
             there = find_existing(store, w.dest, w.content.sha256, w.content.size)
             store.discard_partial(w.dest, token(w))
             if there is None:
-                return None  # not all there: the batch is written again (nothing twice)
-            found.append({"path": str(there), "status": "filed"})
+                found = None  # not all there: the batch is written again (nothing twice)
+            elif found is not None:
+                found.append({"path": str(there), "status": "filed"})
         return found
 
     names = ", ".join(w.entry["name"] for w in writes[:3])

@@ -75,6 +75,13 @@ class Store(ABC):
     def discard_partial(self, rel: PurePosixPath, token: str) -> None:  # noqa: B027 - optional
         """Remove a temporary file a crash may have left beside ``rel``."""
 
+    def stage(self, rel: PurePosixPath, source: Source, token: str) -> None:  # noqa: B027
+        """Optionally start writing ``source``'s temporary file for ``rel`` now (`put` with
+        the same token publishes it); most backends write in `put` itself."""
+
+    def discard_staged(self) -> None:  # noqa: B027 - optional
+        """Remove what `stage` wrote that no `put` published."""
+
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""
 

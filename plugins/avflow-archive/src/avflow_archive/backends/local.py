@@ -4,6 +4,11 @@ Writes go to a hidden temporary file in the destination folder, are fsynced, the
 with ``link()``, which fails if the name is taken: a filed document is never replaced, even by
 a concurrent writer. The folder is fsynced after, so the new name survives a power cut; when
 filing in batches, once per folder per batch (`flush`), before anything depends on it.
+
+A batch's temporary files are written and fsynced by a few threads at once (`stage`), before
+its files are published one by one in order: every file still has its own fsync before its
+name is linked, but the file system commits concurrent fsyncs together (one journal commit for
+several files), where one after the other each waits for a commit of its own.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from avflow_archive.backends.base import ABSENT, CHUNK, Absent, Existing, Store, partial_name
 from avflow_archive.source import Source, SourceChanged
+
+SYNC_THREADS = 8  # concurrent writes and fsyncs of a batch (I/O waits, not CPU)
 
 
 def fsync_dir(path: Path) -> None:
@@ -38,6 +46,8 @@ class LocalStore(Store):
         self.batching = False
         self.group_effects = True  # fsync-bound: one ledger intent per batch, not per file
         self.unsynced: set[Path] = set()
+        self._threads: ThreadPoolExecutor | None = None
+        self._staged: dict[Path, tuple[Future[int], Source]] = {}  # temporary file -> its write
 
     def _full(self, rel: PurePosixPath) -> Path:
         return self.real_root.joinpath(*rel.parts)
@@ -92,14 +102,36 @@ class LocalStore(Store):
         if not folder.is_dir():
             raise FileExistsError(f"{folder} is not a folder")
 
-    def put(self, rel: PurePosixPath, source: Source, sha256: str, token: str, mime: str) -> None:
-        dest = self._full(rel)
-        folder = dest.parent
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="archive-sync")
+        return self._threads
+
+    def stage(self, rel: PurePosixPath, source: Source, token: str) -> None:
+        """Start writing and fsyncing ``source``'s temporary file for ``rel`` in a thread;
+        `put` of the same name and token publishes it (a name not put is discarded by
+        `discard_staged`). Nothing is visible under a document's name until `put`."""
+        folder = self._full(rel).parent
         try:
             self._makedirs(folder)
-        except (FileExistsError, NotADirectoryError):
-            raise FileExistsError(str(rel)) from None
+        except OSError:
+            return  # `put` meets the same problem and reports it
         tmp = folder / partial_name(token)
+        if tmp in self._staged:
+            return
+        self._staged[tmp] = (self._pool().submit(self._write_tmp, tmp, source), source)
+
+    def discard_staged(self) -> None:
+        """Remove the temporary files staged but not put (a file that failed, a duplicate)."""
+        staged, self._staged = self._staged, {}
+        for tmp, (future, _) in staged.items():
+            with contextlib.suppress(Exception):
+                future.result()
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+
+    def _write_tmp(self, tmp: Path, source: Source) -> int:
+        """Write ``source`` to the new file ``tmp``, fsynced; return the bytes copied."""
         tmp.unlink(missing_ok=True)  # left by an interrupted attempt (maybe read-only)
         mode = 0o444 if self.retention_years else 0o644
         fd = os.open(
@@ -111,6 +143,24 @@ class LocalStore(Store):
             os.fchmod(fd, mode)
         finally:
             os.close(fd)
+        return copied
+
+    def put(self, rel: PurePosixPath, source: Source, sha256: str, token: str, mime: str) -> None:
+        dest = self._full(rel)
+        folder = dest.parent
+        tmp = folder / partial_name(token)
+        staged = self._staged.pop(tmp, None)
+        if staged is not None and staged[1] is source:
+            copied = staged[0].result()  # written and fsynced by a thread meanwhile
+        else:
+            if staged is not None:
+                with contextlib.suppress(Exception):
+                    staged[0].result()
+            try:
+                self._makedirs(folder)
+            except (FileExistsError, NotADirectoryError):
+                raise FileExistsError(str(rel)) from None
+            copied = self._write_tmp(tmp, source)
         if copied != source.size or source.changed():
             tmp.unlink(missing_ok=True)
             raise SourceChanged("the file changed while it was being copied")
@@ -135,11 +185,29 @@ class LocalStore(Store):
             fsync_dir(folder)
 
     def flush(self) -> None:
-        """Make the names written since the last flush durable: one fsync per folder."""
-        while self.unsynced:
-            fsync_dir(self.unsynced.pop())
+        """Make the names written since the last flush durable: one fsync per folder (the
+        folders of a batch at once)."""
+        folders, self.unsynced = sorted(self.unsynced), set()
+        if len(folders) < 2:
+            for folder in folders:
+                fsync_dir(folder)
+            return
+        syncs = [self._pool().submit(fsync_dir, folder) for folder in folders]
+        errors = [e for e in (s.exception() for s in syncs) if e is not None]
+        if errors:
+            raise errors[0]
+
+    def close(self) -> None:
+        self.discard_staged()
+        if self._threads is not None:
+            self._threads.shutdown()
+            self._threads = None
 
     def discard_partial(self, rel: PurePosixPath, token: str) -> None:
         tmp = self._full(rel).parent / partial_name(token)
+        staged = self._staged.pop(tmp, None)
+        if staged is not None:
+            with contextlib.suppress(Exception):
+                staged[0].result()  # its thread may still be writing it
         if tmp.is_file():
             tmp.unlink()
