@@ -125,3 +125,43 @@ def test_a_big_step_indexes_the_text_of_every_pdf(archive):
         assert [d.name for d in index.search("acme", "broken")] == ["broken.pdf"]  # its name
     finally:
         index.close()
+
+
+def test_each_file_is_fsynced_before_its_name_is_linked(archive, monkeypatch):
+    """A batch's temporary files are written and fsynced by several threads at once; each
+    document is still fsynced before its name appears, and every folder after its names."""
+    import threading
+
+    from avflow_archive.backends import local
+
+    events: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+    real_fsync, real_link = os.fsync, os.link
+
+    def fsync(fd):
+        real_fsync(fd)
+        with lock:
+            events.append(("fsync", os.fstat(fd).st_ino, threading.current_thread().name))
+
+    def link(src, dst, **kwargs):
+        with lock:
+            events.append(("link", os.stat(src).st_ino, threading.current_thread().name))
+        real_link(src, dst, **kwargs)
+
+    monkeypatch.setattr(local.os, "fsync", fsync)
+    monkeypatch.setattr(local.os, "link", link)
+    result = archive.h.run(archive.email_workflow(_files(archive), path="x/{{ file.name }}"))
+    assert result.status == "succeeded", result.error
+    synced = set()
+    for kind, inode, _ in events:
+        if kind == "fsync":
+            synced.add(inode)
+        else:
+            assert inode in synced, "a name was linked to a file not yet fsynced"
+    links = [i for kind, i, _ in events if kind == "link"]
+    assert len(links) == N
+    folder = os.stat(archive.root / "x").st_ino
+    last_link = max(n for n, e in enumerate(events) if e[0] == "link")
+    assert any(e[:2] == ("fsync", folder) for e in events[last_link:]), "folder not fsynced"
+    threads = {t for kind, _, t in events if kind == "fsync" and t.startswith("archive-sync")}
+    assert len(threads) > 1, "the batch's files were not written by several threads"
