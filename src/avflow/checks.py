@@ -109,13 +109,14 @@ class WorkflowChecks:
             loc: list[str | int] = ["accounts", name]
             atype = self.registry.account_types.get(str(acc["type"]))
             if atype is None:
-                known = (
-                    ", ".join(sorted(self.registry.account_types))
-                    or "none: is the plugin installed?"
+                from avflow.pluginhints import missing_account_type
+
+                why = missing_account_type(
+                    str(acc["type"]), self.registry, self.registry.account_types
                 )
                 errors.append(
                     ConfigError(
-                        f"unknown account type {acc['type']!r} (known: {known})",
+                        f"unknown account type {acc['type']!r}{why}",
                         locate(path, raw, [*loc, "type"]),
                     )
                 )
@@ -170,7 +171,7 @@ class WorkflowChecks:
             if trig is None:
                 errors.append(
                     ConfigError(
-                        f"unknown trigger {ev.uses!r}{self._missing(ev.uses, self.registry.triggers)}",
+                        f"unknown trigger {ev.uses!r}{self._missing(ev.uses, self.registry.triggers, 'trigger')}",
                         locate(wf.path, wf.raw, [*loc, "uses"]),
                     )
                 )
@@ -320,17 +321,9 @@ class WorkflowChecks:
         where = locate(path, raw, loc)
         return [ConfigError(message, where) for message in messages]
 
-    def _missing(self, name: str, known: dict[str, Any]) -> str:
-        """The hint for an unknown action or trigger: its plugin is disabled, or a close name."""
-        prefix = name.partition(".")[0]
-        for plugin, why in self.registry.disabled.items():
-            if plugin in (prefix, f"avflow_local_{prefix}", f"avflow-{prefix}"):
-                return f": plugin {plugin} is disabled ({why})"
-        return self._hint(name, known)
+    def _missing(self, name: str, known: dict[str, Any], kind: str = "action") -> str:
+        """The hint for an unknown action or trigger: its plugin is disabled, blocked, not
+        loaded or not installed, or a close name (`avflow.pluginhints`)."""
+        from avflow.pluginhints import missing
 
-    @staticmethod
-    def _hint(name: str, known: dict[str, Any]) -> str:
-        close = difflib.get_close_matches(name, list(known), n=1)
-        if close:
-            return f" (did you mean {close[0]!r}?)"
-        return f" (known: {', '.join(sorted(known)) or 'none'})"
+        return missing(name, kind, self.registry, known)

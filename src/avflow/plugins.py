@@ -45,6 +45,9 @@ class Registry:
     effect_words: dict[str, dict[str, EffectWords]] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)  # "action:email.triage" -> plugin name
     disabled: dict[str, str] = field(default_factory=dict)  # plugins that did not import -> why
+    blocked: frozenset[str] = frozenset()  # plugin names blocked (AVFLOW_BLOCK_PLUGINS, block=)
+    autoload: bool = True  # False: installed entry-point plugins were not loaded
+    loaded: frozenset[str] = frozenset()  # the names of the plugins loaded
 
 
 class PluginManager:
@@ -88,6 +91,9 @@ class PluginManager:
             raise PluginError(getattr(exc, "plugin_name", "?"), str(exc)) from None
         self.registry = self._collect()
         self.registry.disabled = dict(self.broken)
+        self.registry.blocked = frozenset(blocked)
+        self.registry.autoload = autoload
+        self.registry.loaded = frozenset(self.plugin_names())
 
     @property
     def hook(self) -> Any:

@@ -56,8 +56,10 @@ def merge(
 ) -> tuple[Project, list[str]]:
     """``new`` with the last good version (from ``old``) of every file that now has errors.
 
-    A broken ``client.yaml`` keeps the whole client as it was. Returns the merged project and
-    the refs (``client`` or ``client/workflow``) kept from ``old``.
+    A ``client.yaml`` with errors (a broken file, an account of a type no loaded plugin offers,
+    a root it may not have) keeps the whole client as it was; a new client whose profile has
+    errors is not loaded. Returns the merged project and the refs (``client`` or
+    ``client/workflow``) kept from ``old``.
     """
     kept: list[str] = []
     if old is None:
@@ -65,10 +67,11 @@ def merge(
     bad = {p for p in map(_path, errors) if p is not None}
     if any(e.location is None for e in errors) or not new.root.is_dir():
         return old, ["everything"]  # e.g. the workflows folder is gone: change nothing
+    for cid in [c for c, client in new.clients.items() if _profile_bad(client.path, bad)]:
+        del new.clients[cid]  # its last good version (if any) comes back below
     for cid, client in old.clients.items():
-        cdir = client.path.resolve()
         if cid not in new.clients:
-            if cdir in bad or (cdir / "client.yaml") in bad or (cdir / "client.yml") in bad:
+            if _profile_bad(client.path, bad):
                 new.clients[cid] = client
                 kept.append(cid)
             continue
@@ -79,6 +82,37 @@ def merge(
                 kept.append(f"{cid}/{wid}")
     new.clients = dict(sorted(new.clients.items()))
     return new, kept
+
+
+def _profile_bad(cdir: Path, bad: set[Path]) -> bool:
+    cdir = cdir.resolve()
+    return cdir in bad or (cdir / "client.yaml") in bad or (cdir / "client.yml") in bad
+
+
+def log_errors(errors: list[ConfigError], merged: Project, kept: list[str]) -> None:
+    """One error line per mistake a reload found, saying whether the file's last good version
+    goes on running or the file is not loaded at all (it never was valid)."""
+    files: set[Path] = set()
+    for ref in kept:
+        cid, _, wid = ref.partition("/")
+        client = merged.clients.get(cid)
+        if client is None:
+            continue
+        if not wid:  # the whole client as it was
+            cdir = client.path.resolve()
+            files |= {cdir, cdir / "client.yaml", cdir / "client.yml"}
+            files |= {wf.path.resolve() for wf in client.workflows.values()}
+        elif wid in client.workflows:
+            files.add(client.workflows[wid].path.resolve())
+    for err in errors:
+        path = _path(err)
+        if path is None:
+            event = "reload failed"
+        elif path in files:
+            event = "invalid workflow file: keeping the last good version"
+        else:
+            event = "invalid workflow file: not loaded (it has no earlier good version)"
+        log.error(event, error=str(err))
 
 
 def same_client(a: Client, b: Client) -> bool:

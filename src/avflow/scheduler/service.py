@@ -39,7 +39,7 @@ from avflow.scheduler.notify import (
 )
 from avflow.scheduler.planner import ON_TIME, Decision, Job, Planner, decide, jobs_of
 from avflow.scheduler.records import record_decision, record_gated_event, record_overlap
-from avflow.scheduler.reload import FileWatcher, apply_jobs, merge
+from avflow.scheduler.reload import FileWatcher, apply_jobs, log_errors, merge
 from avflow.scheduler.runner import Runner, Task
 from avflow.scheduler.settings import ServiceSettings
 from avflow.scheduler.startup import (
@@ -288,13 +288,7 @@ class Service:
         """Load the workflows again; a file with errors keeps its last good version."""
         project, errors = self.loader.load(self.workflows)
         merged, kept = merge(self.project, project, list(errors))
-        for err in errors:
-            log.error(
-                "invalid workflow file: keeping the last good version"
-                if err.location
-                else "reload failed",
-                error=str(err),
-            )
+        log_errors(errors, merged, kept)
         self._set_project(merged)
         now = self.clock.now()
         new_jobs = jobs_of(merged)
