@@ -235,3 +235,52 @@ def test_no_trail_file_stays_open_after_its_run(audit_harness: Harness) -> None:
         (path,) = (h.home / "audit" / f"c{n}").glob("[0-9]*.jsonl")
         records += len(path.read_text().splitlines())
     assert records >= 6  # each run wrote its records (through the descriptor it then closed)
+
+
+def _held(under: Path, suffix: str = "") -> list[str]:
+    """The files under ``under`` this process holds open (its descriptors, from /proc)."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the descriptor listing the folder itself, closed by now
+            continue
+        if target.startswith(str(under)) and target.endswith(suffix):
+            held.append(target)
+    return held
+
+
+def test_no_lock_file_stays_open_after_runs_for_many_clients(audit_harness: Harness) -> None:
+    """Each client's ``.lock`` is open only while a run writes: after runs for 80 clients the
+    process holds no descriptor of any trail, and has about as many descriptors as after one."""
+    h = audit_harness
+    audit = (h.home / "audit").resolve()
+    for n in range(80):
+        h.client(f"c{n}", name=f"Client {n}")
+        h.workflow(f"c{n}", "inbox", MAIL_WORKFLOW)
+    assert h.run("c0/inbox").ok
+    after_one = len(os.listdir("/proc/self/fd"))
+    for n in range(1, 80):
+        assert h.run(f"c{n}/inbox").ok
+    assert _held(audit) == []
+    assert len(os.listdir("/proc/self/fd")) <= after_one + 3  # not one more per client
+    assert all((audit / f"c{n}" / ".lock").exists() for n in range(80))  # each was locked
+    assert all(len(h.audit(f"c{n}")) >= 4 for n in range(80))
+
+
+def test_lock_files_open_between_records_are_bounded(tmp_path: Path) -> None:
+    """Records written without a sync in between (runs still going) keep at most OPEN_LOCKS
+    lock files open; the sync at the end of the runs closes them all."""
+    from avflow.audit.locks import OPEN_LOCKS
+    from avflow.audit.writer import AuditTrail
+
+    trail = AuditTrail(tmp_path)
+    for n in range(OPEN_LOCKS + 40):
+        trail.record(f"c{n}", "note", description="a record of a run still going")
+    assert len(_held(trail.root.resolve(), ".lock")) <= OPEN_LOCKS
+    trail.sync()
+    assert _held(trail.root.resolve()) == []
+    again = AuditTrail(tmp_path)  # the chains are whole: a new writer continues each one
+    again.record("c0", "note")
+    again.sync()
+    assert [r["seq"] for r in again.records("c0")] == [1, 2]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import threading
@@ -33,6 +32,7 @@ from avflow.audit.format import (
     utc_stamp,
 )
 from avflow.audit.keys import AuditKey
+from avflow.audit.locks import OPEN_LOCKS, ClientLock, OpenLocks
 from avflow.errors import AvflowError
 from avflow.fsutil import fsync_dir, private_dir, private_open
 from avflow.models import AuditSettings
@@ -94,7 +94,8 @@ class AuditTrail:
         self.state: Any = None  # state.db, for the trail's high-water marks (opened when sealing)
         self._settings: dict[str, AuditSettings] = {}
         self.personal: frozenset[str] = frozenset()  # see declare_personal
-        self._locks: dict[str, _ClientLock] = {}
+        self._locks: dict[str, ClientLock] = {}
+        self._open_locks = OpenLocks(OPEN_LOCKS)
         self._guard = threading.Lock()
         self._tails: dict[str, _Tail] = {}
         self._dirty: dict[str, set[str]] = {}
@@ -135,13 +136,13 @@ class AuditTrail:
     def files(self, client: str) -> list[Path]:
         return month_files(self.client_dir(client))
 
-    def client_lock(self, client: str) -> _ClientLock:
+    def client_lock(self, client: str) -> ClientLock:
         """The lock every writer of ``client``'s trail holds (prune takes it too)."""
         lock = self._locks.get(client)
         if lock is None:
             with self._guard:
                 lock = self._locks.setdefault(
-                    client, _ClientLock(self.client_dir(client) / ".lock")
+                    client, ClientLock(self.client_dir(client) / ".lock", self._open_locks)
                 )
         return lock
 
@@ -294,7 +295,9 @@ class AuditTrail:
         with self._guard:
             clients = sorted(self._unsealed)
         for client in clients:
-            with self.client_lock(client):
+            lock = self.client_lock(client)
+            with lock:
+                lock.close_on_exit()  # open only while a run writes: not one per client
                 with self._guard:
                     if client not in self._unsealed:
                         continue
@@ -333,35 +336,6 @@ class AuditTrail:
             with open(path, "rb") as f:
                 out += [json.loads(line) for line in f if line.strip()]
         return out
-
-
-class _ClientLock:
-    """A thread lock plus an ``flock`` on the client's ``.lock`` file (kept open, reopened after fork)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lock = threading.Lock()
-        self._fd = -1
-        self._pid = 0
-
-    def __enter__(self) -> None:
-        self.lock.acquire()
-        try:
-            if self._pid != os.getpid():
-                self._fd = private_open(self.path, os.O_RDWR)
-                self._pid = os.getpid()
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except BaseException:
-            self.lock.release()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self.lock.release()
-
-    def __del__(self) -> None:
-        if self._fd >= 0 and self._pid == os.getpid():
-            os.close(self._fd)
 
 
 def _repair_torn_end(path: Path) -> None:
