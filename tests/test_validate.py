@@ -103,6 +103,27 @@ CASES: list[tuple[str, str, str, str, int | None]] = [
         None,
     ),
     (
+        "profile-unknown-holidays-subdivision",
+        "client.yaml",
+        "name: a\nholidays: US-ZZ #<\n",
+        "holidays: country US has no subdivision 'ZZ' (known: AK, AL, AR,",
+        None,
+    ),
+    (
+        "profile-unknown-holidays-subdivision-mapping",
+        "client.yaml",
+        "name: a\nholidays:\n  country: US\n  subdiv: Californa #<\n",
+        "holidays.subdiv: country US has no subdivision 'Californa' (did you mean 'CA'?)",
+        None,
+    ),
+    (
+        "profile-holidays-country-in-lower-case",
+        "client.yaml",
+        "name: a\nholidays: {subdiv: CA,\n  country: us} #<\n",
+        "holidays.country: unknown holidays country 'us' (did you mean 'US'?)",
+        None,
+    ),
+    (
         "profile-account-no-type",
         "client.yaml",
         "name: a\naccounts: #<\n  box: { user: u }\n",

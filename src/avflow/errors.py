@@ -56,6 +56,15 @@ class Location:
         return ":".join(parts)
 
 
+class ValueErrorAt(ValueError):
+    """A validator's ``ValueError`` about one part of its field's value: ``at`` holds the keys
+    below the field, so the error points at that part's line (``holidays: {subdiv: ZZ}``)."""
+
+    def __init__(self, message: str, at: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.at = at
+
+
 class ConfigError(AvflowError):
     """A mistake in a workflow, profile or other user-written file."""
 

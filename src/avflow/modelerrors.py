@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from avflow import templates
-from avflow.errors import ConfigError
+from avflow.errors import ConfigError, ValueErrorAt
 from avflow.yamlfile import locate
 
 REF_RE = re.compile(r"\$\{(?P<kind>secret|env):(?P<name>[^}]*)\}")
@@ -84,6 +84,12 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
+def _below(err: ErrorDetails) -> tuple[Any, ...]:
+    """The part of the field's value a validator named (`avflow.errors.ValueErrorAt`)."""
+    error = (err.get("ctx") or {}).get("error")
+    return error.at if isinstance(error, ValueErrorAt) else ()
+
+
 def model_errors(
     exc: ValidationError,
     path: Path,
@@ -94,7 +100,7 @@ def model_errors(
     """One `ConfigError` per distinct problem of ``exc``, located in ``raw`` (a `Doc`)."""
     out: list[ConfigError] = []
     seen: set[tuple[Any, ...]] = set()
-    details = [{**err, "loc": _clean_loc(err["loc"])} for err in exc.errors()]
+    details = [{**err, "loc": _clean_loc(err["loc"]) + _below(err)} for err in exc.errors()]
     for err in _pair_misspellings(details):  # type: ignore[arg-type]
         loc = err["loc"]
         if loc in seen:  # a union reports one error per member: keep the first

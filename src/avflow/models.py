@@ -226,21 +226,18 @@ class ClientProfile(Strict):
     @field_validator("holidays")
     @classmethod
     def _holidays(cls, v: str | Holidays | None) -> str | Holidays | None:
-        from avflow.holidaycal import country_holidays
+        from avflow.errors import ValueErrorAt
+        from avflow.holidaycal import problem
 
         if v is None:
             return v
         country, subdiv = (v, None) if isinstance(v, str) else (v.country, v.subdiv)
         if isinstance(v, str) and "-" in v:
             country, subdiv = v.split("-", 1)
-        try:
-            country_holidays(country, subdiv=subdiv)
-        except NotImplementedError:
-            raise ValueError(
-                f"unknown holidays country {country!r} (use an ISO code like IT)"
-            ) from None
-        except Exception as exc:
-            raise ValueError(f"holidays {v!r}: {exc}") from None
+        why = problem(country, subdiv)
+        if why is not None:  # the mapping form points at the key that is wrong
+            part, message = why
+            raise ValueErrorAt(message, () if isinstance(v, str) else (part,))
         return v
 
     @field_validator("accounts")
