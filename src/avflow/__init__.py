@@ -55,6 +55,14 @@ if TYPE_CHECKING:
     )
     from avflow.personal import Personal
     from avflow.pluginmarker import hookimpl, hookspec
+    from avflow.worktime import (
+        add_working_time,
+        holiday_name,
+        is_closed_day,
+        is_holiday,
+        is_working_time,
+        next_working_time,
+    )
     from avflow.yamlfile import Doc as YamlDoc
 
 # exported name -> the module that defines it
@@ -95,6 +103,17 @@ _EXPORTS = {
     **dict.fromkeys(("Failure", "Notifier", "NotifierSettings"), "avflow.notifiers"),
     **dict.fromkeys(
         ("LocalPath", "PathRefused", "confine", "confined_folder", "open_confined"), "avflow.paths"
+    ),
+    **dict.fromkeys(
+        (
+            "add_working_time",
+            "holiday_name",
+            "is_closed_day",
+            "is_holiday",
+            "is_working_time",
+            "next_working_time",
+        ),
+        "avflow.worktime",
     ),
     "Personal": "avflow.personal",
     "lazy": "avflow.lazyref",
@@ -184,13 +203,19 @@ __all__ = [
     "TriggerContext",
     "YamlDoc",
     "__version__",
+    "add_working_time",
     "atomic_write",
     "command_context",
     "confine",
     "confined_folder",
+    "holiday_name",
     "hookimpl",
     "hookspec",
+    "is_closed_day",
+    "is_holiday",
+    "is_working_time",
     "lazy",
+    "next_working_time",
     "open_confined",
     "private_dir",
     "private_file",

@@ -52,7 +52,7 @@ def free_slots(ctx: StepContext, params: FreeSlotsParams) -> dict[str, Any]:
         notice=timedelta(minutes=params.min_notice_minutes),
         max_per_day=params.max_per_day,
         closed=[*client.closed, *((d, d) for d in params.closed)],
-        holidays=client.holidays if params.holidays else None,
+        holidays_of=client if params.holidays else None,
     )
     # From the first day's local midnight (its bookings count for max_per_day), buffers around.
     first = datetime.combine(_local(start + rules.notice, ctx).date(), time(0), tzinfo=client.tz)

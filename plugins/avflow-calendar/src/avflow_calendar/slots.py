@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+
+from avflow import ClientInfo, is_holiday
 
 END_OF_DAY = time(23, 59)  # a working range ending at 24:00 is stored as 23:59
 
@@ -48,23 +49,14 @@ class Rules:
     notice: timedelta = timedelta(0)
     max_per_day: int | None = None
     closed: Sequence[tuple[date, date]] = ()
-    holidays: tuple[str, str | None] | None = None
-    _holiday_cache: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
+    holidays_of: ClientInfo | None = None  # the client whose public holidays are closed days
 
     def day_closed(self, day: date) -> bool:
-        """A closed date of the profile, or a public holiday of the client's country."""
+        """A closed date of the profile, or a public holiday of the client's country (as
+        avflow tells it: `avflow.is_holiday`, the same calendar as the scheduler's gating)."""
         if any(first <= day <= last for first, last in self.closed):
             return True
-        if self.holidays is None:
-            return False
-        cal = self._holiday_cache.get(day.year)
-        if cal is None:
-            import holidays
-
-            country, subdiv = self.holidays
-            cal = holidays.country_holidays(country, subdiv=subdiv, years=day.year)
-            self._holiday_cache[day.year] = cal
-        return day in cal
+        return self.holidays_of is not None and is_holiday(self.holidays_of, day)
 
 
 class BusyIndex:
