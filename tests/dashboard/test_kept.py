@@ -95,3 +95,54 @@ def test_masking_takes_the_longest_secret_found_and_only_what_is_there() -> None
         assert mask_html("<td>a&lt;b&amp;c&gt;d</td>") == "<td>[REDACTED]</td>"
     finally:
         redact.forget_all()
+
+
+def test_a_kept_page_is_a_page_of_the_same_values_only() -> None:
+    from dataclasses import dataclass
+
+    from avflow.dashboard.pagecache import PageCache
+
+    @dataclass
+    class Loaded:  # unhashable, as a loaded client: kept by identity
+        name: str
+
+    made: list[str] = []
+
+    def page(ctx: dict[str, Any]) -> str:
+        def fresh() -> str:
+            made.append(repr(ctx))
+            return repr(ctx)
+
+        return kept.render("p.html", ctx, fresh)
+
+    kept = PageCache()
+    one = Loaded("acme")
+    base = {"client": one, "runs": [{"id": "r1", "status": "ok"}], "more": True, "n": 1}
+    page(base)
+    page({**base, "runs": [{"id": "r1", "status": "ok"}]})  # equal values: kept
+    assert len(made) == 1
+    variants: list[dict[str, Any]] = [
+        {**base, "runs": [{"id": "r1", "status": "failed"}]},  # a value of a line
+        {**base, "runs": [{"id": "r1", "status": "ok", "tags": ["a"]}]},  # unhashable inside
+        {**base, "runs": [{"id": "r1", "status": "ok", "tags": ["b"]}]},
+        {**base, "more": 1},  # 1 == True, but not the same text
+        {**base, "n": True},
+        {**base, "client": Loaded("acme")},  # an equal but other object (a reloaded project)
+    ]
+    for n, ctx in enumerate(variants, start=2):
+        page(ctx)
+        assert len(made) == n, ctx
+    page({**base, "runs": [{"id": "r1", "status": "ok", "tags": ["b"]}]})
+    assert len(made) == len(variants) + 1  # frozen all through, and found again
+
+
+def test_templates_read_their_context_only() -> None:
+    """A kept page is keyed by its context (`pagecache`): a template reading the request could
+    show what the key does not hold."""
+    import re
+    from importlib.resources import files
+
+    folder = files("avflow.dashboard") / "templates"
+    for item in folder.iterdir():
+        if item.name.endswith(".html"):
+            assert not re.search(r"\brequest\b", item.read_text().replace("hx-request", "")), item

@@ -84,6 +84,41 @@ def test_the_session_cookie_is_httponly_samesite_strict_and_signed(h: Any, web: 
     assert web.get("/", follow_redirects=False).status_code == 303
 
 
+def test_a_session_ends_at_its_age_though_its_cookie_was_checked_before(
+    h: Any, web: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    import types
+
+    from avflow.dashboard import session
+    from avflow.dashboard.web import SESSION_HOURS
+
+    log_in(web)
+    assert web.get("/", follow_redirects=False).status_code == 200  # its signature checked now
+    later = time.time() + SESSION_HOURS * 3600 + 5
+    monkeypatch.setattr(session, "time", types.SimpleNamespace(time=lambda: later))
+    assert web.get("/", follow_redirects=False).status_code == 303
+    monkeypatch.undo()  # back in its time: its signature checked anew, and good
+    assert web.get("/", follow_redirects=False).status_code == 200
+    # a cookie damaged after the signature (a byte changed) is no session, checked or not
+    log_in(web)
+    good = web.cookies["avflow_session"]
+    for damaged in (good[:-1] + ("A" if good[-1] != "A" else "B"), good + "x", "x" + good):
+        web.cookies.clear()
+        web.cookies.set("avflow_session", damaged)
+        assert web.get("/", follow_redirects=False).status_code == 303, damaged
+    web.cookies.set("avflow_session", good)
+    assert web.get("/", follow_redirects=False).status_code == 200
+
+
+def test_logging_out_ends_the_session_and_its_cookie(h: Any, web: Any) -> None:
+    csrf = log_in(web)
+    r = web.post("/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and "avflow_session=null" in r.headers["set-cookie"]
+    assert "1970" in r.headers["set-cookie"]
+    assert web.get("/", follow_redirects=False).status_code == 303
+
+
 def test_https_sessions_are_secure_cookies(h: Any) -> None:
     web = make_client(h, https=True)
     csrf = csrf_of(web.get("/login").text)

@@ -34,6 +34,10 @@ RECENT_NS = 2_000_000_000  # a folder changed this recently may change again wit
 
 _lock = threading.Lock()
 _known: tuple[object, tuple[str, ...]] = ((), ())
+MASKED_SIZE = 256  # pages whose masked form is kept
+_masked: dict[
+    str, tuple[tuple[str, ...], str]
+] = {}  # page -> the forms it was masked for, it masked
 
 
 def _forms() -> tuple[str, ...]:
@@ -57,9 +61,21 @@ def _pattern(found: tuple[str, ...]) -> re.Pattern[str]:
 def mask_html(html: str) -> str:
     """``html`` with every secret value known to the process masked. Each form is looked for
     first (a substring search is several times quicker than one search for them all), then the
-    page is masked with those found, longest first: a form found nowhere cannot match."""
-    found = tuple(f for f in _forms() if f in html)
-    return _pattern(found).sub(redact.MASK, html) if found else html
+    page is masked with those found, longest first: a form found nowhere cannot match. A page
+    sent again as it was (`pagecache`) is masked again only when a secret has been registered
+    since (the forms are then another tuple)."""
+    forms = _forms()
+    if not forms:
+        return html
+    hit = _masked.get(html)
+    if hit is not None and hit[0] is forms:
+        return hit[1]
+    found = tuple(f for f in forms if f in html)
+    masked = _pattern(found).sub(redact.MASK, html) if found else html
+    if len(_masked) >= MASKED_SIZE:
+        _masked.clear()
+    _masked[html] = (forms, masked)
+    return masked
 
 
 class VaultWatch:

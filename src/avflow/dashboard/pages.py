@@ -61,16 +61,8 @@ def _runs_data(dash: Any, client: Client, page: int, workflow: str | None) -> di
         limit=views.RUNS_PAGE + 1,
         offset=page * views.RUNS_PAGE,
     )
-    tz = views.zone_of(client)
-    names = rows[0].keys() if rows else []
-    runs = [
-        {
-            **dict(zip(names, r, strict=True)),
-            "when": views.local(r["scheduled_at"] or r["created_at"], tz),
-            "finished": views.local(r["finished_at"], tz),
-        }
-        for r in rows[: views.RUNS_PAGE]
-    ]
+    names = tuple(rows[0].keys()) if rows else ()
+    runs = views.RunLines(names, tuple(map(tuple, rows[: views.RUNS_PAGE])), views.zone_of(client))
     return {
         "client": client,
         "runs": runs,

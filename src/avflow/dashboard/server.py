@@ -140,6 +140,24 @@ def _announce(service: Any, url: str, token: str, new: bool) -> None:
     log.info("dashboard listening", url=url)
 
 
+def uvicorn_config(app: Any, tls: tuple[str, str] | None) -> Any:
+    """How uvicorn serves the dashboard (the service, and bench/dashboard.py): httptools' HTTP
+    parser (a dependency; uvicorn's pure-Python h11 otherwise), no access log (the
+    service logs), no ``Server`` header."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        http="auto",  # httptools (a dependency), or h11 in an environment made before it
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
+    )
+
+
 def _serve(
     service: Any,
     settings: DashboardSettings,
@@ -176,15 +194,7 @@ def _serve(
         hosts=["127.0.0.1", "localhost", "[::1]"] if is_loopback(settings.host) else ["*"],
         cookie=f"avflow_session_{port}",
     )
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        ssl_certfile=tls[0] if tls else None,
-        ssl_keyfile=tls[1] if tls else None,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, tls))
     box.append(server)
     if not stop.is_set():
         server.run(sockets=[sock])

@@ -9,7 +9,7 @@ the dashboard and ``avflow next``/``avflow status`` always agree.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -68,7 +68,7 @@ def zone_of(client: Client) -> ZoneInfo:
     return ZoneInfo(client.profile.timezone)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Firing:
     """One upcoming firing of a client's workflow, gated or not."""
 
@@ -103,9 +103,31 @@ def upcoming(client: Client, now: datetime, count: int = 12, scan: int = 500) ->
     return found[:count]
 
 
-@dataclass
+@dataclass(frozen=True)
+class RunLines:
+    """A page of runs as the query returned them (plain tuples: part of a kept page's key,
+    `pagecache`), made into the template's lines (dicts, times on the client's wall clock) only
+    when the page is rendered."""
+
+    names: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    tz: ZoneInfo
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for row in self.rows:
+            line = dict(zip(self.names, row, strict=True))
+            line["when"] = local(line["scheduled_at"] or line["created_at"], self.tz)
+            line["finished"] = local(line["finished_at"], self.tz)
+            yield line
+
+
+@dataclass(frozen=True)
 class ClientRow:
-    """One line of the home page's client list."""
+    """One line of the home page's client list (frozen, as every view object: a page's values
+    are its key, `pagecache`)."""
 
     id: str
     name: str
@@ -141,23 +163,24 @@ def client_rows(
     for cid in ids:
         client = project.clients[cid]
         tz = zone_of(client)
-        row = ClientRow(
-            cid,
-            client.profile.name,
-            f"{client.profile.timezone} ({now.astimezone(tz).tzname()})",
-            len(client.workflows),
-            failing=tuple(sorted(failing.get(cid, []))),
-            pending=pending.get(cid, 0),
-        )
         run = last.get(cid)
-        if run is not None:
-            row.last_status, row.last_workflow = run["status"], run["workflow"]
-            row.last_at = local(run["scheduled_at"] or run["created_at"], tz)
-        rows.append(row)
+        rows.append(
+            ClientRow(
+                cid,
+                client.profile.name,
+                f"{client.profile.timezone} ({now.astimezone(tz).tzname()})",
+                len(client.workflows),
+                run["status"] if run is not None else None,
+                run["workflow"] if run is not None else None,
+                local(run["scheduled_at"] or run["created_at"], tz) if run is not None else "",
+                failing=tuple(sorted(failing.get(cid, []))),
+                pending=pending.get(cid, 0),
+            )
+        )
     return rows
 
 
-@dataclass
+@dataclass(frozen=True)
 class WorkflowHealth:
     """A workflow on its client's page: last run, next firing, flags."""
 

@@ -18,7 +18,6 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -29,6 +28,8 @@ from avflow.dashboard import inbox, pages, security
 from avflow.dashboard.figures import ScheduleFigures
 from avflow.dashboard.fragments import Fragments
 from avflow.dashboard.masking import VaultWatch, mask_html
+from avflow.dashboard.pagecache import PageCache
+from avflow.dashboard.session import SessionMiddleware
 from avflow.dashboard.store import DashboardStore
 from avflow.dashboard.views import Source
 from avflow.scheduler.store import ScheduleStore
@@ -59,6 +60,7 @@ class Dashboard:
         self.env = _environment()
         self.vaults = VaultWatch()  # the vault values the redaction knows
         self.figures = ScheduleFigures()  # upcoming firings and health, kept for the minute
+        self.pages = PageCache()  # rendered pages, kept by what they show
         self._store: DashboardStore | None = None
         self._schedule: ScheduleStore | None = None
 
@@ -78,10 +80,12 @@ class Dashboard:
         return self._schedule
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        """The page ``name`` with ``context``, its CSRF token and its path (``here``): kept by
+        all of them (`PageCache`), masked for the secrets known now."""
         context.setdefault("csrf", security.csrf_token(request.session))
-        context.setdefault("request", request)
-        context.setdefault("partial", "hx-request" in request.headers)
-        html = self.env.get_template(name).render(**context)
+        context.setdefault("here", request.scope.get("root_path", "") + request.scope["path"])
+        template = self.env.get_template(name)
+        html = self.pages.render(name, context, partial(template.render, context))
         return HTMLResponse(mask_html(html), status_code=status)
 
     async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -157,7 +161,6 @@ def create_app(
             secret_key=security.session_key(token),
             session_cookie=cookie,
             max_age=SESSION_HOURS * 3600,
-            same_site="strict",
             https_only=https,
         ),
         Middleware(security.AuthGate),

@@ -1,0 +1,104 @@
+"""The session cookie: Starlette's signed cookie, its signature checked once per cookie.
+
+The cookie is Starlette's (`starlette.middleware.sessions`): the session as base64 JSON, signed
+with its time by itsdangerous (HMAC), refused once older than ``max_age``; ``Set-Cookie`` only
+when a request changed the session (HttpOnly, SameSite, ``Secure`` under TLS). A page polled every
+few seconds sends the same cookie again and again: a cookie whose signature was found good is
+remembered with the time it was signed, so its next requests only check its age. Only cookies
+whose signature is good are remembered (a forged one is checked, and refused, every time), at
+most `SIZE` of them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from base64 import b64decode, b64encode
+from typing import Any
+
+import itsdangerous
+from itsdangerous.exc import BadSignature
+from starlette.middleware.sessions import Session
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SIZE = 1024  # good cookies remembered; all are forgotten when it is full
+
+
+class SessionMiddleware:
+    """``scope["session"]``: the session of the request's signed cookie (empty without one)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret_key: str,
+        session_cookie: str,
+        max_age: int,
+        same_site: str = "strict",
+        https_only: bool = False,
+    ) -> None:
+        self.app = app
+        self.signer = itsdangerous.TimestampSigner(secret_key)
+        self.cookie = session_cookie
+        self.max_age = max_age
+        self.flags = f"path=/; httponly; samesite={same_site}" + ("; secure" if https_only else "")
+        self._good: dict[str, tuple[bytes, float]] = {}  # cookie -> its payload, signed at
+
+    def _load(self, value: str) -> dict[str, Any] | None:
+        """The session in cookie ``value``, or None (forged, damaged or too old)."""
+        hit = self._good.get(value)
+        if hit is None:
+            try:
+                payload, signed = self.signer.unsign(
+                    value, max_age=self.max_age, return_timestamp=True
+                )
+                data = json.loads(b64decode(payload))
+            except (BadSignature, ValueError):
+                return None
+            if len(self._good) >= SIZE:
+                self._good.clear()
+            self._good[value] = (payload, signed.timestamp())
+            return data if isinstance(data, dict) else None
+        payload, signed_at = hit
+        if time.time() - signed_at > self.max_age:
+            del self._good[value]
+            return None
+        data = json.loads(b64decode(payload))
+        return data if isinstance(data, dict) else None
+
+    def _cookie_of(self, scope: Scope) -> str | None:
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                found = cookie_parser(value.decode("latin-1")).get(self.cookie)
+                if found is not None:
+                    return found
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        value = self._cookie_of(scope)
+        data = self._load(value) if value is not None else None
+        had = data is not None
+        session = scope["session"] = Session(data or {})
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and session.modified:
+                if session:
+                    signed = self.signer.sign(b64encode(json.dumps(session).encode()))
+                    cookie = (
+                        f"{self.cookie}={signed.decode()}; Max-Age={self.max_age}; {self.flags}"
+                    )
+                elif had:  # cleared (logged out): the browser forgets it
+                    cookie = (
+                        f"{self.cookie}=null; expires=Thu, 01 Jan 1970 00:00:00 GMT; {self.flags}"
+                    )
+                else:
+                    cookie = ""
+                if cookie:
+                    headers = message.setdefault("headers", [])
+                    message["headers"] = [*headers, (b"set-cookie", cookie.encode("latin-1"))]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
