@@ -99,5 +99,13 @@ def test_sigkill_while_publishing_then_restart(avflow_harness: Harness, hang: st
     assert [r["effect"] for r in reconciled if r["details"]["found"]] == [
         f"p4:{'toot' if hang == 'mastodon' else 'hook'}:r1"
     ]
+    # The killed pass's published rows (committed at the end of a pass) are written again from
+    # the ledger: the queue shows every post published on every channel, with its permalink.
+    queue = subprocess.run(avflow(h, "social", "queue", "bloom", "--all", "--json"), env=ENV,
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert queue.returncode == 0, queue.stdout + queue.stderr
+    rows = {r["post"]: r["channels"] for r in map(json.loads, queue.stdout.splitlines())}
+    assert set(rows) == want
+    assert all(url for channels in rows.values() for url in channels.values()), rows
     masto.shutdown()
     hook.shutdown()

@@ -76,8 +76,10 @@ def post_problems(
     approvals: dict[str, str],
     now: datetime,
     soon: timedelta,
+    media: tuple[list[MediaFile], list[str]] | None = None,
 ) -> list[Problem]:
-    """Everything wrong with one post (errors hold it back)."""
+    """Everything wrong with one post (errors hold it back); ``media``: its `media_files`, when
+    the caller has them already."""
     out: list[Problem] = []
 
     def add(channel: str | None, severity: str, message: str, key: str = "") -> None:
@@ -97,7 +99,7 @@ def post_problems(
     elif state == "draft" and post.publish_at - now <= soon:
         due = "is due" if post.publish_at > now else "was due"
         add(None, "warning", f"not approved and {due} {post.local:%Y-%m-%d %H:%M}", "status")
-    _, wrong = media_files(post, root)
+    _, wrong = media if media is not None else media_files(post, root)
     for message in wrong:
         add(None, "error", message, "media")
     for name in post.channels:

@@ -14,6 +14,7 @@ from avflow_social.hours import next_open
 from avflow_social.params import PublishParams
 from avflow_social.provider import (
     AuthExpired,
+    MediaFile,
     Outgoing,
     Provider,
     ProviderError,
@@ -53,6 +54,7 @@ class Pass:
     jobs: list[tuple[Post, Channel]] = field(default_factory=list)  # to publish, in order
     batch: Any = None  # the ledger batch the jobs' effects go through
     caches: dict[str, dict[str, Any]] = field(default_factory=dict)  # channel -> Target.cache
+    media: dict[str, list[MediaFile]] = field(default_factory=dict)  # post -> its media, checked
     data_dir: Path = Path()
 
 
@@ -127,7 +129,9 @@ def _post(
         reason = "not approved" if state == "draft" else "edited after approval"
         run.held.append({"post": post.id, "reason": reason})
         return
-    problems = post_problems(post, run.channels, folder, approvals, run.now, timedelta(0))
+    media = media_files(post, folder)
+    run.media[post.id] = media[0]
+    problems = post_problems(post, run.channels, folder, approvals, run.now, timedelta(0), media)
     errors = [p for p in problems if p.severity == "error"]
     if any(p.channel is None for p in errors):
         run.failed.extend(f"{post.rel}: {p.message}" for p in errors if p.channel is None)
@@ -203,8 +207,11 @@ def _not_before(run: Pass, ch: Channel) -> tuple[datetime, str] | None:
     return None
 
 
-def outgoing(post: Post, ch: Channel, folder: Path, now: datetime) -> Outgoing:
-    media, _ = media_files(post, folder)
+def outgoing(
+    post: Post, ch: Channel, folder: Path, now: datetime, media: list[MediaFile] | None = None
+) -> Outgoing:
+    if media is None:
+        media, _ = media_files(post, folder)
     return Outgoing(
         key=_key(post, ch),
         post=post.id,
@@ -229,7 +236,7 @@ def _channel(run: Pass, post: Post, ch: Channel, folder: Path) -> None:
         return
     if _deferred(run, post, ch):  # a 429 or a daily limit met during this pass
         return
-    out = outgoing(post, ch, folder, run.now)
+    out = outgoing(post, ch, folder, run.now, run.media.get(post.id))
     cache = run.caches.setdefault(ch.name, {})
     target = Target(ch.name, ch.settings, ctx.client, run.data_dir, ctx.log, cache)
     try:

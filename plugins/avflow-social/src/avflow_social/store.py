@@ -7,8 +7,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+
+FLUSH_EVERY = 100  # published rows committed at once (see `Store`)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS approvals (
@@ -29,12 +33,17 @@ class Store:
     `close` keeps the connection for the next `Store` of this process on the same file (one
     idle connection per file): opening costs little, but closing the last connection to a WAL
     database checkpoints it, two syncs that every publishing pass and every ``queue`` paid.
-    Nothing is kept open in a transaction: every write is committed when it is made.
+    Nothing is kept open in a transaction. Each write is committed when it is made, except
+    `record`: published posts are committed ``FLUSH_EVERY`` at a time and when the store is
+    closed (one commit, not one per post). The ledger, not this file, is what makes a post go
+    out once: a row lost with the process is written again by the next pass, from the ledger's
+    stored result, before any new post goes out on that channel.
     """
 
     def __init__(self, data_dir: Path, *, create: bool = True) -> None:
         path = data_dir / "social.db"
         self._key: tuple[str, int, int, int] | None = None
+        self._pending: list[tuple[str, str, str, int, str, str, str]] = []  # `record`, not flushed
         if not create and not path.exists():  # a reader with nothing recorded yet
             self.db = _empty()
             return
@@ -51,6 +60,12 @@ class Store:
         self._key = _identity(path)
 
     def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
         db, key, self._key = self.db, self._key, None
         if db is getattr(_local, "empty", None):
             return
@@ -70,13 +85,15 @@ class Store:
     def approve_many(
         self, client: str, items: list[tuple[str, str]], at: datetime, by: str
     ) -> None:
-        if items:
-            self.db.executemany(
-                "INSERT OR IGNORE INTO approvals VALUES (?, ?, ?, ?, ?)",
-                [(client, post, digest, at.isoformat(), by) for post, digest in items],
-            )
+        if items:  # one transaction (executemany alone would commit each row)
+            with self._tx():
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO approvals VALUES (?, ?, ?, ?, ?)",
+                    [(client, post, digest, at.isoformat(), by) for post, digest in items],
+                )
 
     def published(self, client: str) -> dict[tuple[str, str, int], tuple[str, str, str]]:
+        self.flush()
         rows = self.db.execute(
             "SELECT post, channel, revision, remote_id, url, at FROM published WHERE client = ?",
             (client,),
@@ -93,17 +110,38 @@ class Store:
         url: str,
         at: datetime,
     ) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO published VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (client, post, channel, revision, remote_id, url, at.isoformat()),
-        )
+        """Where a post went out: committed with the next `flush` (`FLUSH_EVERY` rows, `close`)."""
+        self._pending.append((client, post, channel, revision, remote_id, url, at.isoformat()))
+        if len(self._pending) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        rows, self._pending = self._pending, []
+        if rows:
+            with self._tx():
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO published VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                )
 
     def count_since(self, client: str, channel: str, since: datetime) -> int:
+        """Posts published on ``channel`` since ``since``, those not flushed yet included."""
+        at = since.isoformat()
         row = self.db.execute(
             "SELECT COUNT(*) FROM published WHERE client = ? AND channel = ? AND at >= ?",
-            (client, channel, since.isoformat()),
+            (client, channel, at),
         ).fetchone()
-        return int(row[0])
+        waiting = sum(1 for r in self._pending if r[0] == client and r[2] == channel and r[6] >= at)
+        return int(row[0]) + waiting
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     # A post the network certainly refused (429, a validation error): when its effect is met
     # again, it is sent again without asking the network (the flag is cleared by each attempt).
