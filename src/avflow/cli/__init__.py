@@ -18,7 +18,7 @@ import click
 from avflow.clock import Clock
 from avflow.errors import AvflowError, ConfigError, ConfigErrors
 from avflow.fsutil import private_dir
-from avflow.process import configure_logging, resolve_home
+from avflow.process import configure_logging, few_collections, resolve_home
 
 if TYPE_CHECKING:
     from avflow.api import ClientInfo
@@ -232,6 +232,11 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> Any:
     ``clock``: tests and benchmarks of a real process pass a `avflow.clock.ShiftedClock`.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    with few_collections():
+        return _main(args, clock)
+
+
+def _main(args: list[str], clock: Clock | None) -> Any:
     try:
         cli = build_cli(None, clock, _plugins_dirs(args))
         return cli.main(args, prog_name="avflow", standalone_mode=False)

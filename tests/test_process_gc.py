@@ -1,0 +1,43 @@
+"""A command runs with fewer garbage collections, and the process exits without scanning what
+it leaves (avflow.process.few_collections; docs/operations.md, "Command-line start-up")."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import pytest
+
+from avflow.cli import main
+from avflow.process import YOUNG_COLLECTION, few_collections
+
+
+def test_thresholds_are_raised_while_a_command_runs_and_put_back_after() -> None:
+    before = gc.get_threshold()
+    with few_collections():
+        assert gc.get_threshold() == (max(before[0], YOUNG_COLLECTION), *before[1:])
+    assert gc.get_threshold() == before
+
+
+def test_main_puts_the_thresholds_back_when_a_command_fails() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(SystemExit) as exit_:
+        main(["no-such-command"])
+    assert exit_.value.code == 2
+    assert gc.get_threshold() == before
+
+
+def test_what_is_alive_at_exit_is_frozen() -> None:
+    """The freeze runs at exit, after the command, before the interpreter's last collections
+    (a handler registered before ours runs after it)."""
+    probe = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+        "from avflow.process import few_collections\n"
+        "with few_collections():\n"
+        "    print('inside', gc.get_freeze_count())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["inside", "0", "frozen", "True"]
