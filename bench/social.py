@@ -8,8 +8,9 @@ matter, one file-outbox channel, some with media) and measures, in one process, 
 - queue: ``avflow social queue CLIENT --json`` for every client (parsing, approval state,
   problems) against a bare loop that reads every file and parses its front matter with PyYAML
   (libyaml);
-- publish: one ``social.publish`` pass per client to the file outbox (every post is due: one
-  ledger effect per post, audit records, the outbox file written atomically) against a bare loop
+- publish: one ``social.publish`` pass per client to the file outbox, run by the engine as the
+  service runs it (every post is due: one ledger effect per post, audit records, the outbox
+  file written atomically) against a bare loop
   that parses the same front matter and writes the same JSON files (no ledger, no audit, no
   fsync).
 
@@ -110,9 +111,10 @@ def avflow_queue(h: Harness, ids: list[str]) -> None:
 
 
 def avflow_publish(h: Harness, ids: list[str]) -> None:
+    engine = h.app.engine  # as the service runs a workflow (Harness.run also reads the trail back)
     for cid in ids:
-        result = h.run(f"{cid}/publish")
-        assert result.ok, result.error
+        outcome = engine.trigger(h.find(f"{cid}/publish"), trigger="manual")
+        assert outcome.status == "succeeded", outcome.error
 
 
 def trial(kind: str, which: str, base: Path, ids: list[str]) -> tuple[float, float]:

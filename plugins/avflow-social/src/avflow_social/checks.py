@@ -48,18 +48,27 @@ def _resolved(root: Path) -> str:
     return os.path.realpath(root) + os.sep
 
 
-def media_files(post: Post, root: Path) -> tuple[list[MediaFile], list[str]]:
-    """The post's media inside the calendar folder, and what is wrong with them."""
+def media_files(
+    post: Post, root: Path, seen: dict[str, tuple[str, bool]] | None = None
+) -> tuple[list[MediaFile], list[str]]:
+    """The post's media inside the calendar folder, and what is wrong with them. ``seen``: the
+    files already resolved by this pass or command (many posts share an image), for the next
+    posts; each file is resolved at most once per pass."""
     found: list[MediaFile] = []
     wrong: list[str] = []
     if not post.media:
         return found, wrong
     base = _resolved(root)
+    seen = {} if seen is None else seen
     for m in post.media:
-        real = os.path.realpath(os.path.join(post.path.parent, m.file))
+        name = os.path.join(post.path.parent, m.file)
+        if name not in seen:
+            real = os.path.realpath(name)
+            seen[name] = (real, os.path.isfile(real))
+        real, is_file = seen[name]
         if os.path.isabs(m.file) or not real.startswith(base):
             wrong.append(f"media {m.file!r} is outside the calendar folder")
-        elif not os.path.isfile(real):
+        elif not is_file:
             wrong.append(f"media {m.file!r} is missing")
         elif not m.alt.strip():
             wrong.append(f"media {m.file!r} has no alt text")
@@ -76,10 +85,10 @@ def post_problems(
     approvals: dict[str, str],
     now: datetime,
     soon: timedelta,
-    media: tuple[list[MediaFile], list[str]] | None = None,
+    media: tuple[list[MediaFile], list[str]] | dict[str, tuple[str, bool]] | None = None,
 ) -> list[Problem]:
-    """Everything wrong with one post (errors hold it back); ``media``: its `media_files`, when
-    the caller has them already."""
+    """Everything wrong with one post (errors hold it back). ``media``: its `media_files`, when
+    the caller has them already, or the files this pass or command resolved so far."""
     out: list[Problem] = []
 
     def add(channel: str | None, severity: str, message: str, key: str = "") -> None:
@@ -99,7 +108,7 @@ def post_problems(
     elif state == "draft" and post.publish_at - now <= soon:
         due = "is due" if post.publish_at > now else "was due"
         add(None, "warning", f"not approved and {due} {post.local:%Y-%m-%d %H:%M}", "status")
-    _, wrong = media if media is not None else media_files(post, root)
+    _, wrong = media if isinstance(media, tuple) else media_files(post, root, media)
     for message in wrong:
         add(None, "error", message, "media")
     for name in post.channels:

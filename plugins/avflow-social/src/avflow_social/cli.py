@@ -181,8 +181,11 @@ def queue(
     close = too_close(posts, channels)
     failed = False
     lines: list[str] = []  # JSON lines, written 200 at a time
+    resolved: dict[str, tuple[str, bool]] = {}  # media files, resolved once per command
     for post in posts:
-        problems = post_problems(post, channels, folder, approvals, now, timedelta(hours=soon))
+        problems = post_problems(
+            post, channels, folder, approvals, now, timedelta(hours=soon), resolved
+        )
         problems += [p for p in close if p.post == post.id]
         row = _rows(post, info, approval_state(post, approvals), published, problems)
         failed = failed or any(p.severity == "error" for p in problems)

@@ -55,6 +55,7 @@ class Pass:
     batch: Any = None  # the ledger batch the jobs' effects go through
     caches: dict[str, dict[str, Any]] = field(default_factory=dict)  # channel -> Target.cache
     media: dict[str, list[MediaFile]] = field(default_factory=dict)  # post -> its media, checked
+    resolved: dict[str, tuple[str, bool]] = field(default_factory=dict)  # for `media_files`
     data_dir: Path = Path()
 
 
@@ -129,7 +130,7 @@ def _post(
         reason = "not approved" if state == "draft" else "edited after approval"
         run.held.append({"post": post.id, "reason": reason})
         return
-    media = media_files(post, folder)
+    media = media_files(post, folder, run.resolved)
     run.media[post.id] = media[0]
     problems = post_problems(post, run.channels, folder, approvals, run.now, timedelta(0), media)
     errors = [p for p in problems if p.severity == "error"]
