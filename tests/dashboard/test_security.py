@@ -173,6 +173,12 @@ def test_the_right_csrf_token_is_accepted_by_header_and_by_field(h: Any) -> None
 def test_another_host_name_is_refused(h: Any, logged: Any) -> None:
     r = logged.get("/", headers={"Host": "evil.example"})  # DNS rebinding
     assert r.status_code == 400
+    # the loopback names, with a port or not, are let through (and remembered) ...
+    for host in ("127.0.0.1", "localhost:8765", "[::1]:8765", "127.0.0.1:8765", "localhost"):
+        assert logged.get("/", headers={"Host": host}).status_code == 200, host
+    # ... and names that only look like them are refused, after them as before
+    for host in ("127.0.0.1.evil.example", "evil.example:8765", "localhost.", "[::2]:8765"):
+        assert logged.get("/", headers={"Host": host}).status_code == 400, host
 
 
 def test_security_headers(logged: Any) -> None:

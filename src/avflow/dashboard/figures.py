@@ -29,9 +29,17 @@ class ScheduleFigures:
     def __init__(self) -> None:
         self._minute: datetime | None = None
         self._kept: dict[Any, tuple[Client, Any]] = {}
+        self._now: datetime | None = None  # the instant last asked about, and its minute
+        self._now_minute: datetime = datetime.min
+
+    def _minute_of(self, now: datetime) -> datetime:
+        """``now``'s minute (worked out once for the instant a page asks about)."""
+        if now is not self._now:
+            self._now, self._now_minute = now, _minute(now)
+        return self._now_minute
 
     def _get(self, key: tuple[Any, ...], client: Client, now: datetime) -> Any:
-        minute = _minute(now)
+        minute = self._minute_of(now)
         if minute != self._minute:  # a new minute: the figures kept are of no more use
             self._kept.clear()
             self._minute = minute
@@ -39,7 +47,7 @@ class ScheduleFigures:
         return hit[1] if hit is not None and hit[0] is client else None
 
     def _keep(self, key: tuple[Any, ...], client: Client, now: datetime, value: Any) -> None:
-        self._kept[(id(client), _minute(now), *key)] = (client, value)
+        self._kept[(id(client), self._minute_of(now), *key)] = (client, value)
 
     def upcoming(self, client: Client, now: datetime, count: int = 12) -> list[views.Firing]:
         """`views.upcoming` of ``client`` at ``now``."""

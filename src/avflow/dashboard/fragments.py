@@ -48,17 +48,21 @@ class Fragments:
         return Markup("\n".join([self.one(item, *args) for item in items]))  # markup each
 
     def one(self, item: Any, *args: Any) -> Markup:
-        """The HTML of ``item`` (a mapping, or an object's attributes)."""
+        """The HTML of ``item`` (a mapping, a named tuple, or an object's attributes)."""
         if self._macro is None:
             self._macro = getattr(self._env.get_template(self._template).module, self._name)
-        fields = item if type(item) is dict or isinstance(item, Mapping) else vars(item)
         # values compare as Python does (1 == True): a kind of item gives each field one type
-        key: Any = (type(item), tuple(fields.items()), args)
+        key: Any
+        if isinstance(item, tuple):  # a named tuple: its values, hashed in C
+            key = (type(item), item, args)
+        else:
+            fields = item if type(item) is dict or isinstance(item, Mapping) else vars(item)
+            key = (type(item), tuple(fields.items()), args)
         try:
             html = self._kept.get(key)
         except TypeError:  # a list among the values: as a tuple
             try:
-                key = (type(item), frozen(tuple(fields.items())), frozen(args))
+                key = (type(item), frozen(key[1]), frozen(args))
                 html = self._kept.get(key)
             except TypeError:  # a value that cannot be a key: rendered every time
                 return self._macro(item, *args)

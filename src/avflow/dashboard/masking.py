@@ -91,7 +91,7 @@ class VaultWatch:
         changed since)."""
         folder = app.vault.dir
         try:
-            st = folder.stat()
+            st = os.stat(folder)
         except OSError:
             return  # no vault folder: no secret
         stamp = (str(folder), st.st_ino, st.st_mtime_ns)

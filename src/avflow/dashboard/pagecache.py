@@ -7,7 +7,8 @@ that rendering's HTML is the page. Anything that differs is a new key, so a chan
 rendered at once (its lines mostly come from `fragments`, which keeps them one by one).
 
 The key is the template's name and its whole context, frozen: lists and tuples as tuples, dicts
-as tuples of their items, hashable values as themselves (view objects are frozen dataclasses).
+as tuples of their items, hashable values as themselves (view objects are named tuples or
+frozen dataclasses).
 A value that can be neither (a loaded `Client`) is keyed by its identity, and kept with the
 page, so that another object never takes its place: a reloaded project's clients are new
 objects, hence new pages. Templates read only their context (never the request), so the key is

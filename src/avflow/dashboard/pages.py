@@ -79,7 +79,7 @@ def _client_data(dash: Any, client: Client) -> dict[str, Any]:
         "client": client,
         "zone": f"{client.profile.timezone} ({now.astimezone(views.zone_of(client)).tzname()})",
         "workflows": views.workflows_health(
-            dash.source, dash.store, dash.schedule, client, dash.figures.health
+            dash.source, dash.store, dash.schedule, client, dash.figures.health, now
         ),
         "upcoming": dash.figures.upcoming(client, now),
         "counts": dash.store.run_counts(client.id),

@@ -20,6 +20,8 @@ def dash_of(request: Request) -> Any:
 
 def page_of(request: Request) -> int:
     """The ``page`` query parameter (0 when missing or not a small number)."""
+    if not request.scope.get("query_string"):  # the usual case: no parameters to parse
+        return 0
     raw = request.query_params.get("page", "0")
     return min(int(raw), MAX_PAGE) if raw.isdigit() and len(raw) < 8 else 0
 

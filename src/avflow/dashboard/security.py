@@ -23,6 +23,7 @@ from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -32,6 +33,7 @@ from avflow.fsutil import atomic_write
 TOKEN_FILE = "dashboard-token"
 MAX_FORM = 64 * 1024  # bytes a POSTed form may have
 PUBLIC_PATHS = ("/login", "/static/")
+KNOWN_HOSTS = 64  # Host headers remembered as allowed
 HEADERS = [
     (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
     (b"x-frame-options", b"DENY"),
@@ -123,6 +125,39 @@ def csrf_protected(
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__
     return endpoint
+
+
+class KnownHosts:
+    """ASGI middleware: Starlette's `TrustedHostMiddleware` (the ``Host`` names the dashboard
+    answers to: DNS rebinding), each ``Host`` header it let through remembered, so that the
+    requests of a polling page are not parsed and checked again (at most `KNOWN_HOSTS`)."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        self.app = app
+        self.known: set[bytes] = set()
+        self.checked = TrustedHostMiddleware(self._allowed, allowed_hosts=allowed_hosts)
+
+    async def _allowed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = _host_of(scope)
+        if host is not None:
+            if len(self.known) >= KNOWN_HOSTS:
+                self.known.clear()
+            self.known.add(host)
+        await self.app(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _host_of(scope) in self.known:
+            await self.app(scope, receive, send)
+        else:
+            await self.checked(scope, receive, send)
+
+
+def _host_of(scope: Scope) -> bytes | None:
+    """The request's first ``Host`` header, as sent (the one Starlette reads)."""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return bytes(value)
+    return None
 
 
 class AuthGate:

@@ -143,7 +143,7 @@ def _announce(service: Any, url: str, token: str, new: bool) -> None:
 def uvicorn_config(app: Any, tls: tuple[str, str] | None) -> Any:
     """How uvicorn serves the dashboard (the service, and bench/dashboard.py): httptools' HTTP
     parser (a dependency; uvicorn's pure-Python h11 otherwise), no access log (the
-    service logs), no ``Server`` header."""
+    service logs), no ``Server`` header, no ``X-Forwarded-*`` headers believed."""
     import uvicorn
 
     return uvicorn.Config(
@@ -153,6 +153,7 @@ def uvicorn_config(app: Any, tls: tuple[str, str] | None) -> Any:
         access_log=False,
         lifespan="off",
         server_header=False,
+        proxy_headers=False,  # no proxy in front: X-Forwarded-* are not believed
         ssl_certfile=tls[0] if tls else None,
         ssl_keyfile=tls[1] if tls else None,
     )

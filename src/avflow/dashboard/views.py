@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from avflow.app import App
@@ -64,12 +64,16 @@ def local(value: str | datetime | None, tz: ZoneInfo) -> str:
     return f"{lt:%a %Y-%m-%d %H:%M} {lt.tzname()}"
 
 
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def zone_of(client: Client) -> ZoneInfo:
-    return ZoneInfo(client.profile.timezone)
+    return _zone(client.profile.timezone)
 
 
-@dataclass(frozen=True)
-class Firing:
+class Firing(NamedTuple):
     """One upcoming firing of a client's workflow, gated or not."""
 
     workflow: str
@@ -124,10 +128,9 @@ class RunLines:
             yield line
 
 
-@dataclass(frozen=True)
-class ClientRow:
-    """One line of the home page's client list (frozen, as every view object: a page's values
-    are its key, `pagecache`)."""
+class ClientRow(NamedTuple):
+    """One line of the home page's client list (a named tuple, as every line of a list: a
+    page's values are its key, `pagecache`, hashed and compared in C)."""
 
     id: str
     name: str
@@ -180,8 +183,7 @@ def client_rows(
     return rows
 
 
-@dataclass(frozen=True)
-class WorkflowHealth:
+class WorkflowHealth(NamedTuple):
     """A workflow on its client's page: last run, next firing, flags."""
 
     id: str
@@ -201,10 +203,12 @@ def workflows_health(
     schedule: ScheduleStore,
     client: Client,
     health_of: Callable[..., tuple[NextFiring | None, list[str]]] = health,
+    now: datetime | None = None,
 ) -> list[WorkflowHealth]:
     """Each workflow of ``client`` with ``avflow status``'s failing and silent flags
-    (``health_of``: `status.health`, or the dashboard's figures kept for the minute)."""
-    now = src.app.clock.now()
+    (``health_of``: `status.health`, or the dashboard's figures kept for the minute), at ``now``
+    (the clock's time by default)."""
+    now = now or src.app.clock.now()
     tz = zone_of(client)
     persisted = schedule.load(client.id)
     out = []

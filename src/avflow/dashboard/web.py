@@ -18,7 +18,6 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -35,6 +34,7 @@ from avflow.dashboard.views import Source
 from avflow.scheduler.store import ScheduleStore
 
 SESSION_HOURS = 12
+BODIES = 256  # encoded pages kept
 
 
 def _environment() -> jinja2.Environment:
@@ -61,6 +61,7 @@ class Dashboard:
         self.vaults = VaultWatch()  # the vault values the redaction knows
         self.figures = ScheduleFigures()  # upcoming firings and health, kept for the minute
         self.pages = PageCache()  # rendered pages, kept by what they show
+        self._bodies: dict[str, bytes] = {}  # masked pages sent, encoded
         self._store: DashboardStore | None = None
         self._schedule: ScheduleStore | None = None
 
@@ -85,8 +86,13 @@ class Dashboard:
         context.setdefault("csrf", security.csrf_token(request.session))
         context.setdefault("here", request.scope.get("root_path", "") + request.scope["path"])
         template = self.env.get_template(name)
-        html = self.pages.render(name, context, partial(template.render, context))
-        return HTMLResponse(mask_html(html), status_code=status)
+        html = mask_html(self.pages.render(name, context, partial(template.render, context)))
+        body = self._bodies.get(html)  # a kept page, as masked before: its bytes too
+        if body is None:
+            if len(self._bodies) >= BODIES:
+                self._bodies.clear()
+            body = self._bodies[html] = html.encode()
+        return HTMLResponse(body, status_code=status)
 
     async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """A page's reading, on the event loop: a few indexed queries on one page of rows (WAL:
@@ -152,10 +158,7 @@ def create_app(
         Mount("/static", static, name="static"),
     ]
     middleware = [
-        Middleware(
-            TrustedHostMiddleware,
-            allowed_hosts=hosts or ["127.0.0.1", "localhost", "[::1]"],
-        ),
+        Middleware(security.KnownHosts, allowed_hosts=hosts or ["127.0.0.1", "localhost", "[::1]"]),
         Middleware(
             SessionMiddleware,
             secret_key=security.session_key(token),
