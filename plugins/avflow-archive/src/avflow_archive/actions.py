@@ -110,27 +110,14 @@ def _outputs(params: FilingParams, entries: list[dict[str, Any]]) -> dict[str, A
 
 def _spool_items(ctx: StepContext, files: list[FileItem]) -> list[Incoming]:
     """Check that every file is in this run's spool (an earlier step put it there) and exists."""
-    spool = Path(os.path.realpath(ctx.spool))
+    given_spool = ctx.spool
+    spool = Path(os.path.realpath(given_spool))
+    prefix, real_prefix = str(given_spool) + os.sep, str(spool) + os.sep
     items = []
     for i, f in enumerate(files):
-        given = Path(os.path.abspath(f.path))
-        real = _real_in_spool(ctx.spool, spool, f.path) or Path(os.path.realpath(f.path))
-        shown = decode_name(f.path)
-        if not real.is_relative_to(spool):
-            if given.is_relative_to(spool):
-                raise StepFailed(
-                    f"files[{i}]: {shown} is in this run's spool folder but is a symbolic link "
-                    f"(or passes through one) to {decode_name(str(real))}, outside it: "
-                    "archive.file does not follow links out of the spool"
-                )
-            raise StepFailed(
-                f"files[{i}]: {shown} is not in this run's spool folder; archive.file "
-                "takes only files collected by earlier steps (use archive.scan for a folder)"
-            )
-        if not real.is_file():
-            raise StepFailed(
-                f"files[{i}]: {decode_name(f.name or real.name)}: the file is missing from the spool"
-            )
+        real = _real_in_spool(prefix, real_prefix, f.path)
+        if real is None:
+            real = _checked_elsewhere(i, f, given_spool, spool)
         items.append(
             Incoming(
                 path=real,
@@ -146,24 +133,50 @@ def _spool_items(ctx: StepContext, files: list[FileItem]) -> list[Incoming]:
     return items
 
 
-def _real_in_spool(spool: Path, real_spool: Path, path: str) -> Path | None:
-    """``path``'s real path when it is a file below ``spool`` reached through no link (one
-    lstat per part below the spool, not a realpath of every part); else None (ask realpath)."""
-    try:
-        rest = Path(path).relative_to(spool).parts
-    except ValueError:
+def _checked_elsewhere(i: int, f: FileItem, given_spool: Path, spool: Path) -> Path:
+    """A file not plainly below the spool: its real path, if it is a file inside the spool
+    (reached through links that stay inside); else the step fails, saying why."""
+    given = Path(os.path.abspath(f.path))
+    real = Path(os.path.realpath(f.path))
+    shown = decode_name(f.path)
+    if not real.is_relative_to(spool):
+        if given.is_relative_to(given_spool) or given.is_relative_to(spool):
+            raise StepFailed(
+                f"files[{i}]: {shown} is in this run's spool folder but is a symbolic link "
+                f"(or passes through one) to {decode_name(str(real))}, outside it: "
+                "archive.file does not follow links out of the spool"
+            )
+        raise StepFailed(
+            f"files[{i}]: {shown} is not in this run's spool folder; archive.file "
+            "takes only files collected by earlier steps (use archive.scan for a folder)"
+        )
+    if not real.is_file():
+        raise StepFailed(
+            f"files[{i}]: {decode_name(f.name or real.name)}: the file is missing from the spool"
+        )
+    return real
+
+
+def _real_in_spool(prefix: str, real_prefix: str, path: str) -> Path | None:
+    """``path``'s real path when it is a regular file below the spool (``prefix``) reached
+    through no link (one lstat per part below the spool, not a realpath of every part); else
+    None (the caller looks closer)."""
+    if not path.startswith(prefix):
         return None
-    if not rest or ".." in rest or "." in rest:
+    rest = path[len(prefix) :].split(os.sep)
+    if "" in rest or "." in rest or ".." in rest:
         return None
-    current = str(real_spool)
+    current = real_prefix[:-1]
+    mode = 0
     for part in rest:
-        current = os.path.join(current, part)
+        current += os.sep + part
         try:
-            if stat.S_ISLNK(os.lstat(current).st_mode):
-                return None
+            mode = os.lstat(current).st_mode
         except OSError:
             return None
-    return Path(current)
+        if stat.S_ISLNK(mode):
+            return None
+    return Path(current) if stat.S_ISREG(mode) else None
 
 
 def _mtime(path: Path) -> datetime:

@@ -53,6 +53,7 @@ class Filer:
         self.index = ArchiveIndex(ctx.data_dir / "index.db")
         self.quarantine = PurePosixPath(self.settings.quarantine)
         self.pending: list[tuple[str, Callable[[], None]]] = []  # index writes, for flush()
+        self.documents: list[tuple[str, dict[str, Any], LazyText | None]] = []  # and rows
         self.pool: TextPool | None = None
         self.seen: dict[str, tuple[str, Path]] = {}  # sha256 -> (path, source file) this step
         self.grouped = False
@@ -88,15 +89,29 @@ class Filer:
 
     def _write_index(self) -> None:
         pending, self.pending = self.pending, []
-        if not pending:
+        documents, self.documents = self.documents, []
+        if not pending and not documents:
             return
         with self.index.batch():
+            rows, names = [], []
+            for name, row, text in documents:
+                try:
+                    rows.append({**row, "text": text() if text is not None else ""})
+                    names.append(name)
+                except Exception as exc:
+                    self._not_indexed(name, exc)
+            for n, exc in self.index.record_many(rows) if rows else []:
+                self._not_indexed(names[n], exc)
             for name, write in pending:
                 try:
                     write()
-                except Exception as exc:  # filed, but not in the index: say so, go on
-                    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-                    self.ctx.note(f"filed {name} but could not index it: {reason}")
+                except Exception as exc:
+                    self._not_indexed(name, exc)
+
+    def _not_indexed(self, name: str, exc: Exception) -> None:
+        """Filed, but not in the index: say so, go on."""
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        self.ctx.note(f"filed {name} but could not index it: {reason}")
 
     def commit(self) -> None:
         """Write the files waiting for their batch, as one effect (see `batch.commit`)."""
@@ -368,24 +383,22 @@ class Filer:
     ) -> None:
         if self.params.index_text:
             text.prefetch(self.pool)  # while the file is open; the row is written by flush()
-        record = functools.partial(
-            self.index.record,
-            client=self.ctx.client.id,
-            account=self.params.account,
-            path=path,
-            sha256=content.sha256,
-            size=content.size,
-            type=content.type,
-            name=entry["name"],
-            source=item.source,
-            sender=item.sender,
-            subject=item.subject,
-            date=_iso(item.date),
-            run_id=self.ctx.run.id,
-            status=status,
-            filed_at=self.now.isoformat(),
-            reason=reason,
-            retain_until=self.retain_until,
-        )
-        index_text = self.params.index_text
-        self.pending.append((entry["name"], lambda: record(text=text() if index_text else "")))
+        row = {
+            "client": self.ctx.client.id,
+            "account": self.params.account,
+            "path": path,
+            "sha256": content.sha256,
+            "size": content.size,
+            "type": content.type,
+            "name": entry["name"],
+            "source": item.source,
+            "sender": item.sender,
+            "subject": item.subject,
+            "date": _iso(item.date),
+            "run_id": self.ctx.run.id,
+            "status": status,
+            "filed_at": self.now.isoformat(),
+            "reason": reason,
+            "retain_until": self.retain_until,
+        }
+        self.documents.append((entry["name"], row, text if self.params.index_text else None))

@@ -70,6 +70,41 @@ CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
 """
 
 
+_INSERT = """INSERT INTO documents (id, client, account, path, sha256, size, type, name, source,
+    sender, subject, date, filed_at, run_id, status, reason, retain_until)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_INSERT_FTS = """INSERT INTO documents_fts (rowid, name, path, sender, subject, text)
+    VALUES (?, ?, ?, ?, ?, ?)"""
+
+
+def _row(d: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+    """A document's row of ``documents`` (without its id) and its text, from `record`'s
+    arguments: names and paths read from disk or mail may hold undecodable bytes (lone
+    surrogates), shown as `decode_name` does."""
+    text = d.get("text", "")
+    if _SURROGATES.search(text):
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    row = (
+        d["client"],
+        d["account"],
+        decode_name(d["path"]),
+        d["sha256"],
+        d["size"],
+        d["type"],
+        decode_name(d["name"]),
+        decode_name(d["source"]),
+        decode_name(d["sender"]),
+        decode_name(d["subject"]),
+        d["date"],
+        d["filed_at"],
+        d["run_id"],
+        d["status"],
+        d.get("reason"),
+        d.get("retain_until"),
+    )
+    return row, text
+
+
 @dataclass(frozen=True)
 class Document:
     """An index row, as the CLI and the filing step read it."""
@@ -192,29 +227,8 @@ class ArchiveIndex:
         A row for the same path with other content (the document was removed from the archive by
         hand and the name reused) is replaced.
         """
-        # names and paths read from disk or mail may hold undecodable bytes (lone surrogates)
-        path, name, source = decode_name(path), decode_name(name), decode_name(source)
-        sender, subject = decode_name(sender), decode_name(subject)
-        if _SURROGATES.search(text):
-            text = text.encode("utf-8", "replace").decode("utf-8")
-        row = (
-            client,
-            account,
-            path,
-            sha256,
-            size,
-            type,
-            name,
-            source,
-            sender,
-            subject,
-            date,
-            filed_at,
-            run_id,
-            status,
-            reason,
-            retain_until,
-        )
+        row, text = _row(locals())
+        path, name, sender, subject = row[2], row[6], row[8], row[9]
         with self.tx() as db:
             old = db.execute(
                 "SELECT id, sha256 FROM documents WHERE client = ? AND account = ? AND path = ?",
@@ -225,16 +239,57 @@ class ArchiveIndex:
             if old is not None:
                 db.execute("DELETE FROM documents WHERE id = ?", (old["id"],))
                 db.execute("DELETE FROM documents_fts WHERE rowid = ?", (old["id"],))
-            cur = db.execute(
-                """INSERT INTO documents (client, account, path, sha256, size, type, name, source, sender,
-                       subject, date, filed_at, run_id, status, reason, retain_until)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                row,
+            cur = db.execute(_INSERT, (None, *row))
+            db.execute(_INSERT_FTS, (cur.lastrowid, name, path, sender, subject, text))
+
+    def record_many(self, documents: list[dict[str, Any]]) -> list[tuple[int, Exception]]:
+        """`record` each of ``documents`` (its keyword arguments), all in one go when they can
+        be (a few statements for them all), else one by one; the failures, by position.
+
+        Inside `batch`, a failure of one leaves the others recorded."""
+        try:
+            with self.tx() as db:
+                self._insert_many(db, [_row(d) for d in documents])
+            return []
+        except Exception:  # one of them: record each on its own, to find which
+            failures = []
+            for n, document in enumerate(documents):
+                try:
+                    self.record(**document)
+                except Exception as exc:
+                    failures.append((n, exc))
+            return failures
+
+    def _insert_many(self, db: sqlite3.Connection, rows: list[tuple[tuple[Any, ...], str]]) -> None:
+        """Insert new documents as `record` does, each after any row of its path with other
+        content is removed (one lookup for them all; ids given in order)."""
+        keys = {(row[0], row[1], row[2]) for row, _ in rows}
+        if len(keys) != len(rows) or len({k[:2] for k in keys}) != 1:
+            raise ValueError("not distinct paths of one account")  # one by one, in order
+        client, account = rows[0][0][0], rows[0][0][1]
+        marks = ", ".join("?" * len(rows))
+        old = {
+            r["path"]: (r["id"], r["sha256"])
+            for r in db.execute(
+                f"SELECT path, id, sha256 FROM documents WHERE client = ? AND account = ? "
+                f"AND path IN ({marks})",
+                (client, account, *(row[2] for row, _ in rows)),
             )
-            db.execute(
-                "INSERT INTO documents_fts (rowid, name, path, sender, subject, text) VALUES (?, ?, ?, ?, ?, ?)",
-                (cur.lastrowid, name, path, sender, subject, text),
-            )
+        }
+        rows = [(row, text) for row, text in rows if old.get(row[2], (0, None))[1] != row[3]]
+        stale = [(old[row[2]][0],) for row, _ in rows if row[2] in old]
+        db.executemany("DELETE FROM documents WHERE id = ?", stale)
+        db.executemany("DELETE FROM documents_fts WHERE rowid = ?", stale)
+        (last,) = db.execute("SELECT coalesce(max(id), 0) FROM documents").fetchone()
+        ids = range(last + 1, last + 1 + len(rows))
+        db.executemany(_INSERT, [(i, *row) for i, (row, _) in zip(ids, rows, strict=True)])
+        db.executemany(
+            _INSERT_FTS,
+            [
+                (i, row[6], row[2], row[8], row[9], text)
+                for i, (row, text) in zip(ids, rows, strict=True)
+            ],
+        )
 
     def record_duplicate(
         self,

@@ -151,7 +151,9 @@ def archive_path(rendered: str) -> Checked:
         return Checked(None, f"the path points into a home folder ({_show(stripped)})")
     raw_parts = _SEPARATORS.split(stripped)
     for part in raw_parts:
-        if "".join(ch for ch in part if _visible(ch)).strip() == "..":
+        # printable ASCII has no invisible character to drop: compared as it is
+        seen = part if part.isascii() and part.isprintable() else "".join(filter(_visible, part))
+        if seen.strip() == "..":
             return Checked(
                 None, f"the path climbs out of the archive with '..' ({_show(stripped)})"
             )

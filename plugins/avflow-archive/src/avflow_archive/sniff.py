@@ -64,12 +64,13 @@ def inspect(source: Source) -> Content:
     digest = hashlib.sha256()
     size = 0
     head = b""
-    with source.reader() as f:
-        while chunk := f.read(CHUNK):
-            if not head:
-                head = chunk[:SNIFF_BYTES]
-            digest.update(chunk)
-            size += len(chunk)
+    while chunk := os.pread(source.fd, CHUNK, size):  # one read for most files
+        if not head:
+            head = chunk[:SNIFF_BYTES]
+        digest.update(chunk)
+        size += len(chunk)
+        if len(chunk) < CHUNK and size >= source.size:
+            break  # the end the file had when opened: no need to ask again
     return Content(digest.hexdigest(), size, sniff(head))
 
 

@@ -27,12 +27,15 @@ from avflow_archive.source import Source, SourceChanged
 SYNC_THREADS = 8  # concurrent writes and fsyncs of a batch (I/O waits, not CPU)
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class LocalStore(Store):
@@ -41,16 +44,17 @@ class LocalStore(Store):
     def __init__(self, root: Path, retention_years: int = 0) -> None:
         self.root = root
         self.real_root = Path(os.path.realpath(root))
+        self._root = str(self.real_root)
         self.label = f"local:{root}"
         self.retention_years = retention_years
         self.batching = False
         self.group_effects = True  # fsync-bound: one ledger intent per batch, not per file
-        self.unsynced: set[Path] = set()
+        self.unsynced: set[str] = set()
         self._threads: ThreadPoolExecutor | None = None
-        self._staged: dict[Path, tuple[Future[int], Source]] = {}  # temporary file -> its write
+        self._staged: dict[str, tuple[Future[None], Source]] = {}  # temporary file -> its write
 
-    def _full(self, rel: PurePosixPath) -> Path:
-        return self.real_root.joinpath(*rel.parts)
+    def _full(self, rel: PurePosixPath) -> str:
+        return os.path.join(self._root, *rel.parts)
 
     def inside(self, rel: PurePosixPath) -> bool:
         # ``rel`` is clean (no ``..``, no empty part), so it can leave the root only through a
@@ -58,9 +62,9 @@ class LocalStore(Store):
         # root's every part) and resolve the whole path only when one is a link
         if rel.is_absolute() or ".." in rel.parts:
             return self._resolves_inside(rel)
-        current = str(self.real_root)
+        current = self._root
         for part in rel.parts:
-            current = os.path.join(current, part)
+            current += os.sep + part
             try:
                 mode = os.lstat(current).st_mode
             except OSError:  # missing (or a parent is a file): nothing further to follow
@@ -71,7 +75,7 @@ class LocalStore(Store):
 
     def _resolves_inside(self, rel: PurePosixPath) -> bool:
         real = os.path.realpath(self.real_root / rel)
-        return os.path.commonpath([real, self.real_root]) == str(self.real_root)
+        return os.path.commonpath([real, self._root]) == self._root
 
     def stat(self, rel: PurePosixPath) -> Existing | Absent:
         try:
@@ -111,15 +115,9 @@ class LocalStore(Store):
         """Start writing and fsyncing ``source``'s temporary file for ``rel`` in a thread;
         `put` of the same name and token publishes it (a name not put is discarded by
         `discard_staged`). Nothing is visible under a document's name until `put`."""
-        folder = self._full(rel).parent
-        try:
-            self._makedirs(folder)
-        except OSError:
-            return  # `put` meets the same problem and reports it
-        tmp = folder / partial_name(token)
-        if tmp in self._staged:
-            return
-        self._staged[tmp] = (self._pool().submit(self._write_tmp, tmp, source), source)
+        tmp = os.path.join(os.path.dirname(self._full(rel)), partial_name(token))
+        if tmp not in self._staged:
+            self._staged[tmp] = (self._pool().submit(self._write_tmp, tmp, source, rel), source)
 
     def discard_staged(self) -> None:
         """Remove the temporary files staged but not put (a file that failed, a duplicate)."""
@@ -128,57 +126,61 @@ class LocalStore(Store):
             with contextlib.suppress(Exception):
                 future.result()
             with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+                os.unlink(tmp)
 
-    def _write_tmp(self, tmp: Path, source: Source) -> int:
-        """Write ``source`` to the new file ``tmp``, fsynced; return the bytes copied."""
-        tmp.unlink(missing_ok=True)  # left by an interrupted attempt (maybe read-only)
-        mode = 0o444 if self.retention_years else 0o644
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
+    def _write_tmp(self, tmp: str, source: Source, rel: PurePosixPath) -> None:
+        """Write ``source`` to the new file ``tmp`` (making its folder if need be), fsynced."""
+        try:
+            fd = os.open(tmp, _CREATE, 0o600)
+        except FileNotFoundError:  # its folder is missing: make it (and fsync its parent)
+            try:
+                self._makedirs(Path(tmp).parent)
+            except (FileExistsError, NotADirectoryError):
+                raise FileExistsError(str(rel)) from None
+            fd = os.open(tmp, _CREATE, 0o600)
+        except NotADirectoryError:  # a part of the folder is a file
+            raise FileExistsError(str(rel)) from None
+        except FileExistsError:  # left by an interrupted attempt (maybe read-only)
+            os.unlink(tmp)
+            fd = os.open(tmp, _CREATE, 0o600)
         try:
             copied = source.copy_to(fd)
             os.fsync(fd)
-            os.fchmod(fd, mode)
+            os.fchmod(fd, 0o444 if self.retention_years else 0o644)
         finally:
             os.close(fd)
-        return copied
+        if copied != source.size or source.changed():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise SourceChanged("the file changed while it was being copied")
 
     def put(self, rel: PurePosixPath, source: Source, sha256: str, token: str, mime: str) -> None:
         dest = self._full(rel)
-        folder = dest.parent
-        tmp = folder / partial_name(token)
+        folder = os.path.dirname(dest)
+        tmp = os.path.join(folder, partial_name(token))
         staged = self._staged.pop(tmp, None)
         if staged is not None and staged[1] is source:
-            copied = staged[0].result()  # written and fsynced by a thread meanwhile
+            staged[0].result()  # written and fsynced by a thread meanwhile
         else:
             if staged is not None:
                 with contextlib.suppress(Exception):
                     staged[0].result()
-            try:
-                self._makedirs(folder)
-            except (FileExistsError, NotADirectoryError):
-                raise FileExistsError(str(rel)) from None
-            copied = self._write_tmp(tmp, source)
-        if copied != source.size or source.changed():
-            tmp.unlink(missing_ok=True)
-            raise SourceChanged("the file changed while it was being copied")
+            self._write_tmp(tmp, source, rel)
         try:
             os.link(tmp, dest)
         except FileExistsError:
-            tmp.unlink(missing_ok=True)
+            os.unlink(tmp)
             raise
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV):
                 raise
             # no hard links here (some network shares): check, then rename
             if os.path.lexists(dest):
-                tmp.unlink(missing_ok=True)
+                os.unlink(tmp)
                 raise FileExistsError(str(rel)) from None
             os.rename(tmp, dest)
         else:
-            tmp.unlink()
+            os.unlink(tmp)
         if self.batching:
             self.unsynced.add(folder)  # fsynced once for the whole batch, by flush()
         else:
@@ -204,10 +206,10 @@ class LocalStore(Store):
             self._threads = None
 
     def discard_partial(self, rel: PurePosixPath, token: str) -> None:
-        tmp = self._full(rel).parent / partial_name(token)
+        tmp = os.path.join(os.path.dirname(self._full(rel)), partial_name(token))
         staged = self._staged.pop(tmp, None)
         if staged is not None:
             with contextlib.suppress(Exception):
                 staged[0].result()  # its thread may still be writing it
-        if tmp.is_file():
-            tmp.unlink()
+        if os.path.isfile(tmp):
+            os.unlink(tmp)
