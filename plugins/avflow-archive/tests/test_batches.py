@@ -165,3 +165,30 @@ def test_each_file_is_fsynced_before_its_name_is_linked(archive, monkeypatch):
     assert any(e[:2] == ("fsync", folder) for e in events[last_link:]), "folder not fsynced"
     threads = {t for kind, _, t in events if kind == "fsync" and t.startswith("archive-sync")}
     assert len(threads) > 1, "the batch's files were not written by several threads"
+
+
+def test_one_index_row_failing_leaves_the_batchs_other_rows(archive, monkeypatch):
+    """A batch's rows go in together; when one of them fails, each is recorded on its own:
+    the failing document is filed and named in a note, the others are indexed."""
+    from avflow_archive import index
+    from avflow_archive.index import ArchiveIndex
+
+    real = index._row
+
+    def row(document):
+        if document["name"] == "doc7.pdf":
+            raise ValueError("a row that cannot be written")
+        return real(document)
+
+    monkeypatch.setattr(index, "_row", row)
+    result = archive.h.run(archive.email_workflow(_files(archive), path="{{ file.name }}"))
+    assert result.status == "succeeded", result.error
+    assert len(archive.archived()) == N
+    book = ArchiveIndex(archive.h.home / "plugins" / "archive" / "index.db")
+    try:
+        names = {d.name for d in book.documents("acme")}
+    finally:
+        book.close()
+    assert names == {f"doc{i}.pdf" for i in range(N)} - {"doc7.pdf"}
+    notes = [r for r in result.audit if r.get("event") == "step.note"]
+    assert any("doc7.pdf but could not index it" in str(r) for r in notes), notes

@@ -25,8 +25,9 @@ from avflow_archive.items import FileVars, Incoming
 from avflow_archive.params import FilingParams
 from avflow_archive.rules import choose
 from avflow_archive.sanitize import archive_path, clean_component
-from avflow_archive.sniff import Content, LazyText, TextPool, inspect
+from avflow_archive.sniff import Content, LazyText, inspect
 from avflow_archive.source import Source, SourceChanged
+from avflow_archive.textpool import TextPool
 
 POOL_MIN_FILES = 16  # fewer documents than this: their text is extracted in this process
 POOL_WORKERS = 2  # at most; one core is left to the filing itself (one worker on two cores)

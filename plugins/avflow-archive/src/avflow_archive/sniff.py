@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from avflow_archive.source import Source
 
-if TYPE_CHECKING:  # the process pool (and filetype): imported when a file is filed
-    from concurrent.futures import ProcessPoolExecutor
+if TYPE_CHECKING:
+    from avflow_archive.textpool import TextPool
 
 CHUNK = 1 << 20
 SNIFF_BYTES = 8192
@@ -64,13 +64,17 @@ def inspect(source: Source) -> Content:
     digest = hashlib.sha256()
     size = 0
     head = b""
-    while chunk := os.pread(source.fd, CHUNK, size):  # one read for most files
+    while True:
+        # as much as the file holds and one byte more (a buffer of CHUNK costs more to make
+        # than a small file to read): one read for most files, a short one saying it ended
+        want = min(CHUNK, source.size - size + 1) if size < source.size else CHUNK
+        chunk = os.pread(source.fd, want, size)
         if not head:
             head = chunk[:SNIFF_BYTES]
         digest.update(chunk)
         size += len(chunk)
-        if len(chunk) < CHUNK and size >= source.size:
-            break  # the end the file had when opened: no need to ask again
+        if len(chunk) < want:
+            break
     return Content(digest.hexdigest(), size, sniff(head))
 
 
@@ -99,14 +103,12 @@ def sniff(head: bytes) -> str:
 def extract_text(source: Source, content: Content) -> str:
     """The searchable text of a PDF (PDFium) or plain-text file; empty when there is none."""
     if content.type == "text/plain":
-        with source.reader() as f:
-            return f.read(MAX_TEXT_CHARS * 4).decode("utf-8", errors="replace")[:MAX_TEXT_CHARS]
+        data = os.pread(source.fd, min(content.size, MAX_TEXT_CHARS * 4), 0)
+        return data.decode("utf-8", errors="replace")[:MAX_TEXT_CHARS]
     if content.type != "application/pdf" or content.size > MAX_PDF_BYTES:
         return ""
-    with source.reader() as f:
-        f.seek(max(0, content.size - EOF_WINDOW))
-        if b"%%EOF" not in f.read():
-            return ""  # no end-of-file marker: damaged or truncated: no text to read
+    if b"%%EOF" not in os.pread(source.fd, EOF_WINDOW, max(0, content.size - EOF_WINDOW)):
+        return ""  # no end-of-file marker: damaged or truncated: no text to read
     return pdf_text(os.pread(source.fd, content.size, 0), source.path.name)
 
 
@@ -144,78 +146,6 @@ def pdf_text(data: bytes, label: str = "") -> str:
     return "\n".join(parts)[:MAX_TEXT_CHARS]
 
 
-def _pdf_texts_of(datas: list[bytes]) -> list[str]:
-    """In a worker process: the text of each whole PDF given as bytes."""
-    return [pdf_text(data) for data in datas]
-
-
-class TextPool:
-    """Worker processes extracting PDF text beside the filing (PDFium runs one extraction at a
-    time per process). Started on first use. PDFs go to the workers a few at a time (one job
-    each `CHUNK_PDFS` PDFs or `CHUNK_BYTES`, or when a text is asked for): one round trip per
-    job, not per PDF."""
-
-    CHUNK_PDFS = 8
-    CHUNK_BYTES = 2 << 20
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-        self._waiting: list[tuple[bytes, Future[str]]] = []
-        self._bytes = 0
-
-    def submit(self, data: bytes) -> Future[str]:
-        future: Future[str] = Future()
-        self._waiting.append((data, future))
-        self._bytes += len(data)
-        if len(self._waiting) >= self.CHUNK_PDFS or self._bytes >= self.CHUNK_BYTES:
-            self.send()
-        return future
-
-    def send(self) -> None:
-        """Hand the PDFs waiting for a job to the workers now."""
-        waiting, self._waiting, self._bytes = self._waiting, [], 0
-        if not waiting:
-            return
-        if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
-        futures = [f for _, f in waiting]
-        try:
-            job = self._pool.submit(_pdf_texts_of, [d for d, _ in waiting])
-        except Exception as exc:  # a pool broken by a worker that died
-            for f in futures:
-                f.set_exception(RuntimeError(str(exc) or type(exc).__name__))
-            return
-        job.add_done_callback(lambda done: _settle(done, futures))
-
-    def close(self) -> None:
-        for _, future in self._waiting:
-            future.cancel()
-        self._waiting, self._bytes = [], 0
-        if self._pool is not None:
-            # every text asked for is in: the workers' exit (their Python's own teardown, up to
-            # half a second on a busy machine) overlaps the rest of the run; the pool's thread
-            # joins them, and the process waits for that thread before it exits
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
-
-def _settle(job: Future[list[str]], futures: list[Future[str]]) -> None:
-    """Hand each PDF of a finished job its text (or the job's failure)."""
-    try:
-        texts = job.result()
-    except BaseException as exc:  # a worker that died, a cancelled job
-        for f in futures:
-            f.set_exception(RuntimeError(str(exc) or type(exc).__name__))
-        return
-    for f, text in zip(futures, texts, strict=True):
-        f.set_result(text)
-
-
 class LazyText:
     """A file's text, extracted the first time a rule or the index asks for it (then kept).
 
@@ -247,10 +177,11 @@ class LazyText:
     def __call__(self) -> str:
         if self._text is None:
             if self._future is not None:
-                if not self._future.done() and self._pool is not None:
-                    self._pool.send()  # its job may still be gathering PDFs
                 try:
-                    self._text = self._future.result()
+                    if self._pool is not None:
+                        self._text = self._pool.text(self._future)
+                    else:
+                        self._text = self._future.result()
                 except Exception as exc:  # a worker that died: the document is filed without text
                     _log().warning("no text from pdf", file=self._source.path.name, error=str(exc))
                     self._text = ""
