@@ -26,6 +26,9 @@ NEVER = {"httpx", "atproto", "atproto_client", "markdown_it", "structlog", "rich
 NEVER |= {"regex", "filetype", "multiprocessing"}  # a post's length, a file's type, PDF workers
 # publishing code, a notice's mail, a lost Mastodon answer's HTML: when they are needed
 NEVER_MODULES = {"avflow_social.publish", "email.policy", "html.parser"}
+# the archive's file sniffer (a thread pool's futures) and name cleaner (pathvalidate)
+NEVER |= {"pathvalidate", "concurrent"}
+NEVER_MODULES |= {"avflow_archive.sniff", "avflow_archive.sanitize"}
 
 PROBE = """
 import json, sys

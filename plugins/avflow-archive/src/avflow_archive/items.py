@@ -7,12 +7,28 @@ from datetime import UTC, datetime, tzinfo
 from email.utils import parseaddr
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from avflow_archive.sanitize import clean_component, decode_name
-from avflow_archive.sniff import Content
+if TYPE_CHECKING:
+    from avflow_archive.sniff import Content
+
+
+def clean_component(value: object, *, fallback: str | None = None) -> str:
+    """`avflow_archive.sanitize.clean_component`, imported when a file is named (its
+    pathvalidate is not needed to validate a workflow)."""
+    from avflow_archive import sanitize
+
+    if fallback is None:
+        return sanitize.clean_component(value)
+    return sanitize.clean_component(value, fallback=fallback)
+
+
+def decode_name(name: str) -> str:
+    from avflow_archive.sanitize import decode_name
+
+    return decode_name(name)
 
 
 class FileItem(BaseModel):

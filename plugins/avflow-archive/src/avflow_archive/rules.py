@@ -6,12 +6,14 @@ import fnmatch
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from avflow_archive.items import Incoming
-from avflow_archive.sniff import Content
+
+if TYPE_CHECKING:  # the file sniffer (its thread pool's futures) loads when files are filed
+    from avflow_archive.sniff import Content
 
 
 def _globs(value: str | list[str] | None) -> list[str]:
