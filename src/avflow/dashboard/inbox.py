@@ -8,7 +8,7 @@ approval of client A cannot be decided through client B's page.
 from __future__ import annotations
 
 import getpass
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -47,19 +47,40 @@ def count_all(app: App, scope: list[str] | None) -> int:
     return sum(counts.get(cid, 0) for cid in scope)
 
 
-def _card(project: Project, a: Any) -> dict[str, Any]:
+class Card(NamedTuple):
+    """An approval as its card shows it, and only that: a named tuple, as a page's values are
+    its key (`pagecache`, `fragments`), hashed and compared in C."""
+
+    id: str
+    client: str
+    workflow: str
+    run_id: str
+    step: str
+    summary: str
+    preview: tuple[str, ...]
+    created: str  # on the client's wall clock
+    due: str
+    default: str | None
+
+
+def _card(project: Project, a: Any) -> Card:
     client = project.clients.get(a.client)
     tz = views.zone_of(client) if client is not None else None
-    card = dict(vars(a))  # shallow: asdict would deep-copy every time and list
-    card["preview"] = tuple(a.preview)  # hashable: a card's values are its key (fragments)
-    card["created"] = views.local(a.created_at, tz) if tz else str(a.created_at)
-    card["due"] = views.local(a.deadline, tz) if tz and a.deadline else ""
-    return card
+    return Card(
+        a.id,
+        a.client,
+        a.workflow,
+        a.run_id,
+        a.step,
+        a.summary,
+        tuple(a.preview),
+        views.local(a.created_at, tz) if tz else str(a.created_at),
+        views.local(a.deadline, tz) if tz and a.deadline else "",
+        a.default,
+    )
 
 
-def pending_of(
-    app: App, client: Client, limit: int = PAGE, offset: int = 0
-) -> list[dict[str, Any]]:
+def pending_of(app: App, client: Client, limit: int = PAGE, offset: int = 0) -> list[Card]:
     """``client``'s pending approvals, as cards for the templates."""
     project = Project(app.workflows_dir, {client.id: client})
     return [
