@@ -122,8 +122,10 @@ def test_the_service_serves_the_dashboard_token_printed_once(
         csrf = csrf_of(web.get("/login").text)
         r = web.post("/login", data={"token": token, "csrf": csrf})
         assert r.status_code == 303
-        page = web.get("/clients/acme").text
+        answer = web.get("/clients/acme")
+        page = answer.text
         assert "Hourly" in page and ("CET" in page or "CEST" in page)
+        assert "server" not in answer.headers  # uvicorn's name and version are not told
         assert "service running (pid" in web.get("/").text
         shown = _avflow(project, "dashboard", "--no-browser")
         assert shown.returncode == 0 and shown.stdout.strip() == url
