@@ -11,11 +11,11 @@ through the same classes (`DashboardStore`, `avflow.approvals`, `ScheduleStore`)
 timed twice: calling the ASGI application in this process as uvicorn does (what the dashboard's
 code costs: wall-clock time, and this thread's CPU time, which other work on the machine does
 not inflate), and over HTTP from uvicorn serving the same files in a process of its own on a
-loopback port (what a browser waits for: the TCP hop between two processes and the HTTP
-parser of the answers included; CPU time: this thread's, and the server's, read from Linux's
-/proc, its total over the trials divided by their number), with the login page (no query)
-beside. Trials alternate page and queries; the figures are medians of ``--trials`` warm
-requests, and their ratio. ``--secrets N``: N secret values known to the
+loopback port, bench/dashboard_http.py (what a browser waits for: the TCP hop between two
+processes and the HTTP parser of the answers included; CPU time: this thread's, and the
+server's, read from Linux's /proc, its total over the trials divided by their number), with
+the login page (no query) beside. Trials alternate page and queries; the figures are medians
+of ``--trials`` warm requests, and their ratio. ``--secrets N``: N secret values known to the
 process (as a service knows its clients' vault values), for which every page is masked. Goal:
 each page at most 3x its queries, in process (wall and CPU) and over HTTP alike.
 """
@@ -23,10 +23,9 @@ each page at most 3x its queries, in process (wall and CPU) and over HTTP alike.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import importlib.util
 import os
 import random
-import re
 import shutil
 import sqlite3
 import statistics
@@ -39,8 +38,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-# bench/ holds scripts named like standard modules (calendar.py): never import from it
+# bench/ holds scripts named like standard modules (calendar.py): never import from it; its
+# dashboard_http.py (the HTTP side: uvicorn in a process of its own, the client) is loaded by path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+_spec = importlib.util.spec_from_file_location(
+    "dashboard_http", Path(__file__).with_name("dashboard_http.py")
+)
+assert _spec is not None and _spec.loader is not None
+http_side = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(http_side)
+log_in, register_secrets, over_http = (
+    http_side.log_in,
+    http_side.register_secrets,
+    http_side.over_http,
+)
 
 ZONES = [
     "Europe/Rome",
@@ -178,23 +189,6 @@ def alternate(
     return (median_ms(wall[0]), median_ms(wall[1])), (page_cpu, median_ms(cpu[1]))
 
 
-def cpu_of(pid: int) -> Callable[[], float] | None:
-    """The CPU time process ``pid`` has had so far, in seconds, read from Linux's
-    /proc/PID/task/*/schedstat (nanoseconds on a CPU, each thread); None elsewhere."""
-    tasks = Path(f"/proc/{pid}/task")
-    if not tasks.is_dir():
-        return None
-
-    def total() -> float:
-        ns = 0
-        for task in tasks.iterdir():
-            with contextlib.suppress(OSError, ValueError, IndexError):  # a thread gone meanwhile
-                ns += int((task / "schedstat").read_text().split()[0])
-        return ns / 1e9
-
-    return total
-
-
 def build(args: argparse.Namespace, work: Path) -> tuple[Any, list[str]]:
     from avflow import approvals
     from avflow.app import App
@@ -212,109 +206,6 @@ def build(args: argparse.Namespace, work: Path) -> tuple[Any, list[str]]:
         f"pending approvals (set up in {time.perf_counter() - t0:.1f}s)"
     )
     return app, ids
-
-
-def log_in(get: Callable[[str], Any], post: Callable[[str, dict[str, str]], Any]) -> None:
-    csrf = re.search(r'name="csrf" value="([^"]+)"', get("/login").text)
-    assert csrf is not None
-    done = post("/login", {"token": "bench-token", "csrf": csrf.group(1)})
-    assert done.status_code == 303, done.text
-
-
-def register_secrets(count: int) -> None:
-    """``count`` secret values known to the process, as a service knows its clients' vaults: each
-    page is masked for them (none appear in the pages)."""
-    from avflow import redact
-
-    for i in range(count):
-        redact.register(f"bench-secret-{i:04d}-Vq7x")
-
-
-def serve(work: Path, secrets: int) -> None:
-    """The dashboard of ``work`` on a loopback port, in this process (``--serve``: the service's
-    side of the HTTP measurement); prints the port, then serves until killed."""
-    import uvicorn
-
-    from avflow.app import App
-    from avflow.dashboard import views
-    from avflow.dashboard.server import listening_socket, uvicorn_config
-    from avflow.dashboard.web import create_app
-    from avflow.plugins import PluginManager
-
-    app = App(work / "workflows", work / "home", PluginManager(autoload=False))
-    asgi = create_app(views.AppSource(app), "bench-token")
-    register_secrets(secrets)
-    sock = listening_socket("127.0.0.1", 0)
-    print(sock.getsockname()[1], flush=True)
-    uvicorn.Server(uvicorn_config(asgi, None)).run(sockets=[sock])
-
-
-class _Answer:
-    """An HTTP answer as httptools' parser hands it over (the callbacks it calls)."""
-
-    def __init__(self) -> None:
-        self.body: list[bytes] = []
-        self.done = False
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        self.done = True
-
-
-def over_http(
-    _asgi: Any, work: Path, secrets: int
-) -> tuple[Callable[[str], Any], Callable[[], None], Callable[[], float] | None]:
-    """GET from uvicorn in a process of its own (as in the service; a browser is another
-    process), over one keep-alive connection: the request written whole, the answer read by
-    httptools' parser in C (as a browser's HTTP stack is native code; the standard library's
-    http.client parses each answer's headers with the email package, about 0.2 ms a page here,
-    which is the bench's cost, not the dashboard's)."""
-    import socket
-    import subprocess
-    import types
-
-    import httptools
-    import httpx
-
-    child = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(work), "--secrets", str(secrets)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout is not None
-    port = int(child.stdout.readline())
-    web = httpx.Client(base_url=f"http://127.0.0.1:{port}")
-    for _ in range(100):  # until uvicorn listens (the socket is bound before it starts)
-        try:
-            log_in(web.get, lambda path, data: web.post(path, data=data))
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    cookie = "; ".join(f"{k}={v}" for k, v in web.cookies.items())
-    conn = socket.create_connection(("127.0.0.1", port))
-    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    headers = f"HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\r\n"
-
-    def get(path: str) -> Any:
-        conn.sendall(f"GET {path} {headers}".encode())
-        answer = _Answer()
-        parser = httptools.HttpResponseParser(answer)
-        while not answer.done:
-            data = conn.recv(1 << 18)
-            if not data:
-                raise ConnectionError(f"{path}: the server closed the connection")
-            parser.feed_data(data)
-        body = b"".join(answer.body).decode()
-        return types.SimpleNamespace(status_code=parser.get_status_code(), text=body)
-
-    def stop() -> None:
-        conn.close()
-        child.kill()
-        child.wait()
-
-    return get, stop, cpu_of(child.pid)
 
 
 def in_process(
@@ -443,11 +334,7 @@ def main() -> None:
     ap.add_argument("--approvals", type=int, default=1000)
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--secrets", type=int, default=0, help="secret values the process knows")
-    ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the HTTP side (over_http)
     args = ap.parse_args()
-    if args.serve:
-        serve(args.serve, args.secrets)
-        return
 
     from avflow.dashboard import views
     from avflow.dashboard.web import create_app
