@@ -41,3 +41,20 @@ def test_what_is_alive_at_exit_is_frozen() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["inside", "0", "frozen", "True"]
+
+
+def test_garbage_left_at_exit_is_still_finalized() -> None:
+    """A cycle that only garbage holds (say, a file object) is collected at exit, not frozen."""
+    probe = (
+        "import gc\n"
+        "from avflow.process import few_collections\n"
+        "class Held:\n"
+        "    def __del__(self):\n"
+        "        print('finalized', flush=True)\n"
+        "with few_collections():\n"
+        "    a = Held(); a.me = a; del a\n"
+        "    print('left')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["left", "finalized"]

@@ -170,17 +170,23 @@ _freeze_at_exit = False  # registered once per process
 @contextlib.contextmanager
 def few_collections() -> Iterator[None]:
     """While a command runs: young objects collected every `YOUNG_COLLECTION` allocations
-    (cyclic garbage waits a little longer: a few MB at most), and at the process's exit the
-    objects still alive frozen (`gc.freeze`), so the interpreter's exit frees them without
-    scanning them once more. Together about a tenth of ``avflow validate``'s instructions
-    (docs/operations.md, "Command-line start-up"). The thresholds are put back after."""
+    (cyclic garbage waits a little longer: a few MB at most). At the process's exit, one
+    collection frees the garbage left (its finalizers run: a file it held is flushed) and the
+    objects still alive are frozen (`gc.freeze`), so the interpreter's own last collections do
+    not scan them again (docs/operations.md, "Command-line start-up"). The thresholds are put
+    back when the command returns."""
     global _freeze_at_exit
     before = gc.get_threshold()
     gc.set_threshold(max(before[0], YOUNG_COLLECTION), *before[1:])
     if not _freeze_at_exit:
         _freeze_at_exit = True
-        atexit.register(gc.freeze)
+        atexit.register(_collect_and_freeze)
     try:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+def _collect_and_freeze() -> None:
+    gc.collect()
+    gc.freeze()
