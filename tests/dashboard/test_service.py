@@ -8,6 +8,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -104,6 +105,23 @@ def test_a_port_set_and_taken_is_one_line_and_exit_2(project: Path) -> None:
     ]
 
 
+def _kept_alive(url: str) -> None:
+    """An idle connection is still open after 6 s (pages poll every 3-5 s; uvicorn's default
+    closed it after 5), and answers on it."""
+    host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
+    request = f"GET /login HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        for pause in (0, 6):
+            time.sleep(pause)
+            conn.sendall(request)
+            answer = b""
+            while b"</html>" not in answer:
+                got = conn.recv(65536)
+                assert got, f"closed after {pause} s idle"
+                answer += got
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+
+
 def test_the_service_serves_the_dashboard_token_printed_once(
     project: Path, services: list[ServiceProc]
 ) -> None:
@@ -126,6 +144,7 @@ def test_the_service_serves_the_dashboard_token_printed_once(
         page = answer.text
         assert "Hourly" in page and ("CET" in page or "CEST" in page)
         assert "server" not in answer.headers  # uvicorn's name and version are not told
+        _kept_alive(url)
         assert "service running (pid" in web.get("/").text
         shown = _avflow(project, "dashboard", "--no-browser")
         assert shown.returncode == 0 and shown.stdout.strip() == url

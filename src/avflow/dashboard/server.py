@@ -25,6 +25,7 @@ from avflow.errors import UsageError
 from avflow.scheduler.settings import DashboardSettings
 
 log = structlog.get_logger("avflow.dashboard")
+KEEP_ALIVE = 30  # seconds an idle HTTP connection is kept (the live parts poll every 3-5 s)
 URL_KEY = "dashboard_url"  # where the service notes its dashboard's address (service_status)
 
 
@@ -143,7 +144,9 @@ def _announce(service: Any, url: str, token: str, new: bool) -> None:
 def uvicorn_config(app: Any, tls: tuple[str, str] | None) -> Any:
     """How uvicorn serves the dashboard (the service, and bench/dashboard.py): httptools' HTTP
     parser (a dependency; uvicorn's pure-Python h11 otherwise), no access log (the
-    service logs), no ``Server`` header, no ``X-Forwarded-*`` headers believed."""
+    service logs), no ``Server`` header, no ``X-Forwarded-*`` headers believed, and an idle
+    connection kept for `KEEP_ALIVE` seconds: pages poll every 3 to 5 seconds, and uvicorn's
+    default (5 s) closed the connection about as often as a poll came."""
     import uvicorn
 
     return uvicorn.Config(
@@ -154,6 +157,7 @@ def uvicorn_config(app: Any, tls: tuple[str, str] | None) -> Any:
         lifespan="off",
         server_header=False,
         proxy_headers=False,  # no proxy in front: X-Forwarded-* are not believed
+        timeout_keep_alive=KEEP_ALIVE,
         ssl_certfile=tls[0] if tls else None,
         ssl_keyfile=tls[1] if tls else None,
     )
