@@ -27,7 +27,8 @@ Both avflow sides check the index afterwards: every document is there, with its 
 full-text side and without any on the other (so neither side skips what it claims to do).
 avflow's modules are compiled to bytecode first, as an installed package has them.
 
-It prints the median wall time and the median CPU seconds (user + system, of the side's
+It prints the machine's load average before and after (the sides share its cores with whatever
+else runs), the median wall time and the median CPU seconds (user + system, of the side's
 processes) of each side, and the ratios of avflow's medians to the durable filer's
 (goals: at most 1.5x with text not needed, at most 2.5x with the full-text index).
 """
@@ -353,6 +354,7 @@ def main() -> None:
         "durable filer": durable_side,
         "cp + sha256sum": cp_side,
     }
+    load_before = os.getloadavg()
     wall: dict[str, list[float]] = {name: [] for name in sides}
     cpu: dict[str, list[float]] = {name: [] for name in sides}
     names = list(sides)
@@ -366,7 +368,10 @@ def main() -> None:
         print(f"trial {t + 1}: " + ", ".join(f"{n} {wall[n][-1]:.2f}s" for n in names))
     med = {n: statistics.median(wall[n]) for n in names}
     medcpu = {n: statistics.median(cpu[n]) for n in names}
+    load = ", ".join(f"{a:.2f}" for a in load_before)
+    after = ", ".join(f"{a:.2f}" for a in os.getloadavg())
     print(f"\nfiling {args.files} files (medians of {args.trials} alternating trials)")
+    print(f"  load average (1, 5, 15 min): {load} before, {after} after")
     for n in names:
         print(
             f"  {n:26s} {med[n]:8.2f} s wall  {medcpu[n]:8.2f} s CPU"

@@ -82,7 +82,7 @@ def _row(d: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
     arguments: names and paths read from disk or mail may hold undecodable bytes (lone
     surrogates), shown as `decode_name` does."""
     text = d.get("text", "")
-    if _SURROGATES.search(text):
+    if not text.isascii() and _SURROGATES.search(text):  # most text is ASCII: no scan needed
         text = text.encode("utf-8", "replace").decode("utf-8")
     row = (
         d["client"],

@@ -62,7 +62,7 @@ def decode_bytes(raw: bytes) -> str:
 def decode_name(name: str) -> str:
     """A name (or path) read from the file system, where Python keeps undecodable bytes as lone
     surrogates (``os.fsdecode``), as text fit for display, filing and the index (`decode_bytes`)."""
-    if not _SURROGATES.search(name):
+    if name.isascii() or not _SURROGATES.search(name):
         return name
     try:
         raw = name.encode("utf-8", "surrogateescape")
