@@ -143,15 +143,17 @@ def _announce(service: Any, url: str, token: str, new: bool) -> None:
 
 def uvicorn_config(app: Any, tls: tuple[str, str] | None) -> Any:
     """How uvicorn serves the dashboard (the service, and bench/dashboard.py): httptools' HTTP
-    parser (a dependency; uvicorn's pure-Python h11 otherwise), no access log (the
-    service logs), no ``Server`` header, no ``X-Forwarded-*`` headers believed, and an idle
-    connection kept for `KEEP_ALIVE` seconds: pages poll every 3 to 5 seconds, and uvicorn's
-    default (5 s) closed the connection about as often as a poll came."""
+    parser and uvloop's event loop (dependencies; uvicorn's pure-Python h11 and asyncio's loop
+    otherwise), no access log (the service logs), no ``Server`` header, no ``X-Forwarded-*``
+    headers believed, and an idle connection kept for `KEEP_ALIVE` seconds: pages poll every 3
+    to 5 seconds, and uvicorn's default (5 s) closed the connection about as often as a poll
+    came."""
     import uvicorn
 
     return uvicorn.Config(
         app,
         http="auto",  # httptools (a dependency), or h11 in an environment made before it
+        loop="auto",  # uvloop (a dependency where it is built), or asyncio's
         log_level="warning",
         access_log=False,
         lifespan="off",
