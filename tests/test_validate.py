@@ -544,3 +544,37 @@ def test_an_unknown_attribute_of_an_actions_own_variable_gets_a_suggestion(
     assert [str(e) for e in errors] == [
         f"{folder / 'wf.yaml'}:4:7: 'file' has no attribute 'mont' (did you mean file.month?)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("holidays", "where", "message"),
+    [
+        ("\n  country: US\n  sub: CA", "4:3", "unknown key 'sub' (did you mean 'subdiv'?)"),
+        ("\n  country: US\n  subdiv: ZZ", "4:3", "holidays.subdiv: country US has no subdivision"),
+        ("{country: 5}", "2:12", "holidays.country: Input should be a valid string"),
+        (
+            "[IT]",
+            "2:1",
+            "holidays: Input should be a valid string, or a valid dictionary or instance of "
+            "Holidays",
+        ),
+    ],
+)
+def test_a_union_field_gives_one_line_about_the_form_written(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    holidays: str,
+    where: str,
+    message: str,
+) -> None:
+    """``holidays:`` is text or a mapping: a mistake in the mapping is not also reported as
+    "holidays.str: Input should be a valid string", and points at the key that is wrong."""
+    monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
+    profile = tmp_path / "workflows" / "acme" / "client.yaml"
+    profile.parent.mkdir(parents=True)
+    profile.write_text(f"name: a\nholidays: {holidays}\n")
+    code, err = validate(tmp_path / "workflows", capsys)
+    assert code == 2
+    (line,) = err.splitlines()
+    assert line.startswith(f"{profile}:{where}: {message}"), line

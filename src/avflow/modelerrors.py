@@ -19,7 +19,7 @@ from pydantic_core import ErrorDetails
 
 from avflow import templates
 from avflow.errors import ConfigError, ValueErrorAt
-from avflow.yamlfile import locate
+from avflow.yamlfile import locate, plain
 
 REF_RE = re.compile(r"\$\{(?P<kind>secret|env):(?P<name>[^}]*)\}")
 
@@ -84,6 +84,56 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
+def _at(data: Any, loc: Sequence[Any]) -> Any:
+    for part in loc:
+        if not _is_key(data, (part,)):
+            return None
+        data = data[part]
+    return data
+
+
+def _one_union_member(errors: list[Any], data: Any) -> list[Any]:
+    """A union field (``str | Holidays``) reports one error per member, under the member's name
+    (``holidays.str``, ``holidays.Holidays.sub``). When one member got past its type check (the
+    value is a mapping), the others' "Input should be a valid string" says nothing: it is dropped,
+    and the member's name is taken out of the remaining paths, so ``holidays.sub`` points at
+    ``sub``. When none did, their type errors become one line at the field."""
+    typed: dict[tuple[Any, ...], list[Any]] = {}  # field path -> its members' type errors
+    for e in errors:
+        loc = e["loc"]
+        if loc and e["type"].endswith("_type") and not _is_key(data, loc):
+            typed.setdefault(loc[:-1], []).append(e)
+    out: list[Any] = []
+    for field, wrong in typed.items():
+        n = len(field)
+        deeper = [
+            e
+            for e in errors
+            if len(e["loc"]) > n + 1
+            and e["loc"][:n] == field
+            and not _is_key(data, e["loc"][: n + 1])
+        ]
+        if deeper:
+            for e in deeper:
+                e["loc"] = (*field, *e["loc"][n + 1 :])
+        elif len(wrong) > 1:
+            first, *others = wrong
+            rest = [o["msg"].removeprefix("Input should be ") for o in others]
+            out.append({**first, "loc": field, "msg": ", or ".join([first["msg"], *rest])})
+        else:
+            continue
+        errors = [e for e in errors if e not in wrong]
+    return out + errors
+
+
+def _is_key(data: Any, loc: Sequence[Any]) -> bool:
+    """Whether ``loc`` names a key (or index) the user wrote, not a union member's name."""
+    parent, part = _at(data, loc[:-1]), loc[-1]
+    if isinstance(parent, dict):
+        return part in parent
+    return isinstance(parent, list) and isinstance(part, int) and 0 <= part < len(parent)
+
+
 def _below(err: ErrorDetails) -> tuple[Any, ...]:
     """The part of the field's value a validator named (`avflow.errors.ValueErrorAt`)."""
     error = (err.get("ctx") or {}).get("error")
@@ -101,6 +151,7 @@ def model_errors(
     out: list[ConfigError] = []
     seen: set[tuple[Any, ...]] = set()
     details = [{**err, "loc": _clean_loc(err["loc"]) + _below(err)} for err in exc.errors()]
+    details = _one_union_member(details, _at(plain(raw), prefix))
     for err in _pair_misspellings(details):  # type: ignore[arg-type]
         loc = err["loc"]
         if loc in seen:  # a union reports one error per member: keep the first
