@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -294,3 +295,38 @@ def test_effect_keys_are_reported_as_the_plugin_gave_them(tmp_path: Path) -> Non
     assert first.performed() == ["msg#1", "inbox#2", "doc#3"]
     second = h.run("acme/wf")  # a new run: only the per-run effect is new
     assert second.performed() == ["msg#1"]
+
+
+def test_an_actions_own_type_error_is_retried_and_named_as_such(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def flaky(ctx: Any, params: Any) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TypeError("send() got an unexpected keyword argument 'to'")
+        return {"sent": len(calls)}
+
+    h = action_harness(tmp_path / "t", "flaky.run", flaky)
+    h.client("acme")
+    h.workflow("acme", "wf", {"steps": [{"uses": "flaky.run", "retry": {"attempts": 2}}]})
+    result = h.run("acme/wf")
+    assert result.status == "succeeded" and len(calls) == 2
+    retries = [r for r in result.audit if r["event"] == "step.retry"]
+    assert len(retries) == 1
+    assert "TypeError: send() got an unexpected keyword argument" in json.dumps(retries[0])
+    assert "JSON-serialisable" not in json.dumps(result.audit)
+
+
+def test_outputs_that_are_not_json_fail_the_step_once(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def odd(ctx: Any, params: Any) -> dict[str, Any]:
+        calls.append(1)
+        return {"when": object()}
+
+    h = action_harness(tmp_path / "t", "odd.run", odd)
+    h.client("acme")
+    h.workflow("acme", "wf", {"steps": [{"uses": "odd.run", "retry": {"attempts": 3}}]})
+    result = h.run("acme/wf")
+    assert result.status == "failed" and calls == [1]
+    assert "outputs are not JSON-serialisable" in (result.error or "")

@@ -93,14 +93,8 @@ class StepRunner:
             ctx = self._context(call, action, accounts)
             try:
                 result = self._timed(partial(self._attempt, call, action, ctx), ctx, step.timeout)
-                if result is SKIPPED:
-                    return self._skipped(call)
-                outputs = redact.redact(dict(result or {}))
-                encoded = json.dumps(outputs)
             except (FinalError, EffectUnknown) as exc:
                 return self._fail(call, str(exc), attempt)
-            except TypeError as exc:
-                return self._fail(call, f"outputs are not JSON-serialisable: {exc}", attempt)
             except Exception as exc:
                 message = redact.redact(str(exc) or type(exc).__name__)
                 if not isinstance(exc, AvflowError):
@@ -109,6 +103,13 @@ class StepRunner:
                     return self._fail(call, message, attempt)
                 self._retry_later(call, attempt, message)
                 continue
+            if result is SKIPPED:
+                return self._skipped(call)
+            try:  # the action's own TypeError is an error of the action, retried above
+                outputs = redact.redact(dict(result or {}))
+                encoded = json.dumps(outputs)
+            except (TypeError, ValueError) as exc:
+                return self._fail(call, f"outputs are not JSON-serialisable: {exc}", attempt)
             self.state.save_step(
                 call.run.id,
                 call.sid,
