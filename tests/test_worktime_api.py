@@ -127,3 +127,18 @@ def test_no_plugin_imports_the_holidays_package() -> None:
         for path in (REPO / "plugins" / plugin / "src").rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             assert "import holidays" not in text and "from holidays" not in text, path
+
+
+def test_local_to_utc_reads_gaps_and_repeated_hours_as_gating_does() -> None:
+    rome = ZoneInfo("Europe/Rome")
+    # 02:30 does not exist on 29 March 2026 in Rome: the first instant after the gap (01:00 UTC)
+    assert avflow.local_to_utc(datetime(2026, 3, 29, 2, 30), rome) == datetime(
+        2026, 3, 29, 1, 0, tzinfo=UTC
+    )
+    # 02:30 happens twice on 25 October 2026: its first occurrence, still on summer time
+    assert avflow.local_to_utc(datetime(2026, 10, 25, 2, 30), rome) == datetime(
+        2026, 10, 25, 0, 30, tzinfo=UTC
+    )
+    assert avflow.local_to_utc(datetime(2026, 12, 2, 9, 0), rome) == datetime(
+        2026, 12, 2, 8, 0, tzinfo=UTC
+    )

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         is_closed_day,
         is_holiday,
         is_working_time,
+        local_to_utc,
         next_working_time,
     )
     from avflow.yamlfile import Doc as YamlDoc
@@ -111,6 +112,7 @@ _EXPORTS = {
             "is_closed_day",
             "is_holiday",
             "is_working_time",
+            "local_to_utc",
             "next_working_time",
         ),
         "avflow.worktime",
@@ -215,6 +217,7 @@ __all__ = [
     "is_holiday",
     "is_working_time",
     "lazy",
+    "local_to_utc",
     "next_working_time",
     "open_confined",
     "private_dir",

@@ -44,15 +44,16 @@ def is_closed_day(client: ClientInfo, day: date) -> bool:
     return is_holiday(client, day)
 
 
-def _at(day: date, wall: time, tz: tzinfo) -> datetime:
-    """The UTC instant of ``day`` at ``wall`` in ``tz``: in a repeated hour its first
-    occurrence, in a spring-forward gap the first instant after the gap."""
-    utc = datetime.combine(day, wall, tzinfo=tz).astimezone(UTC)
-    naive = datetime.combine(day, wall)
+def local_to_utc(naive: datetime, tz: tzinfo) -> datetime:
+    """The UTC instant a wall-clock time names in ``tz``: in a repeated hour its first
+    occurrence, in a spring-forward gap the first instant after the gap (as gating judges it)."""
+    utc = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
     if utc.astimezone(tz).replace(tzinfo=None) == naive:
         return utc
-    lo = int(datetime.combine(day, wall, tzinfo=tz).replace(fold=1).timestamp())
-    hi = int(utc.timestamp())  # the change lies between the two readings of the wall time
+    # In a gap, fold=1 reads the time with the offset after the change (an instant before the
+    # change) and fold=0 with the one before it (an instant after): the change lies between.
+    lo = int(naive.replace(tzinfo=tz, fold=1).timestamp())
+    hi = int(utc.timestamp())
     after = datetime.fromtimestamp(hi, tz).utcoffset()
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -61,6 +62,10 @@ def _at(day: date, wall: time, tz: tzinfo) -> datetime:
         else:
             lo = mid
     return datetime.fromtimestamp(hi, UTC)
+
+
+def _at(day: date, wall: time, tz: tzinfo) -> datetime:
+    return local_to_utc(datetime.combine(day, wall), tz)
 
 
 def _ranges(info: ClientInfo, day: date) -> Iterator[tuple[datetime, datetime]]:

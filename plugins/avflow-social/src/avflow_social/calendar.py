@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 import avflow
+from avflow import local_to_utc
 
 MAX_FILE = 1_000_000  # a post is small: a bigger file is a mistake, not a post
 UTC = UTC
@@ -119,26 +120,6 @@ def split(raw: str, path: Path) -> tuple[str, str, int]:
         head = rest[: end + 1]
         body = rest[end + 4 :].partition("\n")[2]
     return head, body, 2
-
-
-def local_to_utc(naive: datetime, tz: tzinfo) -> datetime:
-    """The instant a wall-clock time names: in a DST gap, the first instant after the gap;
-    in a repeated hour, its first occurrence."""
-    utc = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if utc.astimezone(tz).replace(tzinfo=None) == naive:
-        return utc
-    # In a gap, fold=1 reads the time with the offset after the change (an instant before the
-    # change) and fold=0 with the one before it (an instant after): the change lies between.
-    lo = int(naive.replace(tzinfo=tz, fold=1).timestamp())
-    hi = int(utc.timestamp())
-    after = datetime.fromtimestamp(hi, tz).utcoffset()
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if datetime.fromtimestamp(mid, tz).utcoffset() == after:
-            hi = mid
-        else:
-            lo = mid
-    return datetime.fromtimestamp(hi, UTC)
 
 
 def _publish_time(
