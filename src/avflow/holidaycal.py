@@ -7,17 +7,11 @@ import brings in all ~250 country modules (about 0.2 s of CPU at every ``avflow 
 else (a name the registry does not list, a module that is not where it was) goes through
 ``holidays.country_holidays`` as before, so the answers and the errors stay the package's own.
 tests/test_cli_imports.py checks that the fast path is the one taken.
-
-`problem` (``avflow validate``'s check of a profile's ``holidays:``) does not even import the
-package when its own files say plainly that the codes are known (`listed`: the registry's
-entry, the country class's literal ``subdivisions``); anything else is asked of the package.
 """
 
 from __future__ import annotations
 
-import ast
 import importlib.util
-import re
 import sys
 import threading
 from pathlib import Path
@@ -85,8 +79,6 @@ def problem(country: str, subdiv: str | None = None) -> tuple[str, str] | None:
     """What is wrong with a ``holidays:`` setting (the caller names the setting), in one line
     naming the country or the subdivision that does not exist, with a close name when there is
     one, and which part it is about ("country" or "subdiv"); None if the calendar loads."""
-    if listed(country, subdiv):
-        return None
     from holidays.registry import COUNTRIES
 
     entity = _entity(country)
@@ -142,91 +134,3 @@ def _country_hint(country: str, registry: dict[str, tuple[str, ...]]) -> str:
     if close and len(key) > 3:
         return f"did you mean {by_name[close[0]]!r}?"
     return "use an ISO 3166 code like IT or US, optionally with a subdivision: US-CA"
-
-
-def listed(country: str, subdiv: str | None = None) -> bool:
-    """True when the package's own files say plainly that the codes are known: its registry
-    (``holidays/registry.py``) lists ``country``, and the country's class lists ``subdiv`` (if
-    given) in its literal ``subdivisions`` or ``subdivisions_aliases``. False means "not known
-    from the files": ask the package. Imports nothing (``avflow validate`` needs no dates).
-
-    Only the lines needed are read as Python literals; a file of another shape answers False.
-    tests/test_cli_imports.py checks, for every country and subdivision, that True is never
-    said of codes the package refuses."""
-    spec = importlib.util.find_spec("holidays")  # finds the package, does not import it
-    folders = spec.submodule_search_locations if spec is not None else None
-    if not folders:
-        return False
-    root = Path(next(iter(folders)))
-    found = _registry_entry(_read(root / "registry.py"), country)
-    if found is None:
-        return False
-    if subdiv is None:
-        return True
-    module, names = found
-    source = _read(root / "countries" / f"{module}.py")
-    main = names[0]
-    if country != main and not re.search(
-        rf"^class {re.escape(country)}\({re.escape(main)}\):\n    pass\n", source, re.M
-    ):
-        return False
-    body = _class_body(source, main)
-    codes = _attribute(body, "subdivisions")
-    if isinstance(codes, tuple) and subdiv in codes:
-        return True
-    aliases = _attribute(body, "subdivisions_aliases")
-    return isinstance(aliases, dict) and subdiv in aliases
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
-
-
-def _registry_entry(source: str, country: str) -> tuple[str, tuple[str, ...]] | None:
-    """``("italy", ("Italy", "IT", "ITA"))`` from the ``COUNTRIES = {...}`` block's lines."""
-    start = re.search(r"^COUNTRIES\b[^=\n]*= \{\n", source, re.M)
-    end = source.find("\n}\n", start.end()) if start else -1
-    if start is None or end < 0:
-        return None
-    quoted = f'"{country}"'
-    for entry in re.finditer(r'^    "(\w+)": (\([^()]*\)),\n', source[start.end() : end + 1], re.M):
-        if quoted not in entry.group(2):
-            continue
-        names = _literal(entry.group(2))
-        if isinstance(names, tuple) and country in names and isinstance(names[0], str):
-            return entry.group(1), names
-    return None
-
-
-def _class_body(source: str, name: str) -> str:
-    """The lines of ``class name(...)``: up to the next line that is not indented."""
-    heads = list(re.finditer(rf"^class {re.escape(name)}\([^()]*\):\n", source, re.M))
-    if len(heads) != 1:
-        return ""
-    after = heads[0].end()
-    end = re.compile(r"^\S", re.M).search(source, after)
-    return source[after : end.start() if end else len(source)]
-
-
-def _attribute(body: str, name: str) -> Any:
-    """The literal assigned once to ``name`` at the class body's level, or None."""
-    heads = list(re.finditer(rf"^    {name}(?::[^=\n]*)? = ", body, re.M))
-    if len(heads) != 1:
-        return None
-    rest = body[heads[0].end() :]
-    closing = re.search(r"^    [)}\]]\n", rest, re.M)
-    one_line = rest.split("\n", 1)[0]
-    value = _literal(one_line)
-    if value is None and closing is not None:
-        value = _literal(rest[: closing.end()])
-    return value
-
-
-def _literal(text: str) -> Any:
-    try:
-        return ast.literal_eval(text.strip())
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
