@@ -34,7 +34,6 @@ from avflow.dashboard.views import Source
 from avflow.scheduler.store import ScheduleStore
 
 SESSION_HOURS = 12
-BODIES = 256  # encoded pages kept
 
 
 def _environment() -> jinja2.Environment:
@@ -61,7 +60,6 @@ class Dashboard:
         self.vaults = VaultWatch()  # the vault values the redaction knows
         self.figures = ScheduleFigures()  # upcoming firings and health, kept for the minute
         self.pages = PageCache()  # rendered pages, kept by what they show
-        self._bodies: dict[str, bytes] = {}  # masked pages sent, encoded
         self._store: DashboardStore | None = None
         self._schedule: ScheduleStore | None = None
 
@@ -87,12 +85,7 @@ class Dashboard:
         context.setdefault("here", request.scope.get("root_path", "") + request.scope["path"])
         template = self.env.get_template(name)
         html = mask_html(self.pages.render(name, context, partial(template.render, context)))
-        body = self._bodies.get(html)  # a kept page, as masked before: its bytes too
-        if body is None:
-            if len(self._bodies) >= BODIES:
-                self._bodies.clear()
-            body = self._bodies[html] = html.encode()
-        return HTMLResponse(body, status_code=status)
+        return HTMLResponse(html, status_code=status)
 
     async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """A page's reading, on the event loop: a few indexed queries on one page of rows (WAL:
