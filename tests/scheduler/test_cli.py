@@ -83,6 +83,8 @@ def test_next_bad_input_is_one_line_exit_2(rome: Path, capsys: pytest.CaptureFix
         (["next", "nobody"], "unknown client 'nobody'"),
         (["next", "acme/nothing"], "no workflow 'nothing'"),
         (["next", "--from", "yesterday"], "not an ISO time"),
+        (["next", "--from", "9999-12-31T23:59"], "between 1900 and 9000"),
+        (["next", "--from", "0001-01-01"], "between 1900 and 9000"),
     ):
         with pytest.raises(SystemExit) as exc:
             main(["--workflows", str(rome / "workflows"), "--home", str(rome / "home"), *args])

@@ -95,11 +95,14 @@ def _parse_from(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        start = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
             f"--from {value!r}: not an ISO time like 2026-03-29 or 2026-03-29T02:00+02:00"
         ) from None
+    if not 1900 <= start.year <= 9000:  # cron arithmetic near year 1 or 9999 leaves the calendar
+        raise UsageError(f"--from {value!r}: the year must be between 1900 and 9000")
+    return start
 
 
 def _select(project: Project, ref: str | None) -> list[LoadedWorkflow]:
