@@ -11,9 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from avflow.errors import AvflowError
 from avflow.testing import Harness
 
 MAIL_WORKFLOW = {
@@ -212,6 +214,28 @@ def test_a_torn_last_line_is_removed_before_the_next_append(
     assert cli("audit", "verify", "acme").code == 1
     assert h.reload().engine.trigger(h.find("acme/inbox")).ok
     assert cli("audit", "verify", "acme").code == 0
+
+
+@pytest.mark.parametrize("cut", ["lines", "torn"])
+def test_records_cut_off_a_sealed_end_are_not_written_over(
+    audit_harness: Harness, cli: Callable[..., Any], cut: str
+) -> None:
+    """Records the seal signed, cut off the end (whole lines, or the last one cut short), must
+    not be replaced by the next run's records under the same numbers and sealed over."""
+    h = audit_harness
+    h.client("acme", name="Acme")
+    h.workflow("acme", "inbox", MAIL_WORKFLOW)
+    assert h.run("acme/inbox").ok
+    path = h.home / "audit" / "acme" / "2026-01.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    cut_off = b"".join(lines[:-3]) if cut == "lines" else path.read_bytes()[:-30]
+    path.write_bytes(cut_off)
+    with pytest.raises(AvflowError, match="was signed"):
+        h.reload().engine.trigger(h.find("acme/inbox"))
+    assert path.read_bytes() == cut_off  # nothing appended, nothing truncated
+    result = cli("audit", "verify", "acme")
+    assert result.code == 1
+    assert ("missing" if cut == "lines" else "cut short") in result.out, result.out
 
 
 def test_no_trail_file_stays_open_after_its_run(audit_harness: Harness) -> None:

@@ -18,8 +18,10 @@ from avflow.audit.checkpoints import (
     CHECKPOINTS,
     SEAL,
     Checkpoint,
+    CheckpointError,
     append_checkpoint,
     last_checkpoint,
+    read_seal,
     write_seal,
 )
 from avflow.audit.format import (
@@ -232,8 +234,9 @@ class AuditTrail:
         directory = private_dir(self.client_dir(client))
         seq, digest = 0, GENESIS
         files = month_files(directory)
+        signed = _signed_end(directory)
         for path in reversed(files):
-            _repair_torn_end(path)
+            _repair_torn_end(path, signed.seq if signed else 0)
             line = last_line(path)
             if line:
                 hashes, n = line_hashes(line), line_seq(line)
@@ -247,6 +250,14 @@ class AuditTrail:
             anchor = last_checkpoint(directory / CHECKPOINTS)
             if anchor is not None and anchor.kind == "anchor":  # everything was pruned
                 seq, digest = anchor.seq, anchor.hash
+        if signed is not None and (
+            seq < signed.seq or (seq == signed.seq and digest != signed.hash)
+        ):
+            # Appending now would reuse the numbers of signed records and seal over the gap.
+            raise AuditError(
+                f"{directory}: the trail ends at seq {seq} but seq {signed.seq} was signed"
+                f" (records cut off or changed); nothing written: run `avflow audit verify {client}`"
+            )
         # Never write into a month older than the newest file (a clock set back).
         path = max([month_path, *files[-1:]], key=lambda p: p.name)
         size = path.stat().st_size if path.exists() else 0
@@ -338,10 +349,23 @@ class AuditTrail:
         return out
 
 
-def _repair_torn_end(path: Path) -> None:
+def _signed_end(directory: Path) -> Checkpoint | None:
+    """The newest signed end of the chain (the seal or the last checkpoint, the further one)."""
+    try:
+        seal = read_seal(directory / SEAL)
+    except CheckpointError as exc:  # written atomically: a crash cannot damage it
+        raise AuditError(f"{exc}; nothing written: run `avflow audit verify`") from None
+    cp = last_checkpoint(directory / CHECKPOINTS)
+    ends = [c for c in (seal, cp) if c is not None]
+    return max(ends, key=lambda c: c.seq) if ends else None
+
+
+def _repair_torn_end(path: Path, signed_seq: int = 0) -> None:
     """A record cut short by a power failure (no final newline) is removed before appending.
 
     It was never fsynced nor signed; keeping it would make every later record unverifiable.
+    A record that was signed (seq at most ``signed_seq``) was fsynced first: cut short, it was
+    edited, and it is left for `avflow audit verify` to report.
     """
     size = path.stat().st_size
     if size == 0:
@@ -354,6 +378,12 @@ def _repair_torn_end(path: Path) -> None:
         f.seek(data_start)
         chunk = f.read()
         cut = chunk.rfind(b"\n")
+        torn = line_seq(chunk[cut + 1 :])
+        if torn is not None and torn <= signed_seq:
+            raise AuditError(
+                f"{path}: record seq {torn} was signed but is cut short; nothing written:"
+                " run `avflow audit verify`"
+            )
         keep = data_start + cut + 1 if cut >= 0 else 0
         f.truncate(keep)
         f.flush()
