@@ -198,6 +198,8 @@ HoursSpec = Annotated[str, AfterValidator(_check_hours)]
 ClosedSpec = Annotated[str, AfterValidator(_check_closed)]
 
 
+# Empty defaults come from lambdas, not `list`/`dict`: pydantic reads a factory's signature, and a
+# built-in's is parsed from text (docs/plugins.md, "Keeping the plugin cheap to load").
 class ClientProfile(Strict):
     name: str
     timezone: str = "UTC"
@@ -205,10 +207,10 @@ class ClientProfile(Strict):
         default_factory=lambda: {"mon-fri": "09:00-18:00"}
     )
     holidays: str | Holidays | None = None
-    closed: list[ClosedSpec] = Field(default_factory=list)
+    closed: list[ClosedSpec] = Field(default_factory=lambda: [])
     language: Literal["en", "it"] = "en"  # of the client report and notifications
-    accounts: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    roots: list[str] = Field(default_factory=list)  # folders outside its own it may use
+    accounts: dict[str, dict[str, Any]] = Field(default_factory=lambda: {})
+    roots: list[str] = Field(default_factory=lambda: [])  # folders outside its own it may use
     audit: AuditSettings = Field(default_factory=AuditSettings)
     notify: Notify | None = None
 
@@ -272,12 +274,12 @@ class Schedule(Strict):
 
 class EventTrigger(Strict):
     uses: str
-    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    with_: dict[str, Any] = Field(default_factory=lambda: {}, alias="with")
 
 
 class On(Strict):
-    schedule: list[Schedule] = Field(default_factory=list)
-    events: list[EventTrigger] = Field(default_factory=list)
+    schedule: list[Schedule] = Field(default_factory=lambda: [])
+    events: list[EventTrigger] = Field(default_factory=lambda: [])
     when: Literal["always", "working_hours"] = "always"
     catch_up: Literal["latest", "all", "none"] = "latest"
     grace: Duration = 86400.0
@@ -313,7 +315,7 @@ class Retry(Strict):
 class Step(Strict):
     id: str | None = Field(default=None, pattern=IDENT)
     uses: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    with_: dict[str, Any] = Field(default_factory=lambda: {}, alias="with")
     if_: str | None = Field(default=None, alias="if")
     retry: Retry = Field(default_factory=Retry)
     timeout: Duration | None = None

@@ -71,8 +71,10 @@ class ServiceSettings(Strict):
     stop_timeout: float = Field(default=30.0, ge=0)
     heartbeat: float = Field(default=60.0, ge=1)
     # notifier name -> its settings, checked by that notifier's model (`configure_notifiers`)
-    notify: dict[str, Any] = Field(default_factory=dict)
-    roots: dict[str, list[str]] = Field(default_factory=dict)  # client -> folders granted to it
+    notify: dict[str, Any] = Field(default_factory=lambda: {})
+    roots: dict[str, list[str]] = Field(
+        default_factory=lambda: {}
+    )  # client -> folders granted to it
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @field_validator("stop_timeout", "heartbeat", mode="before")

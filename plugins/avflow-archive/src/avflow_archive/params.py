@@ -31,7 +31,7 @@ class FilingParams(BaseModel):
         "null: files that no rule matches are not filed.",
     )
     rules: list[Rule] = Field(
-        default_factory=list, description="First match wins; see docs/archive.md."
+        default_factory=lambda: [], description="First match wins; see docs/archive.md."
     )
     index_text: bool = Field(
         default=True,

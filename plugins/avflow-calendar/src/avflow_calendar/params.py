@@ -25,7 +25,7 @@ class _Params(BaseModel):
 
     account: Calendar = Field(description="The client's calendar account.")
     also_busy: list[str] = Field(
-        default_factory=list,
+        default_factory=lambda: [],
         description="Other calendar accounts of the client whose busy time counts too.",
         max_length=20,
     )
@@ -62,7 +62,7 @@ class FreeSlotsParams(_Params):
         default=None, description="Look from here (a date or a time; default: now)."
     )
     holidays: bool = Field(default=True, description="Skip the client's public holidays.")
-    closed: list[date] = Field(default_factory=list, description="More dates to skip.")
+    closed: list[date] = Field(default_factory=lambda: [], description="More dates to skip.")
 
 
 class BookParams(_Params):
@@ -75,7 +75,7 @@ class BookParams(_Params):
     location: str = Field(default="", max_length=1000)
     video_link: str = Field(default="", max_length=2000)
     organizer: str = Field(default="", max_length=320)
-    attendees: list[str] = Field(default_factory=list, max_length=100)
+    attendees: list[str] = Field(default_factory=lambda: [], max_length=100)
     idempotency_key: str | None = Field(
         default=None,
         max_length=500,
@@ -103,7 +103,7 @@ class AgendaParams(BaseModel):
 
     account: Calendar = Field(description="The client's calendar account.")
     also: list[str] = Field(
-        default_factory=list, max_length=20, description="More calendar accounts to include."
+        default_factory=lambda: [], max_length=20, description="More calendar accounts to include."
     )
     period: Literal["day", "week"] = Field(
         default="day", description="One day, or the seven days from it."
@@ -173,7 +173,7 @@ class ConfirmParams(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=20000)
     location: str | None = Field(default=None, max_length=1000)
-    attendees: list[str] = Field(default_factory=list, max_length=100)
+    attendees: list[str] = Field(default_factory=lambda: [], max_length=100)
     release_others: bool = Field(
         default=True, description="Release the other holds proposed together with this one."
     )

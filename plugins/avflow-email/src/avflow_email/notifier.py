@@ -60,7 +60,7 @@ class NotifySmtp(BaseModel):
 class EmailNotifySettings(avflow.NotifierSettings):
     """``notify: email:``: recipients, sender and SMTP server, plus the core's batch/repeat."""
 
-    to: list[str] = Field(default_factory=list)
+    to: list[str] = Field(default_factory=lambda: [])
     from_: str = Field(default="avflow@localhost", alias="from")
     smtp: NotifySmtp
 

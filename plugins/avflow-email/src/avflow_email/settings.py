@@ -37,7 +37,7 @@ class OAuthSettings(_Strict):
     client_secret: str | None = None
     refresh_token: str
     access_token: str | None = None
-    scopes: list[str] = Field(default_factory=list)
+    scopes: list[str] = Field(default_factory=lambda: [])
 
 
 class _MailSettings(_Strict):

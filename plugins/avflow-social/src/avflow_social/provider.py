@@ -24,7 +24,7 @@ class ChannelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     quiet: list[str] = Field(
-        default_factory=list,
+        default_factory=lambda: [],
         description='Local times when nothing is published here, e.g. ["21:00-08:00"].',
     )
     daily_limit: int | None = Field(

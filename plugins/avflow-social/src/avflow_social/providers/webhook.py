@@ -17,7 +17,8 @@ if TYPE_CHECKING:  # httpx is imported when a request is sent, not when the plug
 class WebhookSettings(ChannelSettings):
     url: str = Field(description="Where each post is POSTed as JSON.")
     headers: dict[str, str] = Field(
-        default_factory=dict, description='Extra headers, e.g. {Authorization: "${secret:hook}"}.'
+        default_factory=lambda: {},
+        description='Extra headers, e.g. {Authorization: "${secret:hook}"}.',
     )
     lookup_url: str | None = Field(
         default=None,
