@@ -223,6 +223,35 @@ def test_service_settings_grant_roots(world: Path, tmp_path: Path) -> None:
     assert avflow(world, "validate").code == 0
 
 
+@pytest.mark.parametrize("which", ["audit", "tls"])
+def test_a_root_holding_avflows_own_keys_is_refused(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    """Keys kept outside the home folder (AVFLOW_AUDIT_KEY, the dashboard's TLS key) are
+    avflow's own: a client granted their folder as a root could file them into its archive."""
+    keys = tmp_path / "usb"
+    keys.mkdir()
+    key = keys / "key.pem"
+    key.write_bytes(b"-----BEGIN PRIVATE KEY-----\n")
+    if which == "audit":
+        monkeypatch.setenv("AVFLOW_AUDIT_KEY", str(key))
+        why = "avflow's audit signing key"
+    else:
+        (world / "home" / "service.yaml").write_text(
+            f"dashboard: {{tls_key: {key}, tls_cert: {keys / 'cert.pem'}}}\n"
+        )
+        why = "the dashboard's TLS key"
+    profile = world / "workflows" / "A" / "client.yaml"
+    profile.write_text(profile.read_text() + f"roots: [{keys}]\n")
+    scan_workflow(world, str(keys))
+    v = avflow(world, "validate")
+    assert v.code == 2 and any(
+        "A/client.yaml:5:9: root" in ln and why in ln for ln in v.err.splitlines()
+    ), v
+    assert avflow(world, "trigger", "A/steal").code == 2
+    assert key.exists() and not list((world / "workflows" / "A").rglob("key.pem"))
+
+
 def test_symlink_swapped_in_after_the_check_is_refused_at_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -57,11 +57,12 @@ class App:
     @cached_property
     def path_rules(self) -> PathRules:
         """What local paths each client may use (its folder, its roots; never the home)."""
-        from avflow.pathrules import PathRules
+        from avflow.pathrules import PathRules, own_keys
         from avflow.scheduler.settings import load_settings
 
         settings = load_settings(self.home / "service.yaml")
-        return PathRules(self.home, self.workflows_dir, settings.roots)
+        keys = own_keys(settings.dashboard.tls_key)
+        return PathRules(self.home, self.workflows_dir, settings.roots, keys=keys)
 
     @cached_property
     def loader(self) -> Loader:

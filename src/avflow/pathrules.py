@@ -41,8 +41,12 @@ class PathRules:
         service_roots: dict[str, list[str]] | None = None,
         read_yaml: Callable[[Path], Any] | None = None,
         settings_path: Path | None = None,
+        keys: Iterable[tuple[str, str]] = (),
     ) -> None:
+        """``keys``: (label, path) of avflow's own key files kept outside the home folder (the
+        dashboard's TLS key); the audit signing key ``AVFLOW_AUDIT_KEY`` names is always one."""
         self.home = home
+        self.keys = [*keys, *_audit_key()]
         self.settings_path = settings_path or home / "service.yaml"
         self.workflows = workflows
         self.service_roots = service_roots or {}
@@ -80,6 +84,8 @@ class PathRules:
 
     def _entries(self) -> list[tuple[str, str, Path]]:
         out = [(Forbidden.HOME, "the avflow home folder", self._home_real)]
+        for label, key in self.keys:  # outside the home folder: no client may reach them either
+            out.append((Forbidden.HOME, label, _real(Path(key).expanduser())))
         try:
             entries = sorted(self.workflows.iterdir())
         except OSError:
@@ -137,3 +143,13 @@ def _roots_of(profile: Path, read_yaml: Callable[[Path], Any] | None) -> list[st
         return []
     roots = data.get("roots") if isinstance(data, dict) else None
     return [str(r) for r in roots if isinstance(r, str)] if isinstance(roots, list) else []
+
+
+def _audit_key() -> list[tuple[str, str]]:
+    path = os.environ.get("AVFLOW_AUDIT_KEY")  # avflow.audit.keys.KEY_ENV (not imported: slow)
+    return [("avflow's audit signing key", path)] if path else []
+
+
+def own_keys(tls_key: str | None) -> list[tuple[str, str]]:
+    """The key files of avflow's own settings that no client may reach (see `PathRules`)."""
+    return [("the dashboard's TLS key", tls_key)] if tls_key else []

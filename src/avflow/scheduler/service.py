@@ -28,7 +28,7 @@ from avflow.engine import Engine
 from avflow.errors import ConfigErrors, UsageError
 from avflow.fsutil import FileLock, atomic_write, private_dir
 from avflow.loader import LoadedWorkflow, Loader, Project
-from avflow.pathrules import PathRules
+from avflow.pathrules import PathRules, own_keys
 from avflow.plugins import PluginManager
 from avflow.scheduler.gating import Gate
 from avflow.scheduler.notify import (
@@ -124,7 +124,11 @@ class Service:
         self.store = ScheduleStore(self.state)
         self.loader = Loader(self.pm.registry, self.vault.names, compact=True)
         self.loader.path_rules = PathRules(
-            self.home, self.workflows, self.settings.roots, self.loader.read_yaml
+            self.home,
+            self.workflows,
+            self.settings.roots,
+            self.loader.read_yaml,
+            keys=own_keys(self.settings.dashboard.tls_key),
         )
         if self.watch and not self.once:  # watching before reading: no edit slips in between
             self.watcher = FileWatcher(self.workflows, lambda: self.request_reload("files changed"))
