@@ -77,6 +77,7 @@ def test_busy_slot_is_refused(avflow_harness) -> None:  # type: ignore[no-untype
     result = h.run(ref)
     assert result.status == "failed"
     assert "no longer free" in (result.error or "") and "cal: busy" in (result.error or "")
+    assert [e.status for e in result.effects] == ["failed"]
     assert len(events(h.workflows / "acme" / "cal.ics")) == 1
 
 
@@ -126,6 +127,9 @@ def test_past_slot_is_refused(avflow_harness) -> None:  # type: ignore[no-untype
     ref = setup(h, start="2026-03-02T10:00")
     result = h.run(ref)
     assert result.status == "failed" and "in the past" in (result.error or "")
+    # certainly not booked: recorded as failed, not as an outcome the AV must settle
+    assert [e.status for e in result.effects] == ["failed"]
+    assert "effect.unknown" not in [r["event"] for r in result.audit]
 
 
 def test_path_leading_out_of_the_client_folder_is_refused(avflow_harness) -> None:  # type: ignore[no-untyped-def]

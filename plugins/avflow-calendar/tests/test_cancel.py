@@ -47,6 +47,7 @@ def test_an_event_avflow_did_not_book_is_refused(avflow_harness) -> None:  # typ
     cal = h.workflows / "acme" / "cal.ics"
     refused = h.run(cancel_workflow(h, "dentist@test"))
     assert refused.status == "failed" and "not booked by avflow" in (refused.error or "")
+    assert [e.status for e in refused.effects] == ["failed"]  # nothing deleted: not unknown
     assert len(events(cal)) == 1
     forced = h.run(cancel_workflow(h, "dentist@test", any_event=True))
     assert forced.status == "succeeded", forced.error

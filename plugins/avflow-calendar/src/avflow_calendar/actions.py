@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from avflow import StepContext, StepFailed
+from avflow import EffectFailed, StepContext
 from avflow_calendar import ical
 from avflow_calendar.accounts import open_all
 from avflow_calendar.backends import Backend, EventExists
@@ -97,16 +97,17 @@ def conflicts(
 
 
 def check_owner(event: Any, tok: str, label: str, account: str) -> None:
-    """A conflict unless ``event`` carries the booking token ``tok``."""
+    """A conflict unless ``event`` carries the booking token ``tok`` (`EffectFailed`: raised
+    inside an effect, it records that nothing was done, not an unknown outcome)."""
     if str(event.get(ical.BOOKING, "")) == tok:
         return
     until = ical.hold_until(event)
     if until is not None:
-        raise StepFailed(
+        raise EffectFailed(
             f"conflict: {label} in {account!r} is held for another request until "
             f"{until:%Y-%m-%d %H:%M} UTC"
         )
-    raise StepFailed(f"conflict: {label} in {account!r} was booked by another run")
+    raise EffectFailed(f"conflict: {label} in {account!r} was booked by another run")
 
 
 def create(target: Backend, uid: str, event: Any, ctx: StepContext) -> Any:
@@ -149,9 +150,9 @@ def book(ctx: StepContext, params: BookParams) -> dict[str, Any]:
                 if existing is not None:
                     return mine(existing)
                 if start < ctx.now():
-                    raise StepFailed(f"{label} is in the past")
+                    raise EffectFailed(f"{label} is in the past")
                 if busy:
-                    raise StepFailed(f"conflict: {label} is no longer free ({busy[0]})")
+                    raise EffectFailed(f"conflict: {label} is no longer free ({busy[0]})")
                 event = ical.make_event(
                     uid,
                     tok,

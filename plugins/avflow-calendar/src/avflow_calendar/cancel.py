@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from avflow import StepContext, StepFailed
+from avflow import EffectFailed, StepContext
 from avflow_calendar import ical
 from avflow_calendar.accounts import open_all
 from avflow_calendar.params import CancelParams
@@ -21,7 +21,7 @@ def cancel(ctx: StepContext, params: CancelParams) -> dict[str, Any]:
                 if event is None:
                     return {"uid": uid, "status": "not_found"}
                 if event.get(ical.BOOKING) is None and not params.any_event:
-                    raise StepFailed(
+                    raise EffectFailed(
                         f"event {uid} in {params.account!r} was not booked by avflow "
                         "(any_event: true cancels it anyway)"
                     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from avflow import StepContext, StepFailed
+from avflow import EffectFailed, StepContext
 from avflow_calendar import ical
 from avflow_calendar.accounts import open_all
 from avflow_calendar.actions import conflicts, create, slot_output
@@ -32,15 +32,16 @@ def _moved_here(target: Backend, uid: str, start: datetime, ctx: StepContext) ->
 def _move(
     ctx: StepContext, backends: list[Backend], params: RescheduleParams, start: datetime
 ) -> dict[str, Any]:
+    """The move, inside its effect: each refusal is `EffectFailed` (nothing was changed)."""
     target, uid = backends[0], params.uid
     old = target.get(uid)
     if old is None:
         moved = _moved_here(target, uid, start, ctx)
         if moved is not None:
             return {**ical.describe(moved), "previous_uid": uid}
-        raise StepFailed(f"event {uid} in {params.account!r} is not there (cancelled or moved)")
+        raise EffectFailed(f"event {uid} in {params.account!r} is not there (cancelled or moved)")
     if old.get(ical.BOOKING) is None:
-        raise StepFailed(f"event {uid} in {params.account!r} was not booked by avflow")
+        raise EffectFailed(f"event {uid} in {params.account!r} was not booked by avflow")
     length = old["DTEND"].dt - old["DTSTART"].dt
     end = start + (
         timedelta(minutes=params.duration_minutes) if params.duration_minutes else length
@@ -50,13 +51,13 @@ def _move(
     if new_uid == uid:
         return {**ical.describe(old), "previous_uid": uid}
     if start < ctx.now():
-        raise StepFailed(f"cannot move {uid} to {label}: it is in the past")
+        raise EffectFailed(f"cannot move {uid} to {label}: it is in the past")
     before = timedelta(minutes=params.buffer_before_minutes)
     after = timedelta(minutes=params.buffer_after_minutes)
     busy, own = conflicts(backends, start - before, end + after, new_uid, ctx, ignore=uid)
     existing = target.get(new_uid) if own else None
     if existing is None and busy:
-        raise StepFailed(f"conflict: cannot move {uid} to {label}: it is not free ({busy[0]})")
+        raise EffectFailed(f"conflict: cannot move {uid} to {label}: it is not free ({busy[0]})")
     if existing is None:
         event = ical.copy_event(old, new_uid, start, end, ctx.now())
         try:
@@ -64,7 +65,7 @@ def _move(
         except EventExists as exc:
             existing = exc.event
     if str(existing.get(ical.MOVED_FROM, "")) != uid:
-        raise StepFailed(f"conflict: cannot move {uid} to {label}: another event is there")
+        raise EffectFailed(f"conflict: cannot move {uid} to {label}: another event is there")
     target.delete(uid)
     return {**ical.describe(existing), "previous_uid": uid}
 
