@@ -10,15 +10,16 @@ cannot be written is recorded against that file; the others are written.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from avflow import AvflowError
+from avflow import AvflowError, StepFailed
 from avflow_archive.backends import file_into, find_existing
 from avflow_archive.items import Incoming
 from avflow_archive.sniff import Content, LazyText
-from avflow_archive.source import Source
+from avflow_archive.source import Source, SourceChanged
 
 
 @dataclass
@@ -47,6 +48,52 @@ def _digest(text: str) -> str:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).splitlines()[0][:200] if str(exc) else ""
     return f"{getattr(exc, 'strerror', None) or text or type(exc).__name__}"
+
+
+def file_one(
+    filer: Any,
+    key: str,
+    description: str,
+    kind: str,
+    rel: PurePosixPath,
+    source: Source,
+    content: Content,
+) -> dict[str, Any] | None:
+    """One file written as an effect of its own (a step too small to batch, or a store
+    whose effects are not grouped); its result, or StepFailed naming the file."""
+    token = _digest(key)[:24]
+
+    def perform() -> dict[str, Any]:
+        return file_into(
+            filer.store, rel, source, content.sha256, content.size, token, content.type
+        ).as_result()
+
+    def reconcile() -> dict[str, Any] | None:
+        found = find_existing(filer.store, rel, content.sha256, content.size)
+        filer.store.discard_partial(rel, token)
+        return None if found is None else {"path": str(found), "status": "filed"}
+
+    try:
+        result = filer.ctx.effect(
+            key,
+            description,
+            perform,
+            kind=kind,
+            reconcile=reconcile,
+            words={"name": rel.name, "folder": str(rel.parent)},  # within the archive
+        )
+    except (AvflowError, SourceChanged):
+        raise
+    except OSError as exc:
+        raise StepFailed(
+            f"cannot write {filer.store.describe(rel)}: {exc.strerror or exc}"
+        ) from None
+    except Exception as exc:  # a server's refusal (an HTTP 507, a dropped SSH session)
+        detail = (str(exc).splitlines() or [""])[0][:200]
+        raise StepFailed(
+            f"cannot write {filer.store.describe(rel)}: {type(exc).__name__}: {detail}"
+        ) from None
+    return dict(result) if result is not None else None
 
 
 def commit(filer: Any, writes: list[Write]) -> None:
@@ -85,17 +132,6 @@ def commit(filer: Any, writes: list[Write]) -> None:
         status = "filed" if tried and placed.status == "duplicate" else placed.status
         return {"path": str(placed.path), "status": status}
 
-    def reconcile() -> list[dict[str, Any]] | None:
-        found: list[dict[str, Any]] | None = []
-        for w in writes:  # every partial file of the batch removed, whatever is found
-            there = find_existing(store, w.dest, w.content.sha256, w.content.size)
-            store.discard_partial(w.dest, token(w))
-            if there is None:
-                found = None  # not all there: the batch is written again (nothing twice)
-            elif found is not None:
-                found.append({"path": str(there), "status": "filed"})
-        return found
-
     names = ", ".join(w.entry["name"] for w in writes[:3])
     more = f" and {len(writes) - 3} more" if len(writes) > 3 else ""
     try:
@@ -104,13 +140,28 @@ def commit(filer: Any, writes: list[Write]) -> None:
             f"file {len(writes)} documents ({names}{more}) into {store.label}",
             perform,
             kind="archive.file",
-            reconcile=reconcile,
+            reconcile=lambda: _reconcile(store, writes, token),
         )
     finally:
         for w in writes:
             w.source.close()
     for w, result in zip(writes, results, strict=True):
         _complete(filer, w, result)
+
+
+def _reconcile(
+    store: Any, writes: list[Write], token: Callable[[Write], str]
+) -> list[dict[str, Any]] | None:
+    """A batch interrupted after its intent: its results if every file of it is in place."""
+    found: list[dict[str, Any]] | None = []
+    for w in writes:  # every partial file of the batch removed, whatever is found
+        there = find_existing(store, w.dest, w.content.sha256, w.content.size)
+        store.discard_partial(w.dest, token(w))
+        if there is None:
+            found = None  # not all there: the batch is written again (nothing twice)
+        elif found is not None:
+            found.append({"path": str(there), "status": "filed"})
+    return found
 
 
 def _complete(filer: Any, w: Write, result: dict[str, Any]) -> None:

@@ -17,9 +17,10 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from avflow import AvflowError, StepContext, StepFailed
-from avflow_archive.backends import Store, file_into, find_existing, open_store
-from avflow_archive.batch import Write, commit
+from avflow import StepContext, StepFailed
+from avflow_archive import textpool
+from avflow_archive.backends import Store, find_existing, open_store
+from avflow_archive.batch import Write, commit, file_one
 from avflow_archive.index import ArchiveIndex
 from avflow_archive.items import FileVars, Incoming
 from avflow_archive.params import FilingParams
@@ -78,7 +79,8 @@ class Filer:
         self.store.start_batch()
         self.grouped = not self.ctx.dry_run and self.store.group_effects
         self.grouped = self.grouped and expected >= GROUP_MIN_FILES
-        if self.params.index_text and not self.ctx.dry_run and expected >= POOL_MIN_FILES:
+        pooled = self.params.index_text and not self.ctx.dry_run and expected >= POOL_MIN_FILES
+        if pooled and textpool.usable():
             self.pool = TextPool(max(1, min(POOL_WORKERS, (os.cpu_count() or 2) - 1)))
 
     def flush(self) -> None:
@@ -210,49 +212,6 @@ class Filer:
             return self._quarantine(item, source, content, fvars, text, entry, reason or "unknown")
         return self._place(item, source, content, dest, text, entry)
 
-    def _effect(
-        self,
-        key: str,
-        description: str,
-        kind: str,
-        rel: PurePosixPath,
-        source: Source,
-        content: Content,
-    ) -> dict[str, Any] | None:
-        token = _digest(key)[:24]
-
-        def perform() -> dict[str, Any]:
-            return file_into(
-                self.store, rel, source, content.sha256, content.size, token, content.type
-            ).as_result()
-
-        def reconcile() -> dict[str, Any] | None:
-            found = find_existing(self.store, rel, content.sha256, content.size)
-            self.store.discard_partial(rel, token)
-            return None if found is None else {"path": str(found), "status": "filed"}
-
-        try:
-            result = self.ctx.effect(
-                key,
-                description,
-                perform,
-                kind=kind,
-                reconcile=reconcile,
-                words={"name": rel.name, "folder": str(rel.parent)},  # within the archive
-            )
-        except (AvflowError, SourceChanged):
-            raise
-        except OSError as exc:
-            raise StepFailed(
-                f"cannot write {self.store.describe(rel)}: {exc.strerror or exc}"
-            ) from None
-        except Exception as exc:  # a server's refusal (an HTTP 507, a dropped SSH session)
-            detail = (str(exc).splitlines() or [""])[0][:200]
-            raise StepFailed(
-                f"cannot write {self.store.describe(rel)}: {type(exc).__name__}: {detail}"
-            ) from None
-        return dict(result) if result is not None else None
-
     def _place(
         self,
         item: Incoming,
@@ -262,7 +221,7 @@ class Filer:
         text: LazyText,
         entry: dict[str, Any],
     ) -> dict[str, Any]:
-        ctx, client, account = self.ctx, self.ctx.client.id, self.params.account
+        ctx = self.ctx
         earlier = self.seen.get(content.sha256)
         if earlier is not None and earlier[1] != item.path:
             # the same content came twice in this step: the second is a duplicate of the first
@@ -272,18 +231,11 @@ class Filer:
             dup = {**entry, "status": "duplicate", "path": None}
             planned.followers.append((item, dup))
             return dup
-        key = f"file:{account}:{content.sha256}:{_digest(str(dest))[:16]}"
+        key = f"file:{self.params.account}:{content.sha256}:{_digest(str(dest))[:16]}"
         if self.grouped or ctx.effect_status(key) is None:
-            known = self.index.by_hash(client, account, content.sha256)
-            if known is not None and not self.store.same_content(
-                PurePosixPath(known.path), content.sha256, content.size
-            ):
-                known = None  # removed or replaced in the archive since: file it again
-            if known is not None and known.run_id == ctx.run.id and known.source == item.source:
-                # filed by this run before it was interrupted: report it as filed again
-                return {**entry, "status": "filed", "path": known.path}
+            known = self._known(item, content, entry)
             if known is not None:
-                return self._duplicate(item, content, known.path, entry)
+                return known
         if ctx.dry_run:
             found = find_existing(self.store, dest, content.sha256, content.size)
             ctx.effect(
@@ -300,7 +252,8 @@ class Filer:
             text.prefetch(self.pool)  # extraction runs while the file is copied
         if self.grouped:
             return self._defer(Write(item, source, content, dest, text, dict(entry)))
-        result = self._effect(
+        result = file_one(
+            self,
             key,
             f"file {entry['name']} as {self.store.describe(dest)}",
             "archive.file",
@@ -314,6 +267,20 @@ class Filer:
         if result["status"] == "duplicate":
             return self._duplicate(item, content, result["path"], entry)
         return {**entry, "status": result["status"], "path": result["path"]}
+
+    def _known(
+        self, item: Incoming, content: Content, entry: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The entry of content the index says is already in the archive, if it still is."""
+        known = self.index.by_hash(self.ctx.client.id, self.params.account, content.sha256)
+        if known is None or not self.store.same_content(
+            PurePosixPath(known.path), content.sha256, content.size
+        ):
+            return None  # not there, or removed or replaced in the archive since: file it
+        if known.run_id == self.ctx.run.id and known.source == item.source:
+            # filed by this run before it was interrupted: report it as filed again
+            return {**entry, "status": "filed", "path": known.path}
+        return self._duplicate(item, content, known.path, entry)
 
     def _duplicate(
         self, item: Incoming, content: Content, path: str, entry: dict[str, Any]
@@ -367,7 +334,7 @@ class Filer:
             ctx.note(
                 f"quarantined {entry['name']}: {reason}", sha256=content.sha256, source=item.source
             )
-        result = self._effect(key, description, "archive.quarantine", dest, source, content)
+        result = file_one(self, key, description, "archive.quarantine", dest, source, content)
         assert result is not None
         self._index(item, content, result["path"], text, entry, "quarantined", reason)
         return {**entry, "status": "quarantined", "path": result["path"], "reason": reason}

@@ -12,7 +12,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -128,26 +128,11 @@ class Document:
     run_id: str = ""  # the run that filed it
 
 
+_COLUMNS = [f.name for f in fields(Document) if f.name != "snippet"]
+
+
 def _doc(row: sqlite3.Row, snippet: str = "") -> Document:
-    return Document(
-        row["client"],
-        row["account"],
-        row["path"],
-        row["sha256"],
-        row["size"],
-        row["type"],
-        row["name"],
-        row["source"],
-        row["sender"],
-        row["subject"],
-        row["date"],
-        row["filed_at"],
-        row["status"],
-        row["reason"],
-        row["retain_until"],
-        snippet,
-        row["run_id"],
-    )
+    return Document(**{name: row[name] for name in _COLUMNS}, snippet=snippet)
 
 
 def fts_query(text: str) -> str:

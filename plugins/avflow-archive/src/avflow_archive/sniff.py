@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from avflow_archive import pdftext
 from avflow_archive.source import Source
 
 if TYPE_CHECKING:
@@ -16,13 +16,7 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20
 SNIFF_BYTES = 8192
-MAX_TEXT_CHARS = 200_000
-MAX_PDF_PAGES = 50
-MAX_PDF_BYTES = 50 << 20
-EOF_WINDOW = 64 << 10
-POOL_MAX_BYTES = 16 << 20  # larger PDFs are read in this process, not copied to a worker
-
-_PDFIUM = threading.Lock()
+MAX_TEXT_CHARS = pdftext.MAX_TEXT_CHARS
 
 
 def _log() -> Any:
@@ -80,6 +74,10 @@ def inspect(source: Source) -> Content:
 
 def sniff(head: bytes) -> str:
     """The MIME type of content starting with ``head``."""
+    if head.startswith(b"%PDF-") and head[128:132] != b"DICM" and head[257:262] != b"ustar":
+        # what `filetype` answers for this head (no matcher before its PDF one can take a
+        # head starting so, but a DICOM's or a tar's mark further in), without its 59 others
+        return "application/pdf"
     import filetype
 
     kind = filetype.guess(head)
@@ -105,45 +103,16 @@ def extract_text(source: Source, content: Content) -> str:
     if content.type == "text/plain":
         data = os.pread(source.fd, min(content.size, MAX_TEXT_CHARS * 4), 0)
         return data.decode("utf-8", errors="replace")[:MAX_TEXT_CHARS]
-    if content.type != "application/pdf" or content.size > MAX_PDF_BYTES:
+    if content.type != "application/pdf":
         return ""
-    if b"%%EOF" not in os.pread(source.fd, EOF_WINDOW, max(0, content.size - EOF_WINDOW)):
-        return ""  # no end-of-file marker: damaged or truncated: no text to read
-    return pdf_text(os.pread(source.fd, content.size, 0), source.path.name)
+    return pdftext.fd_text(source.fd, content.size, _complain(source.path.name))
 
 
-def pdf_text(data: bytes, label: str = "") -> str:
-    """The text of the PDF ``data``: its first `MAX_PDF_PAGES` pages, `MAX_TEXT_CHARS` at most.
+def _complain(label: str) -> pdftext.Complain:
+    def complain(what: str, error: str) -> None:
+        _log().debug(what, file=label, error=error)
 
-    PDFium (pypdfium2) reads it; PDFium is not thread-safe, so one extraction runs at a time in
-    a process (the worker pool gives parallelism across processes).
-    """
-    import pypdfium2
-
-    parts: list[str] = []
-    total = 0
-    with _PDFIUM:
-        try:
-            doc = pypdfium2.PdfDocument(data)
-        except Exception as exc:  # a damaged or encrypted PDF is filed all the same, without text
-            _log().debug("no text from pdf", file=label, error=str(exc)[:200])
-            return ""
-        try:
-            for i in range(min(len(doc), MAX_PDF_PAGES)):
-                page = doc[i]
-                textpage = page.get_textpage()
-                text = textpage.get_text_range()
-                textpage.close()
-                page.close()
-                parts.append(text)
-                total += len(text)
-                if total >= MAX_TEXT_CHARS:
-                    break
-        except Exception as exc:
-            _log().debug("text cut short", file=label, error=str(exc)[:200])
-        finally:
-            doc.close()
-    return "\n".join(parts)[:MAX_TEXT_CHARS]
+    return complain
 
 
 class LazyText:
@@ -164,15 +133,15 @@ class LazyText:
         content = self._content
         if self._text is not None or self._future is not None:
             return
-        if pool is None or content.type != "application/pdf" or content.size > POOL_MAX_BYTES:
+        if pool is None or content.type != "application/pdf":
             self._text = extract_text(self._source, content)  # now, while the file is open
             return
-        tail = os.pread(self._source.fd, EOF_WINDOW, max(0, content.size - EOF_WINDOW))
-        if b"%%EOF" not in tail:
-            self._text = ""  # damaged or truncated: no text to read
+        try:
+            self._future = pool.submit(self._source.fd, content.size)  # it keeps a duplicate
+        except OSError:  # no descriptor to be had for it (too many open): extracted now
+            self._text = extract_text(self._source, content)
             return
         self._pool = pool
-        self._future = pool.submit(os.pread(self._source.fd, content.size, 0))
 
     def __call__(self) -> str:
         if self._text is None:
