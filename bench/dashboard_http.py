@@ -1,10 +1,10 @@
 """The HTTP side of bench/dashboard.py: uvicorn serving the dashboard in a process of its own
 (as the service does; a browser is another process), and the client that reads its answers.
 
-    .venv/bin/python bench/dashboard_http.py WORK SECRETS   (started by bench/dashboard.py)
+    .venv/bin/python bench/dashboard_http.py WORK SECRETS kept|fresh   (started by bench/dashboard.py)
 
 serves the dashboard of the home and workflows that bench/dashboard.py made in WORK, on a
-loopback port it prints, until killed.
+loopback port it prints, until killed: keeping pages (kept), or rendering each anew (fresh).
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ def register_secrets(count: int) -> None:
         redact.register(f"bench-secret-{i:04d}-Vq7x")
 
 
-def serve(work: Path, secrets: int) -> None:
+def serve(work: Path, secrets: int, keep_pages: bool) -> None:
     """The dashboard of ``work`` on a loopback port, in this process (the service's side of the
-    HTTP measurement); prints the port, then serves until killed."""
+    HTTP measurement), keeping pages or not; prints the port, then serves until killed."""
     import uvicorn
 
     from avflow.app import App
@@ -49,7 +49,7 @@ def serve(work: Path, secrets: int) -> None:
     from avflow.plugins import PluginManager
 
     app = App(work / "workflows", work / "home", PluginManager(autoload=False))
-    asgi = create_app(views.AppSource(app), "bench-token")
+    asgi = create_app(views.AppSource(app), "bench-token", keep_pages=keep_pages)
     register_secrets(secrets)
     sock = listening_socket("127.0.0.1", 0)
     print(sock.getsockname()[1], flush=True)
@@ -88,7 +88,7 @@ class _Answer:
 
 
 def over_http(
-    _asgi: Any, work: Path, secrets: int
+    _asgi: Any, work: Path, secrets: int, keep_pages: bool
 ) -> tuple[Callable[[str], Any], Callable[[], None], Callable[[], float] | None]:
     """GET from uvicorn in a process of its own (as in the service; a browser is another
     process), over one keep-alive connection: the request written whole, the answer read by
@@ -103,7 +103,7 @@ def over_http(
     import httpx
 
     child = subprocess.Popen(
-        [sys.executable, __file__, str(work), str(secrets)],
+        [sys.executable, __file__, str(work), str(secrets), "kept" if keep_pages else "fresh"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -142,4 +142,4 @@ def over_http(
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), int(sys.argv[2]))
+    serve(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "kept")

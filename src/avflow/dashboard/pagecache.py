@@ -55,7 +55,8 @@ def _freeze(value: Any, refs: list[Any]) -> Any:
 
 
 class PageCache:
-    """HTML of pages by template and context."""
+    """HTML of pages by template and context (``size`` 0: none kept, every page rendered anew,
+    as when its data has changed: bench/dashboard.py measures pages so too)."""
 
     def __init__(self, size: int = SIZE) -> None:
         self._size = size
@@ -63,6 +64,8 @@ class PageCache:
 
     def render(self, name: str, context: dict[str, Any], fresh: Callable[[], str]) -> str:
         """The HTML of template ``name`` with ``context``: kept, or made by ``fresh()``."""
+        if self._size <= 0:
+            return fresh()
         refs: list[Any] = []
         key: Any = (name, tuple([(k, _quick(v, refs)) for k, v in context.items()]))
         try:

@@ -27,7 +27,7 @@ from avflow.dashboard import inbox, pages, security
 from avflow.dashboard.figures import ScheduleFigures
 from avflow.dashboard.fragments import Fragments
 from avflow.dashboard.masking import VaultWatch, mask_html
-from avflow.dashboard.pagecache import PageCache
+from avflow.dashboard.pagecache import SIZE, PageCache
 from avflow.dashboard.session import SessionMiddleware
 from avflow.dashboard.store import DashboardStore
 from avflow.dashboard.views import Source
@@ -53,13 +53,13 @@ def _environment() -> jinja2.Environment:
 class Dashboard:
     """What the routes share: where to read, the templates, the token, the secrets seen."""
 
-    def __init__(self, source: Source, token: str) -> None:
+    def __init__(self, source: Source, token: str, keep_pages: bool = True) -> None:
         self.source = source
         self.token = token
         self.env = _environment()
         self.vaults = VaultWatch()  # the vault values the redaction knows
         self.figures = ScheduleFigures()  # upcoming firings and health, kept for the minute
-        self.pages = PageCache()  # rendered pages, kept by what they show
+        self.pages = PageCache(SIZE if keep_pages else 0)  # pages kept by what they show
         self._store: DashboardStore | None = None
         self._schedule: ScheduleStore | None = None
 
@@ -133,11 +133,13 @@ def create_app(
     https: bool = False,
     hosts: list[str] | None = None,
     cookie: str = "avflow_session",
+    keep_pages: bool = True,
 ) -> Starlette:
     """The dashboard over ``source``, logged into with ``token``.
 
     ``hosts``: the ``Host`` names it answers to (the others are refused: DNS rebinding).
     ``cookie``: the session cookie's name (the service adds its port: cookies ignore ports).
+    ``keep_pages``: False renders every page anew (`PageCache`; the benchmark's stricter reading).
     """
     from importlib.resources import files
 
@@ -166,5 +168,5 @@ def create_app(
         middleware=middleware,
         exception_handlers={HTTPException: not_found},
     )
-    app.state.dashboard = Dashboard(source, token)
+    app.state.dashboard = Dashboard(source, token, keep_pages)
     return app
