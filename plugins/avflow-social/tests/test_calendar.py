@@ -43,6 +43,13 @@ def test_a_post_is_read(tmp_path: Path) -> None:
         ),
         ("---\nchannels: [news]\n---\n", "p.md:2:1", "publish: is required"),
         ("---\npublish: tomorrow\nchannels: [news]\n---\n", "p.md:2:1", "not a date"),
+        ("---\npublish: 99999\nchannels: [news]\n---\n", "p.md:2:1", "not a number"),
+        ("---\npublish: 0001-01-01 00:00\nchannels: [news]\n---\n", "p.md:2:1", "out of range"),
+        (
+            "---\npublish: 0001-01-01T00:00+05:00\nchannels: [news]\n---\n",
+            "p.md:2:1",
+            "out of range",
+        ),
         (
             "---\npublish: 2026-03-16 09:30\nchannels: [news]\nstatus: ok\n---\n",
             "p.md:4:1",

@@ -59,6 +59,13 @@ class FrontMatter(BaseModel):
     excerpt: str | None = None
     revision: int = Field(default=1, ge=1)
 
+    @field_validator("publish", mode="before")
+    @classmethod
+    def _publish(cls, v: Any) -> Any:
+        if isinstance(v, int | float):  # pydantic would read it as seconds since 1970
+            raise ValueError(f"{v!r} is a date and time (YYYY-MM-DD HH:MM), not a number")
+        return v
+
     @field_validator("status")
     @classmethod
     def _status(cls, v: str) -> str:
@@ -135,10 +142,15 @@ def _publish_time(
                 1,
                 f"publish: {value!r} is not a date and time (YYYY-MM-DD HH:MM)",
             ) from None
-    if value.tzinfo is not None:  # an explicit offset is honoured as written
-        utc = value.astimezone(UTC)
-        return utc.astimezone(tz).replace(tzinfo=None), utc
-    return value, local_to_utc(value, tz)
+    try:
+        if value.tzinfo is not None:  # an explicit offset is honoured as written
+            utc = value.astimezone(UTC)
+            return utc.astimezone(tz).replace(tzinfo=None), utc
+        return value, local_to_utc(value, tz)
+    except OverflowError:  # year 1 or 9999 moved across a time zone
+        raise CalendarError(
+            path, line() or 1, 1, f"publish: {value.isoformat(' ')} is out of range"
+        ) from None
 
 
 def _invalid(exc: ValidationError, doc: Any, path: Path) -> CalendarError:
