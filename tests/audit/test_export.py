@@ -171,3 +171,35 @@ def test_unknown_client_and_bad_ids(acme: Harness, cli: Callable[..., Any]) -> N
         )
     result = cli("audit", "show", "../keys")
     assert result.code == 2 and "'../keys' is not a client id" in result.err
+
+
+def test_output_into_the_home_folder_is_refused(acme: Harness, cli: Callable[..., Any]) -> None:
+    """A careless -o naming the trail, state.db or the signing key would replace it."""
+    home = acme.home
+    guarded = [home / "state.db", home / "keys" / "audit-ed25519.pem"]
+    guarded += sorted((home / "audit" / "acme").glob("*.jsonl"))
+    before = {p: p.read_bytes() for p in guarded}
+    for args in (
+        ("audit", "export", "acme", "-o", str(guarded[-1])),
+        ("audit", "export", "acme", "--format", "csv", "-o", str(home / "state.db")),
+        ("audit", "export", "acme", "--format", "bundle", "-o", str(home / "keys" / "b.zip")),
+        ("audit", "report", "acme", "-o", str(guarded[-1])),
+        ("audit", "pubkey", "-o", str(home / "keys" / "audit-ed25519.pem")),
+    ):
+        result = cli(*args)
+        assert result.code == 2 and "inside the home folder" in result.err, (args, result)
+        assert len(result.err.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in guarded} == before
+    assert not (home / "keys" / "b.zip").exists()
+    assert cli("audit", "report", "acme", "-o", str(home / "reports" / "r.html")).code == 0
+
+
+def test_years_off_the_calendar_are_refused(acme: Harness, cli: Callable[..., Any]) -> None:
+    for args in (
+        ("audit", "show", "acme", "--since", "0001-01-01"),
+        ("audit", "export", "acme", "--until", "9999-12-31T23:59"),
+        ("audit", "report", "acme", "--month", "0001-01"),
+        ("audit", "report", "acme", "--month", "9999-12"),
+    ):
+        result = cli(*args)
+        assert result.code == 2 and "between 1900 and 9000" in result.err, (args, result)

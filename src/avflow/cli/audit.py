@@ -19,6 +19,7 @@ from avflow.cli.audit_support import (
     describer,
     known_end,
     last_complete_month,
+    output_path,
 )
 from avflow.errors import UsageError
 from avflow.fsutil import private_dir
@@ -195,6 +196,7 @@ def export(
     from avflow.audit import export as ex
 
     directory = _trail_dir(obj, client)
+    output = output_path(obj, output)
     if fmt == "bundle":
         if since or until or workflow or events:
             raise UsageError(
@@ -269,7 +271,10 @@ def report(
 
     if month is not None and not MONTH.match(month):
         raise UsageError(f"--month {month!r}: expected a month as YYYY-MM")
+    if month is not None and not 1900 <= int(month[:4]) <= 9000:
+        raise UsageError(f"--month {month!r}: the year must be between 1900 and 9000")
     directory = _trail_dir(obj, client)
+    output = output_path(obj, output)
     project, _ = obj.app.load()
     c = project.clients.get(client)
     if c is None and timezone is None:
@@ -356,6 +361,7 @@ def pubkey(obj: Obj, output: Path | None) -> None:
     key = obj.app.audit.key
     public = key.private().public_key()  # made now if nothing has been recorded yet
     pem = public_pem(public)
+    output = output_path(obj, output)
     if output:
         output.write_bytes(pem)
         click.echo(f"wrote {output} (fingerprint {fingerprint(public)})")

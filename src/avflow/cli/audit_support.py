@@ -86,7 +86,23 @@ def _when(option: str, value: str | None, tz: ZoneInfo) -> datetime | None:
             f"{option} {value!r}: expected a date (YYYY-MM-DD) or a date and time "
             "(YYYY-MM-DDTHH:MM)"
         ) from None
+    if not 1900 <= parsed.year <= 9000:  # year 1 or 9999 leaves the calendar in UTC
+        raise UsageError(f"{option} {value!r}: the year must be between 1900 and 9000")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def output_path(obj: Obj, output: Path | None) -> Path | None:
+    """``-o``: never a file of the home folder (its trails, ``state.db``, keys), whose contents
+    it would replace; its ``reports/`` folder, where reports go by default, is allowed."""
+    if output is None:
+        return None
+    real, home = output.resolve(), obj.home.resolve()
+    if real.is_relative_to(home) and not real.is_relative_to(home / "reports"):
+        raise UsageError(
+            f"-o {output}: that is inside the home folder {obj.home} (trails, state.db, keys); "
+            "write it elsewhere"
+        )
+    return output
 
 
 def _filter(
