@@ -71,6 +71,23 @@ def test_secrets_set_list_rm(project: Path) -> None:
     assert missing.returncode == 2 and "has no secret 'pw'" in missing.stderr
 
 
+def test_a_value_that_is_not_utf8_is_one_line(project: Path) -> None:
+    env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    argv = [sys.executable, "-m", "avflow", "--workflows", str(project / "workflows")]
+    argv += ["--home", str(project / "home"), "secrets", "set", "acme", "bin"]
+    for lang in ("C.UTF-8", "C"):  # stdin strict (UTF-8 locale) or with surrogates (POSIX)
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            input=b"\xff\xfe\xfd\xfc",
+            env={**env, "LC_ALL": lang, "PYTHONUTF8": "0"},
+            timeout=60,
+        )
+        err = result.stderr.decode()
+        assert result.returncode == 2 and "not UTF-8" in err and "Traceback" not in err, err
+    assert "bin" not in avflow(project, "secrets", "list", "acme").stdout
+
+
 def test_missing_secret_is_a_validation_error(project: Path) -> None:
     avflow(project, "secrets", "set", "beta", "pw", stdin=SECRET)
     result = avflow(project, "validate")

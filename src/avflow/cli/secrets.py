@@ -37,7 +37,10 @@ def set_secret(obj: Obj, client: str, name: str) -> None:
     if sys.stdin.isatty():
         value = click.prompt(f"value of {name}", hide_input=True, confirmation_prompt=True)
     else:
-        value = sys.stdin.read().rstrip("\r\n")
+        try:  # the bytes, not the locale's reading of them (strict, or with surrogates)
+            value = sys.stdin.buffer.read().decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise UsageError("the secret value is not UTF-8 text: nothing stored") from None
     if not value:
         raise UsageError("empty secret value: nothing stored")
     obj.app.vault.set(client, name, value)
