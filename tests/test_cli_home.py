@@ -91,6 +91,9 @@ def test_platform_default_when_nothing_else_and_no_runs_yet(proj: Path) -> None:
     assert first_line(runs.stderr) == f"home: {default} (the platform default)"
     assert runs.stdout == "no runs yet\n"
     assert avflow(proj, "runs", "--json").stdout == ""  # JSON lines: none, not a sentence
+    for n in ("0", "-1"):  # not "no runs yet" (0), nor every run (-1: SQLite's no limit)
+        bad = avflow(proj, "runs", "-n", n)
+        assert bad.returncode == 2 and "--limit" in bad.stderr and not bad.stdout, bad
     status = avflow(proj, "status")
     assert status.returncode == 0, status.stderr
     assert "never started" in status.stdout and "no runs yet" in status.stdout

@@ -146,6 +146,10 @@ def test_resolve_needs_an_answer_and_a_known_effect(harness: Harness, tmp_path: 
     send_workflow(harness, out, mode="lost")
     result = harness.run("acme/mail")
     assert cli(harness, "effects", "resolve", result.id, "send:mail")[0] == 2
+    code, output = cli(
+        harness, "effects", "resolve", result.id, "send:mail", "--done", "--not-done"
+    )
+    assert code == 2 and "one of them" in output  # not the last one given
     code, output = cli(harness, "effects", "resolve", result.id, "nope", "--done")
     assert code == 2 and "has no effect 'nope'" in output
     code, output = cli(harness, "effects", "resolve", "no-such-run", "send:mail", "--done")

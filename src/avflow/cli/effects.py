@@ -38,10 +38,8 @@ def show(obj: Obj, run: str) -> None:
 @effects.command()
 @click.argument("run")
 @click.argument("key")
-@click.option("--done", "outcome", flag_value="done", help="It happened: never perform it again.")
-@click.option(
-    "--not-done", "outcome", flag_value="not-done", help="It did not happen: perform it on resume."
-)
+@click.option("--done", is_flag=True, help="It happened: never perform it again.")
+@click.option("--not-done", is_flag=True, help="It did not happen: perform it on resume.")
 @click.option(
     "--scope",
     type=click.Choice(["run", "workflow", "client"]),
@@ -51,15 +49,16 @@ def show(obj: Obj, run: str) -> None:
 @click.option("--no-resume", is_flag=True, help="Only record the answer; do not resume the run.")
 @pass_obj
 def resolve(
-    obj: Obj, run: str, key: str, outcome: str | None, scope: str | None, no_resume: bool
+    obj: Obj, run: str, key: str, done: bool, not_done: bool, scope: str | None, no_resume: bool
 ) -> None:
     """Settle an effect whose outcome is unknown, after checking the remote system yourself.
 
     The answer goes into the client's audit trail; then the run resumes from that step (exit 1 if
     it fails again).
     """
-    if outcome is None:
-        raise UsageError("say what you found: --done or --not-done")
+    if done == not_done:  # neither, or both (the last one given would otherwise win)
+        raise UsageError("say what you found: --done or --not-done (one of them)")
+    outcome = "done" if done else "not-done"
     app = obj.app
     row = app.state.run_by_id(run)
     if row is None:
