@@ -58,3 +58,32 @@ def test_garbage_left_at_exit_is_still_finalized() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["left", "finalized"]
+
+
+def test_putting_the_thresholds_back_starts_no_collection() -> None:
+    """What the command made goes to the oldest generation: no young objects are left pending
+    for the restored threshold to collect at once, and nothing stays frozen."""
+    with few_collections():
+        made = [[i] for i in range(5_000)]  # more than the default threshold of 700
+        collections_before = [g["collections"] for g in gc.get_stats()]
+    collections_after = [g["collections"] for g in gc.get_stats()]
+    assert collections_after == collections_before
+    assert gc.get_count()[0] < 50
+    assert gc.get_freeze_count() == 0
+    assert gc.is_tracked(made[0])
+
+
+def test_objects_the_caller_froze_stay_frozen() -> None:
+    probe = (
+        "import gc\n"
+        "from avflow.process import few_collections\n"
+        "keep = [[i] for i in range(100)]\n"
+        "gc.freeze()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "with few_collections():\n"
+        "    pass\n"
+        "print(gc.get_freeze_count() >= frozen > 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True"]

@@ -174,7 +174,9 @@ def few_collections() -> Iterator[None]:
     collection frees the garbage left (its finalizers run: a file it held is flushed) and the
     objects still alive are frozen (`gc.freeze`), so the interpreter's own last collections do
     not scan them again (docs/operations.md, "Command-line start-up"). The thresholds are put
-    back when the command returns."""
+    back when the command returns, the objects it made moved to the oldest generation first:
+    with up to `YOUNG_COLLECTION` young objects pending, the old threshold would start a
+    collection at once, scanning what the exit's collection scans again."""
     global _freeze_at_exit
     before = gc.get_threshold()
     gc.set_threshold(max(before[0], YOUNG_COLLECTION), *before[1:])
@@ -184,7 +186,20 @@ def few_collections() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        _put_back(before)
+
+
+def _put_back(thresholds: tuple[int, int, int]) -> None:
+    """``gc.set_threshold(*thresholds)`` without the collection it would start. `gc.freeze`
+    empties the young generations (their count back to 0) and `gc.unfreeze` hands everything to
+    the oldest: still collectable, by the next full collection or the one at exit. Not done when
+    the caller keeps objects frozen itself (unfreezing would release them)."""
+    if gc.get_freeze_count():
+        gc.set_threshold(*thresholds)
+        return
+    gc.freeze()
+    gc.set_threshold(*thresholds)
+    gc.unfreeze()
 
 
 def _collect_and_freeze() -> None:
