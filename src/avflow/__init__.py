@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     import os
 
     from avflow.api import (
-        Account,
         AccountRef,
         AccountType,
         Action,
@@ -23,13 +22,10 @@ if TYPE_CHECKING:
         CommandContext,
         Cursor,
         EffectBatch,
-        EffectRecord,
         EffectWords,
         OAuthScopes,
-        RunInfo,
         StepContext,
         Trigger,
-        TriggerContext,
     )
     from avflow.approval_types import Approval
     from avflow.console import Progress, progress, track
@@ -55,6 +51,7 @@ if TYPE_CHECKING:
     )
     from avflow.personal import Personal
     from avflow.pluginmarker import hookimpl, hookspec
+    from avflow.runtypes import Account, EffectRecord, RunInfo, TriggerContext
     from avflow.worktime import (
         add_working_time,
         holiday_name,
@@ -70,7 +67,6 @@ if TYPE_CHECKING:
 _EXPORTS = {
     **dict.fromkeys(
         [
-            "Account",
             "AccountRef",
             "AccountType",
             "Action",
@@ -78,16 +74,14 @@ _EXPORTS = {
             "CommandContext",
             "Cursor",
             "EffectBatch",
-            "EffectRecord",
             "EffectWords",
             "OAuthScopes",
-            "RunInfo",
             "StepContext",
             "Trigger",
-            "TriggerContext",
         ],
         "avflow.api",
     ),
+    **dict.fromkeys(["Account", "EffectRecord", "RunInfo", "TriggerContext"], "avflow.runtypes"),
     **dict.fromkeys(
         [
             "AvflowError",

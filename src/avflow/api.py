@@ -5,7 +5,6 @@ Everything here is re-exported by ``avflow/__init__.py``; plugins import only fr
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from avflow.approval_types import Approval
     from avflow.paths import Confinement
+    from avflow.runtypes import Account, RunInfo, TriggerContext
 
 P = TypeVar("P", bound=BaseModel)
 S = TypeVar("S", bound=BaseModel)
@@ -148,43 +148,6 @@ class ClientInfo:
     language: str = "en"  # the client's language (``language:`` in client.yaml): en, it
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """One execution of a workflow."""
-
-    id: str
-    key: str
-    client: str
-    workflow: str
-    scheduled_at: datetime | None
-    trigger: str
-    dry_run: bool
-    event: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Account(Generic[S]):
-    """A resolved account: its settings with secrets filled in."""
-
-    name: str
-    type: str
-    settings: S
-
-
-@dataclass
-class EffectRecord:
-    """An effect as the ledger holds it."""
-
-    key: str
-    kind: str
-    description: str
-    status: str  # done | failed | unknown | pending (being performed) | dry-run
-    result: Any = None
-    run_id: str = ""
-    step: str = ""
-    scope: str = "run"  # run | workflow | client
-
-
 class Cursor(Protocol):
     """A small persistent key-value store scoped to client + workflow + plugin."""
 
@@ -314,16 +277,11 @@ class CommandContext(Protocol):
         ...
 
 
-@dataclass
-class TriggerContext:
-    """What a trigger's ``watch`` is handed."""
+def __getattr__(name: str) -> Any:
+    """`RunInfo`, `Account`, `EffectRecord` and `TriggerContext` moved to `avflow.runtypes`;
+    ``from avflow.api import RunInfo`` still works (plugins import them from ``avflow``)."""
+    if name in ("RunInfo", "Account", "EffectRecord", "TriggerContext"):
+        from avflow import runtypes
 
-    client: ClientInfo
-    workflow: str
-    account: Callable[[str], Account[Any]]
-    fire: Callable[[Mapping[str, Any]], None]
-    log: Any
-    stopping: threading.Event = field(default_factory=threading.Event)
-    #: ``$AVFLOW_HOME/plugins/<plugin>/``: where a trigger keeps what must survive a restart
-    #: (a sync token, what it has already fired for); None where no home is known.
-    data_dir: Path | None = None
+        return getattr(runtypes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

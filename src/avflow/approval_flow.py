@@ -32,8 +32,9 @@ from avflow.models import parse_duration
 from avflow.worktime import add_working_time
 
 if TYPE_CHECKING:
-    from avflow.api import ClientInfo, RunInfo
+    from avflow.api import ClientInfo
     from avflow.audit import AuditTrail
+    from avflow.runtypes import RunInfo
 
 __all__ = ["ApprovalPending", "ApprovalRejected", "ApprovalRequest", "ask", "begin_wait"]
 

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from avflow import approvals
-from avflow.api import RunInfo
 from avflow.approval_store import ApprovalStore
+from avflow.runtypes import RunInfo
 
 if TYPE_CHECKING:
     from avflow.app import App

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from avflow import redact, templates
-from avflow.api import Account, AccountType, ClientInfo, Cursor, RunInfo
+from avflow.api import AccountType, ClientInfo, Cursor
 from avflow.audit import AuditTrail
 from avflow.clock import Clock
 from avflow.errors import SecretError, StepFailed
@@ -23,6 +23,7 @@ from avflow.fsutil import private_dir
 from avflow.ledger import Effect, EffectLedger, EffectSite
 from avflow.ledger_batch import EffectBatch
 from avflow.loader import REF_RE, Client
+from avflow.runtypes import Account, RunInfo
 from avflow.state import State
 
 if TYPE_CHECKING:

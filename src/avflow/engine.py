@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from avflow import approval_flow
-from avflow.api import EffectRecord, RunInfo
 from avflow.approval_store import ApprovalStore
 from avflow.audit import AuditTrail
 from avflow.clock import Clock
@@ -31,6 +30,7 @@ from avflow.fsutil import FileLock
 from avflow.ledger import EffectLedger
 from avflow.loader import Client, LoadedWorkflow, Project
 from avflow.plugins import PluginManager
+from avflow.runtypes import EffectRecord, RunInfo
 from avflow.state import State, utcnow_iso
 from avflow.steps import StepCall, StepRunner
 from avflow.vault import Vault

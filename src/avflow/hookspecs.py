@@ -16,8 +16,9 @@ from avflow.pluginmarker import hookspec
 if TYPE_CHECKING:
     import click
 
-    from avflow.api import AccountType, Action, OAuthScopes, RunInfo, Trigger
+    from avflow.api import AccountType, Action, OAuthScopes, Trigger
     from avflow.notifiers import Notifier
+    from avflow.runtypes import RunInfo
 
 # --------------------------------------------------------------------------------------------
 # Registration: called once when the plugin manager is built.

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from avflow import redact
-from avflow.api import EffectRecord
 from avflow.audit import AuditTrail
 from avflow.errors import EffectFailed, EffectUnknown, StepFailed, UsageError
 from avflow.ledger_tables import CLAIM, claim_row, ensure_schema
+from avflow.runtypes import EffectRecord
 from avflow.state import State, utcnow_iso
 
 SCOPES = ("run", "workflow", "client")

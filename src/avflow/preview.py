@@ -21,9 +21,9 @@ from avflow.context import RunStepContext, StoreCursor
 from avflow.steps import SKIPPED, StepCall, StepRunner
 
 if TYPE_CHECKING:
-    from avflow.api import RunInfo
     from avflow.ledger import Effect, EffectSite
     from avflow.loader import Client, LoadedWorkflow
+    from avflow.runtypes import RunInfo
 
 PREVIEW_TIMEOUT = 60.0  # seconds per step when the step declares no timeout
 

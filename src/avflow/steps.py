@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from avflow import redact, templates
-from avflow.api import Action, ClientInfo, RunInfo
+from avflow.api import Action, ClientInfo
 from avflow.approval_store import ApprovalStore
 from avflow.audit import AuditTrail
 from avflow.clock import Clock
@@ -31,6 +31,7 @@ from avflow.errors import AvflowError, EffectUnknown, StepFailed
 from avflow.ledger import EffectLedger
 from avflow.loader import Client
 from avflow.models import Step
+from avflow.runtypes import RunInfo
 from avflow.state import State
 
 SKIPPED = object()  # an attempt's result when the step's condition is false

@@ -20,12 +20,12 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from avflow.api import RunInfo
 from avflow.clock import Clock
 from avflow.errors import ConfigError
 from avflow.loader import Project
 from avflow.notifiers import Failure, Notifier, NotifierSettings
 from avflow.pluginmarker import hookimpl
+from avflow.runtypes import RunInfo
 from avflow.scheduler.store import ScheduleStore, parse_iso
 
 log = structlog.get_logger("avflow.notify")

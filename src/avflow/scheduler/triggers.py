@@ -20,12 +20,12 @@ import structlog
 from pydantic import ValidationError
 
 from avflow import redact
-from avflow.api import Account, TriggerContext
 from avflow.context import resolve_refs
 from avflow.errors import AvflowError, SecretError
 from avflow.fsutil import private_dir
 from avflow.loader import Client, Project
 from avflow.plugins import Registry
+from avflow.runtypes import Account, TriggerContext
 
 log = structlog.get_logger("avflow.scheduler")
 #: a trigger failing this many times in a row (each within a minute of its start) is reported
