@@ -29,6 +29,13 @@ NEVER_MODULES = {"avflow_social.publish", "email.policy", "html.parser"}
 # the archive's file sniffer (a thread pool's futures) and name cleaner (pathvalidate)
 NEVER |= {"pathvalidate", "concurrent"}
 NEVER_MODULES |= {"avflow_archive.sniff", "avflow_archive.sanitize"}
+# the social networks the demo has no channel on (each registered by reference), and what only a
+# run is handed (avflow.runtypes)
+NEVER_MODULES |= {
+    f"avflow_social.providers.{p}"
+    for p in ("mastodon", "bluesky", "linkedin", "facebook", "wordpress", "webhook")
+}
+NEVER_MODULES |= {"avflow.runtypes"}
 
 PROBE = """
 import json, sys
@@ -66,6 +73,7 @@ def test_the_demo_loads_no_network_client_logger_or_other_country(
     needed = {"holidays.countries.italy", "holidays.countries.united_states"}
     assert countries == needed
     assert {"avflow_social", "avflow_email", "avflow_archive", "avflow_calendar"} <= modules
+    assert "avflow_social.providers.outbox" in modules  # the demo's channels are outboxes
 
 
 def test_no_template_no_jinja2(tmp_path: Path) -> None:

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, tzinfo
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from avflow.clientinfo import ClientInfo
+from avflow.lazyref import lazy
+
 if TYPE_CHECKING:
     from avflow.approval_types import Approval
-    from avflow.paths import Confinement
     from avflow.runtypes import Account, RunInfo, TriggerContext
 
 P = TypeVar("P", bound=BaseModel)
@@ -83,12 +85,23 @@ class AccountType(Generic[S]):
 
     ``settings`` is the pydantic model of the account's keys (everything but ``type``). Values
     may be ``${secret:NAME}`` or ``${env:NAME}`` references; they are checked as written at load
-    time and resolved only when a step asks for the account.
+    time and resolved only when a step asks for the account. ``settings`` may also be
+    ``avflow.lazy("package.module:Model")``: the module is imported the first time a profile
+    declares an account of the type (or `avflow schema` lists them). Read the model through
+    `settings_model`, which imports it if needed.
     """
 
     name: str
-    settings: type[S]
+    settings: type[S] | lazy
     description: str = ""
+
+    @property
+    def settings_model(self) -> type[S]:
+        """The settings model, imported first if it was given as `avflow.lazy`."""
+        if isinstance(self.settings, lazy):
+            model: type[S] = self.settings.resolve()
+            return model
+        return self.settings
 
 
 @dataclass(frozen=True)
@@ -124,28 +137,6 @@ class OAuthScopes:
     @property
     def name(self) -> str:
         return f"{self.provider}:{self.account_type}"
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    """The client a step runs for."""
-
-    id: str
-    name: str
-    timezone: str
-    tz: tzinfo
-    folder: Path | None = None  # workflows/<client>/: resolve relative paths in settings against it
-    # The profile's working time, parsed: weekday (0 = Monday) -> [(start, end)] on the client's
-    # wall clock (an end of 23:59 means the end of the day); public holidays as (country,
-    # subdivision) for the `holidays` package; closed dates as inclusive (first, last) ranges
-    # (dates that come back every year, ``12-24/12-31``, from last year to ten years ahead).
-    working_hours: Mapping[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
-    holidays: tuple[str, str | None] | None = None
-    closed: tuple[tuple[date, date], ...] = ()
-    # What local paths the client may use: resolve every path through `avflow.confine` or
-    # `avflow.open_confined`, never by hand (see docs/security.md).
-    paths: Confinement | None = field(default=None, repr=False, compare=False)
-    language: str = "en"  # the client's language (``language:`` in client.yaml): en, it
 
 
 class Cursor(Protocol):

@@ -122,11 +122,12 @@ class WorkflowChecks:
                 )
                 continue
             settings = {k: v for k, v in acc.items() if k != "type"}
+            model = atype.settings_model
             try:
-                atype.settings.model_validate(settings)
+                model.model_validate(settings)
             except ValidationError as exc:
-                errors += model_errors(exc, path, raw, loc, atype.settings)
-            errors += self._check_paths(client, atype.settings, settings, path, raw, loc)
+                errors += model_errors(exc, path, raw, loc, model)
+            errors += self._check_paths(client, model, settings, path, raw, loc)
             errors += self._check_refs(client, settings, path, raw, loc)
         return errors
 

@@ -93,7 +93,7 @@ class Accounts:
             settings = resolve_refs(
                 self._client.id, {k: v for k, v in raw.items() if k != "type"}, self._vault
             )
-            model = atype.settings.model_validate(settings)
+            model = atype.settings_model.model_validate(settings)
         except SecretError as exc:
             raise StepFailed(f"account {name!r}: {exc}") from None
         except ValidationError as exc:

@@ -12,9 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from avflow.api import ClientInfo, S
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from avflow.clientinfo import ClientInfo
+
+S = TypeVar("S", bound="BaseModel")
 
 
 @dataclass(frozen=True)

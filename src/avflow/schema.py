@@ -54,7 +54,7 @@ def client_schema(registry: Registry) -> dict[str, Any]:
     top["title"] = "avflow client profile"
     variants = []
     for name, atype in sorted(registry.account_types.items()):
-        settings = _merge(top, atype.settings, "account_" + name + "__")
+        settings = _merge(top, atype.settings_model, "account_" + name + "__")
         settings.setdefault("properties", {})["type"] = {"const": name}
         settings.setdefault("required", []).append("type")
         settings["additionalProperties"] = False

@@ -37,3 +37,49 @@ def test_help_is_the_docstrings() -> None:
         [AVFLOW, "social", "queue", "--help"], capture_output=True, text=True, check=True
     )
     assert "Show CLIENT's posts" in out.stdout and "--at" in out.stdout
+
+
+def test_builtin_providers_are_registered_by_reference_with_their_own_names() -> None:
+    from avflow_social import LazyProvider
+    from avflow_social.plugin import BUILTIN
+
+    for name, where, description in BUILTIN:
+        provider = LazyProvider(name, f"avflow_social.providers.{where}", description).provider()
+        assert (provider.name, provider.description) == (name, description)
+
+
+def test_a_reference_to_something_else_is_a_plugin_error() -> None:
+    import pytest
+    from avflow_social import LazyProvider
+
+    import avflow
+
+    for wrong in [
+        LazyProvider("mastodon", "avflow_social.provider:ChannelSettings"),  # not a Provider
+        LazyProvider("toots", "avflow_social.providers.mastodon:Mastodon"),  # another name
+        LazyProvider("mastodon", "avflow_social.providers.mastodon:Nothing"),
+    ]:
+        with pytest.raises(avflow.PluginError):
+            wrong.provider()
+
+
+def test_an_account_of_a_lazy_provider_is_checked_with_its_model(
+    avflow_harness, tmp_path: Path
+) -> None:
+    import avflow
+
+    atype = avflow_harness.pm.registry.account_types["mastodon"]
+    assert isinstance(atype.settings, avflow.lazy)
+    assert atype.settings_model.__name__ == "MastodonSettings"
+    client = tmp_path / "workflows" / "bloom"
+    client.mkdir(parents=True)
+    (client / "client.yaml").write_text(
+        "name: Bloom\naccounts:\n  toots: { type: mastodon, access_token: x }\n"
+    )
+    done = subprocess.run(
+        [AVFLOW, "--workflows", str(client.parent), "--home", str(tmp_path / "h"), "validate"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "client.yaml:3:" in done.stderr and "base_url" in done.stderr, done.stderr

@@ -152,7 +152,7 @@ class Triggers:
             settings = resolve_refs(
                 client.id, {k: v for k, v in raw.items() if k != "type"}, self.vault
             )
-            return Account(name, str(raw["type"]), atype.settings.model_validate(settings))
+            return Account(name, str(raw["type"]), atype.settings_model.model_validate(settings))
         except SecretError as exc:
             raise AvflowError(f"account {name!r}: {exc}") from None
         except ValidationError as exc:

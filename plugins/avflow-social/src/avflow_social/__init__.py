@@ -7,6 +7,7 @@ Providers (one small class per network) come from the plugin's own hook,
 from avflow_social.provider import (
     AuthExpired,
     ChannelSettings,
+    LazyProvider,
     MediaFile,
     Outgoing,
     Provider,
@@ -19,6 +20,7 @@ from avflow_social.provider import (
 __all__ = [
     "AuthExpired",
     "ChannelSettings",
+    "LazyProvider",
     "MediaFile",
     "Outgoing",
     "Provider",

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import avflow
-from avflow_social.provider import Provider
+from avflow_social.provider import LazyProvider, Provider
 
 
-def providers(hook: Any) -> dict[str, Provider]:
-    """Every provider registered through ``register_social_providers``, by name."""
-    found: dict[str, Provider] = {}
+def declared(hook: Any) -> dict[str, Provider | LazyProvider]:
+    """Every provider registered through ``register_social_providers``, by name, those given as
+    `LazyProvider` not imported yet."""
+    found: dict[str, Provider | LazyProvider] = {}
 
     def register(provider: Any) -> None:
-        if not isinstance(provider, Provider) or not provider.name:
+        if not isinstance(provider, Provider | LazyProvider) or not provider.name:
             raise avflow.PluginError(
-                "social", f"register_social_providers got {provider!r}, not a named Provider"
+                "social",
+                f"register_social_providers got {provider!r}, not a named Provider or LazyProvider",
             )
         if provider.name in found:
             raise avflow.PluginError(
@@ -27,6 +29,14 @@ def providers(hook: Any) -> dict[str, Provider]:
     return found
 
 
+def providers(hook: Any) -> dict[str, Provider]:
+    """Every provider registered through ``register_social_providers``, by name, imported."""
+    return {
+        name: p.provider() if isinstance(p, LazyProvider) else p
+        for name, p in declared(hook).items()
+    }
+
+
 @avflow.hookimpl
 def register_hookspecs(register: Any) -> None:
     from avflow_social import hookspecs
@@ -34,25 +44,41 @@ def register_hookspecs(register: Any) -> None:
     register(hookspecs)
 
 
+# The built-in networks, each imported when a profile declares a channel of its type or a post
+# is published (importing all seven costs every `avflow validate` about 37 M instructions).
+BUILTIN = (
+    (
+        "social_outbox",
+        "outbox:Outbox",
+        "A folder of JSON files, one per post and channel (demo, hand-off).",
+    ),
+    (
+        "social_webhook",
+        "webhook:Webhook",
+        "A JSON POST per post to a URL (Make, Zapier, Buffer, your own).",
+    ),
+    ("wordpress", "wordpress:WordPress", "A WordPress site (REST API, application password)."),
+    ("mastodon", "mastodon:Mastodon", "A Mastodon account (Mastodon.py)."),
+    ("bluesky", "bluesky:Bluesky", "A Bluesky account (AT Protocol, app password)."),
+    ("linkedin", "linkedin:LinkedIn", "A LinkedIn page or member (Posts API, OAuth with refresh)."),
+    ("facebook_page", "facebook:Facebook", "A Facebook Page (Graph API)."),
+)
+
+
 @avflow.hookimpl
 def register_social_providers(register: Any) -> None:
-    from avflow_social.providers.bluesky import Bluesky
-    from avflow_social.providers.facebook import Facebook
-    from avflow_social.providers.linkedin import LinkedIn
-    from avflow_social.providers.mastodon import Mastodon
-    from avflow_social.providers.outbox import Outbox
-    from avflow_social.providers.webhook import Webhook
-    from avflow_social.providers.wordpress import WordPress
-
-    builtin = (Outbox(), Webhook(), WordPress(), Mastodon(), Bluesky(), LinkedIn(), Facebook())
-    for provider in builtin:
-        register(provider)
+    for name, where, description in BUILTIN:
+        register(LazyProvider(name, f"avflow_social.providers.{where}", description))
 
 
 @avflow.hookimpl
 def register_account_types(register: Any, hook: Any) -> None:
-    for provider in providers(hook).values():
-        register(avflow.AccountType(provider.name, provider.settings, provider.description))
+    for provider in declared(hook).values():
+        if isinstance(provider, LazyProvider):
+            settings: Any = avflow.lazy(f"{provider.reference}.settings")
+        else:
+            settings = provider.settings
+        register(avflow.AccountType(provider.name, settings, provider.description))
 
 
 @avflow.hookimpl

@@ -166,3 +166,36 @@ class Provider:
     def can_lookup(self, target: Target) -> bool:
         """Whether `lookup` works for this channel (default: when the class overrides it)."""
         return type(self).lookup is not Provider.lookup
+
+
+class LazyProvider:
+    """A provider registered by reference: ``LazyProvider("myzine", "avflow_myzine.net:Myzine",
+    "The Myzine community board.")``. Its module is imported the first time a client profile
+    declares a channel of its type (the account type's settings come from the class's
+    ``settings``), a post is published or a command lists the providers; until then `avflow
+    validate` and the service's start-up do not pay for it. ``name`` and ``description`` must be
+    the class's own."""
+
+    __slots__ = ("_provider", "description", "name", "reference")
+
+    def __init__(self, name: str, reference: str, description: str = "") -> None:
+        self.name = name
+        self.reference = reference  # "package.module:Class"
+        self.description = description
+        self._provider: Provider | None = None
+
+    def provider(self) -> Provider:
+        """An instance of the class (imported once); a `PluginError` if it is no Provider of
+        that name."""
+        if self._provider is None:
+            cls = avflow.lazy(self.reference).resolve()
+            made = cls() if isinstance(cls, type) and issubclass(cls, Provider) else None
+            if made is None or made.name != self.name:
+                raise avflow.PluginError(
+                    "social", f"{self.reference} is not the Provider {self.name!r}"
+                )
+            self._provider = made
+        return self._provider
+
+    def __repr__(self) -> str:
+        return f"LazyProvider({self.name!r}, {self.reference!r})"
