@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from email_testkit import MaildirBox
 
@@ -67,6 +68,11 @@ def test_seed_then_triage_a_maildir_demo(avflow_harness, tmp_path: Path) -> None
     assert len(box.contents("Fatture")) == 2 and len(box.contents("Newsletter")) == 2
     assert len(box.contents()) == 8
     assert not (elsewhere / "data").exists()
-    wrong = subprocess.run([*base, "email", "seed", "acme", "nope"], capture_output=True, text=True)
+    quiet: dict[str, Any] = {"capture_output": True, "text": True}
+    wrong = subprocess.run([*base, "email", "seed", "acme", "nope"], **quiet)
     assert wrong.returncode == 2 and "no maildir account 'nope'" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+    for n in ("-5", "0"):  # not "-5 sample messages" and exit 0
+        bad = subprocess.run([*base, "email", "seed", "acme", "mail", "--count", n], **quiet)
+        assert bad.returncode == 2 and "--count" in bad.stderr, bad
+    assert len(box.contents()) == 8

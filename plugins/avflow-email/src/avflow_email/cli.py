@@ -74,7 +74,13 @@ def email_group() -> None:
 @email_group.command("seed")
 @click.argument("client_id", metavar="CLIENT")
 @click.argument("account")
-@click.option("--count", default=12, show_default=True, help="How many sample messages.")
+@click.option(
+    "--count",
+    default=12,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="How many sample messages.",
+)
 def seed(client_id: str, account: str, count: int) -> None:
     """Put sample messages in the INBOX of a maildir account (for the bundled demo)."""
     ctx = avflow.command_context()
