@@ -50,13 +50,14 @@ def test_every_text_comes_back_to_its_pdf_some_extracted_here(monkeypatch, pdf, 
 
 
 def test_texts_asked_for_before_their_job_is_handed_over_need_no_worker(pdf, tmp_path):
-    files = _opened(tmp_path, pdf, [f"Uno {w}" for w in WORDS[:5]])  # fewer than a job
+    few = WORDS[: TextPool.CHUNK_PDFS - 1]  # fewer than a job
+    files = _opened(tmp_path, pdf, [f"Uno {w}" for w in few])
     pool = TextPool(1)
     try:
         futures = [pool.submit(fd, size) for fd, size in files]
-        assert pool.text(futures[2]).strip() == f"Uno {WORDS[2]}"
+        assert pool.text(futures[1]).strip() == f"Uno {few[1]}"
         assert all(f.done() for f in futures)  # the PDFs gathered with it, extracted with it
-        assert [f.result().strip() for f in futures] == [f"Uno {w}" for w in WORDS[:5]]
+        assert [f.result().strip() for f in futures] == [f"Uno {w}" for w in few]
         assert not pool._workers, "a worker was started for texts already extracted"
     finally:
         pool.close()
@@ -87,7 +88,7 @@ def test_a_worker_that_dies_fails_its_jobs_and_the_rest_are_extracted_here(pdf, 
     files = _opened(tmp_path, pdf, [f"Due {w}" for w in WORDS])
     pool = TextPool(1)
     try:
-        futures = [pool.submit(fd, size) for fd, size in files[:8]]  # one job, to the worker
+        futures = [pool.submit(fd, size) for fd, size in files[:8]]  # two jobs, to the worker
         (worker,) = pool._workers
         os.kill(worker.proc.pid, signal.SIGKILL)
         worker.proc.wait()

@@ -27,6 +27,11 @@ from avflow_archive import pdftext
 from avflow_archive.pdfworker import HEADER
 
 _LENGTH = struct.Struct("!I")
+# glibc's malloc in a worker: fixed thresholds, so that the buffers of one PDF after another are
+# reused rather than mapped and unmapped (or the heap trimmed) each time: otherwise about 130
+# page faults a PDF, a fifth of the worker's CPU in the kernel (measured: 0.42 s of system time
+# for 1,300 PDFs, 0.09 s with these)
+_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 
 
 def usable() -> bool:
@@ -76,6 +81,7 @@ class _Worker:
                 [sys.executable, "-m", "avflow_archive.pdfworker"],
                 stdin=theirs.fileno(),
                 stdout=subprocess.PIPE,
+                env={**_MALLOC, **os.environ},
             )
         except BaseException:
             ours.close()
@@ -105,7 +111,7 @@ class _Worker:
 class TextPool:
     """Worker processes extracting PDF text (started on first use); see the module's text."""
 
-    CHUNK_PDFS = 8
+    CHUNK_PDFS = 4  # a waiting filing waits for at most two jobs of four (8: twice as long)
     CHUNK_BYTES = 2 << 20
     IN_FLIGHT = 2  # jobs a worker has at once: one it works on, one ready for it
 
