@@ -322,6 +322,28 @@ CASES: list[tuple[str, str, str, str, int | None]] = [
         None,
     ),
     (
+        "wf-endless-timeout",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    with: { message: hi }\n    timeout: .inf #<\n",
+        "longer than ten years",
+        None,
+    ),
+    (
+        "wf-endless-backoff",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    with: { message: hi }\n"
+        "    retry: { attempts: 2, max_backoff: 1e308 } #<\n",
+        "longer than ten years",
+        None,
+    ),
+    (
+        "wf-nan-timeout",
+        "wf.yaml",
+        "steps:\n  - uses: core.log\n    with: { message: hi }\n    timeout: .nan #<\n",
+        "not a duration",
+        None,
+    ),
+    (
         "wf-unknown-trigger",
         "wf.yaml",
         "on:\n  events:\n    - uses: email.new_mal #<\n" + GOOD_STEP,

@@ -20,20 +20,28 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+MAX_DURATION = 3650 * 86400.0  # ten years: a sleep or a timer longer than that overflows
+
+
 def parse_duration(value: Any) -> float:
     """Seconds from a number or a string like ``90``, ``30s``, ``5m``, ``2h``, ``1d``."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like 30s, 5m, 2h")
+    seconds = None
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", value)
         if m:
             unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2) or "s"]
-            return float(m.group(1)) * unit
-    raise ValueError(f"{value!r} is not a duration like 30s, 5m, 2h")
+            seconds = float(m.group(1)) * unit
+    if seconds is None or seconds != seconds:  # NaN
+        raise ValueError(f"{value!r} is not a duration like 30s, 5m, 2h")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{value!r} is longer than ten years (3650d)")
+    return seconds
 
 
 Duration = Annotated[float, Field(ge=0)]
