@@ -1,19 +1,25 @@
 """The one way avflow reads a YAML file a user wrote: safely, as YAML 1.2, with positions.
 
 `read_doc` opens only a regular file (never a symbolic link, a FIFO or a device) of at most
-`MAX_BYTES`, decodes it as UTF-8 and parses it with libyaml's C parser. `avflow.yamlcompose`
-composes the parser's events, without recursion, into plain data (dicts, lists, text, numbers,
-booleans, None) while the line and column of every key and value are kept, so a `Doc` can locate
-any error found later. Composing there rather than with libyaml's composer bounds what a hostile
-file can cost: nesting deeper than `MAX_DEPTH` and aliases that expand to more than
-`MAX_ALIAS_NODES` nodes stop the read with a one-line error (the parser is stopped as soon as the
-limit is passed, so neither the time nor the memory grows with the attack). Nothing of a file's
-content is put in an error unless it parsed as YAML.
+`MAX_BYTES` and decodes it as UTF-8; `parse` has libyaml's C parser and composer build the node
+graph (every node with its line and column) and `avflow.yamlnodes` walks it once into plain data
+(dicts, lists, text, numbers, booleans, None). The resulting `Doc` keeps the graph, so any error
+found later is located without reading the file again.
+
+What a hostile file can cost is bounded: libyaml refuses nesting deeper than 1000 levels (so its
+recursive composer stays within about 400 KB of C stack), the walker refuses nesting deeper than
+`MAX_DEPTH`, and an alias is the anchored node itself, never a copy, whose expansion the walker
+counts: more than `MAX_ALIAS_NODES` nodes stops the read with a one-line error, in time and
+memory bounded by the file's size. Nothing of a file's content is put in an error unless it
+parsed as YAML.
 
 Values follow the YAML 1.2 core schema: ``on``, ``yes``, ``off`` and ``09:00`` are text; only
-``true``/``false``, ``null``/``~``, and decimal, ``0o``, ``0x`` and floating numbers are not. A
-mapping key is always the text written (``on:`` is the key "on"). Timestamps stay text (avflow
-reads dates itself, with errors it can locate). Merge keys (``<<: *base``) are supported.
+``true``/``false``, ``null``/``~``, and decimal, ``0o``, ``0x`` and floating numbers are not; a
+scalar with the non-specific tag (``! 12``) is text. A mapping key is always the text written
+(``on:`` is the key "on"). Timestamps stay text (avflow reads dates itself, with errors it can
+locate). Merge keys (``<<: *base``) are supported; explicit tags only as the core schema has them
+(``!!str``, ``!!int``, ``!!float``, ``!!bool``, ``!!null``, ``!!map``, ``!!seq``); an anchor name
+is defined once per file (libyaml's composer refuses a second one).
 """
 
 from __future__ import annotations
@@ -28,15 +34,16 @@ from typing import Any
 import yaml
 
 from avflow.errors import ConfigError, Location
-from avflow.yamlcompose import (
+from avflow.yamlnodes import (
     CORE_TAG,
     MAX_ALIAS_NODES,
     MAX_DEPTH,
-    Composer,
     Doc,
+    Walker,
+    careful,
+    compose,
     scalar,
 )
-from avflow.yamlfast import quick
 
 MAX_BYTES = 256 * 1024
 
@@ -86,21 +93,20 @@ def read_doc(path: Path) -> Doc:
 
 
 def parse(text: str, path: Path) -> Doc:
-    """Parse one YAML document (an empty file is None).
-
-    Read first without positions (a third less work: most files have no error to locate), by
-    `avflow.yamlfast` when it can (libyaml composes in C); a file with an error is read again
-    with them, so the error says exactly where, and the `Doc` finds its positions when first
-    asked to locate something.
-    """
-    found = quick(text)
-    if found is not None:
-        return Doc(path, found[0], text=text)
+    """Parse one YAML document (an empty file is None), in one pass (see the module's doc)."""
+    text = text.removeprefix("\ufeff")  # libyaml skips it; positions then index the text
+    slow = careful(text)
     try:
-        return Composer(text, path, positions=False).run()
-    except ConfigError:
-        Composer(text, path, positions=True).run()  # raises the error, located
-        raise
+        node = compose(text, slow)
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError(_syntax_message(exc, text), _mark(path, exc)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"YAML syntax error: {type(exc).__name__}", Location(path)) from None
+    except RecursionError:  # PyYAML's composer in Python only (libyaml stops at 1000 levels)
+        raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", Location(path)) from None
+    if node is None:
+        return Doc(path, None)
+    return Doc(path, Walker(text, path, slow).build(node, 1), node, text)
 
 
 def load_yaml(path: Path) -> Any:
@@ -118,6 +124,70 @@ def locate(path: Path, doc: Any, loc: Sequence[str | int]) -> Location:
 def plain(value: Any) -> Any:
     """The plain data of a `Doc` (or a value that is already plain)."""
     return value.data if isinstance(value, Doc) else value
+
+
+def _mark(path: Path, exc: yaml.MarkedYAMLError) -> Location:
+    mark = exc.problem_mark or exc.context_mark
+    return Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
+
+
+# libyaml's composer's own errors (the name of an anchor or alias is never quoted)
+_COMPOSER = [
+    ("found undefined alias", "an alias (*name) that no anchor (&name) defines"),
+    ("expected a single document", "a file holds one YAML document (remove the second '---')"),
+    ("found duplicate anchor", "an anchor name (&name) defined twice{first}: give each its own"),
+]
+_HINTS = [
+    ("exceeded maximum nesting depth", f"nested deeper than {MAX_DEPTH} levels"),
+    (
+        "tab",
+        "a tab character: YAML indents with spaces only (replace the tab with spaces)",
+    ),
+    (
+        "did not find expected '-' indicator",
+        "this line is indented like the list above but does not start with '-': to add a key to "
+        "the item above, indent it like that item's other keys",
+    ),
+    (
+        "mapping values are not allowed",
+        "a 'key:' cannot start here: is this line indented more than the keys above it?",
+    ),
+    (
+        "did not find expected key",
+        "is this line indented as its neighbours are? the keys of one mapping line up",
+    ),
+    (
+        "could not find expected ':'",
+        "a line with no 'key:' where a key was expected (a missing ':' or a stray line?)",
+    ),
+]
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """libyaml's message (it quotes nothing of the file), with a hint written for a person."""
+    context = str(exc.context or "")
+    for needle, message in _COMPOSER:
+        if needle in context or needle in str(exc.problem or ""):
+            first = exc.context_mark
+            return message.format(first=f" (first on line {first.line + 1})" if first else "")
+    problem = str(exc.problem or exc.context or "invalid YAML")
+    mark = exc.problem_mark
+    if mark is not None and "\t" in _line(text, mark.line)[: mark.column + 1]:
+        problem = "tab"
+    for needle, hint in _HINTS:
+        if needle in problem:
+            return hint if needle.startswith("exceeded") else f"YAML syntax error: {hint}"
+    return f"YAML syntax error: {problem}"
+
+
+def _line(text: str, index: int) -> str:
+    start = 0
+    for _ in range(index):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    end = text.find("\n", start)
+    return text[start : end if end >= 0 else len(text)]
 
 
 class _Dumper(yaml.SafeDumper):
