@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import icalendar
+import pytest
 from calhelp import calendar_client, ics
 
 from avflow.testing import SimulatedCrash, check_action_contract
@@ -161,3 +162,23 @@ def test_path_leading_out_of_the_client_folder_is_refused(avflow_harness) -> Non
     assert [str(e).split(": ", 1)[1] for e in errors] == [
         "path '../other/x.ics' is refused: it leads into client other's folder"
     ]
+
+
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [
+        ("BookParams", {"start": "9999-12-31T23:30", "duration_minutes": 60, "title": "t"}),
+        ("FreeSlotsParams", {"start": "9999-12-30", "duration_minutes": 60}),
+        ("FreeSlotsParams", {"start": "0001-01-01", "duration_minutes": 60}),
+        ("AgendaParams", {"day": "9999-12-31", "days_ahead": 5}),
+        ("HoldParams", {"slots": ["0001-01-01T10:00"], "duration_minutes": 30}),
+        ("RescheduleParams", {"uid": "x", "start": "9999-12-31T23:00"}),
+    ],
+)
+def test_a_year_off_the_calendar_is_a_parameter_error(model: str, values: dict) -> None:  # type: ignore[type-arg]
+    """Not an OverflowError when the step runs: `avflow validate` names the line."""
+    from avflow_calendar import params
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="between 1900 and 9000"):
+        getattr(params, model).model_validate({"account": "cal", **values})

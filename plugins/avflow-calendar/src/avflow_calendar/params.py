@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from avflow import AccountRef
 
 CALENDAR_TYPES = ("ics", "caldav", "google_calendar")
 Calendar = Annotated[str, AccountRef(*CALENDAR_TYPES)]
+
+
+def _on_the_calendar(v: date) -> date:
+    """Year 1 or 9999 leaves the calendar once moved across a time zone or a week ahead."""
+    if not 1900 <= v.year <= 9000:
+        raise ValueError(f"{v.isoformat()}: the year must be between 1900 and 9000")
+    return v
+
+
+Day = Annotated[date, AfterValidator(_on_the_calendar)]
+Moment = Annotated[datetime, AfterValidator(_on_the_calendar)]
 
 
 def emails(v: list[str]) -> list[str]:
@@ -58,17 +69,17 @@ class FreeSlotsParams(_Params):
         description="At most this many appointments a day: bookings already made count.",
     )
     days: int = Field(default=14, ge=1, le=366, description="How far ahead to look, in days.")
-    start: datetime | date | None = Field(
+    start: Moment | Day | None = Field(
         default=None, description="Look from here (a date or a time; default: now)."
     )
     holidays: bool = Field(default=True, description="Skip the client's public holidays.")
-    closed: list[date] = Field(default_factory=lambda: [], description="More dates to skip.")
+    closed: list[Day] = Field(default_factory=lambda: [], description="More dates to skip.")
 
 
 class BookParams(_Params):
     """``calendar.book``: book one slot."""
 
-    start: datetime = Field(description="When the appointment starts (no zone: client's time).")
+    start: Moment = Field(description="When the appointment starts (no zone: client's time).")
     duration_minutes: int = Field(ge=5, le=24 * 60)
     title: str = Field(min_length=1, max_length=500)
     description: str = Field(default="", max_length=20000)
@@ -108,7 +119,7 @@ class AgendaParams(BaseModel):
     period: Literal["day", "week"] = Field(
         default="day", description="One day, or the seven days from it."
     )
-    day: date | None = Field(default=None, description="The first day (default: today).")
+    day: Day | None = Field(default=None, description="The first day (default: today).")
     days_ahead: int = Field(
         default=0, ge=0, le=366, description="Added to the day: 1 is tomorrow's agenda."
     )
@@ -136,7 +147,7 @@ def _starts(v: object) -> object:
 class HoldParams(_Params):
     """``calendar.hold``: tentative holds on proposed slots, released after a deadline."""
 
-    slots: Annotated[list[datetime], BeforeValidator(_starts)] = Field(
+    slots: Annotated[list[Moment], BeforeValidator(_starts)] = Field(
         max_length=100,
         description="The slots to hold: free_slots' `slots`, or start times (no zone: "
         "the client's time).",
@@ -188,7 +199,7 @@ class RescheduleParams(_Params):
     """``calendar.reschedule``: move a booked appointment to another slot."""
 
     uid: str = Field(min_length=1, max_length=300, description="The booking's uid.")
-    start: datetime = Field(description="The new start (no zone: the client's time).")
+    start: Moment = Field(description="The new start (no zone: the client's time).")
     duration_minutes: int | None = Field(
         default=None, ge=5, le=24 * 60, description="The new length (default: unchanged)."
     )
