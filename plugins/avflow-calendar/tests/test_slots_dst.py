@@ -197,3 +197,21 @@ def test_fall_back_week_in_new_york(avflow_harness) -> None:  # type: ignore[no-
         + day("2026-11-09", "-05:00", [9, 10, 11])  # the overnight ends at 09:00
         # Tue 10: all day; Wed 11: Veterans Day; Thu 12: after the window (07:00 local).
     )
+
+
+def test_a_slot_across_a_clock_change_names_both_zones() -> None:
+    """02:30 CEST + 30 min is 02:00 CET: '02:30-02:00 CET' would read as a slot that ends first."""
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from avflow_calendar.actions import slot_output
+
+    ctx = SimpleNamespace(client=SimpleNamespace(tz=ZoneInfo("Europe/Rome")))
+    start = datetime(2027, 10, 31, 0, 30, tzinfo=UTC)  # 02:30 CEST, the first 02:30 that night
+    half = timedelta(minutes=30)
+    label = slot_output(start, start + half, ctx)["label"]  # type: ignore[arg-type]
+    assert label == "Sun 31 Oct 2027, 02:30 CEST-02:00 CET"
+    day_before = start.replace(day=30)
+    plain = slot_output(day_before, day_before + half, ctx)  # type: ignore[arg-type]
+    assert plain["label"] == "Sat 30 Oct 2027, 02:30-03:00 CEST"

@@ -32,7 +32,9 @@ def slot_output(start: datetime, end: datetime, ctx: StepContext) -> dict[str, A
         "start": s.isoformat(),
         "end": e.isoformat(),
         "start_utc": start.isoformat(),
-        "label": f"{s:%a %d %b %Y}, {s:%H:%M}-{e:%H:%M} {e.tzname()}",
+        "label": f"{s:%a %d %b %Y}, {s:%H:%M}-{e:%H:%M} {e.tzname()}"
+        if s.tzname() == e.tzname()  # else a slot across a clock change: 02:30 CEST-02:00 CET
+        else f"{s:%a %d %b %Y}, {s:%H:%M} {s.tzname()}-{e:%H:%M} {e.tzname()}",
     }
 
 
