@@ -115,3 +115,17 @@ def test_avflow_home_that_is_a_link_or_a_file_is_refused_in_one_line(proj: Path,
         assert "--home" in done.stderr and "Traceback" not in done.stderr
     assert list(elsewhere.iterdir()) == [] and not (proj / "xdg").exists()
     assert avflow(proj, "--home", str(proj / "h"), "runs").returncode == 0  # a way out
+
+
+@pytest.mark.parametrize("home", ["", "proj", "proj/workflows"])
+def test_a_home_holding_the_workflows_folder_is_one_line(proj: Path, home: str) -> None:
+    """Not one 'leads into the avflow home folder' per client path: the cause, once
+    (``--home "$UNSET"`` is the current folder)."""
+    for env in ({}, {"AVFLOW_HOME": str(proj / home)} if home else None):
+        if env is None:
+            continue
+        args = ("validate",) if env else ("--home", home, "validate")
+        done = avflow(proj, *args, env=env)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "holds the workflows folder" in done.stderr, done.stderr
+    assert avflow(proj, "--home", str(proj / "h"), "validate").returncode == 0

@@ -25,8 +25,19 @@ def resolve_home(option: Path | None, workflows: Path) -> tuple[Path, str]:
     ``--home``, else ``$AVFLOW_HOME``, else a ``.avflow-home`` folder next to the workflows
     folder when there is one, else the platform's user data folder. A ``.avflow-home`` that is a
     symbolic link, not a folder or not the user's own is a `UsageError` (one line, exit 2): it
-    is never followed, nor silently passed over for another home.
+    is never followed, nor silently passed over for another home. So is a home that holds the
+    workflows folder (``--home ""`` is the current folder): every client path would lead into it.
     """
+    home, source = _find_home(option, workflows)
+    if Path(os.path.abspath(workflows)).is_relative_to(os.path.abspath(home)):
+        raise UsageError(
+            f"the home folder {os.path.abspath(home)} ({source}) holds the workflows folder "
+            f"{workflows}: give a home beside it, not above it (--home)"
+        )
+    return home, source
+
+
+def _find_home(option: Path | None, workflows: Path) -> tuple[Path, str]:
     if option is not None:
         return option, "--home"
     env = os.environ.get("AVFLOW_HOME")
