@@ -36,6 +36,8 @@ NEVER_MODULES |= {
     for p in ("mastodon", "bluesky", "linkedin", "facebook", "wordpress", "webhook")
 }
 NEVER_MODULES |= {"avflow.runtypes"}
+# the e-mail notifier, registered by reference: no service.yaml configures it here
+NEVER_MODULES |= {"avflow_email.notifier"}
 
 PROBE = """
 import json, sys

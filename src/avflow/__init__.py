@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     )
     from avflow.fsutil import atomic_write, private_dir, private_file
     from avflow.lazyref import lazy
-    from avflow.notifiers import Failure, Notifier, NotifierSettings
+    from avflow.notifiers import Notifier, NotifierSettings
     from avflow.paths import (
         LocalPath,
         PathRefused,
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     )
     from avflow.personal import Personal
     from avflow.pluginmarker import hookimpl, hookspec
-    from avflow.runtypes import Account, EffectRecord, RunInfo, TriggerContext
+    from avflow.runtypes import Account, EffectRecord, Failure, RunInfo, TriggerContext
     from avflow.worktime import (
         add_working_time,
         holiday_name,
@@ -81,7 +81,9 @@ _EXPORTS = {
         ],
         "avflow.api",
     ),
-    **dict.fromkeys(["Account", "EffectRecord", "RunInfo", "TriggerContext"], "avflow.runtypes"),
+    **dict.fromkeys(
+        ["Account", "EffectRecord", "Failure", "RunInfo", "TriggerContext"], "avflow.runtypes"
+    ),
     **dict.fromkeys(
         [
             "AvflowError",
@@ -95,7 +97,7 @@ _EXPORTS = {
         "avflow.errors",
     ),
     **dict.fromkeys(("atomic_write", "private_dir", "private_file"), "avflow.fsutil"),
-    **dict.fromkeys(("Failure", "Notifier", "NotifierSettings"), "avflow.notifiers"),
+    **dict.fromkeys(("Notifier", "NotifierSettings"), "avflow.notifiers"),
     **dict.fromkeys(
         ("LocalPath", "PathRefused", "confine", "confined_folder", "open_confined"), "avflow.paths"
     ),

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from avflow.lazyref import lazy
+
+if TYPE_CHECKING:
+    from avflow.runtypes import Failure
 
 
 class NotifierSettings(BaseModel):
@@ -41,25 +45,6 @@ N = TypeVar("N", bound=NotifierSettings)
 
 
 @dataclass(frozen=True)
-class Failure:
-    """One failing workflow to report.
-
-    ``failures`` counts the failed runs of this burst so far; ``at`` is when this one failed.
-    ``language`` is the reader's: the client's ``language:`` (``client.yaml``) when the notice
-    goes to the client's own address, else ``en``; a notifier writes its notice in it.
-    """
-
-    client: str
-    workflow: str
-    run: str
-    error: str | None
-    scheduled_at: datetime | None
-    at: datetime
-    failures: int
-    language: str = "en"
-
-
-@dataclass(frozen=True)
 class Notifier(Generic[N]):
     """A way to tell the AV that workflows are failing (``notify: <name>:`` in service.yaml).
 
@@ -68,9 +53,31 @@ class Notifier(Generic[N]):
     in its ``client.yaml``), or None: then the notifier's own settings say where. It is called
     from a thread of the service's; raising means "not delivered" (logged; tried again with the
     next failure of the burst).
+
+    ``settings`` (and ``send``) may be ``avflow.lazy("package.module:name")`` references: the
+    module is imported when ``service.yaml`` configures the notifier (or it sends); read the model
+    through `settings_model`.
     """
 
     name: str
-    settings: type[N]
+    settings: type[N] | lazy
     send: Callable[[N, list[Failure], str | None], None]
     description: str = ""
+
+    @property
+    def settings_model(self) -> type[N]:
+        """The settings model, imported first if it was given as `avflow.lazy`."""
+        if isinstance(self.settings, lazy):
+            model: type[N] = self.settings.resolve()
+            return model
+        return self.settings
+
+
+def __getattr__(name: str) -> Any:
+    """`Failure` moved to `avflow.runtypes` (what only a running service hands a plugin);
+    ``from avflow.notifiers import Failure`` still works (plugins import it from ``avflow``)."""
+    if name == "Failure":
+        from avflow.runtypes import Failure
+
+        return Failure
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

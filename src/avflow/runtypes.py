@@ -1,8 +1,8 @@
 """What the core hands a plugin's code while it runs: a run, a resolved account, an effect as
-the ledger holds it, a trigger's context. `avflow/__init__.py` re-exports them, as the rest of
-`avflow.api`; they live apart because no command that only checks the workflows (``avflow
-validate``, ``next``) needs them, and each dataclass costs its generated methods' compilation at
-import (docs/operations.md, "Command-line start-up").
+the ledger holds it, a trigger's context, a failure a notifier reports. `avflow/__init__.py`
+re-exports them, as the rest of `avflow.api`; they live apart because no command that only checks
+the workflows (``avflow validate``, ``next``) needs them, and each dataclass costs its generated
+methods' compilation at import (docs/operations.md, "Command-line start-up").
 """
 
 from __future__ import annotations
@@ -72,3 +72,22 @@ class TriggerContext:
     #: ``$AVFLOW_HOME/plugins/<plugin>/``: where a trigger keeps what must survive a restart
     #: (a sync token, what it has already fired for); None where no home is known.
     data_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failing workflow to report.
+
+    ``failures`` counts the failed runs of this burst so far; ``at`` is when this one failed.
+    ``language`` is the reader's: the client's ``language:`` (``client.yaml``) when the notice
+    goes to the client's own address, else ``en``; a notifier writes its notice in it.
+    """
+
+    client: str
+    workflow: str
+    run: str
+    error: str | None
+    scheduled_at: datetime | None
+    at: datetime
+    failures: int
+    language: str = "en"

@@ -23,9 +23,9 @@ from pydantic import ValidationError
 from avflow.clock import Clock
 from avflow.errors import ConfigError
 from avflow.loader import Project
-from avflow.notifiers import Failure, Notifier, NotifierSettings
+from avflow.notifiers import Notifier, NotifierSettings
 from avflow.pluginmarker import hookimpl
-from avflow.runtypes import RunInfo
+from avflow.runtypes import Failure, RunInfo
 from avflow.scheduler.store import ScheduleStore, parse_iso
 
 log = structlog.get_logger("avflow.notify")
@@ -41,10 +41,9 @@ def configure(
         if notifier is None:
             known = ", ".join(sorted(notifiers)) or "none installed"
             raise ConfigError(f"notify.{name}: no plugin offers this notifier (known: {known})")
+        model = notifier.settings_model
         try:
-            settings = (
-                raw if isinstance(raw, notifier.settings) else notifier.settings.model_validate(raw)
-            )
+            settings = raw if isinstance(raw, model) else model.model_validate(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in ("notify", name, *first["loc"]))

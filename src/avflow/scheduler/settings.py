@@ -123,9 +123,9 @@ def load_settings(
                 )
                 continue
             try:
-                settings.notify[name] = notifier.settings.model_validate(section)
+                settings.notify[name] = notifier.settings_model.model_validate(section)
             except ValidationError as exc:
-                errors += model_errors(exc, path, doc, ["notify", name], notifier.settings)
+                errors += model_errors(exc, path, doc, ["notify", name], notifier.settings_model)
         if errors:
             raise ConfigErrors(errors)
     return settings

@@ -89,6 +89,13 @@ def register_oauth_scopes(register: Any) -> None:
 
 @avflow.hookimpl
 def register_notifiers(register: Any) -> None:
-    from avflow_email.notifier import NOTIFIER
-
-    register(NOTIFIER)
+    # by reference: avflow_email.notifier (its models, the SMTP sender) is imported when
+    # service.yaml configures `notify: email:`, not by every command
+    register(
+        avflow.Notifier(
+            "email",
+            avflow.lazy("avflow_email.notifier:EmailNotifySettings"),
+            avflow.lazy("avflow_email.notifier:send"),
+            "E-mail the AV when workflows start failing.",
+        )
+    )
