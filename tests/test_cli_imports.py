@@ -38,6 +38,8 @@ NEVER_MODULES |= {
 NEVER_MODULES |= {"avflow.runtypes"}
 # the e-mail notifier, registered by reference: no service.yaml configures it here
 NEVER_MODULES |= {"avflow_email.notifier"}
+# the settings of account types the demo does not use (registered by reference)
+NEVER_MODULES |= {"avflow_calendar.remote_settings", "avflow_email.imap_settings"}
 
 PROBE = """
 import json, sys

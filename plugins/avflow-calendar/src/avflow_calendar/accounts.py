@@ -10,7 +10,8 @@ from filelock import FileLock, Timeout
 
 from avflow import StepContext, StepFailed
 from avflow_calendar.backends import LOCK_TIMEOUT, Backend, IcsBackend
-from avflow_calendar.settings import CaldavSettings, GoogleCalendarSettings, IcsSettings
+from avflow_calendar.remote_settings import CaldavSettings, GoogleCalendarSettings
+from avflow_calendar.settings import IcsSettings
 
 
 def open_backend(ctx: StepContext, name: str) -> Backend:

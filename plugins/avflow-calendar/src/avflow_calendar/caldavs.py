@@ -18,7 +18,7 @@ import icalendar
 from avflow import StepFailed
 from avflow_calendar import ical
 from avflow_calendar.backends import EventExists
-from avflow_calendar.settings import CaldavSettings
+from avflow_calendar.remote_settings import CaldavSettings
 from avflow_calendar.slots import Busy
 
 

@@ -18,7 +18,8 @@ from typing import Any
 from avflow import StepFailed, TriggerContext
 from avflow_calendar import ical
 from avflow_calendar.backends import IcsBackend
-from avflow_calendar.settings import CaldavSettings, GoogleCalendarSettings, IcsSettings
+from avflow_calendar.remote_settings import CaldavSettings, GoogleCalendarSettings
+from avflow_calendar.settings import IcsSettings
 
 Items = dict[str, dict[str, Any] | None]
 

@@ -22,7 +22,8 @@ import icalendar
 from avflow import StepFailed
 from avflow_calendar.backends import EventExists
 from avflow_calendar.gconv import as_vevent, body, event_id, rfc3339, span, when
-from avflow_calendar.settings import SCOPES, GoogleCalendarSettings
+from avflow_calendar.remote_settings import GoogleCalendarSettings
+from avflow_calendar.settings import SCOPES
 from avflow_calendar.slots import Busy
 
 RETRY = frozenset({429, 500, 502, 503, 504})

@@ -36,13 +36,15 @@ def register_account_types(register: Any) -> None:
     register(
         avflow.AccountType(
             "caldav",
-            settings.CaldavSettings,
+            avflow.lazy("avflow_calendar.remote_settings:CaldavSettings"),
             "A calendar on a CalDAV server (Nextcloud, iCloud, Fastmail, Radicale).",
         )
     )
     register(
         avflow.AccountType(
-            "google_calendar", settings.GoogleCalendarSettings, "A Google Calendar (OAuth)."
+            "google_calendar",
+            avflow.lazy("avflow_calendar.remote_settings:GoogleCalendarSettings"),
+            "A Google Calendar (OAuth).",
         )
     )
 

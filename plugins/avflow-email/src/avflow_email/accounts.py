@@ -9,8 +9,9 @@ import avflow
 from avflow_email import oauth
 from avflow_email.backend import Mailbox
 from avflow_email.imap import ImapMailbox
+from avflow_email.imap_settings import ImapSettings
 from avflow_email.maildir import MaildirMailbox
-from avflow_email.settings import ImapSettings, MaildirSettings
+from avflow_email.settings import MaildirSettings
 
 
 def maildir_path(path: str, client: avflow.ClientInfo) -> Path:

@@ -14,13 +14,13 @@ from imapclient.response_parser import parse_fetch_response
 
 import avflow
 from avflow_email.backend import DELETED, FolderState, uid_set
+from avflow_email.imap_settings import ImapSettings
 from avflow_email.imapfolders import ExpungeIssued, FolderOps, passing_expunge_issued, quoted_folder
 from avflow_email.imapwire import FETCH_LINE, LITERAL, TAGGED, parse_header_fetch, tls_context
 from avflow_email.match import Needs
 from avflow_email.message import Mail, attachments_from_structure, parse_headers
 from avflow_email.moves import Opening
 from avflow_email.recover import Recovery
-from avflow_email.settings import ImapSettings
 
 
 def _b(v: Any) -> str:

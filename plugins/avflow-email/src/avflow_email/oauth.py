@@ -12,7 +12,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import avflow
-from avflow_email.settings import OAuthSettings
+from avflow_email.imap_settings import OAuthSettings
 
 _cache: dict[str, tuple[str, datetime | None]] = {}
 _lock = threading.Lock()

@@ -8,7 +8,7 @@ import avflow
 from avflow_email import trigger
 from avflow_email.outputs import TriageOutputs
 from avflow_email.rules import TriageParams
-from avflow_email.settings import ImapSettings, MaildirSettings
+from avflow_email.settings import MaildirSettings
 from avflow_email.words import EFFECTS
 
 
@@ -16,7 +16,9 @@ from avflow_email.words import EFFECTS
 def register_account_types(register: Any) -> None:
     register(
         avflow.AccountType(
-            "imap", ImapSettings, "An IMAP mailbox (TLS or STARTTLS; password or XOAUTH2)."
+            "imap",
+            avflow.lazy("avflow_email.imap_settings:ImapSettings"),
+            "An IMAP mailbox (TLS or STARTTLS; password or XOAUTH2).",
         )
     )
     register(avflow.AccountType("maildir", MaildirSettings, "A local Maildir folder tree."))
