@@ -221,6 +221,13 @@ def test_service_settings_grant_roots(world: Path, tmp_path: Path) -> None:
     assert avflow(world, "validate").code == 2
     (world / "home" / "service.yaml").write_text(f"roots:\n  A: [{scans}]\n")
     assert avflow(world, "validate").code == 0
+    # a root it may not have is named at its own line in service.yaml, as in client.yaml
+    bad = world / "workflows" / "B"
+    (world / "home" / "service.yaml").write_text(f"roots:\n  A: [{scans}, rel/x, {bad}]\n")
+    lines = avflow(world, "validate").err.strip().splitlines()
+    where = f"{world / 'home' / 'service.yaml'}:2:"
+    assert any(ln.startswith(where) and "'rel/x' must be an absolute path" in ln for ln in lines)
+    assert any(ln.startswith(where) and "overlaps client B's folder" in ln for ln in lines), lines
 
 
 @pytest.mark.parametrize("which", ["audit", "tls"])

@@ -237,7 +237,12 @@ class WorkflowChecks:
         own = client.profile.roots
         client.paths, problems = rules.confine(client.id, client.path, own)
         return [
-            ConfigError(msg, locate(path, raw, ["roots", i]) if i < len(own) else rules.where())
+            ConfigError(
+                msg,
+                locate(path, raw, ["roots", i])
+                if i < len(own)
+                else rules.where(client.id, i - len(own)),
+            )
             for i, msg in problems
         ]
 

@@ -103,8 +103,17 @@ class PathRules:
                     out += [(other, label, _absolute(Path(r))), (other, label, _real(Path(r)))]
         return out
 
-    def where(self) -> Location:
-        """Where the service's roots are written."""
+    def where(self, client: str | None = None, index: int = 0) -> Location:
+        """Where the service's roots are written: ``client``'s ``index``-th root's own line in
+        ``service.yaml`` when that file can be read, else the file."""
+        if client is not None:
+            try:
+                from avflow.yamlfile import locate, read_doc
+
+                doc = read_doc(self.settings_path)
+                return locate(self.settings_path, doc, ["roots", client, index])
+            except Exception:  # the file itself is checked (and its errors located) on load
+                pass
         return Location(self.settings_path)
 
     def roots(self, client: str, profile_roots: Iterable[str]) -> list[str]:
