@@ -129,3 +129,19 @@ def test_a_home_holding_the_workflows_folder_is_one_line(proj: Path, home: str) 
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert "holds the workflows folder" in done.stderr, done.stderr
     assert avflow(proj, "--home", str(proj / "h"), "validate").returncode == 0
+
+
+def test_a_damaged_state_database_is_one_line_and_left_as_is(proj: Path) -> None:
+    home = proj / "h"
+    assert avflow(proj, "--home", str(home), "trigger", "acme/hello").returncode == 0
+    db = home / "state.db"
+    whole = db.read_bytes()
+    for damaged in (b"not a database\n", whole[: len(whole) // 2]):
+        for name in ("state.db-wal", "state.db-shm"):
+            (home / name).unlink(missing_ok=True)
+        db.write_bytes(damaged)
+        for args in (("runs",), ("status",), ("trigger", "acme/hello")):
+            done = avflow(proj, "--home", str(home), *args)
+            assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+            assert "state.db: the state database cannot be read" in done.stderr, done.stderr
+        assert db.read_bytes() == damaged

@@ -89,7 +89,14 @@ class State:
         # avoids that: once the file is in WAL mode, opening it takes no such lock.
         with FileLock(path.with_name(path.name + ".init")):
             private_file(path)  # 0600 before SQLite opens it: its -wal and -shm take its mode
-            self.db.executescript(SCHEMA)
+            try:
+                self.db.executescript(SCHEMA)
+            except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+                self.close()
+                raise UsageError(
+                    f"{path}: the state database cannot be read ({exc}); nothing was changed: "
+                    "restore it from your backup of the home folder"
+                ) from None
 
     @property
     def db(self) -> sqlite3.Connection:
