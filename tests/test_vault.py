@@ -71,6 +71,22 @@ def test_a_garbage_key_in_the_environment_is_one_line(
     assert "AVFLOW_VAULT_KEY is not a vault key" in one_line(exc)
 
 
+def test_another_key_in_the_environment_is_named_as_such(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key that does not open the vault came from AVFLOW_VAULT_KEY: say so, not the file
+    (which is the right key and needs no restoring)."""
+    import base64
+
+    monkeypatch.setenv("AVFLOW_VAULT_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
+    before = listing(vault.home)
+    with pytest.raises(SecretError) as exc:
+        vault.set("acme", "other", "x")
+    text = one_line(exc)
+    assert "under another key than this one (AVFLOW_VAULT_KEY)" in text, text
+    assert listing(vault.home) == before
+
+
 def test_the_cli_says_one_line_exit_2_for_a_deleted_key(tmp_path: Path) -> None:
     env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
     (tmp_path / "workflows" / "acme").mkdir(parents=True)

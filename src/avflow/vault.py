@@ -173,7 +173,7 @@ class Vault:
             if kid not in keys:
                 raise SecretError(
                     f"the vault of client {client!r} is under another key than this one "
-                    f"({self.key_path}): nothing stored"
+                    f"({KEY_ENV if os.environ.get(KEY_ENV) else self.key_path}): nothing stored"
                 )
             data["secrets"][name] = self._fernet(client, keys[kid]).encrypt(value.encode()).decode()
             self._write(client, data["secrets"], kid)
