@@ -489,6 +489,23 @@ def test_valid_folder_passes(
     assert "ok: 1 clients, 1 workflows" in capsys.readouterr().out
 
 
+def test_a_workflow_file_with_an_upper_case_suffix_is_named_not_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Inbox.YAML`` was never read and validate said ok: the workflow silently never ran."""
+    monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
+    folder = tmp_path / "workflows" / "acme"
+    folder.mkdir(parents=True)
+    (folder / "client.yaml").write_text(GOOD_PROFILE)
+    (folder / "Inbox.YAML").write_text(GOOD_STEP)
+    code, err = validate(tmp_path / "workflows", capsys)
+    assert code == 2
+    assert (
+        err.strip()
+        == f"{folder / 'Inbox.YAML'}: rename Inbox.YAML to Inbox.yaml: the suffix is lower case"
+    )
+
+
 def test_a_home_that_is_not_a_folder_is_one_line_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

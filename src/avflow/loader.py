@@ -44,14 +44,19 @@ def _first_line(path: Path) -> Location:
     return Location(path, 1, 1)
 
 
-def _yaml_files(cdir: Path) -> list[Path]:
+def _yaml_files(cdir: Path) -> tuple[list[Path], list[Path]]:
     """The client folder's ``*.yaml``/``*.yml`` entries, whatever they are (read_doc refuses
-    anything that is not a regular file)."""
+    anything that is not a regular file), and those written ``.YAML``/``.Yml`` (never read: an
+    error, not a workflow silently left out)."""
     try:
-        names = [e.name for e in os.scandir(cdir)]
+        names = [e.name for e in os.scandir(cdir) if not e.name.startswith(".")]
     except OSError:
-        return []
-    return sorted(cdir / n for n in names if n.endswith(SUFFIXES) and not n.startswith("."))
+        return [], []
+    found = sorted(cdir / n for n in names if n.endswith(SUFFIXES))
+    cased = sorted(
+        cdir / n for n in names if n.lower().endswith(SUFFIXES) and not n.endswith(SUFFIXES)
+    )
+    return found, cased
 
 
 class Loader(WorkflowChecks):
@@ -96,7 +101,14 @@ class Loader(WorkflowChecks):
         )
         if bad_id is not None:
             return None, [ConfigError(bad_id, Location(cdir))]
-        files = _yaml_files(cdir)
+        files, cased = _yaml_files(cdir)
+        if cased:
+            return None, [
+                ConfigError(
+                    f"rename {p.name} to {p.stem}.yaml: the suffix is lower case", Location(p)
+                )
+                for p in cased
+            ]
         if cdir / "client.yml" in files:
             where = _first_line(cdir / "client.yml")
             if profile_path in files:
