@@ -8,7 +8,7 @@ HTML is kept before masking: a page is masked whole once rendered, with the secr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,21 @@ def frozen(value: Any) -> Any:
     return value
 
 
+class RowLines:
+    """A list's items as its query returned them (``rows``: tuples of plain values), each made
+    into what its macro is given (`line`) only when it is not kept: `Fragments` keeps an item's
+    HTML by its row and `context` (what else goes into its line, a time zone), so a kept line
+    costs a hash of its row, and nothing is built for it."""
+
+    rows: tuple[tuple[Any, ...], ...]
+
+    def context(self) -> Hashable:
+        return None
+
+    def line(self, row: tuple[Any, ...]) -> Any:
+        raise NotImplementedError
+
+
 class Fragments:
     """``macro`` of ``template``, called with each item of a list and arguments, each item's HTML
     kept (by the item's type too: two kinds of items with the same values are not one line)."""
@@ -45,12 +60,35 @@ class Fragments:
 
     def __call__(self, items: Iterable[Any], *args: Any) -> Markup:
         """The HTML of ``items``, one after the other."""
+        if isinstance(items, RowLines):
+            return Markup("\n".join(self._rows(items, args)))  # markup each
         return Markup("\n".join([self.one(item, *args) for item in items]))  # markup each
+
+    def _rows(self, items: RowLines, args: tuple[Any, ...]) -> list[Markup]:
+        """The HTML of `RowLines`' items, each kept by its row (values of the query's plain
+        types: hashable) and everything else that goes into it."""
+        common = (type(items), items.context(), args)
+        kept, out = self._kept, []
+        for row in items.rows:
+            html = kept.get((common, row))
+            if html is None:
+                html = self._keep((common, row), self._render(items.line(row), args))
+            out.append(html)
+        return out
+
+    def _render(self, item: Any, args: tuple[Any, ...]) -> Markup:
+        if self._macro is None:
+            self._macro = getattr(self._env.get_template(self._template).module, self._name)
+        return escape(self._macro(item, *args))  # markup from a macro
+
+    def _keep(self, key: Any, html: Markup) -> Markup:
+        if len(self._kept) >= SIZE:
+            self._kept.clear()
+        self._kept[key] = html
+        return html
 
     def one(self, item: Any, *args: Any) -> Markup:
         """The HTML of ``item`` (a mapping, a named tuple, or an object's attributes)."""
-        if self._macro is None:
-            self._macro = getattr(self._env.get_template(self._template).module, self._name)
         # values compare as Python does (1 == True): a kind of item gives each field one type
         key: Any
         if isinstance(item, tuple):  # a named tuple: its values, hashed in C
@@ -65,9 +103,7 @@ class Fragments:
                 key = (type(item), frozen(key[1]), frozen(args))
                 html = self._kept.get(key)
             except TypeError:  # a value that cannot be a key: rendered every time
-                return self._macro(item, *args)
+                return self._render(item, args)
         if html is None:
-            if len(self._kept) >= SIZE:
-                self._kept.clear()
-            html = self._kept[key] = escape(self._macro(item, *args))  # markup from a macro
+            html = self._keep(key, self._render(item, args))
         return html

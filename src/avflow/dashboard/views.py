@@ -9,7 +9,7 @@ the dashboard and ``avflow next``/``avflow status`` always agree.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from avflow.app import App
+from avflow.dashboard.fragments import RowLines
 from avflow.dashboard.store import DashboardStore
 from avflow.loader import Client, Project
 from avflow.scheduler.planner import job_for
@@ -108,10 +109,10 @@ def upcoming(client: Client, now: datetime, count: int = 12, scan: int = 500) ->
 
 
 @dataclass(frozen=True)
-class RunLines:
+class RunLines(RowLines):
     """A page of runs as the query returned them (plain tuples: part of a kept page's key,
-    `pagecache`), made into the template's lines (dicts, times on the client's wall clock) only
-    when the page is rendered."""
+    `pagecache`), a line (a dict, times on the client's wall clock) made of a row only when it
+    is rendered (`fragments.Fragments` keeps each line's HTML by its row and time zone)."""
 
     names: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
@@ -121,11 +122,16 @@ class RunLines:
         return len(self.rows)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        for row in self.rows:
-            line = dict(zip(self.names, row, strict=True))
-            line["when"] = local(line["scheduled_at"] or line["created_at"], self.tz)
-            line["finished"] = local(line["finished_at"], self.tz)
-            yield line
+        return map(self.line, self.rows)
+
+    def context(self) -> Hashable:
+        return (self.names, self.tz)
+
+    def line(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        line = dict(zip(self.names, row, strict=True))
+        line["when"] = local(line["scheduled_at"] or line["created_at"], self.tz)
+        line["finished"] = local(line["finished_at"], self.tz)
+        return line
 
 
 class ClientRow(NamedTuple):
