@@ -1,6 +1,7 @@
 """A text worker: a process of its own extracting the text of the PDFs the filing hands it.
 
-Started by `avflow_archive.textpool` as ``python -m avflow_archive.pdfworker``, with one end of
+Started by `avflow_archive.textpool` (this module's `run`, in the Python that runs avflow, with
+the folder this package was imported from on its path), with one end of
 a Unix ``SOCK_SEQPACKET`` socket as its standard input and a pipe as its standard output. Each
 message it receives is one job: a job number and each PDF's size, with the PDFs' open file
 descriptors attached (``SCM_RIGHTS``). It reads each PDF from its descriptor (no bytes are
@@ -52,6 +53,11 @@ def main() -> None:
         out.flush()
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """`main`, ending quietly when the filing is gone (killed, or its pipe closed)."""
     with contextlib.suppress(BrokenPipeError, ConnectionResetError, KeyboardInterrupt):
         main()
+
+
+if __name__ == "__main__":
+    run()

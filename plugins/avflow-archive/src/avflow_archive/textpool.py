@@ -27,6 +27,9 @@ from avflow_archive import pdftext
 from avflow_archive.pdfworker import HEADER
 
 _LENGTH = struct.Struct("!I")
+# the worker imports this package from where it was imported here if not found before
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_START = "import sys; sys.path.append(sys.argv[1]); import avflow_archive.pdfworker as w; w.run()"
 # glibc's malloc in a worker: fixed thresholds, so that the buffers of one PDF after another are
 # reused rather than mapped and unmapped (or the heap trimmed) each time: otherwise about 130
 # page faults a PDF, a fifth of the worker's CPU in the kernel (measured: 0.42 s of system time
@@ -78,7 +81,7 @@ class _Worker:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "avflow_archive.pdfworker"],
+                [sys.executable, "-c", _START, _ROOT],
                 stdin=theirs.fileno(),
                 stdout=subprocess.PIPE,
                 env={**_MALLOC, **os.environ},
