@@ -38,14 +38,19 @@ def token_server() -> Iterator[TokenServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def dovecot(token_server: TokenServer) -> Iterator[Dovecot]:
-    """One private Dovecot for the session; each test gets a user (a mailbox) of its own."""
+def require_dovecot() -> None:
+    """Skip a test that needs Dovecot when it is not installed; fail it instead under CI=true."""
     if not Path(DOVECOT).exists():
         message = f"{DOVECOT} is missing: install the Debian package dovecot-imapd"
         if CI:
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def dovecot(token_server: TokenServer) -> Iterator[Dovecot]:
+    """One private Dovecot for the session; each test gets a user (a mailbox) of its own."""
+    require_dovecot()
     # Not under pytest's temporary folder: its parents are private to this user, and Dovecot's
     # own processes (and the mail user) must reach the passwd file and the mail folders.
     root = Path(tempfile.mkdtemp(prefix="avflow-dovecot-"))

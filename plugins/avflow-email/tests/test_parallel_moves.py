@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from avflow_email.moves import PARALLEL_MIN, plan_moves
 from dovecot import Dovecot
-from email_testkit import ImapBox, make_mail, setup_client
+from email_testkit import ImapBox, make_mail, require_dovecot, setup_client
 from move_gate import MoveGate
 
 from avflow.testing import SimulatedCrash
@@ -162,6 +162,7 @@ def test_interrupted_moves_resume_exactly_once(
 @pytest.fixture
 def one_connection_server(token_server) -> Iterator[Dovecot]:  # type: ignore[no-untyped-def]
     """A Dovecot that lets each user have one IMAP connection only."""
+    require_dovecot()
     root = Path(tempfile.mkdtemp(prefix="avflow-dovecot-limit-"))
     root.chmod(0o755)
     server = Dovecot(root, ssl=False, extra="protocol imap {\n  mail_max_userip_connections = 1\n}")
