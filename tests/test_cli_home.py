@@ -91,6 +91,8 @@ def test_platform_default_when_nothing_else_and_no_runs_yet(proj: Path) -> None:
     assert first_line(runs.stderr) == f"home: {default} (the platform default)"
     assert runs.stdout == "no runs yet\n"
     assert avflow(proj, "runs", "--json").stdout == ""  # JSON lines: none, not a sentence
+    typo = avflow(proj, "runs", "acmee")  # a client that has no runs and no folder
+    assert typo.returncode == 2 and "unknown client 'acmee'" in typo.stderr and not typo.stdout
     for n in ("0", "-1"):  # not "no runs yet" (0), nor every run (-1: SQLite's no limit)
         bad = avflow(proj, "runs", "-n", n)
         assert bad.returncode == 2 and "--limit" in bad.stderr and not bad.stdout, bad

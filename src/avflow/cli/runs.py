@@ -12,7 +12,7 @@ import click
 
 from avflow.cli import Obj, pass_obj, say_home
 from avflow.console import show_time
-from avflow.paths import check_client_id
+from avflow.paths import check_client_id, client_folder
 
 
 def register(cli: click.Group) -> None:
@@ -112,6 +112,8 @@ def runs(obj: Obj, ref: str | None, limit: int, as_json: bool, utc: bool) -> Non
     if client:
         check_client_id(client)
     rows = obj.app.state.recent_runs(client or None, workflow or None, limit)
+    if client and not rows:  # a removed client's runs are still listed; a typo is not "no runs"
+        client_folder(obj.workflows, client)
     say_home(obj)  # once the home opened: a home that cannot be used is the one line printed
     if as_json:
         for row in rows:
