@@ -109,11 +109,6 @@ def parse(text: str, path: Path) -> Doc:
     return Doc(path, Walker(text, path, slow).build(node, 1), node, text)
 
 
-def load_yaml(path: Path) -> Any:
-    """Compatibility: the `Doc` of ``path`` (use `read_doc`)."""
-    return read_doc(path)
-
-
 def locate(path: Path, doc: Any, loc: Sequence[str | int]) -> Location:
     """The position of ``loc`` in ``doc`` (a `Doc`; anything else gives just the file)."""
     if isinstance(doc, Doc):
