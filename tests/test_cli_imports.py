@@ -40,6 +40,7 @@ NEVER_MODULES |= {"avflow.runtypes"}
 NEVER_MODULES |= {"avflow_email.notifier"}
 # the settings of account types the demo does not use (registered by reference)
 NEVER_MODULES |= {"avflow_calendar.remote_settings", "avflow_email.imap_settings"}
+NEVER_MODULES |= {"avflow_archive.remote_settings"}
 
 PROBE = """
 import json, sys

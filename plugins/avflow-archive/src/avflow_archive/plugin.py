@@ -27,21 +27,21 @@ def register_account_types(register: Any) -> None:
     register(
         avflow.AccountType(
             "google_drive",
-            settings.GoogleDriveSettings,
+            avflow.lazy("avflow_archive.remote_settings:GoogleDriveSettings"),
             "A Google Drive folder used as an archive.",
         )
     )
     register(
         avflow.AccountType(
             "sftp",
-            settings.SftpSettings,
+            avflow.lazy("avflow_archive.remote_settings:SftpSettings"),
             "A folder on an SSH/SFTP server (a NAS) used as an archive.",
         )
     )
     register(
         avflow.AccountType(
             "webdav",
-            settings.WebdavSettings,
+            avflow.lazy("avflow_archive.remote_settings:WebdavSettings"),
             "A WebDAV folder (Nextcloud, a NAS) used as an archive.",
         )
     )

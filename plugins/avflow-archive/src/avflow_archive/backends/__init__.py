@@ -7,7 +7,8 @@ from typing import Any
 import avflow
 from avflow import ClientInfo, StepFailed
 from avflow_archive.backends.base import Placement, Store, file_into, find_existing
-from avflow_archive.settings import GoogleDriveSettings, LocalSettings, SftpSettings, WebdavSettings
+from avflow_archive.remote_settings import GoogleDriveSettings, SftpSettings, WebdavSettings
+from avflow_archive.settings import LocalSettings
 
 
 def open_store(account: Any, *, client: ClientInfo, dry_run: bool = False) -> Store:

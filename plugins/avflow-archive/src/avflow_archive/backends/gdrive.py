@@ -22,7 +22,7 @@ from typing import Any
 
 from avflow import StepFailed
 from avflow_archive.backends.base import ABSENT, Absent, Existing, Store
-from avflow_archive.settings import GoogleDriveSettings
+from avflow_archive.remote_settings import GoogleDriveSettings
 from avflow_archive.source import Source
 
 FOLDER = "application/vnd.google-apps.folder"

@@ -22,7 +22,7 @@ import paramiko
 
 from avflow import StepFailed
 from avflow_archive.backends.base import ABSENT, CHUNK, Absent, Existing, Store, partial_name
-from avflow_archive.settings import SftpSettings, WebdavSettings
+from avflow_archive.remote_settings import SftpSettings, WebdavSettings
 from avflow_archive.source import Source, SourceChanged
 
 
