@@ -174,8 +174,8 @@ async def attention(request: Request) -> Response:
 def routes() -> list[Route]:
     return [
         Route("/", home),
-        Route("/attention", attention),
         Route("/clients/{client}", client_page),
+        Route("/attention", attention),
         Route("/clients/{client}/runs", runs_page),
         Route("/clients/{client}/runs/{run_id}", run_page),
         Route("/clients/{client}/audit", audit_fragment),

@@ -67,6 +67,10 @@ def _environment() -> jinja2.Environment:
         autoescape=True,
         auto_reload=False,
     )
+    # Jinja's own globals (range, dict, lipsum...) are unused here, and a rendering copies them
+    # into its context through a ChainMap, key by key in Python: a third of an empty template's
+    # rendering (about 25,000 instructions a template)
+    env.globals.clear()
     env.filters["status_class"] = lambda s: f"st-{s}" if s else "st-none"
     # the items of a list, as filters: ``{{ runs|run_rows(client.id) }}``
     env.filters["cards"] = Fragments(env, "_card.html", "card")  # approvals waiting
@@ -169,12 +173,12 @@ def create_app(
     from importlib.resources import files
 
     static = StaticFiles(directory=str(files("avflow.dashboard") / "static"))
-    routes = [
+    routes = [  # the pages first: routes are matched in turn, and they are most asked for
+        *pages.routes(),
+        *inbox.routes(),
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
-        *pages.routes(),
-        *inbox.routes(),
         Mount("/static", static, name="static"),
     ]
     middleware = [
