@@ -122,6 +122,27 @@ def test_logging_out_ends_the_session_and_its_cookie(h: Any, web: Any) -> None:
     assert web.get("/", follow_redirects=False).status_code == 303
 
 
+def test_a_cookie_copied_before_logging_out_is_refused_after_it(h: Any, web: Any) -> None:
+    """Logging out ends the session server-side: a copy of its cookie (another browser, a stolen
+    one) no longer answers, not even after a restart of the dashboard; other sessions go on."""
+    csrf = log_in(web)
+    copied = web.cookies["avflow_session"]
+    other = make_client(h)
+    log_in(other)
+    assert web.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    thief = make_client(h)
+    thief.cookies.set("avflow_session", copied)
+    assert thief.get("/", follow_redirects=False).status_code == 303
+    assert thief.get("/", headers={"HX-Request": "true"}).status_code == 401
+    assert other.get("/", follow_redirects=False).status_code == 200  # its own session
+    restarted = make_client(h)  # a new dashboard on the same home folder
+    restarted.cookies.set("avflow_session", copied)
+    assert restarted.get("/", follow_redirects=False).status_code == 303
+    assert (h.home / "dashboard-sessions-ended").stat().st_mode & 0o777 == 0o600
+    log_in(restarted)  # logging in again gives a new session, which answers
+    assert restarted.get("/", follow_redirects=False).status_code == 200
+
+
 def test_https_sessions_are_secure_cookies(h: Any) -> None:
     web = make_client(h, https=True)
     csrf = csrf_of(web.get("/login").text)

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +77,11 @@ def csrf_token(session: dict[str, Any]) -> str:
 
 
 def log_in(session: dict[str, Any], scope: list[str] | None = None) -> None:
-    """Start an authenticated session (a new CSRF token: a pre-login one is never reused)."""
+    """Start an authenticated session (a new CSRF token: a pre-login one is never reused), with
+    an id of its own, by which logging out ends it for good (`session.EndedSessions`)."""
     session.clear()
     session["auth"] = True
+    session["sid"] = secrets.token_urlsafe(18)
     session["scope"] = scope  # None: every client (the AV); a list: those clients only
     csrf_token(session)
 
@@ -161,11 +163,13 @@ def _host_of(scope: Scope) -> bytes | None:
 
 
 class AuthGate:
-    """ASGI middleware: nothing but the login page and static files without a logged-in session;
-    security headers on every answer."""
+    """ASGI middleware: nothing but the login page and static files without a logged-in session
+    that was not ended by logging out (``ended``: the ids of those); security headers on every
+    answer."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, ended: Container[object]) -> None:
         self.app = app
+        self.ended = ended
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -179,7 +183,9 @@ class AuthGate:
 
         path = scope["path"]
         session = scope.get("session") or {}
-        if session.get("auth") is True or path.startswith(PUBLIC_PATHS):
+        if (
+            session.get("auth") is True and session.get("sid") not in self.ended
+        ) or path.startswith(PUBLIC_PATHS):
             await self.app(scope, receive, send_with_headers)
             return
         headers = Headers(scope=scope)

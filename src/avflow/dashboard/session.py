@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from base64 import b64decode, b64encode
+from pathlib import Path
 from typing import Any
 
 import itsdangerous
@@ -22,6 +23,9 @@ from starlette.middleware.sessions import Session
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from avflow.fsutil import atomic_write
+
+ENDED_FILE = "dashboard-sessions-ended"
 SIZE = 1024  # good cookies remembered; all are forgotten when it is full
 
 
@@ -102,3 +106,35 @@ class SessionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+class EndedSessions:
+    """Sessions ended by logging out, by their id (``sid``, made at login), kept in the home folder
+    (0600) until they would have expired anyway: a cookie copied before logging out is refused,
+    after a restart too. Checked in memory (a set look-up a request); written at each logout."""
+
+    def __init__(self, path: Path, max_age: int) -> None:
+        self.path = path
+        self.max_age = max_age
+        self._ends: dict[str, float] = {}  # session id -> when its cookie would have expired
+        try:
+            kept = json.loads(path.read_text())
+        except (OSError, ValueError):  # none yet (or unreadable: sessions then end at their age)
+            kept = {}
+        if isinstance(kept, dict):
+            now = time.time()
+            self._ends = {
+                k: float(v)
+                for k, v in kept.items()
+                if isinstance(k, str) and isinstance(v, int | float) and v > now
+            }
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self._ends
+
+    def end(self, sid: str) -> None:
+        """End session ``sid`` for good (forgetting those expired meanwhile)."""
+        now = time.time()
+        self._ends = {k: v for k, v in self._ends.items() if v > now}
+        self._ends[sid] = now + self.max_age
+        atomic_write(self.path, json.dumps(self._ends).encode(), mode=0o600)

@@ -29,7 +29,7 @@ from avflow.dashboard.figures import ScheduleFigures
 from avflow.dashboard.fragments import Fragments
 from avflow.dashboard.masking import VaultWatch, mask_html
 from avflow.dashboard.pagecache import SIZE, PageCache
-from avflow.dashboard.session import SessionMiddleware
+from avflow.dashboard.session import ENDED_FILE, EndedSessions, SessionMiddleware
 from avflow.dashboard.store import DashboardStore
 from avflow.dashboard.views import Source
 from avflow.scheduler.store import ScheduleStore
@@ -143,6 +143,9 @@ async def login(request: Request, form: dict[str, str]) -> Response:
 
 @security.csrf_protected
 async def logout(request: Request, form: dict[str, str]) -> Response:
+    sid = request.session.get("sid")
+    if isinstance(sid, str):  # a copy of the cookie is refused from now on
+        await asyncio.to_thread(request.app.state.ended.end, sid)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -172,6 +175,7 @@ def create_app(
     """
     from importlib.resources import files
 
+    ended = EndedSessions(source.app.home / ENDED_FILE, SESSION_HOURS * 3600)
     static = StaticFiles(directory=str(files("avflow.dashboard") / "static"))
     routes = [  # the pages first: routes are matched in turn, and they are most asked for
         *pages.routes(),
@@ -190,7 +194,7 @@ def create_app(
             max_age=SESSION_HOURS * 3600,
             https_only=https,
         ),
-        Middleware(security.AuthGate),
+        Middleware(security.AuthGate, ended=ended),
     ]
     app = Starlette(
         routes=routes,
@@ -198,4 +202,5 @@ def create_app(
         exception_handlers={HTTPException: not_found},
     )
     app.state.dashboard = Dashboard(source, token, keep_pages)
+    app.state.ended = ended
     return app
