@@ -41,6 +41,8 @@ NEVER_MODULES |= {"avflow_email.notifier"}
 # the settings of account types the demo does not use (registered by reference)
 NEVER_MODULES |= {"avflow_calendar.remote_settings", "avflow_email.imap_settings"}
 NEVER_MODULES |= {"avflow_archive.remote_settings"}
+# the parameters of the calendar actions (and trigger) the demo does not use, by reference
+NEVER_MODULES |= {"avflow_calendar.change_params"}
 
 PROBE = """
 import json, sys

@@ -53,10 +53,18 @@ class EffectWords:
     text: str = ""
 
 
+def _model(model: Any) -> Any:
+    """A registered model class, or the class an `avflow.lazy` reference names (imported once)."""
+    return model.resolve() if isinstance(model, lazy) else model
+
+
 @dataclass(frozen=True)
 class Action(Generic[P]):
     """A step type, used in a workflow as ``uses: <name>``.
 
+    ``params`` is the pydantic model of the step's ``with:``; it may be
+    ``avflow.lazy("package.module:Model")``, imported the first time a workflow uses the action
+    (or `avflow schema` lists the actions). Read it through `params_model`.
     ``run(ctx, params)`` returns the step's outputs: a JSON-serialisable mapping (or None).
     ``template_vars`` names the variables the action supplies itself when it renders one of its
     own templates with `StepContext.render` (for example ``file`` for a path template): a
@@ -68,7 +76,7 @@ class Action(Generic[P]):
     """
 
     name: str
-    params: type[P]
+    params: type[P] | lazy
     run: Callable[[StepContext, P], Mapping[str, Any] | None]
     description: str = ""
     template_vars: frozenset[str] = frozenset()
@@ -77,6 +85,11 @@ class Action(Generic[P]):
     #: uses another one (``{{ file.mont }}``) is a validation error with a suggestion
     template_attrs: Mapping[str, frozenset[str]] = field(default_factory=dict)
     effects: Mapping[str, Mapping[str, EffectWords]] = field(default_factory=dict)
+
+    @property
+    def params_model(self) -> type[P]:
+        """The parameters' model, imported first if it was given as `avflow.lazy`."""
+        return _model(self.params)
 
 
 @dataclass(frozen=True)
@@ -110,12 +123,19 @@ class Trigger(Generic[P]):
 
     The service calls ``watch(ctx, params)`` in a thread of its own. It blocks, calls
     ``ctx.fire(payload)`` for each event, and returns soon after ``ctx.stopping`` is set.
+    ``params`` (the model of its ``with:``) may be an `avflow.lazy` reference, as an action's:
+    read it through `params_model`.
     """
 
     name: str
-    params: type[P]
+    params: type[P] | lazy
     watch: Callable[[TriggerContext, P], None]
     description: str = ""
+
+    @property
+    def params_model(self) -> type[P]:
+        """The parameters' model, imported first if it was given as `avflow.lazy`."""
+        return _model(self.params)
 
 
 @dataclass(frozen=True)

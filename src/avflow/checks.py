@@ -151,7 +151,9 @@ class WorkflowChecks:
                     )
                 )
             else:
-                errors += self._check_params(client, action.params, step.with_, wf, [*loc, "with"])
+                errors += self._check_params(
+                    client, action.params_model, step.with_, wf, [*loc, "with"]
+                )
             allowed = templates.ENGINE_VARS | (action.template_vars if action else frozenset())
             self._template_attrs = action.template_attrs if action else {}
             if step.if_ is not None:
@@ -177,7 +179,7 @@ class WorkflowChecks:
                     )
                 )
                 continue
-            errors += self._check_params(client, trig.params, ev.with_, wf, [*loc, "with"])
+            errors += self._check_params(client, trig.params_model, ev.with_, wf, [*loc, "with"])
         return errors
 
     def _check_params(

@@ -25,7 +25,7 @@ def workflow_schema(registry: Registry) -> dict[str, Any]:
     step["properties"]["uses"]["enum"] = sorted(registry.actions)
     step["allOf"] = []
     for name, action in sorted(registry.actions.items()):
-        params = _merge(top, action.params, name.replace(".", "_") + "__")
+        params = _merge(top, action.params_model, name.replace(".", "_") + "__")
         step["allOf"].append(
             {
                 "if": {"properties": {"uses": {"const": name}}, "required": ["uses"]},
@@ -40,7 +40,9 @@ def workflow_schema(registry: Registry) -> dict[str, Any]:
         {
             "if": {"properties": {"uses": {"const": name}}, "required": ["uses"]},
             "then": {
-                "properties": {"with": _merge(top, trig.params, name.replace(".", "_") + "__")}
+                "properties": {
+                    "with": _merge(top, trig.params_model, name.replace(".", "_") + "__")
+                }
             },
         }
         for name, trig in sorted(registry.triggers.items())

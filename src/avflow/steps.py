@@ -140,7 +140,7 @@ class StepRunner:
                     if not templates.truthy(templates.render(cond, call.tctx)):
                         return SKIPPED
                 values = templates.render_tree(step.with_, call.tctx, skip=action.template_vars)
-            params = action.params.model_validate(values)
+            params = action.params_model.model_validate(values)
         except ValidationError as exc:
             raise FinalError(_validation_message(exc)) from None
         except Exception as exc:  # undefined names, bad filters, sandbox refusals

@@ -210,7 +210,7 @@ def check_action_contract(
     wf = harness.find(ref)
     for step in wf.model.steps:
         action = harness.pm.registry.actions[step.uses]
-        schema = action.params.model_json_schema()
+        schema = action.params_model.model_json_schema()
         assert schema.get("type") == "object", f"{step.uses}: parameters must be an object schema"
     before = remote_state() if remote_state else None
     dry = harness.run(ref, dry_run=True)

@@ -79,3 +79,41 @@ def test_a_cancelled_google_slot_can_be_booked_again(avflow_harness, google) -> 
     assert stored["status"] == "confirmed" and stored["summary"] == "Intro"
     assert [s for k, _, s in google.log if k in ("insert", "patch")][-2:] == [409, 200]
     assert any(k == "patch" for k, _, _ in google.log)
+
+
+def test_unused_actions_params_are_by_reference_and_still_checked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """cancel, confirm, reschedule and event_changed register their parameters as `avflow.lazy`:
+    a workflow that uses one is checked with the model all the same."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import avflow
+    from avflow.plugins import PluginManager
+
+    registry = PluginManager().registry
+    for name in ("calendar.cancel", "calendar.confirm", "calendar.reschedule"):
+        action = registry.actions[name]
+        assert isinstance(action.params, avflow.lazy)
+        assert action.params_model.__module__ == "avflow_calendar.change_params"
+    trigger = registry.triggers["calendar.event_changed"]
+    assert trigger.params_model.__name__ == "EventChangedParams"
+    assert registry.actions["calendar.book"].params_model.__name__ == "BookParams"  # a class
+    client = tmp_path / "workflows" / "acme"
+    client.mkdir(parents=True)
+    (client / "client.yaml").write_text(
+        "name: Acme\naccounts:\n  cal: { type: ics, path: cal.ics, create: true }\n"
+    )
+    (client / "cancel.yaml").write_text(
+        "name: Cancel\non: { schedule: [{ cron: '0 8 * * *' }] }\nsteps:\n  - id: c\n    uses: calendar.cancel\n"
+        "    with: { account: cal, uid: '', any_event: maybe }\n"
+    )
+    avflow_cli = str(Path(sys.executable).parent / "avflow")
+    done = subprocess.run(
+        [avflow_cli, "--workflows", str(client.parent), "--home", str(tmp_path / "h"), "validate"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done.stdout
+    assert "cancel.yaml:6:" in done.stderr and "uid" in done.stderr, done.stderr
+    assert "any_event" in done.stderr, done.stderr

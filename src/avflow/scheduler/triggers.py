@@ -92,7 +92,7 @@ class Triggers:
             log=wlog,
             data_dir=self._data_dir(uses),
         )
-        model = trigger.params.model_validate(params)
+        model = trigger.params_model.model_validate(params)
         thread = threading.Thread(
             target=self._loop,
             args=(trigger.watch, ctx, model, wlog, wf_key),

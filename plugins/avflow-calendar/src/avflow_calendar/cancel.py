@@ -7,7 +7,7 @@ from typing import Any
 from avflow import EffectFailed, StepContext
 from avflow_calendar import ical
 from avflow_calendar.accounts import open_all
-from avflow_calendar.params import CancelParams
+from avflow_calendar.change_params import CancelParams
 
 
 def cancel(ctx: StepContext, params: CancelParams) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from avflow_calendar import ical
 from avflow_calendar.accounts import open_all
 from avflow_calendar.actions import check_owner, conflicts, create, slot_output
 from avflow_calendar.backends import Backend, EventExists
-from avflow_calendar.params import ConfirmParams, HoldParams, ReleaseParams
+from avflow_calendar.change_params import ConfirmParams
+from avflow_calendar.params import HoldParams, ReleaseParams
 from avflow_calendar.release import expired, release_expired
 
 

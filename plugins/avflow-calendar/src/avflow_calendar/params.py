@@ -1,9 +1,11 @@
-"""Parameters of the calendar actions (checked by `avflow validate`)."""
+"""Parameters of the calendar actions (checked by `avflow validate`). Those of ``calendar.cancel``,
+``confirm``, ``reschedule`` and ``event_changed`` are in `avflow_calendar.change_params`,
+registered by reference: imported when a workflow uses one of them."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -125,18 +127,6 @@ class AgendaParams(BaseModel):
     )
 
 
-class CancelParams(BaseModel):
-    """``calendar.cancel``: cancel a booked appointment (its event is deleted)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    account: Calendar = Field(description="The calendar the appointment is in.")
-    uid: str = Field(min_length=1, max_length=300, description="The booking's uid (book's output).")
-    any_event: bool = Field(
-        default=False, description="Also cancel an event avflow did not book (default: refuse)."
-    )
-
-
 def _starts(v: object) -> object:
     """Slots as free_slots gives them (mappings with ``start``) or plain start times."""
     if isinstance(v, list):
@@ -174,37 +164,6 @@ class HoldParams(_Params):
     )
 
 
-class ConfirmParams(BaseModel):
-    """``calendar.confirm``: turn a hold into a booked appointment."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    account: Calendar = Field(description="The calendar the hold is in.")
-    uid: str = Field(min_length=1, max_length=300, description="The hold's uid (hold's output).")
-    title: str | None = Field(default=None, min_length=1, max_length=500)
-    description: str | None = Field(default=None, max_length=20000)
-    location: str | None = Field(default=None, max_length=1000)
-    attendees: list[str] = Field(default_factory=lambda: [], max_length=100)
-    release_others: bool = Field(
-        default=True, description="Release the other holds proposed together with this one."
-    )
-
-    @field_validator("attendees")
-    @classmethod
-    def _emails(cls, v: list[str]) -> list[str]:
-        return emails(v)
-
-
-class RescheduleParams(_Params):
-    """``calendar.reschedule``: move a booked appointment to another slot."""
-
-    uid: str = Field(min_length=1, max_length=300, description="The booking's uid.")
-    start: Moment = Field(description="The new start (no zone: the client's time).")
-    duration_minutes: int | None = Field(
-        default=None, ge=5, le=24 * 60, description="The new length (default: unchanged)."
-    )
-
-
 class ReleaseParams(BaseModel):
     """``calendar.release_holds``: delete the holds whose deadline has passed."""
 
@@ -214,17 +173,13 @@ class ReleaseParams(BaseModel):
     days: int = Field(default=60, ge=1, le=366, description="How far ahead to look.")
 
 
-class EventChangedParams(BaseModel):
-    """``calendar.event_changed``: a run for each new, moved, changed or cancelled event."""
+CHANGE_PARAMS = ("CancelParams", "ConfirmParams", "RescheduleParams", "EventChangedParams")
 
-    model_config = ConfigDict(extra="forbid")
 
-    account: Calendar = Field(description="The calendar to watch.")
-    poll_seconds: float = Field(
-        default=300, ge=1, le=86400, description="Seconds between two looks at the calendar."
-    )
-    include_own: bool = Field(
-        default=False,
-        description="Also fire for avflow's own holds and bookings (default: only when "
-        "someone moves one of its bookings).",
-    )
+def __getattr__(name: str) -> Any:
+    """``from avflow_calendar.params import CancelParams`` (and the others moved) still works."""
+    if name in CHANGE_PARAMS:
+        from avflow_calendar import change_params
+
+        return getattr(change_params, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,13 +9,9 @@ from avflow_calendar import settings
 from avflow_calendar.params import (
     AgendaParams,
     BookParams,
-    CancelParams,
-    ConfirmParams,
-    EventChangedParams,
     FreeSlotsParams,
     HoldParams,
     ReleaseParams,
-    RescheduleParams,
 )
 from avflow_calendar.words import EFFECTS
 
@@ -28,6 +24,11 @@ confirm = avflow.lazy("avflow_calendar.holds:confirm")
 hold = avflow.lazy("avflow_calendar.holds:hold")
 release_holds = avflow.lazy("avflow_calendar.holds:release_holds")
 reschedule = avflow.lazy("avflow_calendar.reschedule:reschedule")
+
+
+def _later(model: str) -> avflow.lazy:
+    """A model of `avflow_calendar.change_params`, imported when a workflow uses its action."""
+    return avflow.lazy("avflow_calendar.change_params:" + model)
 
 
 @avflow.hookimpl
@@ -77,12 +78,24 @@ def register_actions(register: Any) -> None:
         )
     )
     register(
-        avflow.Action("calendar.cancel", CancelParams, cancel, "Cancel a booked appointment, once.")
+        avflow.Action(
+            "calendar.cancel", _later("CancelParams"), cancel, "Cancel a booked appointment, once."
+        )
     )
     for name, model, run, text in (
         ("hold", HoldParams, hold, "Tentative holds on proposed slots, released at a deadline."),
-        ("confirm", ConfirmParams, confirm, "Turn a hold into the appointment; release the rest."),
-        ("reschedule", RescheduleParams, reschedule, "Move a booking to another free slot, once."),
+        (
+            "confirm",
+            _later("ConfirmParams"),
+            confirm,
+            "Turn a hold into the appointment; release the rest.",
+        ),
+        (
+            "reschedule",
+            _later("RescheduleParams"),
+            reschedule,
+            "Move a booking to another free slot, once.",
+        ),
         ("release_holds", ReleaseParams, release_holds, "Delete the holds past their deadline."),
     ):
         register(avflow.Action(f"calendar.{name}", model, run, text))  # type: ignore[arg-type]
@@ -93,7 +106,7 @@ def register_triggers(register: Any) -> None:
     register(
         avflow.Trigger(
             "calendar.event_changed",
-            EventChangedParams,
+            _later("EventChangedParams"),
             avflow.lazy("avflow_calendar.trigger:watch"),
             "A run for each new, moved, changed or cancelled event of a calendar.",
         )

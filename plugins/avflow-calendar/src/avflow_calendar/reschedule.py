@@ -16,7 +16,7 @@ from avflow_calendar import ical
 from avflow_calendar.accounts import open_all
 from avflow_calendar.actions import conflicts, create, slot_output
 from avflow_calendar.backends import Backend, EventExists
-from avflow_calendar.params import RescheduleParams
+from avflow_calendar.change_params import RescheduleParams
 
 
 def _moved_here(target: Backend, uid: str, start: datetime, ctx: StepContext) -> Any | None:

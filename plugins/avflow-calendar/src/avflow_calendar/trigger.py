@@ -18,8 +18,8 @@ from typing import Any
 
 import avflow
 from avflow import TriggerContext
+from avflow_calendar.change_params import EventChangedParams
 from avflow_calendar.changes import Items, open_source
-from avflow_calendar.params import EventChangedParams
 
 
 def _state_path(ctx: TriggerContext, account: str) -> Path | None:
