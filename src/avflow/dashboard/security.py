@@ -3,7 +3,8 @@
 - The login token is made on the service's first start, printed once, and kept in
   ``$AVFLOW_HOME/dashboard-token`` (0600). Logging in with it gives a signed session cookie
   (HttpOnly, SameSite=Strict, ``Secure`` under TLS); the cookie's signing key is derived from the
-  token, so a new token (delete the file, restart) ends every session.
+  token, so a new token (delete the file, restart) ends every session; logging out ends its own
+  session for good (`session.EndedSessions`: a copy of its cookie is refused).
 - Every request but the login page and the static files needs that session (`AuthGate`).
 - Every POST carries the session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``)
   and, when the browser says where it comes from (``Origin``, ``Sec-Fetch-Site``), comes from the
