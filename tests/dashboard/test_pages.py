@@ -175,7 +175,7 @@ def test_a_session_limited_to_one_client_sees_nothing_of_another(h: Any) -> None
     run = h.run("beta/inbox")
     web = make_client(h)
     data = base64.b64encode(
-        json.dumps({"auth": True, "scope": ["acme"], "csrf": "x" * 32}).encode()
+        json.dumps({"auth": True, "sid": "s" * 24, "scope": ["acme"], "csrf": "x" * 32}).encode()
     )
     web.cookies.set(
         "avflow_session", itsdangerous.TimestampSigner(session_key(TOKEN)).sign(data).decode()

@@ -143,6 +143,22 @@ def test_a_cookie_copied_before_logging_out_is_refused_after_it(h: Any, web: Any
     assert restarted.get("/", follow_redirects=False).status_code == 200
 
 
+def test_a_session_without_an_id_is_refused(h: Any) -> None:
+    """A cookie signed before sessions had ids (so logging out could not end it) logs in again."""
+    import base64
+    import json
+
+    import itsdangerous
+
+    from avflow.dashboard.security import session_key
+
+    web = make_client(h)
+    data = base64.b64encode(json.dumps({"auth": True, "scope": None, "csrf": "x" * 32}).encode())
+    signed = itsdangerous.TimestampSigner(session_key(TOKEN)).sign(data).decode()
+    web.cookies.set("avflow_session", signed)
+    assert web.get("/", follow_redirects=False).status_code == 303
+
+
 def test_https_sessions_are_secure_cookies(h: Any) -> None:
     web = make_client(h, https=True)
     csrf = csrf_of(web.get("/login").text)

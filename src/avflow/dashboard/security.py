@@ -184,9 +184,9 @@ class AuthGate:
 
         path = scope["path"]
         session = scope.get("session") or {}
-        if (
-            session.get("auth") is True and session.get("sid") not in self.ended
-        ) or path.startswith(PUBLIC_PATHS):
+        sid = session.get("sid")  # none in a cookie older than session ids: log in again
+        live = session.get("auth") is True and isinstance(sid, str) and sid not in self.ended
+        if live or path.startswith(PUBLIC_PATHS):
             await self.app(scope, receive, send_with_headers)
             return
         headers = Headers(scope=scope)
