@@ -42,7 +42,9 @@ NEVER_MODULES |= {"avflow_email.notifier"}
 NEVER_MODULES |= {"avflow_calendar.remote_settings", "avflow_email.imap_settings"}
 NEVER_MODULES |= {"avflow_archive.remote_settings"}
 # the parameters of the calendar actions (and trigger) the demo does not use, by reference
-NEVER_MODULES |= {"avflow_calendar.change_params"}
+NEVER_MODULES |= {"avflow_calendar.change_params", "avflow_archive.watch_params"}
+# the archive's file to be filed (a frozen dataclass): built when files are filed
+NEVER_MODULES |= {"avflow_archive.incoming"}
 
 PROBE = """
 import json, sys

@@ -15,8 +15,9 @@ import avflow
 from avflow import AvflowError, StepContext, StepFailed
 from avflow_archive import dropfolder
 from avflow_archive.filing import Filer
+from avflow_archive.incoming import Incoming
 from avflow_archive.index import ArchiveIndex
-from avflow_archive.items import FileItem, Incoming
+from avflow_archive.items import FileItem
 from avflow_archive.params import DropFolderParams, FileParams, FilingParams, ScanParams
 from avflow_archive.sanitize import clean_component, decode_name
 from avflow_archive.source import SourceGone

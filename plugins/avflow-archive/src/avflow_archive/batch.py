@@ -17,7 +17,7 @@ from typing import Any
 
 from avflow import AvflowError, StepFailed
 from avflow_archive.backends import file_into, find_existing
-from avflow_archive.items import Incoming
+from avflow_archive.incoming import Incoming
 from avflow_archive.sniff import Content, LazyText
 from avflow_archive.source import Source, SourceChanged
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import avflow
 from avflow import ClientInfo
-from avflow_archive.items import Incoming
+from avflow_archive.incoming import Incoming
 from avflow_archive.params import DropFolderParams
 
 SHORT_WAIT = 10.0  # seconds a scan may wait for files it sees for the first time

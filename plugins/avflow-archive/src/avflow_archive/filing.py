@@ -21,8 +21,9 @@ from avflow import StepContext, StepFailed
 from avflow_archive import textpool
 from avflow_archive.backends import Store, find_existing, open_store
 from avflow_archive.batch import Write, commit, file_one
+from avflow_archive.incoming import Incoming
 from avflow_archive.index import ArchiveIndex
-from avflow_archive.items import FileVars, Incoming
+from avflow_archive.items import FileVars
 from avflow_archive.params import FilingParams
 from avflow_archive.rules import choose
 from avflow_archive.sanitize import archive_path, clean_component

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from email.utils import parseaddr
 from functools import cached_property, lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
+    from avflow_archive.incoming import Incoming
     from avflow_archive.sniff import Content
 
 
@@ -62,40 +61,6 @@ class FileItem(BaseModel):
     @classmethod
     def _none_is_blank(cls, v: Any) -> Any:
         return "" if v is None else v
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A file about to be filed, from an earlier step or from a drop folder."""
-
-    path: Path
-    name: str  # as received: may be hostile, never used unsanitised
-    origin: str  # "email" | "drop"
-    sender: str = ""
-    subject: str = ""
-    date: datetime | None = None
-    claimed_type: str | None = None
-    snapshot: tuple[int, int, int] | None = None  # drop files: (size, mtime_ns, inode) when read
-    message_id: str | None = None
-    identity: tuple[int, int] | None = None  # drop files: (device, inode) in the listing
-
-    @property
-    def source(self) -> str:
-        """Where the file came from, for the index: the drop file, or the message.
-
-        A path or name that is not valid UTF-8 is shown by the reversible rule of `decode_name`.
-        """
-        if self.origin == "drop":
-            return f"drop:{decode_name(str(self.path))}"
-        return decode_name(f"email:{self.message_id or self.sender}:{self.name}")
-
-    @property
-    def address(self) -> str:
-        return parseaddr(self.sender)[1].strip().lower()
-
-    @property
-    def sender_name(self) -> str:
-        return parseaddr(self.sender)[0].strip()
 
 
 @lru_cache(maxsize=1024)
@@ -206,3 +171,13 @@ class FileVars:
     @cached_property
     def rule(self) -> str:
         return clean_component(self._rule, fallback="") if self._rule else ""
+
+
+def __getattr__(name: str) -> Any:
+    """``from avflow_archive.items import Incoming`` still works (it is in
+    `avflow_archive.incoming`, imported when files are filed)."""
+    if name == "Incoming":
+        from avflow_archive.incoming import Incoming
+
+        return Incoming
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

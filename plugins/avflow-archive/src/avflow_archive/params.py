@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -109,11 +109,11 @@ class ScanParams(FilingParams, DropFolderParams):
         )
 
 
-class NewFileParams(DropFolderParams):
-    """``archive.new_file``: fire when files arrive in a drop folder and have settled."""
+def __getattr__(name: str) -> Any:
+    """``from avflow_archive.params import NewFileParams`` still works (it is in
+    `avflow_archive.watch_params`, registered by reference)."""
+    if name == "NewFileParams":
+        from avflow_archive.watch_params import NewFileParams
 
-    model_config = ConfigDict(extra="forbid")
-
-    poll: float = Field(
-        default=1.0, gt=0, le=60, description="How often to re-check files still settling, seconds."
-    )
+        return NewFileParams
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

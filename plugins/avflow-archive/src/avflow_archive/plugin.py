@@ -7,7 +7,7 @@ from typing import Any
 import avflow
 from avflow_archive import settings
 from avflow_archive.items import FileVars
-from avflow_archive.params import FileParams, NewFileParams, ScanParams
+from avflow_archive.params import FileParams, ScanParams
 from avflow_archive.words import EFFECTS
 
 # imported when a step runs: loading the plugin (avflow validate, next) needs only its models
@@ -78,7 +78,7 @@ def register_triggers(register: Any) -> None:
     register(
         avflow.Trigger(
             "archive.new_file",
-            NewFileParams,
+            avflow.lazy("avflow_archive.watch_params:NewFileParams"),
             watch,
             "Files have arrived (and settled) in a drop folder.",
         )

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from avflow_archive.items import Incoming
-
 if TYPE_CHECKING:  # the file sniffer (its thread pool's futures) loads when files are filed
+    from avflow_archive.incoming import Incoming
     from avflow_archive.sniff import Content
 
 

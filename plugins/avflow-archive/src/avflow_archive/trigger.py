@@ -21,7 +21,7 @@ import watchfiles
 
 from avflow import TriggerContext
 from avflow_archive import dropfolder
-from avflow_archive.params import NewFileParams
+from avflow_archive.watch_params import NewFileParams
 
 
 @dataclass
