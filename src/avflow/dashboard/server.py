@@ -8,7 +8,6 @@ it once; then it serves until the service stops.
 
 from __future__ import annotations
 
-import ipaddress
 import signal
 import socket
 import sys
@@ -22,39 +21,22 @@ import structlog
 
 from avflow import redact
 from avflow.errors import UsageError
-from avflow.scheduler.settings import DashboardSettings
+from avflow.scheduler.settings import DashboardSettings, is_loopback
 
 log = structlog.get_logger("avflow.dashboard")
 KEEP_ALIVE = 30  # seconds an idle HTTP connection is kept (the live parts poll every 3-5 s)
 URL_KEY = "dashboard_url"  # where the service notes its dashboard's address (service_status)
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_tls(settings: DashboardSettings) -> tuple[str, str] | None:
-    """The TLS files to use, or None on loopback without them; a `UsageError` when missing."""
-    cert, key = settings.tls_cert, settings.tls_key
-    if not is_loopback(settings.host) and not (cert and key):
-        raise UsageError(
-            f"dashboard: listening on {settings.host} needs dashboard.tls_cert and "
-            "dashboard.tls_key in service.yaml (or host: 127.0.0.1)"
-        )
-    if not (cert or key):
+    """The TLS files to use, or None on loopback without them; a `UsageError` when wrong
+    (`load_settings` has already reported a wrong service.yaml at its line)."""
+    problem = settings.tls_problem()
+    if problem is not None:
+        raise UsageError(problem[1])
+    if not (settings.tls_cert and settings.tls_key):
         return None
-    if not (cert and key):
-        raise UsageError("dashboard: give both dashboard.tls_cert and dashboard.tls_key")
-    for name, value in (("tls_cert", cert), ("tls_key", key)):
-        path = Path(value).expanduser()
-        if not path.is_file():
-            raise UsageError(f"dashboard.{name}: {path}: no such file")
-    return str(Path(cert).expanduser()), str(Path(key).expanduser())
+    return str(Path(settings.tls_cert).expanduser()), str(Path(settings.tls_key).expanduser())
 
 
 def url_of(settings: DashboardSettings, port: int, tls: bool) -> str:

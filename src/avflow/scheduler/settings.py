@@ -63,6 +63,36 @@ class DashboardSettings(Strict):
     tls_cert: str | None = None  # PEM files; required when host is not a loopback address
     tls_key: str | None = None
 
+    def tls_problem(self) -> tuple[str, str] | None:
+        """What is wrong with the TLS settings, as (the key to point at, one line), or None."""
+        cert, key = self.tls_cert, self.tls_key
+        if not is_loopback(self.host) and not (cert and key):
+            return "host", (
+                f"dashboard: listening on {self.host} needs dashboard.tls_cert and "
+                "dashboard.tls_key in service.yaml (or host: 127.0.0.1)"
+            )
+        if bool(cert) != bool(key):
+            missing = "tls_key" if cert else "tls_cert"
+            return ("tls_cert" if cert else "tls_key"), (
+                f"dashboard: give both dashboard.tls_cert and dashboard.tls_key ({missing} is missing)"
+            )
+        for name, value in (("tls_cert", cert), ("tls_key", key)):
+            if value and not Path(value).expanduser().is_file():
+                return name, f"dashboard.{name}: {Path(value).expanduser()}: no such file"
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (IPv4 or IPv6, brackets allowed)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
 
 class ServiceSettings(Strict):
     """The settings of ``avflow run``."""
@@ -109,6 +139,10 @@ def load_settings(
         settings = ServiceSettings.model_validate(doc.data)
     except ValidationError as exc:
         raise ConfigErrors(model_errors(exc, path, doc, [], ServiceSettings)) from None
+    problem = settings.dashboard.tls_problem()
+    if problem is not None:
+        where, message = problem
+        raise ConfigError(message, doc.locate(["dashboard", where]))
     if notifiers is not None:
         errors: list[ConfigError] = []
         for name, section in settings.notify.items():
