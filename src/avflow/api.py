@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 
 from avflow.clientinfo import ClientInfo
-from avflow.lazyref import lazy
+from avflow.lazyref import lazy, resolved
 
 if TYPE_CHECKING:
     from avflow.approval_types import Approval
@@ -53,11 +53,6 @@ class EffectWords:
     text: str = ""
 
 
-def _model(model: Any) -> Any:
-    """A registered model class, or the class an `avflow.lazy` reference names (imported once)."""
-    return model.resolve() if isinstance(model, lazy) else model
-
-
 @dataclass(frozen=True)
 class Action(Generic[P]):
     """A step type, used in a workflow as ``uses: <name>``.
@@ -89,7 +84,7 @@ class Action(Generic[P]):
     @property
     def params_model(self) -> type[P]:
         """The parameters' model, imported first if it was given as `avflow.lazy`."""
-        return _model(self.params)
+        return resolved(self.params)
 
 
 @dataclass(frozen=True)
@@ -111,10 +106,8 @@ class AccountType(Generic[S]):
     @property
     def settings_model(self) -> type[S]:
         """The settings model, imported first if it was given as `avflow.lazy`."""
-        if isinstance(self.settings, lazy):
-            model: type[S] = self.settings.resolve()
-            return model
-        return self.settings
+        model: type[S] = resolved(self.settings)
+        return model
 
 
 @dataclass(frozen=True)
@@ -135,7 +128,7 @@ class Trigger(Generic[P]):
     @property
     def params_model(self) -> type[P]:
         """The parameters' model, imported first if it was given as `avflow.lazy`."""
-        return _model(self.params)
+        return resolved(self.params)
 
 
 @dataclass(frozen=True)

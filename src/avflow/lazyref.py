@@ -46,3 +46,9 @@ class lazy:  # used like a function: avflow.lazy("module:function")
 
     def __repr__(self) -> str:
         return f"avflow.lazy({self.reference!r})"
+
+
+def resolved(value: Any) -> Any:
+    """``value`` itself, or what it names when it is an `avflow.lazy` reference (imported once):
+    how a registration's model given either way (``settings``, ``params``) is read."""
+    return value.resolve() if isinstance(value, lazy) else value

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from avflow.lazyref import lazy
+from avflow.lazyref import lazy, resolved
 
 if TYPE_CHECKING:
     from avflow.runtypes import Failure
@@ -67,10 +67,8 @@ class Notifier(Generic[N]):
     @property
     def settings_model(self) -> type[N]:
         """The settings model, imported first if it was given as `avflow.lazy`."""
-        if isinstance(self.settings, lazy):
-            model: type[N] = self.settings.resolve()
-            return model
-        return self.settings
+        model: type[N] = resolved(self.settings)
+        return model
 
 
 def __getattr__(name: str) -> Any:
