@@ -244,6 +244,7 @@ def test_a_root_holding_avflows_own_keys_is_refused(
         monkeypatch.setenv("AVFLOW_AUDIT_KEY", str(key))
         why = "avflow's audit signing key"
     else:
+        (keys / "cert.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\n")  # both files exist
         (world / "home" / "service.yaml").write_text(
             f"dashboard: {{tls_key: {key}, tls_cert: {keys / 'cert.pem'}}}\n"
         )
