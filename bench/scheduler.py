@@ -16,7 +16,7 @@ For each process it measures:
   clocks set to a Sunday (every job runs Monday to Friday) and running 3600/idle times faster, so
   the window is one simulated hour in which nothing is due; also projected to a real hour.
 
-The first avflow trial starts with an empty home folder (cold: no YAML cache) and is reported on
+The first avflow trial starts with an empty home folder (cold: no state.db yet) and is reported on
 its own; the medians are over the following (warm) trials, alternating which process goes first.
 """
 
@@ -226,7 +226,7 @@ def main() -> None:
                     flush=True,
                 )
         print(
-            f"\ncold avflow start (no YAML cache): start-up {cold['startup']:.2f}s, rss {cold['rss']:.1f} MB, "
+            f"\ncold avflow start (empty home folder): start-up {cold['startup']:.2f}s, rss {cold['rss']:.1f} MB, "
             f"peak {cold['peak']:.1f} MB"
         )
         print(
