@@ -59,6 +59,35 @@ def _yaml_files(cdir: Path) -> tuple[list[Path], list[Path]]:
     return found, cased
 
 
+def _client_dirs(root: Path, errors: list[ConfigError]) -> list[Path]:
+    """The folders of ``root`` that are clients (not ``.``/``_``), symbolic links among them
+    (`Loader.load_client` refuses those); a link that leads nowhere, or to anything but a
+    folder, is an error here rather than an entry silently left out."""
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as exc:
+        errors.append(
+            ConfigError(f"cannot read the workflows folder: {exc.strerror}", Location(root))
+        )
+        return []
+    found = []
+    for p in entries:
+        if p.name.startswith((".", "_")):
+            continue
+        if p.is_symlink() and not p.is_dir():
+            what = "is not a folder" if p.exists() else "leads nowhere"
+            errors.append(
+                ConfigError(
+                    f"a symbolic link to {os.readlink(p)}, which {what}: a client folder "
+                    "must be a real folder (remove the link)",
+                    Location(p),
+                )
+            )
+        elif p.is_dir():
+            found.append(p)
+    return found
+
+
 class Loader(WorkflowChecks):
     """Loads a workflows folder against the plugins' registry and the clients' vaults."""
 
@@ -85,9 +114,7 @@ class Loader(WorkflowChecks):
             self.path_rules.forget()  # the clients' roots are read again with their files
         if not root.is_dir():
             return project, [ConfigError("workflows folder does not exist", Location(root))]
-        for cdir in sorted(
-            p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
-        ):
+        for cdir in _client_dirs(root, errors):
             client, errs = self.load_client(cdir)
             errors += errs
             if client is not None:
@@ -97,7 +124,10 @@ class Loader(WorkflowChecks):
     def load_client(self, cdir: Path) -> tuple[Client | None, list[ConfigError]]:
         profile_path = cdir / PROFILE
         bad_id = paths.client_id_problem(cdir.name) or (
-            "a client folder may not be a symbolic link" if cdir.is_symlink() else None
+            f"a client folder may not be a symbolic link (it leads to {os.readlink(cdir)}): "
+            "move or copy the folder itself here"
+            if cdir.is_symlink()
+            else None
         )
         if bad_id is not None:
             return None, [ConfigError(bad_id, Location(cdir))]

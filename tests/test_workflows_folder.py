@@ -1,0 +1,83 @@
+"""What sits in the workflows folder and in service.yaml's ``roots:``, through the real command
+line: every entry that cannot be a client is named (one line each, exit 2), never skipped."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+
+@dataclass
+class Cli:
+    code: int
+    out: str
+    err: str
+
+
+def avflow(root: Path, *args: str) -> Cli:
+    """``avflow --workflows root/workflows --home root/home ARGS``, in this process."""
+    from avflow.cli import main
+
+    argv = ["--workflows", str(root / "workflows"), "--home", str(root / "home"), *args]
+    with CliRunner().isolation() as streams:
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        return Cli(code, streams[0].getvalue().decode(), streams[1].getvalue().decode())
+
+
+@pytest.fixture
+def root(tmp_path: Path, no_autoload: None) -> Path:
+    client = tmp_path / "workflows" / "acme"
+    client.mkdir(parents=True)
+    (client / "client.yaml").write_text("name: Acme\n")
+    (client / "hello.yaml").write_text("steps:\n  - uses: core.log\n    with: { message: hi }\n")
+    (tmp_path / "home").mkdir()
+    assert avflow(tmp_path, "validate").code == 0
+    return tmp_path
+
+
+@pytest.mark.parametrize("target", ["nowhere", "loop", "file"])
+def test_a_link_that_is_no_folder_is_an_error_not_skipped(root: Path, target: str) -> None:
+    link = root / "workflows" / "bloom"
+    aim = {
+        "nowhere": root / "gone",
+        "loop": link,
+        "file": root / "workflows" / "acme" / "hello.yaml",
+    }
+    os.symlink(aim[target], link)
+    for args in (("validate",), ("run", "--once")):
+        r = avflow(root, *args)
+        assert r.code == 2, (args, r)
+        line = f"{link}: a symbolic link to {aim[target]}, which "
+        line += "is not a folder" if target == "file" else "leads nowhere"
+        assert r.err.splitlines() == [
+            f"{line}: a client folder must be a real folder (remove the link)"
+        ], r
+        assert "Traceback" not in r.out + r.err
+
+
+def test_a_link_to_a_folder_elsewhere_is_refused_and_says_where(root: Path) -> None:
+    elsewhere = root / "elsewhere" / "bloom"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "client.yaml").write_text("name: Bloom\n")
+    os.symlink(elsewhere, root / "workflows" / "bloom")
+    r = avflow(root, "validate")
+    assert r.code == 2
+    assert r.err == (
+        f"{root / 'workflows' / 'bloom'}: a client folder may not be a symbolic link "
+        f"(it leads to {elsewhere}): move or copy the folder itself here\n"
+    )
+
+
+def test_hidden_and_underscore_links_and_plain_files_are_still_ignored(root: Path) -> None:
+    os.symlink(root / "gone", root / "workflows" / "_samples")
+    os.symlink(root / "gone", root / "workflows" / ".cache")
+    (root / "workflows" / "README.md").write_text("notes\n")
+    assert avflow(root, "validate").out == "ok: 1 clients, 1 workflows\n"
