@@ -81,3 +81,32 @@ def test_hidden_and_underscore_links_and_plain_files_are_still_ignored(root: Pat
     os.symlink(root / "gone", root / "workflows" / ".cache")
     (root / "workflows" / "README.md").write_text("notes\n")
     assert avflow(root, "validate").out == "ok: 1 clients, 1 workflows\n"
+
+
+# -- service.yaml's roots: naming a client the workflows folder does not have ---------------------
+@pytest.mark.parametrize("args", [("validate",), ("trigger", "acme/hello"), ("run", "--once")])
+def test_service_roots_for_an_unknown_client_are_located_with_a_hint(
+    root: Path, args: tuple[str, ...]
+) -> None:
+    granted = root / "granted"
+    granted.mkdir()
+    (root / "home" / "service.yaml").write_text(
+        f"heartbeat: 60s\nroots:\n  acmee: [{granted}]\n  zeta: [{granted}]\n"
+    )
+    r = avflow(root, *args)
+    assert r.code == 2, r
+    workflows = root / "workflows"
+    settings = root / "home" / "service.yaml"
+    assert r.err.splitlines() == [
+        f"{settings}:3:3: roots: no client 'acmee' in {workflows} (did you mean 'acme'?): "
+        "the folders listed under it are granted to no one",
+        f"{settings}:4:3: roots: no client 'zeta' in {workflows}: "
+        "the folders listed under it are granted to no one",
+    ], r
+
+
+def test_service_roots_for_a_known_client_are_granted(root: Path) -> None:
+    granted = root / "granted"
+    granted.mkdir()
+    (root / "home" / "service.yaml").write_text(f"roots:\n  acme: [{granted}]\n")
+    assert avflow(root, "validate").code == 0

@@ -91,6 +91,7 @@ class App:
 
         cdir = client_folder(self.workflows_dir, client_id)
         client, errors = self.loader.load_client(cdir)
+        errors += self.loader.service_roots_errors(self.workflows_dir)
         if errors or client is None:
             raise ConfigErrors(errors)
         self.project = Project(self.workflows_dir, {client.id: client})

@@ -114,12 +114,22 @@ class Loader(WorkflowChecks):
             self.path_rules.forget()  # the clients' roots are read again with their files
         if not root.is_dir():
             return project, [ConfigError("workflows folder does not exist", Location(root))]
-        for cdir in _client_dirs(root, errors):
+        folders = _client_dirs(root, errors)
+        for cdir in folders:
             client, errs = self.load_client(cdir)
             errors += errs
             if client is not None:
                 project.clients[client.id] = client
+        if self.path_rules is not None:
+            errors += self.path_rules.unknown_clients(p.name for p in folders)
         return project, errors
+
+    def service_roots_errors(self, root: Path) -> list[ConfigError]:
+        """``service.yaml``'s ``roots:`` naming a client ``root`` has no folder for (`load`
+        reports them too; this is for loading one client)."""
+        if self.path_rules is None or not self.path_rules.service_roots:
+            return []
+        return self.path_rules.unknown_clients(p.name for p in _client_dirs(root, []))
 
     def load_client(self, cdir: Path) -> tuple[Client | None, list[ConfigError]]:
         profile_path = cdir / PROFILE

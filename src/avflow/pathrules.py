@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from avflow.errors import Location
+from avflow.errors import ConfigError, Location
 from avflow.paths import _CONTROL, Area, Confinement, Forbidden, _absolute, _real
 
 
@@ -115,6 +115,35 @@ class PathRules:
             except Exception:  # the file itself is checked (and its errors located) on load
                 pass
         return Location(self.settings_path)
+
+    def unknown_clients(self, clients: Iterable[str]) -> list[ConfigError]:
+        """An error at each key of ``service.yaml``'s ``roots:`` that names none of ``clients``
+        (the workflows folder's client folders): a typo would leave the real client without
+        its roots, in silence."""
+        known = sorted(set(clients))
+        unknown = [name for name in self.service_roots if name not in known]
+        if not unknown:
+            return []
+        import difflib
+
+        from avflow.yamlfile import locate, read_doc
+
+        try:
+            doc: Any = read_doc(self.settings_path)
+        except Exception:  # the file itself is checked (and its errors located) on load
+            doc = None
+        errors = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(
+                ConfigError(
+                    f"roots: no client {name!r} in {self.workflows}{hint}: "
+                    "the folders listed under it are granted to no one",
+                    locate(self.settings_path, doc, ["roots", name]),
+                )
+            )
+        return errors
 
     def roots(self, client: str, profile_roots: Iterable[str]) -> list[str]:
         return [*profile_roots, *self.service_roots.get(client, [])]
