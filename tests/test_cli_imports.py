@@ -45,6 +45,8 @@ NEVER_MODULES |= {"avflow_archive.remote_settings"}
 NEVER_MODULES |= {"avflow_calendar.change_params", "avflow_archive.watch_params"}
 # the archive's file to be filed (a frozen dataclass): built when files are filed
 NEVER_MODULES |= {"avflow_archive.incoming"}
+# the service settings' models: a home without service.yaml grants no root and has no TLS key
+NEVER_MODULES |= {"avflow.scheduler.settings"}
 
 PROBE = """
 import json, sys

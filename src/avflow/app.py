@@ -58,11 +58,16 @@ class App:
     def path_rules(self) -> PathRules:
         """What local paths each client may use (its folder, its roots; never the home)."""
         from avflow.pathrules import PathRules, own_keys
-        from avflow.scheduler.settings import load_settings
 
-        settings = load_settings(self.home / "service.yaml")
-        keys = own_keys(settings.dashboard.tls_key)
-        return PathRules(self.home, self.workflows_dir, settings.roots, keys=keys)
+        path = self.home / "service.yaml"
+        roots: dict[str, list[str]] = {}
+        tls_key = None
+        if path.exists():  # without it every setting is its default: no roots, no TLS key
+            from avflow.scheduler.settings import load_settings
+
+            settings = load_settings(path)  # checked whole: its errors are reported here too
+            roots, tls_key = settings.roots, settings.dashboard.tls_key
+        return PathRules(self.home, self.workflows_dir, roots, keys=own_keys(tls_key))
 
     @cached_property
     def loader(self) -> Loader:
