@@ -105,7 +105,8 @@ def test_plugin_command_runs_and_one_manager_serves_the_process(
     group = build_cli()
     assert isinstance(group, LazyGroup)
     result = CliRunner().invoke(
-        group, ["--workflows", str(tmp_path), "--home", str(tmp_path / "h"), "email", "--help"]
+        group,
+        ["--workflows", str(tmp_path / "wf"), "--home", str(tmp_path / "h"), "email", "--help"],
     )
     assert result.exit_code == 0, result.output
     assert "Usage: " in result.output and "email" in result.output

@@ -110,3 +110,68 @@ def test_service_roots_for_a_known_client_are_granted(root: Path) -> None:
     granted.mkdir()
     (root / "home" / "service.yaml").write_text(f"roots:\n  acme: [{granted}]\n")
     assert avflow(root, "validate").code == 0
+
+
+# -- the home folder and the workflows folder: neither may hold the other -------------------------
+def run_in(cwd: Path, *argv: str) -> Cli:
+    """``avflow ARGV`` in ``cwd`` (no --workflows given: the default is cwd/workflows)."""
+    from avflow.cli import main
+
+    before = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with CliRunner().isolation() as streams:
+            try:
+                main(list(argv))
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            return Cli(code, streams[0].getvalue().decode(), streams[1].getvalue().decode())
+    finally:
+        os.chdir(before)
+
+
+@pytest.mark.parametrize(
+    ("home", "directory", "why"),
+    [
+        ("h", "h/wf", "holds the workflows folder h/wf: give a home beside it, not above it"),
+        ("link", "h/wf", "holds the workflows folder h/wf: give a home beside it, not above it"),
+        ("wf/h", "wf", "is inside the workflows folder wf: give a home beside it, not inside it"),
+        (".", "wf", "holds the workflows folder wf: give a home beside it, not above it"),
+    ],
+)
+def test_init_refuses_a_folder_inside_the_home_or_around_it(
+    tmp_path: Path, no_autoload: None, home: str, directory: str, why: str
+) -> None:
+    (tmp_path / "h").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "h")
+    before = sorted(tmp_path.rglob("*"))
+    r = run_in(tmp_path, "--home", home, "init", directory)
+    assert r.code == 2, r
+    shown = os.path.abspath(tmp_path / home)
+    assert r.err == f"error: the home folder {shown} (--home) {why} (--home)\n", r
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_init_elsewhere_is_not_refused_for_the_default_workflows_folder(
+    tmp_path: Path, no_autoload: None
+) -> None:
+    """The home holds ./workflows (the default), not DIR: DIR is what init makes."""
+    (tmp_path / "here").mkdir()
+    r = run_in(tmp_path / "here", "--home", str(tmp_path / "here"), "init", str(tmp_path / "wf"))
+    assert r.code == 0, r
+    assert (tmp_path / "wf" / "my-client" / "client.yaml").is_file()
+    r = run_in(tmp_path / "here", "--home", str(tmp_path / "here"), "init")
+    assert r.code == 2 and "holds the workflows folder workflows" in r.err, r
+
+
+def test_a_home_inside_the_workflows_folder_is_refused_by_every_command(root: Path) -> None:
+    home = root / "workflows" / "acme" / "home"
+    for args in (("validate",), ("trigger", "acme/hello"), ("runs",)):
+        r = avflow(root, "--home", str(home), *args)
+        assert r.code == 2, r
+        assert r.err == (
+            f"error: the home folder {home} (--home) is inside the workflows folder "
+            f"{root / 'workflows'}: give a home beside it, not inside it (--home)\n"
+        ), r
+    assert not home.exists()

@@ -26,15 +26,32 @@ def resolve_home(option: Path | None, workflows: Path) -> tuple[Path, str]:
     folder when there is one, else the platform's user data folder. A ``.avflow-home`` that is a
     symbolic link, not a folder or not the user's own is a `UsageError` (one line, exit 2): it
     is never followed, nor silently passed over for another home. So is a home that holds the
-    workflows folder (``--home ""`` is the current folder): every client path would lead into it.
+    workflows folder (``--home ""`` is the current folder): every client path would lead into it;
+    and a home inside it (the service would watch its own writes, and it would be a client).
     """
     home, source = _find_home(option, workflows)
-    if Path(os.path.abspath(workflows)).is_relative_to(os.path.abspath(home)):
-        raise UsageError(
-            f"the home folder {os.path.abspath(home)} ({source}) holds the workflows folder "
-            f"{workflows}: give a home beside it, not above it (--home)"
-        )
+    problem = layout_problem(home, source, workflows)
+    if problem is not None:
+        raise UsageError(problem)
     return home, source
+
+
+def layout_problem(home: Path, source: str, workflows: Path) -> str | None:
+    """Why ``home`` and ``workflows`` may not be used together (one holds the other, as
+    written or through symbolic links), or None."""
+    for where in (os.path.abspath, os.path.realpath):
+        h, w = Path(where(home)), Path(where(workflows))
+        if w.is_relative_to(h):
+            return (
+                f"the home folder {os.path.abspath(home)} ({source}) holds the workflows folder "
+                f"{workflows}: give a home beside it, not above it (--home)"
+            )
+        if h.is_relative_to(w):
+            return (
+                f"the home folder {os.path.abspath(home)} ({source}) is inside the workflows "
+                f"folder {workflows}: give a home beside it, not inside it (--home)"
+            )
+    return None
 
 
 def _find_home(option: Path | None, workflows: Path) -> tuple[Path, str]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from avflow.clock import Clock
-from avflow.errors import AvflowError, ConfigError, ConfigErrors
+from avflow.errors import AvflowError, ConfigError, ConfigErrors, UsageError
 from avflow.fsutil import private_dir
 from avflow.process import configure_logging, few_collections, resolve_home
 
@@ -157,7 +157,12 @@ def build_cli(
         """avflow: per-client automation for virtual assistants."""
         as_json = log_json if log_format is None else log_format == "json"
         configure_logging(log_level, as_json, utc=utc)
-        found, source = resolve_home(home, workflows)
+        try:
+            found, source = resolve_home(home, workflows)
+        except UsageError:
+            if ctx.invoked_subcommand != "init":  # init checks the folder it makes (DIR)
+                raise
+            found, source = home or Path(), "--home" if home is not None else "unchecked"
         assert isinstance(ctx.command, LazyGroup)
         ctx.obj = Obj(workflows, found, ctx.command.manager, clock, home_source=source)
         ctx.obj.utc = utc

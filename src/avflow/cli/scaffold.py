@@ -82,6 +82,10 @@ def init(obj: Obj, directory: Path | None) -> None:
     """Create a workflows folder (DIR, default the --workflows folder) with one commented
     client to start from."""
     root = directory or obj.workflows
+    from avflow.process import resolve_home
+
+    # the home was found for --workflows (and not checked when that failed): check it for DIR
+    resolve_home(obj.home if obj.home_source == "--home" else None, root)
     if root.exists() and not root.is_dir():
         raise UsageError(f"{root} exists and is not a folder")
     if root.is_dir() and any(p for p in root.iterdir() if not p.name.startswith(".")):
