@@ -130,8 +130,9 @@ def test_unknown_ids_are_one_line_exit_2(harness: Harness, tmp_path: Path, bad: 
         assert len(result.err.strip().splitlines()) == 1
 
 
-def test_a_busy_workflow_is_taken_up_by_the_next_service_run(
-    harness: Harness, tmp_path: Path
+@pytest.mark.parametrize("then", [("resume",), ("run", "--once")])
+def test_a_busy_workflow_is_taken_up_by_what_the_message_names(
+    harness: Harness, tmp_path: Path, then: tuple[str, ...]
 ) -> None:
     out = setup_post(harness, tmp_path)
     run = harness.run("acme/post")
@@ -143,9 +144,13 @@ def test_a_busy_workflow_is_taken_up_by_the_next_service_run(
     finally:
         lock.release()
     assert approved.code == 0, approved.err
-    assert "acme/post is running now: `avflow run` takes it up" in approved.out
+    assert approved.out.splitlines()[-1] == (
+        "acme/post is busy (another run of it is going on): the decision is kept; once that "
+        "run has ended, `avflow resume` takes this run up (so does `avflow run`, the service, "
+        "when started)"
+    )
     assert performed(out) == []
-    once = avflow(harness, "run", "--once")
+    once = avflow(harness, *then)
     assert once.code == 0, once.err
     assert performed(out) == ["post1.txt", "post2.txt"]
     row = harness.app.state.run_by_id(run.id)

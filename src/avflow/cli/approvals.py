@@ -147,7 +147,11 @@ def _decide(obj: Obj, approval_id: str, approve: bool, reason: str | None, resum
         if _claimed(obj, done.id):
             click.echo("the run was taken up by another process")
         else:
-            click.echo(f"{done.client}/{done.workflow} is running now: `avflow run` takes it up")
+            click.echo(
+                f"{done.client}/{done.workflow} is busy (another run of it is going on): the "
+                "decision is kept; once that run has ended, `avflow resume` takes this run up "
+                "(so does `avflow run`, the service, when started)"
+            )
         return
     error = f": {outcome.error}" if outcome.error else ""
     click.echo(f"run {outcome.id} {outcome.status}{error}")
