@@ -195,3 +195,26 @@ def test_no_resume_leaves_the_run_to_avflow_resume(harness: Harness, tmp_path: P
     assert f"acme/post run {run.id} succeeded" in resumed.out
     assert performed(out) == ["post1.txt", "post2.txt"]
     assert avflow(harness, "resume").out.strip() == "no interrupted runs"
+
+
+def test_the_preview_of_the_following_steps_logs_nothing_of_them(harness: Harness) -> None:
+    """The preview is a dry run of the steps after the approval: what they would say is not
+    printed by `avflow trigger` (they have not run); once approved and run, it is, once."""
+    harness.client("acme", name="Acme", timezone="Europe/Rome")
+    harness.workflow(
+        "acme",
+        "post",
+        {
+            "steps": [
+                {"id": "check", "uses": "core.approval", "with": {"summary": "Go?"}},
+                {"id": "say", "uses": "core.log", "with": {"message": "said by step say"}},
+            ]
+        },
+    )
+    asked = avflow(harness, "trigger", "acme/post")
+    assert asked.code == 0, asked.err
+    assert "waiting" in asked.out
+    assert "said by step say" not in asked.out + asked.err
+    approved = avflow(harness, "approve", the_only_pending(harness).id)
+    assert approved.code == 0, approved.err
+    assert (approved.out + approved.err).count("said by step say") == 1

@@ -2,7 +2,7 @@
 
 The following steps are rendered and run as in ``avflow trigger --dry-run``, with the approval
 taken as granted, but nothing of the preview is kept: effects are collected instead of recorded,
-notes are not written to the audit trail, cursors are read but never moved, and the spool folder
+notes are neither logged nor written to the audit trail (the steps log nothing), cursors are read but never moved, and the spool folder
 is removed afterwards. It stops at a second approval. A step that cannot be previewed (its
 templates need an output only a real run produces, its action fails) is shown as such; the
 preview never fails the run.
@@ -52,6 +52,21 @@ class _Silent:
         return {}
 
 
+class _SilentLog:
+    """Stands in for the run's logger: the preview's steps did not run, so nothing they say
+    (a ``core.log`` message, "would perform", "step finished") reaches the log."""
+
+    def bind(self, **kwargs: Any) -> _SilentLog:
+        return self
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return _nothing
+
+
+def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
 class _ReadOnlyCursor(StoreCursor):
     def set(self, key: str, value: Any) -> None:
         return None
@@ -98,7 +113,7 @@ def following_effects(
     """
     from dataclasses import replace
 
-    client, info, log = asked.client, asked.info, asked.log
+    client, info, log = asked.client, asked.info, _SilentLog()
     run, position = asked.run, asked.position
 
     dry = replace(run, dry_run=True)
