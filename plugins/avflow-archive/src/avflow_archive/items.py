@@ -37,7 +37,7 @@ class FileItem(BaseModel):
     from. See docs/archive.md ("Files from an earlier step").
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     path: str = Field(description="The file, inside this run's spool folder.")
     name: str | None = Field(

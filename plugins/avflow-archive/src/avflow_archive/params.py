@@ -19,7 +19,7 @@ DEFAULT_PATH = "{{ file.year }}/{{ file.name }}"
 class FilingParams(BaseModel):
     """What every filing step shares: where to, and by which rules."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     account: ArchiveAccount = Field(
         description="The client's archive account (local, google_drive, sftp, webdav)."
@@ -43,6 +43,8 @@ class FilingParams(BaseModel):
 
 class DropFolderParams(BaseModel):
     """Reading a drop folder (a scanner's output folder)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     folder: LocalFolder = Field(
         description="The drop folder: in the client's folder (a relative path is read from "
@@ -97,7 +99,7 @@ class FileParams(FilingParams):
 class ScanParams(FilingParams, DropFolderParams):
     """``archive.scan``: file what a drop folder holds (run it on a schedule or on archive.new_file)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     def drop(self) -> DropFolderParams:
         return DropFolderParams(

@@ -29,7 +29,7 @@ def _glob_any(text: str, patterns: list[str]) -> bool:
 class Match(BaseModel):
     """Conditions on a file; all that are given must hold (an empty match fits every file)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str | list[str] | None = Field(
         default=None, description="Glob(s) on the original file name, case-insensitive."
@@ -101,7 +101,7 @@ class Match(BaseModel):
 class Rule(BaseModel):
     """A filing rule: files that fit ``match`` go to ``path`` (or are left alone with ``skip``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(description="Shown in outputs and in the audit trail.")
     match: Match = Field(default_factory=Match)

@@ -16,7 +16,7 @@ ACCOUNT_TYPES = ("local", "google_drive", "sftp", "webdav")
 class ArchiveSettings(BaseModel):
     """Settings every archive account shares."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     retention_years: int = Field(
         default=0,

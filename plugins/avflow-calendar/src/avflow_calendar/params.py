@@ -34,7 +34,7 @@ def emails(v: list[str]) -> list[str]:
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     account: Calendar = Field(description="The client's calendar account.")
     also_busy: list[str] = Field(
@@ -112,7 +112,7 @@ class BookParams(_Params):
 class AgendaParams(BaseModel):
     """``calendar.agenda``: a day's or a week's appointments, for a digest e-mail."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     account: Calendar = Field(description="The client's calendar account.")
     also: list[str] = Field(
@@ -167,7 +167,7 @@ class HoldParams(_Params):
 class ReleaseParams(BaseModel):
     """``calendar.release_holds``: delete the holds whose deadline has passed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     account: Calendar = Field(description="The calendar to sweep.")
     days: int = Field(default=60, ge=1, le=366, description="How far ahead to look.")

@@ -15,7 +15,7 @@ ACCOUNT_TYPES = ("ics", "caldav", "google_calendar")
 class IcsSettings(BaseModel):
     """``type: ics``: a local iCalendar file (the demo's calendar; an exported or synced file)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     path: Annotated[str, avflow.LocalPath()] = Field(
         description="The .ics file: in the client's folder (a relative path is read from there) "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 import avflow
 
@@ -17,6 +17,8 @@ PersonalText = Annotated[str, avflow.Personal]
 
 class Handled(BaseModel):
     """One message a rule matched."""
+
+    model_config = ConfigDict(defer_build=True)
 
     uid: Any
     message_id: str
@@ -30,6 +32,8 @@ class Handled(BaseModel):
 
 class Collected(BaseModel):
     """One attachment written to the run's spool."""
+
+    model_config = ConfigDict(defer_build=True)
 
     name: PersonalText
     size: int
@@ -46,6 +50,8 @@ class Collected(BaseModel):
 class Sent(BaseModel):
     """A forward, reply or draft."""
 
+    model_config = ConfigDict(defer_build=True)
+
     message_id: str
     to: Annotated[list[str], avflow.Personal]
     kind: str
@@ -54,6 +60,8 @@ class Sent(BaseModel):
 
 
 class TriageOutputs(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     account: str
     folder: str
     scanned: int

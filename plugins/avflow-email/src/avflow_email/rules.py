@@ -15,7 +15,7 @@ import avflow
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 def _as_list(v: Any) -> Any:
@@ -251,6 +251,3 @@ class TriageParams(_Strict):
     rules: list[Rule] = Field(min_length=1)
     create_folders: bool = Field(default=True, description="Create missing destination folders.")
     rescan: bool = Field(default=False, description="Look at every message, not only new ones.")
-
-
-Condition.model_rebuild()

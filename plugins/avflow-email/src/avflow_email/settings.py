@@ -11,7 +11,7 @@ import avflow
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class SmtpSettings(_Strict):

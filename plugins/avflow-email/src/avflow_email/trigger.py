@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the IMAP client is imported when a watch starts, not when t
 class NewMailParams(BaseModel):
     """``email.new_mail``: run the workflow when new mail arrives in ``folder``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     account: Annotated[str, avflow.AccountRef("imap", "maildir")]
     folder: str = "INBOX"
     poll_interval: float = Field(

@@ -13,7 +13,7 @@ import avflow
 class PublishParams(BaseModel):
     """Parameters of ``social.publish``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     calendar: Annotated[str, avflow.LocalPath()] = Field(
         default="posts", description="The content calendar: a folder inside the client's folder."

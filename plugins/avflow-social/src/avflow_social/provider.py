@@ -21,7 +21,7 @@ import avflow
 class ChannelSettings(BaseModel):
     """Settings every channel (an account of a provider's type) has; providers extend them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     quiet: list[str] = Field(
         default_factory=lambda: [],
