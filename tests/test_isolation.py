@@ -230,7 +230,7 @@ def test_service_settings_grant_roots(world: Path, tmp_path: Path) -> None:
     assert any(ln.startswith(where) and "overlaps client B's folder" in ln for ln in lines), lines
 
 
-@pytest.mark.parametrize("which", ["audit", "tls"])
+@pytest.mark.parametrize("which", ["audit", "tls", "tls_cert"])
 def test_a_root_holding_avflows_own_keys_is_refused(
     world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
 ) -> None:
@@ -243,12 +243,21 @@ def test_a_root_holding_avflows_own_keys_is_refused(
     if which == "audit":
         monkeypatch.setenv("AVFLOW_AUDIT_KEY", str(key))
         why = "avflow's audit signing key"
-    else:
+    elif which == "tls":
         (keys / "cert.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\n")  # both files exist
         (world / "home" / "service.yaml").write_text(
             f"dashboard: {{tls_key: {key}, tls_cert: {keys / 'cert.pem'}}}\n"
         )
-        why = "the dashboard's TLS key"
+        why = "the dashboard's TLS"  # its key or its certificate, whichever is found first
+    else:  # the certificate alone on the USB stick: replacing it would break the dashboard
+        elsewhere = tmp_path / "secret-key.pem"
+        elsewhere.write_bytes(b"-----BEGIN PRIVATE KEY-----\n")
+        key.rename(keys / "cert.pem")
+        key = keys / "cert.pem"
+        (world / "home" / "service.yaml").write_text(
+            f"dashboard: {{tls_key: {elsewhere}, tls_cert: {key}}}\n"
+        )
+        why = "the dashboard's TLS certificate"
     profile = world / "workflows" / "A" / "client.yaml"
     profile.write_text(profile.read_text() + f"roots: [{keys}]\n")
     scan_workflow(world, str(keys))
@@ -257,7 +266,7 @@ def test_a_root_holding_avflows_own_keys_is_refused(
         "A/client.yaml:5:9: root" in ln and why in ln for ln in v.err.splitlines()
     ), v
     assert avflow(world, "trigger", "A/steal").code == 2
-    assert key.exists() and not list((world / "workflows" / "A").rglob("key.pem"))
+    assert key.exists() and not list((world / "workflows" / "A").rglob(key.name))
 
 
 def test_symlink_swapped_in_after_the_check_is_refused_at_use(

@@ -61,13 +61,18 @@ class App:
 
         path = self.home / "service.yaml"
         roots: dict[str, list[str]] = {}
-        tls_key = None
+        tls_key = tls_cert = None
         if path.exists():  # without it every setting is its default: no roots, no TLS key
             from avflow.scheduler.settings import load_settings
 
             settings = load_settings(path)  # checked whole: its errors are reported here too
-            roots, tls_key = settings.roots, settings.dashboard.tls_key
-        return PathRules(self.home, self.workflows_dir, roots, keys=own_keys(tls_key))
+            roots, tls_key, tls_cert = (
+                settings.roots,
+                settings.dashboard.tls_key,
+                settings.dashboard.tls_cert,
+            )
+        keys = own_keys(tls_key, tls_cert)
+        return PathRules(self.home, self.workflows_dir, roots, keys=keys)
 
     @cached_property
     def loader(self) -> Loader:

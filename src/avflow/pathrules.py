@@ -188,6 +188,8 @@ def _audit_key() -> list[tuple[str, str]]:
     return [("avflow's audit signing key", path)] if path else []
 
 
-def own_keys(tls_key: str | None) -> list[tuple[str, str]]:
-    """The key files of avflow's own settings that no client may reach (see `PathRules`)."""
-    return [("the dashboard's TLS key", tls_key)] if tls_key else []
+def own_keys(tls_key: str | None, tls_cert: str | None = None) -> list[tuple[str, str]]:
+    """The files of avflow's own settings that no client may reach (see `PathRules`): the
+    dashboard's TLS key, and its certificate (a client's step could replace it)."""
+    files = [("the dashboard's TLS key", tls_key), ("the dashboard's TLS certificate", tls_cert)]
+    return [(label, path) for label, path in files if path]

@@ -128,7 +128,7 @@ class Service:
             self.workflows,
             self.settings.roots,
             self.loader.read_yaml,
-            keys=own_keys(self.settings.dashboard.tls_key),
+            keys=own_keys(self.settings.dashboard.tls_key, self.settings.dashboard.tls_cert),
         )
         if self.watch and not self.once:  # watching before reading: no edit slips in between
             self.watcher = FileWatcher(self.workflows, lambda: self.request_reload("files changed"))
