@@ -47,6 +47,9 @@ NEVER_MODULES |= {"avflow_calendar.change_params", "avflow_archive.watch_params"
 NEVER_MODULES |= {"avflow_archive.incoming"}
 # the service settings' models: a home without service.yaml grants no root and has no TLS key
 NEVER_MODULES |= {"avflow.scheduler.settings"}
+# what a running step is handed (avflow.ClientInfo), and the parameters of core.fail and
+# core.approval (registered by reference; the demo uses neither)
+NEVER_MODULES |= {"avflow.clientinfo", "avflow.builtin_params"}
 
 PROBE = """
 import json, sys

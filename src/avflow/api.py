@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from avflow.clientinfo import ClientInfo
 from avflow.lazyref import lazy, resolved
 
 if TYPE_CHECKING:
     from avflow.approval_types import Approval
+    from avflow.clientinfo import ClientInfo
     from avflow.runtypes import Account, RunInfo, TriggerContext
 
 P = TypeVar("P", bound=BaseModel)
@@ -283,9 +283,14 @@ class CommandContext(Protocol):
 
 def __getattr__(name: str) -> Any:
     """`RunInfo`, `Account`, `EffectRecord` and `TriggerContext` moved to `avflow.runtypes`;
-    ``from avflow.api import RunInfo`` still works (plugins import them from ``avflow``)."""
+    ``from avflow.api import RunInfo`` still works (plugins import them from ``avflow``).
+    `ClientInfo` (`avflow.clientinfo`) is imported on first use."""
     if name in ("RunInfo", "Account", "EffectRecord", "TriggerContext"):
         from avflow import runtypes
 
         return getattr(runtypes, name)
+    if name == "ClientInfo":  # imported when asked for: what a step runs for, not what it registers
+        from avflow.clientinfo import ClientInfo
+
+        return ClientInfo
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from avflow.api import Action, StepContext
 from avflow.errors import StepFailed
-from avflow.models import parse_duration
+from avflow.lazyref import lazy
 from avflow.pluginmarker import hookimpl
+
+if TYPE_CHECKING:
+    from avflow.builtin_params import ApprovalParams, FailParams
+
+# core.fail's and core.approval's parameters: their models are built when a workflow uses them
+_RARE = "avflow.builtin_params"
 
 
 class LogParams(BaseModel):
@@ -38,41 +44,8 @@ def _set(ctx: StepContext, params: SetParams) -> Mapping[str, Any]:
     return params.values
 
 
-class FailParams(BaseModel):
-    """``core.fail``: fail the run with a message (after a check, for instance)."""
-
-    model_config = ConfigDict(extra="forbid")
-    message: str
-
-
 def _fail(ctx: StepContext, params: FailParams) -> None:
     raise StepFailed(params.message)
-
-
-class ApprovalParams(BaseModel):
-    """``core.approval``: wait for a person's decision before the following steps run."""
-
-    model_config = ConfigDict(extra="forbid")
-    summary: str = Field(
-        min_length=1, description="What is to be decided; a template (docs/approvals.md)."
-    )
-    timeout: float | None = Field(
-        default=None, description="Working time to wait (30m, 2h, 1d: client's working hours)."
-    )
-    default: Literal["approve", "reject"] | None = Field(
-        default=None, description="Taken when the timeout passes; none: it keeps waiting."
-    )
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _timeout(cls, v: Any) -> float | None:
-        return None if v is None else parse_duration(v)
-
-    @model_validator(mode="after")
-    def _default_needs_timeout(self) -> ApprovalParams:
-        if self.default is not None and self.timeout is None:
-            raise ValueError("default needs a timeout")
-        return self
 
 
 def _approval(ctx: StepContext, params: ApprovalParams) -> dict[str, Any]:
@@ -88,11 +61,13 @@ def _approval(ctx: StepContext, params: ApprovalParams) -> dict[str, Any]:
 def register_actions(register: Any) -> None:
     register(Action("core.log", LogParams, _log, "Write a message to the log and the audit trail."))
     register(Action("core.set", SetParams, _set, "Expose computed values as step outputs."))
-    register(Action("core.fail", FailParams, _fail, "Fail the run with a message."))
+    register(
+        Action("core.fail", lazy(f"{_RARE}:FailParams"), _fail, "Fail the run with a message.")
+    )
     register(
         Action(
             "core.approval",
-            ApprovalParams,
+            lazy(f"{_RARE}:ApprovalParams"),
             _approval,
             "Wait for a person to approve or reject before the following steps run.",
         )

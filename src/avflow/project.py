@@ -7,11 +7,13 @@ import marshal
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avflow import paths
-from avflow.api import ClientInfo
 from avflow.models import ClientProfile, Workflow
+
+if TYPE_CHECKING:
+    from avflow.clientinfo import ClientInfo
 
 
 @dataclass(slots=True)
@@ -84,6 +86,7 @@ class Client:
         from datetime import date
         from zoneinfo import ZoneInfo
 
+        from avflow.clientinfo import ClientInfo
         from avflow.models import closed_ranges, parse_working_hours
         from avflow.scheduler.gating import holiday_country
 
