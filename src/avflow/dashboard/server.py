@@ -129,12 +129,19 @@ def uvicorn_config(app: Any, tls: tuple[str, str] | None) -> Any:
     otherwise), no access log (the service logs), no ``Server`` header, no ``X-Forwarded-*``
     headers believed, and an idle connection kept for `KEEP_ALIVE` seconds: pages poll every 3
     to 5 seconds, and uvicorn's default (5 s) closed the connection about as often as a poll
-    came."""
+    came. Each answer's head is written with its body (`onewrite`: one TCP segment, not two)."""
     import uvicorn
 
+    http: Any = "auto"  # h11 in an environment made before httptools was a dependency
+    try:
+        from avflow.dashboard.onewrite import OneWriteProtocol
+
+        http = OneWriteProtocol  # httptools' parser
+    except ImportError:
+        pass
     return uvicorn.Config(
         app,
-        http="auto",  # httptools (a dependency), or h11 in an environment made before it
+        http=http,
         loop="auto",  # uvloop (a dependency where it is built), or asyncio's
         log_level="warning",
         access_log=False,
