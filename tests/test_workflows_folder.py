@@ -175,3 +175,51 @@ def test_a_home_inside_the_workflows_folder_is_refused_by_every_command(root: Pa
             f"{root / 'workflows'}: give a home beside it, not inside it (--home)\n"
         ), r
     assert not home.exists()
+
+
+# -- arguments that are not UTF-8 (a mistyped byte in a shell), typos in CLIENT/WORKFLOW ----------
+NOT_UTF8 = b"\xff".decode("utf-8", "surrogateescape")  # what Python makes of such an argv byte
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (("effects", "show", NOT_UTF8), "run"),
+        (("effects", "resolve", NOT_UTF8, "k", "--done"), "run"),
+        (("effects", "resolve", "RUN", NOT_UTF8, "--done"), "effect key"),
+        (("runs", f"acme/{NOT_UTF8}"), "workflow"),
+        (("audit", "verify", NOT_UTF8), None),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_one_line(
+    root: Path, args: tuple[str, ...], what: str | None
+) -> None:
+    assert avflow(root, "trigger", "acme/hello").code == 0
+    run = avflow(root, "runs", "--json").out.splitlines()[0].split('"id": "')[1].split('"')[0]
+    r = avflow(root, *[run if a == "RUN" else a for a in args])
+    assert r.code == 2, r
+    assert len(r.err.splitlines()) == 1 and "Traceback" not in r.err, r
+    if what is None:
+        assert "is not a client id" in r.err, r
+    else:
+        assert r.err == f"error: {what} '\\udcff' is not UTF-8 text\n", r
+
+
+@pytest.mark.parametrize("ref", ["acme/nope", "acme/hello/x", "/hello"])
+def test_runs_of_a_workflow_that_does_not_exist_is_not_no_runs_yet(root: Path, ref: str) -> None:
+    r = avflow(root, "runs", ref)
+    assert r.code == 2 and len(r.err.splitlines()) == 1, r
+    assert "no runs yet" not in r.out
+    if ref == "/hello":
+        assert "'' is not a client id" in r.err, r
+    else:
+        workflow = ref.split("/", 1)[1]
+        assert r.err == f"error: client 'acme' has no workflow {workflow!r} (workflows: hello)\n"
+
+
+def test_runs_of_a_removed_workflow_are_still_listed(root: Path) -> None:
+    assert avflow(root, "trigger", "acme/hello").code == 0
+    (root / "workflows" / "acme" / "hello.yaml").unlink()
+    r = avflow(root, "runs", "acme/hello")
+    assert r.code == 0 and "acme/hello" in r.out, r
+    assert avflow(root, "runs", "acme/nope").code == 2

@@ -101,6 +101,17 @@ class Obj:
         return self.app.vault.get(client_id, name)  # registers the value for redaction
 
 
+def utf8_arg(value: str, what: str) -> str:
+    """``value``, an id or key given on the command line, or a `UsageError` (one line, exit 2)
+    when it is not UTF-8 text (a byte Python keeps as a surrogate: no database, file or
+    terminal could take it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{what} {value!r} is not UTF-8 text") from None
+    return value
+
+
 def say_home(obj: Obj) -> None:
     """One line on stderr naming the home folder a command reads, and how it was found."""
     click.echo(f"home: {os.path.abspath(obj.home)} ({obj.home_source})", err=True)

@@ -30,6 +30,7 @@ def _trail_dir(obj: Obj, client: str, must_exist: bool = True) -> Path:
 def known_end(obj: Obj, client: str) -> tuple[tuple[int, str] | None, int]:
     """What state.db knows of ``client``'s trail: its sealed end (seq, hash) and the number of
     runs (each wrote records). Kept away from the trail: deleting the trail does not erase it."""
+    check_client_id(client)  # before it reaches a query (a byte that is not UTF-8 cannot)
     if not (obj.app.home / "state.db").exists():
         return None, 0
     state = obj.app.state

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from avflow.cli import Obj, pass_obj
+from avflow.cli import Obj, pass_obj, utf8_arg
 from avflow.errors import UsageError
 
 
@@ -26,7 +26,7 @@ def effects() -> None:
 def show(obj: Obj, run: str) -> None:
     """List a run's effects with their status (done, failed, unknown, dry-run)."""
     app = obj.app
-    if app.state.run_by_id(run) is None:
+    if app.state.run_by_id(utf8_arg(run, "run")) is None:
         raise UsageError(f"no run {run!r} (see `avflow runs`)")
     records = app.ledger.of_run(run)
     for e in records:
@@ -59,6 +59,8 @@ def resolve(
     if done == not_done:  # neither, or both (the last one given would otherwise win)
         raise UsageError("say what you found: --done or --not-done (one of them)")
     outcome = "done" if done else "not-done"
+    utf8_arg(run, "run")
+    utf8_arg(key, "effect key")
     app = obj.app
     row = app.state.run_by_id(run)
     if row is None:

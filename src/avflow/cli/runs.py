@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
-from avflow.cli import Obj, pass_obj, say_home
+from avflow.cli import Obj, pass_obj, say_home, utf8_arg
 from avflow.console import show_time
+from avflow.errors import UsageError
 from avflow.paths import check_client_id, client_folder
 
 
@@ -108,12 +111,12 @@ def runs(obj: Obj, ref: str | None, limit: int, as_json: bool, utc: bool) -> Non
     local time with the zone's abbreviation; ``dry`` marks dry runs; the trigger is
     ``schedule``, ``manual``, ``demo`` (the demo's first pass) or an event's name.
     """
-    client, _, workflow = (ref or "").partition("/")
-    if client:
+    client, slash, workflow = (ref or "").partition("/")
+    if client or slash:
         check_client_id(client)
-    rows = obj.app.state.recent_runs(client or None, workflow or None, limit)
+    rows = obj.app.state.recent_runs(client or None, utf8_arg(workflow, "workflow") or None, limit)
     if client and not rows:  # a removed client's runs are still listed; a typo is not "no runs"
-        client_folder(obj.workflows, client)
+        _known_workflow(client_folder(obj.workflows, client), client, workflow)
     say_home(obj)  # once the home opened: a home that cannot be used is the one line printed
     if as_json:
         for row in rows:
@@ -125,6 +128,21 @@ def runs(obj: Obj, ref: str | None, limit: int, as_json: bool, utc: bool) -> Non
     zones = _zones(obj) if not (utc or obj.utc) else {}
     for row in rows:
         click.echo(_run_line(row, zones))
+
+
+def _known_workflow(cdir: Path, client: str, workflow: str) -> None:
+    """A `UsageError` when ``workflow`` (if given) has no file in the client's folder ``cdir``."""
+    if not workflow:
+        return
+    if re.fullmatch(r"[A-Za-z0-9_-]+", workflow) and any(
+        (cdir / f"{workflow}{suffix}").is_file() for suffix in (".yaml", ".yml")
+    ):
+        return
+    found = sorted(p.stem for p in cdir.iterdir() if p.suffix in (".yaml", ".yml"))
+    found = [name for name in found if name != "client"]
+    raise UsageError(
+        f"client {client!r} has no workflow {workflow!r} (workflows: {', '.join(found) or 'none'})"
+    )
 
 
 def _zones(obj: Obj) -> dict[str, ZoneInfo]:
