@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import avflow
-from avflow_email import trigger
 from avflow_email.outputs import TriageOutputs
 from avflow_email.rules import TriageParams
 from avflow_email.settings import MaildirSettings
@@ -44,7 +43,7 @@ def register_triggers(register: Any) -> None:
     register(
         avflow.Trigger(
             "email.new_mail",
-            trigger.NewMailParams,
+            avflow.lazy("avflow_email.trigger:NewMailParams"),  # when a workflow uses it
             avflow.lazy("avflow_email.trigger:watch"),
             "Run the workflow when new mail arrives (IMAP IDLE, or polling).",
         )

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import avflow
-from avflow_social.provider import LazyProvider, Provider
+from avflow_social.lazyprovider import LazyProvider
+
+if TYPE_CHECKING:  # the provider classes: imported when a provider is given as an instance
+    from avflow_social.provider import Provider
+
+
+def _is_provider(value: Any) -> bool:
+    """Whether ``value`` is a `Provider` instance; a plugin registering one has imported
+    `avflow_social.provider` already, and the built-in networks are all `LazyProvider`."""
+    if isinstance(value, LazyProvider):
+        return False
+    from avflow_social.provider import Provider
+
+    return isinstance(value, Provider)
 
 
 def declared(hook: Any) -> dict[str, Provider | LazyProvider]:
@@ -14,7 +27,7 @@ def declared(hook: Any) -> dict[str, Provider | LazyProvider]:
     found: dict[str, Provider | LazyProvider] = {}
 
     def register(provider: Any) -> None:
-        if not isinstance(provider, Provider | LazyProvider) or not provider.name:
+        if not (isinstance(provider, LazyProvider) or _is_provider(provider)) or not provider.name:
             raise avflow.PluginError(
                 "social",
                 f"register_social_providers got {provider!r}, not a named Provider or LazyProvider",
@@ -63,19 +76,23 @@ BUILTIN = (
     ("linkedin", "linkedin:LinkedIn", "A LinkedIn page or member (Posts API, OAuth with refresh)."),
     ("facebook_page", "facebook:Facebook", "A Facebook Page (Graph API)."),
 )
+# settings models kept apart from their provider's module: the demo's channels are checked
+# without importing the outbox provider (and the provider classes it extends)
+SETTINGS = {"social_outbox": "avflow_social.providers.outbox_settings:OutboxSettings"}
 
 
 @avflow.hookimpl
 def register_social_providers(register: Any) -> None:
     for name, where, description in BUILTIN:
-        register(LazyProvider(name, f"avflow_social.providers.{where}", description))
+        reference = f"avflow_social.providers.{where}"
+        register(LazyProvider(name, reference, description, settings=SETTINGS.get(name)))
 
 
 @avflow.hookimpl
 def register_account_types(register: Any, hook: Any) -> None:
     for provider in declared(hook).values():
         if isinstance(provider, LazyProvider):
-            settings: Any = avflow.lazy(f"{provider.reference}.settings")
+            settings: Any = avflow.lazy(provider.settings)
         else:
             settings = provider.settings
         register(avflow.AccountType(provider.name, settings, provider.description))

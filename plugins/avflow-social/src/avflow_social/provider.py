@@ -13,42 +13,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 import avflow
+from avflow_social.channel import ChannelSettings
+from avflow_social.lazyprovider import LazyProvider
 
-
-class ChannelSettings(BaseModel):
-    """Settings every channel (an account of a provider's type) has; providers extend them."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    quiet: list[str] = Field(
-        default_factory=lambda: [],
-        description='Local times when nothing is published here, e.g. ["21:00-08:00"].',
-    )
-    daily_limit: int | None = Field(
-        default=None,
-        ge=1,
-        description="At most this many posts a day (the provider's own limit otherwise).",
-    )
-    min_gap: int = Field(
-        default=30,
-        ge=0,
-        description="Minutes two posts on this channel should be apart (a queue warning).",
-    )
-
-    @field_validator("quiet")
-    @classmethod
-    def _windows(cls, value: list[str]) -> list[str]:
-        for spec in value:
-            start, _, end = spec.partition("-")
-            try:
-                datetime.strptime(start.strip(), "%H:%M")
-                datetime.strptime(end.strip(), "%H:%M")
-            except ValueError:
-                raise ValueError(f"{spec!r} is not a window HH:MM-HH:MM") from None
-        return value
+__all__ = [
+    "AuthExpired",
+    "ChannelSettings",
+    "LazyProvider",
+    "MediaFile",
+    "Outgoing",
+    "Provider",
+    "ProviderError",
+    "Published",
+    "RateLimited",
+    "Target",
+]
 
 
 @dataclass(frozen=True)
@@ -166,36 +146,3 @@ class Provider:
     def can_lookup(self, target: Target) -> bool:
         """Whether `lookup` works for this channel (default: when the class overrides it)."""
         return type(self).lookup is not Provider.lookup
-
-
-class LazyProvider:
-    """A provider registered by reference: ``LazyProvider("myzine", "avflow_myzine.net:Myzine",
-    "The Myzine community board.")``. Its module is imported the first time a client profile
-    declares a channel of its type (the account type's settings come from the class's
-    ``settings``), a post is published or a command lists the providers; until then `avflow
-    validate` and the service's start-up do not pay for it. ``name`` and ``description`` must be
-    the class's own."""
-
-    __slots__ = ("_provider", "description", "name", "reference")
-
-    def __init__(self, name: str, reference: str, description: str = "") -> None:
-        self.name = name
-        self.reference = reference  # "package.module:Class"
-        self.description = description
-        self._provider: Provider | None = None
-
-    def provider(self) -> Provider:
-        """An instance of the class (imported once); a `PluginError` if it is no Provider of
-        that name."""
-        if self._provider is None:
-            cls = avflow.lazy(self.reference).resolve()
-            made = cls() if isinstance(cls, type) and issubclass(cls, Provider) else None
-            if made is None or made.name != self.name:
-                raise avflow.PluginError(
-                    "social", f"{self.reference} is not the Provider {self.name!r}"
-                )
-            self._provider = made
-        return self._provider
-
-    def __repr__(self) -> str:
-        return f"LazyProvider({self.name!r}, {self.reference!r})"

@@ -8,26 +8,16 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated
-
-from pydantic import Field
 
 import avflow
 from avflow_social.provider import (
-    ChannelSettings,
     Outgoing,
     Provider,
     ProviderError,
     Published,
     Target,
 )
-
-
-class OutboxSettings(ChannelSettings):
-    folder: Annotated[str, avflow.LocalPath()] = Field(
-        description="Folder the posts are written to (relative: inside the client's folder)."
-    )
-    max_chars: int | None = Field(default=None, ge=1, description="Hold back longer texts.")
+from avflow_social.providers.outbox_settings import OutboxSettings
 
 
 def _folder(target: Target) -> Path:
