@@ -143,3 +143,34 @@ def test_planted_secret_never_appears_anywhere(project: Path) -> None:
     for path in written:
         data = path.read_bytes()
         assert SECRET.encode() not in data, f"secret written to {path}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "why"),
+    [
+        ("big", b"x" * (64 * 1024 + 1), "the secret value is over 64 KiB"),
+        ("bin", b"%PDF-1.7\n\x00\x01 binary", "the secret value holds a NUL byte"),
+        ("n" * 101, b"v", "secret name 'nnnn"),
+    ],
+)
+def test_a_file_piped_by_mistake_or_a_huge_name_is_one_line(
+    project: Path, name: str, value: bytes, why: str
+) -> None:
+    """``avflow secrets set acme key < scan.pdf``: a file, not a secret; nothing is stored (a
+    50 MB value would be decrypted whole at every later use of the vault)."""
+    env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    argv = [sys.executable, "-m", "avflow", "--workflows", str(project / "workflows")]
+    argv += ["--home", str(project / "home"), "secrets", "set", "acme", name]
+    before = {p: p.read_bytes() for p in (project / "home").rglob("*") if p.is_file()}
+    result = subprocess.run(argv, capture_output=True, input=value, env=env, timeout=60)
+    err = result.stderr.decode()
+    assert result.returncode == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: {why}") and "nothing stored" in err, err
+    after = {p: p.read_bytes() for p in (project / "home").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_a_value_just_under_the_limit_with_newlines_is_kept(project: Path) -> None:
+    pem = "-----BEGIN PRIVATE KEY-----\n" + "A" * (64 * 1024 - 60) + "\n-----END PRIVATE KEY-----"
+    assert avflow(project, "secrets", "set", "acme", "pem", stdin=pem + "\n").returncode == 0
+    assert "pem" in avflow(project, "secrets", "list", "acme").stdout

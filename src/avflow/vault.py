@@ -32,6 +32,11 @@ from avflow.paths import client_id_problem
 
 KEY_ENV = "AVFLOW_VAULT_KEY"
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+MAX_NAME = 100  # characters of a secret's name
+MAX_VALUE = 64 * 1024  # bytes of a secret's value (UTF-8): a token, a password, a PEM key
+TOO_BIG = (
+    f"the secret value is over {MAX_VALUE // 1024} KiB (a file given by mistake?): nothing stored"
+)
 
 if TYPE_CHECKING:  # cryptography is imported when a secret is first used, not with the service
     from cryptography.fernet import Fernet
@@ -52,6 +57,23 @@ def _decode_key(text: bytes, where: str) -> bytes:
     if len(raw) != 32:
         raise SecretError(f"{where} is not a vault key (32 bytes, url-safe base64)")
     return raw
+
+
+def check_secret(name: str, value: str) -> None:
+    """A `SecretError` for a name or a value the vault does not take (nothing is stored): a
+    value over `MAX_VALUE` bytes or holding a NUL is a file given by mistake, not a secret."""
+    if len(name) > MAX_NAME:
+        raise SecretError(
+            f"secret name {name[:20]!r}... is over {MAX_NAME} characters: nothing stored"
+        )
+    if not NAME_RE.fullmatch(name):
+        raise SecretError(f"secret name {name!r} must be letters, digits, _ . or -")
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE:
+        raise SecretError(TOO_BIG)
+    if "\x00" in value:
+        raise SecretError(
+            "the secret value holds a NUL byte (a binary file given by mistake?): nothing stored"
+        )
 
 
 def key_id(master: bytes) -> str:
@@ -163,8 +185,7 @@ class Vault:
         return sorted(self._read(client))
 
     def set(self, client: str, name: str, value: str) -> None:
-        if not NAME_RE.fullmatch(name):
-            raise SecretError(f"secret name {name!r} must be letters, digits, _ . or -")
+        check_secret(name, value)
         self._path(client)
         with self._lock():
             current, keys = self._keys(create=True)

@@ -33,12 +33,19 @@ def secrets() -> None:
 @pass_obj
 def set_secret(obj: Obj, client: str, name: str) -> None:
     """Store a secret. The value is read from a prompt, or from stdin when piped; never from argv."""
+    from avflow.errors import SecretError
+    from avflow.vault import MAX_VALUE, TOO_BIG, check_secret
+
     _client(obj, client)
+    check_secret(name, "")  # the name, before a value is asked for
     if sys.stdin.isatty():
         value = click.prompt(f"value of {name}", hide_input=True, confirmation_prompt=True)
     else:
+        raw = sys.stdin.buffer.read(MAX_VALUE + 3)  # never the whole of a file piped by mistake
+        if len(raw) > MAX_VALUE + 2:  # + a line end
+            raise SecretError(TOO_BIG)
         try:  # the bytes, not the locale's reading of them (strict, or with surrogates)
-            value = sys.stdin.buffer.read().decode("utf-8").rstrip("\r\n")
+            value = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             raise UsageError("the secret value is not UTF-8 text: nothing stored") from None
     if not value:
