@@ -1,7 +1,5 @@
 """The files to file: what an earlier step hands over, and what a path template sees of them."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime, tzinfo
 from email.utils import parseaddr
 from functools import cached_property, lru_cache
@@ -78,7 +76,7 @@ class FileVars:
     """
 
     def __init__(
-        self, item: Incoming, content: Content, tz: tzinfo, now: datetime, rule: str = ""
+        self, item: "Incoming", content: "Content", tz: tzinfo, now: datetime, rule: str = ""
     ) -> None:
         self._item = item
         self._content = content

@@ -1,8 +1,6 @@
 """The ``with:`` parameters of ``archive.file``, ``archive.scan`` and ``archive.new_file``."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -77,7 +75,7 @@ class FileParams(FilingParams):
     max_files: int = Field(default=1000, ge=1)
 
     @model_validator(mode="after")
-    def _one_source(self) -> FileParams:
+    def _one_source(self) -> Self:
         if (self.files is None) == (self.folder is None):
             raise ValueError(
                 "give either 'files' (from an earlier step) or 'folder' (a drop folder)"

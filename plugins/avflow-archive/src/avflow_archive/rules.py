@@ -1,7 +1,5 @@
 """Filing rules: which files go where. The first rule whose ``match`` fits a file decides."""
 
-from __future__ import annotations
-
 import fnmatch
 import re
 from collections.abc import Callable
@@ -74,7 +72,7 @@ class Match(BaseModel):
         return self.text is not None or self.text_regex is not None
 
     def fits(
-        self, item: Incoming, content: Content, when: datetime, text: Callable[[], str]
+        self, item: "Incoming", content: "Content", when: datetime, text: Callable[[], str]
     ) -> bool:
         """Whether the file fits; its text is asked for last, and only if all else fits."""
         checks = [
@@ -114,7 +112,7 @@ class Rule(BaseModel):
 
 
 def choose(
-    rules: list[Rule], item: Incoming, content: Content, when: datetime, text: Callable[[], str]
+    rules: list[Rule], item: "Incoming", content: "Content", when: datetime, text: Callable[[], str]
 ) -> Rule | None:
     """The first rule that fits, or None."""
     for rule in rules:

@@ -2,8 +2,6 @@
 ``google_drive``, ``sftp`` and ``webdav`` are in `avflow_archive.remote_settings`, imported when a
 profile declares such an account)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator

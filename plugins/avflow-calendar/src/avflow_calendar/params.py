@@ -2,8 +2,6 @@
 ``confirm``, ``reschedule`` and ``event_changed`` are in `avflow_calendar.change_params`,
 registered by reference: imported when a workflow uses one of them."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 

@@ -1,8 +1,6 @@
 """The calendar account types a client profile may declare, and the ``ics`` settings (CalDAV's and
 Google's are in `avflow_calendar.remote_settings`, imported when a profile declares one)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator

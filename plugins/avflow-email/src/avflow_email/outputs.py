@@ -4,8 +4,6 @@ Fields marked `avflow.Personal` (subjects, senders, recipients, attachment names
 the audit trail of a client whose profile says ``audit.personal_data: masked``.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field

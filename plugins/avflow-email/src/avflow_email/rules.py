@@ -4,10 +4,8 @@ Everything is checked when the workflow is loaded (`avflow validate`): unknown k
 expressions, sizes and durations, an action item with no or several verbs.
 """
 
-from __future__ import annotations
-
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -84,7 +82,7 @@ class Text(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _one(self) -> Text:
+    def _one(self) -> Self:
         if not (self.contains or self.equals or self.regex):
             raise ValueError("a text test needs contains, equals or regex")
         return self
@@ -102,7 +100,7 @@ class Header(Text):
         return v
 
     @model_validator(mode="after")
-    def _one(self) -> Header:
+    def _one(self) -> Self:
         if self.exists is None and not (self.contains or self.equals or self.regex):
             raise ValueError("a header test needs exists, contains, equals or regex")
         return self
@@ -147,9 +145,9 @@ class Condition(_Strict):
     size: Size | None = None
     age: Age | None = None
     mailing_list: bool | None = None
-    all_: list[Condition] | None = Field(default=None, alias="all")
-    any_: list[Condition] | None = Field(default=None, alias="any")
-    not_: Condition | None = Field(default=None, alias="not")
+    all_: list["Condition"] | None = Field(default=None, alias="all")
+    any_: list["Condition"] | None = Field(default=None, alias="any")
+    not_: "Condition | None" = Field(default=None, alias="not")
 
     @field_validator("header", mode="before")
     @classmethod
@@ -212,7 +210,7 @@ class ActionSpec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> ActionSpec:
+    def _exactly_one(self) -> Self:
         set_ = [k for k in type(self).model_fields if getattr(self, k) not in (None, False)]
         if len(set_) != 1:
             raise ValueError(

@@ -1,8 +1,6 @@
 """Account settings: ``type: maildir`` in a client's ``client.yaml``, and what ``imap`` shares with
 it (``type: imap``'s own are in `avflow_email.imap_settings`, imported when a profile declares one)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -4,8 +4,6 @@ Kept apart from `avflow_social.provider` (its dataclasses and errors): `avflow v
 channel's settings without importing the provider classes.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator

@@ -1,8 +1,6 @@
 """The parameters of ``social.publish``, apart from the action itself: loading the plugin
 (``avflow validate``, ``next``) needs only these, not the publishing code and its store."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field

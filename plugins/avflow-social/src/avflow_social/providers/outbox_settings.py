@@ -1,8 +1,6 @@
 """The settings of ``type: social_outbox``, apart from the provider: `avflow validate` checks the
 demo's channels without importing the provider classes."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Field
