@@ -203,3 +203,67 @@ def test_years_off_the_calendar_are_refused(acme: Harness, cli: Callable[..., An
     ):
         result = cli(*args)
         assert result.code == 2 and "between 1900 and 9000" in result.err, (args, result)
+
+
+def test_output_into_the_workflows_folder_is_refused(
+    acme: Harness, cli: Callable[..., Any]
+) -> None:
+    """``-o workflows/acme/inbox.yaml`` replaced a workflow with JSON lines (validate then
+    failed on it): a careless -o may not name a file of the workflows folder either."""
+    wf = acme.workflows / "acme" / "inbox.yaml"
+    before = wf.read_bytes()
+    for args in (
+        ("audit", "export", "acme", "-o", str(wf)),
+        ("audit", "export", "acme", "--format", "bundle", "-o", str(wf.with_name("b.zip"))),
+        ("audit", "report", "acme", "-o", str(acme.workflows / "r.html")),
+        ("audit", "pubkey", "-o", str(acme.workflows / "acme" / "key.pem")),
+    ):
+        result = cli(*args)
+        assert result.code == 2, (args, result)
+        assert result.err == (
+            f"error: -o {args[-1]}: that is inside the workflows folder {acme.workflows}; "
+            "write it elsewhere\n"
+        ), result
+    assert wf.read_bytes() == before
+    assert sorted(p.name for p in (acme.workflows / "acme").iterdir()) == [
+        "client.yaml",
+        "hello.yaml",
+        "inbox.yaml",
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_into_a_folder_not_made_yet_makes_it(
+    acme: Harness, cli: Callable[..., Any], tmp_path: Path, fmt: str
+) -> None:
+    """Like the bundle, the report and the key: the folder is made (it was a traceback)."""
+    out = tmp_path / "for-client" / "2026" / f"acme.{fmt}"
+    result = cli("audit", "export", "acme", "--format", fmt, "-o", str(out))
+    assert result.code == 0 and "Traceback" not in result.err, result
+    assert out.is_file() and out.stat().st_size > 0
+
+
+def test_an_export_interrupted_midway_leaves_the_old_file_whole(
+    acme: Harness, cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or a kill) in the middle of an export: the file named by -o is the previous
+    export or nothing, never the first half of this one (which would look like a whole one)."""
+    from avflow.audit import export as ex
+
+    out = tmp_path / "acme.jsonl"
+    assert cli("audit", "export", "acme", "-o", str(out)).code == 0
+    whole = out.read_bytes()
+    real = ex.write_jsonl
+
+    def half_then_ctrl_c(directory: Path, flt: Any, f: Any) -> int:
+        real(directory, flt, f)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ex, "write_jsonl", half_then_ctrl_c)
+    acme.clock.advance(hours=1)
+    assert acme.run("acme/hello").ok  # more records than the first export
+    for dest in (out, tmp_path / "new.jsonl"):
+        stopped = cli("audit", "export", "acme", "-o", str(dest))
+        assert stopped.code == 1 and "aborted" in stopped.err, stopped
+    assert out.read_bytes() == whole
+    assert sorted(p.name for p in tmp_path.iterdir() if "jsonl" in p.name) == ["acme.jsonl"]

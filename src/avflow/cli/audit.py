@@ -20,6 +20,7 @@ from avflow.cli.audit_support import (
     known_end,
     last_complete_month,
     output_path,
+    replacing,
 )
 from avflow.errors import UsageError
 from avflow.fsutil import private_dir
@@ -217,7 +218,7 @@ def export(
             ex.write_jsonl(directory, flt, sys.stdout.buffer)
             sys.stdout.buffer.flush()
         else:
-            with open(output, "wb") as fb:
+            with replacing(output, binary=True) as fb:
                 n = ex.write_jsonl(directory, flt, fb)
             click.echo(f"wrote {n} records to {output}", err=True)
     else:
@@ -225,7 +226,7 @@ def export(
             ex.write_csv(directory, flt, sys.stdout)
             sys.stdout.flush()
         else:
-            with open(output, "w", newline="", encoding="utf-8") as ft:
+            with replacing(output) as ft:
                 n = ex.write_csv(directory, flt, ft)
             click.echo(f"wrote {n} records to {output}", err=True)
 
@@ -300,9 +301,8 @@ def report(
     dest = output or obj.home / "reports" / client / f"{client}-activity-{month}.html"
     if output is None:
         private_dir(dest.parent)  # the home folder's reports/CLIENT/, 0700 like the rest of it
-    else:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(rp.render_html(data), encoding="utf-8")
+    with replacing(dest) as f:
+        f.write(rp.render_html(data))
     click.echo(f"wrote {dest}: {data.totals.runs} runs, {data.totals.effects_total} effects")
     if bundle and public is not None:
         zdest = dest.with_name(f"{client}-audit-{month}.zip")
@@ -363,7 +363,8 @@ def pubkey(obj: Obj, output: Path | None) -> None:
     pem = public_pem(public)
     output = output_path(obj, output)
     if output:
-        output.write_bytes(pem)
+        with replacing(output, binary=True) as f:
+            f.write(pem)
         click.echo(f"wrote {output} (fingerprint {fingerprint(public)})")
     else:
         click.echo(pem.decode(), nl=False)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -103,7 +107,35 @@ def output_path(obj: Obj, output: Path | None) -> Path | None:
             f"-o {output}: that is inside the home folder {obj.home} (trails, state.db, keys); "
             "write it elsewhere"
         )
+    if real.is_relative_to(obj.workflows.resolve()):  # a workflow or a profile replaced
+        raise UsageError(
+            f"-o {output}: that is inside the workflows folder {obj.workflows}; write it elsewhere"
+        )
     return output
+
+
+@contextmanager
+def replacing(output: Path, binary: bool = False) -> Iterator[IO[Any]]:
+    """A file to write ``output`` through: a temporary file beside it, renamed over it once
+    whole. Interrupted (Ctrl-C, an error, a kill), ``output`` is what it was (or still absent):
+    never the first part of an export that looks like a whole one. Its folder is made."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0o077)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # the mode a plain open() would have given it
+        f: IO[Any] = (
+            os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        )
+        with f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _filter(
