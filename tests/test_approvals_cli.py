@@ -218,3 +218,36 @@ def test_the_preview_of_the_following_steps_logs_nothing_of_them(harness: Harnes
     approved = avflow(harness, "approve", the_only_pending(harness).id)
     assert approved.code == 0, approved.err
     assert (approved.out + approved.err).count("said by step say") == 1
+
+
+@pytest.mark.parametrize("broken", ["workflow removed", "profile broken"])
+def test_a_decision_on_a_workflow_that_cannot_load_is_kept_and_said_so(
+    harness: Harness, broken: str
+) -> None:
+    """The decision is recorded; the run cannot go on now, and the one line says so and what
+    takes it up: `avflow resume`, once the files load again (it does)."""
+    harness.client("acme", name="Acme", timezone="Europe/Rome")
+    wf = {"steps": [{"id": "check", "uses": "core.approval", "with": {"summary": "Go?"}}]}
+    wf["steps"].append({"id": "say", "uses": "core.log", "with": {"message": "went on"}})
+    harness.workflow("acme", "post", wf)
+    assert avflow(harness, "trigger", "acme/post").code == 0
+    pending = the_only_pending(harness)
+    path = harness.workflows / "acme" / ("post.yaml" if "workflow" in broken else "client.yaml")
+    kept = path.read_text()
+    if "workflow" in broken:
+        path.unlink()
+        why = "its workflow file is gone"
+    else:
+        path.write_text("name: [\n")
+        why = f"{path}:2:1: YAML syntax error"
+    approved = avflow(harness, "approve", pending.id)
+    assert approved.code == 2
+    assert approved.out == f"approval {pending.id} approved (acme/post, run {pending.run_id})\n"
+    assert approved.err.startswith(
+        f"error: the decision is kept, but acme/post cannot go on now ({why}"
+    ), approved.err
+    assert approved.err.endswith("); once it loads again, `avflow resume` takes the run up\n")
+    path.write_text(kept)
+    resumed = avflow(harness, "resume")
+    assert resumed.code == 0 and f"acme/post run {pending.run_id} succeeded" in resumed.out
+    assert "went on" in resumed.err

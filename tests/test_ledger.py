@@ -397,3 +397,29 @@ def test_a_key_claimed_by_another_live_process_is_refused(tmp_path: Path) -> Non
     after = h.run("acme/wf")
     assert after.status == "failed" and "outcome unknown" in (after.error or "")
     assert calls == [] and ledger is h.app.ledger
+
+
+def test_an_answer_on_a_workflow_that_cannot_load_is_kept_and_said_so(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """`effects resolve` records the answer, then cannot go on (the client's profile is broken
+    now): one line says the answer is kept and what finishes the run, and it does."""
+    out = tmp_path / "out"
+    send_workflow(harness, out, mode="unsent")
+    result = harness.run("acme/mail")
+    assert result.status == "failed" and sent(out) == []
+    profile = harness.workflows / "acme" / "client.yaml"
+    kept = profile.read_text()
+    profile.write_text("name: [\n")
+    code, output = cli(harness, "effects", "resolve", result.id, "send:mail", "--not-done")
+    assert code == 2
+    assert (
+        f"error: the answer is kept, but acme/mail cannot go on now ({profile}:2:1: YAML syntax "
+        in output
+    )
+    assert output.rstrip().endswith("once it loads again, `avflow resume` finishes the run")
+    assert sent(out) == []
+    profile.write_text(kept)
+    code, output = cli(harness, "resume")
+    assert code == 0 and f"acme/mail run {result.id} succeeded" in output, output
+    assert sent(out) == ["mail"]

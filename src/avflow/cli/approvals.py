@@ -11,13 +11,14 @@ import getpass
 import json
 import sys
 from datetime import datetime, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from avflow import approvals as api
 from avflow.cli import Obj, pass_obj, say_home
-from avflow.errors import UsageError
+from avflow.errors import ConfigError, ConfigErrors, UsageError
 from avflow.paths import check_client_id
 
 MAX_REASON = 1000
@@ -139,9 +140,7 @@ def _decide(obj: Obj, approval_id: str, approve: bool, reason: str | None, resum
     if service_lock(obj.home).is_held_elsewhere():
         click.echo("the running service takes the run up")
         return
-    wf = obj.app.focus(done.client).clients[done.client].workflows.get(done.workflow)
-    if wf is None:
-        raise UsageError(f"workflow {done.client}/{done.workflow} no longer exists")
+    wf = _waiting_workflow(obj, done)
     outcome = obj.app.engine.resume_waiting(wf, done.id)
     if outcome is None:
         if _claimed(obj, done.id):
@@ -157,6 +156,23 @@ def _decide(obj: Obj, approval_id: str, approve: bool, reason: str | None, resum
     click.echo(f"run {outcome.id} {outcome.status}{error}")
     if outcome.status == "failed":
         sys.exit(1)
+
+
+def _waiting_workflow(obj: Obj, done: api.Approval) -> Any:
+    """The workflow of a decided approval, loaded to take its run up; a `UsageError` saying the
+    decision is kept when it cannot be (its file or client removed, or broken now)."""
+    ref = f"{done.client}/{done.workflow}"
+    try:
+        wf = obj.app.focus(done.client).clients[done.client].workflows.get(done.workflow)
+        problem = None if wf is not None else "its workflow file is gone"
+    except (ConfigError, UsageError) as exc:
+        problem = str(exc.errors[0] if isinstance(exc, ConfigErrors) else exc)
+    if problem is not None:
+        raise UsageError(
+            f"the decision is kept, but {ref} cannot go on now ({problem}); once it loads "
+            "again, `avflow resume` takes the run up"
+        )
+    return wf
 
 
 def _claimed(obj: Obj, approval_id: str) -> bool:

@@ -8,7 +8,7 @@ import sys
 import click
 
 from avflow.cli import Obj, pass_obj, utf8_arg
-from avflow.errors import UsageError
+from avflow.errors import ConfigError, ConfigErrors, UsageError
 
 
 def register(cli: click.Group) -> None:
@@ -70,9 +70,17 @@ def resolve(
     if row["status"] != "failed" or no_resume:
         return
     app.state.reopen_run(run, record.step)
-    wf = app.focus(row["client"]).clients[row["client"]].workflows.get(row["workflow"])
-    if wf is None:
-        raise UsageError(f"workflow {row['client']}/{row['workflow']} no longer exists")
+    ref, wf = f"{row['client']}/{row['workflow']}", None
+    try:
+        wf = app.focus(row["client"]).clients[row["client"]].workflows.get(row["workflow"])
+        problem = None if wf is not None else "its workflow file is gone"
+    except (ConfigError, UsageError) as exc:  # its client removed, or a file broken now
+        problem = str(exc.errors[0] if isinstance(exc, ConfigErrors) else exc)
+    if wf is None or problem is not None:
+        raise UsageError(
+            f"the answer is kept, but {ref} cannot go on now ({problem}); once it loads "
+            "again, `avflow resume` finishes the run"
+        )
     result = app.engine.execute(wf, run)
     click.echo(f"run {run} {result.status}" + (f": {result.error}" if result.error else ""))
     if result.status == "failed":
