@@ -54,6 +54,10 @@ NEVER_MODULES |= {"avflow.scheduler.settings"}
 # what a running step is handed (avflow.ClientInfo), and the parameters of core.fail and
 # core.approval (registered by reference; the demo uses neither)
 NEVER_MODULES |= {"avflow.clientinfo", "avflow.builtin_params"}
+# the redaction of secrets (and sqlite3, for the redacting connection): nothing reads a secret's
+# value or opens a database; difflib: the hints of mistakes, and there are none
+NEVER_MODULES |= {"avflow.redact"}
+NEVER |= {"sqlite3", "difflib"}
 
 PROBE = """
 import json, sys

@@ -8,7 +8,6 @@ their literal text parse one template).
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Mapping
@@ -312,6 +311,8 @@ class WorkflowChecks:
         for var, attr in sorted(refs.attrs):
             known = self._template_attrs.get(var) if var in allowed else None
             if known is not None and attr not in known:
+                import difflib  # only for a mistake's hint
+
                 close = difflib.get_close_matches(attr, sorted(known), n=1)
                 hint = (
                     f"did you mean {var}.{close[0]}?"

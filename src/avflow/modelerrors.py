@@ -8,7 +8,6 @@ where they belong.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +47,8 @@ def _message(err: ErrorDetails, known: Sequence[str] = (), hint: str = "") -> st
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(err["loc"][-1])
+        import difflib  # only for a mistake's hint (here and below)
+
         close = difflib.get_close_matches(key, known, n=1)
         return f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else hint)
     if kind == "missing":
@@ -66,6 +67,8 @@ def _pair_misspellings(errors: list[ErrorDetails]) -> list[ErrorDetails]:
             continue
         level, key = e["loc"][:-1], str(e["loc"][-1])
         names = [m for lv, m in missing if lv == level and (lv, m) not in paired]
+        import difflib
+
         close = difflib.get_close_matches(key, names, n=1)
         if close:
             paired.add((level, close[0]))

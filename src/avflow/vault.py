@@ -25,7 +25,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from avflow import redact
 from avflow.errors import SecretError
 from avflow.fsutil import FileLock, atomic_write, fsync_dir, private_dir
 from avflow.paths import client_id_problem
@@ -222,6 +221,8 @@ class Vault:
             raise SecretError(
                 f"secret {name!r} of client {client!r} cannot be decrypted with this vault key"
             )
+        from avflow import redact  # here: validate and next only list the names
+
         redact.register(value)
         return value
 
