@@ -83,3 +83,48 @@ def test_an_account_of_a_lazy_provider_is_checked_with_its_model(
     )
     assert done.returncode == 2
     assert "client.yaml:3:" in done.stderr and "base_url" in done.stderr, done.stderr
+
+
+def test_quiet_windows_accept_what_strptime_accepts() -> None:
+    """A channel's ``quiet:`` is checked without strptime, accepting exactly what
+    ``strptime(text, "%H:%M")`` accepts on each side of the dash, with the same message."""
+    from datetime import datetime
+
+    import pydantic
+    from avflow_social import ChannelSettings
+
+    def strptime_ok(text: str) -> bool:
+        try:
+            datetime.strptime(text, "%H:%M")
+        except ValueError:
+            return False
+        return True
+
+    times = ["7:00", "07:00", "7:5", "23:59", "24:00", "9:60", "19:7", "0:0", "00:00", "007:00"]
+    times += [
+        "",
+        ":",
+        "7",
+        "7:",
+        ":30",
+        "7:00 ",
+        "7.00",
+        "\u0662\u0660:\u0660\u0660",
+        "12:345",
+        "1a:00",
+        "+7:00",
+    ]
+    accepted = 0
+    for start in times:
+        for end in ["08:00", *times[:4]]:
+            spec = f"{start} - {end}"
+            expected = strptime_ok(start.strip()) and strptime_ok(end.strip())
+            try:
+                ChannelSettings(quiet=[spec])
+                ok = True
+            except pydantic.ValidationError as exc:
+                ok = False
+                assert f"{spec!r} is not a window HH:MM-HH:MM" in str(exc)
+            assert ok == expected, spec
+            accepted += ok
+    assert accepted > 20  # both kinds were tried

@@ -99,7 +99,7 @@ class Match(BaseModel):
 class Rule(BaseModel):
     """A filing rule: files that fit ``match`` go to ``path`` (or are left alone with ``skip``)."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="Shown in outputs and in the audit trail.")
     match: Match = Field(default_factory=Match)

@@ -4,9 +4,13 @@ Kept apart from `avflow_social.provider` (its dataclasses and errors): `avflow v
 channel's settings without importing the provider classes.
 """
 
-from datetime import datetime
+import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# what datetime.strptime(text, "%H:%M") accepts (its own patterns for %H and %M, the whole
+# text), without importing _strptime and building its locale tables at each `avflow validate`
+HH_MM = re.compile(r"(2[0-3]|[0-1]\d|\d):([0-5]\d|\d)")
 
 
 class ChannelSettings(BaseModel):
@@ -34,9 +38,6 @@ class ChannelSettings(BaseModel):
     def _windows(cls, value: list[str]) -> list[str]:
         for spec in value:
             start, _, end = spec.partition("-")
-            try:
-                datetime.strptime(start.strip(), "%H:%M")
-                datetime.strptime(end.strip(), "%H:%M")
-            except ValueError:
-                raise ValueError(f"{spec!r} is not a window HH:MM-HH:MM") from None
+            if not (HH_MM.fullmatch(start.strip()) and HH_MM.fullmatch(end.strip())):
+                raise ValueError(f"{spec!r} is not a window HH:MM-HH:MM")
         return value
