@@ -61,6 +61,7 @@ def test_init_refuses_a_folder_with_something_in_it(
 
 def test_client_new_adds_a_valid_client(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "wf"
+    root.mkdir()
     base = ["--workflows", str(root), "--home", str(tmp_path / "home")]
     assert avflow(capsys, *base, "client", "new", "studio-rossi")[0] == 0
     project, errors = Loader(PluginManager(autoload=False).registry).load(root)
@@ -81,3 +82,38 @@ def test_client_new_refuses_bad_ids(
     )
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err and not any(tmp_path.rglob("client.yaml"))
+
+
+def test_client_new_makes_no_workflows_folder_in_passing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped --workflows (or the wrong current folder) made a new workflows folder there."""
+    root = tmp_path / "wokflows"
+    code, _, err = avflow(
+        capsys, "--workflows", str(root), "--home", str(tmp_path / "h"), "client", "new", "acme"
+    )
+    assert code == 2
+    assert err == f"error: no workflows folder {root}: `avflow init {root}` makes one\n"
+    assert not root.exists()
+
+
+@pytest.mark.parametrize("where", ["a link to nowhere", "under a file"])
+def test_init_where_no_folder_can_be_made_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    if where == "a link to nowhere":
+        root = tmp_path / "wf"
+        root.symlink_to(tmp_path / "gone")
+        why = f"{root} is a symbolic link to nowhere ({tmp_path / 'gone'})"
+    else:
+        (tmp_path / "notes.txt").write_text("x\n")
+        root = tmp_path / "notes.txt" / "wf"
+        why = f"{tmp_path / 'notes.txt'} is a file, not a folder"
+    code, _, err = avflow(capsys, "--home", str(tmp_path / "h"), "init", str(root))
+    assert code == 2
+    assert err == f"error: cannot make {root / 'my-client'}: {why}\n"
+    code, _, err = avflow(
+        capsys, "--workflows", str(root), "--home", str(tmp_path / "h"), "client", "new", "acme"
+    )
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "gone").exists()

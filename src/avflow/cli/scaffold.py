@@ -6,6 +6,7 @@ profile's keys by editing it. They never overwrite anything.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -68,11 +69,23 @@ def write_client(workflows: Path, client_id: str) -> Path:
     folder = workflows / client_id
     if folder.exists() or folder.is_symlink():
         raise UsageError(f"client {client_id!r} already exists: {folder}")
-    folder.mkdir(parents=True)
+    try:
+        folder.mkdir(parents=True)
+    except OSError as exc:  # a link to nowhere, a file on the way, a read-only disk
+        raise UsageError(f"cannot make {folder}: {_why(workflows, exc)}") from None
     name = client_id.replace("-", " ").replace("_", " ").title()
     (folder / "client.yaml").write_text(PROFILE.format(client_id=client_id, name=name))
     (folder / "hello.yaml").write_text(WORKFLOW.format(client_id=client_id))
     return folder
+
+
+def _why(workflows: Path, exc: OSError) -> str:
+    if workflows.is_symlink() and not workflows.exists():
+        return f"{workflows} is a symbolic link to nowhere ({os.readlink(workflows)})"
+    on_the_way = [p for p in (workflows, *workflows.parents) if p.exists() and not p.is_dir()]
+    if on_the_way:
+        return f"{on_the_way[-1]} is a file, not a folder"
+    return exc.strerror or str(exc)
 
 
 @click.command()
@@ -105,5 +118,11 @@ def client() -> None:
 @pass_obj
 def new(obj: Obj, client_id: str) -> None:
     """Add a client folder ID (client.yaml and a first workflow) to the workflows folder."""
+    if obj.workflows.is_symlink() and not obj.workflows.exists():
+        raise UsageError(f"cannot use {obj.workflows}: {_why(obj.workflows, OSError())}")
+    if not obj.workflows.is_dir():  # a mistyped --workflows: no new folder made in passing
+        raise UsageError(
+            f"no workflows folder {obj.workflows}: `avflow init {obj.workflows}` makes one"
+        )
     folder = write_client(obj.workflows, client_id)
     click.echo(f"created {folder}/client.yaml and {folder}/hello.yaml")
