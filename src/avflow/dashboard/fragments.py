@@ -49,6 +49,23 @@ class RowLines:
         raise NotImplementedError
 
 
+class Joined:
+    """A list's HTML, joined, as a template prints it: ``__html__`` hands Jinja's escaping the
+    text itself, which it makes a `Markup` of once (a `Markup` given instead was copied three
+    times, tens of KB a page: made of the joined text, then made again of itself by escaping)."""
+
+    __slots__ = ("html",)
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+
+    def __html__(self) -> str:
+        return self.html
+
+    def __str__(self) -> str:
+        return self.html
+
+
 class Fragments:
     """``macro`` of ``template``, called with each item of a list and arguments, each item's HTML
     kept (by the item's type too: two kinds of items with the same values are not one line)."""
@@ -58,11 +75,11 @@ class Fragments:
         self._macro: Callable[..., Markup] | None = None
         self._kept: dict[Any, Markup] = {}
 
-    def __call__(self, items: Iterable[Any], *args: Any) -> Markup:
+    def __call__(self, items: Iterable[Any], *args: Any) -> Joined:
         """The HTML of ``items``, one after the other."""
         if isinstance(items, RowLines):
-            return Markup("\n".join(self._rows(items, args)))  # markup each
-        return Markup("\n".join([self.one(item, *args) for item in items]))  # markup each
+            return Joined("\n".join(self._rows(items, args)))  # markup each
+        return Joined("\n".join([self.one(item, *args) for item in items]))  # markup each
 
     def _rows(self, items: RowLines, args: tuple[Any, ...]) -> list[Markup]:
         """The HTML of `RowLines`' items, each kept by its row (values of the query's plain
