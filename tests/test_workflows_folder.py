@@ -223,3 +223,23 @@ def test_runs_of_a_removed_workflow_are_still_listed(root: Path) -> None:
     r = avflow(root, "runs", "acme/hello")
     assert r.code == 0 and "acme/hello" in r.out, r
     assert avflow(root, "runs", "acme/nope").code == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("runs", "-n", "99999999999999999999999"),
+        ("audit", "show", "acme", "-n", "99999999999999999999999"),
+        ("approvals", "--offset", "99999999999999999999999"),
+        ("next", "-n", "99999999999"),
+    ],
+)
+def test_a_number_too_big_is_a_usage_error_not_a_traceback(
+    root: Path, args: tuple[str, ...]
+) -> None:
+    """An extra digit or a paste: SQLite cannot take it (runs, approvals, audit show was a
+    traceback) or the command would print for hours (next)."""
+    assert avflow(root, "trigger", "acme/hello").code == 0
+    r = avflow(root, *args)
+    assert r.code == 2 and "Traceback" not in r.err, r
+    assert f"Error: Invalid value for '{args[-2]}'" in r.err and "is not in the range" in r.err, r

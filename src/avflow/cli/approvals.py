@@ -57,7 +57,7 @@ def _local(when: datetime | None, tz: tzinfo) -> str:
 @click.command()
 @click.argument("client", required=False)
 @click.option("-n", "--limit", default=50, show_default=True, type=click.IntRange(1, 500))
-@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0, 1_000_000_000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per approval.")
 @pass_obj
 def approvals(obj: Obj, client: str | None, limit: int, offset: int, as_json: bool) -> None:

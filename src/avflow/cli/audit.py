@@ -42,7 +42,9 @@ def audit() -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the records as JSON lines, exactly as stored."
 )
-@click.option("-n", "--last", type=click.IntRange(min=1), help="Only the last N matching records.")
+@click.option(
+    "-n", "--last", type=click.IntRange(1, 1_000_000), help="Only the last N matching records."
+)
 @pass_obj
 def show(
     obj: Obj,

@@ -100,7 +100,7 @@ def resume(obj: Obj) -> None:
 
 @click.command()
 @click.argument("ref", required=False, metavar="[CLIENT[/WORKFLOW]]")
-@click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--utc", is_flag=True, help="Times in UTC, not each client's local time.")
 @pass_obj

@@ -139,7 +139,7 @@ def _tagged(
 
 @click.command("next")
 @click.argument("ref", required=False, metavar="[CLIENT[/WORKFLOW]]")
-@click.option("-n", "--count", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("-n", "--count", default=10, show_default=True, type=click.IntRange(1, 100_000))
 @click.option(
     "--from",
     "from_",
