@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,33 @@ def test_init_where_no_folder_can_be_made_is_one_line(
     )
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     assert not (tmp_path / "gone").exists()
+
+
+def test_init_stopped_midway_leaves_no_half_client_and_can_run_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C between the two files: no client folder with a client.yaml and no workflow (or
+    a cut-short one), and `avflow init` run again is not refused as 'not empty'."""
+    root = tmp_path / "wf"
+    real = Path.write_text
+
+    def stop_at_the_workflow(self: Path, text: str, *args: object, **kwargs: object) -> int:
+        if self.name == "hello.yaml":
+            raise KeyboardInterrupt
+        return real(self, text)
+
+    monkeypatch.setattr(Path, "write_text", stop_at_the_workflow)
+    code, _, err = avflow(capsys, "--home", str(tmp_path / "h"), "init", str(root))
+    assert code == 1 and "aborted" in err
+    assert [p.name for p in root.iterdir()] == []
+    monkeypatch.setattr(Path, "write_text", real)
+    code, _, err = avflow(capsys, "--home", str(tmp_path / "h"), "init", str(root))
+    assert code == 0, err
+    assert sorted(p.name for p in (root / "my-client").iterdir()) == ["client.yaml", "hello.yaml"]
+    assert oct((root / "my-client").stat().st_mode & 0o777) == oct(0o777 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask

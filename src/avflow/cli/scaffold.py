@@ -7,6 +7,8 @@ profile's keys by editing it. They never overwrite anything.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import click
@@ -70,13 +72,28 @@ def write_client(workflows: Path, client_id: str) -> Path:
     if folder.exists() or folder.is_symlink():
         raise UsageError(f"client {client_id!r} already exists: {folder}")
     try:
-        folder.mkdir(parents=True)
+        workflows.mkdir(parents=True, exist_ok=True)
+        # written in a hidden folder (the loader and init pass over those), then renamed: a kill
+        # midway leaves no client with half a client.yaml, and nothing that blocks a second try
+        draft = Path(tempfile.mkdtemp(prefix=f".{client_id}.", dir=workflows))
     except OSError as exc:  # a link to nowhere, a file on the way, a read-only disk
         raise UsageError(f"cannot make {folder}: {_why(workflows, exc)}") from None
-    name = client_id.replace("-", " ").replace("_", " ").title()
-    (folder / "client.yaml").write_text(PROFILE.format(client_id=client_id, name=name))
-    (folder / "hello.yaml").write_text(WORKFLOW.format(client_id=client_id))
+    try:
+        os.chmod(draft, 0o777 & ~_umask())  # as mkdir would have made it
+        name = client_id.replace("-", " ").replace("_", " ").title()
+        (draft / "client.yaml").write_text(PROFILE.format(client_id=client_id, name=name))
+        (draft / "hello.yaml").write_text(WORKFLOW.format(client_id=client_id))
+        os.rename(draft, folder)  # fails if the folder appeared meanwhile: nothing overwritten
+    except BaseException:
+        shutil.rmtree(draft, ignore_errors=True)
+        raise
     return folder
+
+
+def _umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _why(workflows: Path, exc: OSError) -> str:
