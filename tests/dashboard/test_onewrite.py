@@ -11,6 +11,7 @@ from typing import Any
 
 from uvicorn.server import ServerState
 
+from avflow.dashboard.onewrite import HeldHead
 from avflow.dashboard.server import uvicorn_config
 
 REQUEST = b"GET /%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -107,3 +108,16 @@ def test_a_streamed_answer_sends_its_head_first_then_its_chunks_in_order() -> No
     writes = _answers("stream")
     assert writes[1].startswith(b"HTTP/1.1 200 OK") and writes[1].endswith(b"\r\n\r\n")
     assert b"".join(writes[2:]) == b"3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n"
+
+
+def test_a_head_held_when_the_connection_is_lost_is_dropped_not_written() -> None:
+    async def run() -> list[bytes]:
+        sock = Socket()
+        transport = HeldHead(sock, asyncio.get_running_loop())
+        transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+        sock.close()  # lost before the body (uvloop raises on a write to a closed transport)
+        await asyncio.sleep(0.002)  # the end of the turn
+        transport.close()
+        return sock.writes
+
+    assert asyncio.run(run()) == []

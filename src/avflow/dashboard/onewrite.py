@@ -7,7 +7,8 @@ HTTP: 1.5 reads an answer; a freshly rendered approvals inbox waited about 0.1-0
 `OneWriteProtocol` holds the head back until the body's first write and sends both in one
 (``writelines``: one system call); a head that no body follows in the same turn of the event
 loop (an empty body, a streamed answer, ``100 Continue``) is sent at the end of that turn, and
-before the connection is closed. Nothing else changes: same bytes, same order.
+before the connection is closed (dropped if the connection was lost meanwhile). Nothing else
+changes: same bytes, same order.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class HeldHead:
         held = self._held
         if held is not None:
             self._held = None
-            self._transport.write(held)
+            if not self._transport.is_closing():  # a connection lost meanwhile: nothing to send
+                self._transport.write(held)
 
     def write_eof(self) -> None:
         self.flush()
