@@ -243,3 +243,19 @@ def test_a_number_too_big_is_a_usage_error_not_a_traceback(
     r = avflow(root, *args)
     assert r.code == 2 and "Traceback" not in r.err, r
     assert f"Error: Invalid value for '{args[-2]}'" in r.err and "is not in the range" in r.err, r
+
+
+@pytest.mark.parametrize("kind", ["file", "link to nowhere"])
+def test_a_home_that_is_a_file_or_a_link_to_nowhere_is_one_line(root: Path, kind: str) -> None:
+    home = root / "h"
+    if kind == "file":
+        home.write_text("notes\n")
+        why = "not a folder"
+    else:
+        home.symlink_to(root / "gone")
+        why = "a symbolic link to nowhere"
+    for args in (("runs",), ("trigger", "acme/hello"), ("status",)):
+        r = avflow(root, "--home", str(home), *args)
+        assert r.code == 2, (args, r)
+        assert r.err == f"error: cannot use {home} as the home folder: {why}\n", (args, r)
+    assert not (root / "gone").exists()

@@ -76,18 +76,24 @@ class State:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            private_dir(path.parent)
-        except OSError as exc:  # e.g. --home names a file, or a folder we may not write
-            raise UsageError(
-                f"cannot use {path.parent} as the home folder: {exc.strerror or exc}"
-            ) from None
-        self._local = threading.local()
         # Two processes creating the database at once can deadlock in SQLite's switch to WAL
         # (one holds a read lock it wants to upgrade, the other a pending write lock); SQLite then
         # answers "database is locked" at once instead of waiting. Creating it one at a time
         # avoids that: once the file is in WAL mode, opening it takes no such lock.
-        with FileLock(path.with_name(path.name + ".init")):
+        init = FileLock(path.with_name(path.name + ".init"))
+        try:
+            private_dir(path.parent)
+            init.acquire(blocking=True)
+        except OSError as exc:  # --home names a file, a link to nowhere, a folder we may not write
+            gone = path.parent.is_symlink() and not path.parent.exists()
+            what = "a symbolic link to nowhere" if gone else None
+            if what is None and path.parent.exists() and not path.parent.is_dir():
+                what = "not a folder"
+            raise UsageError(
+                f"cannot use {path.parent} as the home folder: {what or exc.strerror or exc}"
+            ) from None
+        self._local = threading.local()
+        try:  # the lock acquired above
             private_file(path)  # 0600 before SQLite opens it: its -wal and -shm take its mode
             try:
                 self.db.executescript(SCHEMA)
@@ -97,6 +103,8 @@ class State:
                     f"{path}: the state database cannot be read ({exc}); nothing was changed: "
                     "restore it from your backup of the home folder"
                 ) from None
+        finally:
+            init.release()
 
     @property
     def db(self) -> sqlite3.Connection:
