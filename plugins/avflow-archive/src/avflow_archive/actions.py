@@ -262,11 +262,11 @@ def _file_items(ctx: StepContext, filer: Filer, items: list[Incoming], journal: 
     for start in avflow.track(range(0, len(items), BATCH), f"filing {len(items)} files"):
         done = []
         for item in items[start : start + BATCH]:
-            entry = _file_one(ctx, filer, item)
-            if entry is None:
+            filed = _file_one(ctx, filer, item)
+            if filed is None:
                 continue  # gone since the listing (another scan, or the person who dropped it)
-            done_before.pop(entry["source"], None)
-            done.append((item, entry))
+            done_before.pop(filed["source"], None)
+            done.append((item, filed))
         filer.flush()  # the batch's copies are written and durable: only now may sources go
         for item, entry in done:
             journal.add(entry, item.path)  # before the removal: a crash after it still reports it

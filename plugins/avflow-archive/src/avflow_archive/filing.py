@@ -104,8 +104,8 @@ class Filer:
                     names.append(name)
                 except Exception as exc:
                     self._not_indexed(name, exc)
-            for n, exc in self.index.record_many(rows) if rows else []:
-                self._not_indexed(names[n], exc)
+            for n, err in self.index.record_many(rows) if rows else []:
+                self._not_indexed(names[n], err)
             for name, write in pending:
                 try:
                     write()

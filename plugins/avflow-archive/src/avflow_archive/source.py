@@ -14,7 +14,6 @@ import os
 import stat
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
 
 _FLAGS = (
     os.O_RDONLY
@@ -101,9 +100,9 @@ class Source:
     def size(self) -> int:
         return self.st.st_size
 
-    def reader(self) -> BinaryIO:
+    def reader(self) -> io.BufferedReader:
         """A fresh buffered stream from the start of the file (independent of other readers)."""
-        return io.BufferedReader(_PositionalReader(self.fd, self.size), 1 << 20)  # type: ignore[return-value]
+        return io.BufferedReader(_PositionalReader(self.fd, self.size), 1 << 20)
 
     def copy_to(self, fd_out: int) -> int:
         """Copy the whole file into the descriptor ``fd_out``; return the bytes copied."""

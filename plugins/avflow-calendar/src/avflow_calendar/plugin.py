@@ -98,7 +98,7 @@ def register_actions(register: Any) -> None:
         ),
         ("release_holds", ReleaseParams, release_holds, "Delete the holds past their deadline."),
     ):
-        register(avflow.Action(f"calendar.{name}", model, run, text))  # type: ignore[arg-type]
+        register(avflow.Action(f"calendar.{name}", model, run, text))
 
 
 @avflow.hookimpl

@@ -127,7 +127,7 @@ def _print(row: dict[str, Any]) -> None:
 
 
 def _providers() -> dict[str, Provider]:
-    return click.get_current_context().meta["avflow_social.providers"]()  # type: ignore[no-any-return]
+    return click.get_current_context().meta["avflow_social.providers"]()
 
 
 def make_group(get_providers: Callable[[], dict[str, Provider]]) -> click.Group:

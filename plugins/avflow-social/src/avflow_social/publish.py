@@ -28,7 +28,7 @@ UTC = UTC
 _Failed: Any = getattr(avflow, "EffectFailed", avflow.StepFailed)
 
 
-class NotPublished(_Failed):  # type: ignore[misc,valid-type]
+class NotPublished(_Failed):
     def __init__(self, error: ProviderError) -> None:
         super().__init__(str(error))
         self.error = error

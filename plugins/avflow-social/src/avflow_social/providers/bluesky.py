@@ -95,7 +95,7 @@ class Session:
             return None
         if saved.get("origin") != self.origin or not saved.get("refreshJwt"):
             return None
-        return saved  # type: ignore[no-any-return]
+        return saved
 
     def save(self, did: str, handle: str, access: str, refresh: str | None) -> dict[str, str]:
         old = self.load() or {}

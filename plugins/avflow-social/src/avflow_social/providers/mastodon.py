@@ -41,7 +41,7 @@ def plain(content: str) -> str:
 
     parts: list[str] = []
     parser = HTMLParser()
-    parser.handle_data = parts.append  # type: ignore[method-assign]
+    parser.handle_data = parts.append  # type: ignore[method-assign, assignment]
     parser.feed(content)
     return re.sub(r"\s+", "", html.unescape("".join(parts)))
 

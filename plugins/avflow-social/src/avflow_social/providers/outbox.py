@@ -29,7 +29,7 @@ def _folder(target: Target) -> Path:
         except avflow.PathRefused as exc:
             raise ProviderError(f"outbox folder: {exc}") from None
         target.cache["folder"] = folder
-    return target.cache["folder"]  # type: ignore[no-any-return]
+    return target.cache["folder"]
 
 
 class Outbox(Provider):
