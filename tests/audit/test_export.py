@@ -267,3 +267,39 @@ def test_an_export_interrupted_midway_leaves_the_old_file_whole(
         assert stopped.code == 1 and "aborted" in stopped.err, stopped
     assert out.read_bytes() == whole
     assert sorted(p.name for p in tmp_path.iterdir() if "jsonl" in p.name) == ["acme.jsonl"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "bundle"])
+def test_output_to_a_fifo_is_written_to_and_a_link_stays_a_link(
+    acme: Harness, cli: Callable[..., Any], tmp_path: Path, fmt: str
+) -> None:
+    """-o names something that is not a file (a FIFO here; /dev/null alike): it is written to,
+    never replaced by a file (the whole-or-nothing rename would have replaced /dev/null).
+    -o names a link: the file it leads to is replaced, the link stays."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    result = cli("audit", "export", "acme", "--format", fmt, "-o", str(fifo))
+    reader.join(timeout=30)
+    assert result.code == 0, result
+    assert fifo.is_fifo() and got and len(got[0]) > 100
+    target = tmp_path / "kept" / f"acme.{fmt}"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / f"latest.{fmt}"
+    link.symlink_to(target)
+    assert cli("audit", "export", "acme", "--format", fmt, "-o", str(link)).code == 0
+    assert link.is_symlink() and target.read_bytes() != b"old\n"
+    assert target.read_bytes()[:2] == (got[0][:2] if fmt != "bundle" else b"PK")
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
+
+def test_an_empty_output_name_is_one_line(acme: Harness, cli: Callable[..., Any]) -> None:
+    for args in (("audit", "export", "acme"), ("audit", "pubkey"), ("audit", "report", "acme")):
+        result = cli(*args, "-o", "")
+        assert result.code == 2 and result.err == "error: -o: give a file name\n", result

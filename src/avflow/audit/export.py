@@ -12,6 +12,9 @@ import fnmatch
 import hashlib
 import io
 import json
+import os
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -158,8 +161,46 @@ def bundle(
         "key": fingerprint(public),
         "files": {},
     }
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
+    tmp = _draft(dest)
+    try:
+        _write_zip(tmp, members, manifest, public, client, now, files, first, last)
+        if os.path.exists(dest) and not os.path.isfile(dest):  # /dev/null, a FIFO: never replaced
+            with open(dest, "wb") as out, open(tmp, "rb") as done:
+                shutil.copyfileobj(done, out)
+        else:
+            tmp.replace(os.path.realpath(dest))  # a symbolic link stays one
+    finally:
+        tmp.unlink(missing_ok=True)
+    return manifest
+
+
+def _draft(dest: Path) -> Path:
+    """A new temporary file beside ``dest``'s real file (its folder made), or in the temporary
+    folder when ``dest`` is not a file (a device, a FIFO)."""
+    if os.path.exists(dest) and not os.path.isfile(dest):
+        folder = None
+    else:
+        folder = Path(os.path.realpath(dest)).parent
+        folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{dest.name}.", suffix=".tmp")
+    umask = os.umask(0o077)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # the mode a plain open() would have given it
+    os.close(fd)
+    return Path(name)
+
+
+def _write_zip(
+    tmp: Path,
+    members: dict[str, Path],
+    manifest: dict[str, Any],
+    public: Ed25519PublicKey,
+    client: str,
+    now: datetime,
+    files: list[Path],
+    first: int,
+    last: int,
+) -> None:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for arcname, path in members.items():
             data = path.read_bytes()
@@ -182,8 +223,6 @@ def bundle(
                 fp=fingerprint(public),
             ),
         )
-    tmp.replace(dest)
-    return manifest
 
 
 def csv_text(directory: Path, flt: Filter) -> str:

@@ -101,6 +101,8 @@ def output_path(obj: Obj, output: Path | None) -> Path | None:
     it would replace; its ``reports/`` folder, where reports go by default, is allowed."""
     if output is None:
         return None
+    if output == Path():  # -o "" (click has refused "." itself: a folder)
+        raise UsageError("-o: give a file name")
     real, home = output.resolve(), obj.home.resolve()
     if real.is_relative_to(home) and not real.is_relative_to(home / "reports"):
         raise UsageError(
@@ -118,9 +120,17 @@ def output_path(obj: Obj, output: Path | None) -> Path | None:
 def replacing(output: Path, binary: bool = False) -> Iterator[IO[Any]]:
     """A file to write ``output`` through: a temporary file beside it, renamed over it once
     whole. Interrupted (Ctrl-C, an error, a kill), ``output`` is what it was (or still absent):
-    never the first part of an export that looks like a whole one. Its folder is made."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    never the first part of an export that looks like a whole one. Its folder is made.
+
+    A symbolic link stays one: the file it leads to is replaced. Something that is not a file
+    (``/dev/null``, a FIFO, ``/dev/stdout``) is written to as it is, never replaced."""
+    if os.path.exists(output) and not os.path.isfile(output):
+        with open(output, "wb") if binary else open(output, "w", encoding="utf-8", newline="") as o:
+            yield o
+        return
+    real = Path(os.path.realpath(output))
+    real.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
     try:
         umask = os.umask(0o077)
         os.umask(umask)
@@ -132,7 +142,7 @@ def replacing(output: Path, binary: bool = False) -> Iterator[IO[Any]]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, output)
+        os.replace(tmp, real)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
