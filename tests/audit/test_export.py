@@ -303,3 +303,30 @@ def test_an_empty_output_name_is_one_line(acme: Harness, cli: Callable[..., Any]
     for args in (("audit", "export", "acme"), ("audit", "pubkey"), ("audit", "report", "acme")):
         result = cli(*args, "-o", "")
         assert result.code == 2 and result.err == "error: -o: give a file name\n", result
+
+
+def test_a_report_to_a_fifo_writes_no_bundle_beside_it(
+    acme: Harness, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The bundle goes beside the report: beside /dev/null it would be a file in /dev."""
+    import os
+    import threading
+
+    out = tmp_path / "out"
+    out.mkdir()
+    fifo = out / "pipe"
+    os.mkfifo(fifo)
+    result = cli("audit", "report", "acme", "--month", "2026-01", "-o", str(fifo))
+    assert result.code == 2
+    assert result.err == (
+        f"error: -o {fifo} is not a file: the bundle goes beside the report; add --no-bundle\n"
+    )
+    assert [p.name for p in out.iterdir()] == ["pipe"]
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    args = ("audit", "report", "acme", "--month", "2026-01", "--no-bundle", "-o", str(fifo))
+    result = cli(*args)
+    reader.join(timeout=30)
+    assert result.code == 0 and got and b"<html" in got[0].lower(), result
+    assert [p.name for p in out.iterdir()] == ["pipe"]

@@ -278,6 +278,10 @@ def report(
         raise UsageError(f"--month {month!r}: the year must be between 1900 and 9000")
     directory = _trail_dir(obj, client)
     output = output_path(obj, output)
+    if bundle and output is not None and output.exists() and not output.is_file():
+        raise UsageError(
+            f"-o {output} is not a file: the bundle goes beside the report; add --no-bundle"
+        )
     project, _ = obj.app.load()
     c = project.clients.get(client)
     if c is None and timezone is None:
