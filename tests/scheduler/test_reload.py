@@ -141,3 +141,31 @@ def test_an_edit_made_while_the_service_reads_its_workflows_is_not_missed(
         svc.stop()
         t.join(30)
     assert not t.is_alive()
+
+
+def test_service_roots_naming_a_client_gone_at_a_reload_is_logged_at_its_key(
+    project: Path, services: list[ServiceProc], tmp_path: Path
+) -> None:
+    """service.yaml grants bloom a root; bloom's folder is renamed under the running service:
+    the reload names the key (file:line:column, the close name), the service goes on."""
+    granted = tmp_path / "granted"
+    granted.mkdir()
+    settings = project / "home" / "service.yaml"
+    settings.write_text(f"roots:\n  bloom: [{granted}]\n")
+    client(project, "acme")
+    client(project, "bloom")
+    write(project / "workflows/acme/a.yaml", wf("0 9 * * *"))
+    svc = ServiceProc(project, "run", "--no-watch", fake_now="2026-03-02T06:00:00Z")
+    services.append(svc)
+    svc.wait_log("service started")
+    (project / "workflows" / "bloom").rename(project / "workflows" / "bloom2")
+    m = svc.mark()
+    svc.send(signal.SIGHUP)
+    svc.wait_log("workflows reloaded", since=m, reason="SIGHUP")
+    assert any(
+        str(r.get("error")).startswith(f"{settings}:2:3: roots: no client 'bloom' in ")
+        and "(did you mean 'bloom2'?)" in str(r.get("error"))
+        for r in svc.logs
+    ), svc.logs
+    assert scheduled(project) == {"acme/a": "2026-03-02T09:00:00Z"}
+    assert svc.stop() == 0
