@@ -76,7 +76,12 @@ def test_list_shows_local_times_with_the_zone_and_the_preview(
     setup_post(harness, tmp_path, "bolt")
     assert "no approvals waiting for bolt" in avflow(harness, "approvals", "bolt").out
     unknown = avflow(harness, "approvals", "nobody")
-    assert unknown.code == 2 and unknown.err.strip() == "error: unknown client 'nobody'"
+    assert unknown.code == 2 and unknown.err == (
+        f"error: unknown client 'nobody': no {harness.workflows / 'nobody' / 'client.yaml'}\n"
+    )
+    (harness.workflows / "linked").symlink_to(harness.workflows / "acme")
+    linked = avflow(harness, "approvals", "linked")  # acme's folder under another name
+    assert linked.code == 2 and "is a symbolic link" in linked.err, linked
 
 
 def test_approve_runs_the_rest_once_and_a_second_decision_is_refused(

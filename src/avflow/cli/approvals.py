@@ -19,7 +19,7 @@ import click
 from avflow import approvals as api
 from avflow.cli import Obj, pass_obj, say_home
 from avflow.errors import ConfigError, ConfigErrors, UsageError
-from avflow.paths import check_client_id
+from avflow.paths import check_client_id, client_folder
 
 MAX_REASON = 1000
 
@@ -66,8 +66,8 @@ def approvals(obj: Obj, client: str | None, limit: int, offset: int, as_json: bo
         check_client_id(client)
     page = api.pending(obj.app, client, limit=limit, offset=offset)
     total = api.count_pending(obj.app, client)
-    if client is not None and not total and not (obj.workflows / client).is_dir():
-        raise UsageError(f"unknown client {client!r}")
+    if client is not None and not total:  # a removed client's approvals are still listed
+        client_folder(obj.workflows, client)  # a typo, a linked folder: one line, exit 2
     say_home(obj)
     if as_json:
         for a in page:
