@@ -10,8 +10,10 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -74,6 +76,38 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+@contextmanager
+def replacing(output: Path, binary: bool = False) -> Iterator[IO[Any]]:
+    """A file to write ``output`` (a file the user named: an export, a report) through: a temporary file beside it, renamed over it once
+    whole. Interrupted (Ctrl-C, an error, a kill), ``output`` is what it was (or still absent):
+    never the first part of one that looks whole. Its folder is made.
+
+    A symbolic link stays one: the file it leads to is replaced. Something that is not a file
+    (``/dev/null``, a FIFO, ``/dev/stdout``) is written to as it is, never replaced."""
+    if os.path.exists(output) and not os.path.isfile(output):
+        with open(output, "wb") if binary else open(output, "w", encoding="utf-8", newline="") as o:
+            yield o
+        return
+    real = Path(os.path.realpath(output))
+    real.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0o077)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # the mode a plain open() would have given it
+        f: IO[Any] = (
+            os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        )
+        with f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, real)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def fsync_dir(path: Path) -> None:

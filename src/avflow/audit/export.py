@@ -12,9 +12,6 @@ import fnmatch
 import hashlib
 import io
 import json
-import os
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +23,7 @@ from avflow.audit import standalone
 from avflow.audit.checkpoints import CHECKPOINTS, SEAL
 from avflow.audit.format import FIELDS, last_line, line_seq, month_files
 from avflow.audit.keys import PUBLIC_NAME, fingerprint, public_pem
+from avflow.fsutil import replacing
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -161,37 +159,13 @@ def bundle(
         "key": fingerprint(public),
         "files": {},
     }
-    tmp = _draft(dest)
-    try:
-        _write_zip(tmp, members, manifest, public, client, now, files, first, last)
-        if os.path.exists(dest) and not os.path.isfile(dest):  # /dev/null, a FIFO: never replaced
-            with open(dest, "wb") as out, open(tmp, "rb") as done:
-                shutil.copyfileobj(done, out)
-        else:
-            tmp.replace(os.path.realpath(dest))  # a symbolic link stays one
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replacing(dest, binary=True) as out:
+        _write_zip(out, members, manifest, public, client, now, files, first, last)
     return manifest
 
 
-def _draft(dest: Path) -> Path:
-    """A new temporary file beside ``dest``'s real file (its folder made), or in the temporary
-    folder when ``dest`` is not a file (a device, a FIFO)."""
-    if os.path.exists(dest) and not os.path.isfile(dest):
-        folder = None
-    else:
-        folder = Path(os.path.realpath(dest)).parent
-        folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{dest.name}.", suffix=".tmp")
-    umask = os.umask(0o077)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)  # the mode a plain open() would have given it
-    os.close(fd)
-    return Path(name)
-
-
 def _write_zip(
-    tmp: Path,
+    out: IO[bytes],
     members: dict[str, Path],
     manifest: dict[str, Any],
     public: Ed25519PublicKey,
@@ -201,7 +175,7 @@ def _write_zip(
     first: int,
     last: int,
 ) -> None:
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for arcname, path in members.items():
             data = path.read_bytes()
             manifest["files"][arcname] = hashlib.sha256(data).hexdigest()

@@ -20,10 +20,9 @@ from avflow.cli.audit_support import (
     known_end,
     last_complete_month,
     output_path,
-    replacing,
 )
 from avflow.errors import UsageError
-from avflow.fsutil import private_dir
+from avflow.fsutil import private_dir, replacing
 
 
 def register(cli: click.Group) -> None:
@@ -107,6 +106,16 @@ def _verify_with_bar(directory: Path, client: str, public: Any, extra: Any, mark
         return verify_trail(
             directory, client, public, extra, known=mark, progress=lambda n: bar.set(n)
         )
+
+
+def _check_month(month: str | None) -> None:
+    """``--month``: YYYY-MM, a year from 1900 to 9000."""
+    from avflow.audit.retention import MONTH
+
+    if month is not None and not MONTH.match(month):
+        raise UsageError(f"--month {month!r}: expected a month as YYYY-MM")
+    if month is not None and not 1900 <= int(month[:4]) <= 9000:
+        raise UsageError(f"--month {month!r}: the year must be between 1900 and 9000")
 
 
 @audit.command()
@@ -269,13 +278,9 @@ def report(
     in the client's language, into the home folder's reports/CLIENT/ unless -o says where."""
     from avflow.audit import export as ex
     from avflow.audit import report as rp
-    from avflow.audit.retention import MONTH
     from avflow.audit.verify import verify_trail
 
-    if month is not None and not MONTH.match(month):
-        raise UsageError(f"--month {month!r}: expected a month as YYYY-MM")
-    if month is not None and not 1900 <= int(month[:4]) <= 9000:
-        raise UsageError(f"--month {month!r}: the year must be between 1900 and 9000")
+    _check_month(month)
     directory = _trail_dir(obj, client)
     output = output_path(obj, output)
     if bundle and output is not None and output.exists() and not output.is_file():

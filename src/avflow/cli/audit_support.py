@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -114,38 +110,6 @@ def output_path(obj: Obj, output: Path | None) -> Path | None:
             f"-o {output}: that is inside the workflows folder {obj.workflows}; write it elsewhere"
         )
     return output
-
-
-@contextmanager
-def replacing(output: Path, binary: bool = False) -> Iterator[IO[Any]]:
-    """A file to write ``output`` through: a temporary file beside it, renamed over it once
-    whole. Interrupted (Ctrl-C, an error, a kill), ``output`` is what it was (or still absent):
-    never the first part of an export that looks like a whole one. Its folder is made.
-
-    A symbolic link stays one: the file it leads to is replaced. Something that is not a file
-    (``/dev/null``, a FIFO, ``/dev/stdout``) is written to as it is, never replaced."""
-    if os.path.exists(output) and not os.path.isfile(output):
-        with open(output, "wb") if binary else open(output, "w", encoding="utf-8", newline="") as o:
-            yield o
-        return
-    real = Path(os.path.realpath(output))
-    real.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0o077)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # the mode a plain open() would have given it
-        f: IO[Any] = (
-            os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
-        )
-        with f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, real)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _filter(
