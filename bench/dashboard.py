@@ -6,8 +6,13 @@
 Fills a temporary home with ``--clients`` clients (8 timezones, two workflows each, one gated
 to working hours), ``--runs`` runs spread over them (about 1 in 20 failed) and ``--approvals``
 pending approvals, then times three pages (logged in, warm): the home page (first page of
-clients), a client page and the approvals inbox, each beside the same queries made alone
-through the same classes (`DashboardStore`, `avflow.approvals`, `ScheduleStore`). Each page is
+clients), a client page and the approvals inbox, each beside two baselines: **classes**, the
+same queries made alone through the same classes (`DashboardStore`, `avflow.approvals`,
+`ScheduleStore`), their rows converted as the page gets them (the inbox's into `Approval`
+records: names, JSON preview, times); and **SQL**, the same SQL statements alone
+(bench/dashboard_sql.py: the classes' own statement constants, the page's parameters made
+beforehand, ``execute`` + ``fetchall`` on the same kind of connection, no conversion), checked
+at the start to run exactly the statements the classes run, values bound. Each page is
 timed as kept (sent again as last rendered when its queries return what they did: the page
 cache, `dashboard/pagecache.py`, as a polled page whose data did not change) and fresh (a
 dashboard keeping no page: rendered anew every time, as when its data changed; the lines of its
@@ -17,11 +22,12 @@ not inflate), and over HTTP from uvicorn serving the same files in a process of 
 loopback port, bench/dashboard_http.py (what a browser waits for: the TCP hop between two
 processes and the HTTP parser of the answers included; CPU time: this thread's, and the
 server's, read from Linux's /proc, its total over the trials divided by their number), with
-the login page (no query) beside. Trials alternate kept page, fresh page and queries; the figures are medians
-of ``--trials`` warm requests, and their ratio. ``--secrets N``: N secret values known to the
+the login page (no query) beside. Trials alternate kept page, fresh page and the two baselines;
+the figures are medians of ``--trials`` warm requests, and each page's ratio to each baseline. ``--secrets N``: N secret values known to the
 process (as a service knows its clients' vault values), for which every page is masked. Goal:
 each page at most 3x its queries, in process (wall and CPU) and over HTTP alike, rendered anew
-(fresh: the stricter reading) as well as kept.
+(fresh: the stricter reading) as well as kept; the verdict is given against both baselines, the
+SQL alone being the stricter (the issue's words read literally).
 """
 
 from __future__ import annotations
@@ -43,14 +49,20 @@ from pathlib import Path
 from typing import Any
 
 # bench/ holds scripts named like standard modules (calendar.py): never import from it; its
-# dashboard_http.py (the HTTP side: uvicorn in a process of its own, the client) is loaded by path
+# dashboard_http.py (the HTTP side: uvicorn in a process of its own, the client) and
+# dashboard_sql.py (the SQL statements alone) are loaded by path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-_spec = importlib.util.spec_from_file_location(
-    "dashboard_http", Path(__file__).with_name("dashboard_http.py")
-)
-assert _spec is not None and _spec.loader is not None
-http_side = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(http_side)
+
+
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+http_side, sql_side = _load("dashboard_http"), _load("dashboard_sql")
 log_in, register_secrets, over_http = (
     http_side.log_in,
     http_side.register_secrets,
@@ -268,8 +280,9 @@ def in_process(
     return get, loop.close, None
 
 
-def query_sets(app: Any, ids: list[str]) -> list[tuple[str, str, Callable[[], Any]]]:
-    """Each page, and the SQL queries it makes, made alone through the same classes."""
+def query_sets(app: Any, ids: list[str]) -> list[tuple[str, str, Callable[[], Any], Any]]:
+    """Each page, its queries made alone through the same classes, and its SQL statements run
+    alone (bench/dashboard_sql.py), checked to be the very statements the classes run."""
     from avflow import approvals
     from avflow.dashboard import inbox, views
     from avflow.dashboard.store import DashboardStore
@@ -298,14 +311,32 @@ def query_sets(app: Any, ids: list[str]) -> list[tuple[str, str, Callable[[], An
     def inbox_page() -> None:
         approvals.pending(app, None, limit=inbox.PAGE + 1, offset=0)
 
-    return [
-        ("home page", "/", home),
-        ("client page", f"/clients/{target}", client_page),
-        ("approvals inbox", "/approvals", inbox_page),
+    alone = sql_side.sql_sets(app, ids)
+    sets = [
+        ("home page", "/", home, alone["home page"]),
+        ("client page", f"/clients/{target}", client_page, alone["client page"]),
+        ("approvals inbox", "/approvals", inbox_page, alone["approvals inbox"]),
     ]
+    for name, _path, classes, sql in sets:  # the same statements, with the same values bound
+        assert statements(app, classes) == statements(app, sql), name
+    return sets
+
+
+def statements(app: Any, fn: Callable[[], Any]) -> list[str]:
+    """The SQL ``fn`` runs on the connection, as SQLite expands it (its values bound)."""
+    seen: list[str] = []
+    app.state.db.set_trace_callback(seen.append)
+    try:
+        fn()
+    finally:
+        app.state.db.set_trace_callback(None)
+    return seen
 
 
 KINDS = ("kept", "fresh")  # a page sent again as kept (pagecache), and one rendered anew
+
+
+BASES = ("classes", "SQL")  # the queries through the store classes, and the SQL statements alone
 
 
 def measure(
@@ -313,10 +344,11 @@ def measure(
     gets: list[tuple[Callable[[str], Any], Callable[[], float] | None]],
     sets: list[Any],
     trials: int,
-) -> list[float]:
+) -> list[tuple[float, float]]:
     """Each page beside its queries, as kept and rendered anew (``gets``: the GET of a dashboard
-    keeping pages, and of one rendering every page, each with its server's CPU time over HTTP);
-    the CPU ratio counts the serving process too. Returns the fresh pages' worst ratios."""
+    keeping pages, and of one rendering every page, each with its server's CPU time over HTTP),
+    and its ratio to each baseline (`BASES`); the CPU ratio counts the serving process too.
+    Returns each fresh page's worst ratio (of wall and CPU) to each baseline."""
 
     def fetcher(get: Callable[[str], Any], path: str) -> Callable[[], None]:
         def fetch() -> None:
@@ -325,21 +357,27 @@ def measure(
 
         return fetch
 
-    head = f"{'page':16} {'':6} {'page ms':>8} {'queries ms':>10} {'ratio':>7}"
-    print(f"\n{mode}\n{head}   CPU: page ms  queries ms   ratio   goal <= 3x")
+    cols = f"{'page ms':>8} {'classes':>8} {'ratio':>6} {'SQL':>7} {'ratio':>6}"
+    print(f"\n{mode}\n{'page':16} {'':6} {cols} | CPU: {cols}  goal <= 3x: classes, SQL")
     worst = []
-    for name, path, queries in sets:
-        timed = [(fetcher(get, path), server) for get, server in gets] + [(queries, None)]
-        *page_figures, (sql_ms, sql_cpu) = alternate(timed, trials)
+    for name, path, *baselines in sets:
+        timed = [(fetcher(get, path), server) for get, server in gets]
+        figures = alternate(timed + [(fn, None) for fn in baselines], trials)
+        page_figures, base = figures[: len(gets)], figures[len(gets) :]
         for kind, (page_ms, page_cpu) in zip(KINDS, page_figures, strict=True):
-            ratio = max(page_ms / sql_ms, page_cpu / sql_cpu)
-            line = f"{name if kind == 'kept' else '':16} {kind:6} {page_ms:8.2f} {sql_ms:10.2f}"
-            line += f" {page_ms / sql_ms:6.2f}x   {page_cpu:12.2f} {sql_cpu:11.2f}"
-            print(f"{line} {page_cpu / sql_cpu:6.2f}x   {'met' if ratio <= 3 else 'MISSED'}")
-        worst.append(max(page_figures[1][0] / sql_ms, page_figures[1][1] / sql_cpu))
+            line = f"{name if kind == 'kept' else '':16} {kind:6}"
+            for i, page in ((0, page_ms), (1, page_cpu)):  # wall, then CPU
+                ratios = [f"{b[i]:8.2f} {page / b[i]:5.2f}x" for b in base]
+                line += f"{' | CPU:' if i else ''} {page:8.2f} {ratios[0]} {ratios[1][1:]}"
+            verdicts = [max(page_ms / b[0], page_cpu / b[1]) <= 3 for b in base]
+            print(line, "  " + ", ".join("met" if v else "MISSED" for v in verdicts))
+        fresh_ms, fresh_cpu = page_figures[1]
+        worst.append((max(fresh_ms / base[0][0], fresh_cpu / base[0][1]),
+                      max(fresh_ms / base[1][0], fresh_cpu / base[1][1])))  # fmt: skip
     if gets[0][1] is not None:  # the hop and the web stack with nothing to read: the login page
         [(floor, floor_cpu)] = alternate([(fetcher(gets[0][0], "/login"), gets[0][1])], trials)
-        print(f"{'(the login page)':16} {'':6} {floor:8.2f} {'':18}   {floor_cpu:12.2f}   no query")
+        line = f"{'(the login page)':16} {'':6} {floor:8.2f} {'':30} | CPU: {floor_cpu:8.2f}"
+        print(f"{line} {'':30}   no query")
     return worst
 
 
@@ -360,7 +398,7 @@ def main() -> None:
         app, ids = build(args, work)
         sets = query_sets(app, ids)
         register_secrets(args.secrets)
-        worst: list[float] = []
+        worst: list[tuple[float, float]] = []
         for mode, open_client in (
             (
                 "calling the ASGI app in this process (no socket, no HTTP client; CPU: this "
@@ -391,9 +429,18 @@ def main() -> None:
             "\nkept: the page sent again as last rendered (pagecache: a polled page whose data did "
             "not change); fresh: rendered anew (as when its data changed; its lines may be kept)"
         )
-        verdict = "met" if max(worst) <= 3 else "MISSED"
-        print(f"goal, fresh pages, in process and over HTTP, wall and CPU: {verdict} ", end="")
-        print(f"(worst {max(worst):.2f}x)")
+        print(
+            "classes: the page's queries made alone through the store classes, rows converted "
+            "as the page gets them (Approval records, dicts); SQL: the same SQL statements alone "
+            "(execute + fetchall, no conversion: the issue's words read literally)"
+        )
+        for k, base in enumerate(BASES):
+            top = max(w[k] for w in worst)
+            print(
+                f"goal, fresh pages, in process and over HTTP, wall and CPU, against {base}: ",
+                end="",
+            )
+            print(f"{'met' if top <= 3 else 'MISSED'} (worst {top:.2f}x)")
         print(f"load average while measuring: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     finally:
         shutil.rmtree(work, ignore_errors=True)

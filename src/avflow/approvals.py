@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -64,28 +65,36 @@ def new_id() -> str:
     return "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
 
 
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def from_values(values: Sequence[Any]) -> Approval:
+    """An approval from the values of `avflow.approval_store.FIELDS`, in that order (a row of a
+    listed page: read by position, cheaper than by name)."""
+    (
+        id_, client, workflow, run_id, step, summary, preview,
+        created, deadline, default, status, decided_by, decided_at, reason,
+    ) = values  # fmt: skip
+    return Approval(
+        id=id_,
+        client=client,
+        workflow=workflow,
+        run_id=run_id,
+        step=step,
+        summary=summary,
+        preview=list(json.loads(preview or "[]")),
+        created_at=datetime.fromisoformat(created),
+        deadline=datetime.fromisoformat(deadline) if deadline else None,
+        default=default,
+        status=status,
+        decided_by=decided_by,
+        decided_at=datetime.fromisoformat(decided_at) if decided_at else None,
+        reason=reason,
+    )
 
 
 def from_row(row: sqlite3.Row) -> Approval:
-    created = datetime.fromisoformat(row["created_at"])
-    return Approval(
-        id=row["id"],
-        client=row["client"],
-        workflow=row["workflow"],
-        run_id=row["run_id"],
-        step=row["step"],
-        summary=row["summary"],
-        preview=list(json.loads(row["preview"] or "[]")),
-        created_at=created,
-        deadline=_time(row["deadline"]),
-        default=row["on_timeout"],
-        status=row["status"],
-        decided_by=row["decided_by"],
-        decided_at=_time(row["decided_at"]),
-        reason=row["reason"],
-    )
+    """An approval from a row of the approvals table (any columns, read by name)."""
+    from avflow.approval_store import FIELDS
+
+    return from_values([row[name] for name in FIELDS])
 
 
 def store(app: AppParts) -> ApprovalStore:
@@ -100,7 +109,7 @@ def pending(
     """Pending approvals, oldest first; ``client``: only that client's. One page at a time."""
     limit = max(0, min(int(limit), 500))
     offset = max(0, int(offset))
-    return [from_row(r) for r in store(app).pending(client, limit, offset)]
+    return [from_values(r) for r in store(app).pending(client, limit, offset)]
 
 
 def count_pending(app: AppParts, client: str | None = None) -> int:

@@ -17,6 +17,22 @@ RUN_COLUMNS = (
     "id, key, client, workflow, scheduled_at, trigger, dry_run, status, error, "
     "created_at, started_at, finished_at"
 )
+# the statements, named so that bench/dashboard.py can time them alone
+LAST_RUNS_SQL = f"""SELECT {", ".join("r." + c for c in RUN_COLUMNS.split(", "))}
+    FROM json_each(?) AS c JOIN runs AS r ON r.id = (
+      SELECT id FROM runs WHERE client = c.value ORDER BY created_at DESC LIMIT 1)"""
+FAILING_SQL = """WITH w (client, workflow) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?))
+    SELECT client, workflow,
+      (SELECT status FROM runs AS r WHERE r.client = w.client
+         AND r.workflow = w.workflow AND dry_run = 0 AND status != 'skipped'
+       ORDER BY created_at DESC LIMIT 1) AS status
+    FROM w"""
+LAST_REAL_RUN_SQL = """SELECT status, scheduled_at, created_at, finished_at, error FROM runs
+    WHERE client = ? AND workflow = ? AND dry_run = 0 AND status != 'skipped'
+    ORDER BY created_at DESC LIMIT 1"""
+RUNS_SQL = f"SELECT {RUN_COLUMNS} FROM runs WHERE client = ?"  # then filters, then RUNS_ORDER
+RUNS_ORDER = " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+RUN_COUNTS_SQL = "SELECT status, COUNT(*) AS n FROM runs WHERE client = ? GROUP BY status"
 
 
 class DashboardStore:
@@ -33,12 +49,7 @@ class DashboardStore:
         """Each listed client's newest run (one query for the whole page of clients)."""
         if not clients:
             return {}
-        rows = self.db.execute(
-            f"""SELECT {", ".join("r." + c for c in RUN_COLUMNS.split(", "))}
-                FROM json_each(?) AS c JOIN runs AS r ON r.id = (
-                  SELECT id FROM runs WHERE client = c.value ORDER BY created_at DESC LIMIT 1)""",
-            (json.dumps(list(clients)),),
-        ).fetchall()
+        rows = self.db.execute(LAST_RUNS_SQL, (json.dumps(list(clients)),)).fetchall()
         return {r["client"]: r for r in rows}
 
     def failing(self, workflows: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
@@ -46,15 +57,7 @@ class DashboardStore:
         not skipped) failed: one index look-up per workflow, in one query."""
         if not workflows:
             return {}
-        rows = self.db.execute(
-            """WITH w (client, workflow) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?))
-               SELECT client, workflow,
-                 (SELECT status FROM runs AS r WHERE r.client = w.client
-                    AND r.workflow = w.workflow AND dry_run = 0 AND status != 'skipped'
-                  ORDER BY created_at DESC LIMIT 1) AS status
-               FROM w""",
-            (json.dumps([list(w) for w in workflows]),),
-        ).fetchall()
+        rows = self.db.execute(FAILING_SQL, (json.dumps([list(w) for w in workflows]),)).fetchall()
         out: dict[str, list[str]] = {}
         for r in rows:
             if r["status"] == "failed":
@@ -63,12 +66,7 @@ class DashboardStore:
 
     def last_real_run(self, client: str, workflow: str) -> sqlite3.Row | None:
         """A workflow's last run that counts for its health (as ``avflow status`` reads it)."""
-        return self.db.execute(
-            """SELECT status, scheduled_at, created_at, finished_at, error FROM runs
-               WHERE client = ? AND workflow = ? AND dry_run = 0 AND status != 'skipped'
-               ORDER BY created_at DESC LIMIT 1""",
-            (client, workflow),
-        ).fetchone()
+        return self.db.execute(LAST_REAL_RUN_SQL, (client, workflow)).fetchone()
 
     def runs(
         self,
@@ -80,14 +78,14 @@ class DashboardStore:
         offset: int = 0,
     ) -> list[sqlite3.Row]:
         """One page of a client's runs, newest first (``limit + 1`` rows tell of a next page)."""
-        sql, args = f"SELECT {RUN_COLUMNS} FROM runs WHERE client = ?", [client]
+        sql, args = RUNS_SQL, [client]
         if workflow:
             sql += " AND workflow = ?"
             args.append(workflow)
         if status:
             sql += " AND status = ?"
             args.append(status)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        sql += RUNS_ORDER
         return self.db.execute(sql, (*args, limit, offset)).fetchall()
 
     def run(self, client: str, run_id: str) -> sqlite3.Row | None:
@@ -105,7 +103,5 @@ class DashboardStore:
 
     def run_counts(self, client: str) -> dict[str, int]:
         """How many runs ``client`` has, by status."""
-        rows = self.db.execute(
-            "SELECT status, COUNT(*) AS n FROM runs WHERE client = ? GROUP BY status", (client,)
-        ).fetchall()
+        rows = self.db.execute(RUN_COUNTS_SQL, (client,)).fetchall()
         return {r["status"]: int(r["n"]) for r in rows}

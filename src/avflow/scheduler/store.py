@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS notify_state (
     PRIMARY KEY (client, workflow)
 );
 """
+# the statements of the dashboard's reads, named so that bench/dashboard.py can time them alone
+LOAD_SQL = "SELECT client, workflow, fingerprint, next_at, first_seen FROM schedule_state"
+LOAD_OF_CLIENT_SQL = LOAD_SQL + " WHERE client = ?"
+STATUS_SQL = "SELECT key, value FROM service_status"
 
 
 def iso(t: datetime | None) -> str | None:
@@ -66,11 +70,10 @@ class ScheduleStore:
     ) -> dict[tuple[str, str], tuple[str, datetime | None, datetime]]:
         """(client, workflow) -> (fingerprint, next_at, first_seen); of one client if named."""
         out = {}
-        sql = "SELECT client, workflow, fingerprint, next_at, first_seen FROM schedule_state"
         rows = (
-            self.state.db.execute(sql + " WHERE client = ?", (client,))
+            self.state.db.execute(LOAD_OF_CLIENT_SQL, (client,))
             if client is not None
-            else self.state.db.execute(sql)
+            else self.state.db.execute(LOAD_SQL)
         )
         for r in rows:
             first = parse_iso(r["first_seen"])
@@ -108,10 +111,7 @@ class ScheduleStore:
             )
 
     def status(self) -> dict[str, str]:
-        return {
-            r["key"]: r["value"]
-            for r in self.state.db.execute("SELECT key, value FROM service_status")
-        }
+        return {r["key"]: r["value"] for r in self.state.db.execute(STATUS_SQL)}
 
     # -- notifier ---------------------------------------------------------------------------------
     def failing(self, client: str, workflow: str) -> Any:
