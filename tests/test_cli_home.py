@@ -73,22 +73,24 @@ def test_home_option_and_avflow_home_still_win(proj: Path) -> None:
     assert avflow(proj, "trigger", "acme/hello").returncode == 0
     env_home, opt_home = proj / "env-home", proj / "opt-home"
     by_env = avflow(proj, "runs", env={"AVFLOW_HOME": str(env_home)})
-    assert first_line(by_env.stderr) == f"home: {env_home} (AVFLOW_HOME)", by_env.stderr
+    assert first_line(by_env.stderr) == f"home: {env_home} (AVFLOW_HOME; it does not exist)", (
+        by_env.stderr
+    )
     assert by_env.stdout == "no runs yet\n"
     by_opt = avflow(proj, "--home", str(opt_home), "runs", env={"AVFLOW_HOME": str(env_home)})
-    assert first_line(by_opt.stderr) == f"home: {opt_home} (--home)", by_opt.stderr
+    assert first_line(by_opt.stderr) == f"home: {opt_home} (--home; it does not exist)"
     assert by_opt.stdout == "no runs yet\n"
     status = avflow(proj, "--home", str(opt_home), "status", env={"AVFLOW_HOME": str(env_home)})
-    assert first_line(status.stderr) == f"home: {opt_home} (--home)", status.stderr
+    assert first_line(status.stderr) == f"home: {opt_home} (--home; it does not exist)"
     assert "no runs yet" in status.stdout
-    assert not (opt_home / "audit").exists() and not (env_home / "audit").exists()
+    assert not opt_home.exists() and not env_home.exists()  # readers create no home
 
 
 def test_platform_default_when_nothing_else_and_no_runs_yet(proj: Path) -> None:
     runs = avflow(proj, "runs")
     default = proj / "xdg" / "avflow"
     assert runs.returncode == 0, runs.stderr
-    assert first_line(runs.stderr) == f"home: {default} (the platform default)"
+    assert first_line(runs.stderr) == f"home: {default} (the platform default; it does not exist)"
     assert runs.stdout == "no runs yet\n"
     assert avflow(proj, "runs", "--json").stdout == ""  # JSON lines: none, not a sentence
     typo = avflow(proj, "runs", "acmee")  # a client that has no runs and no folder
@@ -99,6 +101,7 @@ def test_platform_default_when_nothing_else_and_no_runs_yet(proj: Path) -> None:
     status = avflow(proj, "status")
     assert status.returncode == 0, status.stderr
     assert "never started" in status.stdout and "no runs yet" in status.stdout
+    assert not (proj / "xdg").exists()  # nothing but readers ran: no home was made
 
 
 @pytest.mark.parametrize("kind", ["symlink", "file"])

@@ -7,6 +7,7 @@ and engine, each built once on first use. The command line, the service (`avflow
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +48,9 @@ class App:
         self.pm = pm
         self.clock = clock or Clock()
         self.fault = fault
+        # set by a command that only reads (`avflow runs`, `status`...): the home folder and its
+        # state.db are then never created (see `state`)
+        self.read_only = False
 
     @cached_property
     def vault(self) -> Vault:
@@ -109,16 +113,41 @@ class App:
 
     @cached_property
     def state(self) -> State:
+        """``state.db``, created with the home folder when missing, except for a command that
+        only reads (`read_only`): it gets an empty database in memory, as a new home would
+        answer, and nothing is created (a mistyped ``--home`` leaves no stray home behind)."""
         from avflow.state import State
 
+        if self.read_only and self.missing_state() is not None:
+            return State.empty(self.home / "state.db")
         return State(self.home / "state.db")
+
+    def missing_state(self) -> str | None:
+        """Why the home folder has no ``state.db`` to read (it does not exist, or nothing has
+        run with it yet), or None. A home that cannot be used (a file, a link to nowhere) is
+        not "missing": opening it is the error `State` reports."""
+        try:
+            os.lstat(self.home / "state.db")
+            return None
+        except FileNotFoundError:
+            pass
+        except OSError:  # a file on the way, a folder we may not read: `State` says which
+            return None
+        try:
+            os.stat(self.home)
+        except FileNotFoundError:  # not there (a link to nowhere is `State`'s error)
+            return None if os.path.lexists(self.home) else "it does not exist"
+        except OSError:
+            return None
+        return "it has no state.db: nothing has run with it yet" if self.home.is_dir() else None
 
     @cached_property
     def audit(self) -> AuditTrail:
         from avflow.audit import AuditTrail
 
         trail = AuditTrail(self.home, self.clock.now)
-        trail.state = self.state  # where the trail's sealed end is remembered
+        if not self.read_only:  # a reader never seals: its trail opens no state.db
+            trail.state = self.state  # where the trail's sealed end is remembered
         return trail
 
     @cached_property

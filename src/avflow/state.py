@@ -74,6 +74,25 @@ def utcnow_iso() -> str:
 class State:
     """The state database. Safe to share between threads: each thread gets its own connection."""
 
+    _memory: sqlite3.Connection | None = None  # `State.empty`'s one connection
+
+    @classmethod
+    def empty(cls, path: Path) -> State:
+        """An empty state database in memory, named ``path``: what a command that only reads
+        answers from when the home folder has no ``state.db`` (it creates nothing on disk)."""
+        self = cls.__new__(cls)
+        self.path = path
+        self._local = threading.local()
+        self._memory = sqlite3.connect(
+            ":memory:",
+            isolation_level=None,
+            check_same_thread=False,
+            factory=redact.RedactingConnection,
+        )
+        self._memory.row_factory = sqlite3.Row
+        self._memory.executescript(SCHEMA)
+        return self
+
     def __init__(self, path: Path) -> None:
         self.path = path
         # Two processes creating the database at once can deadlock in SQLite's switch to WAL
@@ -108,6 +127,8 @@ class State:
 
     @property
     def db(self) -> sqlite3.Connection:
+        if self._memory is not None:
+            return self._memory
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(  # every text written or looked up is redacted first

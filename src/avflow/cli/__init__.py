@@ -59,6 +59,12 @@ class Obj:
             self._app = App(self.workflows, self.home, self.pm, self.clock)
         return self._app
 
+    def reading(self) -> App:
+        """The `App` of a command that only reads state: it creates neither the home folder nor
+        its ``state.db`` (`App.state`); `say_home` then says the home has none."""
+        self.app.read_only = True
+        return self.app
+
     @property
     def project(self) -> Any:
         return self.app.project
@@ -113,8 +119,12 @@ def utf8_arg(value: str, what: str) -> str:
 
 
 def say_home(obj: Obj) -> None:
-    """One line on stderr naming the home folder a command reads, and how it was found."""
-    click.echo(f"home: {os.path.abspath(obj.home)} ({obj.home_source})", err=True)
+    """One line on stderr naming the home folder a command reads, and how it was found; and,
+    for a command that only reads (`Obj.reading`), that it has no state.db (a mistyped
+    ``--home`` shows here: nothing was created)."""
+    missing = obj.app.missing_state() if obj.app.read_only else None
+    note = f"; {missing}" if missing else ""
+    click.echo(f"home: {os.path.abspath(obj.home)} ({obj.home_source}{note})", err=True)
 
 
 def command_context() -> Obj:

@@ -64,7 +64,7 @@ def approvals(obj: Obj, client: str | None, limit: int, offset: int, as_json: bo
     """List the approvals waiting for a decision, oldest first (times in each client's zone)."""
     if client is not None:
         check_client_id(client)
-    page = api.pending(obj.app, client, limit=limit, offset=offset)
+    page = api.pending(obj.reading(), client, limit=limit, offset=offset)
     total = api.count_pending(obj.app, client)
     if client is not None and not total:  # a removed client's approvals are still listed
         client_folder(obj.workflows, client)  # a typo, a linked folder: one line, exit 2

@@ -56,6 +56,7 @@ def show(
     last: int | None,
 ) -> None:
     """Show a client's audit records, oldest first, times in the client's timezone."""
+    obj.reading()  # it only reads: a mistyped --home creates nothing
     from collections import deque
 
     from avflow.audit.export import iter_records, record_time
@@ -135,6 +136,7 @@ def _check_month(month: str | None) -> None:
 @pass_obj
 def verify(obj: Obj, client: str, pubkey: Path | None, anchors: tuple[Path, ...]) -> None:
     """Check a client's trail: hashes, order, checkpoints and seal. Exits 1 naming the first bad record."""
+    obj.reading()  # it only reads: a mistyped --home creates nothing
     from avflow.audit.checkpoints import CheckpointError, read_checkpoints
     from avflow.audit.keys import load_public
     from avflow.audit.verify import Problem
@@ -205,6 +207,7 @@ def export(
     events: tuple[str, ...],
 ) -> None:
     """Export a client's records (JSON lines or CSV), or the whole trail as a verification bundle."""
+    obj.reading()  # it only reads: a mistyped --home creates nothing
     from avflow.audit import export as ex
 
     directory = _trail_dir(obj, client)

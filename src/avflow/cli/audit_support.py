@@ -16,6 +16,8 @@ from avflow.paths import check_client_id
 
 def _trail_dir(obj: Obj, client: str, must_exist: bool = True) -> Path:
     check_client_id(client)  # the one client-id rule (avflow.paths)
+    if must_exist and not (obj.home / "audit" / client).is_dir():
+        obj.reading()  # refused below: nothing is created on the way (a mistyped --home)
     directory = obj.app.audit.client_dir(client)
     if must_exist and not directory.is_dir():
         root = obj.app.audit.root

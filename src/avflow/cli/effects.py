@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 
 import click
@@ -25,9 +26,11 @@ def effects() -> None:
 @pass_obj
 def show(obj: Obj, run: str) -> None:
     """List a run's effects with their status (done, failed, unknown, dry-run)."""
-    app = obj.app
+    app = obj.reading()
     if app.state.run_by_id(utf8_arg(run, "run")) is None:
-        raise UsageError(f"no run {run!r} (see `avflow runs`)")
+        missing = app.missing_state()
+        where = f" in the home folder {os.path.abspath(obj.home)} ({obj.home_source}): {missing}"
+        raise UsageError(f"no run {run!r}{where if missing else ''} (see `avflow runs`)")
     records = app.ledger.of_run(run)
     for e in records:
         click.echo(f"{e.status:8} {e.scope:8} {e.key}  [{e.kind}] {e.description}")

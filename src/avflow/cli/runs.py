@@ -82,6 +82,11 @@ def trigger(obj: Obj, ref: str, dry_run: bool, as_json: bool) -> None:
 @pass_obj
 def resume(obj: Obj) -> None:
     """Finish runs that a crash or a kill left unfinished (``avflow run`` does this on start)."""
+    if obj.app.missing_state() is not None:  # nothing ever ran there: nothing made in passing
+        obj.reading()
+        say_home(obj)
+        click.echo("no interrupted runs")
+        return
     app = obj.app
     project, errors = app.load()
     for error in errors:  # a broken file elsewhere must not block finishing other clients' runs
@@ -114,7 +119,9 @@ def runs(obj: Obj, ref: str | None, limit: int, as_json: bool, utc: bool) -> Non
     client, slash, workflow = (ref or "").partition("/")
     if client or slash:
         check_client_id(client)
-    rows = obj.app.state.recent_runs(client or None, utf8_arg(workflow, "workflow") or None, limit)
+    rows = obj.reading().state.recent_runs(
+        client or None, utf8_arg(workflow, "workflow") or None, limit
+    )
     if client and not rows:  # a removed client's runs are still listed; a typo is not "no runs"
         _known_workflow(client_folder(obj.workflows, client), client, workflow)
     say_home(obj)  # once the home opened: a home that cannot be used is the one line printed

@@ -203,9 +203,10 @@ def status(obj: Obj, as_json: bool, utc: bool) -> None:
     """
     from avflow.scheduler.status import collect
 
-    report = collect(obj.app, obj.home)
+    report = collect(obj.reading(), obj.home)
     if as_json:  # the home inside the object: a line on stderr would not be JSON for `2>&1`
-        report = {"home": str(os.path.abspath(obj.home)), "home_from": obj.home_source, **report}
+        home = {"home": str(os.path.abspath(obj.home)), "home_from": obj.home_source}
+        report = {**home, "home_missing": obj.app.missing_state(), **report}
         click.echo(json.dumps(report, indent=2))
         return
     say_home(obj)

@@ -31,7 +31,8 @@ def _shown(t: datetime | None) -> str:
 
 def _service(store: ScheduleStore, home: Path, now: datetime) -> dict[str, Any]:
     st = store.status()
-    running = service_lock(home).is_held_elsewhere()
+    # a running service holds its lock file: none there, none running (and none is created)
+    running = (home / "service.lock").exists() and service_lock(home).is_held_elsewhere()
     beat = parse_iso(st.get("heartbeat"))
     age = (now - beat).total_seconds() if beat else None
     if running:
