@@ -4,6 +4,7 @@ line: every entry that cannot be a client is named (one line each, exit 2), neve
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,39 @@ def test_hidden_and_underscore_links_and_plain_files_are_still_ignored(root: Pat
     os.symlink(root / "gone", root / "workflows" / ".cache")
     (root / "workflows" / "README.md").write_text("notes\n")
     assert avflow(root, "validate").out == "ok: 1 clients, 1 workflows\n"
+
+
+# -- --workflows naming a file, not a folder ------------------------------------------------------
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("validate",),
+        ("list",),
+        ("next",),
+        ("run", "--once"),
+        ("trigger", "acme/hello"),
+        ("client", "new", "bloom"),
+    ],
+)
+def test_workflows_naming_a_file_says_it_is_a_file(root: Path, args: tuple[str, ...]) -> None:
+    shutil.rmtree(root / "workflows")
+    (root / "workflows").write_text("steps: []\n")  # e.g. --workflows acme/hello.yaml
+    r = avflow(root, *args)
+    assert r.code == 2, (args, r)
+    said = (
+        f"{root / 'workflows'}: this is a file, not a folder: --workflows (or AVFLOW_WORKFLOWS) "
+        "names the folder holding the client folders"
+    )
+    assert r.err.splitlines() in ([said], [f"error: {said}"]), (args, r)
+    assert "does not exist" not in r.err
+    assert (root / "workflows").read_text() == "steps: []\n"
+
+
+def test_a_missing_workflows_folder_still_says_it_does_not_exist(root: Path) -> None:
+    shutil.rmtree(root / "workflows")
+    r = avflow(root, "validate")
+    assert r.code == 2
+    assert r.err == f"{root / 'workflows'}: workflows folder does not exist\n"
 
 
 # -- service.yaml's roots: naming a client the workflows folder does not have ---------------------

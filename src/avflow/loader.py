@@ -113,7 +113,8 @@ class Loader(WorkflowChecks):
         if self.path_rules is not None:
             self.path_rules.forget()  # the clients' roots are read again with their files
         if not root.is_dir():
-            return project, [ConfigError("workflows folder does not exist", Location(root))]
+            what = paths.not_a_folder(root) or "workflows folder does not exist"
+            return project, [ConfigError(what, Location(root))]
         folders = _client_dirs(root, errors)
         for cdir in folders:
             client, errs = self.load_client(cdir)

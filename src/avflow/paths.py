@@ -62,10 +62,23 @@ def check_client_id(client_id: str) -> str:
     return client_id
 
 
+def not_a_folder(workflows: Path) -> str | None:
+    """What the workflows folder is when it is there but no folder (a file), or None."""
+    if workflows.is_dir() or not workflows.exists():
+        return None
+    return (
+        "this is a file, not a folder: --workflows (or AVFLOW_WORKFLOWS) names the folder "
+        "holding the client folders"
+    )
+
+
 def client_folder(workflows: Path, client_id: str) -> Path:
     """The folder of a client named on the command line, checked: a valid id, a real folder
     (a symbolic link is refused) holding a ``client.yaml``. A `UsageError` otherwise."""
     check_client_id(client_id)
+    problem = not_a_folder(workflows)
+    if problem is not None:
+        raise UsageError(f"{workflows}: {problem}")
     cdir = workflows / client_id
     if cdir.is_symlink():
         raise UsageError(f"client folder {cdir} is a symbolic link: avflow refuses linked clients")

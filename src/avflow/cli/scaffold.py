@@ -15,7 +15,7 @@ import click
 
 from avflow.cli import Obj, pass_obj
 from avflow.errors import UsageError
-from avflow.paths import check_client_id
+from avflow.paths import check_client_id, not_a_folder
 
 PROFILE = """\
 # {client_id}: one client of yours. The folder's name is the client's id everywhere
@@ -138,6 +138,8 @@ def new(obj: Obj, client_id: str) -> None:
     if obj.workflows.is_symlink() and not obj.workflows.exists():
         raise UsageError(f"cannot use {obj.workflows}: {_why(obj.workflows, OSError())}")
     if not obj.workflows.is_dir():  # a mistyped --workflows: no new folder made in passing
+        if obj.workflows.exists():  # a file
+            raise UsageError(f"{obj.workflows}: {not_a_folder(obj.workflows)}")
         raise UsageError(
             f"no workflows folder {obj.workflows}: `avflow init {obj.workflows}` makes one"
         )
