@@ -104,10 +104,13 @@ def log_errors(errors: list[ConfigError], merged: Project, kept: list[str]) -> N
             files |= {wf.path.resolve() for wf in client.workflows.values()}
         elif wid in client.workflows:
             files.add(client.workflows[wid].path.resolve())
+    root = merged.root.resolve()
     for err in errors:
         path = _path(err)
         if path is None:
             event = "reload failed"
+        elif not path.is_relative_to(root):  # the home's service.yaml (its roots: a client gone)
+            event = "service.yaml error: the service goes on with the settings it started with"
         elif path in files:
             event = "invalid workflow file: keeping the last good version"
         else:
