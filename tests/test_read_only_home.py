@@ -153,3 +153,13 @@ def test_a_home_that_can_never_be_a_folder_is_still_refused(proj: Path, kind: st
     r = avflow(proj, "--home", str(home), "runs")
     assert r.returncode == 2 and r.stderr.startswith(f"error: cannot use {home} as the home"), r
     assert r.stderr.count("\n") == 1 and not r.stdout
+
+
+def test_secrets_list_with_none_names_the_home_on_stderr_and_creates_nothing(proj: Path) -> None:
+    typo = proj / "hmoe"
+    before = files(proj)
+    r = avflow(proj, "--home", str(typo), "secrets", "list", "acme")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""  # the names alone, for scripts
+    assert r.stderr == f"no secrets for acme (home: {typo} (--home; it does not exist))\n"
+    assert files(proj) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -60,8 +61,13 @@ def set_secret(obj: Obj, client: str, name: str) -> None:
 def list_secrets(obj: Obj, client: str) -> None:
     """List a client's secret names (never values)."""
     _client(obj, client)
-    for name in obj.app.vault.names(client):
+    names = obj.app.vault.names(client)
+    for name in names:
         click.echo(name)
+    if not names:  # on stderr: standard output stays the names alone; a mistyped --home shows
+        gone = "" if os.path.lexists(obj.home) else "; it does not exist"
+        home = f"{os.path.abspath(obj.home)} ({obj.home_source}{gone})"
+        click.echo(f"no secrets for {client} (home: {home})", err=True)
 
 
 @secrets.command("rm")
