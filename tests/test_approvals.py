@@ -275,3 +275,27 @@ def test_a_decision_lost_before_its_audit_record_is_caught_up_once(
     decided = [r for r in harness.audit("acme") if r["event"] == "approval.decided"]
     assert len(decided) == 1 and decided[0]["details"]["by"] == "maria"
     assert decided[0]["details"]["preview"] == ["write post1.txt", "write post2.txt"]
+
+
+def test_a_listed_approval_is_read_again_when_its_row_changed(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """The listed approvals are kept by their rows' values (a polled page converts each row
+    once): a row changed in the database is listed as it is now, never as it was."""
+    setup_post(harness, tmp_path)
+    harness.run("acme/post")
+    before = the_only_pending(harness)
+    assert approvals.pending(harness.app)[0] is before  # the same row: kept
+    with harness.app.state.tx() as db:
+        db.execute(
+            "UPDATE approvals SET summary = 'Changed', preview = '[\"other\"]' WHERE id = ?",
+            (before.id,),
+        )
+    after = the_only_pending(harness)
+    assert (after.summary, after.preview) == ("Changed", ["other"])
+    assert (before.summary, before.preview) == (
+        "Publish 'Winter sale'?",
+        ["write post1.txt", "write post2.txt"],
+    )
+    approvals.decide(harness.app, before.id, approve=False, by="maria", reason="no")
+    assert approvals.pending(harness.app) == []

@@ -19,6 +19,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from avflow.approval_types import Approval, Status  # Approval: also from here, as before
@@ -97,6 +98,15 @@ def from_row(row: sqlite3.Row) -> Approval:
     return from_values([row[name] for name in FIELDS])
 
 
+@lru_cache(maxsize=256)
+def _listed(values: tuple[Any, ...]) -> Approval:
+    """A listed row's approval, kept by the row's values: a page polled every few seconds (the
+    inbox, a client's) lists the same rows again, and each is converted once. The same values
+    make the same approval, so a changed row (decided, its preview rewritten) is converted anew;
+    a listed approval may be shared between callers: read it, never change its preview."""
+    return from_values(values)
+
+
 def store(app: AppParts) -> ApprovalStore:
     from avflow.approval_store import ApprovalStore
 
@@ -109,7 +119,7 @@ def pending(
     """Pending approvals, oldest first; ``client``: only that client's. One page at a time."""
     limit = max(0, min(int(limit), 500))
     offset = max(0, int(offset))
-    return [from_values(r) for r in store(app).pending(client, limit, offset)]
+    return [_listed(tuple(r)) for r in store(app).pending(client, limit, offset)]
 
 
 def count_pending(app: AppParts, client: str | None = None) -> int:
