@@ -132,16 +132,16 @@ def announce_next(
 
 
 def started_fields(
-    project: Project, found: NextFiring | None, workflows: Path, home: Path
+    project: Project, jobs: list[Job], found: NextFiring | None, workflows: Path, home: Path
 ) -> dict[str, Any]:
-    """The fields of the ``service started`` line (``next``: the first allowed firing)."""
+    """The fields of the ``service started`` line (``scheduled``: the planner's jobs, one a
+    workflow that is enabled and has a schedule; ``next``: the first allowed firing)."""
     nxt = None
     if found is not None:
         tz = zone_of(project, found.job.client)
         nxt = f"{found.ref} at {found.at.astimezone(tz).isoformat(timespec='minutes')}"
     n_wf = len(project.workflows())
-    n_cl = len(project.clients)
-    n_jobs = sum(1 for wf in project.workflows() if wf.model.enabled and wf.model.on.schedule)
+    n_cl, n_jobs = len(project.clients), len(jobs)
     return {
         "clients": n_cl,
         "workflows": n_wf,
@@ -173,7 +173,7 @@ def announce_start(project: Project, jobs: list[Job], service: Any, extra: dict[
     found once, for both)."""
     now = service.clock.now()
     found = first_firing(jobs, now)
-    fields = started_fields(project, found, service.workflows, service.home)
+    fields = started_fields(project, jobs, found, service.workflows, service.home)
     log.info("service started", **fields, **extra, once=service.once)
     announce_next(project, jobs, now, found)
 

@@ -61,9 +61,10 @@ class Triggers:
         wanted: dict[tuple[str, str, int], tuple[Client, str, str, dict[str, Any]]] = {}
         for client in project.clients.values():
             for wf in client.workflows.values():
-                if not wf.model.enabled:
+                model = wf.model  # a kept workflow validates its data again at each read
+                if not model.enabled:
                     continue
-                for i, ev in enumerate(wf.model.on.events):
+                for i, ev in enumerate(model.on.events):
                     sig = json.dumps(
                         [ev.uses, ev.with_, client.profile.timezone, client.profile.accounts],
                         sort_keys=True,
