@@ -6,14 +6,13 @@ home folder, in the logs, in the reports and exports, or in any command's output
 from __future__ import annotations
 
 import io
-import os
 import subprocess
-import sys
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from clikit import child, folders
 
 from avflow import redact
 
@@ -23,28 +22,12 @@ FORMS = sorted(redact.forms_of(CANARY), key=len)
 
 
 def avflow(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    env.pop("AVFLOW_VAULT_KEY", None)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "avflow",
-            "--workflows",
-            str(root / "workflows"),
-            "--home",
-            str(root / "home"),
-            "--plugins-dir",
-            str(PLUGIN_DIR),
-            "--log-level",
-            "debug",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=stdin,
-        timeout=120,
+    return child(
+        *folders(root),
+        *["--plugins-dir", str(PLUGIN_DIR), "--log-level", "debug", *args],
+        env={"AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        drop=["AVFLOW_VAULT_KEY"],
+        stdin=stdin,
     )
 
 

@@ -5,12 +5,11 @@ and ``runs`` name the home they read; ``runs`` says when there are none (docs/op
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clikit import child
 
 BESIDE = ".avflow-home beside the workflows folder"
 
@@ -29,17 +28,14 @@ def proj(tmp_path: Path) -> Path:
 def avflow(
     root: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if k not in ("AVFLOW_HOME", "AVFLOW_WORKFLOWS")}
-    full.update(AVFLOW_DISABLE_PLUGIN_AUTOLOAD="1", XDG_DATA_HOME=str(root / "xdg"), **(env or {}))
-    full.pop("AVFLOW_VAULT_KEY", None)
-    return subprocess.run(
-        [sys.executable, "-m", "avflow", "--workflows", str(root / "proj" / "workflows"), *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=root,
-        timeout=120,
-    )
+    full = {
+        "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "XDG_DATA_HOME": str(root / "xdg"),
+        **(env or {}),
+    }
+    drop = ["AVFLOW_HOME", "AVFLOW_WORKFLOWS", "AVFLOW_VAULT_KEY"]
+    workflows = ["--workflows", str(root / "proj" / "workflows")]
+    return child(*workflows, *args, env=full, drop=drop, cwd=root)
 
 
 def first_line(err: str) -> str:

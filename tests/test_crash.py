@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clikit import child, folders
 
 PLUGINS_DIR = Path(__file__).parent / "plugins_dir"
-
-AVFLOW = [sys.executable, "-m", "avflow"]
 
 
 def avflow(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
-    return subprocess.run(
-        [
-            *AVFLOW,
-            "--workflows",
-            str(tmp_path / "workflows"),
-            "--home",
-            str(tmp_path / "home"),
-            "--plugins-dir",
-            str(PLUGINS_DIR),
-            "--log-json",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=full_env,
+    return child(
+        *folders(tmp_path),
+        *["--plugins-dir", str(PLUGINS_DIR), "--log-json", *args],
+        env={"AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})},
         timeout=60,
     )
 

@@ -5,36 +5,20 @@ This is an integration test: it uses the installed built-in plugins, as `make ru
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from clikit import child, folders
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "workflows"
 
 
 def avflow(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "AVFLOW_DISABLE_PLUGIN_AUTOLOAD"}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "avflow",
-            "--workflows",
-            str(root / "workflows"),
-            "--home",
-            str(root / "home"),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return child(*folders(root), *args, drop=["AVFLOW_DISABLE_PLUGIN_AUTOLOAD"])
 
 
 @pytest.fixture(scope="module")

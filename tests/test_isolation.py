@@ -11,34 +11,17 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from clikit import Cli, folders, in_process
 
 LOCATED = re.compile(r"^.+\.yaml:\d+:\d+: .+$")
 
 
-@dataclass
-class Cli:
-    code: int
-    out: str
-    err: str
-
-
 def avflow(root: Path, *args: str, stdin: str | None = None) -> Cli:
     """``avflow --workflows root/workflows --home root/home ARGS``, in this process."""
-    from avflow.cli import main
-
-    argv = ["--workflows", str(root / "workflows"), "--home", str(root / "home"), *args]
-    with CliRunner().isolation(input=stdin) as streams:
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        return Cli(code, streams[0].getvalue().decode(), streams[1].getvalue().decode())
+    return in_process(*folders(root), *args, stdin=stdin)
 
 
 def snapshot(*tops: Path) -> dict[str, str]:

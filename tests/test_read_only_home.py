@@ -6,12 +6,11 @@ that write still create what they need. Real processes, as the AV runs them."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clikit import child
 
 
 @pytest.fixture
@@ -24,18 +23,11 @@ def proj(tmp_path: Path) -> Path:
 
 
 def avflow(root: Path, *args: str, home: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("AVFLOW_HOME", "AVFLOW_WORKFLOWS")}
-    env.update(AVFLOW_DISABLE_PLUGIN_AUTOLOAD="1", XDG_DATA_HOME=str(root / "xdg"))
+    env = {"AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1", "XDG_DATA_HOME": str(root / "xdg")}
     if home is not None:
         env["AVFLOW_HOME"] = home
-    return subprocess.run(
-        [sys.executable, "-m", "avflow", "--workflows", str(root / "workflows"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=120,
-    )
+    workflows = ["--workflows", str(root / "workflows")]
+    return child(*workflows, *args, env=env, drop=["AVFLOW_HOME", "AVFLOW_WORKFLOWS"], cwd=root)
 
 
 def files(root: Path) -> list[Path]:

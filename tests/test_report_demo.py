@@ -4,7 +4,6 @@ effects in plain Italian words, paths relative to the client's archive, no inter
 from __future__ import annotations
 
 import html as htmllib
-import os
 import re
 import shutil
 import subprocess
@@ -13,19 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from clikit import child, folders
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def avflow(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "AVFLOW_DISABLE_PLUGIN_AUTOLOAD"}
-    base = ["--workflows", str(root / "workflows"), "--home", str(root / "home")]
-    return subprocess.run(
-        [sys.executable, "-m", "avflow", *base, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-    )
+    return child(*folders(root), *args, drop=["AVFLOW_DISABLE_PLUGIN_AUTOLOAD"], timeout=180)
 
 
 def test_the_acme_report_is_in_plain_italian(tmp_path: Path) -> None:

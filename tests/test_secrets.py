@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from clikit import child, folders
 
 PLUGINS_DIR = Path(__file__).parent / "plugins_dir"
 SECRET = "s3cr3t-Pa55w0rd-planted"
@@ -16,27 +17,12 @@ SECRET = "s3cr3t-Pa55w0rd-planted"
 def avflow(
     tmp_path: Path, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    env.pop("AVFLOW_VAULT_KEY", None)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "avflow",
-            "--workflows",
-            str(tmp_path / "workflows"),
-            "--home",
-            str(tmp_path / "home"),
-            "--plugins-dir",
-            str(PLUGINS_DIR),
-            "--log-level",
-            "debug",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=stdin,
+    return child(
+        *folders(tmp_path),
+        *["--plugins-dir", str(PLUGINS_DIR), "--log-level", "debug", *args],
+        env={"AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        drop=["AVFLOW_VAULT_KEY"],
+        stdin=stdin,
         timeout=60,
     )
 

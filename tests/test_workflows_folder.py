@@ -5,32 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-
-@dataclass
-class Cli:
-    code: int
-    out: str
-    err: str
+from clikit import Cli, folders, in_process
 
 
 def avflow(root: Path, *args: str) -> Cli:
     """``avflow --workflows root/workflows --home root/home ARGS``, in this process."""
-    from avflow.cli import main
-
-    argv = ["--workflows", str(root / "workflows"), "--home", str(root / "home"), *args]
-    with CliRunner().isolation() as streams:
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        return Cli(code, streams[0].getvalue().decode(), streams[1].getvalue().decode())
+    return in_process(*folders(root), *args)
 
 
 @pytest.fixture
@@ -149,18 +132,10 @@ def test_service_roots_for_a_known_client_are_granted(root: Path) -> None:
 # -- the home folder and the workflows folder: neither may hold the other -------------------------
 def run_in(cwd: Path, *argv: str) -> Cli:
     """``avflow ARGV`` in ``cwd`` (no --workflows given: the default is cwd/workflows)."""
-    from avflow.cli import main
-
     before = Path.cwd()
     os.chdir(cwd)
     try:
-        with CliRunner().isolation() as streams:
-            try:
-                main(list(argv))
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            return Cli(code, streams[0].getvalue().decode(), streams[1].getvalue().decode())
+        return in_process(*argv)
     finally:
         os.chdir(before)
 
