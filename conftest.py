@@ -2,6 +2,8 @@
 
 Under CI (``CI=true``) no test may skip: a test that needs Dovecot, Radicale, sshd or Chromium
 and cannot find it fails instead, so a green CI run means every server-backed test really ran.
+A module that skips as a whole while it is collected (``pytest.skip(allow_module_level=True)``)
+is a collection, not a test, so it is turned into a collection error (tests/test_ci_no_skip.py).
 """
 
 from __future__ import annotations
@@ -14,11 +16,26 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def _refused(longrepr: object) -> str:
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return f"skipped under CI=true, which is not allowed: {reason}"
+
+
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, None, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = _refused(report.longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, None, None]:
     outcome = yield
     report = outcome.get_result()
     if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
-        report.longrepr = f"skipped under CI=true, which is not allowed: {reason}"
+        report.longrepr = _refused(report.longrepr)
