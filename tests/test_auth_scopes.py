@@ -111,3 +111,16 @@ def test_the_sign_in_lives_in_the_core() -> None:
 
     email = Path(__file__).resolve().parents[1] / "plugins" / "avflow-email" / "src"
     assert not list(email.rglob("signin.py")) and not list(email.rglob("auth_cli.py"))
+
+
+def test_a_profile_mistake_is_one_line_at_its_position(avflow_harness: Any) -> None:
+    """The profile is read through avflow's one YAML reader: a tab is located and explained."""
+    h = avflow_harness
+    profile = h.client("acme", name="Acme", accounts={"agenda": CALENDAR})
+    profile.write_text(profile.read_text() + "accounts2:\n\tx: 1\n")
+    done = auth(h, "google")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    line = len(profile.read_text().splitlines())
+    assert lines[0].startswith(f"{profile}:{line}:1: YAML syntax error: a tab character")

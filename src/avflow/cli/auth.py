@@ -82,13 +82,12 @@ def _scopes(obj: Any, provider: str, kw: dict[str, Any]) -> tuple[str, ...]:
     profile = obj.workflows / client_id / "client.yaml"
     if "/" in client_id or not profile.is_file():
         raise signin.SigninError(f"unknown client {client_id!r}: no {profile}")
-    import yaml
+    from avflow import yamlfile
 
-    try:
-        # Read as written: the profile may already name the secret this command stores.
-        accounts = (yaml.safe_load(profile.read_text(encoding="utf-8")) or {}).get("accounts")
-    except (yaml.YAMLError, UnicodeDecodeError, AttributeError) as exc:
-        raise signin.SigninError(f"{profile}: cannot be read ({signin.one_line(exc)})") from None
+    # Read as written (the profile may already name the secret this command stores, so it is
+    # not loaded), through the one YAML reader: its mistakes are one line at file:line:column.
+    data = yamlfile.read_doc(profile).data
+    accounts = data.get("accounts") if isinstance(data, dict) else None
     wanted: dict[str, None] = {}
     declared = [d for d in obj.pm.registry.oauth_scopes.values() if d.provider == provider]
     for settings in (accounts or {}).values():
