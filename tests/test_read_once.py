@@ -92,3 +92,48 @@ def test_a_syntax_error_is_located_as_before(tmp_path: Path, counted: list[str])
         f"{root / 'acme' / 'a.yaml'}:2:1: duplicate key 'name' (first on line 1)"
     ]
     assert len(counted) == 2
+
+
+def test_a_kept_workflow_is_scheduled_without_validating_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler's job of a compact workflow comes from what was read at load time, equal to
+    the job of the same workflow loaded in full; its model is not validated again for it."""
+    from avflow.models import Workflow
+    from avflow.scheduler.planner import job_for
+
+    gated = WORKFLOW.format(name="G", message="g").replace(
+        "steps:", "  when: working_hours\n  catch_up: all\n  grace: 2h\n  max_catch_up: 3\nsteps:"
+    )
+    off = WORKFLOW.format(name="Off", message="o").replace("name: Off", "name: Off\nenabled: false")
+    root = _folder(tmp_path, ("a", WORKFLOW.format(name="", message="a")), ("g", gated), ("o", off))
+    full, errors = Loader(PluginManager(autoload=False).registry).load(root)
+    assert errors == []
+    project, errors = _load(root)
+    assert errors == []
+    validated: list[Any] = []
+    real = Workflow.model_validate
+    monkeypatch.setattr(
+        Workflow, "model_validate", lambda data: validated.append(data) or real(data)
+    )
+    client = project.clients["acme"]
+    for wid in ("a", "g", "o"):
+        wf, twin = client.workflows[wid], full.clients["acme"].workflows[wid]
+        assert wf.name == twin.name and wf.timing == twin.timing
+        job, expected = job_for(client, wf), job_for(full.clients["acme"], twin)
+        if expected is None:
+            assert job is None
+            continue
+        assert job is not None
+        got = (job.schedule.crons, job.catch_up, job.grace, job.max_catch_up, job.fingerprint)
+        assert got == (
+            expected.schedule.crons,
+            expected.catch_up,
+            expected.grace,
+            expected.max_catch_up,
+            expected.fingerprint,
+        )
+        assert (job.gate is None) == (expected.gate is None)
+    assert validated == []
+    assert client.workflows["a"].name == "a"  # an empty name: the file's id
+    assert client.workflows["g"].timing.catch_up == "all"

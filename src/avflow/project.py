@@ -7,13 +7,45 @@ import marshal
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from avflow import paths
 from avflow.models import ClientProfile, Workflow
 
 if TYPE_CHECKING:
     from avflow.clientinfo import ClientInfo
+
+
+class Timing(NamedTuple):
+    """What the scheduler reads of a workflow (`avflow.scheduler.planner.job_for`) and whether
+    it has event triggers: kept beside a compact workflow, so scheduling it validates nothing."""
+
+    enabled: bool
+    crons: tuple[str, ...]
+    when: str
+    catch_up: str
+    grace: float
+    max_catch_up: int
+    events: bool
+
+
+_TIMINGS: dict[Timing, Timing] = {}  # one object per distinct value (thousands of workflows)
+
+
+def timing_of(model: Workflow) -> Timing:
+    on = model.on
+    t = Timing(
+        model.enabled,
+        tuple(s.cron for s in on.schedule),
+        on.when,
+        on.catch_up,
+        on.grace,
+        on.max_catch_up,
+        bool(on.events),
+    )
+    if len(_TIMINGS) > 4096:
+        _TIMINGS.clear()
+    return _TIMINGS.setdefault(t, t)
 
 
 @dataclass(slots=True)
@@ -32,20 +64,27 @@ class LoadedWorkflow:
     def ref(self) -> str:
         return f"{self.client}/{self.id}"
 
+    @property
+    def timing(self) -> Timing:
+        return timing_of(self.model)
+
 
 class CompactWorkflow(LoadedWorkflow):
     """A checked workflow kept small: its file's data, marshalled (about 0.5 KB instead of 3 KB
     of model objects), validated again (about 20 microseconds) each time ``model`` is read. The
     service keeps its thousands of workflows this way; the path is kept as text (a `Path` with
-    its cached parts is several times larger)."""
+    its cached parts is several times larger). Its name and `Timing`, read while the model was
+    in hand, are kept as they are: the scheduler and the start-up line validate nothing."""
 
-    __slots__ = ("_data", "_model", "_path")
+    __slots__ = ("_data", "_model", "_name", "_path", "_timing")
 
     def __init__(self, wf: LoadedWorkflow, data: Any) -> None:
         self.client, self.id, self.raw = wf.client, wf.id, None
         self._path = str(wf.path)
         self._data = marshal.dumps(data)
         self._model: Workflow | None = None
+        self._name = wf.name
+        self._timing = wf.timing
 
     @property
     def path(self) -> Path:
@@ -69,8 +108,11 @@ class CompactWorkflow(LoadedWorkflow):
     def name(self) -> str:
         if self._model is not None:
             return self._model.name or self.id
-        name = marshal.loads(self._data).get("name")  # validated when loaded: text or None
-        return name if isinstance(name, str) and name else self.id
+        return self._name
+
+    @property
+    def timing(self) -> Timing:
+        return timing_of(self._model) if self._model is not None else self._timing
 
 
 @dataclass

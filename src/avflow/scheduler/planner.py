@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -65,9 +66,19 @@ class Decision:
     late: bool = False  # more than one firing, or one later than ON_TIME: a catch-up
 
 
-def fingerprint(crons: list[str], timezone: str) -> str:
+_FINGERPRINTS: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def fingerprint(crons: Sequence[str], timezone: str) -> str:
     """Identifies what a persisted next firing was computed from."""
-    return hashlib.sha1(json.dumps([timezone, crons]).encode()).hexdigest()[:16]
+    key = (timezone, tuple(crons))
+    fp = _FINGERPRINTS.get(key)
+    if fp is None:  # thousands of workflows share a few hundred (zone, crons) pairs
+        if len(_FINGERPRINTS) > 4096:
+            _FINGERPRINTS.clear()
+        data = json.dumps([timezone, list(crons)]).encode()
+        fp = _FINGERPRINTS[key] = hashlib.sha1(data).hexdigest()[:16]
+    return fp
 
 
 def job_for(client: Client, wf: LoadedWorkflow, gates: dict[str, Gate] | None = None) -> Job | None:
@@ -75,14 +86,12 @@ def job_for(client: Client, wf: LoadedWorkflow, gates: dict[str, Gate] | None = 
 
     ``gates`` shares one `Gate` per client among its workflows (pass the same dict for one load).
     """
-    model = wf.model  # a cached workflow validates its data again at each read: read it once
-    on = model.on
-    if not model.enabled or not on.schedule:
+    t = wf.timing  # a kept workflow has it at hand: nothing is validated again
+    if not t.enabled or not t.crons:
         return None
-    crons = [s.cron for s in on.schedule]
     tz = client.profile.timezone
     gate = None
-    if on.when == "working_hours":
+    if t.when == "working_hours":
         gates = {} if gates is None else gates
         gate = gates.get(client.id)
         if gate is None:
@@ -90,12 +99,12 @@ def job_for(client: Client, wf: LoadedWorkflow, gates: dict[str, Gate] | None = 
     return Job(
         client.id,
         wf.id,
-        schedule_of(crons, tz),
+        schedule_of(t.crons, tz),
         gate,
-        on.catch_up,
-        timedelta(seconds=on.grace),
-        on.max_catch_up,
-        fingerprint(crons, tz),
+        t.catch_up,
+        timedelta(seconds=t.grace),
+        t.max_catch_up,
+        fingerprint(t.crons, tz),
     )
 
 

@@ -348,7 +348,7 @@ class Service:
         if wf is None or self.stopping:
             return
         job_gate = None
-        if wf.model.on.when == "working_hours":
+        if wf.timing.when == "working_hours":
             job_gate = Gate(self._project().clients[key[0]].profile)
         now = self.clock.now()
         reason = job_gate.reason(now) if job_gate else None

@@ -79,7 +79,7 @@ class DemoPass:
         """Submit the first pass if this is a demo and this home has not had one."""
         if not self.wanted or store.status().get(DEMO_DONE_KEY):
             return
-        workflows = [wf for wf in project.workflows() if wf.model.enabled]
+        workflows = [wf for wf in project.workflows() if wf.timing.enabled]
         store.set_status(**{DEMO_DONE_KEY: iso(now)})  # once per home, even if killed midway
         log.info(
             "demo first pass",

@@ -75,10 +75,20 @@ class ScheduleStore:
             if client is not None
             else self.state.db.execute(LOAD_SQL)
         )
+        seen: dict[str, datetime | None] = {}  # rows saved together share their times
+
+        def parsed(s: str | None) -> datetime | None:
+            if s is None:
+                return None
+            t = seen.get(s)
+            if t is None:
+                t = seen[s] = parse_iso(s)
+            return t
+
         for r in rows:
-            first = parse_iso(r["first_seen"])
+            first = parsed(r["first_seen"])
             assert first is not None
-            out[(r["client"], r["workflow"])] = (r["fingerprint"], parse_iso(r["next_at"]), first)
+            out[(r["client"], r["workflow"])] = (r["fingerprint"], parsed(r["next_at"]), first)
         return out
 
     def save(self, rows: Iterable[tuple[str, str, str, datetime | None]], now: datetime) -> None:

@@ -61,9 +61,10 @@ class Triggers:
         wanted: dict[tuple[str, str, int], tuple[Client, str, str, dict[str, Any]]] = {}
         for client in project.clients.values():
             for wf in client.workflows.values():
-                model = wf.model  # a kept workflow validates its data again at each read
-                if not model.enabled:
+                timing = wf.timing  # read at load time: no validation for most workflows
+                if not timing.enabled or not timing.events:
                     continue
+                model = wf.model  # a kept workflow validates its data again at each read
                 for i, ev in enumerate(model.on.events):
                     sig = json.dumps(
                         [ev.uses, ev.with_, client.profile.timezone, client.profile.accounts],
