@@ -157,3 +157,49 @@ def test_a_decision_made_before_the_watch_thread_first_looks_is_seen(
     polled.join()
     assert approvals.get(harness.app, pending.id).status == "approved"
     assert performed(out) == ["post1.txt", "post2.txt"]
+
+
+def test_a_person_and_the_timeout_deciding_at_once_one_wins(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """`avflow approve` (or the dashboard) and the service taking the default at the same
+    moment: exactly one decision stands, the trail has it once, the run ends as it says."""
+    out = setup_post(harness, tmp_path, timeout="10m", default="reject")
+    harness.clock.set(rome("2026-12-07 10:00"))
+    harness.run("acme/post")
+    harness.clock.set(rome("2026-12-07 10:10"))
+    pending = the_only_pending(harness)
+    winners: list[str] = []
+    start = threading.Barrier(2)
+
+    def person() -> None:
+        start.wait()
+        try:
+            approvals.decide(harness.app, pending.id, approve=True, by="maria")
+            winners.append("maria")
+        except approvals.AlreadyDecided as exc:
+            assert "expired (reject by default) by avflow (timeout)" in str(exc)
+
+    def timeout() -> None:
+        start.wait()
+        if approvals.expire(harness.app, pending, harness.clock.now()) is not None:
+            winners.append("timeout")
+
+    threads = [threading.Thread(target=person), threading.Thread(target=timeout)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1, winners
+    watch(harness).start(thread=False)  # the service hands the run back, once
+    decided = [r for r in harness.audit("acme") if r["event"] == "approval.decided"]
+    assert len(decided) == 1 and decided[0]["details"]["by"] in ("maria", "avflow (timeout)")
+    done = approvals.get(harness.app, pending.id)
+    row = harness.app.state.run_by_id(pending.run_id)
+    assert row is not None
+    if winners == ["maria"]:
+        assert (done.status, row["status"]) == ("approved", "succeeded")
+        assert performed(out) == ["post1.txt", "post2.txt"]
+    else:
+        assert (done.status, row["status"]) == ("expired", "rejected")
+        assert performed(out) == []
