@@ -15,6 +15,7 @@ from approvals_testkit import performed, setup_post, the_only_pending
 
 from avflow import approvals
 from avflow.api import ClientInfo
+from avflow.approval_flow import add_working_days
 from avflow.approval_watch import ApprovalWatch
 from avflow.scheduler.runner import Task
 from avflow.testing import Harness
@@ -49,6 +50,31 @@ def test_working_time_skips_evenings_weekends_holidays_and_closed_days() -> None
     assert add_working_time(ClientInfo("x", "X", "UTC", ROME), rome("2026-12-05 23:00"), 60) == (
         rome("2026-12-05 23:01")
     )
+
+
+def test_a_timeout_in_days_counts_working_days_not_24_hours_each() -> None:
+    """``1d`` is one working day (the same time of day, the next working day), not 24 hours of
+    working time (three days of eight hours)."""
+    c = info(holidays=("IT", None))  # Tuesday 8 December is a public holiday in Italy
+    assert add_working_days(c, rome("2026-12-03 10:30"), 1) == rome("2026-12-04 10:30")
+    assert add_working_days(c, rome("2026-12-04 17:55"), 1) == rome("2026-12-07 17:55")
+    assert add_working_days(c, rome("2026-12-07 11:00"), 1) == rome("2026-12-09 11:00")
+    assert add_working_days(c, rome("2026-12-02 18:41"), 2) == rome("2026-12-07 09:00")
+    assert add_working_days(c, rome("2026-12-04 13:30"), 1) == rome("2026-12-07 14:00")
+    never = info(closed=((date(2026, 1, 1), date(2036, 1, 1)),))
+    assert add_working_days(never, rome("2026-12-04 10:00"), 1) is None
+    plain = ClientInfo("x", "X", "Europe/Rome", ROME)  # no working hours: plain days
+    assert add_working_days(plain, rome("2026-12-05 23:00"), 2) == rome("2026-12-07 23:00")
+
+
+def test_core_approval_with_a_timeout_in_days(harness: Harness, tmp_path: Path) -> None:
+    setup_post(harness, tmp_path, timeout="1d", default="approve")
+    harness.clock.set(rome("2026-12-04 17:55"))  # a Friday
+    assert harness.run("acme/post").status == "waiting"
+    assert the_only_pending(harness).deadline == rome("2026-12-07 17:55")
+    setup_post(harness, tmp_path, timeout="1.5d", default="approve")
+    _project, errors = harness.app.load()
+    assert errors and "whole working days" in str(errors[0])
 
 
 def watch(h: Harness) -> ApprovalWatch:

@@ -251,7 +251,8 @@ class StepContext(Protocol):
         ``rejected``. Until someone decides, the run stops here and the step is run again from
         its start when the decision comes: ask before performing effects. ``preview``: what
         this step will do once approved (the following steps' effects are added by the core).
-        ``timeout`` is counted in the client's working time; ``default`` (``approve`` or
+        ``timeout`` is counted in the client's working time (``"1d"``: working days);
+        ``default`` (``approve`` or
         ``reject``) is then taken, or, with none, the AV is told. ``key`` tells apart several
         approvals asked by one step. In a dry run it returns at once, as if approved."""
         ...

@@ -20,23 +20,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from avflow import redact
 from avflow.approval_store import ApprovalStore, iso
 from avflow.approval_types import Approval, Choice
 from avflow.approvals import from_row, new_id, record_request
+from avflow.builtin_params import working_days
 from avflow.errors import ApprovalPending, ApprovalRejected, StepFailed
 from avflow.models import parse_duration
-from avflow.worktime import add_working_time
+from avflow.worktime import (
+    HORIZON_DAYS,
+    add_working_time,
+    is_closed_day,
+    local_to_utc,
+    next_working_time,
+)
 
 if TYPE_CHECKING:
     from avflow.api import ClientInfo
     from avflow.audit import AuditTrail
     from avflow.runtypes import RunInfo
 
-__all__ = ["ApprovalPending", "ApprovalRejected", "ApprovalRequest", "ask", "begin_wait"]
+__all__ = [
+    "ApprovalPending",
+    "ApprovalRejected",
+    "ApprovalRequest",
+    "add_working_days",
+    "ask",
+    "begin_wait",
+]
 
 MAX_SUMMARY = 2000
 MAX_PREVIEW = 200  # lines; more are summed up in one line
@@ -52,6 +66,30 @@ class ApprovalRequest:
     timeout: float | None
     timeout_text: str | None
     default: Choice | None
+    days: int | None = None  # the timeout counts whole working days (written ``2d``)
+
+
+def add_working_days(info: ClientInfo, start: datetime, days: int) -> datetime | None:
+    """The same time of day ``days`` working days after ``start`` (counted from the client's next
+    opening when ``start`` is outside its working time; a day is a working day when it has
+    working hours and is neither closed nor a public holiday), or the next working instant
+    after that time when the day's hours do not include it. A client with no working hours
+    counts plain days; None: no working day within `avflow.worktime.HORIZON_DAYS`."""
+    if not info.working_hours:
+        return start.astimezone(UTC) + timedelta(days=days)
+    opening = next_working_time(info, start)
+    if opening is None:
+        return None
+    local = opening.astimezone(info.tz)
+    day, counted = local.date(), 0
+    for _ in range(HORIZON_DAYS):
+        if counted == days:
+            wall = datetime.combine(day, local.time().replace(tzinfo=None))
+            return next_working_time(info, local_to_utc(wall, info.tz))
+        day += timedelta(days=1)
+        if info.working_hours.get(day.weekday()) and not is_closed_day(info, day):
+            counted += 1
+    return None
 
 
 def make_request(
@@ -69,6 +107,7 @@ def make_request(
         raise StepFailed(f"request_approval: default must be approve or reject, not {default!r}")
     try:
         seconds = None if timeout is None else parse_duration(timeout)
+        days = working_days(timeout)
     except ValueError as exc:
         raise StepFailed(f"request_approval: timeout: {exc}") from None
     if default is not None and seconds is None:
@@ -81,6 +120,7 @@ def make_request(
         timeout=seconds,
         timeout_text=None if timeout is None else str(timeout),
         default=default,  # type: ignore[arg-type]
+        days=days,
     )
 
 
@@ -149,7 +189,10 @@ def begin_wait(
     lines = [*(req.preview or ()), *preview]
     if len(lines) > MAX_PREVIEW:
         lines = [*lines[: MAX_PREVIEW - 1], f"... and {len(lines) - MAX_PREVIEW + 1} more"]
-    deadline = None if req.timeout is None else add_working_time(info, now, req.timeout)
+    if req.days is not None:
+        deadline = add_working_days(info, now, req.days)
+    else:
+        deadline = None if req.timeout is None else add_working_time(info, now, req.timeout)
     row: dict[str, Any] = {
         "id": new_id(),
         "client": run.client,
