@@ -208,3 +208,23 @@ def test_quotes_in_names_are_escaped_in_queries_and_retention_is_read_only(gd):
     assert upload.metadata["contentRestrictions"][0]["readOnly"] is True
     queries = [e.query["q"] for e in gd.drive.log if e.kind == "list"]
     assert any("name = 'Offerte d\\'oro'" in q for q in queries)
+
+
+def test_an_errors_reason_is_read_through_the_public_attribute(monkeypatch):
+    """`HttpError.reason` (public, set when the error is made), never the private
+    ``_get_reason``: the test fails if the plugin calls the private method again."""
+    import json
+
+    import httplib2
+    from avflow_archive.backends import gdrive
+    from googleapiclient.errors import HttpError
+
+    body = {"error": {"code": 403, "message": "User Rate Limit Exceeded"}}
+    exc = HttpError(httplib2.Response({"status": 403}), json.dumps(body).encode())
+
+    def private(self):
+        raise AssertionError("HttpError._get_reason is private")
+
+    monkeypatch.setattr(HttpError, "_get_reason", private)
+    assert gdrive._reason(exc) == "User Rate Limit Exceeded"
+    assert gdrive._rate_limited(exc)

@@ -122,9 +122,9 @@ HOSTILE_TEMPLATES = [
     ("/", True),
     ("", True),
     ("   ", True),
-    ("{{ file['no_such_thing'] }}", True),  # file.no_such_thing: refused by validate
-    ("{{ file.date.no_such_attr }}/x", True),
-    ("{{ file.size / 0 }}", True),
+    ("{{ '../' * 3 }}{{ file.name }}", True),
+    ("{{ file.name | replace(file.name, '..') }}/x", True),
+    ("{{ '/etc/' ~ file.name }}", True),
     ("{{ 'a/' * 600 }}x", True),
     (" ../x", True),
     (".. /x", True),
@@ -152,6 +152,13 @@ HOSTILE_TEMPLATES = [
     ("NUL.txt/{{ file.name }}", False),
     ("...../{{ file.name }}", False),
     ("{{ file.year }}/{{ file.month }}/{{ file.day }}/{{ file.name }}", False),
+]
+
+# templates that cannot be rendered: the workflow's mistake, so the step fails before any effect
+FAILING_TEMPLATES = [
+    "{{ file['no_such_thing'] }}",  # file.no_such_thing: refused by validate
+    "{{ file.date.no_such_attr }}/x",
+    "{{ file.size / 0 }}",
 ]
 
 HOSTILE_SENDERS = [
@@ -349,6 +356,18 @@ def test_hostile_corpus_writes_nothing_outside_the_root(archive, tmp_path, reque
     index = ArchiveIndex(archive.h.home / "plugins" / "archive" / "index.db")
     quarantined = index.documents("acme", status="quarantined")
     assert len(quarantined) == sum(expected) and all(d.reason for d in quarantined)
+
+
+@pytest.mark.parametrize("template", FAILING_TEMPLATES)
+def test_a_template_that_cannot_render_fails_before_any_effect(archive, tmp_path, template):
+    items = [{"data": archive.b64(b"doc"), "name": "doc.pdf", "date": "2026-02-03T10:00:00Z"}]
+    ref = archive.email_workflow(items, path=template)
+    before = _walk_files(tmp_path)
+    result = archive.h.run(ref)
+    assert result.status == "failed" and "path template failed for doc.pdf" in (result.error or "")
+    assert result.effects == []
+    new = _walk_files(tmp_path) - before
+    assert [p for p in new if not p.is_relative_to(archive.h.home)] == []
 
 
 def test_a_quarantine_folder_that_leads_out_stops_the_step(archive, tmp_path):

@@ -195,3 +195,31 @@ def test_a_server_that_is_not_there_is_a_clear_error(nas):
     assert result.status == "failed"
     assert result.error.startswith(f"step archive: sftp [127.0.0.1]:{port}: cannot connect")
     assert "\n" not in result.error
+
+
+def test_the_pinned_paramiko_still_sends_fsync_the_way_the_plugin_does(sshd, tmp_path):
+    """paramiko has no public call for an SFTP extension request, so `_sftp_fsync` uses
+    ``SFTPClient._request``; pyproject.toml keeps paramiko below 6, and this test fails the day
+    that call moves or stops working against a real OpenSSH server."""
+    import io
+    from importlib.metadata import version
+
+    import paramiko
+    from paramiko.sftp import CMD_EXTENDED, CMD_STATUS
+
+    assert int(version("paramiko").split(".")[0]) < 6  # the pin in pyproject.toml
+    key = paramiko.Ed25519Key.from_private_key(io.StringIO(sshd.client_key))
+    ssh = paramiko.SSHClient()
+    ssh.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    ssh.connect("127.0.0.1", sshd.port, sshd.user, pkey=key, allow_agent=False, look_for_keys=False)
+    try:
+        ftp = ssh.open_sftp()
+        target = sshd.root / f"fsync-{uuid.uuid4().hex[:8]}.txt"
+        with ftp.open(str(target), "wb") as remote:
+            remote.write(b"kept")
+            remote.flush()
+            kind, _ = ftp._request(CMD_EXTENDED, "fsync@openssh.com", remote.handle)
+            assert kind == CMD_STATUS  # the server's OK (an error would raise)
+        assert target.read_bytes() == b"kept"
+    finally:
+        ssh.close()

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from avflow import StepContext, StepFailed
+from avflow import AvflowError, StepContext, StepFailed
 from avflow_archive import textpool
 from avflow_archive.backends import Store, find_existing, open_store
 from avflow_archive.batch import Write, commit, file_one
@@ -34,6 +34,19 @@ from avflow_archive.textpool import TextPool
 POOL_MIN_FILES = 16  # fewer documents than this: their text is extracted in this process
 POOL_WORKERS = 2  # at most; one core is left to the filing itself (one worker on two cores)
 GROUP_MIN_FILES = 16  # a step with at least this many files writes each batch as one effect
+
+
+class TemplateFailed(AvflowError):
+    """A path template that cannot be rendered: the step fails before filing this file (or
+    any after it) and removes nothing, since the template, not the file, is to be fixed."""
+
+    def __init__(self, name: str, rule: str | None, exc: Exception) -> None:
+        detail = (str(exc).splitlines() or [""])[0][:200] or type(exc).__name__
+        which = f"the path template of rule {rule!r}" if rule else "the path template"
+        super().__init__(
+            f"{which} failed for {name}: {detail}; fix the template: this file and the ones "
+            "after it were neither filed nor removed"
+        )
 
 
 def _digest(text: str) -> str:
@@ -196,19 +209,15 @@ class Filer:
             return {**entry, "status": "unmatched", "path": None}
         if rule is not None:
             fvars = FileVars(item, content, self.ctx.client.tz, self.now, rule.name)
-        reason = None
         try:
             rendered = self.ctx.render(template, file=fvars)
-        except Exception as exc:  # an undefined attribute, a filter error: keep the file safe
-            reason = f"the path template failed: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
-            rendered = ""
-        dest = None
-        if reason is None:
-            checked = archive_path(rendered)
-            dest, reason = checked.path, checked.reason
-            dest = self.store.adapt(dest) if dest is not None else None
-            if dest is not None and not self.store.inside(dest):
-                dest, reason = None, "the path leads out of the archive through a symbolic link"
+        except Exception as exc:  # a division by zero, a filter misused: the workflow's mistake
+            raise TemplateFailed(entry["name"], rule.name if rule else None, exc) from None
+        checked = archive_path(rendered)
+        dest, reason = checked.path, checked.reason
+        dest = self.store.adapt(dest) if dest is not None else None
+        if dest is not None and not self.store.inside(dest):
+            dest, reason = None, "the path leads out of the archive through a symbolic link"
         if dest is None:
             return self._quarantine(item, source, content, fvars, text, entry, reason or "unknown")
         return self._place(item, source, content, dest, text, entry)

@@ -275,10 +275,9 @@ def _retry_after(resp: Any) -> float | None:
 
 
 def _reason(exc: Any) -> str:
-    try:
-        return str(exc._get_reason()).strip()[:200]
-    except Exception:
-        return ""
+    """The error's message as Google sent it: `HttpError.reason`, which the client library
+    sets when the error is made (never its private ``_get_reason``)."""
+    return str(getattr(exc, "reason", "") or "").strip()[:200]
 
 
 def _rate_limited(exc: Any) -> bool:
