@@ -299,3 +299,26 @@ def test_a_listed_approval_is_read_again_when_its_row_changed(
     )
     approvals.decide(harness.app, before.id, approve=False, by="maria", reason="no")
     assert approvals.pending(harness.app) == []
+
+
+def test_a_request_lost_before_its_audit_record_is_caught_up_once(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process killed between storing the approval (the run is waiting) and writing
+    ``approval.requested``: the service's catch-up writes it, once, with what the person deciding
+    is shown."""
+    from avflow import approval_flow
+
+    setup_post(harness, tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(approval_flow, "record_request", lambda audit, approval: None)
+        m.setattr(ApprovalStore, "set_audited", lambda self, approval_id, level: None)
+        assert harness.run("acme/post").status == "waiting"
+    pending = the_only_pending(harness)
+    assert "approval.requested" not in [r["event"] for r in harness.audit("acme")]
+    harness.clock.advance(60)
+    assert approvals.catch_up_audit(harness.app) == 1
+    assert approvals.catch_up_audit(harness.app) == 0
+    [asked] = [r for r in harness.audit("acme") if r["event"] == "approval.requested"]
+    assert asked["details"]["approval"] == pending.id
+    assert asked["details"]["preview"] == ["write post1.txt", "write post2.txt"]
