@@ -89,21 +89,27 @@ class IcsBackend:
         return cal
 
     def busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
+        try:
+            return ical.busy_of([self._near(start, end)], start, end, tz)
+        except ical.CalendarDataError as exc:
+            raise StepFailed(f"calendar {self.name!r}: {self.path}: {exc}") from None
+
+    def _near(self, start: datetime, end: datetime) -> Any:
+        """The calendar, parsed whole when cached, else only the events near the window."""
         hit = _PARSED.get(self.path)
         try:
             st = self.path.stat()
             if hit is not None and hit[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
-                return ical.busy_of([hit[1]], start, end, tz)
+                return hit[1]
             if self.path.is_dir():
                 raise StepFailed(f"calendar {self.name!r}: {self.path} is a folder, not a file")
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            return ical.busy_of([self._read()], start, end, tz)  # missing: created, or an error
+            return self._read()  # missing: created, or an error
         try:  # only the events near the window are parsed
-            cal = ical.parse(ical.window(raw, start, end), str(self.path))
+            return ical.parse(ical.window(raw, start, end), str(self.path))
         except ValueError as exc:
             raise StepFailed(f"calendar {self.name!r}: {exc}") from None
-        return ical.busy_of([cal], start, end, tz)
 
     def free_busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
         return self.busy(start, end, tz)

@@ -59,7 +59,10 @@ class CaldavBackend:
             raise StepFailed(f"calendar {self.name!r}: {exc}") from None
         except Exception as exc:
             raise self._fail("reading busy time", exc) from None
-        return ical.busy_of(cals, start, end, tz)
+        try:
+            return ical.busy_of(cals, start, end, tz)
+        except ical.CalendarDataError as exc:
+            raise StepFailed(f"calendar {self.name!r} ({self.url}): {exc}") from None
 
     def free_busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
         return self.busy(start, end, tz)

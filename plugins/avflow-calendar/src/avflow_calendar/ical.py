@@ -85,26 +85,63 @@ def _recurring(event: Any) -> bool:
     return any(event.get(k) is not None for k in ("RRULE", "RDATE", "RECURRENCE-ID"))
 
 
+class CalendarDataError(ValueError):
+    """An event a calendar holds cannot be read (a broken property, a rule that never ends
+    fast enough): the message names it by UID and title."""
+
+
+def _named(event: Any) -> str:
+    uid = str(event.get("UID", "") or "?")
+    title = str(event.get("SUMMARY", "") or "")
+    return f"event {uid!r}" + (f" ({title[:60]!r})" if title else "")
+
+
+def _span_of(event: Any, tz: tzinfo) -> Busy | None:
+    try:
+        return span(event, tz)
+    except Exception as exc:  # icalendar's broken properties, dates out of range
+        raise CalendarDataError(f"{_named(event)}: {_why(exc)}") from None
+
+
+def _why(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
 def busy_of(calendars: Iterable[Any], start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
-    """Busy spans of parsed calendars that meet [start, end)."""
+    """Busy spans of parsed calendars that meet [start, end). An event that cannot be read, or
+    a series that repeats too often to expand (`avflow_calendar.repeats`), raises
+    `CalendarDataError` naming it."""
     import recurring_ical_events
+
+    from avflow_calendar.repeats import too_many
 
     out: list[Busy] = []
     for cal in calendars:
-        series = icalendar.Calendar()
+        zones = [c for c in cal.subcomponents if c.name == "VTIMEZONE"]
+        series: dict[str, list[Any]] = {}
         for comp in cal.subcomponents:
-            if comp.name == "VTIMEZONE":
-                series.add_component(comp)
-            elif comp.name == "VEVENT":
-                if _recurring(comp):
-                    series.add_component(comp)
-                    continue
-                b = span(comp, tz)
-                if b is not None and b.start < end and b.end > start:
-                    out.append(b)
-        if any(c.name == "VEVENT" for c in series.subcomponents):
-            for occurrence in recurring_ical_events.of(series).between(start, end):
-                b = span(occurrence, tz)
+            if comp.name != "VEVENT":
+                continue
+            if _recurring(comp):
+                series.setdefault(str(comp.get("UID", "")), []).append(comp)
+                continue
+            b = _span_of(comp, tz)
+            if b is not None and b.start < end and b.end > start:
+                out.append(b)
+        for events in series.values():
+            one = icalendar.Calendar()
+            for comp in [*zones, *events]:
+                one.add_component(comp)
+            try:
+                whys = [why for why in (too_many(comp, end) for comp in events) if why]
+                found = [] if whys else recurring_ical_events.of(one).between(start, end)
+            except Exception as exc:  # a rule dateutil cannot read, a broken date
+                raise CalendarDataError(f"{_named(events[0])}: {_why(exc)}") from None
+            if whys:
+                raise CalendarDataError(f"{_named(events[0])}: {whys[0]}")
+            for occurrence in found:
+                b = _span_of(occurrence, tz)
                 if b is not None and b.start < end and b.end > start:
                     out.append(b)
     return out
