@@ -81,6 +81,7 @@ class Executor(Outgoing):
         self.attachments: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
         self.skipped: list[dict[str, Any]] = []
+        self.rendered = {}
 
     def effect(
         self,
@@ -107,11 +108,12 @@ class Executor(Outgoing):
 
     def run(self, create_folders: bool) -> None:
         ops = self.plan["ops"]
+        singles = [op for op in ops if op["op"] in ("collect", "forward", "reply")]
+        full = self._bodies(singles)
+        self.render_replies(singles, full)  # before any effect: a template error changes nothing
         self._ensure_folders(
             {op["dest"] for op in ops if op["op"] in ("move", "copy")}, create_folders
         )
-        singles = [op for op in ops if op["op"] in ("collect", "forward", "reply")]
-        full = self._bodies(singles)
         connections = getattr(self.box, "parallel_moves", 1)
         before, batches = moving.plan_moves(ops)
         together = moving.worth_parallel(batches, connections)

@@ -32,6 +32,7 @@ class Outgoing:
     sender: str
     sent: list[dict[str, Any]]
     skipped: list[dict[str, Any]]
+    rendered: dict[int, tuple[str, str | None]]  # reply op's id: its body and subject
     effect: Callable[..., Any]
 
     def _key(self, op: dict[str, Any]) -> tuple[str, str]:
@@ -42,6 +43,37 @@ class Outgoing:
 
     def _mail(self, uid: Any, full: bytes | None) -> Mail | None:
         raise NotImplementedError
+
+    def render_replies(self, ops: list[dict[str, Any]], full: dict[Any, bytes]) -> None:
+        """Render every reply still to be made before the step's first effect: a template that
+        fails (a division by zero, a filter misused) fails the step with nothing changed."""
+        self.rendered = {}
+        for op in ops:
+            if op["op"] != "reply" or self.ctx.dry_run or self._status(op) == "done":
+                continue
+            mail = self._mail(op["uid"], full.get(op["uid"]))
+            if mail is None or (op["auto"] and not auto_reply_allowed(mail, self.sender)):
+                continue  # said when its turn comes, as before
+            self.rendered[id(op)] = self._render_reply(op, mail)
+
+    def _render_reply(self, op: dict[str, Any], mail: Mail) -> tuple[str, str | None]:
+        info = self.plan["infos"].get(str(op["uid"]), {})
+        message = {
+            **info,
+            "from_address": mail.sender,
+            "from_name": _display_name(mail.first("from")),
+            "to": mail.first("to"),
+            "body": mail.body,
+        }
+        try:
+            body = self.ctx.render(op["template"], message=message)
+            subject = self.ctx.render(op["subject"], message=message) if op.get("subject") else None
+        except Exception as exc:
+            raise avflow.StepFailed(
+                f"reply template: {exc} (for {info.get('subject', op['uid'])!r}; nothing was "
+                "changed in the mailbox)"
+            ) from None
+        return body, subject
 
     def _sent_folder(self) -> str:
         return self.s.sent_folder or self.box.special_folder("\\Sent", "Sent")
@@ -142,18 +174,7 @@ class Outgoing:
                 }
             )
             return
-        message = {
-            **info,
-            "from_address": mail.sender,
-            "from_name": _display_name(mail.first("from")),
-            "to": mail.first("to"),
-            "body": mail.body,
-        }
-        try:
-            body = self.ctx.render(op["template"], message=message)
-            subject = self.ctx.render(op["subject"], message=message) if op.get("subject") else None
-        except Exception as exc:
-            raise avflow.StepFailed(f"reply template: {exc}") from None
+        body, subject = self.rendered.get(id(op)) or self._render_reply(op, mail)
         msg = build_reply(mail, self.sender, subject, body, msgid, op["auto"])
         if not op["draft"]:
             self._send(key, description, kind, msg, msgid)
