@@ -322,3 +322,46 @@ def test_a_request_lost_before_its_audit_record_is_caught_up_once(
     [asked] = [r for r in harness.audit("acme") if r["event"] == "approval.requested"]
     assert asked["details"]["approval"] == pending.id
     assert asked["details"]["preview"] == ["write post1.txt", "write post2.txt"]
+
+
+def test_two_approvals_in_one_run_each_shows_what_comes_before_the_next(
+    harness: Harness, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    harness.client("acme", timezone="Europe/Rome")
+
+    def write(prefix: str) -> dict[str, Any]:
+        return {"folder": str(out), "count": 1, "prefix": prefix}
+
+    harness.workflow(
+        "acme",
+        "twice",
+        {
+            "steps": [
+                {"id": "first", "uses": "core.approval", "with": {"summary": "Send a?"}},
+                {"id": "a", "uses": "crashy.write", "with": write("a")},
+                {"id": "second", "uses": "core.approval", "with": {"summary": "Send b?"}},
+                {"id": "b", "uses": "crashy.write", "with": write("b")},
+            ]
+        },
+    )
+    run = harness.run("acme/twice")
+    first = the_only_pending(harness)
+    assert (first.step, first.preview) == (
+        "first",
+        ["write a1.txt", "(then another approval, step second)"],
+    )
+    approvals.decide(harness.app, first.id, approve=True, by="maria")
+    wf = harness.find("acme/twice")
+    middle = harness.app.engine.resume_waiting(wf, first.id)
+    assert middle is not None and middle.status == "waiting", middle
+    assert performed(out) == ["a1.txt"]
+    second = the_only_pending(harness)
+    assert (second.step, second.run_id, second.preview) == ("second", run.id, ["write b1.txt"])
+    approvals.decide(harness.app, second.id, approve=False, by="maria", reason="not b")
+    end = harness.app.engine.resume_waiting(wf, second.id)
+    assert end is not None and end.status == "rejected"
+    assert end.steps == {"first": "succeeded", "a": "succeeded", "second": "rejected"}
+    assert performed(out) == ["a1.txt"]
+    events = [r["event"] for r in harness.audit("acme")]
+    assert events.count("approval.requested") == 2 and events.count("approval.decided") == 2
