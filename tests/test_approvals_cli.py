@@ -256,3 +256,27 @@ def test_a_decision_on_a_workflow_that_cannot_load_is_kept_and_said_so(
     resumed = avflow(harness, "resume")
     assert resumed.code == 0 and f"acme/post run {pending.run_id} succeeded" in resumed.out
     assert "went on" in resumed.err
+
+
+@pytest.mark.parametrize("command", [["approve"], ["reject", "--reason", "no"]])
+def test_deciding_in_a_mistyped_home_creates_nothing_and_names_it(
+    harness: Harness, tmp_path: Path, command: list[str]
+) -> None:
+    setup_post(harness, tmp_path)
+    assert harness.run("acme/post").status == "waiting"
+    pending = the_only_pending(harness)
+    typo = tmp_path / "home-typo"
+    argv = ["--workflows", str(harness.workflows), "--home", str(typo), "--plugins-dir"]
+    with CliRunner().isolation() as streams:
+        with pytest.raises(SystemExit) as ended:
+            main([*argv, str(PLUGINS), command[0], pending.id, *command[1:]], clock=harness.clock)
+        err = streams[1].getvalue().decode()
+    assert ended.value.code == 2 and not typo.exists()
+    assert err == (
+        f"error: no approval {pending.id!r} (home: {typo} (--home; it does not exist))\n"
+    )
+    wrong = avflow(harness, command[0], "abcdefghjk", *command[1:])  # a home, not this id
+    assert wrong.code == 2 and wrong.err.splitlines()[-1] == (
+        f"error: no approval 'abcdefghjk' (see `avflow approvals`; home: {harness.home} (--home))"
+    )
+    assert the_only_pending(harness).status == "pending"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from datetime import datetime, tzinfo
 from typing import Any
@@ -129,7 +130,7 @@ def _decide(obj: Obj, approval_id: str, approve: bool, reason: str | None, resum
         reason = reason.strip()
         if not reason or len(reason) > MAX_REASON or not reason.isprintable():
             raise UsageError(f"--reason: one line of text, at most {MAX_REASON} characters")
-    done = api.decide(obj.app, approval_id, approve=approve, by=getpass.getuser(), reason=reason)
+    done = _decided(obj, approval_id, approve, reason)
     click.echo(
         f"approval {done.id} {done.status} ({done.client}/{done.workflow}, run {done.run_id})"
     )
@@ -156,6 +157,22 @@ def _decide(obj: Obj, approval_id: str, approve: bool, reason: str | None, resum
     click.echo(f"run {outcome.id} {outcome.status}{error}")
     if outcome.status == "failed":
         sys.exit(1)
+
+
+def _decided(obj: Obj, approval_id: str, approve: bool, reason: str | None) -> api.Approval:
+    """The decision, recorded; an unknown id names the home it was looked for in (a mistyped
+    ``--home`` is neither created nor given a state.db)."""
+    home = f"home: {os.path.abspath(obj.home)} ({obj.home_source}"
+    missing = obj.app.missing_state()
+    if missing is not None:
+        shown = approval_id[:40] if api.ID_SHAPE.fullmatch(approval_id) else "?"
+        raise UsageError(f"no approval {shown!r} ({home}; {missing}))")
+    try:
+        return api.decide(
+            obj.app, approval_id, approve=approve, by=getpass.getuser(), reason=reason
+        )
+    except api.UnknownApproval as exc:
+        raise UsageError(f"{str(exc).removesuffix(')')}; {home}))") from None
 
 
 def _waiting_workflow(obj: Obj, done: api.Approval) -> Any:
