@@ -7,6 +7,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from approvals_testkit import performed, setup_post, the_only_pending
 
+from avflow import approvals
 from avflow.cli import main
 from avflow.testing import Harness
 
@@ -98,6 +100,10 @@ def test_approve_runs_the_rest_once_and_a_second_decision_is_refused(
     again = avflow(harness, "reject", pending.id, "--reason", "changed my mind")
     assert again.code == 2
     assert again.err.startswith(f"error: approval {pending.id} was already approved by ")
+    when = approvals.get(harness.app, pending.id).decided_at
+    assert when is not None
+    local = when.astimezone(ZoneInfo("Europe/Rome"))  # the client's time, as everywhere
+    assert again.err.rstrip().endswith(f" at {local:%a %Y-%m-%d %H:%M} {local.tzname()}")
     assert len(again.err.strip().splitlines()) == 1 and "Traceback" not in again.err
     assert performed(out) == ["post1.txt", "post2.txt"]
     verify = avflow(harness, "audit", "verify", "acme")

@@ -173,6 +173,13 @@ def _decided(obj: Obj, approval_id: str, approve: bool, reason: str | None) -> a
         )
     except api.UnknownApproval as exc:
         raise UsageError(f"{str(exc).removesuffix(')')}; {home}))") from None
+    except api.AlreadyDecided as exc:  # its time on the client's clock, as everywhere
+        known = api.get(obj.app, approval_id)
+        if known.decided_at is None:
+            raise
+        when = known.decided_at.isoformat(timespec="seconds")
+        local = _local(known.decided_at, _zones(obj, {known.client})[known.client])
+        raise UsageError(str(exc).replace(f" at {when}", f" at {local}")) from None
 
 
 def _waiting_workflow(obj: Obj, done: api.Approval) -> Any:
