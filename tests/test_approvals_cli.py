@@ -72,6 +72,9 @@ def test_list_shows_local_times_with_the_zone_and_the_preview(
     assert "Publish 'Winter sale'?" in listed.out
     assert "- write post1.txt" in listed.out and "- write post2.txt" in listed.out
     assert avflow(harness, "approvals", "acme").out == listed.out
+    harness.clock.set("2026-12-07T08:05:00+00:00")  # the deadline, and no service to take it
+    passed = avflow(harness, "approvals").out.splitlines()[1]
+    assert passed.endswith("Mon 2026-12-07 09:05 CET, then reject (passed: at the next check)")
     as_json = avflow(harness, "approvals", "acme", "--json")
     [row] = [json.loads(line) for line in as_json.out.splitlines()]
     assert row["id"] == pending.id and row["preview"] == ["write post1.txt", "write post2.txt"]

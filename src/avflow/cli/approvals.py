@@ -98,8 +98,10 @@ HEADER = ("ID", "CLIENT/WORKFLOW", "STEP", "ASKED", "DEADLINE")
 
 def _row(obj: Obj, a: api.Approval, tz: tzinfo) -> tuple[str, ...]:
     then = f", then {a.default}" if a.default else ""
-    if a.deadline is not None and a.deadline <= obj.clock.now() and not a.default:
-        then = " (overdue)"
+    if a.deadline is not None and a.deadline <= obj.clock.now():
+        # no default: it waits on; a default: the service takes it (within a second, or when
+        # it starts) unless someone decides first
+        then = f"{then} (passed: at the next check)" if a.default else " (overdue)"
     where = f"{a.client}/{a.workflow}"
     return (a.id, where, a.step, _local(a.created_at, tz), _local(a.deadline, tz) + then)
 
