@@ -36,6 +36,7 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     perform: bool = False  # with a delay: do the work, then let the answer be lost
+    raw: bytes | None = None  # the answer's body as sent (garbage, cut short), with ``status``
 
 
 class GoogleCalendarServer:
@@ -132,6 +133,8 @@ class GoogleCalendarServer:
         self.log.append((kind, h.path, status))
         if failure is not None:  # performed; now the answer is lost
             time.sleep(failure.delay)
+            if failure.raw is not None:
+                return self._send_raw(h, failure.status, failure.raw, failure.headers)
         self._send(h, kind, status, answer, h.path, logged=True)
 
     def _failure(self, kind: str) -> Failure | None:
@@ -142,6 +145,9 @@ class GoogleCalendarServer:
         return None
 
     def _fail(self, h: BaseHTTPRequestHandler, kind: str, f: Failure) -> None:
+        if f.raw is not None:
+            self.log.append((kind, h.path, f.status))
+            return self._send_raw(h, f.status, f.raw, f.headers)
         self._send(h, kind, f.status, _error(f.status, f.reason, f.reason), h.path, f.headers)
 
     def _send(
@@ -167,6 +173,20 @@ class GoogleCalendarServer:
             h.wfile.write(data)
         except OSError:
             pass  # the client gave up (a timeout): the answer is lost
+
+    def _send_raw(
+        self, h: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str]
+    ) -> None:
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json; charset=UTF-8")
+            h.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(data)
+        except OSError:
+            pass
 
     # -- endpoints --------------------------------------------------------------------------------
     def _token(self, form: dict[str, str]) -> tuple[int, Any]:

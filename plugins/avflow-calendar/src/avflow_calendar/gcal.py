@@ -52,13 +52,22 @@ class GoogleBackend:
         request: Callable[[], Any],
         conflict_ok: bool = False,
         also_ok: tuple[int, ...] = (),
+        empty_ok: bool = False,
     ) -> Any:
         from google.auth.exceptions import RefreshError
         from googleapiclient.errors import HttpError
 
         for attempt in range(self.s.retries + 1):
             try:
-                return request().execute()
+                got = request().execute()
+                if not isinstance(got, dict) and not (empty_ok and got in ("", None)):
+                    # not Google's JSON (a proxy's page, an answer cut short): whatever was
+                    # asked may or may not have been done; a booking is asked again by UID
+                    raise StepFailed(
+                        f"calendar {self.name!r}: {what}: the answer was not Google's JSON "
+                        f"({str(got)[:60]!r}); outcome unknown"
+                    )
+                return got
             except HttpError as exc:
                 status = int(exc.resp.status)
                 if (conflict_ok and status in (404, 409, 410)) or status in also_ok:
@@ -223,6 +232,7 @@ class GoogleBackend:
                 sendUpdates=self.s.send_updates,
             ),
             conflict_ok=True,
+            empty_ok=True,  # 204 No Content
         )
         return not isinstance(got, int)  # 404/410: not there, or deleted already
 
@@ -248,7 +258,9 @@ def _service(s: GoogleCalendarSettings) -> Any:
         token_uri=s.token_uri or "https://oauth2.googleapis.com/token",
         scopes=SCOPES,
     )
-    http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=s.timeout))
+    plain = httplib2.Http(timeout=s.timeout)
+    plain.follow_redirects = False  # Google's API does not redirect: a 3xx is an error answer
+    http = google_auth_httplib2.AuthorizedHttp(creds, http=plain)
     options = {"api_endpoint": s.api_endpoint} if s.api_endpoint else None
     return build(
         "calendar",
