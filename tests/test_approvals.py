@@ -186,7 +186,9 @@ def _ask_then_write(ctx: avflow.StepContext, params: AskParams) -> dict[str, Any
     write("before")
     try:
         approval = ctx.request_approval(
-            "Write the rest?", preview=["write after (asked by the plugin)"], key="rest"
+            "Write the rest?",
+            preview=["write after (asked by the plugin)", "x" * 5000],
+            key="rest",
         )
     except Exception:  # a careless plugin: the signal must not be swallowed here
         return {"swallowed": True}
@@ -225,7 +227,8 @@ def test_a_plugin_asks_through_the_step_context(tmp_path: Path) -> None:
     assert run.status == "waiting" and run.steps["ask"] == "waiting"
     assert performed(out) == ["before"]
     [pending] = h.approvals()
-    assert pending.preview == ["write after (asked by the plugin)", "write more1.txt"]
+    long = "x" * 997 + "..."  # a line is cut at 1,000 characters
+    assert pending.preview == ["write after (asked by the plugin)", long, "write more1.txt"]
     done = h.decide(pending.id, approve=True, by="maria")  # as the service would take it up
     assert done is not None and done.status == "succeeded", done
     assert [r["event"] for r in done.audit].count("approval.decided") == 1

@@ -54,6 +54,7 @@ __all__ = [
 
 MAX_SUMMARY = 2000
 MAX_PREVIEW = 200  # lines; more are summed up in one line
+MAX_LINE = 1000  # characters of a preview line (an effect's description); longer ones are cut
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,10 @@ def approved_outputs(approval: Approval) -> dict[str, Any]:
     }
 
 
+def _cut(line: str) -> str:
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 3] + "..."
+
+
 def begin_wait(
     *,
     store: ApprovalStore,
@@ -186,7 +191,7 @@ def begin_wait(
         store.wait_again(run.id, step, position)
         return signal.existing
     req = signal.request
-    lines = [*(req.preview or ()), *preview]
+    lines = [_cut(line) for line in (*(req.preview or ()), *preview)]
     if len(lines) > MAX_PREVIEW:
         lines = [*lines[: MAX_PREVIEW - 1], f"... and {len(lines) - MAX_PREVIEW + 1} more"]
     if req.days is not None:
