@@ -423,3 +423,34 @@ def test_an_answer_on_a_workflow_that_cannot_load_is_kept_and_said_so(
     code, output = cli(harness, "resume")
     assert code == 0 and f"acme/mail run {result.id} succeeded" in output, output
     assert sent(out) == ["mail"]
+
+
+def test_an_effect_unknown_the_action_swallows_still_stops_the_run(tmp_path: Path) -> None:
+    """An action that catches `EffectUnknown` and goes on does not make the run succeed: the
+    step fails with the ledger's message, and the AV's answer lets the run finish."""
+    calls: list[str] = []
+
+    def act(ctx: avflow.StepContext, params: NoParams) -> dict[str, Any]:
+        def perform() -> None:
+            calls.append("sent")
+            if len(calls) == 1:
+                raise TimeoutError("the answer was lost")
+
+        try:
+            ctx.effect("invoice-7", "send invoice 7", perform)
+        except Exception:
+            return {"sent": False}  # a careless action: "try again next time"
+        return {"sent": True}
+
+    h = keys_harness(tmp_path, act)
+    h.client("acme")
+    h.workflow("acme", "wf", {"steps": [{"id": "send", "uses": "keys.make"}]})
+    result = h.run("acme/wf")
+    assert result.status == "failed" and "outcome unknown" in (result.error or "")
+    assert result.steps == {"send": "failed"} and calls == ["sent"]
+    assert [(e.key, e.status) for e in result.effects] == [("invoice-7", "unknown")]
+    record = h.app.ledger.resolve(result.id, "invoice-7", done=True)
+    h.app.state.reopen_run(result.id, record.step)  # as `avflow effects resolve` does
+    resumed = h.app.engine.execute(h.find("acme/wf"), result.id)
+    assert resumed.status == "succeeded" and resumed.outputs["send"] == {"sent": True}
+    assert calls == ["sent"]

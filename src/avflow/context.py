@@ -18,7 +18,7 @@ from avflow import redact, templates
 from avflow.api import AccountType, ClientInfo, Cursor
 from avflow.audit import AuditTrail
 from avflow.clock import Clock
-from avflow.errors import SecretError, StepFailed
+from avflow.errors import EffectUnknown, SecretError, StepFailed
 from avflow.fsutil import private_dir
 from avflow.ledger import Effect, EffectLedger, EffectSite
 from avflow.ledger_batch import EffectBatch
@@ -131,6 +131,8 @@ class RunStepContext:
         self.cursor = cursor
         self.cancelled = threading.Event()  # set when the attempt timed out: no new effect
         self.performing: str | None = None  # the effect whose perform() runs now, if any
+        # an EffectUnknown raised to the action: the step fails even if the action caught it
+        self.unknown: str | None = None
         self._tctx = template_context
         self._ledger = ledger
         self._audit = audit
@@ -252,6 +254,9 @@ class RunStepContext:
             if batch is not None:
                 return batch.perform(effect)
             return self._ledger.perform(self._site, effect, self.cancelled)
+        except EffectUnknown as exc:
+            self.unknown = str(exc)
+            raise
         finally:
             self.performing = None
 

@@ -104,6 +104,8 @@ class StepRunner:
                     return self._fail(call, message, attempt)
                 self._retry_later(call, attempt, message)
                 continue
+            if ctx.unknown is not None:  # the action caught it and went on: the run stops anyway
+                return self._fail(call, ctx.unknown, attempt)
             if result is SKIPPED:
                 return self._skipped(call)
             try:  # the action's own TypeError is an error of the action, retried above
