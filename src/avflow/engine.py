@@ -131,25 +131,16 @@ class Engine:
             if existing["status"] in ("pending", "running"):
                 return self.execute(wf, existing["id"])
             return self.outcome(existing["id"])
-        now = utcnow_iso()
-        # Not fsynced: nothing leaves the machine before a later commit that is (an effect's
-        # intent, or the run's end) covers it too (docs/architecture.md, "Durability").
-        with self.state.tx(durable=False) as db:
-            db.execute(
-                """INSERT INTO runs (id, key, client, workflow, scheduled_at, trigger, event, dry_run, status, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)""",
-                (
-                    run_id,
-                    key,
-                    wf.client,
-                    wf.id,
-                    scheduled_at.astimezone(UTC).isoformat() if scheduled_at else None,
-                    trigger,
-                    json.dumps(event) if event else None,
-                    int(dry_run),
-                    now,
-                ),
-            )
+        self.state.create_run(
+            run_id,
+            key,
+            wf.client,
+            wf.id,
+            scheduled_at=scheduled_at.astimezone(UTC).isoformat() if scheduled_at else None,
+            trigger=trigger,
+            event=json.dumps(event) if event else None,
+            dry_run=dry_run,
+        )
         return self.execute(wf, run_id)
 
     def interrupted_runs(self) -> list[Any]:

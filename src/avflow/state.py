@@ -201,6 +201,39 @@ class State:
         sql += " ORDER BY created_at DESC LIMIT ?"
         return self.db.execute(sql, (*args, limit)).fetchall()
 
+    def create_run(
+        self,
+        run_id: str,
+        key: str,
+        client: str,
+        workflow: str,
+        *,
+        scheduled_at: str | None,
+        trigger: str,
+        event: str | None,
+        dry_run: bool,
+    ) -> None:
+        """A new run's row, ``pending``. Not fsynced: nothing leaves the machine before a later
+        commit that is (an effect's intent, or the run's end) covers it too (docs/architecture.md,
+        "Durability")."""
+        with self.tx(durable=False) as db:
+            db.execute(
+                """INSERT INTO runs (id, key, client, workflow, scheduled_at, trigger, event,
+                     dry_run, status, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)""",
+                (
+                    run_id,
+                    key,
+                    client,
+                    workflow,
+                    scheduled_at,
+                    trigger,
+                    event,
+                    int(dry_run),
+                    utcnow_iso(),
+                ),
+            )
+
     def set_run(self, run_id: str, *, durable: bool = True, **fields: Any) -> None:
         """Update a run's row (``durable=False``: see `tx`, and "Durability" in
         docs/architecture.md for when a later commit covers it)."""

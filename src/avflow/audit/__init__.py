@@ -1,4 +1,4 @@
-"""The per-client, tamper-evident audit trail (DESIGN.md section 6, docs/audit.md).
+"""The per-client, tamper-evident audit trail (docs/audit.md; its place: docs/architecture.md).
 
 Records go to ``$AVFLOW_HOME/audit/<client>/<YYYY-MM>.jsonl``, one JSON object a line (the layout
 is in `avflow.audit.format`). Each holds a sequence number, the UTC time, client, workflow, run,
