@@ -8,8 +8,8 @@ to working hours), ``--runs`` runs spread over them (about 1 in 20 failed) and `
 pending approvals, then times three pages (logged in, warm): the home page (first page of
 clients), a client page and the approvals inbox, each beside two baselines: **classes**, the
 same queries made alone through the same classes (`DashboardStore`, `avflow.approvals`,
-`ScheduleStore`), their rows converted as the page gets them (the inbox's into `Approval`
-records: names, JSON preview, times); and **SQL**, the same SQL statements alone
+`ScheduleStore`), their rows converted as the page gets them (dicts of the last runs, counts;
+a page of approvals as the plain tuples the page makes its cards of); and **SQL**, the same SQL statements alone
 (bench/dashboard_sql.py: the classes' own statement constants, the page's parameters made
 beforehand, ``execute`` + ``fetchall`` on the same kind of connection, no conversion), checked
 at the start to run exactly the statements the classes run, values bound. Each page is
@@ -305,11 +305,11 @@ def query_sets(app: Any, ids: list[str]) -> list[tuple[str, str, Callable[[], An
             store.last_real_run(target, wf)
         schedule.load(target)
         store.run_counts(target)
-        approvals.pending(app, target, limit=10)
+        approvals.pending_values(app, target, limit=10)
         store.runs(target, limit=views.RUNS_PAGE + 1)
 
     def inbox_page() -> None:
-        approvals.pending(app, None, limit=inbox.PAGE + 1, offset=0)
+        approvals.pending_values(app, None, limit=inbox.PAGE + 1, offset=0)
 
     alone = sql_side.sql_sets(app, ids)
     sets = [
@@ -431,7 +431,7 @@ def main() -> None:
         )
         print(
             "classes: the page's queries made alone through the store classes, rows converted "
-            "as the page gets them (Approval records, dicts); SQL: the same SQL statements alone "
+            "as the page gets them (dicts, counts, tuples); SQL: the same SQL statements alone "
             "(execute + fetchall, no conversion: the issue's words read literally)"
         )
         for k, base in enumerate(BASES):

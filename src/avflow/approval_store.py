@@ -124,6 +124,17 @@ class ApprovalStore:
             return self.state.db.execute(PENDING_SQL, (limit, offset)).fetchall()
         return self.state.db.execute(PENDING_OF_CLIENT_SQL, (client, limit, offset)).fetchall()
 
+    def pending_values(self, client: str | None, limit: int, offset: int) -> list[tuple[Any, ...]]:
+        """`pending`'s page as plain tuples of `FIELDS` (no `sqlite3.Row` made for each: a page
+        that keeps its lines by their rows hashes the tuples as they come)."""
+        if client is None:
+            cursor = self.state.db.execute(PENDING_SQL, (limit, offset))
+        else:
+            cursor = self.state.db.execute(PENDING_OF_CLIENT_SQL, (client, limit, offset))
+        cursor.row_factory = None  # applied as rows are fetched, not when executed
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
+
     def count_pending(self, client: str | None) -> int:
         if client is None:
             row = self.state.db.execute(COUNT_PENDING_SQL)

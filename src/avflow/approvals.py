@@ -122,6 +122,16 @@ def pending(
     return [_listed(tuple(r)) for r in store(app).pending(client, limit, offset)]
 
 
+def pending_values(
+    app: AppParts, client: str | None = None, *, limit: int = 50, offset: int = 0
+) -> list[tuple[Any, ...]]:
+    """`pending`'s page as the values of `avflow.approval_store.FIELDS`, plain tuples in that
+    order, not converted (the dashboard's cards are made of a row only when one is rendered)."""
+    limit = max(0, min(int(limit), 500))
+    offset = max(0, int(offset))
+    return store(app).pending_values(client, limit, offset)
+
+
 def count_pending(app: AppParts, client: str | None = None) -> int:
     """How many approvals wait for a decision (``client``: only that client's)."""
     return store(app).count_pending(client)

@@ -35,10 +35,11 @@ def frozen(value: Any) -> Any:
 
 
 class RowLines:
-    """A list's items as its query returned them (``rows``: tuples of plain values), each made
-    into what its macro is given (`line`) only when it is not kept: `Fragments` keeps an item's
-    HTML by its row and `context` (what else goes into its line, a time zone), so a kept line
-    costs a hash of its row, and nothing is built for it."""
+    """A list's items as its query returned them (``rows``: tuples of plain values, each
+    beginning with its item's id), each made into what its macro is given (`line`) only when it
+    is not kept: `Fragments` keeps an item's HTML by its id and `context` (what else goes into
+    its line, a time zone) with the row it was made of, and uses it only for an equal row: a
+    kept line costs a hash of its id and a comparison of its row, and nothing is built for it."""
 
     rows: tuple[tuple[Any, ...], ...]
 
@@ -74,6 +75,7 @@ class Fragments:
         self._env, self._template, self._name = env, template, macro
         self._macro: Callable[..., Markup] | None = None
         self._kept: dict[Any, Markup] = {}
+        self._rows_kept: dict[Any, tuple[tuple[Any, ...], Markup]] = {}  # by id: row, HTML
 
     def __call__(self, items: Iterable[Any], *args: Any) -> Joined:
         """The HTML of ``items``, one after the other."""
@@ -82,14 +84,21 @@ class Fragments:
         return Joined("\n".join([self.one(item, *args) for item in items]))  # markup each
 
     def _rows(self, items: RowLines, args: tuple[Any, ...]) -> list[Markup]:
-        """The HTML of `RowLines`' items, each kept by its row (values of the query's plain
-        types: hashable) and everything else that goes into it."""
+        """The HTML of `RowLines`' items, each kept by its id and everything else that goes
+        into it, with its row: used again only for an equal row (values compared, not hashed:
+        the query's strings are new objects at every request, and hashing them all cost more)."""
         common = (type(items), items.context(), args)
-        kept, out = self._kept, []
+        kept, out = self._rows_kept, []
         for row in items.rows:
-            html = kept.get((common, row))
-            if html is None:
-                html = self._keep((common, row), self._render(items.line(row), args))
+            key = (common, row[0])
+            hit = kept.get(key)
+            if hit is not None and hit[0] == row:
+                html = hit[1]
+            else:
+                html = self._render(items.line(row), args)
+                if len(kept) >= SIZE:
+                    kept.clear()
+                kept[key] = (row, html)
             out.append(html)
         return out
 

@@ -8,6 +8,10 @@ approval of client A cannot be decided through client B's page.
 from __future__ import annotations
 
 import getpass
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from starlette.exceptions import HTTPException
@@ -17,12 +21,15 @@ from starlette.routing import Route
 
 from avflow import approvals
 from avflow.app import App
+from avflow.approval_store import FIELDS
 from avflow.dashboard import security, views
+from avflow.dashboard.fragments import RowLines
 from avflow.dashboard.params import client_of, page_of
 from avflow.errors import AvflowError
 from avflow.loader import Client, Project
 
 PAGE = 25
+CLIENT, CREATED = FIELDS.index("client"), FIELDS.index("created_at")
 
 
 def decider() -> str:
@@ -63,46 +70,76 @@ class Card(NamedTuple):
     default: str | None
 
 
-def _card(project: Project, a: Any) -> Card:
-    client = project.clients.get(a.client)
-    tz = views.zone_of(client) if client is not None else None
-    return Card(
-        a.id,
-        a.client,
-        a.workflow,
-        a.run_id,
-        a.step,
-        a.summary,
-        tuple(a.preview),
-        views.local(a.created_at, tz) if tz else str(a.created_at),
-        views.local(a.deadline, tz) if tz and a.deadline else "",
-        a.default,
+@dataclass(frozen=True)
+class ApprovalLines(RowLines):
+    """A page of approvals as their query returned them (`approvals.pending_values`), each with
+    its client's time zone after its values (plain values, hashable, so a kept page's key too,
+    `pagecache`): a card (`Card`) is made of a row only when it is rendered, and `Fragments`
+    keeps each card's HTML by its id with its row (a polled inbox: the rows compared)."""
+
+    rows: tuple[tuple[Any, ...], ...]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Card]:
+        return map(self.line, self.rows)
+
+    def line(self, row: tuple[Any, ...]) -> Card:
+        (
+            id_, client, workflow, run_id, step, summary, preview, created, deadline, default,
+            _status, _by, _at, _reason, zone,
+        ) = row  # fmt: skip
+        tz = views.zone(zone) if zone else None
+        return Card(
+            id_,
+            client,
+            workflow,
+            run_id,
+            step,
+            summary,
+            tuple(json.loads(preview or "[]")),
+            views.local(created, tz) if tz else str(datetime.fromisoformat(created)),
+            views.local(deadline, tz) if tz and deadline else "",
+            default,
+        )
+
+
+def approval_lines(project: Project, rows: list[tuple[Any, ...]]) -> ApprovalLines:
+    """``rows`` (`approvals.pending_values`), each with its client's time zone (None: a client
+    no longer in the project, whose times are shown in UTC)."""
+    get = project.clients.get
+    return ApprovalLines(
+        tuple([(*v, c.profile.timezone if (c := get(v[CLIENT])) else None) for v in rows])
     )
 
 
-def pending_of(app: App, client: Client, limit: int = PAGE, offset: int = 0) -> list[Card]:
+def pending_of(app: App, client: Client, limit: int = PAGE, offset: int = 0) -> ApprovalLines:
     """``client``'s pending approvals, as cards for the templates."""
-    project = Project(app.workflows_dir, {client.id: client})
-    return [
-        _card(project, a) for a in approvals.pending(app, client.id, limit=limit, offset=offset)
-    ]
+    zone = (client.profile.timezone,)
+    rows = approvals.pending_values(app, client.id, limit=limit, offset=offset)
+    return ApprovalLines(tuple([v + zone for v in rows]))
 
 
 def _inbox_data(dash: Any, scope: list[str] | None, page: int) -> dict[str, Any]:
     src = dash.source
-    app, project = src.app, src.project
+    app = src.app
     if scope is None:
-        items = approvals.pending(app, None, limit=PAGE + 1, offset=page * PAGE)
-    else:  # a session limited to some clients: only theirs, newest first
-        items = sorted(
-            (a for cid in scope for a in approvals.pending(app, cid, limit=PAGE * (page + 1) + 1)),
-            key=lambda a: str(a.created_at),
+        rows = approvals.pending_values(app, None, limit=PAGE + 1, offset=page * PAGE)
+    else:  # a session limited to some clients: only theirs, oldest first (ISO UTC times)
+        rows = sorted(
+            (
+                v
+                for cid in scope
+                for v in approvals.pending_values(app, cid, limit=PAGE * (page + 1) + 1)
+            ),
+            key=lambda v: str(v[CREATED]),
         )[page * PAGE : page * PAGE + PAGE + 1]
-    dash.vaults.register(app, {a.client for a in items})
+    dash.vaults.register(app, {v[CLIENT] for v in rows})
     return {
-        "cards": [_card(project, a) for a in items[:PAGE]],
+        "cards": approval_lines(src.project, rows[:PAGE]),
         "page": page,
-        "more": len(items) > PAGE,
+        "more": len(rows) > PAGE,
     }
 
 

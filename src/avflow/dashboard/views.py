@@ -66,12 +66,12 @@ def local(value: str | datetime | None, tz: ZoneInfo) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _zone(name: str) -> ZoneInfo:
+def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
 def zone_of(client: Client) -> ZoneInfo:
-    return _zone(client.profile.timezone)
+    return zone(client.profile.timezone)
 
 
 class Firing(NamedTuple):
