@@ -22,7 +22,9 @@ not inflate), and over HTTP from uvicorn serving the same files in a process of 
 loopback port, bench/dashboard_http.py (what a browser waits for: the TCP hop between two
 processes and the HTTP parser of the answers included; CPU time: this thread's, and the
 server's, read from Linux's /proc, its total over the trials divided by their number), with
-the login page (no query) beside. Trials alternate kept page, fresh page and the two baselines;
+the login page (no query) beside, and the floor of the HTTP side itself: uvicorn served as the
+dashboard is, with an ASGI application of a few lines answering fixed bytes (tiny, and as large
+as the inbox) to the same client (bench/dashboard_http.py's ``bare``). Trials alternate kept page, fresh page and the two baselines;
 the figures are medians of ``--trials`` warm requests, and each page's ratio to each baseline. ``--secrets N``: N secret values known to the
 process (as a service knows its clients' vault values), for which every page is masked. Goal:
 each page at most 3x its queries, in process (wall and CPU) and over HTTP alike, rendered anew
@@ -63,10 +65,11 @@ def _load(name: str) -> Any:
 
 
 http_side, sql_side = _load("dashboard_http"), _load("dashboard_sql")
-log_in, register_secrets, over_http = (
+log_in, register_secrets, over_http, bare_http = (
     http_side.log_in,
     http_side.register_secrets,
     http_side.over_http,
+    http_side.bare_http,
 )
 
 ZONES = [
@@ -344,6 +347,7 @@ def measure(
     gets: list[tuple[Callable[[str], Any], Callable[[], float] | None]],
     sets: list[Any],
     trials: int,
+    bare: tuple[Callable[[str], Any], Callable[[], float] | None] | None = None,
 ) -> list[tuple[float, float]]:
     """Each page beside its queries, as kept and rendered anew (``gets``: the GET of a dashboard
     keeping pages, and of one rendering every page, each with its server's CPU time over HTTP),
@@ -375,9 +379,16 @@ def measure(
         worst.append((max(fresh_ms / base[0][0], fresh_cpu / base[0][1]),
                       max(fresh_ms / base[1][0], fresh_cpu / base[1][1])))  # fmt: skip
     if gets[0][1] is not None:  # the hop and the web stack with nothing to read: the login page
-        [(floor, floor_cpu)] = alternate([(fetcher(gets[0][0], "/login"), gets[0][1])], trials)
-        line = f"{'(the login page)':16} {'':6} {floor:8.2f} {'':30} | CPU: {floor_cpu:8.2f}"
-        print(f"{line} {'':30}   no query")
+        floors = [("(the login page)", "no query", gets[0][0], "/login", gets[0][1])]
+        if bare is not None:  # and uvicorn with no web stack, answering fixed bytes
+            for path, size in http_side.BARE_SIZES.items():
+                floors.append(("(bare uvicorn)", f"{size:,} fixed bytes", bare[0], path, bare[1]))
+        figures = alternate(
+            [(fetcher(get, path), cpu) for _n, _w, get, path, cpu in floors], trials
+        )
+        for (name, what, *_rest), (floor, floor_cpu) in zip(floors, figures, strict=True):
+            line = f"{name:16} {'':6} {floor:8.2f} {'':30} | CPU: {floor_cpu:8.2f}"
+            print(f"{line} {'':30}   {what}")
     return worst
 
 
@@ -420,10 +431,15 @@ def main() -> None:
                 )
                 for keep in (True, False)
             ]
+            bare = bare_http(work) if open_client is over_http else None
             worst += measure(
-                mode, [(get, server) for get, _stop, server in opened], sets, args.trials
+                mode,
+                [(get, server) for get, _stop, server in opened],
+                sets,
+                args.trials,
+                (bare[0], bare[2]) if bare is not None else None,
             )
-            for _get, stop, _server in opened:
+            for _get, stop, _server in opened + ([bare] if bare is not None else []):
                 stop()
         print(
             "\nkept: the page sent again as last rendered (pagecache: a polled page whose data did "

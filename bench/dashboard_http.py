@@ -1,10 +1,14 @@
 """The HTTP side of bench/dashboard.py: uvicorn serving the dashboard in a process of its own
 (as the service does; a browser is another process), and the client that reads its answers.
 
-    .venv/bin/python bench/dashboard_http.py WORK SECRETS kept|fresh   (started by bench/dashboard.py)
+    .venv/bin/python bench/dashboard_http.py WORK SECRETS kept|fresh|bare   (started by bench/dashboard.py)
 
 serves the dashboard of the home and workflows that bench/dashboard.py made in WORK, on a
 loopback port it prints, until killed: keeping pages (kept), or rendering each anew (fresh).
+``bare``: the floor of the HTTP side instead, uvicorn as the dashboard is served
+(`server.uvicorn_config`) with an ASGI application of a few lines answering every GET with fixed
+bytes (`bare_app`): what uvicorn, the loopback hop and the client cost with no web framework,
+no session and no page.
 """
 
 from __future__ import annotations
@@ -56,6 +60,38 @@ def serve(work: Path, secrets: int, keep_pages: bool) -> None:
     uvicorn.Server(uvicorn_config(asgi, None)).run(sockets=[sock])
 
 
+BARE_SIZES = {"/": 2, "/large": 30_000}  # bytes: a tiny answer, and one as large as the inbox
+
+
+def bare_app() -> Any:
+    """An ASGI application answering each path of `BARE_SIZES` with that many fixed bytes (text),
+    as Starlette would send them (a content type and a length), and nothing else."""
+    bodies = {path: b"x" * size for path, size in BARE_SIZES.items()}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = bodies.get(scope["path"], b"")
+        headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"text/html; charset=utf-8"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def serve_bare() -> None:
+    """`bare_app` on a loopback port, as the dashboard is served; prints the port, then serves
+    until killed."""
+    import uvicorn
+
+    from avflow.dashboard.server import listening_socket, uvicorn_config
+
+    sock = listening_socket("127.0.0.1", 0)
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.Server(uvicorn_config(bare_app(), None)).run(sockets=[sock])
+
+
 def cpu_of(pid: int) -> Callable[[], float] | None:
     """The CPU time process ``pid`` has had so far, in seconds, read from Linux's
     /proc/PID/task/*/schedstat (nanoseconds on a CPU, each thread); None elsewhere."""
@@ -95,20 +131,9 @@ def over_http(
     httptools' parser in C (as a browser's HTTP stack is native code; the standard library's
     http.client parses each answer's headers with the email package, about 0.2 ms a page here,
     which is the bench's cost, not the dashboard's)."""
-    import socket
-    import subprocess
-    import types
-
-    import httptools
     import httpx
 
-    child = subprocess.Popen(
-        [sys.executable, __file__, str(work), str(secrets), "kept" if keep_pages else "fresh"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout is not None
-    port = int(child.stdout.readline())
+    child, port = _start(work, secrets, "kept" if keep_pages else "fresh")
     web = httpx.Client(base_url=f"http://127.0.0.1:{port}")
     for _ in range(100):  # until uvicorn listens (the socket is bound before it starts)
         try:
@@ -117,7 +142,47 @@ def over_http(
         except httpx.TransportError:
             time.sleep(0.1)
     cookie = "; ".join(f"{k}={v}" for k, v in web.cookies.items())
-    conn = socket.create_connection(("127.0.0.1", port))
+    return _client(child, port, cookie)
+
+
+def bare_http(
+    work: Path,
+) -> tuple[Callable[[str], Any], Callable[[], None], Callable[[], float] | None]:
+    """GET from `bare_app` served by uvicorn in a process of its own, with the same client as
+    `over_http` (the same request, its cookie header included)."""
+    child, port = _start(work, 0, "bare")
+    return _client(child, port, "avflow_session=" + "x" * 160)
+
+
+def _start(work: Path, secrets: int, kind: str) -> tuple[Any, int]:
+    """This script serving ``kind`` in a process of its own, and its port."""
+    import subprocess
+
+    child = subprocess.Popen(
+        [sys.executable, __file__, str(work), str(secrets), kind],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    return child, int(child.stdout.readline())
+
+
+def _client(
+    child: Any, port: int, cookie: str
+) -> tuple[Callable[[str], Any], Callable[[], None], Callable[[], float] | None]:
+    """GET over one keep-alive connection to ``port``, the answer read by httptools' parser;
+    stopping kills ``child``, the server."""
+    import socket
+    import types
+
+    import httptools
+
+    for _ in range(100):  # until uvicorn listens (the socket is bound before it starts)
+        try:
+            conn = socket.create_connection(("127.0.0.1", port))
+            break
+        except OSError:
+            time.sleep(0.1)
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     headers = f"HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\r\n"
 
@@ -142,4 +207,7 @@ def over_http(
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "kept")
+    if sys.argv[3] == "bare":
+        serve_bare()
+    else:
+        serve(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "kept")
