@@ -371,7 +371,8 @@ CASES: list[tuple[str, str, str, str, int | None]] = [
         "wf-top-level-schedule",
         "wf.yaml",
         "schedule: #<\n  - cron: '0 9 * * *'\n" + GOOD_STEP,
-        "unknown key 'schedule' ('schedule:' belongs under 'on:'",
+        "unknown key 'schedule' ('schedule:' belongs under 'on:': write 'on:' on a line of its "
+        "own and indent 'schedule:' below it by two spaces)",
         None,
     ),
     (

@@ -35,7 +35,10 @@ def _where_it_belongs(key: str, level: tuple[Any, ...], model: type[BaseModel] |
     if model is None or model.__name__ != "Workflow" or level or key not in _BELONGS:
         return ""
     if _BELONGS[key] == "on":
-        return f" ('{key}:' belongs under 'on:'; indent it there, e.g. on:\\n  {key}: ...)"
+        return (
+            f" ('{key}:' belongs under 'on:': write 'on:' on a line of its own and indent "
+            f"'{key}:' below it by two spaces)"
+        )
     return (
         f" ('{key}:' belongs to a step: indent it under 'steps:', lined up with that step's "
         "'uses:')"
