@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import stat
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache
@@ -49,7 +50,7 @@ def _resolved(root: Path) -> str:
 
 
 def media_files(
-    post: Post, root: Path, seen: dict[str, tuple[str, bool]] | None = None
+    post: Post, root: Path, seen: dict[str, tuple[str, int]] | None = None
 ) -> tuple[list[MediaFile], list[str]]:
     """The post's media inside the calendar folder, and what is wrong with them. ``seen``: the
     files already resolved by this pass or command (many posts share an image), for the next
@@ -64,18 +65,27 @@ def media_files(
         name = os.path.join(post.path.parent, m.file)
         if name not in seen:
             real = os.path.realpath(name)
-            seen[name] = (real, os.path.isfile(real))
-        real, is_file = seen[name]
+            seen[name] = (real, _size(real))
+        real, size = seen[name]
         if os.path.isabs(m.file) or not real.startswith(base):
             wrong.append(f"media {m.file!r} is outside the calendar folder")
-        elif not is_file:
+        elif size < 0:
             wrong.append(f"media {m.file!r} is missing")
         elif not m.alt.strip():
             wrong.append(f"media {m.file!r} has no alt text")
         else:
             mime = mimetypes.guess_type(real)[0] or "application/octet-stream"
-            found.append(MediaFile(Path(real), m.alt.strip(), mime))
+            found.append(MediaFile(Path(real), m.alt.strip(), mime, size))
     return found, wrong
+
+
+def _size(path: str) -> int:
+    """The size of a regular file, or -1 (missing, a folder, a device, a FIFO)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return -1
+    return st.st_size if stat.S_ISREG(st.st_mode) else -1
 
 
 def post_problems(
@@ -85,7 +95,7 @@ def post_problems(
     approvals: dict[str, str],
     now: datetime,
     soon: timedelta,
-    media: tuple[list[MediaFile], list[str]] | dict[str, tuple[str, bool]] | None = None,
+    media: tuple[list[MediaFile], list[str]] | dict[str, tuple[str, int]] | None = None,
 ) -> list[Problem]:
     """Everything wrong with one post (errors hold it back). ``media``: its `media_files`, when
     the caller has them already, or the files this pass or command resolved so far."""
@@ -108,7 +118,7 @@ def post_problems(
     elif state == "draft" and post.publish_at - now <= soon:
         due = "is due" if post.publish_at > now else "was due"
         add(None, "warning", f"not approved and {due} {post.local:%Y-%m-%d %H:%M}", "status")
-    _, wrong = media if isinstance(media, tuple) else media_files(post, root, media)
+    found, wrong = media if isinstance(media, tuple) else media_files(post, root, media)
     for message in wrong:
         add(None, "error", message, "media")
     for name in post.channels:
@@ -128,6 +138,15 @@ def post_problems(
             n = p.count(text)
             if n > limit:
                 add(name, "error", f"text is {n} characters, {p.name} allows {limit}", "text")
+        for f in found:
+            if f.size > p.max_media_bytes:
+                add(
+                    name,
+                    "error",
+                    f"media {_shown(post, f)!r} is {_mb(f.size)}, {p.name} takes at most "
+                    f"{_mb(p.max_media_bytes)} a file",
+                    "media",
+                )
         if len(post.media) > p.max_media:
             add(
                 name,
@@ -183,3 +202,15 @@ def quiet_until(settings: Any, local_now: datetime) -> datetime | None:
         elif t < end:
             return datetime.combine(day.date(), end)
     return None
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:,.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+
+
+def _shown(post: Post, f: MediaFile) -> str:
+    """The name the post gives a media file (for its messages)."""
+    for m in post.media:
+        if os.path.realpath(os.path.join(post.path.parent, m.file)) == str(f.path):
+            return m.file
+    return f.path.name

@@ -181,7 +181,7 @@ def queue(
     close = too_close(posts, channels)
     failed = False
     lines: list[str] = []  # JSON lines, written 200 at a time
-    resolved: dict[str, tuple[str, bool]] = {}  # media files, resolved once per command
+    resolved: dict[str, tuple[str, int]] = {}  # media files, resolved once per command
     for post in posts:
         problems = post_problems(
             post, channels, folder, approvals, now, timedelta(hours=soon), resolved

@@ -52,6 +52,7 @@ class MediaFile:
     path: Path
     alt: str
     mime: str
+    size: int = 0  # bytes, when the file was checked
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Provider:
     settings: ClassVar[type[ChannelSettings]] = ChannelSettings
     max_chars: ClassVar[int | None] = None
     max_media: ClassVar[int] = 4
+    # the largest media file sent (read whole to be sent): a bigger one holds the post back
+    max_media_bytes: ClassVar[int] = 100 * 1024 * 1024
     daily_limit: ClassVar[int | None] = None
     blog: ClassVar[bool] = False  # a blog: title and body, the text is the excerpt
     options: dict[str, Any] = field(default_factory=dict)

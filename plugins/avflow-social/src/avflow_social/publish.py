@@ -55,7 +55,7 @@ class Pass:
     batch: Any = None  # the ledger batch the jobs' effects go through
     caches: dict[str, dict[str, Any]] = field(default_factory=dict)  # channel -> Target.cache
     media: dict[str, list[MediaFile]] = field(default_factory=dict)  # post -> its media, checked
-    resolved: dict[str, tuple[str, bool]] = field(default_factory=dict)  # for `media_files`
+    resolved: dict[str, tuple[str, int]] = field(default_factory=dict)  # for `media_files`
     data_dir: Path = Path()
 
 

@@ -127,6 +127,7 @@ class Bluesky(Provider):
     settings = BlueskySettings
     max_chars = 300
     max_media = 4
+    max_media_bytes = 1_000_000  # an image blob, as app.bsky.embed.images takes it
     daily_limit = 1000
 
     def count(self, text: str) -> int:
