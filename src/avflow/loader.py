@@ -44,18 +44,17 @@ def _first_line(path: Path) -> Location:
     return Location(path, 1, 1)
 
 
-def _yaml_files(cdir: Path) -> tuple[list[Path], list[Path]]:
-    """The client folder's ``*.yaml``/``*.yml`` entries, whatever they are (read_doc refuses
-    anything that is not a regular file), and those written ``.YAML``/``.Yml`` (never read: an
-    error, not a workflow silently left out)."""
+def _yaml_files(cdir: Path) -> tuple[list[str], list[str]]:
+    """The names of the client folder's ``*.yaml``/``*.yml`` entries, whatever they are
+    (read_doc refuses anything that is not a regular file), and of those written
+    ``.YAML``/``.Yml`` (never read: an error, not a workflow silently left out); each sorted
+    (as their paths would be: one folder's paths sort by name)."""
     try:
         names = [e.name for e in os.scandir(cdir) if not e.name.startswith(".")]
     except OSError:
         return [], []
-    found = sorted(cdir / n for n in names if n.endswith(SUFFIXES))
-    cased = sorted(
-        cdir / n for n in names if n.lower().endswith(SUFFIXES) and not n.endswith(SUFFIXES)
-    )
+    found = sorted(n for n in names if n.endswith(SUFFIXES))
+    cased = sorted(n for n in names if n.lower().endswith(SUFFIXES) and not n.endswith(SUFFIXES))
     return found, cased
 
 
@@ -148,14 +147,14 @@ class Loader(WorkflowChecks):
                 ConfigError(
                     f"rename {p.name} to {p.stem}.yaml: the suffix is lower case", Location(p)
                 )
-                for p in cased
+                for p in (cdir / n for n in cased)
             ]
-        if cdir / "client.yml" in files:
+        if "client.yml" in files:
             where = _first_line(cdir / "client.yml")
-            if profile_path in files:
+            if PROFILE in files:
                 return None, [ConfigError(f"both {PROFILE} and client.yml: keep one", where)]
             return None, [ConfigError(f"rename client.yml to {PROFILE}", where)]
-        if profile_path not in files:
+        if PROFILE not in files:
             return None, [ConfigError(f"client folder has no {PROFILE}", Location(cdir))]
         try:
             doc = self.read_yaml(profile_path)
@@ -172,7 +171,7 @@ class Loader(WorkflowChecks):
         client = Client(cdir.name, cdir, profile)
         errors = self._confine(client, profile_path, doc)
         errors += self._check_accounts(client, profile_path, doc)
-        errors += self._load_workflows(client, [f for f in files if f != profile_path])
+        errors += self._load_workflows(client, [cdir / n for n in files if n != PROFILE])
         return client, errors
 
     def _load_workflows(self, client: Client, files: list[Path]) -> list[ConfigError]:

@@ -67,7 +67,13 @@ def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
         if info.st_size > max_bytes:
             raise ConfigError(_too_big(info.st_size, max_bytes), Location(path))
         data = os.read(fd, max_bytes + 1)
-        while len(data) <= max_bytes and (more := os.read(fd, max_bytes + 1 - len(data))):
+        # read on until the end (or past the limit); a file that gave the size fstat says (most
+        # files, in one read) is not asked again (st_size is 0 for some files that hold text)
+        while (
+            len(data) <= max_bytes
+            and len(data) != info.st_size
+            and (more := os.read(fd, max_bytes + 1 - len(data)))
+        ):
             data += more
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", Location(path)) from None
