@@ -126,3 +126,50 @@ def test_plain_substitutions_render_as_jinja2_does(text: str, variables: dict[st
 )
 def test_other_templates_are_rendered_by_jinja2(text: str) -> None:
     assert templates.Compiled(text)._plain is None
+
+
+def _dotted_templates() -> list[str]:
+    """Many templates, most of them dotted names only (the quick path), some not."""
+    import random
+
+    rnd = random.Random(10)
+    words = [
+        "client", "steps", "run", "workflow", "file", "name", "outputs", "_x", "a1", "if",
+        "true", "None", "not", "range", "dict", "in", "is", "loop", "self", "e", "x_y", "Z",
+    ]  # fmt: skip
+    spaces = ["", " ", "  ", "\n", "\t "]
+    out = []
+    for _ in range(3000):
+        exprs = []
+        for _ in range(rnd.randint(1, 3)):
+            dotted = ".".join(rnd.choice(words) for _ in range(rnd.randint(1, 4)))
+            if rnd.random() < 0.1:
+                dotted = rnd.choice(["a .b", "a.0", "a.b()", "-a", "a|upper", "a[1]", "é.b"])
+            exprs.append(rnd.choice(spaces) + dotted + rnd.choice(spaces))
+        literal = rnd.choice(["", "x", ": ", " of client 7 }} ", "{ "])
+        out.append(literal.join("{{" + e + "}}" for e in exprs) + rnd.choice(["", " end"]))
+    return out
+
+
+def test_dotted_names_are_read_without_jinja2_as_jinja2_reads_them() -> None:
+    """`checks.references` reads templates whose expressions are all dotted names without
+    Jinja2: on thousands of templates, what it finds is what Jinja2's parse finds."""
+    from avflow import checks
+
+    assert set(templates.env().globals) == templates.GLOBALS
+    quick = 0
+    for text in _dotted_templates():
+        try:
+            expected = templates.references(text)
+        except templates.TemplateSyntaxError:
+            expected = None
+        exprs = checks._EXPR.findall(text)
+        plain = checks._plain(exprs)
+        if plain is not None and "{{" not in checks._EXPR.sub("", text):
+            quick += 1
+            assert plain == expected, text
+        try:
+            assert checks.references(text) == expected, text
+        except templates.TemplateSyntaxError:
+            assert expected is None, text
+    assert 300 < quick < 2500  # the quick path was taken, and not always

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from avflow.template_limits import LimitedSandbox, TemplateLimitError
 
 ENGINE_VARS = frozenset({"client", "workflow", "run", "steps"})
+GLOBALS = frozenset({"range", "dict"})  # the sandbox's globals (`env`), all it has
 _WHOLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.S)
 
 
