@@ -1,6 +1,8 @@
 """The types a plugin uses: what it registers, and what its code is handed when it runs.
 
 Everything here is re-exported by ``avflow/__init__.py``; plugins import only from ``avflow``.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

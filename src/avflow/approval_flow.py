@@ -14,6 +14,8 @@ returns and the run goes on; rejected, `ApprovalRejected` stops the run as ``rej
 
 Both signals derive from ``BaseException``, so that a plugin's ``except Exception`` cannot
 swallow them and carry on as if approved.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ then does it read the approvals table (indexed queries). It
 - writes audit records a killed process left out (`avflow.approvals.catch_up_audit`).
 
 See docs/approvals.md.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

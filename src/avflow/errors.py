@@ -20,6 +20,8 @@ The two approval signals are not errors and derive from ``BaseException``, so th
 
 `AvflowError` subclasses carry an ``exit_code``: 2 for bad input or configuration, 1 for a run
 that failed. The command line prints ``str(error)`` and exits with that code.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

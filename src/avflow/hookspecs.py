@@ -3,6 +3,8 @@
 Hooks are called with keyword arguments, so an implementation takes only the arguments it needs,
 and arguments added later never break an existing plugin. Implement them with
 ``@avflow.hookimpl``. This module is the reference; docs/plugins.md explains it with examples.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Typed models of the files a user writes: the client profile and workflows."""
+"""Typed models of the files a user writes: the client profile and workflows.
+
+Where it fits among the layers: docs/architecture.md.
+"""
 
 from __future__ import annotations
 

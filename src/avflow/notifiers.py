@@ -5,6 +5,8 @@ success, failures close together in one message, reminders); a notifier decides 
 plugin sends a mail, another plugin could post to a chat. A notifier is configured in
 ``service.yaml`` under ``notify: <name>:``; its settings model extends `NotifierSettings`, whose
 ``batch`` and ``repeat`` keys the core reads.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ A plugin marks such fields in the pydantic model of its action's outputs (``Acti
 For a client whose profile says ``audit.personal_data: masked``, the audit trail masks the values
 under those field names wherever they appear in a record's details (docs/audit.md). The core
 itself names no such field.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

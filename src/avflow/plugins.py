@@ -1,4 +1,7 @@
-"""Building the one plugin manager of a process, and the registry of what plugins offer."""
+"""Building the one plugin manager of a process, and the registry of what plugins offer.
+
+Where it fits among the layers: docs/architecture.md.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ notes are neither logged nor written to the audit trail (the steps log nothing),
 is removed afterwards. It stops at a second approval. A step that cannot be previewed (its
 templates need an output only a real run produces, its action fails) is shown as such; the
 preview never fails the run.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

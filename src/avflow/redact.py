@@ -10,6 +10,8 @@ can take inside a longer encoded text, such as ``user:password`` in an HTTP Basi
 Logs, audit records, step outputs, error messages and every value written to ``state.db`` pass
 through it (`RedactingConnection`). The set is process-wide on purpose: a value that was a secret
 anywhere in the process must not be written anywhere.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

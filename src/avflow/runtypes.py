@@ -3,6 +3,8 @@ the ledger holds it, a trigger's context, a failure a notifier reports. `avflow/
 re-exports them, as the rest of `avflow.api`; they live apart because no command that only checks
 the workflows (``avflow validate``, ``next``) needs them, and each dataclass costs its generated
 methods' compilation at import (docs/operations.md, "Command-line start-up").
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ a token: `sign_in` hands the tokens back to the caller, which stores them in the
 This module is provider-neutral (`Provider` names the endpoints); the scopes asked for come from
 the plugins (`avflow.OAuthScopes`): one Google sign-in per client covers every scope the
 client's accounts use (Gmail, Calendar, Drive).
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

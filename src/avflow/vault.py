@@ -12,6 +12,8 @@ Writes hold an exclusive lock (``vault/.lock``) and replace the file atomically,
 `Vault.rotate` writes the new key beside the old one (``vault.key.new``), re-encrypts vault
 after vault, then renames the new key over the old: interrupted anywhere, every vault is still
 readable, and running it again finishes the rotation.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ Time is counted in real elapsed seconds, so a working range that spans a DST cha
 true length; a range starting or ending at a wall time a spring-forward gap skips starts or
 ends at the first instant after the gap, as gating judges it. Only the `holidays` country the
 client names is loaded (`avflow.holidaycal`), once per country and year for all clients.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 This is the process's entry point, so process-wide choices are made here, not on ``import avflow``.
 Commands are loaded when they are used (`avflow.cli.lazy`): ``avflow --help`` imports no plugin,
 no pydantic and no object graph.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

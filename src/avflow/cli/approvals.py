@@ -3,6 +3,8 @@
 See docs/approvals.md. A decision is recorded at once; the run is then taken up by the service
 (``avflow run`` notices within about two seconds) or, when no service runs for this home
 folder, by the command itself, which prints how the run ended.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ in an account's settings; it is never printed. The scopes asked for are the unio
 client's accounts need, as the plugins declare them (`avflow.OAuthScopes`), plus any --scope:
 one sign-in per client Google account covers Gmail, Calendar and Drive. The OAuth app's client secret is read
 from the vault (``--client-secret-name``) or asked for without echo, never taken from argv.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

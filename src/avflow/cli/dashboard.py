@@ -1,4 +1,7 @@
-"""``avflow dashboard``: open the running service's dashboard in a browser (docs/dashboard.md)."""
+"""``avflow dashboard``: open the running service's dashboard in a browser (docs/dashboard.md).
+
+Where it fits among the layers: docs/architecture.md.
+"""
 
 from __future__ import annotations
 

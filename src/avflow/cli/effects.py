@@ -1,4 +1,7 @@
-"""``avflow effects show RUN`` and ``avflow effects resolve RUN KEY --done|--not-done``."""
+"""``avflow effects show RUN`` and ``avflow effects resolve RUN KEY --done|--not-done``.
+
+Where it fits among the layers: docs/architecture.md.
+"""
 
 from __future__ import annotations
 
