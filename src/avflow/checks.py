@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -84,13 +84,16 @@ def references(text: str) -> templates.Refs:
     return _parsed(text)
 
 
+@functools.cache
 def _account_refs(model: type[BaseModel]) -> dict[str, AccountRef]:
-    return {
-        name: meta
-        for name, f in model.model_fields.items()
-        for meta in f.metadata
-        if isinstance(meta, AccountRef)
-    }
+    """The fields naming accounts: ``Annotated[str, AccountRef(...)]``, or a list of them."""
+    refs = {}
+    for name, f in model.model_fields.items():
+        items = [m for a in get_args(f.annotation) for m in getattr(a, "__metadata__", ())]
+        for meta in [*f.metadata, *items]:
+            if isinstance(meta, AccountRef):
+                refs[name] = meta
+    return refs
 
 
 class WorkflowChecks:
@@ -244,25 +247,29 @@ class WorkflowChecks:
         for field_name, ref in _account_refs(model).items():
             f = model.model_fields[field_name]
             key = f.alias or field_name
-            name = values.get(key, f.default)
-            if not isinstance(name, str) or templates.is_template(name):
-                continue
-            acc = client.profile.accounts.get(name)
-            if acc is None:
-                known = ", ".join(sorted(client.profile.accounts)) or "none"
-                errors.append(
-                    ConfigError(
-                        f"client {client.id!r} has no account {name!r} (accounts: {known})",
-                        locate(path, raw, [*loc, key]),
+            value = values.get(key, f.default)
+            named = [(value, [*loc, key])] if isinstance(value, str) else []
+            if isinstance(value, list):  # a list of accounts: each item at its own line
+                named = [(v, [*loc, key, i]) for i, v in enumerate(value) if isinstance(v, str)]
+            for name, where in named:
+                if templates.is_template(name):
+                    continue
+                acc = client.profile.accounts.get(name)
+                if acc is None:
+                    known = ", ".join(sorted(client.profile.accounts)) or "none"
+                    errors.append(
+                        ConfigError(
+                            f"client {client.id!r} has no account {name!r} (accounts: {known})",
+                            locate(path, raw, where),
+                        )
                     )
-                )
-            elif ref.types and acc["type"] not in ref.types:
-                errors.append(
-                    ConfigError(
-                        f"account {name!r} is of type {acc['type']!r}; this needs {' or '.join(ref.types)}",
-                        locate(path, raw, [*loc, key]),
+                elif ref.types and acc["type"] not in ref.types:
+                    errors.append(
+                        ConfigError(
+                            f"account {name!r} is of type {acc['type']!r}; this needs {' or '.join(ref.types)}",
+                            locate(path, raw, where),
+                        )
                     )
-                )
         return errors
 
     # -- path confinement (avflow.paths) --------------------------------------------------------

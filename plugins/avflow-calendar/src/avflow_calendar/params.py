@@ -35,7 +35,7 @@ class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     account: Calendar = Field(description="The client's calendar account.")
-    also_busy: list[str] = Field(
+    also_busy: list[Calendar] = Field(
         default_factory=lambda: [],
         description="Other calendar accounts of the client whose busy time counts too.",
         max_length=20,
@@ -113,7 +113,7 @@ class AgendaParams(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     account: Calendar = Field(description="The client's calendar account.")
-    also: list[str] = Field(
+    also: list[Calendar] = Field(
         default_factory=lambda: [], max_length=20, description="More calendar accounts to include."
     )
     period: Literal["day", "week"] = Field(
