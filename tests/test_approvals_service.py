@@ -188,3 +188,46 @@ def test_sigkill_in_the_resumed_run_then_restart_finishes_it_once(
     assert avflow(tmp_path, "audit", "verify", "acme").returncode == 0
     second.proc.terminate()
     assert second.proc.wait(120) == 0
+
+
+def test_a_deadline_passed_while_no_service_ran_takes_the_default_at_start(
+    tmp_path: Path, services: list[Service]
+) -> None:
+    """Asked on a Friday at 17:55 in Rome with ten minutes of working time: the deadline is
+    Monday 09:05. The service stopped over the weekend takes the default when it starts."""
+    out = project(tmp_path)
+    post = tmp_path / "workflows" / "acme" / "post.yaml"
+    post.write_text(
+        post.read_text()
+        .replace('"0 9 * * *"', '"55 17 * * 5"')
+        .replace('summary: "Publish the winter sale post?"', "{}".format(
+            'summary: "Publish the winter sale post?"\n      timeout: 10m\n      default: approve'
+        ))
+    )  # fmt: skip
+    profile = tmp_path / "workflows" / "acme" / "client.yaml"
+    profile.write_text(profile.read_text() + 'working_hours: { mon-fri: "09:00-18:00" }\n')
+    first = Service(tmp_path, "2026-12-04T16:54:58Z")  # Friday 17:54:58 in Rome
+    services.append(first)
+    first.wait_log("run waiting for an approval")
+    [pending] = query(tmp_path, "SELECT * FROM approvals")
+    assert pending["deadline"].startswith("2026-12-07T08:05:00")  # Monday 09:05 in Rome
+    first.proc.terminate()
+    assert first.proc.wait(120) == 0
+    early = Service(tmp_path, "2026-12-07T08:04:00Z")  # Monday 09:04: not yet
+    services.append(early)
+    early.wait_log("service started")  # its first check of approvals is done by then
+    assert query(tmp_path, "SELECT status FROM approvals")[0]["status"] == "pending"
+    early.proc.terminate()
+    assert early.proc.wait(120) == 0
+    second = Service(tmp_path, "2026-12-07T08:06:00Z")  # Monday 09:06
+    services.append(second)
+    second.wait_log("approval expired", approval=pending["id"], default="approve")
+    second.wait_log("run finished", status="succeeded")
+    assert (out / "performed.log").read_text().split() == ["post1.txt", "post2.txt"]
+    [done] = query(tmp_path, "SELECT * FROM approvals")
+    assert (done["status"], done["decided_by"]) == ("expired", "avflow (timeout)")
+    late = avflow(tmp_path, "approve", pending["id"])
+    assert late.returncode == 2 and "expired (approve by default)" in late.stderr
+    assert avflow(tmp_path, "audit", "verify", "acme").returncode == 0
+    second.proc.terminate()
+    assert second.proc.wait(120) == 0
