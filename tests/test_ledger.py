@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 
 import avflow
+from avflow.ledger_tables import process_mark
 from avflow.plugins import PluginManager
 from avflow.testing import Harness
 
@@ -383,8 +384,8 @@ def test_a_key_claimed_by_another_live_process_is_refused(tmp_path: Path) -> Non
         with h.app.state.tx() as db:
             db.execute(
                 "INSERT INTO effects VALUES ('acme', 'client', '', 'doc', 'r0', 's', 'k', 'd',"
-                " 'pending', NULL, NULL, ?, 't', 't')",
-                (other.pid,),
+                " 'pending', NULL, NULL, ?, 't', 't', ?)",
+                (other.pid, process_mark(other.pid)),
             )
         busy = h.run("acme/wf")
         assert busy.status == "failed" and f"(pid {other.pid})" in (busy.error or "")
@@ -454,3 +455,53 @@ def test_an_effect_unknown_the_action_swallows_still_stops_the_run(tmp_path: Pat
     resumed = h.app.engine.execute(h.find("acme/wf"), result.id)
     assert resumed.status == "succeeded" and resumed.outputs["send"] == {"sent": True}
     assert calls == ["sent"]
+
+
+V2 = """
+CREATE TABLE effects (client TEXT NOT NULL, scope TEXT NOT NULL, scope_id TEXT NOT NULL,
+  key TEXT NOT NULL, run_id TEXT NOT NULL, step TEXT NOT NULL, kind TEXT NOT NULL,
+  description TEXT NOT NULL, status TEXT NOT NULL, result TEXT, error TEXT, owner INTEGER,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (client, scope, scope_id, key));
+"""
+
+
+def test_a_claim_whose_pid_now_belongs_to_another_process_is_unknown(tmp_path: Path) -> None:
+    """After a reboot (or once process ids wrap) a dead performer's pid may be a live, unrelated
+    process: its claim is recognised as dead by the process's boot and start time, so the run
+    is not blocked forever and the AV can settle the effect."""
+    import subprocess
+    import sys
+
+    calls: list[int] = []
+
+    def act(ctx: avflow.StepContext, params: NoParams) -> None:
+        ctx.effect("doc", "write doc", lambda: calls.append(1), scope="client")
+
+    h = keys_harness(tmp_path, act)
+    h.client("acme")
+    h.workflow("acme", "wf", {"steps": [{"uses": "keys.make"}]})
+    h.home.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(h.home / "state.db")
+    db.executescript(V2)  # a state.db from before the owner's mark: the column is added
+    db.commit()
+    db.close()
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        mark = process_mark(stranger.pid)
+        assert mark is not None and mark.count(":") == 1
+        assert h.app.ledger is not None  # opening the ledger adds the column
+        with h.app.state.tx() as db:
+            db.execute(
+                "INSERT INTO effects (client, scope, scope_id, key, run_id, step, kind,"
+                " description, status, owner, owner_mark, created_at, updated_at) VALUES"
+                " ('acme', 'client', '', 'doc', 'r0', 's', 'k', 'd', 'pending', ?, ?, 't', 't')",
+                (stranger.pid, mark.split(":")[0] + ":1"),  # the same boot, another start
+            )
+        result = h.run("acme/wf")
+        assert result.status == "failed" and "outcome unknown" in (result.error or "")
+        assert "being performed" not in (result.error or "") and calls == []
+        h.app.ledger.resolve("r0", "doc", done=False)
+        assert h.run("acme/wf").status == "succeeded" and calls == [1]
+    finally:
+        stranger.kill()
+        stranger.wait()

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from avflow import redact
 from avflow.audit import AuditTrail
 from avflow.errors import EffectFailed, EffectUnknown, StepFailed, UsageError
-from avflow.ledger_tables import CLAIM, claim_row, ensure_schema
+from avflow.ledger_tables import CLAIM, claim_row, ensure_schema, process_mark
 from avflow.runtypes import EffectRecord
 from avflow.state import State, utcnow_iso
 
@@ -231,9 +231,9 @@ class EffectLedger:
             if eid in self._inflight:
                 return "pending"
         owner = row["owner"]
-        if owner and int(owner) != os.getpid() and _alive(int(owner)):
+        if owner and int(owner) != os.getpid() and _alive(int(owner), row["owner_mark"]):
             return "pending"
-        return "unknown"
+        return "unknown"  # its performer died (a pid now another process's is not it)
 
     def status(self, site: EffectSite, key: str, scope: str = "run") -> str | None:
         """``None`` (never tried), ``pending``, ``done``, ``failed`` or ``unknown``."""
@@ -354,14 +354,15 @@ def _unknown_message(site: EffectSite, effect: Effect, why: str) -> str:
     )
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, mark: str | None) -> bool:
+    """Whether the process that claimed an effect (``pid``, ``mark``) still runs."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return mark is None or process_mark(pid) in (mark, None)
 
 
 def _encode(result: Any) -> str | None:

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS effects (
     owner INTEGER,              -- pid of the process performing it, while pending
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
+    owner_mark TEXT,            -- that process's boot and start time (`process_mark`)
     PRIMARY KEY (client, scope, scope_id, key)
 );
 CREATE INDEX IF NOT EXISTS effects_of_run ON effects (run_id);
@@ -44,17 +45,35 @@ CREATE TABLE IF NOT EXISTS dry_effects (
 
 # Claiming an effect's row as pending (its intent); a failed or new row only (the caller checks).
 CLAIM = """INSERT INTO effects (client, scope, scope_id, key, run_id, step, kind, description,
-             status, result, error, owner, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, ?, ?)
+             status, result, error, owner, owner_mark, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, ?, ?, ?)
            ON CONFLICT (client, scope, scope_id, key) DO UPDATE SET status = 'pending',
              run_id = excluded.run_id, step = excluded.step, error = NULL,
-             owner = excluded.owner, updated_at = excluded.updated_at"""
+             owner = excluded.owner, owner_mark = excluded.owner_mark,
+             updated_at = excluded.updated_at"""
 
 
 def claim_row(eid: tuple[str, ...], site: Any, effect: Any) -> tuple[Any, ...]:
     """The parameters of `CLAIM` for effect ``eid`` requested at ``site`` by this process."""
     now = datetime.now(UTC).isoformat(timespec="microseconds")
-    return (*eid, site.run_id, site.step, effect.kind, effect.description, os.getpid(), now, now)
+    pid = os.getpid()
+    row = (site.run_id, site.step, effect.kind, effect.description, pid, process_mark(pid))
+    return (*eid, *row, now, now)
+
+
+def process_mark(pid: int) -> str | None:
+    """What tells process ``pid`` from a later one given the same number (after a reboot, or
+    once process ids wrap): the boot's id and the process's start time, from Linux's ``/proc``.
+    None where they cannot be read (then a live ``pid`` is taken as the owner, as before)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        start = stat[stat.rindex(b")") + 2 :].split()[19]  # field 22, starttime
+    except (OSError, ValueError, IndexError):
+        return None
+    return f"{boot}:{start.decode()}"
 
 
 def ensure_schema(db: Any) -> None:
@@ -69,6 +88,8 @@ def ensure_schema(db: Any) -> None:
     if columns and "scope" not in columns:
         _migrate_v1(db)
         db.execute("DROP TABLE effects_v1")
+    elif columns and "owner_mark" not in columns:  # layout 2 before the owner's mark
+        db.execute("ALTER TABLE effects ADD COLUMN owner_mark TEXT")
 
 
 def _migrate_v1(db: Any) -> None:
