@@ -164,7 +164,7 @@ def test_dotted_names_are_read_without_jinja2_as_jinja2_reads_them() -> None:
         except templates.TemplateSyntaxError:
             expected = None
         exprs = checks._EXPR.findall(text)
-        plain = checks._plain(exprs)
+        plain = checks._plain(tuple(exprs))
         if plain is not None and "{{" not in checks._EXPR.sub("", text):
             quick += 1
             assert plain == expected, text

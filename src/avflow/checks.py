@@ -48,7 +48,8 @@ _NOT_PLAIN = frozenset({
 # fmt: on
 
 
-def _plain(exprs: list[str]) -> templates.Refs | None:
+@functools.lru_cache(maxsize=4096)
+def _plain(exprs: tuple[str, ...]) -> templates.Refs | None:
     """What Jinja2 finds in expressions that are each a dotted name (its first name read, the
     attribute after it, ``steps.<id>``), found without Jinja2; None if one is anything else."""
     names, steps, attrs = set(), set(), set()
@@ -74,7 +75,7 @@ def references(text: str) -> templates.Refs:
         exprs = _EXPR.findall(text)
         literal = _EXPR.sub("", text)
         if exprs and "{{" not in literal:
-            plain = _plain(exprs)
+            plain = _plain(tuple(exprs))
             if plain is not None:
                 return plain
             try:

@@ -121,7 +121,8 @@ class Area:
 
     @classmethod
     def of(cls, path: Path, inclusive: bool = True) -> Area:
-        return cls(_absolute(path), _real(path), inclusive)
+        written = _absolute(path)  # what `_real` would make first
+        return cls(written, Path(os.path.realpath(written)), inclusive)
 
     def relative(self, path: Path) -> Path | None:
         """``path`` relative to this area, or None if it is not in it."""

@@ -85,10 +85,10 @@ class ScheduleStore:
                 t = seen[s] = parse_iso(s)
             return t
 
-        for r in rows:
-            first = parsed(r["first_seen"])
+        for c, w, fp, next_at, first_seen in rows:  # the columns of LOAD_SQL, in order
+            first = parsed(first_seen)
             assert first is not None
-            out[(r["client"], r["workflow"])] = (r["fingerprint"], parsed(r["next_at"]), first)
+            out[(c, w)] = (fp, parsed(next_at), first)
         return out
 
     def save(self, rows: Iterable[tuple[str, str, str, datetime | None]], now: datetime) -> None:
