@@ -191,6 +191,10 @@ def main() -> None:
             **os.environ,
             "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1",
         }
+        # As installed (and as APScheduler's modules are): the cold start leaves bytecode
+        # (__pycache__) that the measured starts load, instead of compiling every module of
+        # avflow again at each start (a fresh clone has none; bench/cli.py does the same).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         avflow = [
             sys.executable,
             "-c",
