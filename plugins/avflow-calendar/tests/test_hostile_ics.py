@@ -93,3 +93,38 @@ def test_a_broken_event_names_its_calendar_file_and_uid(avflow_harness, broken) 
     assert result.error.startswith("step find: calendar 'cal': "), result.error
     assert "cal.ics: event 'odd@t' ('Odd'): " in result.error
     assert "\n" not in result.error
+
+
+def _replace_calendar(h: Any, make: Any) -> Any:
+    calendar_client(h, "acme", "Europe/Rome", {"cal": LEGIT})
+    path = h.workflows / "acme" / "cal.ics"
+    path.unlink()
+    make(path)
+    h.clock.set("2026-03-09T08:00:00+00:00")
+    step = {"id": "find", "uses": "calendar.free_slots", "timeout": 5}
+    step["with"] = {"account": "cal", "duration_minutes": 30, "days": 7}
+    h.workflow("acme", "slots", {"steps": [step]})
+    return h.run("acme/slots")
+
+
+def test_a_fifo_in_place_of_the_calendar_is_refused_not_waited_on(avflow_harness) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    result = _replace_calendar(avflow_harness, os.mkfifo)
+    assert result.status == "failed"
+    # before: the read blocked for ever ("timed out ... and did not stop")
+    assert "cal.ics is not a regular file (a FIFO or a device): not read" in result.error
+    assert "timed out" not in result.error
+
+
+def test_an_enormous_calendar_file_is_refused_before_it_is_read(avflow_harness) -> None:  # type: ignore[no-untyped-def]
+    from avflow_calendar.backends import MAX_ICS
+
+    def huge(path: Any) -> None:
+        with path.open("wb") as f:
+            f.write(LEGIT.encode())
+            f.truncate(MAX_ICS + 1)  # sparse: no room taken on the disk
+
+    result = _replace_calendar(avflow_harness, huge)
+    assert result.status == "failed"
+    assert "cal.ics is 67.1 MB; a .ics file is read up to 67.1 MB" in result.error

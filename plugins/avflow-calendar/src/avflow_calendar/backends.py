@@ -8,6 +8,8 @@ given UID only if no event has it (the calendar's own refusal of a second bookin
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -23,6 +25,7 @@ from avflow_calendar.settings import IcsSettings
 from avflow_calendar.slots import Busy
 
 LOCK_TIMEOUT = 60.0
+MAX_ICS = 64 * 1024 * 1024  # a calendar file larger than this is refused, not read into memory
 
 
 class EventExists(Exception):
@@ -79,10 +82,8 @@ class IcsBackend:
         hit = _PARSED.get(self.path)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        if self.path.is_dir():
-            raise StepFailed(f"calendar {self.name!r}: {self.path} is a folder, not a .ics file")
         try:
-            cal = ical.parse(self.path.read_bytes(), str(self.path))
+            cal = ical.parse(self.read_raw(), str(self.path))
         except ValueError as exc:
             raise StepFailed(f"calendar {self.name!r}: {exc}") from None
         _PARSED[self.path] = (stamp, cal)
@@ -101,15 +102,41 @@ class IcsBackend:
             st = self.path.stat()
             if hit is not None and hit[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
                 return hit[1]
-            if self.path.is_dir():
-                raise StepFailed(f"calendar {self.name!r}: {self.path} is a folder, not a file")
-            raw = self.path.read_bytes()
+            raw = self.read_raw()
         except FileNotFoundError:
             return self._read()  # missing: created, or an error
         try:  # only the events near the window are parsed
             return ical.parse(ical.window(raw, start, end), str(self.path))
         except ValueError as exc:
             raise StepFailed(f"calendar {self.name!r}: {exc}") from None
+
+    def read_raw(self) -> bytes:
+        """The file's bytes: a regular file of at most `MAX_ICS` bytes (a FIFO would block every
+        calendar step, a huge file fill the memory). FileNotFoundError when it is missing."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise StepFailed(
+                    f"calendar {self.name!r}: {self.path} is a folder, not a .ics file"
+                )
+            if not stat.S_ISREG(st.st_mode):
+                raise StepFailed(
+                    f"calendar {self.name!r}: {self.path} is not a regular file (a FIFO or a "
+                    "device): not read"
+                )
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read(MAX_ICS + 1) if st.st_size <= MAX_ICS else b""
+        finally:
+            os.close(fd)
+        if st.st_size > MAX_ICS or len(data) > MAX_ICS:  # grown since: still too big
+            size = max(st.st_size, len(data))
+            raise StepFailed(
+                f"calendar {self.name!r}: {self.path} is {size / 1e6:,.1f} MB; a .ics file is "
+                f"read up to {MAX_ICS / 1e6:,.1f} MB (export a shorter period, or use the "
+                "calendar through CalDAV or Google)"
+            )
+        return data
 
     def free_busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
         return self.busy(start, end, tz)

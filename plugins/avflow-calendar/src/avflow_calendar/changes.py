@@ -74,7 +74,7 @@ class IcsSource:
         stamp = f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
         if stamp == token:
             return False, {}, token
-        cal = ical.parse(path.read_bytes(), str(path))
+        cal = ical.parse(self.backend.read_raw(), str(path))
         items: Items = {}
         for ev in cal.walk("VEVENT"):
             rid = ev.get("RECURRENCE-ID")
