@@ -37,3 +37,29 @@ def test_a_failing_reply_template_changes_nothing(avflow_harness, box, smtp) -> 
     assert smtp.messages == []
     assert {folder: box.contents(folder) for folder in ("INBOX", "Sent")} == before
     assert box.contents("Fatture") == {} and box.contents("Appuntamenti") == {}
+
+
+def test_an_unknown_attribute_of_message_is_a_validation_error(avflow_harness, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`avflow validate` knows what a reply template's ``message`` holds (docs/email.md)."""
+    h = avflow_harness
+    maildir = tmp_path / "Maildir"
+    h.client(
+        "acme",
+        accounts={"mail": {"type": "maildir", "path": str(maildir), "address": "a@acme.example"}},
+        roots=[str(tmp_path)],
+    )
+    reply = {
+        "template": "{{ message.from_name }}: {{ message.subjet }} {{ message.get('body') }}",
+        "subject": "Re: {{ message.subject }}",
+    }
+    rules = [{"name": "all", "match": {"subject": "x"}, "actions": [{"reply": reply}]}]
+    path = h.workflow(
+        "acme",
+        "triage",
+        {"steps": [{"uses": "email.triage", "with": {"account": "mail", "rules": rules}}]},
+    )
+    _, errors = h.app.load()
+    assert [str(e).split(": ", 1)[1] for e in errors] == [
+        "'message' has no attribute 'subjet' (did you mean message.subject?)"
+    ]
+    assert str(errors[0]).startswith(f"{path}:")

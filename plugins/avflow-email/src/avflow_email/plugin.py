@@ -23,6 +23,14 @@ def register_account_types(register: Any) -> None:
     register(avflow.AccountType("maildir", MaildirSettings, "A local Maildir folder tree."))
 
 
+# what a reply template sees as ``message`` (outgoing.py builds it; docs/email.md): a mapping,
+# so its own methods too; {{ message.subjet }} is a validation error with a suggestion
+MESSAGE_ATTRS = frozenset(
+    {"uid", "message_id", "from", "subject", "date", "from_address", "from_name", "to", "body"}
+    | {"get", "items", "keys", "values"}
+)
+
+
 @avflow.hookimpl
 def register_actions(register: Any) -> None:
     register(
@@ -32,6 +40,7 @@ def register_actions(register: Any) -> None:
             avflow.lazy("avflow_email.triage:run"),  # imported when a step runs
             "Sort new mail by ordered rules: move, flag, forward, reply, collect attachments.",
             template_vars=frozenset({"message"}),
+            template_attrs={"message": MESSAGE_ATTRS},
             outputs=TriageOutputs,
             effects=EFFECTS,
         )
