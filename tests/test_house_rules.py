@@ -49,8 +49,8 @@ def _functions(tree: ast.AST, prefix: str = "") -> list[tuple[str, int]]:
     return out
 
 
-def _too_big(path: Path) -> list[tuple[str, int, int]]:
-    rel = path.relative_to(SRC).as_posix()
+def _too_big(path: Path, rel: str | None = None) -> list[tuple[str, int, int]]:
+    rel = rel or path.relative_to(SRC).as_posix()
     text = path.read_text(encoding="utf-8")
     found = []
     lines = len(text.splitlines())
@@ -138,8 +138,15 @@ def test_no_import_circle() -> None:
     assert circles == [], "import circles:\n" + "\n".join(edges)
 
 
-def test_the_checks_can_fail() -> None:
+def test_the_checks_can_fail(tmp_path: Path) -> None:
     """The two checks above find what they look for (so a pass means something)."""
+    big = tmp_path / "big.py"
+    big.write_text("x = 1\n" * 400 + "def f():\n" + "    y = 1\n" * 59)
+    assert _too_big(big, "big.py") == [("big.py", 460, 399), ("big.py:f", 60, 59)]
+    big.write_text("x = 1\n" * 399 + "def f():\n" + "    y = 1\n" * 58)
+    assert _too_big(big, "big.py") == [("big.py", 458, 399)]
+    big.write_text("x = 1\n" * 340 + "def f():\n" + "    y = 1\n" * 58)
+    assert _too_big(big, "big.py") == []
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _circles({"a": {"b"}, "b": set()}) == []
     tree = ast.parse(
