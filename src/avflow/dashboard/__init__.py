@@ -6,7 +6,8 @@
 - `masking`: secrets masked in every page, a client's vault values made known first;
 - `fragments`, `figures`: a list's lines rendered once for the same values, the schedule
   figures computed once a minute;
-- `web`: the Starlette application and its routes; `server`: uvicorn inside the service.
+- `web`: the application and its routes (`asgi`: the one layer every request passes: Host,
+  session, login, routing, errors, headers); `server`: uvicorn inside the service.
 
 Importing this package imports no web framework: `avflow.dashboard.web` and
 `avflow.dashboard.server` do.

@@ -5,7 +5,8 @@
   (HttpOnly, SameSite=Strict, ``Secure`` under TLS); the cookie's signing key is derived from the
   token, so a new token (delete the file, restart) ends every session; logging out ends its own
   session for good (`session.EndedSessions`: a copy of its cookie is refused).
-- Every request but the login page and the static files needs that session (`AuthGate`).
+- Every request but the login page and the static files needs that session (checked by
+  `asgi.DashboardApp`, which also adds `HEADERS` to every answer).
 - Every POST carries the session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``)
   and, when the browser says where it comes from (``Origin``, ``Sec-Fetch-Site``), comes from the
   dashboard itself (`check_post`).
@@ -18,23 +19,19 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Container
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from avflow.fsutil import atomic_write
 
 TOKEN_FILE = "dashboard-token"
 MAX_FORM = 64 * 1024  # bytes a POSTed form may have
 PUBLIC_PATHS = ("/login", "/static/")
-KNOWN_HOSTS = 64  # Host headers remembered as allowed
 HEADERS = [
     (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
     (b"x-frame-options", b"DENY"),
@@ -128,71 +125,3 @@ def csrf_protected(
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__
     return endpoint
-
-
-class KnownHosts:
-    """ASGI middleware: Starlette's `TrustedHostMiddleware` (the ``Host`` names the dashboard
-    answers to: DNS rebinding), each ``Host`` header it let through remembered, so that the
-    requests of a polling page are not parsed and checked again (at most `KNOWN_HOSTS`)."""
-
-    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
-        self.app = app
-        self.known: set[bytes] = set()
-        self.checked = TrustedHostMiddleware(self._allowed, allowed_hosts=allowed_hosts)
-
-    async def _allowed(self, scope: Scope, receive: Receive, send: Send) -> None:
-        host = _host_of(scope)
-        if host is not None:
-            if len(self.known) >= KNOWN_HOSTS:
-                self.known.clear()
-            self.known.add(host)
-        await self.app(scope, receive, send)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _host_of(scope) in self.known:
-            await self.app(scope, receive, send)
-        else:
-            await self.checked(scope, receive, send)
-
-
-def _host_of(scope: Scope) -> bytes | None:
-    """The request's first ``Host`` header, as sent (the one Starlette reads)."""
-    for name, value in scope["headers"]:
-        if name == b"host":
-            return bytes(value)
-    return None
-
-
-class AuthGate:
-    """ASGI middleware: nothing but the login page and static files without a logged-in session
-    that was not ended by logging out (``ended``: the ids of those); security headers on every
-    answer."""
-
-    def __init__(self, app: ASGIApp, ended: Container[object]) -> None:
-        self.app = app
-        self.ended = ended
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HEADERS]
-            await send(message)
-
-        path = scope["path"]
-        session = scope.get("session") or {}
-        sid = session.get("sid")  # none in a cookie older than session ids: log in again
-        live = session.get("auth") is True and isinstance(sid, str) and sid not in self.ended
-        if live or path.startswith(PUBLIC_PATHS):
-            await self.app(scope, receive, send_with_headers)
-            return
-        headers = Headers(scope=scope)
-        response: Any
-        if scope["method"] == "GET" and "hx-request" not in headers:
-            response = RedirectResponse("/login", status_code=303)
-        else:
-            response = PlainTextResponse("log in first", status_code=401)
-        await response(scope, receive, send_with_headers)

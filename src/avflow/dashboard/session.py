@@ -4,9 +4,9 @@ The cookie is Starlette's (`starlette.middleware.sessions`): the session as base
 with its time by itsdangerous (HMAC), refused once older than ``max_age``; ``Set-Cookie`` only
 when a request changed the session (HttpOnly, SameSite, ``Secure`` under TLS). A page polled every
 few seconds sends the same cookie again and again: a cookie whose signature was found good is
-remembered with the time it was signed, so its next requests only check its age. Only cookies
-whose signature is good are remembered (a forged one is checked, and refused, every time), at
-most `SIZE` of them.
+remembered, read, with the time it was signed, so its next requests only check its age (and
+get a copy of its session). Only cookies whose signature is good are remembered (a forged one is
+checked, and refused, every time), at most `SIZE` of them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import itsdangerous
 from itsdangerous.exc import BadSignature
 from starlette.middleware.sessions import Session
 from starlette.requests import cookie_parser
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from avflow.fsutil import atomic_write
 
@@ -29,27 +29,28 @@ ENDED_FILE = "dashboard-sessions-ended"
 SIZE = 1024  # good cookies remembered; all are forgotten when it is full
 
 
-class SessionMiddleware:
-    """``scope["session"]``: the session of the request's signed cookie (empty without one)."""
+class SessionCookies:
+    """The session of a request's signed cookie (`load`), and the ``Set-Cookie`` its answer
+    needs (`set_cookie`): what Starlette's session middleware does, for `asgi.DashboardApp`."""
 
     def __init__(
         self,
-        app: ASGIApp,
         secret_key: str,
         session_cookie: str,
         max_age: int,
         same_site: str = "strict",
         https_only: bool = False,
     ) -> None:
-        self.app = app
         self.signer = itsdangerous.TimestampSigner(secret_key)
         self.cookie = session_cookie
         self.max_age = max_age
         self.flags = f"path=/; httponly; samesite={same_site}" + ("; secure" if https_only else "")
-        self._good: dict[str, tuple[bytes, float]] = {}  # cookie -> its payload, signed at
+        # a good cookie -> its session (a copy is handed out), signed at
+        self._good: dict[str, tuple[dict[str, Any], float]] = {}
 
     def _load(self, value: str) -> dict[str, Any] | None:
-        """The session in cookie ``value``, or None (forged, damaged or too old)."""
+        """The session in cookie ``value`` (a copy of its own), or None (forged, damaged or
+        too old)."""
         hit = self._good.get(value)
         if hit is None:
             try:
@@ -59,16 +60,17 @@ class SessionMiddleware:
                 data = json.loads(b64decode(payload))
             except (BadSignature, ValueError):
                 return None
+            if not isinstance(data, dict):
+                return None
             if len(self._good) >= SIZE:
                 self._good.clear()
-            self._good[value] = (payload, signed.timestamp())
-            return data if isinstance(data, dict) else None
-        payload, signed_at = hit
+            hit = self._good[value] = (data, signed.timestamp())
+        data, signed_at = hit
         if time.time() - signed_at > self.max_age:
             del self._good[value]
             return None
-        data = json.loads(b64decode(payload))
-        return data if isinstance(data, dict) else None
+        # a request may change its session: never the kept one (nor a list in it)
+        return {k: list(v) if type(v) is list else v for k, v in data.items()}
 
     def _cookie_of(self, scope: Scope) -> str | None:
         for name, value in scope["headers"]:
@@ -78,34 +80,25 @@ class SessionMiddleware:
                     return found
         return None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+    def load(self, scope: Scope) -> tuple[Session, bool]:
+        """The request's session (empty without a good cookie), and whether it had one."""
         value = self._cookie_of(scope)
         data = self._load(value) if value is not None else None
-        had = data is not None
-        session = scope["session"] = Session(data or {})
+        return Session(data or {}), data is not None
 
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and session.modified:
-                if session:
-                    signed = self.signer.sign(b64encode(json.dumps(session).encode()))
-                    cookie = (
-                        f"{self.cookie}={signed.decode()}; Max-Age={self.max_age}; {self.flags}"
-                    )
-                elif had:  # cleared (logged out): the browser forgets it
-                    cookie = (
-                        f"{self.cookie}=null; expires=Thu, 01 Jan 1970 00:00:00 GMT; {self.flags}"
-                    )
-                else:
-                    cookie = ""
-                if cookie:
-                    headers = message.setdefault("headers", [])
-                    message["headers"] = [*headers, (b"set-cookie", cookie.encode("latin-1"))]
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
+    def set_cookie(self, session: Session, had: bool) -> bytes | None:
+        """The ``Set-Cookie`` header's value for an answer, if its request changed the session:
+        the session signed anew, or (cleared: logged out) the browser told to forget it."""
+        if not session.modified:
+            return None
+        if session:
+            signed = self.signer.sign(b64encode(json.dumps(session).encode()))
+            cookie = f"{self.cookie}={signed.decode()}; Max-Age={self.max_age}; {self.flags}"
+        elif had:
+            cookie = f"{self.cookie}=null; expires=Thu, 01 Jan 1970 00:00:00 GMT; {self.flags}"
+        else:
+            return None
+        return cookie.encode("latin-1")
 
 
 class EndedSessions:

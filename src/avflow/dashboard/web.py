@@ -1,4 +1,4 @@
-"""The dashboard's Starlette application: pages, their live fragments, and the login.
+"""The dashboard's application (`asgi.DashboardApp`): pages, their live fragments, the login.
 
 Every page is rendered by Jinja2 from the package's templates; a request made by htmx (header
 ``HX-Request``) gets the page's fragment only, which the page polls for live updates. Every page
@@ -16,20 +16,19 @@ from functools import partial
 from typing import Any
 
 import jinja2
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from avflow.dashboard import inbox, pages, security
+from avflow.dashboard.asgi import DashboardApp
 from avflow.dashboard.figures import ScheduleFigures
 from avflow.dashboard.fragments import Fragments
 from avflow.dashboard.masking import VaultWatch, mask_html
 from avflow.dashboard.pagecache import SIZE, PageCache
-from avflow.dashboard.session import ENDED_FILE, EndedSessions, SessionMiddleware
+from avflow.dashboard.session import ENDED_FILE, EndedSessions, SessionCookies
 from avflow.dashboard.store import DashboardStore
 from avflow.dashboard.views import Source
 from avflow.scheduler.store import ScheduleStore
@@ -150,8 +149,7 @@ async def logout(request: Request, form: dict[str, str]) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
-async def not_found(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
+async def not_found(request: Request, exc: HTTPException) -> Response:
     dash: Dashboard = request.app.state.dashboard
     return dash.render(
         request, "error.html", status=exc.status_code, message=exc.detail, code=exc.status_code
@@ -166,7 +164,7 @@ def create_app(
     hosts: list[str] | None = None,
     cookie: str = "avflow_session",
     keep_pages: bool = True,
-) -> Starlette:
+) -> DashboardApp:
     """The dashboard over ``source``, logged into with ``token``.
 
     ``hosts``: the ``Host`` names it answers to (the others are refused: DNS rebinding).
@@ -185,21 +183,17 @@ def create_app(
         Route("/logout", logout, methods=["POST"]),
         Mount("/static", static, name="static"),
     ]
-    middleware = [
-        Middleware(security.KnownHosts, allowed_hosts=hosts or ["127.0.0.1", "localhost", "[::1]"]),
-        Middleware(
-            SessionMiddleware,
-            secret_key=security.session_key(token),
-            session_cookie=cookie,
-            max_age=SESSION_HOURS * 3600,
+    app = DashboardApp(
+        routes,
+        hosts=hosts or ["127.0.0.1", "localhost", "[::1]"],
+        sessions=SessionCookies(
+            security.session_key(token),
+            cookie,
+            SESSION_HOURS * 3600,
             https_only=https,
         ),
-        Middleware(security.AuthGate, ended=ended),
-    ]
-    app = Starlette(
-        routes=routes,
-        middleware=middleware,
-        exception_handlers={HTTPException: not_found},
+        ended=ended,
+        on_error=not_found,
     )
     app.state.dashboard = Dashboard(source, token, keep_pages)
     app.state.ended = ended
