@@ -170,6 +170,28 @@ def test_runtime_template_error_is_a_clean_step_failure(harness: Harness) -> Non
     assert "template error" in (result.error or "")
 
 
+def test_an_actions_own_template_that_fails_is_not_retried(tmp_path: Path) -> None:
+    """A template the action renders itself (`StepContext.render`) that fails fails the step at
+    once, as the step's own templates do: the same values fail again, so no retry waits."""
+    tries: list[int] = []
+
+    def act(ctx: avflow.StepContext, params: NoParams) -> None:
+        tries.append(1)
+        try:
+            ctx.render("{{ 1 // 0 }}")
+        except Exception as exc:
+            raise avflow.StepFailed(f"path template: {exc}") from None
+
+    h = action_harness(tmp_path, "t.render", act)
+    h.client("acme")
+    step = {"uses": "t.render", "retry": {"attempts": 3, "backoff": "30s"}}
+    h.workflow("acme", "wf", {"steps": [step]})
+    result = h.run("acme/wf")
+    assert result.status == "failed" and "path template: integer division" in (result.error or "")
+    assert tries == [1] and h.clock.slept == []
+    assert "step.retry" not in [r["event"] for r in result.audit]
+
+
 def test_sandbox_blocks_unsafe_attribute_access(harness: Harness) -> None:
     harness.client("acme")
     harness.workflow(

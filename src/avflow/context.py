@@ -133,6 +133,8 @@ class RunStepContext:
         self.performing: str | None = None  # the effect whose perform() runs now, if any
         # an EffectUnknown raised to the action: the step fails even if the action caught it
         self.unknown: str | None = None
+        # one of the action's own templates failed to render: the same values fail again
+        self.template_failed = False
         self._tctx = template_context
         self._ledger = ledger
         self._audit = audit
@@ -162,7 +164,11 @@ class RunStepContext:
         return self._accounts.get(name)
 
     def render(self, template: str, **variables: Any) -> str:
-        return str(templates.compiled(template).render(**self._tctx, **variables))
+        try:
+            return str(templates.compiled(template).render(**self._tctx, **variables))
+        except Exception:
+            self.template_failed = True  # the step's failure, if it fails, is not retried
+            raise
 
     def note(self, message: str, **details: Any) -> None:
         """Write ``message`` to the log and to the client's audit trail."""

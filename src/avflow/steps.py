@@ -100,7 +100,7 @@ class StepRunner:
                 message = redact.redact(str(exc) or type(exc).__name__)
                 if not isinstance(exc, AvflowError):
                     message = f"{type(exc).__name__}: {message}"
-                if attempt == attempts:
+                if attempt == attempts or ctx.template_failed:  # a template fails every time
                     return self._fail(call, message, attempt)
                 self._retry_later(call, attempt, message)
                 continue
