@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import click
 
 import avflow
-from avflow_social.calendar import Post, read_calendar
+from avflow_social.calendar import CalendarError, Post, parse, read_calendar
 from avflow_social.checks import Channel, Problem, approval_state, post_problems, too_close
 from avflow_social.provider import Provider
 from avflow_social.store import Store
@@ -224,7 +224,7 @@ def approve(client: str, posts: tuple[str, ...], calendar: str) -> None:
 
     A post edited after its approval is held back until it is approved again.
     """
-    _, _, _, found, errors, store, _ = _load(client, calendar, _providers(), writable=True)
+    _, info, _, found, errors, store, _ = _load(client, calendar, _providers(), writable=True)
     by_id = {p.id: p for p in found}
     try:
         missing = [p for p in posts if p not in by_id]
@@ -233,8 +233,8 @@ def approve(client: str, posts: tuple[str, ...], calendar: str) -> None:
             raise click.BadParameter(f"no post {', '.join(missing)} ({hint})", param_hint="POSTS")
         for pid in posts:
             post = by_id[pid]
-            _set_status(post.path, "approved")
-            store.approve(client, pid, post.digest, datetime.now(UTC), "avflow social approve")
+            digest = _set_status(post, "approved", info.tz)
+            store.approve(client, pid, digest, datetime.now(UTC), "avflow social approve")
             click.echo(f"approved {pid} ({post.local:%Y-%m-%d %H:%M}, {', '.join(post.channels)})")
     finally:
         store.close()
@@ -248,17 +248,38 @@ def list_providers() -> None:
         click.echo(f"{name}: {p.description}{limit} [{type(p).__module__}]")
 
 
-def _set_status(path: Path, status: str) -> None:
-    """Rewrite the front matter's status line only; everything else stays as written."""
+def _set_status(post: Post, status: str, tz: Any) -> str:
+    """Rewrite the front matter's status line only (or add one); everything else stays as
+    written, line endings included. The file is read back before it is replaced: it must still
+    be the same post with that status. Returns the digest of the post as written, the one an
+    approval records (a line added changes the file: the post's digest before it would make the
+    post 'edited after approval' at once)."""
+    path = post.path
     lines = path.read_bytes().decode("utf-8").split("\n")
     start = 1 if lines and lines[0].lstrip("\ufeff").rstrip() == "---" else 0
     end = next((i for i in range(start, len(lines)) if lines[i].rstrip() == "---"), len(lines))
+    cr = "\r" if lines and lines[0].endswith("\r") else ""
     for i in range(start, end):
         if lines[i].startswith("status:"):
-            lines[i] = f"status: {status}"
+            lines[i] = f"status: {status}" + ("\r" if lines[i].endswith("\r") else "")
             break
     else:
-        lines.insert(start, f"status: {status}")
+        lines.insert(start, f"status: {status}{cr}")
+    text, why = "\n".join(lines), ""
+    try:
+        again: Post | None = parse(text, path, post.rel, tz)
+    except avflow.ConfigError as exc:
+        again = None
+        why = exc.message
+    if again is None or again.status != status or again.id != post.id:
+        raise CalendarError(
+            path,
+            post.lines.get("status", 1),
+            1,
+            f"cannot set 'status: {status}' in this front matter "
+            f"({why if again is None else 'it would not read so'}): write it in the file",
+        )
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes("\n".join(lines).encode("utf-8"))
+    tmp.write_bytes(text.encode("utf-8"))
     os.replace(tmp, path)
+    return again.digest
