@@ -12,13 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from pydantic import BaseModel
 
 import avflow
 from avflow.ledger_tables import process_mark
 from avflow.plugins import PluginManager
-from avflow.testing import Harness
+from avflow.testing import Harness, SimulatedCrash
 
 PLUGINS_DIR = Path(__file__).parent / "plugins_dir"
 
@@ -177,6 +178,34 @@ def test_lost_answer_of_an_idempotent_effect_is_repeated(harness: Harness, tmp_p
     assert result.status == "succeeded", result.error
     assert sent(out) == ["mail", "mail"]  # declared harmless to repeat: repeated, as promised
     assert events(result).count("effect.unknown") == 1
+
+
+@pytest.mark.parametrize("edge", ["before", "after", "recorded"])
+def test_a_run_stopped_dead_at_each_point_of_the_protocol_resumes_once(
+    harness: Harness, tmp_path: Path, edge: str
+) -> None:
+    """The fault point `avflow.testing` injects (`Harness.crash_at`) at each point of the
+    protocol: intent durable / performed, outcome not recorded / recorded. The resumed run
+    performs every effect once and says it succeeded (tests/test_crash.py does it with SIGKILL)."""
+    out = tmp_path / "out"
+    harness.client("acme")
+    harness.workflow(
+        "acme", "w", {"steps": [{"uses": "crashy.write", "with": {"folder": str(out), "count": 3}}]}
+    )
+    harness.crash_at(2, edge)
+    with pytest.raises(SimulatedCrash):
+        harness.run("acme/w")
+    performed = (out / "performed.log").read_text().split()
+    assert performed == (["file1.txt"] if edge == "before" else ["file1.txt", "file2.txt"])
+    [resumed] = harness.resume()
+    assert resumed.status == "succeeded", resumed.error
+    assert sorted((out / "performed.log").read_text().split()) == [
+        "file1.txt",
+        "file2.txt",
+        "file3.txt",
+    ]
+    assert sorted(resumed.performed()) == ["write:file1.txt", "write:file2.txt", "write:file3.txt"]
+    assert harness.resume() == []
 
 
 # -- timeouts ---------------------------------------------------------------------------------------
