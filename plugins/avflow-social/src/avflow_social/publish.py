@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,20 @@ from avflow_social.provider import (
 from avflow_social.store import Store
 
 UTC = UTC
+MAX_WAIT = timedelta(hours=24)  # the longest a network's 429 keeps a channel waiting
+
+
+def rate_wait(seconds: float) -> timedelta:
+    """How long a 429 defers the channel: the network's wait, from a second to `MAX_WAIT` (an
+    infinite, huge or far-future Retry-After blocked the channel for years, or ended the pass
+    in an OverflowError)."""
+    if math.isnan(seconds):
+        seconds = 60.0
+    if not math.isfinite(seconds) or seconds > MAX_WAIT.total_seconds():
+        return MAX_WAIT
+    return timedelta(seconds=max(1.0, seconds))
+
+
 # A failure the network certainly did not act on: the ledger may try it again freely.
 _Failed: Any = getattr(avflow, "EffectFailed", avflow.StepFailed)
 
@@ -194,7 +209,8 @@ def _not_before(run: Pass, ch: Channel) -> tuple[datetime, str] | None:
     if ch.name not in run.backoff:  # read once per pass
         run.backoff[ch.name] = ctx.cursor.get(f"backoff:{ch.name}")
     until = run.backoff[ch.name]
-    if until and datetime.fromisoformat(until) > run.now:
+    # a wait stored further ahead than MAX_WAIT was kept before the cap: not honoured
+    if until and run.now < datetime.fromisoformat(until) <= run.now + MAX_WAIT:
         return datetime.fromisoformat(until), "rate limited"
     local = run.now.astimezone(tz)
     quiet = quiet_until(ch.settings, local)
@@ -244,7 +260,7 @@ def _channel(run: Pass, post: Post, ch: Channel, folder: Path) -> None:
         result = _effect(run.batch, ctx, run.store, ch.provider, target, out)
     except NotPublished as exc:
         if isinstance(exc.error, RateLimited):
-            until = run.now + timedelta(seconds=max(1.0, exc.error.retry_after))
+            until = run.now + rate_wait(exc.error.retry_after)
             run.blocked[ch.name] = until
             ctx.cursor.set(f"backoff:{ch.name}", until.isoformat())
             run.deferred.append(
