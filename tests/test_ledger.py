@@ -534,3 +534,57 @@ def test_a_claim_whose_pid_now_belongs_to_another_process_is_unknown(tmp_path: P
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_an_answer_never_overwrites_a_claim_made_meanwhile(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The AV answers while another process claims the effect again, right after the answer
+    read the effect's row: the claim is either seen (the answer refused) or comes after the
+    answer; never is a claim in flight overwritten (that would free the key for a second
+    perform)."""
+    import subprocess
+    import sys
+    import threading
+
+    from avflow.errors import UsageError
+
+    out = tmp_path / "out"
+    send_workflow(harness, out, mode="unsent")
+    result = harness.run("acme/mail")
+    assert result.effects[0].status == "unknown"
+    ledger = harness.app.ledger
+    performer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+    def claim() -> None:  # the other process, on its own connection, as a claim is made
+        db = sqlite3.connect(harness.home / "state.db", timeout=30, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(
+            "UPDATE effects SET status = 'pending', owner = ?, owner_mark = ?"
+            " WHERE status NOT IN ('done', 'pending')",
+            (performer.pid, process_mark(performer.pid)),
+        )
+        db.execute("COMMIT")
+        db.close()
+
+    claimer = threading.Thread(target=claim)
+    real = ledger._status
+
+    def status(row: Any, eid: Any) -> str | None:
+        if not claimer.is_alive() and claimer.ident is None:
+            claimer.start()  # the claim is made now, while the answer is being decided
+            claimer.join(1.0)
+        return real(row, eid)
+
+    monkeypatch.setattr(ledger, "_status", status)
+    try:
+        try:
+            ledger.resolve(result.id, "send:mail", False)
+        except UsageError as exc:
+            assert "being performed right now" in str(exc)
+        claimer.join(30)
+        row = harness.app.state.db.execute("SELECT status, owner FROM effects").fetchone()
+        assert (row["status"], row["owner"]) == ("pending", performer.pid)
+    finally:
+        performer.kill()
+        performer.wait()

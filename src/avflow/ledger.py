@@ -183,17 +183,7 @@ class EffectLedger:
     ) -> None:
         # Not fsynced: the intent was, so an outcome lost with the machine is reconciled.
         with self.state.tx(durable=False) as db:
-            db.execute(
-                """UPDATE effects SET status = ?, result = ?, error = ?, owner = NULL, updated_at = ?
-                   WHERE client = ? AND scope = ? AND scope_id = ? AND key = ?""",
-                (
-                    status,
-                    _encode(result),
-                    redact.redact(error) if error else None,
-                    utcnow_iso(),
-                    *eid,
-                ),
-            )
+            _set_outcome(db, eid, status, result, error)
 
     def _fault(self, point: str, key: str) -> None:
         if self.fault is not None:
@@ -299,15 +289,20 @@ class EffectLedger:
             )
         row = rows[0]
         eid: _Id = (row["client"], row["scope"], row["scope_id"], row["key"])
-        status = self._status(row, eid)
-        if status == "pending":
-            raise UsageError(f"effect {key!r} is being performed right now; wait for its outcome")
-        if status == "done" and not done:
-            raise UsageError(f"effect {key!r} is recorded as done by avflow itself; not changed")
-        if status != "done":
-            self._finish(
-                eid, "done" if done else "failed", error=None if done else "resolved: not done"
-            )
+        with self.state.tx() as db:  # read again and answer in one transaction: no claim between
+            row = db.execute(_SELECT, eid).fetchone()
+            status = self._status(row, eid)
+            if status == "pending":
+                raise UsageError(
+                    f"effect {key!r} is being performed right now; wait for its outcome"
+                )
+            if status == "done" and not done:
+                raise UsageError(
+                    f"effect {key!r} is recorded as done by avflow itself; not changed"
+                )
+            if status != "done":
+                outcome = ("done", None) if done else ("failed", "resolved: not done")
+                _set_outcome(db, eid, outcome[0], None, outcome[1])
         site = EffectSite(row["client"], "", run_id, "", row["step"])
         effect = Effect(key, row["description"], _never, row["kind"], scope=row["scope"])
         self._audit(
@@ -331,6 +326,14 @@ class EffectLedger:
 
 
 _SELECT = "SELECT * FROM effects WHERE client = ? AND scope = ? AND scope_id = ? AND key = ?"
+
+
+def _set_outcome(db: Any, eid: _Id, status: str, result: Any, error: str | None) -> None:
+    db.execute(
+        """UPDATE effects SET status = ?, result = ?, error = ?, owner = NULL, updated_at = ?
+           WHERE client = ? AND scope = ? AND scope_id = ? AND key = ?""",
+        (status, _encode(result), redact.redact(error) if error else None, utcnow_iso(), *eid),
+    )
 
 
 def _busy(effect: Effect, row: Any) -> StepFailed:
