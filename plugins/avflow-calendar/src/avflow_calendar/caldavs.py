@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import icalendar
 
@@ -44,6 +44,9 @@ class CaldavBackend:
             timeout=int(settings.timeout),
             ssl_verify_cert=settings.verify_tls,
         )
+        # a redirect to another host is refused, not followed: that host's answer would be
+        # taken as the calendar's (an empty listing: every slot free)
+        self.client.session.hooks.setdefault("response", []).append(_same_origin)
         self.calendar = self.client.calendar(url=settings.url)
         self.etags: dict[str, str] = {}  # the ETag of each event read: updates are conditional
 
@@ -84,7 +87,12 @@ class CaldavBackend:
         etag = response.headers.get("ETag") if response.headers else None
         if etag:
             self.etags[uid] = etag
-        cal = icalendar.Calendar.from_ical(response.raw)
+        try:
+            cal = icalendar.Calendar.from_ical(response.raw)
+        except ValueError as exc:
+            raise StepFailed(
+                f"calendar {self.name!r}: event {uid} is not iCalendar data ({exc})"[:400]
+            ) from None
         for comp in cal.walk("VEVENT"):
             if comp.get("RECURRENCE-ID") is None:
                 return comp
@@ -148,3 +156,20 @@ class CaldavBackend:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.client.close()
+
+
+class RedirectRefused(ConnectionError):
+    """The server answered with a redirect to another host."""
+
+
+def _same_origin(response: Any, *args: Any, **kwargs: Any) -> Any:
+    """A session hook: a redirect off the calendar's own scheme, host and port is refused."""
+    where = response.headers.get("Location") if response.is_redirect else None
+    if where:
+        here, there = urlsplit(response.url), urlsplit(urljoin(response.url, where))
+        if (here.scheme, here.netloc) != (there.scheme, there.netloc):
+            raise RedirectRefused(
+                f"the server redirected to another host ({there.scheme}://{there.netloc}); "
+                "not followed: give that address as the account's url if it is right"
+            )
+    return response

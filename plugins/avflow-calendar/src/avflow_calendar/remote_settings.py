@@ -29,6 +29,11 @@ class CaldavSettings(BaseModel):
     def _url(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
             raise ValueError("caldav url must start with https:// (or http://)")
+        if "@" in v.split("/")[2]:  # it would be shown in every error and log line
+            raise ValueError(
+                "caldav url must not hold a user name or password: give them as username: "
+                "and password: (${secret:NAME})"
+            )
         return v if v.endswith("/") else v + "/"
 
 
