@@ -27,6 +27,7 @@ from avflow.yamlfile import Doc, locate, read_doc
 
 PROFILE = "client.yaml"
 SUFFIXES = (".yaml", ".yml")
+_IDENT = re.compile(IDENT)
 _model_errors = model_errors  # the names other modules import
 _known_keys = known_keys
 __all__ = [
@@ -219,7 +220,7 @@ class Loader(WorkflowChecks):
         """Read and check one workflow file. The result keeps its `Doc` in ``raw`` (for
         locating errors found later); `load_client` drops it once the folder is checked."""
         wid = path.name.rsplit(".", 1)[0]
-        if not re.match(IDENT, wid):  # refused before anything is read
+        if not _IDENT.match(wid):  # refused before anything is read
             return None, [
                 ConfigError(
                     "a workflow file name must be letters, digits, _ or - (plus .yaml)",

@@ -46,13 +46,13 @@ from avflow.yamlnodes import (
 )
 
 MAX_BYTES = 256 * 1024
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
     """The text of ``path`` if it is a regular file (not a link) of at most ``max_bytes``."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
         if exc.errno == errno.ELOOP or path.is_symlink():
             raise ConfigError(
