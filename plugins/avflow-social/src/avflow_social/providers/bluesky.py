@@ -29,11 +29,13 @@ from avflow_social.provider import (
     RateLimited,
     Target,
 )
+from avflow_social.providers.redirects import httpx_hook
 
 if TYPE_CHECKING:  # the SDK takes seconds to import: only when a post is sent or looked up
     from atproto import Client
 
 POST = "app.bsky.feed.post"
+_HOOKS = {"response": [httpx_hook]}  # a redirect to another host is refused, not followed
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 # A link written in the text: made clickable by a facet (byte offsets in UTF-8). `regex` is
 # imported when a post is counted or sent (it caches the compiled pattern), not with the plugin.
@@ -144,7 +146,7 @@ class Bluesky(Provider):
         from atproto_client.request import Request
 
         s = target.settings
-        client = Client(s.service, request=Request(timeout=s.timeout))
+        client = Client(s.service, request=Request(timeout=s.timeout, event_hooks=_HOOKS))
         session = Session(target)
         saved = None if fresh else session.load()
         if saved is not None and _expires_soon(saved["accessJwt"]):
@@ -169,7 +171,7 @@ class Bluesky(Provider):
         from atproto_client.request import Request
 
         s = target.settings
-        client = Client(s.service, request=Request(timeout=s.timeout))
+        client = Client(s.service, request=Request(timeout=s.timeout, event_hooks=_HOOKS))
         data = models.ComAtprotoServerCreateSession.Data(
             identifier=s.handle, password=s.app_password
         )
@@ -188,7 +190,7 @@ class Bluesky(Provider):
         from atproto_client.request import Request
 
         s = target.settings
-        client = Client(s.service, request=Request(timeout=s.timeout))
+        client = Client(s.service, request=Request(timeout=s.timeout, event_hooks=_HOOKS))
         bearer = {"Authorization": f"Bearer {saved['refreshJwt']}"}
         try:
             resp = _retrying(

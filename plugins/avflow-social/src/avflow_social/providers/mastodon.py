@@ -60,12 +60,18 @@ class Mastodon(Provider):
         return len(MENTION.sub(r"\1", text))
 
     def _api(self, target: Target) -> Any:
+        import requests
         from mastodon import Mastodon as Api
 
+        from avflow_social.providers.redirects import requests_hook
+
         s = target.settings
+        session = requests.Session()  # a redirect to another host is refused, not followed
+        session.hooks["response"].append(requests_hook)
         return Api(
             access_token=s.access_token, api_base_url=s.base_url.rstrip("/"),
             request_timeout=s.timeout, ratelimit_method="throw", version_check_mode="none",
+            session=session,
         )  # fmt: skip
 
     def _call(
