@@ -66,19 +66,28 @@ class Decision:
     late: bool = False  # more than one firing, or one later than ON_TIME: a catch-up
 
 
-_FINGERPRINTS: dict[tuple[str, tuple[str, ...]], str] = {}
+_SHARED: dict[tuple[str, tuple[str, ...]], tuple[Schedule, str]] = {}
 
 
 def fingerprint(crons: Sequence[str], timezone: str) -> str:
     """Identifies what a persisted next firing was computed from."""
-    key = (timezone, tuple(crons))
-    fp = _FINGERPRINTS.get(key)
-    if fp is None:  # thousands of workflows share a few hundred (zone, crons) pairs
-        if len(_FINGERPRINTS) > 4096:
-            _FINGERPRINTS.clear()
+    return _shared(tuple(crons), timezone)[1]
+
+
+def _shared(crons: tuple[str, ...], timezone: str) -> tuple[Schedule, str]:
+    """The `Schedule` (immutable) and fingerprint of ``crons`` in ``timezone``, made once per
+    process: thousands of workflows share a few hundred (zone, crons) pairs."""
+    key = (timezone, crons)
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) > 4096:
+            _SHARED.clear()
         data = json.dumps([timezone, list(crons)]).encode()
-        fp = _FINGERPRINTS[key] = hashlib.sha1(data).hexdigest()[:16]
-    return fp
+        found = _SHARED[key] = (schedule_of(crons, timezone), hashlib.sha1(data).hexdigest()[:16])
+    return found
+
+
+_GRACES: dict[float, timedelta] = {}  # a few distinct values
 
 
 def job_for(client: Client, wf: LoadedWorkflow, gates: dict[str, Gate] | None = None) -> Job | None:
@@ -96,16 +105,13 @@ def job_for(client: Client, wf: LoadedWorkflow, gates: dict[str, Gate] | None = 
         gate = gates.get(client.id)
         if gate is None:
             gate = gates[client.id] = Gate(client.profile)
-    return Job(
-        client.id,
-        wf.id,
-        schedule_of(t.crons, tz),
-        gate,
-        t.catch_up,
-        timedelta(seconds=t.grace),
-        t.max_catch_up,
-        fingerprint(t.crons, tz),
-    )
+    schedule, fp = _shared(t.crons, tz)
+    grace = _GRACES.get(t.grace)
+    if grace is None:
+        if len(_GRACES) > 1024:
+            _GRACES.clear()
+        grace = _GRACES[t.grace] = timedelta(seconds=t.grace)
+    return Job(client.id, wf.id, schedule, gate, t.catch_up, grace, t.max_catch_up, fp)
 
 
 def jobs_of(project: Project) -> dict[tuple[str, str], Job]:
