@@ -7,7 +7,14 @@ from urllib.parse import quote
 
 from pydantic import Field
 
-from avflow_social.provider import ChannelSettings, Outgoing, Provider, Published, Target
+from avflow_social.provider import (
+    ChannelSettings,
+    Outgoing,
+    Provider,
+    ProviderError,
+    Published,
+    Target,
+)
 from avflow_social.providers.http import check
 from avflow_social.providers.oauth import Tokens
 
@@ -69,6 +76,12 @@ class LinkedIn(Provider):
             resp = tokens.send(http, "POST", "/rest/posts", json=doc)
             check(resp, "LinkedIn post", reconnect=tokens.reconnect, created=True)
             urn = resp.headers.get("x-restli-id", "")
+            if not urn:  # not LinkedIn's answer (a proxy's?): it is looked up, not assumed
+                raise ProviderError(
+                    f"LinkedIn post: answered {resp.status_code} without the post's id "
+                    "(x-restli-id); outcome unknown",
+                    sent=None,
+                )
             return Published(urn, f"https://www.linkedin.com/feed/update/{urn}/")
 
     def lookup(self, target: Target, out: Outgoing) -> Published | None:

@@ -123,6 +123,10 @@ class Mastodon(Provider):
             api, target, "status", api.status_post, out.text, media_ids=media_ids or None,
             visibility=target.settings.visibility, idempotency_key=out.key, created=True,
         )  # fmt: skip
+        if not isinstance(status, dict) or not status.get("id"):  # not a status: looked up
+            raise ProviderError(
+                "Mastodon status: the answer has no status id; outcome unknown", sent=None
+            )
         return Published(str(status["id"]), str(status.get("url") or status.get("uri") or ""))
 
     def lookup(self, target: Target, out: Outgoing) -> Published | None:
