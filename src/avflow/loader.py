@@ -64,17 +64,17 @@ def _client_dirs(root: Path, errors: list[ConfigError]) -> list[Path]:
     (`Loader.load_client` refuses those); a link that leads nowhere, or to anything but a
     folder, is an error here rather than an entry silently left out."""
     try:
-        entries = sorted(root.iterdir())
+        with os.scandir(root) as listing:  # entries know their type: no stat for most
+            entries = sorted((e.name, e) for e in listing if not e.name.startswith((".", "_")))
     except OSError as exc:
         errors.append(
             ConfigError(f"cannot read the workflows folder: {exc.strerror}", Location(root))
         )
         return []
     found = []
-    for p in entries:
-        if p.name.startswith((".", "_")):
-            continue
-        if p.is_symlink() and not p.is_dir():
+    for name, entry in entries:  # sorted by name, as their paths would be
+        p = root / name
+        if entry.is_symlink() and not p.is_dir():
             what = "is not a folder" if p.exists() else "leads nowhere"
             errors.append(
                 ConfigError(
@@ -83,7 +83,7 @@ def _client_dirs(root: Path, errors: list[ConfigError]) -> list[Path]:
                     Location(p),
                 )
             )
-        elif p.is_dir():
+        elif entry.is_symlink() or entry.is_dir(follow_symlinks=False):
             found.append(p)
     return found
 
