@@ -99,6 +99,11 @@ class BookParams(_Params):
     def _emails(cls, v: list[str]) -> list[str]:
         return emails(v)
 
+    @field_validator("organizer")
+    @classmethod
+    def _organizer(cls, v: str) -> str:
+        return emails([v])[0] if v else v
+
     @field_validator("video_link")
     @classmethod
     def _link(cls, v: str) -> str:
