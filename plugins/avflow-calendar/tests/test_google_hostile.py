@@ -103,3 +103,16 @@ def test_a_redirect_to_another_host_is_not_followed(avflow_harness, google) -> N
     # before: the other host's empty listing was taken as the calendar's (every slot free)
     assert result.status == "failed" and "HTTP 302" in (result.error or "")
     assert other.seen == []
+
+
+def test_a_listing_that_never_ends_is_stopped(avflow_harness, google) -> None:  # type: ignore[no-untyped-def]
+    h = avflow_harness
+    setup(h, google)
+    again = b'{"items": [], "nextPageToken": "again"}'
+    for _ in range(3):
+        google.failures.append(Failure("list", status=200, raw=again))
+    result = h.run("acme/slots")
+    # before: it asked for page 'again' for as long as the server gave it (here three times)
+    assert result.status == "failed"
+    assert "Google's listing did not end (page token 'again' repeated)" in result.error
+    assert google.kinds().count("list") == 2

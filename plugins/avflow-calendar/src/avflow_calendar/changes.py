@@ -124,6 +124,7 @@ class GoogleSource:
     def _list(self, token: str | None) -> tuple[list[dict[str, Any]], str | None] | None:
         items: list[dict[str, Any]] = []
         page: str | None = None
+        seen: set[str] = set()
         while True:
             kw: dict[str, Any] = {
                 "calendarId": self.backend.s.calendar_id,
@@ -140,7 +141,7 @@ class GoogleSource:
             if got == 410:
                 return None  # the sync token is gone: a full listing is needed
             items += got.get("items", [])
-            page = got.get("nextPageToken")
+            page = self.backend.next_page(got, seen)
             if not page:
                 return items, got.get("nextSyncToken")
 

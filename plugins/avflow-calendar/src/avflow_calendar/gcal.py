@@ -27,6 +27,7 @@ from avflow_calendar.settings import SCOPES
 from avflow_calendar.slots import Busy
 
 RETRY = frozenset({429, 500, 502, 503, 504})
+MAX_PAGES = 400  # of 2,500 events: a million events in one listing
 
 
 class GoogleBackend:
@@ -106,10 +107,24 @@ class GoogleBackend:
                 self.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
 
+    def next_page(self, got: dict[str, Any], seen: set[str]) -> str | None:
+        """The listing's next page token; one given before, or too many pages, stops it (a
+        server repeating a token would keep a step, or the trigger, listing for ever)."""
+        page = got.get("nextPageToken")
+        if page is not None and (page in seen or len(seen) >= MAX_PAGES):
+            raise StepFailed(
+                f"calendar {self.name!r}: Google's listing did not end (page token "
+                f"{str(page)[:40]!r} {'repeated' if page in seen else f'after {MAX_PAGES} pages'})"
+            )
+        if page is not None:
+            seen.add(page)
+        return page
+
     # -- the backend ------------------------------------------------------------------------------
     def busy(self, start: datetime, end: datetime, tz: tzinfo) -> list[Busy]:
         out: list[Busy] = []
         page: str | None = None
+        seen: set[str] = set()
         while True:
             kw: dict[str, Any] = {
                 "calendarId": self.s.calendar_id,
@@ -125,7 +140,7 @@ class GoogleBackend:
                 b = span(item, tz)
                 if b is not None:
                     out.append(b)
-            page = got.get("nextPageToken")
+            page = self.next_page(got, seen)
             if not page:
                 return out
 
