@@ -234,6 +234,10 @@ def post_files(folder: Path) -> list[Path]:
 
 def read_post(path: Path, folder: Path, tz: tzinfo) -> Post:
     rel = str(path)[len(str(folder)) + 1 :].replace(os.sep, "/")
+    shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if shown != rel:  # a name the system gave as bytes: no post id, key or message can hold it
+        where = folder / shown
+        raise CalendarError(where, 1, 1, "the file's name is not UTF-8 text: rename the file")
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(fd).st_size
