@@ -8,6 +8,7 @@ HTML is kept before masking: a page is masked whole once rendered, with the secr
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -76,6 +77,8 @@ class Fragments:
         self._macro: Callable[..., Markup] | None = None
         self._kept: dict[Any, Markup] = {}
         self._rows_kept: dict[Any, tuple[tuple[Any, ...], Markup]] = {}  # by id: row, HTML
+        self._commons: dict[Any, int] = {}  # what a list's lines share -> its number
+        self._numbers = itertools.count()
 
     def __call__(self, items: Iterable[Any], *args: Any) -> Joined:
         """The HTML of ``items``, one after the other."""
@@ -85,12 +88,18 @@ class Fragments:
 
     def _rows(self, items: RowLines, args: tuple[Any, ...]) -> list[Markup]:
         """The HTML of `RowLines`' items, each kept by its id and everything else that goes
-        into it, with its row: used again only for an equal row (values compared, not hashed:
-        the query's strings are new objects at every request, and hashing them all cost more)."""
+        into it (numbered: hashed once a list, not once a line), with its row: used again only
+        for an equal row (values compared, not hashed: the query's strings are new objects at
+        every request, and hashing them all cost more)."""
         common = (type(items), items.context(), args)
+        number = self._commons.get(common)  # the page's common part, hashed once, as a number
+        if number is None:
+            if len(self._commons) >= SIZE:
+                self._commons.clear()
+            number = self._commons[common] = next(self._numbers)  # never reused
         kept, out = self._rows_kept, []
         for row in items.rows:
-            key = (common, row[0])
+            key = (number, row[0])
             hit = kept.get(key)
             if hit is not None and hit[0] == row:
                 html = hit[1]

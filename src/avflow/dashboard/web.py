@@ -37,6 +37,8 @@ SESSION_HOURS = 12
 
 
 INCLUDE = re.compile(r'{%-?\s*include\s+"([^"]+)"\s*-?%}')
+EXTENDS = re.compile(r'\A{%\s*extends\s+"([^"]+)"\s*%}')
+BLOCK = re.compile(r"{%\s*block\s+(\w+)\s*%}(.*?){%\s*endblock\s*%}", re.S)
 
 
 class InliningLoader(jinja2.BaseLoader):
@@ -44,7 +46,11 @@ class InliningLoader(jinja2.BaseLoader):
     template is loaded. An include is looked up and given a context of its own at every
     rendering (about 40,000 instructions; a client page has three): inlined, a page is one
     template and renders the same text. Included templates keep their final newline out, as
-    Jinja does; none sets a name another part of its page uses."""
+    Jinja does; none sets a name another part of its page uses. A page that extends another
+    (``{% extends "base.html" %}`` and its blocks) is loaded as that other page's text with its
+    blocks' contents in place (still blocks): Jinja otherwise looks the base template up and
+    renders it through one more generator at every rendering. Only plain blocks, not nested and
+    without ``super()``, are inlined so; any other page is left to Jinja."""
 
     def __init__(self) -> None:
         self._package = jinja2.PackageLoader("avflow.dashboard", "templates")
@@ -53,7 +59,24 @@ class InliningLoader(jinja2.BaseLoader):
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
         source, filename, uptodate = self._package.get_source(environment, template)
-        return INCLUDE.sub(lambda m: self._part(environment, m[1]), source), filename, uptodate
+        source = INCLUDE.sub(lambda m: self._part(environment, m[1]), source)
+        return self._extended(environment, source), filename, uptodate
+
+    def _extended(self, environment: jinja2.Environment, source: str) -> str:
+        """``source`` with the page it extends inlined (unchanged when it extends none, or in
+        a way this does not handle)."""
+        found = EXTENDS.match(source)
+        if found is None:
+            return source
+        blocks = {m[1]: m[2] for m in BLOCK.finditer(source)}
+        base = self.get_source(environment, found[1])[0]
+        if any("{%" in t and ("block" in t or "super" in t) for t in blocks.values()) or set(
+            blocks
+        ) - {m[1] for m in BLOCK.finditer(base)}:
+            return source  # nested blocks, super(), a block the base has not: Jinja's way
+        return BLOCK.sub(
+            lambda m: f"{{% block {m[1]} %}}{blocks.get(m[1], m[2])}{{% endblock %}}", base
+        )
 
     def _part(self, environment: jinja2.Environment, name: str) -> str:
         text = self.get_source(environment, name)[0]
