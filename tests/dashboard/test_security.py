@@ -221,6 +221,25 @@ def test_another_host_name_is_refused(h: Any, logged: Any) -> None:
         assert logged.get("/", headers={"Host": host}).status_code == 400, host
 
 
+def test_the_configured_loopback_host_is_answered_and_only_it(h: Any) -> None:
+    """``dashboard.host`` on loopback other than 127.0.0.1 (127.0.0.2, an IPv6 form of ::1):
+    its own name is answered too, with a port or without; other hosts are still refused."""
+    from avflow.dashboard.server import allowed_hosts
+
+    assert allowed_hosts("127.0.0.1") == ["127.0.0.1", "localhost", "[::1]"]
+    assert allowed_hosts("0.0.0.0") == ["*"]  # not loopback: under TLS, any name
+    for setting, names in (
+        ("127.0.0.2", ("127.0.0.2", "127.0.0.2:8765")),
+        ("0:0:0:0:0:0:0:1", ("[0:0:0:0:0:0:0:1]", "[0:0:0:0:0:0:0:1]:8765")),
+        ("[::1]", ("[::1]", "[::1]:8765")),
+    ):
+        web = make_client(h, hosts=allowed_hosts(setting))
+        for host in names:
+            assert web.get("/login", headers={"Host": host}).status_code == 200, host
+        for host in ("127.0.0.3", "127.0.0.3:8765", "evil.example", "[::2]:8765", "127.0.0.2."):
+            assert web.get("/login", headers={"Host": host}).status_code == 400, (setting, host)
+
+
 def test_security_headers(logged: Any) -> None:
     r = logged.get("/")
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]

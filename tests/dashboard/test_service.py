@@ -256,3 +256,22 @@ def test_with_tls_settings_it_serves_https_and_secure_cookies(
             answered = None
         assert answered != 200  # no page over plain HTTP
     assert svc.stop() == 0
+
+
+def test_another_loopback_address_is_served_and_other_hosts_refused(
+    project: Path, services: list[ServiceProc]
+) -> None:
+    """``host: 127.0.0.2``: the dashboard answers to that name (it answered every request
+    ``400 Invalid host header``), and still refuses another one (DNS rebinding)."""
+    client(project, "acme")
+    _settings(project, "dashboard:\n  host: 127.0.0.2\n  port: 0\n")
+    svc, url = _start(project, services)
+    assert re.fullmatch(r"http://127\.0\.0\.2:\d+/", url), url
+    with httpx.Client(base_url=url) as web:
+        assert web.get("/login").status_code == 200  # Host: 127.0.0.2:PORT
+        assert web.get("/login", headers={"Host": "127.0.0.2"}).status_code == 200
+        assert web.get("/", follow_redirects=False).status_code == 303  # still needs a login
+        for host in ("evil.example", "127.0.0.3", "evil.example:8765"):
+            r = web.get("/login", headers={"Host": host})
+            assert r.status_code == 400 and r.text == "Invalid host header", host
+    assert svc.stop() == 0

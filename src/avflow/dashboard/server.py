@@ -47,6 +47,21 @@ def url_of(settings: DashboardSettings, port: int, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}/"
 
 
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]"]
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """The ``Host`` names the dashboard answers to when it listens on ``host``: on loopback,
+    the usual loopback names and ``host`` itself as a browser writes it (an IPv6 address in
+    brackets; the port, if any, is not part of the name); elsewhere (under TLS) any."""
+    if not is_loopback(host):
+        return ["*"]
+    name = host.lower()
+    if ":" in name and not name.startswith("["):
+        name = f"[{name}]"
+    return LOOPBACK_NAMES if name in LOOPBACK_NAMES else [*LOOPBACK_NAMES, name]
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` (0: any free port) and listening."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -187,7 +202,7 @@ def _serve(
         ServiceSource(service),
         token,
         https=tls is not None,
-        hosts=["127.0.0.1", "localhost", "[::1]"] if is_loopback(settings.host) else ["*"],
+        hosts=allowed_hosts(settings.host),
         cookie=f"avflow_session_{port}",
     )
     server = uvicorn.Server(uvicorn_config(app, tls))
