@@ -253,3 +253,22 @@ def test_another_google_calendar_is_read_with_freebusy(avflow_harness, google) -
     assert clash.status == "failed" and "team: busy" in (clash.error or "")
     assert google.kinds()[-2:] == ["list", "freebusy"]
     assert len(google.calendars["primary"]) == 3
+
+
+def test_an_errors_reason_is_read_through_the_public_attribute(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`HttpError.reason` (public, set when the error is made), never the private
+    ``_get_reason``: fails if gcal.py calls the private method again."""
+    import json
+
+    import httplib2
+    from avflow_calendar import gcal
+    from googleapiclient.errors import HttpError
+
+    body = {"error": {"code": 403, "message": "User Rate Limit Exceeded"}}
+    exc = HttpError(httplib2.Response({"status": 403}), json.dumps(body).encode())
+
+    def private(self: HttpError) -> str:
+        raise AssertionError("HttpError._get_reason is private")
+
+    monkeypatch.setattr(HttpError, "_get_reason", private)
+    assert gcal._reason(exc) == "User Rate Limit Exceeded"

@@ -300,7 +300,5 @@ def _retry_after(resp: Any) -> float | None:
 
 
 def _reason(exc: Any) -> str:
-    try:
-        return str(exc._get_reason()).strip()[:200]
-    except Exception:
-        return ""
+    """`HttpError.reason`: public, worked out from the answer when the error is made."""
+    return str(getattr(exc, "reason", "") or "").strip()[:200]
