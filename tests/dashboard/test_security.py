@@ -58,6 +58,19 @@ def test_no_page_or_api_answers_without_the_token(h: Any, web: Any) -> None:
     assert web.get("/", follow_redirects=False).status_code == 303
 
 
+def test_only_the_login_page_itself_is_public(web: Any) -> None:
+    """Paths that begin like the login page (it was a prefix test) need a session like any
+    other: a page is sent to the login, htmx gets 401, never the 404 page or a 200."""
+    for path in ("/login-page", "/loginX", "/login/x", "/login.html", "/loginstatic/x"):
+        r = web.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login", (path, r.status_code)
+        r = web.get(path, headers={"HX-Request": "true"})
+        assert r.status_code == 401 and r.text == "log in first", path
+        assert web.post(path, data={"csrf": "x"}, follow_redirects=False).status_code == 401
+    assert web.get("/login").status_code == 200  # the login page itself, and the static files
+    assert web.get("/static/htmx.min.js").status_code == 200
+
+
 def test_a_wrong_token_does_not_log_in(web: Any) -> None:
     csrf = csrf_of(web.get("/login").text)
     r = web.post("/login", data={"token": TOKEN + "x", "csrf": csrf}, follow_redirects=False)

@@ -7,8 +7,9 @@ For each HTTP request, in this order:
   `TrustedHostMiddleware`, each ``Host`` it let through remembered (at most `KNOWN_HOSTS`), so
   the requests of a polling page are not parsed and checked again;
 - the session of its signed cookie (`session.SessionCookies`) is ``scope["session"]``;
-- nothing but the login page and the static files answers without a logged-in session that was
-  not ended by logging out (``ended``): a page redirects to the login, htmx or a POST gets 401;
+- nothing but the login page (``/login`` exactly) and the static files (``/static/``) answers
+  without a logged-in session that was not ended by logging out (``ended``): a page redirects
+  to the login, htmx or a POST gets 401;
 - the route: a path without parameters looked up in a dict, the others (and every 404, 405 and
   trailing-slash redirect) by Starlette's `Router`, with the same routes;
 - an `HTTPException` is answered by ``on_error`` (the error page); any other exception by a
@@ -33,7 +34,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
-from avflow.dashboard.security import HEADERS, PUBLIC_PATHS
+from avflow.dashboard.security import HEADERS, is_public
 from avflow.dashboard.session import SessionCookies
 
 KNOWN_HOSTS = 64  # Host headers remembered as allowed
@@ -126,7 +127,7 @@ class DashboardApp:
             sid = session.get("sid")  # none in a cookie older than session ids: log in again
             if (
                 session.get("auth") is True and isinstance(sid, str) and sid not in self.ended
-            ) or scope["path"].startswith(PUBLIC_PATHS):
+            ) or is_public(scope["path"]):
                 await self._route(scope, receive, send_out)
             else:
                 await self._refused(scope)(scope, receive, send_out)

@@ -31,7 +31,8 @@ from avflow.fsutil import atomic_write
 
 TOKEN_FILE = "dashboard-token"
 MAX_FORM = 64 * 1024  # bytes a POSTed form may have
-PUBLIC_PATHS = ("/login", "/static/")
+LOGIN_PATH = "/login"  # answers without a session: this exact path (not /login-page) ...
+STATIC_PREFIX = "/static/"  # ... and the static files (no data)
 HEADERS = [
     (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
     (b"x-frame-options", b"DENY"),
@@ -39,6 +40,12 @@ HEADERS = [
     (b"referrer-policy", b"same-origin"),  # "no-referrer" makes browsers send "Origin: null"
     (b"cache-control", b"no-store"),
 ]
+
+
+def is_public(path: str) -> bool:
+    """Whether ``path`` answers without a session: the login page, exactly, and the static files
+    (a prefix test of ``/login`` let ``/login-page`` and ``/loginX`` through to the 404 page)."""
+    return path == LOGIN_PATH or path.startswith(STATIC_PREFIX)
 
 
 def load_token(home: Path) -> tuple[str, bool]:
