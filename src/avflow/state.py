@@ -201,6 +201,15 @@ class State:
         sql += " ORDER BY created_at DESC LIMIT ?"
         return self.db.execute(sql, (*args, limit)).fetchall()
 
+    def last_counted_run(self, client: str, workflow: str) -> sqlite3.Row | None:
+        """A workflow's last run that counts for its health (not dry, not skipped), or None."""
+        return self.db.execute(
+            """SELECT status, scheduled_at, created_at, finished_at, error FROM runs
+               WHERE client = ? AND workflow = ? AND dry_run = 0 AND status != 'skipped'
+               ORDER BY created_at DESC LIMIT 1""",
+            (client, workflow),
+        ).fetchone()
+
     def create_run(
         self,
         run_id: str,

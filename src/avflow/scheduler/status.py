@@ -102,12 +102,7 @@ def collect(app: App, home: Path) -> dict[str, Any]:
     for wf in project.workflows():
         client = project.clients[wf.client]
         tz = ZoneInfo(client.profile.timezone)
-        rows = app.state.db.execute(
-            """SELECT status, scheduled_at, created_at, finished_at, error FROM runs
-               WHERE client = ? AND workflow = ? AND dry_run = 0 AND status != 'skipped'
-               ORDER BY created_at DESC LIMIT 1""",
-            (wf.client, wf.id),
-        ).fetchone()
+        rows = app.state.last_counted_run(wf.client, wf.id)
         found, flags = health(client, wf, rows, persisted, now)
         nxt, reason = (found.at, found.reason) if found else (None, None)
         last = parse_iso(rows["scheduled_at"] or rows["created_at"]) if rows else None
