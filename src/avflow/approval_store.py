@@ -9,6 +9,8 @@ paginated and served by an index. Two flags make the trail and the resumption ex
   decision too (a process killed between the commit and the record is caught up later);
 - ``resumed``: 1 once a process has claimed the decided approval to hand its run back to the
   engine (a conditional update, so only one process ever does).
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

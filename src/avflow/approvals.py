@@ -10,6 +10,8 @@ one-line error), then written with what the decider saw (summary and preview) to
 audit trail and fsynced, then marked as recorded. A process killed between the commit and the
 record leaves the mark unset; the service writes the missing record later (`catch_up_audit`),
 after checking the trail, so the record is never missing and never doubled.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

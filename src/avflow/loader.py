@@ -4,6 +4,8 @@ Every file is read by `avflow.yamlfile` (regular files only, a size limit, YAML 
 column for every node) and every mistake is collected as a `ConfigError` with file, line and
 column, so `avflow validate` reports all of them at once. Checks are linear in the size of what
 they check (step ids and names are looked up in sets, not lists).
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

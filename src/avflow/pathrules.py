@@ -3,6 +3,8 @@
 A client may use, besides its own folder, the roots its ``client.yaml`` grants (``roots:``) and
 those the service settings grant it (``roots: {<client>: [...]}`` in ``service.yaml``). A root
 may not overlap the home folder, another client's folder or another client's root.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ and it never reaches, nor contains, the home folder (state.db, audit/, keys/, va
 another client's folder or another client's roots. At use, the folder is opened one component
 at a time relative to the allowed folder's descriptor with ``O_NOFOLLOW``: a symbolic link on
 the way is refused, so what was checked is what is used. See docs/security.md.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

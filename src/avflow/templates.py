@@ -5,6 +5,8 @@ expression's own value (a list stays a list); any other string containing ``{{``
 renders to a string. Templates see ``client``, ``workflow``, ``run`` and ``steps``, plus any
 variables an action supplies itself (its ``template_vars``); a template that names one of those
 is left for the action to render.
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ scalar with the non-specific tag (``! 12``) is text. A mapping key is always the
 locate). Merge keys (``<<: *base``) are supported; explicit tags only as the core schema has them
 (``!!str``, ``!!int``, ``!!float``, ``!!bool``, ``!!null``, ``!!map``, ``!!seq``); an anchor name
 is defined once per file (libyaml's composer refuses a second one).
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``avflow run``: the scheduler and background service (DESIGN.md section 5).
+"""``avflow run``: the scheduler and background service (docs/scheduling.md;
+where it fits among the layers: docs/architecture.md).
 
 Modules: `firing` (cron in the client's timezone, DST rules), `gating` (working hours, holidays,
 closed dates), `planner` (jobs, catch-up decisions), `store` (persisted next firings, heartbeat),

@@ -7,6 +7,8 @@ failures of the same workflow are not, until it succeeds again (or, if ``repeat`
 that long has passed). Failures that start within ``batch`` seconds of each other go out in one
 message. Step retries happen inside a run, so they never produce a message of their own. Whether
 a workflow is failing survives a restart (``notify_state`` in ``state.db``).
+
+Where it fits among the layers: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The long-running service behind ``avflow run`` (DESIGN.md section 5).
+"""The long-running service behind ``avflow run`` (docs/scheduling.md, docs/architecture.md).
 
 One main loop owns the planner: it sleeps until the next firing or until woken (a signal, a
 finished run, a changed file, a trigger event), then dispatches what is due to the `Runner`.
