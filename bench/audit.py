@@ -39,6 +39,7 @@ from avflow.audit import AuditTrail
 from avflow.audit.verify import verify_trail
 from avflow.clock import FakeClock
 from avflow.plugins import PluginManager
+from avflow.state import State
 
 DESCRIPTION = 'move "Fattura {i}" from fornitore@example.com to Fatture'
 
@@ -122,7 +123,7 @@ def run_cost(root: Path, effects: int, null: bool) -> float:
 def ours_append(root: Path, n: int) -> float:
     home = Path(tempfile.mkdtemp(dir=root))
     clock = FakeClock("2026-01-01T00:00:00+00:00")
-    trail = AuditTrail(home, clock.now)
+    trail = AuditTrail(home, clock.now, State(home / "state.db"))  # sealing marks it, as App's
     start = time.perf_counter()
     for i in range(n):
         trail.record(
@@ -179,7 +180,7 @@ def timed_peer_append(root: Path, n: int) -> float:
 # -- 3. verify --------------------------------------------------------------------------------------
 def build_trail(home: Path, n: int) -> float:
     clock = FakeClock("2026-01-01T00:00:00+00:00")
-    trail = AuditTrail(home, clock.now)
+    trail = AuditTrail(home, clock.now, State(home / "state.db"))  # sealing marks it, as App's
     start = time.perf_counter()
     for i in range(n):
         clock.advance(7)  # 1M records span about three months: three files

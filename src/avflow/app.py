@@ -145,10 +145,8 @@ class App:
     def audit(self) -> AuditTrail:
         from avflow.audit import AuditTrail
 
-        trail = AuditTrail(self.home, self.clock.now)
-        if not self.read_only:  # a reader never seals: its trail opens no state.db
-            trail.state = self.state  # where the trail's sealed end is remembered
-        return trail
+        # where the trail's sealed end is remembered; a reader never seals: it opens no state.db
+        return AuditTrail(self.home, self.clock.now, None if self.read_only else self.state)
 
     @cached_property
     def ledger(self) -> EffectLedger:

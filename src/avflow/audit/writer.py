@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -41,6 +41,12 @@ from avflow.models import AuditSettings
 
 HOURLY = timedelta(hours=1)
 log = structlog.get_logger("avflow.audit")
+
+
+class AuditMarks(Protocol):
+    """Where each client's sealed end is remembered, away from the trail (`State`)."""
+
+    def set_audit_mark(self, client: str, seq: int, digest: str) -> None: ...
 
 
 @dataclass
@@ -88,12 +94,17 @@ class AuditTrail:
     client's seal; checkpoints are signed as the chain grows (see `avflow.audit.checkpoints`).
     """
 
-    def __init__(self, home: Path, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        clock: Callable[[], datetime] | None = None,
+        marks: AuditMarks | None = None,
+    ) -> None:
         self.home = home
         self.root = home / "audit"
         self.clock = clock or (lambda: datetime.now(UTC))
         self.key = AuditKey(home)
-        self.state: Any = None  # state.db, for the trail's high-water marks (opened when sealing)
+        self.marks = marks  # state.db (given by `App`); None: a sealed end is remembered nowhere
         self._settings: dict[str, AuditSettings] = {}
         self.personal: frozenset[str] = frozenset()  # see declare_personal
         self._locks: dict[str, ClientLock] = {}
@@ -323,11 +334,8 @@ class AuditTrail:
 
     def _mark(self, client: str, seq: int, digest: str) -> None:
         """Record the sealed end of the chain in state.db, away from the trail (docs/audit.md)."""
-        if self.state is None:
-            from avflow.state import State
-
-            self.state = State(self.home / "state.db")
-        self.state.set_audit_mark(client, seq, digest)
+        if self.marks is not None:
+            self.marks.set_audit_mark(client, seq, digest)
 
     def forget(self, client: str) -> None:
         """Drop what is cached of ``client``'s chain (after the files were changed on purpose)."""
