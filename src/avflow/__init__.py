@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         StepContext,
         Trigger,
     )
+    from avflow.approval_spec import ApprovalSpec
     from avflow.approval_types import Approval
     from avflow.console import Progress, progress, track
     from avflow.errors import (
@@ -116,6 +117,7 @@ _EXPORTS = {
     "Personal": "avflow.personal",
     "lazy": "avflow.lazyref",
     "Approval": "avflow.approval_types",
+    "ApprovalSpec": "avflow.approval_spec",
     "ApprovalRejected": "avflow.errors",
     "Progress": "avflow.console",
     "progress": "avflow.console",
@@ -174,6 +176,7 @@ __all__ = [
     "Action",
     "Approval",
     "ApprovalRejected",
+    "ApprovalSpec",
     "AvflowError",
     "ClientInfo",
     "CommandContext",

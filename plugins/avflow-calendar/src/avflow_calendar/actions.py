@@ -8,6 +8,7 @@ from typing import Any
 from avflow import EffectFailed, StepContext
 from avflow_calendar import ical
 from avflow_calendar.accounts import open_all
+from avflow_calendar.approval import ask_first
 from avflow_calendar.backends import Backend, EventExists
 from avflow_calendar.params import BookParams, FreeSlotsParams
 from avflow_calendar.release import expired, release_expired
@@ -144,6 +145,7 @@ def book(ctx: StepContext, params: BookParams) -> dict[str, Any]:
 
     with open_all(ctx, params.accounts()) as backends:
         target = backends[0]
+        ask_first(ctx, params, backends, (start - before, end + after), uid, label, start)
 
         def perform() -> dict[str, Any]:
             with target.lock():

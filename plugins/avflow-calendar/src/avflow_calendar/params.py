@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from avflow import AccountRef
+from avflow import AccountRef, ApprovalSpec
 
 CALENDAR_TYPES = ("ics", "caldav", "google_calendar")
 Calendar = Annotated[str, AccountRef(*CALENDAR_TYPES)]
@@ -92,6 +92,11 @@ class BookParams(_Params):
         max_length=500,
         description="Bookings with the same key are one booking, across runs (e.g. the "
         "request's Message-ID). Default: the run and step.",
+    )
+    approval: ApprovalSpec | None = Field(
+        default=None,
+        description="Ask a person before booking: true, or {summary, timeout, default} as for "
+        "core.approval (docs/approvals.md).",
     )
 
     @field_validator("attendees")
