@@ -540,6 +540,28 @@ def test_one_workflow_in_two_files_and_two_workflows_with_one_name(
     ]
 
 
+def test_a_name_with_surrounding_spaces_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`name: "inbox "` beside `name: inbox` would be two names the AV reads as one: a name
+    that begins or ends with a space (a tab, a no-break space) is refused at its line."""
+    monkeypatch.setenv("AVFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
+    folder = tmp_path / "workflows" / "acme"
+    folder.mkdir(parents=True)
+    (folder / "client.yaml").write_text(GOOD_PROFILE)
+    (folder / "a.yaml").write_text("name: inbox\n" + GOOD_STEP)
+    (folder / "b.yaml").write_text('name: "inbox "\n' + GOOD_STEP)
+    (folder / "c.yaml").write_text('description: x\nname: "\\u00a0inbox"\n' + GOOD_STEP)
+    (folder / "d.yaml").write_text('name: "  "\n' + GOOD_STEP)
+    code, err = validate(tmp_path / "workflows", capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        f"{folder / 'b.yaml'}:1:1: name: 'inbox ' begins or ends with a space: write 'inbox'",
+        f"{folder / 'c.yaml'}:2:1: name: '\\xa0inbox' begins or ends with a space: write 'inbox'",
+        f"{folder / 'd.yaml'}:1:1: name: '  ' is only spaces: write a name, or leave 'name:' out",
+    ]
+
+
 def test_a_misspelt_required_key_is_one_error_not_two(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -583,6 +605,36 @@ def test_an_unknown_attribute_of_an_actions_own_variable_gets_a_suggestion(
     _, errors = Loader(registry).load(tmp_path)
     assert [str(e) for e in errors] == [
         f"{folder / 'wf.yaml'}:4:7: 'file' has no attribute 'mont' (did you mean file.month?)"
+    ]
+
+
+@pytest.mark.parametrize("quick", [True, False])  # dotted names only, or read by Jinja2
+def test_an_unknown_attribute_of_an_attribute_gets_a_suggestion(
+    tmp_path: Path, quick: bool
+) -> None:
+    registry = Registry()
+    registry.actions["files.put"] = avflow.Action(
+        "files.put",
+        _FileParams,
+        lambda ctx, params: None,
+        template_vars=frozenset({"file"}),
+        template_attrs={"file": frozenset({"name", "date"}), "file.date": frozenset({"year"})},
+    )
+    folder = tmp_path / "acme"
+    folder.mkdir()
+    (folder / "client.yaml").write_text("name: Acme\n")
+    tail = "{{ file.name }}" if quick else "{{ file.name | upper }}"
+    (folder / "wf.yaml").write_text(
+        "steps:\n  - uses: files.put\n    with:\n"
+        f"      path: '{{{{ file.date.yeer }}}}/{{{{ file.date.year.real }}}}/{tail}'\n"
+    )
+    (folder / "ok.yaml").write_text(
+        "steps:\n  - uses: files.put\n    with: { path: '{{ file.date.year }}/{{ file.name }}' }\n"
+    )
+    _, errors = Loader(registry).load(tmp_path)
+    assert [str(e) for e in errors] == [
+        f"{folder / 'wf.yaml'}:4:7: 'file.date' has no attribute 'yeer' "
+        "(did you mean file.date.year?)"
     ]
 
 

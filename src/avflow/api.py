@@ -79,7 +79,8 @@ class Action(Generic[P]):
     template_vars: frozenset[str] = frozenset()
     outputs: type[BaseModel] | None = None
     #: for each of ``template_vars`` whose attributes are known, their names: a template that
-    #: uses another one (``{{ file.mont }}``) is a validation error with a suggestion
+    #: uses another one (``{{ file.mont }}``) is a validation error with a suggestion; a key
+    #: may be a dotted path, for an attribute's attributes (``"file.date"``: ``file.date.yeer``)
     template_attrs: Mapping[str, frozenset[str]] = field(default_factory=dict)
     effects: Mapping[str, Mapping[str, EffectWords]] = field(default_factory=dict)
 

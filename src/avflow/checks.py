@@ -52,7 +52,8 @@ _NOT_PLAIN = frozenset({
 def _plain(exprs: tuple[str, ...]) -> templates.Refs | None:
     """What Jinja2 finds in expressions that are each a dotted name (its first name read, the
     attribute after it, ``steps.<id>``), found without Jinja2; None if one is anything else."""
-    names, steps, attrs = set(), set(), set()
+    names, steps = set(), set()
+    attrs: set[tuple[str, str]] = set()
     for expr in exprs:
         m = _DOTTED.fullmatch(expr)
         if m is None:
@@ -61,10 +62,9 @@ def _plain(exprs: tuple[str, ...]) -> templates.Refs | None:
         if not _NOT_PLAIN.isdisjoint(parts):
             return None
         names.add(parts[0])
-        if len(parts) > 1:
-            attrs.add((parts[0], parts[1]))
-            if parts[0] == "steps":
-                steps.add(parts[1])
+        attrs.update((".".join(parts[:i]), parts[i]) for i in range(1, len(parts)))
+        if len(parts) > 1 and parts[0] == "steps":
+            steps.add(parts[1])
     return templates.Refs(frozenset(names), frozenset(steps), frozenset(attrs))
 
 
@@ -353,7 +353,8 @@ class WorkflowChecks:
             for var in sorted(refs.variables - allowed)
         ]
         for var, attr in sorted(refs.attrs):
-            known = self._template_attrs.get(var) if var in allowed else None
+            # ``var`` is a variable or a dotted path (``file.date``): its first name must be one
+            known = self._template_attrs.get(var) if var.split(".")[0] in allowed else None
             if known is not None and attr not in known:
                 import difflib  # only for a mistake's hint
 

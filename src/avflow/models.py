@@ -351,6 +351,18 @@ class Workflow(Strict):
     on: On = Field(default_factory=On)
     steps: list[Step] = Field(min_length=1)
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        # "inbox " and "inbox" would be two names the AV reads as one (`avflow runs`, reports)
+        if v is not None and v != v.strip():
+            raise ValueError(
+                f"{v!r} begins or ends with a space: write {v.strip()!r}"
+                if v.strip()
+                else f"{v!r} is only spaces: write a name, or leave 'name:' out"
+            )
+        return v
+
     @model_validator(mode="after")
     def _ids(self) -> Workflow:
         for i, step in enumerate(self.steps):

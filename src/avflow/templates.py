@@ -77,7 +77,9 @@ class Refs:
 
     variables: frozenset[str]
     steps: frozenset[str]
-    attrs: frozenset[tuple[str, str]] = frozenset()  # (variable, attribute): ``file.month``
+    # (variable or dotted path, attribute): ``file.month``, and ``file.date.year`` as both
+    # ("file", "date") and ("file.date", "year")
+    attrs: frozenset[tuple[str, str]] = frozenset()
 
 
 def references(template: str) -> Refs:
@@ -95,8 +97,8 @@ def references(template: str) -> Refs:
             continue
         assert isinstance(node, nodes.Getattr | nodes.Getitem)
         target = node.node
-        if isinstance(target, nodes.Name) and isinstance(node, nodes.Getattr):
-            attrs.add((target.name, node.attr))
+        if isinstance(node, nodes.Getattr) and (path := _dotted(target)):
+            attrs.add((path, node.attr))
         if isinstance(target, nodes.Name) and target.name == "steps":
             if isinstance(node, nodes.Getattr):
                 steps.add(node.attr)
@@ -107,6 +109,16 @@ def references(template: str) -> Refs:
     else:  # expressions assign nothing: every name read, but the sandbox's globals (10x quicker)
         variables = frozenset(names - env().globals.keys())
     return Refs(variables, frozenset(steps), frozenset(attrs))
+
+
+def _dotted(node: Any) -> str:
+    """``file.date`` for the nodes of ``file.date``; "" if they are not a name and attributes."""
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Getattr):
+        head = _dotted(node.node)
+        return f"{head}.{node.attr}" if head else ""
+    return node.name if isinstance(node, nodes.Name) else ""
 
 
 class Compiled:

@@ -150,3 +150,26 @@ def test_validate_reports_archive_mistakes_with_file_and_line(archive):
     text = "\n".join(lines)
     for fragment in expected:
         assert fragment in text, fragment
+
+
+def test_validate_refuses_an_unknown_attribute_of_file_date(archive):
+    """`{{ file.date.yeer }}` (file.date is a datetime) is refused at its line and column with a
+    suggestion, as `{{ file.mont }}` is; `{{ file.date.strftime(...) }}` passes."""
+    archive.h.client(
+        "acme",
+        "name: Acme\ntimezone: Europe/Rome\naccounts:\n"
+        f"  archive: {{ type: local, path: {archive.h.workflows / 'acme' / 'archivio'} }}\n",
+    )
+    archive.h.workflow(
+        "acme",
+        "dated",
+        "steps:\n  - uses: archive.file\n    with:\n      account: archive\n"
+        '      files: "{{ run.event.files }}"\n'
+        "      path: \"{{ file.date.yeer }}/{{ file.date.strftime('%m') }}/{{ file.name }}\"\n",
+    )
+    out = _avflow(archive, "validate")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        f"{archive.h.workflows / 'acme' / 'dated.yaml'}:6:7: 'file.date' has no attribute 'yeer'"
+        " (did you mean file.date.year?)"
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import avflow
@@ -15,6 +16,8 @@ file_action = avflow.lazy("avflow_archive.actions:file_action")
 scan_action = avflow.lazy("avflow_archive.actions:scan_action")
 watch = avflow.lazy("avflow_archive.trigger:watch")
 FILE_ATTRS = frozenset(n for n in dir(FileVars) if not n.startswith("_"))  # {{ file.<attr> }}
+# {{ file.date.<attr> }}: file.date is a datetime
+ATTRS = {"file": FILE_ATTRS, "file.date": frozenset(n for n in dir(datetime) if n[0] != "_")}
 
 
 @avflow.hookimpl
@@ -56,7 +59,7 @@ def register_actions(register: Any) -> None:
             file_action,
             "File documents from an earlier step or a drop folder into an archive.",
             template_vars=frozenset({"file"}),
-            template_attrs={"file": FILE_ATTRS},
+            template_attrs=ATTRS,
             effects=EFFECTS,
         )
     )
@@ -67,7 +70,7 @@ def register_actions(register: Any) -> None:
             scan_action,
             "File what a drop folder holds, removing each file once it is filed.",
             template_vars=frozenset({"file"}),
-            template_attrs={"file": FILE_ATTRS},
+            template_attrs=ATTRS,
             effects=EFFECTS,
         )
     )
