@@ -24,3 +24,8 @@ class PublishParams(BaseModel):
     channels: list[str] | None = Field(
         default=None, description="Only these channels (default: every channel posts name)."
     )
+    approval: avflow.ApprovalSpec | None = Field(
+        default=None,
+        description="Ask a person before a pass publishes: true, or {summary, timeout, default} "
+        "as for core.approval (docs/social.md).",
+    )

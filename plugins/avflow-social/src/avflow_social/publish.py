@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import avflow
+from avflow_social.approval import gate
 from avflow_social.calendar import Post, read_calendar
 from avflow_social.checks import Channel, approval_state, media_files, post_problems, quiet_until
 from avflow_social.hours import next_open
@@ -117,6 +118,8 @@ def publish(ctx: Any, params: PublishParams, providers: dict[str, Provider]) -> 
             approvals.update(new)
         for post in posts:
             _post(run, post, folder, approvals, wanted)
+        if params.approval is not None and run.jobs:  # a person confirms the pass's posts
+            gate(run, params.approval)
         plan = [(_key(p, ch), _description(p, ch)) for p, ch in run.jobs]
         # One durable commit for many posts' intents (the ledger's batch): see docs/social.md.
         try:
