@@ -224,6 +224,18 @@ def test_sequence_2_timed_out_attempt_ends_before_the_retry(
     assert events(result).count("effect.intent") == 1  # the second attempt found it done
 
 
+def test_single_attempt_whose_effect_ends_late_says_so(harness: Harness, tmp_path: Path) -> None:
+    """attempts 1: the timed-out attempt's effect ends done within the grace; the run fails (the
+    step took too long) and its error says the effect was performed, so nobody sends it again."""
+    out = tmp_path / "out"
+    send_workflow(harness, out, timeout=0.2, delay=0.5, retry=1)
+    result = harness.run("acme/mail")
+    assert sent(out) == ["mail"]
+    assert result.status == "failed"
+    assert "timed out after 0.2s, but effect 'send:mail' ended done" in (result.error or "")
+    assert [(e.key, e.status) for e in result.effects] == [("send:mail", "done")]
+
+
 def test_attempt_that_does_not_stop_is_not_retried(harness: Harness, tmp_path: Path) -> None:
     out = tmp_path / "out"
     send_workflow(harness, out, timeout=0.1, delay=1.6, reconcile=True, retry=3)

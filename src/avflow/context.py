@@ -131,6 +131,7 @@ class RunStepContext:
         self.cursor = cursor
         self.cancelled = threading.Event()  # set when the attempt timed out: no new effect
         self.performing: str | None = None  # the effect whose perform() runs now, if any
+        self.done_late: list[str] = []  # effects that ended done after the attempt timed out
         # an EffectUnknown raised to the action: the step fails even if the action caught it
         self.unknown: str | None = None
         # one of the action's own templates failed to render: the same values fail again
@@ -258,8 +259,12 @@ class RunStepContext:
         self.performing = key
         try:
             if batch is not None:
-                return batch.perform(effect)
-            return self._ledger.perform(self._site, effect, self.cancelled)
+                value = batch.perform(effect)
+            else:
+                value = self._ledger.perform(self._site, effect, self.cancelled)
+            if self.cancelled.is_set():
+                self.done_late.append(key)
+            return value
         except EffectUnknown as exc:
             self.unknown = str(exc)
             raise

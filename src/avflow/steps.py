@@ -171,7 +171,7 @@ class StepRunner:
                 raise FinalError(_stuck_message(ctx, timeout, grace))
             if isinstance(box.get("error"), FinalError | EffectUnknown):
                 raise box["error"]  # e.g. the templates' own budget, ending at the same moment
-            raise StepFailed(f"timed out after {timeout:g}s")
+            raise StepFailed(_late_message(ctx, timeout))
         if "error" in box:
             raise box["error"]
         return box.get("value")
@@ -253,6 +253,16 @@ def _stuck_message(ctx: RunStepContext, timeout: float, grace: float) -> str:
         "runs. The effect's outcome is recorded when it ends; if it stays unknown, check "
         f"whether it happened and run: avflow effects resolve {ctx.run.id} "
         f"'{ctx.performing}' --done (or --not-done)"
+    )
+
+
+def _late_message(ctx: RunStepContext, timeout: float) -> str:
+    if not ctx.done_late:
+        return f"timed out after {timeout:g}s"
+    keys = ", ".join(repr(k) for k in ctx.done_late)
+    return (
+        f"timed out after {timeout:g}s, but effect {keys} ended done after the timeout (recorded: "
+        "a retry or resume of this run does not perform it again; a new run would)"
     )
 
 
