@@ -13,7 +13,11 @@ from test_book import BUSY, events, setup
 
 from avflow.testing import SimulatedCrash
 
-APPROVAL = {"summary": "Book the intro call with Anna?", "timeout": "4h", "default": "reject"}
+APPROVAL = {
+    "summary": "Book the intro call for {{ client.name }}?",
+    "timeout": "4h",
+    "default": "reject",
+}
 HAIRDRESSER = (
     ics(
         """UID:own@test
@@ -36,7 +40,7 @@ def test_approved_books_what_was_shown_once(avflow_harness) -> None:  # type: ig
     assert waiting.status == "waiting", waiting.error
     assert len(events(cal)) == 1  # nothing booked while it waits
     [asked] = h.approvals("acme")
-    assert asked.summary == "Book the intro call with Anna?"
+    assert asked.summary == "Book the intro call for Acme?"  # a template
     assert asked.preview == [
         "book 'Intro call' on Tue 10 Mar 2026, 14:00-14:45 CET in calendar cal",
         "attendees: anna@example.com",
