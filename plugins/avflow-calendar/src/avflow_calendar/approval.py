@@ -1,4 +1,5 @@
-"""``calendar.book``'s ``approval:``: ask a person before booking (docs/calendar.md).
+"""``calendar.book``'s and ``calendar.hold``'s ``approval:``: ask a person before booking, or
+before holding the slots to propose (docs/calendar.md, "Asking first").
 
 The step asks through `avflow.StepContext.request_approval`, showing what it will book: the
 slot in the client's local time, the calendar, the attendees. The approval's key is a digest of
@@ -12,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from avflow import StepContext, StepFailed
 
 if TYPE_CHECKING:
     from avflow_calendar.backends import Backend
-    from avflow_calendar.params import BookParams
+    from avflow_calendar.params import BookParams, HoldParams
 
 
 def preview(params: BookParams, label: str) -> list[str]:
@@ -36,11 +37,11 @@ def preview(params: BookParams, label: str) -> list[str]:
     return lines
 
 
-def approval_key(params: BookParams, uid: str) -> str:
-    """The booking approved: its slot (uid) and everything the event is made of."""
+def approval_key(params: BookParams | HoldParams, uid: str, kind: str = "book") -> str:
+    """What is approved: the slot(s) and everything the events are made of."""
     booking = params.model_dump(mode="json", exclude={"approval"})
     blob = json.dumps({"uid": uid, **booking}, sort_keys=True)
-    return "book:" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return f"{kind}:" + hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def ask_first(
@@ -72,4 +73,43 @@ def ask_first(
         timeout=spec.timeout,
         default=spec.default,
         key=approval_key(params, uid),
+    )
+
+
+def _hours(minutes: int) -> str:
+    return f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
+
+
+def ask_to_hold(
+    ctx: StepContext, params: HoldParams, groups: list[tuple[str, list[datetime]]]
+) -> None:
+    """Ask before holding (``calendar.hold``): one preview line per request still to hold (a
+    request whose holds were made already, by this run or an earlier one, is not asked for
+    again); nothing to hold, nobody is asked. Slots taken while the run waits are skipped
+    when it goes on, as without an approval (``refused``): never held twice."""
+    from avflow_calendar import ical
+    from avflow_calendar.actions import slot_output
+
+    spec = params.approval
+    if spec is None:
+        return
+    span = timedelta(minutes=params.duration_minutes)
+    lines, count = [], 0
+    for key, starts in groups:
+        tok = ical.token(ctx.client.id, f"hold\x00{key}")
+        if not starts or ctx.effect_status(f"hold:{tok}", scope="client") == "done":
+            continue
+        labels = "; ".join(slot_output(s, s + span, ctx)["label"] for s in starts)
+        who = "" if params.requests is None else f" for {key}"
+        lines.append(f"hold{who}: {labels} in calendar {params.account}")
+        count += len(starts)
+    if not lines:
+        return
+    lines.append(f"each hold is released {_hours(params.hold_minutes)} after it is made")
+    ctx.request_approval(
+        spec.summary or f"Hold {count} slot(s) in {params.account} to propose them?",
+        preview=lines,
+        timeout=spec.timeout,
+        default=spec.default,
+        key=approval_key(params, "", "hold"),
     )

@@ -15,6 +15,7 @@ from avflow import StepContext, StepFailed
 from avflow_calendar import ical
 from avflow_calendar.accounts import open_all
 from avflow_calendar.actions import check_owner, conflicts, create, slot_output
+from avflow_calendar.approval import ask_to_hold
 from avflow_calendar.backends import Backend, EventExists
 from avflow_calendar.change_params import ConfirmParams
 from avflow_calendar.params import HoldParams, ReleaseParams
@@ -88,6 +89,7 @@ def hold(ctx: StepContext, params: HoldParams) -> dict[str, Any]:
     deadline = now + timedelta(minutes=params.hold_minutes)
     groups: dict[str, list[dict[str, Any]]] = {}
     refused: list[str] = []
+    ask_to_hold(ctx, params, _groups(params, ctx))  # with approval: (returns once approved)
     with open_all(ctx, params.accounts()) as backends:
         for key, starts in _groups(params, ctx):
             if not starts:  # no slot left for this request: nothing recorded, a later run tries

@@ -170,6 +170,11 @@ class HoldParams(_Params):
     idempotency_key: str | None = Field(
         default=None, max_length=500, description="Without `requests`: the group's key."
     )
+    approval: ApprovalSpec | None = Field(
+        default=None,
+        description="Ask a person before holding: true, or {summary, timeout, default} as for "
+        "core.approval (docs/approvals.md).",
+    )
 
 
 class ReleaseParams(BaseModel):
