@@ -10,8 +10,9 @@ For each HTTP request, in this order:
 - nothing but the login page (``/login`` exactly) and the static files (``/static/``) answers
   without a logged-in session that was not ended by logging out (``ended``): a page redirects
   to the login, htmx or a POST gets 401;
-- the route: a path without parameters looked up in a dict, the others (and every 404, 405 and
-  trailing-slash redirect) by Starlette's `Router`, with the same routes;
+- the route: a path without parameters looked up in a dict, one with parameters matched by
+  its route's own pattern (`Route.matches`, in the routes' order), the others (a mount, and
+  every 404, 405 and trailing-slash redirect) by Starlette's `Router`, with the same routes;
 - an `HTTPException` is answered by ``on_error`` (the error page); any other exception by a
   plain 500 (and raised again, for the server to log), as Starlette's application does;
 - every answer gets the security headers (`security.HEADERS`), and a ``Set-Cookie`` when the
@@ -25,13 +26,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Container, Sequence
+from typing import cast
 
 from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route, Router
+from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
 from avflow.dashboard.security import HEADERS, is_public
@@ -50,20 +52,24 @@ def _host_of(scope: Scope) -> bytes | None:
     return None
 
 
+def _direct(route: BaseRoute) -> bool:
+    """A route whose endpoint can be called directly: a coroutine function taking the request
+    (what Starlette's `Route` would call), for given methods."""
+    return (
+        isinstance(route, Route)
+        and bool(route.methods)  # None: any method (not a function's route)
+        and inspect.iscoroutinefunction(route.endpoint)
+    )
+
+
 def _exact_routes(routes: Sequence[BaseRoute]) -> dict[str, dict[str, Endpoint]]:
-    """Path -> method -> endpoint, for the routes of a path without parameters whose endpoint
-    is a coroutine function taking the request (what Starlette's `Route` would call)."""
+    """Path -> method -> endpoint, for the direct routes of a path without parameters."""
     exact: dict[str, dict[str, Endpoint]] = {}
     for route in routes:
-        if (
-            isinstance(route, Route)
-            and route.methods  # None: any method (not a function's route)
-            and not route.param_convertors
-            and inspect.iscoroutinefunction(route.endpoint)
-        ):
-            methods = exact.setdefault(route.path, {})
-            for method in route.methods:
-                methods.setdefault(method, route.endpoint)
+        if _direct(route) and not cast(Route, route).param_convertors:
+            methods = exact.setdefault(cast(Route, route).path, {})
+            for method in cast(Route, route).methods or ():
+                methods.setdefault(method, cast(Route, route).endpoint)
     return exact
 
 
@@ -86,6 +92,10 @@ class DashboardApp:
         self.on_error = on_error
         self._router = Router(routes=routes)
         self._exact = _exact_routes(routes)
+        # the direct routes with parameters, in their order (a Mount, any other: the Router's)
+        self._with_params = [
+            cast(Route, r) for r in routes if _direct(r) and cast(Route, r).param_convertors
+        ]
         self._known: set[bytes] = set()
         self._checked = TrustedHostMiddleware(self._allowed, allowed_hosts=hosts)
 
@@ -150,13 +160,28 @@ class DashboardApp:
             return RedirectResponse("/login", status_code=303)
         return PlainTextResponse("log in first", status_code=401)
 
-    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _endpoint(self, scope: Scope) -> Endpoint | None:
+        """The endpoint of a request to a direct route (``scope`` given its ``path_params``), or
+        None: a mount, or no such route or method (the Router's 404, 405 or redirect)."""
         methods = self._exact.get(scope["path"])
-        endpoint = methods.get(scope["method"]) if methods is not None else None
-        if endpoint is None:  # parameters, a mount, or no such route (404, 405 raised)
+        if methods is not None:
+            endpoint = methods.get(scope["method"])
+            scope["path_params"] = {}
+            return endpoint
+        for route in self._with_params:  # as the Router tries them: the first that matches
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                scope["path_params"] = child["path_params"]
+                return cast(Endpoint, child["endpoint"])
+            if match is Match.PARTIAL:  # another method: the Router's answer
+                return None
+        return None
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self._endpoint(scope)
+        if endpoint is None:  # a mount, or no such route (404, 405 raised)
             await self._router(scope, receive, send)
             return
         scope["endpoint"] = endpoint
-        scope["path_params"] = {}
         response = await endpoint(Request(scope, receive, send))
         await response(scope, receive, send)

@@ -55,6 +55,9 @@ class HeldHead:
             if not self._transport.is_closing():  # a connection lost meanwhile: nothing to send
                 self._transport.write(held)
 
+    def is_closing(self) -> bool:  # asked after every answer: not through __getattr__
+        return self._transport.is_closing()
+
     def write_eof(self) -> None:
         self.flush()
         self._transport.write_eof()

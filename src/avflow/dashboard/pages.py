@@ -17,6 +17,7 @@ from starlette.routing import Route
 from avflow.dashboard import inbox, views
 from avflow.dashboard.auditstatus import audit_status
 from avflow.dashboard.params import client_of, dash_of, page_of
+from avflow.dashboard.store import RUN_NAMES
 from avflow.loader import Client
 from avflow.scheduler.store import parse_iso
 
@@ -61,8 +62,7 @@ def _runs_data(dash: Any, client: Client, page: int, workflow: str | None) -> di
         limit=views.RUNS_PAGE + 1,
         offset=page * views.RUNS_PAGE,
     )
-    names = tuple(rows[0].keys()) if rows else ()
-    runs = views.RunLines(names, tuple(map(tuple, rows[: views.RUNS_PAGE])), views.zone_of(client))
+    runs = views.RunLines(RUN_NAMES, tuple(rows[: views.RUNS_PAGE]), views.zone_of(client))
     return {
         "client": client,
         "runs": runs,

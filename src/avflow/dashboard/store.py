@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 from avflow.state import State
 
@@ -17,6 +18,7 @@ RUN_COLUMNS = (
     "id, key, client, workflow, scheduled_at, trigger, dry_run, status, error, "
     "created_at, started_at, finished_at"
 )
+RUN_NAMES = tuple(RUN_COLUMNS.split(", "))  # the values of `DashboardStore.runs`' rows, in order
 # the statements, named so that bench/dashboard.py can time them alone
 LAST_RUNS_SQL = f"""SELECT {", ".join("r." + c for c in RUN_COLUMNS.split(", "))}
     FROM json_each(?) AS c JOIN runs AS r ON r.id = (
@@ -76,8 +78,10 @@ class DashboardStore:
         status: str | None = None,
         limit: int = 25,
         offset: int = 0,
-    ) -> list[sqlite3.Row]:
-        """One page of a client's runs, newest first (``limit + 1`` rows tell of a next page)."""
+    ) -> list[tuple[Any, ...]]:
+        """One page of a client's runs, newest first (``limit + 1`` rows tell of a next page), as
+        plain tuples of `RUN_NAMES` (no `sqlite3.Row` made for each: the page keeps its lines by
+        their rows, `views.RunLines`)."""
         sql, args = RUNS_SQL, [client]
         if workflow:
             sql += " AND workflow = ?"
@@ -85,8 +89,10 @@ class DashboardStore:
         if status:
             sql += " AND status = ?"
             args.append(status)
-        sql += RUNS_ORDER
-        return self.db.execute(sql, (*args, limit, offset)).fetchall()
+        cursor = self.db.execute(sql + RUNS_ORDER, (*args, limit, offset))
+        cursor.row_factory = None  # applied as rows are fetched, not when executed
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
     def run(self, client: str, run_id: str) -> sqlite3.Row | None:
         """A run of ``client`` (None when the id is unknown or another client's)."""

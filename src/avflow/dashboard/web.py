@@ -34,6 +34,7 @@ from avflow.dashboard.views import Source
 from avflow.scheduler.store import ScheduleStore
 
 SESSION_HOURS = 12
+HTML_TYPE = (b"content-type", b"text/html; charset=utf-8")
 
 
 INCLUDE = re.compile(r'{%-?\s*include\s+"([^"]+)"\s*-?%}')
@@ -101,6 +102,17 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+class Page(HTMLResponse):
+    """A rendered page: what `HTMLResponse` sends (the same headers, in the same order), made
+    without its general case (a page is never a 1xx, 204 or 304, and has no other header)."""
+
+    def __init__(self, html: str, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body = html.encode()
+        self.raw_headers = [(b"content-length", str(len(body)).encode()), HTML_TYPE]
+
+
 class Dashboard:
     """What the routes share: where to read, the templates, the token, the secrets seen."""
 
@@ -136,7 +148,7 @@ class Dashboard:
         context.setdefault("here", request.scope.get("root_path", "") + request.scope["path"])
         template = self.env.get_template(name)
         html = mask_html(self.pages.render(name, context, partial(template.render, context)))
-        return HTMLResponse(html, status_code=status)
+        return Page(html, status)
 
     async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """A page's reading, on the event loop: a few indexed queries on one page of rows (WAL:
