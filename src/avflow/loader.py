@@ -25,6 +25,7 @@ from avflow.models import IDENT, ClientProfile, Workflow
 from avflow.pathrules import PathRules
 from avflow.plugins import Registry
 from avflow.project import Client, CompactWorkflow, LoadedWorkflow, Project
+from avflow.readstamps import ReadStamps
 from avflow.yamlfile import Doc, locate, read_doc
 
 PROFILE = "client.yaml"
@@ -47,27 +48,37 @@ def _first_line(path: Path) -> Location:
     return Location(path, 1, 1)
 
 
-def _yaml_files(cdir: Path) -> tuple[list[str], list[str]]:
+def _yaml_files(cdir: Path, stamps: ReadStamps | None) -> tuple[list[str], list[str]]:
     """The names of the client folder's ``*.yaml``/``*.yml`` entries, whatever they are
     (read_doc refuses anything that is not a regular file), and of those written
     ``.YAML``/``.Yml`` (never read: an error, not a workflow silently left out); each sorted
     (as their paths would be: one folder's paths sort by name)."""
     try:
-        names = [e.name for e in os.scandir(cdir) if not e.name.startswith(".")]
+        before = os.stat(cdir) if stamps is not None else None
+        listed = os.listdir(cdir)
     except OSError:
         return [], []
+    if stamps is not None and before is not None:
+        stamps.folder(cdir, before, listed)
+    names = [n for n in listed if not n.startswith(".")]
     found = sorted(n for n in names if n.endswith(SUFFIXES))
     cased = sorted(n for n in names if n.lower().endswith(SUFFIXES) and not n.endswith(SUFFIXES))
     return found, cased
 
 
-def _client_dirs(root: Path, errors: list[ConfigError]) -> list[Path]:
+def _client_dirs(
+    root: Path, errors: list[ConfigError], stamps: ReadStamps | None = None
+) -> list[Path]:
     """The folders of ``root`` that are clients (not ``.``/``_``), symbolic links among them
     (`Loader.load_client` refuses those); a link that leads nowhere, or to anything but a
     folder, is an error here rather than an entry silently left out."""
     try:
+        before = os.stat(root) if stamps is not None else None
         with os.scandir(root) as listing:  # entries know their type: no stat for most
-            entries = sorted((e.name, e) for e in listing if not e.name.startswith((".", "_")))
+            listed = list(listing)
+        if stamps is not None and before is not None:
+            stamps.folder(root, before, (e.name for e in listed))
+        entries = sorted((e.name, e) for e in listed if not e.name.startswith((".", "_")))
     except OSError as exc:
         errors.append(
             ConfigError(f"cannot read the workflows folder: {exc.strerror}", Location(root))
@@ -104,10 +115,11 @@ class Loader(WorkflowChecks):
         self.secret_names = secret_names  # callable(client) -> list[str], or None to skip
         self.path_rules: PathRules | None = path_rules  # None: paths are not checked here
         self.compact = compact  # keep workflows as `CompactWorkflow` (the service: thousands)
+        self.stamps: ReadStamps | None = None  # records what `load` reads (avflow.readstamps)
 
     def read_yaml(self, path: Path) -> Doc:
         """Parse one file (see `avflow.yamlfile.read_doc`): the one way files are read."""
-        return read_doc(path)
+        return read_doc(path, self.stamps)
 
     def load(self, root: Path) -> tuple[Project, list[ConfigError]]:
         project = Project(root)
@@ -117,7 +129,7 @@ class Loader(WorkflowChecks):
         if not root.is_dir():
             what = paths.not_a_folder(root) or "workflows folder does not exist"
             return project, [ConfigError(what, Location(root))]
-        folders = _client_dirs(root, errors)
+        folders = _client_dirs(root, errors, self.stamps)
         for cdir in folders:
             client, errs = self.load_client(cdir)
             errors += errs
@@ -144,7 +156,7 @@ class Loader(WorkflowChecks):
         )
         if bad_id is not None:
             return None, [ConfigError(bad_id, Location(cdir))]
-        files, cased = _yaml_files(cdir)
+        files, cased = _yaml_files(cdir, self.stamps)
         if cased:
             return None, [
                 ConfigError(

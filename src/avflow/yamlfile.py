@@ -31,7 +31,7 @@ import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -47,12 +47,16 @@ from avflow.yamlnodes import (
     scalar,
 )
 
+if TYPE_CHECKING:
+    from avflow.readstamps import ReadStamps
+
 MAX_BYTES = 256 * 1024
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
-def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
-    """The text of ``path`` if it is a regular file (not a link) of at most ``max_bytes``."""
+def read_text(path: Path, max_bytes: int = MAX_BYTES, stamps: ReadStamps | None = None) -> str:
+    """The text of ``path`` if it is a regular file (not a link) of at most ``max_bytes``;
+    ``stamps`` records what was read (`avflow.readstamps`)."""
     try:
         fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
@@ -84,20 +88,23 @@ def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
     if len(data) > max_bytes:
         raise ConfigError(_too_big(len(data), max_bytes), Location(path))
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"not UTF-8 text (byte {exc.start + 1} cannot be decoded)", Location(path)
         ) from None
+    if stamps is not None:
+        stamps.file(path, info, text)
+    return text
 
 
 def _too_big(size: int, limit: int) -> str:
     return f"file too large ({size:,} bytes; the limit is {limit:,}): nothing was read"
 
 
-def read_doc(path: Path) -> Doc:
+def read_doc(path: Path, stamps: ReadStamps | None = None) -> Doc:
     """Read and parse ``path``; every problem is a one-line `ConfigError` at its position."""
-    return parse(read_text(path), path)
+    return parse(read_text(path, MAX_BYTES, stamps), path)
 
 
 def parse(text: str, path: Path) -> Doc:

@@ -11,7 +11,8 @@ from typing import Any
 import structlog
 
 from avflow.errors import ConfigError
-from avflow.loader import Client, Project
+from avflow.loader import Client, Loader, Project
+from avflow.readstamps import ReadStamps
 from avflow.scheduler.planner import Job, Planner
 
 log = structlog.get_logger("avflow.scheduler")
@@ -118,6 +119,25 @@ def log_errors(errors: list[ConfigError], merged: Project, kept: list[str]) -> N
         log.error(event, error=str(err))
 
 
+def load_then_watch(
+    loader: Loader, root: Path, watch: bool, reload: Callable[[str], None]
+) -> tuple[Project, list[ConfigError], FileWatcher | None]:
+    """The service's first load of ``root``, then (if ``watch`` and the folder has no error)
+    its `FileWatcher`, set up once the files are read: watching while reading woke the
+    watcher at every file opened. What changed in between is found by the stamps of what was
+    read (`avflow.readstamps`) and causes a reload, as a change seen by the watch does."""
+    loader.stamps = ReadStamps(root) if watch else None
+    try:
+        project, errors = loader.load(root)
+    finally:
+        read, loader.stamps = loader.stamps, None  # later loads run under the watch
+    if read is None or errors:
+        return project, errors, None
+    watcher = FileWatcher(root, lambda: reload("files changed"))
+    watcher.start(read)
+    return project, errors, watcher
+
+
 def same_client(a: Client, b: Client) -> bool:
     return a.profile == b.profile
 
@@ -125,8 +145,9 @@ def same_client(a: Client, b: Client) -> bool:
 class FileWatcher:
     """Calls ``changed()`` when a ``.yaml``/``.yml`` file under ``root`` changes.
 
-    `start` sets up the watches before it returns (the service starts the watcher before it
-    reads the workflows), so an edit made while the service starts is never missed: at worst it
+    `start` sets up the watches before it returns, then compares what the service read with
+    the files as they are (`avflow.readstamps`: the service starts the watcher once it has
+    read the workflows), so an edit made while the service starts is never missed: at worst it
     causes one reload right after start-up. Uses watchfiles' Rust backend, ``RustNotify`` (the
     class its API reference documents as what ``watchfiles.watch`` runs on), for that synchronous
     set-up. Should a future watchfiles move it, the service logs the error and reloads on SIGHUP
@@ -144,7 +165,8 @@ class FileWatcher:
         self.thread = threading.Thread(target=self._run, name="file-watcher", daemon=True)
         self._notify: Any = None
 
-    def start(self) -> None:
+    def start(self, read: ReadStamps | None = None) -> None:
+        """Watch; then, if ``read`` (what was read before) changed meanwhile, call ``changed``."""
         try:
             from watchfiles._rust_notify import RustNotify
 
@@ -154,6 +176,8 @@ class FileWatcher:
             self._cannot_watch(exc)
             return
         self.thread.start()
+        if read is not None and read.changed():
+            self.changed()
 
     def _run(self) -> None:
         try:

@@ -39,7 +39,7 @@ from avflow.scheduler.notify import (
 )
 from avflow.scheduler.planner import ON_TIME, Decision, Job, Planner, decide, jobs_of
 from avflow.scheduler.records import record_decision, record_gated_event, record_overlap
-from avflow.scheduler.reload import FileWatcher, apply_jobs, log_errors, merge
+from avflow.scheduler.reload import FileWatcher, apply_jobs, load_then_watch, log_errors, merge
 from avflow.scheduler.runner import Runner, Task
 from avflow.scheduler.settings import ServiceSettings
 from avflow.scheduler.startup import (
@@ -110,7 +110,7 @@ class Service:
             atomic_write(self.home / "service.pid", f"{os.getpid()}\n".encode())
             return self._run()
         finally:
-            if self.watcher is not None:  # started before the workflows were read: stop it here
+            if self.watcher is not None:
                 self.watcher.stop()
             restore_signals(saved)
             (self.home / "service.pid").unlink(missing_ok=True)
@@ -130,10 +130,9 @@ class Service:
             self.loader.read_yaml,
             keys=own_keys(self.settings.dashboard.tls_key, self.settings.dashboard.tls_cert),
         )
-        if self.watch and not self.once:  # watching before reading: no edit slips in between
-            self.watcher = FileWatcher(self.workflows, lambda: self.request_reload("files changed"))
-            self.watcher.start()
-        project, errors = self.loader.load(self.workflows)
+        project, errors, self.watcher = load_then_watch(
+            self.loader, self.workflows, self.watch and not self.once, self.request_reload
+        )
         if errors:
             raise ConfigErrors(errors)
         self.demo.read(self.workflows)
