@@ -3,19 +3,15 @@ approval given from another process (``avflow approve``): the run finishes, its 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sqlite3
 import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from avflow.testing import ServiceProcess, command
 
 PLUGINS = Path(__file__).parent / "plugins_dir"
 
@@ -35,67 +31,15 @@ steps:
 """
 
 
-def _argv(root: Path, start: str | None) -> list[str]:
-    clock = f"ShiftedClock({start!r})" if start else "None"
-    code = (
-        "import sys; from avflow.cli import main; from avflow.clock import ShiftedClock; "
-        f"sys.exit(main(clock={clock}))"
+def start_service(root: Path, start: str, env: dict[str, str] | None = None) -> ServiceProcess:
+    return ServiceProcess(
+        root / "workflows", root / "home", start=start, plugins_dir=PLUGINS, autoload=False, env=env
     )
-    folders = ["--workflows", str(root / "workflows"), "--home", str(root / "home")]
-    return [sys.executable, "-c", code, *folders, "--plugins-dir", str(PLUGINS), "--log-json"]
-
-
-ENV = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"}
-
-
-class Service:
-    """``avflow run`` in a subprocess, its JSON log lines collected."""
-
-    def __init__(self, root: Path, start: str, env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            [*_argv(root, start), "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**ENV, **(env or {})},
-        )
-        self.logs: list[dict[str, Any]] = []
-        self.text: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.text.append(line)
-            with contextlib.suppress(ValueError):
-                self.logs.append(json.loads(line))
-
-    def wait_log(self, event: str, timeout: float = 120, **match: Any) -> dict[str, Any]:
-        def found() -> dict[str, Any] | None:
-            if self.proc.poll() is not None:
-                raise AssertionError("service exited:\n" + "".join(self.text)[-3000:])
-            for rec in list(self.logs):
-                if rec.get("event") == event and all(rec.get(k) == v for k, v in match.items()):
-                    return rec
-            return None
-
-        return wait_for(found, timeout, f"{event} {match}\n" + "".join(self.text)[-2000:])
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
-def services() -> Iterator[list[Service]]:
-    started: list[Service] = []
+def services() -> Iterator[list[ServiceProcess]]:
+    started: list[ServiceProcess] = []
     yield started
     for svc in started:
         if svc.proc.poll() is None:
@@ -115,9 +59,7 @@ def query(root: Path, sql: str) -> list[sqlite3.Row]:
 
 
 def avflow(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*_argv(root, None), *args], capture_output=True, text=True, env=ENV, timeout=120
-    )
+    return command(root / "workflows", root / "home", *args, plugins_dir=PLUGINS, autoload=False)
 
 
 def project(root: Path) -> Path:
@@ -129,10 +71,10 @@ def project(root: Path) -> Path:
 
 
 def test_sigkill_while_waiting_then_restart_then_approve_from_the_cli(
-    tmp_path: Path, services: list[Service]
+    tmp_path: Path, services: list[ServiceProcess]
 ) -> None:
     out = project(tmp_path)
-    first = Service(tmp_path, "2026-12-04T07:59:58Z")  # Friday, 08:59:58 in Rome
+    first = start_service(tmp_path, "2026-12-04T07:59:58Z")  # Friday, 08:59:58 in Rome
     services.append(first)
     first.wait_log("run waiting for an approval")
     [pending] = query(tmp_path, "SELECT * FROM approvals WHERE status = 'pending'")
@@ -143,7 +85,7 @@ def test_sigkill_while_waiting_then_restart_then_approve_from_the_cli(
     assert run["status"] == "waiting"
     assert not (out / "performed.log").exists()
 
-    second = Service(tmp_path, "2026-12-04T08:05:00Z")
+    second = start_service(tmp_path, "2026-12-04T08:05:00Z")
     services.append(second)
     second.wait_log("service started")
     assert query(tmp_path, "SELECT status FROM runs")[0]["status"] == "waiting"
@@ -168,11 +110,11 @@ def test_sigkill_while_waiting_then_restart_then_approve_from_the_cli(
 
 
 def test_sigkill_in_the_resumed_run_then_restart_finishes_it_once(
-    tmp_path: Path, services: list[Service]
+    tmp_path: Path, services: list[ServiceProcess]
 ) -> None:
     out = project(tmp_path)
     # the first service dies right after the first effect of the approved run, before recording it
-    first = Service(tmp_path, "2026-12-04T07:59:58Z", env={"CRASHY_KILL_AFTER": "1"})
+    first = start_service(tmp_path, "2026-12-04T07:59:58Z", env={"CRASHY_KILL_AFTER": "1"})
     services.append(first)
     first.wait_log("run waiting for an approval")
     [pending] = query(tmp_path, "SELECT * FROM approvals")
@@ -181,7 +123,7 @@ def test_sigkill_in_the_resumed_run_then_restart_finishes_it_once(
     assert first.proc.wait(120) == -9
     assert (out / "performed.log").read_text().split() == ["post1.txt"]
     assert query(tmp_path, "SELECT status FROM runs")[0]["status"] == "running"
-    second = Service(tmp_path, "2026-12-04T08:05:00Z")
+    second = start_service(tmp_path, "2026-12-04T08:05:00Z")
     services.append(second)
     second.wait_log("interrupted run finished", status="succeeded")
     assert (out / "performed.log").read_text().split() == ["post1.txt", "post2.txt"]
@@ -191,7 +133,7 @@ def test_sigkill_in_the_resumed_run_then_restart_finishes_it_once(
 
 
 def test_a_deadline_passed_while_no_service_ran_takes_the_default_at_start(
-    tmp_path: Path, services: list[Service]
+    tmp_path: Path, services: list[ServiceProcess]
 ) -> None:
     """Asked on a Friday at 17:55 in Rome with ten minutes of working time: the deadline is
     Monday 09:05. The service stopped over the weekend takes the default when it starts."""
@@ -206,20 +148,20 @@ def test_a_deadline_passed_while_no_service_ran_takes_the_default_at_start(
     )  # fmt: skip
     profile = tmp_path / "workflows" / "acme" / "client.yaml"
     profile.write_text(profile.read_text() + 'working_hours: { mon-fri: "09:00-18:00" }\n')
-    first = Service(tmp_path, "2026-12-04T16:54:58Z")  # Friday 17:54:58 in Rome
+    first = start_service(tmp_path, "2026-12-04T16:54:58Z")  # Friday 17:54:58 in Rome
     services.append(first)
     first.wait_log("run waiting for an approval")
     [pending] = query(tmp_path, "SELECT * FROM approvals")
     assert pending["deadline"].startswith("2026-12-07T08:05:00")  # Monday 09:05 in Rome
     first.proc.terminate()
     assert first.proc.wait(120) == 0
-    early = Service(tmp_path, "2026-12-07T08:04:00Z")  # Monday 09:04: not yet
+    early = start_service(tmp_path, "2026-12-07T08:04:00Z")  # Monday 09:04: not yet
     services.append(early)
     early.wait_log("service started")  # its first check of approvals is done by then
     assert query(tmp_path, "SELECT status FROM approvals")[0]["status"] == "pending"
     early.proc.terminate()
     assert early.proc.wait(120) == 0
-    second = Service(tmp_path, "2026-12-07T08:06:00Z")  # Monday 09:06
+    second = start_service(tmp_path, "2026-12-07T08:06:00Z")  # Monday 09:06
     services.append(second)
     second.wait_log("approval expired", approval=pending["id"], default="approve")
     second.wait_log("run finished", status="succeeded")

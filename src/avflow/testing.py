@@ -9,7 +9,8 @@ Fixtures:
 
 The harness writes clients and workflows, runs them, and returns a `RunResult` with the run's
 status, outputs, effects and audit records. `check_action_contract` runs the checks every action
-must pass. It builds its process through `avflow.app.App` like the command line and the service,
+must pass. ``h.service()`` and ``h.command()`` start real avflow processes on the harness's folders
+(`ServiceProcess`, `command`: a service to SIGKILL, a command line's exit code and output). It builds its process through `avflow.app.App` like the command line and the service,
 injecting only a clock and a fault point (`Harness.fault`, `Harness.crash_at`): see
 docs/architecture.md.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +35,17 @@ from avflow.clock import FakeClock
 from avflow.engine import RunOutcome
 from avflow.loader import LoadedWorkflow
 from avflow.plugins import PluginManager
+from avflow.testing_process import ServiceProcess, command, wait_for
+
+__all__ = [
+    "Harness",
+    "RunResult",
+    "ServiceProcess",
+    "SimulatedCrash",
+    "check_action_contract",
+    "command",
+    "wait_for",
+]
 
 
 class SimulatedCrash(BaseException):
@@ -163,6 +176,20 @@ class Harness:
         wf = self.app.project.clients[decided.client].workflows[decided.workflow]
         outcome = self.app.engine.resume_waiting(wf, decided.id)
         return None if outcome is None else self._result(outcome)
+
+    # -- real processes ---------------------------------------------------------------------------
+    def service(
+        self, *args: str, start: str | None = None, env: Mapping[str, str] | None = None
+    ) -> ServiceProcess:
+        """``avflow run`` (or ``avflow ARGS``) on these folders in a child process, its clock
+        starting at ``start``; the installed plugins only (not ``plugins=`` objects)."""
+        return ServiceProcess(self.workflows, self.home, *args, start=start, env=env)
+
+    def command(
+        self, *args: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``avflow ARGS`` on these folders in a child process (exit code, stdout, stderr)."""
+        return command(self.workflows, self.home, *args, env=env)
 
     def _fault(self, point: str, key: str) -> None:
         if self.fault is not None:

@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from avflow.testing import ServiceProcess
+from avflow.testing import wait_for as wait_for  # the tests import it from here
+from avflow.testing_process import avflow_argv
 
 PLUGINS = Path(__file__).parent / "plugins"
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def main_with_clock(start: str | None, rate: float = 1.0) -> str:
     """``python -c`` code running the avflow CLI with its clock starting at ``start`` (if given)."""
-    clock = f"ShiftedClock({start!r}, {rate!r})" if start else "None"
-    return (
-        "import sys; from avflow.cli import main; from avflow.clock import ShiftedClock; "
-        f"sys.exit(main(clock={clock}))"
-    )
+    return avflow_argv(Path("w"), Path("h"), start=start, rate=rate)[2]
 
 
-class ServiceProc:
-    """A real ``avflow run`` process with its JSON log lines collected."""
+class ServiceProc(ServiceProcess):
+    """A real ``avflow ARGS`` process on ``root``'s folders with the test plugins, its JSON log
+    lines collected (`avflow.testing.ServiceProcess`)."""
 
     def __init__(
         self,
@@ -49,77 +32,16 @@ class ServiceProc:
         env: dict[str, str] | None = None,
     ) -> None:
         self.root = root
-        full_env = {**os.environ, "AVFLOW_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
-        self.cmd = [
-            sys.executable,
-            "-c",
-            main_with_clock(fake_now, rate),
-            "--workflows",
-            str(root / "workflows"),
-            "--home",
-            str(root / "home"),
-            "--plugins-dir",
-            str(PLUGINS),
-            "--log-json",
+        super().__init__(
+            root / "workflows",
+            root / "home",
             *args,
-        ]
-        self.proc = subprocess.Popen(
-            self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env, text=True
+            start=fake_now,
+            rate=rate,
+            plugins_dir=PLUGINS,
+            autoload=False,
+            env=env,
         )
-        self.lines: list[str] = []
-        self.logs: list[dict[str, Any]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            with contextlib.suppress(ValueError):
-                self.logs.append(json.loads(line))
-
-    def mark(self) -> int:
-        """The position in the log: pass it as ``since`` to wait only for later lines."""
-        return len(self.logs)
-
-    def wait_log(
-        self, event: str, timeout: float = 20.0, since: int = 0, **match: Any
-    ) -> dict[str, Any]:
-        def find() -> dict[str, Any] | None:
-            for rec in list(self.logs)[since:]:
-                if rec.get("event") == event and all(rec.get(k) == v for k, v in match.items()):
-                    return rec
-            if self.proc.poll() is not None and not self._reader.is_alive():
-                raise AssertionError(
-                    f"service exited ({self.proc.returncode}):\n{''.join(self.lines)[-3000:]}"
-                )
-            return None
-
-        try:
-            return wait_for(find, timeout, f"log {event!r} {match}")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{''.join(self.lines)[-3000:]}") from None
-
-    def count(self, event: str, **match: Any) -> int:
-        return sum(
-            1
-            for r in list(self.logs)
-            if r.get("event") == event and all(r.get(k) == v for k, v in match.items())
-        )
-
-    def send(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-        self.proc.send_signal(sig)
-        code = self.proc.wait(timeout)
-        self._reader.join(5)
-        return code
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-        self._reader.join(5)
 
 
 def write(path: Path, text: str) -> Path:

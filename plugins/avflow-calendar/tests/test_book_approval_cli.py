@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 from calhelp import caldav_client
 from radicale_server import event_uids
-from service_kit import Service, avflow
+
+from avflow.testing import ServiceProcess
 
 STEP = {
     "id": "book",
@@ -28,8 +29,8 @@ PREVIEW = "book 'Consulenza' on Tue 12 Mar 2030, 15:00-15:30 CET in calendar cal
 
 
 @pytest.fixture
-def services() -> Iterator[list[Service]]:
-    started: list[Service] = []
+def services() -> Iterator[list[ServiceProcess]]:
+    started: list[ServiceProcess] = []
     yield started
     for svc in started:
         svc.kill()
@@ -43,21 +44,21 @@ def project(h, radicale, on: dict | None = None) -> str:  # type: ignore[no-unty
 
 
 def pending_id(h) -> str:  # type: ignore[no-untyped-def]
-    listed = avflow(h.workflows, h.home, "approvals", "acme", "--json")
+    listed = h.command("approvals", "acme", "--json")
     assert listed.returncode == 0, listed.stderr
     [row] = [json.loads(line) for line in listed.stdout.splitlines() if line.startswith("{")]
     return str(row["id"])
 
 
 def test_sigkill_while_waiting_then_approve_books_once(  # type: ignore[no-untyped-def]
-    avflow_harness, radicale, services: list[Service]
+    avflow_harness, radicale, services: list[ServiceProcess]
 ) -> None:
     h = avflow_harness
     path = project(h, radicale, on={"schedule": [{"cron": "0 9 * * *"}]})
-    first = Service(h.workflows, h.home, "2026-12-04T07:59:58Z")  # 08:59:58 in Rome
+    first = h.service(start="2026-12-04T07:59:58Z")  # 08:59:58 in Rome
     services.append(first)
     first.wait_log("run waiting for an approval")
-    listed = avflow(h.workflows, h.home, "approvals", "acme")
+    listed = h.command("approvals", "acme")
     assert listed.returncode == 0, listed.stderr
     assert "Book Anna's first visit?" in listed.stdout and PREVIEW in listed.stdout
     assert "attendees: anna@example.com" in listed.stdout
@@ -66,16 +67,16 @@ def test_sigkill_while_waiting_then_approve_books_once(  # type: ignore[no-untyp
     first.proc.kill()  # SIGKILL between the request and the decision
     assert first.proc.wait(10) == -9
 
-    second = Service(h.workflows, h.home, "2026-12-04T08:05:00Z")
+    second = h.service(start="2026-12-04T08:05:00Z")
     services.append(second)
     second.wait_log("service started")
     assert pending_id(h) == approval  # still there after the kill
-    approved = avflow(h.workflows, h.home, "approve", approval)
+    approved = h.command("approve", approval)
     assert approved.returncode == 0, approved.stderr
     assert "the running service takes the run up" in approved.stdout
     second.wait_log("run finished", status="succeeded")
     assert len(event_uids(radicale.port, path)) == 1
-    again = avflow(h.workflows, h.home, "approve", approval)
+    again = h.command("approve", approval)
     assert again.returncode == 2 and "already approved" in again.stderr
     second.proc.terminate()
     assert second.proc.wait(120) == 0
@@ -85,13 +86,13 @@ def test_sigkill_while_waiting_then_approve_books_once(  # type: ignore[no-untyp
 def test_reject_from_the_cli_books_nothing(avflow_harness, radicale) -> None:  # type: ignore[no-untyped-def]
     h = avflow_harness
     path = project(h, radicale)
-    asked = avflow(h.workflows, h.home, "trigger", "acme/book")
+    asked = h.command("trigger", "acme/book")
     assert "waiting" in asked.stdout + asked.stderr, asked.stdout + asked.stderr
     approval = pending_id(h)
-    no_reason = avflow(h.workflows, h.home, "reject", approval)
+    no_reason = h.command("reject", approval)
     assert no_reason.returncode == 2  # a rejection says why
-    rejected = avflow(h.workflows, h.home, "reject", approval, "--reason", "wrong slot")
+    rejected = h.command("reject", approval, "--reason", "wrong slot")
     assert rejected.returncode == 0, rejected.stderr
     assert "rejected" in rejected.stdout
     assert event_uids(radicale.port, path) == []
-    assert "no approvals waiting" in avflow(h.workflows, h.home, "approvals", "acme").stdout
+    assert "no approvals waiting" in h.command("approvals", "acme").stdout

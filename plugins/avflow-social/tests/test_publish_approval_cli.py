@@ -9,10 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 import social_server as srv
-from service_kit import Service, avflow
 from social_helpers import social_client, write_post
 
-from avflow.testing import Harness
+from avflow.testing import Harness, ServiceProcess
 
 APPROVAL = {"summary": "Publish today's posts?", "timeout": "4h", "default": "reject"}
 
@@ -26,8 +25,8 @@ def nets() -> Iterator[tuple[srv.Server, srv.Server]]:
 
 
 @pytest.fixture
-def services() -> Iterator[list[Service]]:
-    started: list[Service] = []
+def services() -> Iterator[list[ServiceProcess]]:
+    started: list[ServiceProcess] = []
     yield started
     for svc in started:
         svc.kill()
@@ -60,22 +59,22 @@ def published(h: Harness, masto: srv.Server, hook: srv.Server) -> list[Counter[s
 
 
 def pending_id(h: Harness) -> str:
-    listed = avflow(h.workflows, h.home, "approvals", "bloom", "--json")
+    listed = h.command("approvals", "bloom", "--json")
     assert listed.returncode == 0, listed.stderr
     [row] = [json.loads(line) for line in listed.stdout.splitlines() if line.startswith("{")]
     return str(row["id"])
 
 
 def test_sigkill_while_waiting_then_approve_publishes_once(
-    avflow_harness: Harness, nets: tuple[srv.Server, srv.Server], services: list[Service]
+    avflow_harness: Harness, nets: tuple[srv.Server, srv.Server], services: list[ServiceProcess]
 ) -> None:
     h = avflow_harness
     masto, hook = nets
     project(h, masto, hook, on={"schedule": [{"cron": "0 9 * * *"}]})
-    first = Service(h.workflows, h.home, "2026-12-04T07:59:58Z")  # 08:59:58 in Rome
+    first = h.service(start="2026-12-04T07:59:58Z")  # 08:59:58 in Rome
     services.append(first)
     first.wait_log("run waiting for an approval")
-    listed = avflow(h.workflows, h.home, "approvals", "bloom")
+    listed = h.command("approvals", "bloom")
     assert listed.returncode == 0, listed.stderr
     assert "Publish today's posts?" in listed.stdout
     assert "publish 'Post number 1' (p1) on toot at Fri 04 Dec 2026 08:01 CET" in listed.stdout
@@ -84,21 +83,21 @@ def test_sigkill_while_waiting_then_approve_publishes_once(
     first.proc.kill()  # SIGKILL between the request and the decision
     assert first.proc.wait(10) == -9
 
-    second = Service(h.workflows, h.home, "2026-12-04T08:05:00Z")
+    second = h.service(start="2026-12-04T08:05:00Z")
     services.append(second)
     second.wait_log("service started")
     assert pending_id(h) == approval
-    approved = avflow(h.workflows, h.home, "approve", approval, "--reason", "looks good")
+    approved = h.command("approve", approval, "--reason", "looks good")
     assert approved.returncode == 0, approved.stderr
     assert "the running service takes the run up" in approved.stdout
     second.wait_log("run finished", status="succeeded")
     once = Counter({"p0": 1, "p1": 1})
     assert published(h, masto, hook) == [once, once, once]
-    again = avflow(h.workflows, h.home, "approve", approval)
+    again = h.command("approve", approval)
     assert again.returncode == 2 and "already approved" in again.stderr
     second.proc.terminate()
     assert second.proc.wait(120) == 0
-    queue = avflow(h.workflows, h.home, "social", "queue", "bloom", "--all", "--json")
+    queue = h.command("social", "queue", "bloom", "--all", "--json")
     rows = {r["post"]: r["channels"] for r in map(json.loads, queue.stdout.splitlines())}
     assert all(url for channels in rows.values() for url in channels.values()), rows
     assert published(h, masto, hook) == [once, once, once]
@@ -110,14 +109,14 @@ def test_reject_from_the_cli_publishes_nothing(
     h = avflow_harness
     masto, hook = nets
     project(h, masto, hook, day="2026-12-01")  # due by the real clock
-    asked = avflow(h.workflows, h.home, "trigger", "bloom/publish")
+    asked = h.command("trigger", "bloom/publish")
     assert "waiting" in asked.stdout + asked.stderr, asked.stdout + asked.stderr
     approval = pending_id(h)
-    rejected = avflow(h.workflows, h.home, "reject", approval, "--reason", "not today")
+    rejected = h.command("reject", approval, "--reason", "not today")
     assert rejected.returncode == 0, rejected.stderr
     assert "rejected" in rejected.stdout
     assert published(h, masto, hook) == [Counter(), Counter(), Counter()]
-    nxt = avflow(h.workflows, h.home, "trigger", "bloom/publish")  # not asked again
+    nxt = h.command("trigger", "bloom/publish")  # not asked again
     assert nxt.returncode == 0, nxt.stdout + nxt.stderr
-    assert "no approvals waiting" in avflow(h.workflows, h.home, "approvals", "bloom").stdout
+    assert "no approvals waiting" in h.command("approvals", "bloom").stdout
     assert published(h, masto, hook) == [Counter(), Counter(), Counter()]
