@@ -56,6 +56,33 @@ def test_approved_publishes_what_was_shown_once(avflow_harness: Harness, posts: 
     assert h.approvals("bloom") == [] and len(outbox(h)) == 3
 
 
+def test_only_what_is_shown_is_approved(
+    avflow_harness: Harness, posts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass with more posts than one approval shows asks for the first ones only; the others
+    are not published on it (they are asked for by the next pass)."""
+    from avflow_social import approval
+
+    monkeypatch.setattr(approval, "PER_APPROVAL", 2)
+    h = avflow_harness
+    ref = gated(h)
+    two_posts(posts)
+    h.clock.set("2026-03-16T09:31:00+01:00")
+    assert h.run(ref).status == "waiting"
+    [asked] = h.approvals("bloom")
+    assert len(asked.preview) == 2 and "(menu) on blog" not in asked.preview[1]
+    done = h.decide(asked.id, by="client")
+    assert done is not None and done.status == "succeeded", done and done.error
+    assert outbox(h) == ["bread:news:r1", "menu:news:r1"]
+    held = {(x["post"], x["channel"]): x["reason"] for x in done.outputs["publish"]["held"]}
+    assert held[("menu", "blog")] == f"not in approval {asked.id} (the next pass asks)"
+    assert h.run(ref).status == "waiting"
+    [rest] = h.approvals("bloom")
+    assert rest.preview == ["publish 'Spring menu' (menu) on blog at Mon 16 Mar 2026 09:30 CET"]
+    h.decide(rest.id)
+    assert outbox(h) == ["bread:news:r1", "menu:blog:r1", "menu:news:r1"]
+
+
 def test_short_form_words_the_summary(avflow_harness: Harness, posts: Path) -> None:
     h = avflow_harness
     ref = gated(h, True)

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 # "RUN:STEP" -> {"key", "jobs": {job: digest}, "preview", "at", "outcome", "approval"}
 CURSOR = "approvals"
 KEEP = timedelta(days=30)  # a decided plan is kept this long (a retried step; a rejection)
+# posts x channels asked for at once: every one of them is shown (the core shows 200 lines at
+# most); the rest wait for the next pass, which asks for them
+PER_APPROVAL = 100
 
 
 def job(post: Post, ch: Channel) -> str:
@@ -79,7 +82,7 @@ def gate(run: Pass, spec: avflow.ApprovalSpec) -> None:
         jobs = _not_asked_elsewhere(run, asked)
         if not jobs:
             return
-        mine = asked[me] = _plan(run, jobs)
+        mine = asked[me] = _plan(run, jobs[:PER_APPROVAL])
         if not ctx.dry_run:
             _save(ctx, asked, run.now)
     posts = len({k.split(":", 1)[0] for k in mine["jobs"]})
