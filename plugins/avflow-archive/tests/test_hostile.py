@@ -157,7 +157,7 @@ HOSTILE_TEMPLATES = [
 # templates that cannot be rendered: the workflow's mistake, so the step fails before any effect
 FAILING_TEMPLATES = [
     "{{ file['no_such_thing'] }}",  # file.no_such_thing: refused by validate
-    "{{ file.date.no_such_attr }}/x",
+    "{{ file.date['no_such_attr'] }}/x",  # file.date.no_such_attr: refused by validate
     "{{ file.size / 0 }}",
 ]
 
