@@ -58,6 +58,9 @@ NEVER_MODULES |= {"avflow.clientinfo", "avflow.builtin_params"}
 # value or opens a database; difflib: the hints of mistakes, and there are none
 NEVER_MODULES |= {"avflow.redact"}
 NEVER |= {"sqlite3", "difflib"}
+# croniter's import asks platform.architecture(), which runs `file` in a child process: the
+# command line has it answered from the pointer size (avflow.process.quiet_croniter)
+NEVER |= {"subprocess"}
 
 PROBE = """
 import json, sys
@@ -159,3 +162,29 @@ def test_only_the_named_country_is_imported() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['holidays.countries.italy']"
+
+
+CRONITER = """
+import platform, sys
+real = platform.architecture
+{hook}
+import croniter
+assert platform.architecture is real
+assert sys.modules["croniter.croniter"].OVERFLOW32B_MODE is False
+print("subprocess" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("hooked", [True, False])
+def test_croniter_is_imported_without_running_a_program(hooked: bool) -> None:
+    """Without the hook, croniter's import runs `file -b` on the interpreter (subprocess
+    imported); with it, nothing is run, and platform.architecture is put back."""
+    hook = "from avflow.process import quiet_croniter; quiet_croniter()" if hooked else ""
+    done = subprocess.run(
+        [sys.executable, "-c", CRONITER.format(hook=hook)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(not hooked)

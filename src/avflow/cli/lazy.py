@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from avflow.entrypoints import BLOCK_ENV, COMMANDS_GROUP, DISABLE_AUTOLOAD_ENV, ENTRY_POINT_GROUP
-from avflow.process import quiet_structlog
+from avflow.process import quiet_croniter, quiet_structlog
 
 if TYPE_CHECKING:
     from avflow.plugins import PluginManager
@@ -180,6 +180,7 @@ class LazyGroup(click.Group):
         if cmd_name in self.commands:
             return self.commands[cmd_name]
         quiet_structlog()
+        quiet_croniter()
         if cmd_name in CORE_COMMANDS:
             return self._load_core(cmd_name)
         found = self._plugin_commands().get(cmd_name)
