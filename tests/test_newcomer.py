@@ -176,6 +176,10 @@ def test_make_run_on_a_saturday_night_in_rome(tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # nothing is left behind, whatever happened
         proc.wait(10)
+        # faketime's wrapper names its shared memory and semaphore by its pid and, interrupted,
+        # leaves them: a later faketime given the same pid then fails (sem_open: File exists)
+        for name in (f"faketime_shm_{proc.pid}", f"sem.faketime_sem_{proc.pid}"):
+            Path("/dev/shm", name).unlink(missing_ok=True)
     # Ctrl-C: make reports the interrupt as 2; faketime's wrapper may itself die of the SIGINT
     assert proc.returncode in (0, 2, 130, -signal.SIGINT), out.text()
     assert out.find("service stopped"), out.text()
